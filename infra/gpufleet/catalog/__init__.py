@@ -1,0 +1,90 @@
+"""The hardware catalog: every fact gpufleet knows about accelerators, instances and storage.
+
+Facts live in the YAML files under ``data/``, each record citing public sources; this module
+loads them once into frozen typed models.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cached_property, lru_cache
+from importlib import resources
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.catalog.storage import StorageFacts
+
+__all__ = ["Accelerator", "Catalog", "InstanceType", "load_catalog", "read_data_file"]
+
+
+def read_data_file(name: str) -> dict[str, Any]:
+    text = resources.files("gpufleet.catalog").joinpath("data", name).read_text(encoding="utf-8")
+    return YAML(typ="safe", pure=False).load(text)
+
+
+def _normalise(name: str) -> str:
+    return name.strip().upper().replace("_", "-").replace(" ", "-")
+
+
+class Catalog:
+    def __init__(self) -> None:
+        gpus = read_data_file("gpus.yaml")
+        instances = read_data_file("aws_instances.yaml")
+        self.sources: dict[str, str] = {**gpus["sources"], **instances["sources"]}
+        self.accelerators: dict[str, Accelerator] = {
+            name: Accelerator(name=name, **record) for name, record in gpus["accelerators"].items()
+        }
+        self.instance_types: dict[str, InstanceType] = {
+            name: InstanceType(name=name, **record)
+            for name, record in instances["instance_types"].items()
+        }
+        self._accelerator_keys: dict[str, str] = {}
+        for accelerator in self.accelerators.values():
+            for key in (accelerator.name, *accelerator.aliases, *accelerator.pci_device_ids):
+                self._accelerator_keys[_normalise(key)] = accelerator.name
+        self._check_references()
+
+    def _check_references(self) -> None:
+        for instance in self.instance_types.values():
+            if instance.accelerator not in self.accelerators:
+                raise ValueError(f"{instance.name}: unknown accelerator {instance.accelerator!r}")
+            for source in instance.sources:
+                if source not in self.sources:
+                    raise ValueError(f"{instance.name}: unknown source {source!r}")
+        for accelerator in self.accelerators.values():
+            for source in accelerator.sources:
+                if source not in self.sources:
+                    raise ValueError(f"{accelerator.name}: unknown source {source!r}")
+
+    @cached_property
+    def storage(self) -> StorageFacts:
+        return StorageFacts.model_validate(read_data_file("storage.yaml"))
+
+    def accelerator(self, name: str) -> Accelerator | None:
+        """Look up by catalog name, alias or PCI device id (``0x233010DE``), case-insensitively."""
+        key = self._accelerator_keys.get(_normalise(name))
+        return self.accelerators[key] if key else None
+
+    def instance_type(self, name: str) -> InstanceType | None:
+        return self.instance_types.get(name)
+
+    def accelerator_of(self, instance: InstanceType) -> Accelerator:
+        return self.accelerators[instance.accelerator]
+
+    def suggest_instance_type(self, name: str) -> str | None:
+        return _closest(name, self.instance_types)
+
+    def suggest_accelerator(self, name: str) -> str | None:
+        return _closest(name, self.accelerators)
+
+
+def _closest(name: str, choices: dict[str, Any]) -> str | None:
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    return Catalog()

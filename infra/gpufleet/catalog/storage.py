@@ -1,0 +1,52 @@
+"""Typed storage facts (FSx for Lustre limits and throughput, S3 request rates)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from gpufleet.catalog.models import Fact
+
+LustreDeployment = Literal["SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"]
+
+
+class CapacityRule(Fact):
+    first: tuple[int, ...]
+    increment: int = Field(gt=0)
+
+    def allows(self, gib: int) -> bool:
+        if gib in self.first:
+            return True
+        return gib > max(self.first) and gib % self.increment == 0
+
+
+class LustreDeploymentFacts(Fact):
+    network_mbs_per_tib: dict[int, int]
+    capacity_gib: CapacityRule
+    persistent: bool
+
+    @property
+    def per_unit_throughputs(self) -> tuple[int, ...]:
+        return tuple(sorted(self.network_mbs_per_tib))
+
+
+class LustreFacts(Fact):
+    sources: tuple[str, ...]
+    deployments: dict[LustreDeployment, LustreDeploymentFacts]
+
+    def throughput_mbs(self, deployment: LustreDeployment, capacity_tib: float, per_unit: int) -> float:
+        """Baseline network throughput clients can draw from the whole file system."""
+        return capacity_tib * self.deployments[deployment].network_mbs_per_tib[per_unit]
+
+
+class S3Facts(Fact):
+    sources: tuple[str, ...]
+    get_requests_per_second_per_prefix: int
+    put_requests_per_second_per_prefix: int
+
+
+class StorageFacts(Fact):
+    sources: dict[str, str]
+    fsx_lustre: LustreFacts
+    s3: S3Facts
