@@ -48,7 +48,7 @@ class Catalog:
 
     def _check_references(self) -> None:
         for instance in self.instance_types.values():
-            if instance.accelerator not in self.accelerators:
+            if instance.accelerator is not None and instance.accelerator not in self.accelerators:
                 raise ValueError(f"{instance.name}: unknown accelerator {instance.accelerator!r}")
             for source in instance.sources:
                 if source not in self.sources:
@@ -70,8 +70,8 @@ class Catalog:
     def instance_type(self, name: str) -> InstanceType | None:
         return self.instance_types.get(name)
 
-    def accelerator_of(self, instance: InstanceType) -> Accelerator:
-        return self.accelerators[instance.accelerator]
+    def accelerator_of(self, instance: InstanceType) -> Accelerator | None:
+        return self.accelerators.get(instance.accelerator) if instance.accelerator else None
 
     def suggest_instance_type(self, name: str) -> str | None:
         return _closest(name, self.instance_types)

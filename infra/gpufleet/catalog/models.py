@@ -62,8 +62,8 @@ class LocalNvme(Fact):
 
 class InstanceType(Fact):
     name: str
-    accelerator: str
-    accelerator_count: int = Field(ge=1)
+    accelerator: str | None = Field(description="None for the general-purpose types of system pools.")
+    accelerator_count: int = Field(ge=0)
     vcpus: int = Field(ge=1)
     memory_mib: int = Field(ge=1)
     architecture: Literal["x86_64", "arm64"]

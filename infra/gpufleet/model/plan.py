@@ -1,0 +1,155 @@
+"""The resolved, validated plan: spec joined with catalog facts and every decision made.
+
+Renderers read only these objects. Anything a renderer needs that is not a plain copy of
+the spec (EFA interface layout, subnets, placement decision, labels, taints) is decided
+here once, with the reason kept beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Literal
+
+from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.spec.models import (
+    Capacity,
+    Cluster,
+    Fabric,
+    FsxLustreTier,
+    LocalNvmeTier,
+    NodeCount,
+    S3Tier,
+    ServedModel,
+    WorkloadClass,
+)
+
+PlacementStrategy = Literal["cluster", "partition", "spread", "none"]
+
+
+@dataclass(frozen=True)
+class NetworkInterfacePlan:
+    card_index: int
+    device_index: int
+    interface_type: Literal["interface", "efa", "efa-only"]
+
+
+@dataclass(frozen=True)
+class EfaLayout:
+    interfaces: tuple[NetworkInterfacePlan, ...]
+
+    @property
+    def efa_count(self) -> int:
+        return sum(1 for nic in self.interfaces if nic.interface_type != "interface")
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: Literal["NoSchedule", "NoExecute", "PreferNoSchedule"] = "NoSchedule"
+
+
+@dataclass(frozen=True)
+class Subnet:
+    name: str
+    zone: str
+    cidr: IPv4Network
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    vpc_cidr: IPv4Network
+    zones: tuple[str, ...]
+    public_subnets: tuple[Subnet, ...]
+    shared_private_subnets: tuple[Subnet, ...]
+    pool_subnets: tuple[Subnet, ...]
+
+    def shared_subnet(self, zone: str) -> Subnet:
+        return next(s for s in self.shared_private_subnets if s.zone == zone)
+
+
+@dataclass(frozen=True)
+class StorageTierPlan:
+    name: str
+    spec: S3Tier | FsxLustreTier | LocalNvmeTier
+    protected: bool
+    fsx_capacity_gib: int | None = None
+    throughput_mbs: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+
+@dataclass(frozen=True)
+class DeviceLayoutPlan:
+    devices: tuple[int, ...] | Literal["all"]
+    layout: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class MigPlanResolved:
+    name: str
+    accelerator: Accelerator
+    label_value: str
+    device_layouts: tuple[DeviceLayoutPlan, ...]
+
+
+@dataclass(frozen=True)
+class PlacementDecision:
+    strategy: PlacementStrategy
+    reason: str
+    partition_count: int | None = None
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    name: str
+    workload: WorkloadClass
+    instance: InstanceType
+    accelerator: Accelerator | None
+    nodes: NodeCount
+    capacity: Capacity
+    fabric_name: str | None
+    fabric: Fabric | None
+    efa: EfaLayout | None
+    placement: PlacementDecision
+    zones: tuple[str, ...]
+    subnets: tuple[Subnet, ...]
+    storage: tuple[StorageTierPlan, ...]
+    mig: MigPlanResolved | None
+    models: tuple[ServedModel, ...]
+    labels: dict[str, str] = field(hash=False)
+    taints: tuple[Taint, ...]
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.instance.accelerator_count
+
+    @property
+    def gpus_max(self) -> int:
+        return self.gpus_per_node * self.nodes.max
+
+    @property
+    def single_zone(self) -> bool:
+        return len(self.zones) == 1
+
+    @property
+    def local_nvme(self) -> StorageTierPlan | None:
+        return next((tier for tier in self.storage if tier.kind == "local-nvme"), None)
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    stack: str
+    source: str
+    cluster: Cluster
+    network: NetworkPlan | None
+    fabrics: dict[str, Fabric] = field(hash=False)
+    storage: tuple[StorageTierPlan, ...]
+    mig_plans: tuple[MigPlanResolved, ...]
+    pools: tuple[PoolPlan, ...]
+
+    def storage_tier(self, name: str) -> StorageTierPlan:
+        return next(tier for tier in self.storage if tier.name == name)

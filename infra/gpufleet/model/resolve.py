@@ -1,0 +1,424 @@
+"""Join a loaded stack with the catalog, check it as a whole, and decide everything renderers need.
+
+Every check appends a ``Finding`` at the field path that caused it and resolution goes on,
+so one run reports every problem; ``resolve`` raises ``SpecInvalid`` with all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import replace
+
+from gpufleet.catalog import Catalog, load_catalog
+from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.model.plan import (
+    DeviceLayoutPlan,
+    EfaLayout,
+    FleetPlan,
+    MigPlanResolved,
+    NetworkInterfacePlan,
+    NetworkPlan,
+    PlacementDecision,
+    PoolPlan,
+    StorageTierPlan,
+    Subnet,
+    Taint,
+)
+from gpufleet.spec.loader import Finding, LoadedStack, SpecInvalid
+from gpufleet.spec.models import FsxLustreTier, MigPlan, NodePool, StackSpec
+
+LABEL_DOMAIN = "gpufleet.io"
+MAX_ZONES = 8
+POOL_SUBNET_SLOTS = 112
+
+
+def resolve(loaded: LoadedStack, catalog: Catalog | None = None) -> FleetPlan:
+    resolver = _Resolver(loaded, catalog or load_catalog())
+    plan = resolver.build()
+    if resolver.findings:
+        raise SpecInvalid(loaded.locator.locate(resolver.findings))
+    return plan
+
+
+def efa_layout(instance: InstanceType) -> EfaLayout:
+    """Current AWS guidance: ENA primary on card 0, EFA-only interfaces for every EFA.
+
+    Card 0 keeps its ENA primary at device 0 and, if it takes EFA, adds an EFA-only
+    interface at device 1; every further EFA-capable card gets one EFA-only interface at
+    device 0, until the type's EFA maximum is reached.
+    """
+    cards = instance.cards
+    interfaces = [NetworkInterfacePlan(0, 0, "interface")]
+    if cards[0].supports_efa and cards[0].max_interfaces < 2:
+        interfaces = [NetworkInterfacePlan(0, 0, "efa")]
+    elif cards[0].supports_efa:
+        interfaces.append(NetworkInterfacePlan(0, 1, "efa-only"))
+    for card in cards[1:]:
+        if len(interfaces) - 1 + (interfaces[0].interface_type == "efa") >= instance.max_efa_interfaces:
+            break
+        if card.supports_efa:
+            interfaces.append(NetworkInterfacePlan(card.index, 0, "efa-only"))
+    return EfaLayout(tuple(interfaces))
+
+
+class _Resolver:
+    def __init__(self, loaded: LoadedStack, catalog: Catalog) -> None:
+        self.loaded = loaded
+        self.spec: StackSpec = loaded.spec
+        self.catalog = catalog
+        self.findings: list[Finding] = []
+
+    def error(self, path: tuple[str | int, ...], message: str) -> None:
+        self.findings.append(Finding(path, message))
+
+    @property
+    def on_aws(self) -> bool:
+        return self.spec.cluster.provider == "aws"
+
+    def build(self) -> FleetPlan:
+        self._check_zones()
+        self._check_fabrics()
+        storage = self._resolve_storage()
+        mig_plans = {name: self._resolve_mig_plan(name, plan) for name, plan in sorted(self.spec.mig_plans.items())}
+        pools = [self._resolve_pool(name, pool, storage, mig_plans) for name, pool in sorted(self.spec.node_pools.items())]
+        network = self._plan_network(pools) if self.on_aws else None
+        pools_with_subnets = tuple(self._attach_subnets(pool, network) for pool in pools if pool is not None)
+        return FleetPlan(
+            stack=self.loaded.name,
+            source=self.loaded.locator.file,
+            cluster=self.spec.cluster,
+            network=network,
+            fabrics=dict(sorted(self.spec.fabrics.items())),
+            storage=tuple(storage[name] for name in sorted(storage)),
+            mig_plans=tuple(plan for plan in mig_plans.values() if plan is not None),
+            pools=pools_with_subnets,
+        )
+
+    # -- cluster-wide checks -------------------------------------------------------------
+
+    def _check_zones(self) -> None:
+        network, region = self.spec.network, self.spec.cluster.region
+        if network is None:
+            return
+        if len(set(network.availability_zones)) != len(network.availability_zones):
+            self.error(("network", "availability_zones"), "availability zones are listed more than once")
+        if len(network.availability_zones) > MAX_ZONES:
+            self.error(("network", "availability_zones"), f"at most {MAX_ZONES} availability zones")
+        for index, zone in enumerate(network.availability_zones):
+            suffix = zone.removeprefix(region or "")
+            if region and not (zone.startswith(region) and len(suffix) == 1 and suffix.isalpha()):
+                self.error(
+                    ("network", "availability_zones", index),
+                    f"zone '{zone}' is not in region '{region}' (expected '{region}a', '{region}b', ...)",
+                )
+
+    def _check_fabrics(self) -> None:
+        for name, fabric in self.spec.fabrics.items():
+            if self.on_aws and fabric.kind == "infiniband":
+                self.error(
+                    ("fabrics", name, "kind"),
+                    "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)",
+                )
+
+    # -- storage ------------------------------------------------------------------------
+
+    def _resolve_storage(self) -> dict[str, StorageTierPlan]:
+        lustre = self.catalog.storage.fsx_lustre
+        tiers: dict[str, StorageTierPlan] = {}
+        for name, tier in self.spec.storage.items():
+            path = ("storage", name)
+            if isinstance(tier, FsxLustreTier):
+                facts = lustre.deployments[tier.deployment]
+                capacity_gib = round(tier.capacity_tib * 1000)
+                ok = True
+                if tier.throughput_per_tib not in facts.per_unit_throughputs:
+                    allowed = ", ".join(str(v) for v in facts.per_unit_throughputs)
+                    self.error((*path, "throughput_per_tib"), f"{tier.deployment} accepts {allowed} MB/s per TiB, not {tier.throughput_per_tib}")
+                    ok = False
+                if not facts.capacity_gib.allows(capacity_gib):
+                    self.error(
+                        (*path, "capacity_tib"),
+                        f"FSx for Lustre {tier.deployment} takes 1.2, 2.4 or a multiple of 2.4 TiB, not {tier.capacity_tib:g}",
+                    )
+                if tier.import_from is not None:
+                    source = self.spec.storage.get(tier.import_from)
+                    if source is None:
+                        self.error((*path, "import_from"), self._unknown("storage tier", tier.import_from, self.spec.storage))
+                    elif source.kind != "s3":
+                        self.error((*path, "import_from"), f"import_from must name an s3 tier; '{tier.import_from}' is {source.kind}")
+                throughput = lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib) if ok else None
+                tiers[name] = StorageTierPlan(
+                    name=name,
+                    spec=tier,
+                    protected=facts.persistent and not tier.allow_deletion,
+                    fsx_capacity_gib=capacity_gib,
+                    throughput_mbs=throughput,
+                )
+            elif tier.kind == "s3":
+                tiers[name] = StorageTierPlan(name=name, spec=tier, protected=not tier.allow_deletion)
+            else:
+                tiers[name] = StorageTierPlan(name=name, spec=tier, protected=False)
+        return tiers
+
+    # -- MIG ------------------------------------------------------------------------------
+
+    def _resolve_mig_plan(self, name: str, plan: MigPlan) -> MigPlanResolved | None:
+        path = ("mig_plans", name)
+        accelerator = self.catalog.accelerator(plan.gpu)
+        if accelerator is None:
+            self.error((*path, "gpu"), self._unknown("GPU", plan.gpu, self.catalog.accelerators))
+            return None
+        if accelerator.name not in self.catalog.mig:
+            self.error((*path, "gpu"), f"{accelerator.name} does not support MIG")
+            return None
+        layouts = self._mig_layouts(path, accelerator, plan)
+        if layouts is None:
+            return None
+        return MigPlanResolved(name=name, accelerator=accelerator, label_value=name, device_layouts=layouts)
+
+    def _mig_layouts(self, path: tuple[str, ...], accelerator: Accelerator, plan: MigPlan) -> tuple[DeviceLayoutPlan, ...] | None:
+        from gpufleet import mig
+
+        if plan.layout is not None:
+            entries = [("all", plan.layout, (*path, "layout"))]
+        elif plan.devices is not None:
+            entries = [(entry.devices, entry.layout, (*path, "devices", i, "layout")) for i, entry in enumerate(plan.devices)]
+        else:
+            demands = [mig.ServiceDemand(d.name, d.memory_gib, d.compute_share, d.replicas) for d in plan.demand or ()]
+            auto = mig.plan_demand(accelerator.name, demands)
+            return tuple(DeviceLayoutPlan((index,), tuple(sorted(layout.items()))) for index, layout in enumerate(auto.layouts))
+        ok = True
+        for devices, layout, where in entries:
+            result = mig.check_layout(accelerator.name, layout)
+            if not result.feasible:
+                ok = False
+                self.error(where, f"infeasible on {accelerator.name}: " + "; ".join(result.reasons))
+        if not ok:
+            return None
+        return tuple(DeviceLayoutPlan(devices if devices == "all" else tuple(devices), tuple(sorted(layout.items()))) for devices, layout, _ in entries)
+
+    # -- pools ----------------------------------------------------------------------------
+
+    def _resolve_pool(self, name: str, pool: NodePool, storage: dict[str, StorageTierPlan], mig_plans: dict[str, MigPlanResolved | None]) -> PoolPlan | None:
+        path = ("node_pools", name)
+        instance = self.catalog.instance_type(pool.instance_type)
+        if instance is None:
+            self.error((*path, "instance_type"), self._unknown("instance type", pool.instance_type, self.catalog.instance_types))
+            self._check_references(path, pool, storage)
+            return None
+        accelerator = self.catalog.accelerator_of(instance)
+        if accelerator is None and pool.workload != "system":
+            self.error((*path, "instance_type"), f"{instance.name} has no accelerator; only system pools may use it")
+        fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
+        tiers = self._check_references(path, pool, storage)
+        efa = self._check_fabric_fit(path, pool, instance)
+        zones = self._pool_zones(path, pool, instance, efa is not None)
+        placement = self._decide_placement(path, pool, fabric, instance, zones)
+        self._check_capacity(path, pool, instance)
+        self._check_training_fabric(path, pool, fabric)
+        for index, tier in enumerate(tiers):
+            if tier.kind == "local-nvme" and instance.local_nvme is None:
+                self.error((*path, "storage", index), f"{instance.name} has no local NVMe disks for tier '{tier.name}'")
+        mig_plan = self._check_pool_mig(path, pool, accelerator, mig_plans)
+        return PoolPlan(
+            name=name,
+            workload=pool.workload,
+            instance=instance,
+            accelerator=accelerator,
+            nodes=pool.nodes,
+            capacity=pool.capacity,
+            fabric_name=pool.fabric,
+            fabric=fabric,
+            efa=efa,
+            placement=placement,
+            zones=zones,
+            subnets=(),
+            storage=tiers,
+            mig=mig_plan,
+            models=pool.models,
+            labels=self._labels(name, pool, accelerator, mig_plan),
+            taints=self._taints(pool, accelerator),
+        )
+
+    def _check_references(self, path: tuple[str, ...], pool: NodePool, storage: dict[str, StorageTierPlan]) -> tuple[StorageTierPlan, ...]:
+        if pool.fabric is not None and pool.fabric not in self.spec.fabrics:
+            self.error((*path, "fabric"), self._unknown("fabric", pool.fabric, self.spec.fabrics))
+        if pool.mig is not None and pool.mig not in self.spec.mig_plans:
+            self.error((*path, "mig"), self._unknown("MIG plan", pool.mig, self.spec.mig_plans))
+        tiers = []
+        for index, tier_name in enumerate(pool.storage):
+            if tier_name not in storage:
+                self.error((*path, "storage", index), self._unknown("storage tier", tier_name, self.spec.storage))
+            elif storage[tier_name] in tiers:
+                self.error((*path, "storage", index), f"storage tier '{tier_name}' is listed twice")
+            else:
+                tiers.append(storage[tier_name])
+        return tuple(tiers)
+
+    def _check_fabric_fit(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType) -> EfaLayout | None:
+        fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
+        if fabric is None or fabric.kind != "efa":
+            return None
+        if not instance.efa_supported:
+            capable = [t.name for t in sorted(self.catalog.instance_types.values(), key=lambda t: t.vcpus) if t.family == instance.family and t.efa_supported]
+            hint = f" (EFA-capable {instance.family} sizes: {', '.join(capable)})" if capable else ""
+            self.error((*path, "fabric"), f"{instance.name} does not support EFA{hint}")
+            return None
+        return efa_layout(instance)
+
+    def _pool_zones(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType, efa: bool) -> tuple[str, ...]:
+        network = self.spec.network
+        if network is None:
+            return ()
+        zones = network.availability_zones
+        if pool.availability_zone is not None and pool.availability_zone not in zones:
+            self.error((*path, "availability_zone"), f"zone '{pool.availability_zone}' is not one of the network's zones: {', '.join(zones)}")
+            return (zones[0],)
+        single_zone = (
+            efa
+            or pool.placement == "cluster"
+            or pool.capacity.type in ("capacity-block", "reservation")
+            or pool.workload == "training"
+            or pool.availability_zone is not None
+        )
+        if single_zone:
+            return (pool.availability_zone or zones[0],)
+        return tuple(zones)
+
+    def _decide_placement(self, path: tuple[str, ...], pool: NodePool, fabric, instance: InstanceType, zones: tuple[str, ...]) -> PlacementDecision:
+        reserved = pool.capacity.type in ("capacity-block", "reservation")
+        if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
+            self.error(
+                (*path, "placement"),
+                "a capacity block is already co-located in an EC2 UltraCluster; a cluster placement "
+                "group on top of it makes launches fail with InsufficientInstanceCapacity: drop placement",
+            )
+        if pool.placement == "cluster" and pool.capacity.type == "reservation":
+            self.error(
+                (*path, "placement"),
+                "a targeted capacity reservation only launches into a cluster placement group it was "
+                "created in, and gpufleet creates the group: drop placement or use capacity-block",
+            )
+        if pool.placement == "spread" and pool.nodes.max > 7 * max(len(zones), 1):
+            self.error((*path, "placement"), f"a spread placement group holds at most 7 running instances per zone; this pool may have {pool.nodes.max} in {len(zones)} zone(s)")
+        if pool.placement is not None:
+            count = min(7, pool.nodes.max) if pool.placement == "partition" else None
+            return PlacementDecision(pool.placement, "set in the spec", count)
+        multi_node_training = pool.workload == "training" and pool.nodes.max > 1
+        if multi_node_training and reserved:
+            return PlacementDecision(
+                "none",
+                f"{pool.capacity.type}: the reserved capacity decides where instances land; adding a "
+                "placement group risks InsufficientInstanceCapacity",
+            )
+        if multi_node_training and fabric is not None and fabric.rdma:
+            return PlacementDecision("cluster", "multi-node training on an RDMA fabric: one cluster placement group, one zone")
+        return PlacementDecision("none", "single-node or non-training pool")
+
+    def _check_capacity(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType) -> None:
+        if pool.capacity.type == "capacity-block" and not instance.capacity_block:
+            eligible = sorted(t.name for t in self.catalog.instance_types.values() if t.capacity_block)
+            self.error((*path, "capacity", "type"), f"{instance.name} cannot run in a capacity block (eligible: {', '.join(eligible)})")
+        if pool.capacity.type == "capacity-block" and pool.nodes.min != pool.nodes.max:
+            self.error((*path, "nodes"), "a capacity block holds a fixed number of instances: set min equal to max")
+
+    def _check_training_fabric(self, path: tuple[str, ...], pool: NodePool, fabric) -> None:
+        if pool.workload != "training" or pool.nodes.max <= 1 or pool.allow_non_rdma:
+            return
+        if fabric is None or not fabric.rdma:
+            what = "no fabric" if fabric is None else f"fabric '{pool.fabric}' ({fabric.kind})"
+            self.error(
+                (*path, "fabric") if pool.fabric else path,
+                f"multi-node training (up to {pool.nodes.max} nodes) has {what}; it needs an RDMA fabric "
+                "(efa or infiniband), or allow_non_rdma: true to accept TCP",
+            )
+
+    def _check_pool_mig(self, path: tuple[str, ...], pool: NodePool, accelerator: Accelerator | None, mig_plans: dict[str, MigPlanResolved | None]) -> MigPlanResolved | None:
+        plan = mig_plans.get(pool.mig) if pool.mig else None
+        if plan is None:
+            return None
+        if accelerator is None or accelerator.name != plan.accelerator.name:
+            carried = accelerator.name if accelerator else "no GPU"
+            self.error((*path, "mig"), f"MIG plan '{plan.name}' is for {plan.accelerator.name}, but {pool.instance_type} carries {carried}")
+            return None
+        return plan
+
+    def _labels(self, name: str, pool: NodePool, accelerator: Accelerator | None, mig_plan: MigPlanResolved | None) -> dict[str, str]:
+        labels = {
+            f"{LABEL_DOMAIN}/pool": name,
+            f"{LABEL_DOMAIN}/workload": pool.workload,
+        }
+        if accelerator is not None:
+            labels[f"{LABEL_DOMAIN}/accelerator"] = accelerator.name
+        if mig_plan is not None:
+            labels["nvidia.com/mig.config"] = mig_plan.label_value
+        elif accelerator is not None and accelerator.name in self.catalog.mig:
+            labels["nvidia.com/mig.config"] = "all-disabled"
+        return dict(sorted({**pool.labels, **labels}.items()))
+
+    @staticmethod
+    def _taints(pool: NodePool, accelerator: Accelerator | None) -> tuple[Taint, ...]:
+        taints = []
+        if accelerator is not None and accelerator.kind == "gpu":
+            taints.append(Taint("nvidia.com/gpu", "true"))
+        elif accelerator is not None:
+            taints.append(Taint("aws.amazon.com/neuron", "true"))
+        if pool.workload in ("training", "lab"):
+            taints.append(Taint(f"{LABEL_DOMAIN}/workload", pool.workload))
+        return tuple(taints)
+
+    # -- network --------------------------------------------------------------------------
+
+    def _plan_network(self, pools: list[PoolPlan | None]) -> NetworkPlan:
+        assert self.spec.network is not None
+        vpc = self.spec.network.vpc_cidr
+        zones = self.spec.network.availability_zones[:MAX_ZONES]
+        halves = list(vpc.subnets(new_prefix=vpc.prefixlen + 1))
+        shared_blocks = list(halves[0].subnets(new_prefix=vpc.prefixlen + 4))
+        upper_sixteenths = list(halves[1].subnets(new_prefix=vpc.prefixlen + 4))
+        public_blocks = list(upper_sixteenths[-1].subnets(new_prefix=vpc.prefixlen + 7))
+        pool_blocks = [b for block in upper_sixteenths[:-1] for b in block.subnets(new_prefix=vpc.prefixlen + 8)]
+        dedicated = [pool for pool in pools if pool is not None and pool.workload == "training"]
+        if len(dedicated) > len(pool_blocks):
+            self.error(("node_pools",), f"at most {len(pool_blocks)} training pools fit the VPC's dedicated subnets")
+        slots = _stable_slots([pool.name for pool in dedicated], len(pool_blocks))
+        return NetworkPlan(
+            vpc_cidr=vpc,
+            zones=tuple(zones),
+            public_subnets=tuple(Subnet(f"public-{zone}", zone, public_blocks[i]) for i, zone in enumerate(zones)),
+            shared_private_subnets=tuple(Subnet(f"private-{zone}", zone, shared_blocks[i]) for i, zone in enumerate(zones)),
+            pool_subnets=tuple(
+                Subnet(f"pool-{pool.name}", pool.zones[0], pool_blocks[slots[pool.name]])
+                for pool in dedicated
+                if pool.name in slots
+            ),
+        )
+
+    @staticmethod
+    def _attach_subnets(pool: PoolPlan, network: NetworkPlan | None) -> PoolPlan:
+        if network is None:
+            return pool
+        own = tuple(s for s in network.pool_subnets if s.name == f"pool-{pool.name}")
+        subnets = own or tuple(network.shared_subnet(zone) for zone in pool.zones)
+        return replace(pool, subnets=subnets)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _unknown(self, what: str, name: str, known) -> str:
+        guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        if guess:
+            return f"unknown {what} '{name}' (did you mean '{guess[0]}'?)"
+        listed = ", ".join(sorted(known)) if known and len(known) <= 12 else None
+        return f"unknown {what} '{name}'" + (f" (known: {listed})" if listed else "")
+
+
+def _stable_slots(names: list[str], slots: int) -> dict[str, int]:
+    """Give each name a slot from its own hash, so renaming one pool moves only that pool."""
+    taken: dict[int, str] = {}
+    for name in sorted(names)[:slots]:
+        slot = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % slots
+        while slot in taken:
+            slot = (slot + 1) % slots
+        taken[slot] = name
+    return {name: slot for slot, name in taken.items()}

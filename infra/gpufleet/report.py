@@ -1,0 +1,124 @@
+"""Plain-data summaries of a plan, shared by the human tables and the ``--json`` output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from gpufleet.catalog import Catalog
+from gpufleet.model.plan import FleetPlan, PoolPlan
+from gpufleet.spec.loader import Problem
+
+
+def pool_row(pool: PoolPlan) -> dict[str, Any]:
+    return {
+        "pool": pool.name,
+        "workload": pool.workload,
+        "instance_type": pool.instance.name,
+        "accelerator": pool.accelerator.name if pool.accelerator else None,
+        "accelerators_per_node": pool.gpus_per_node,
+        "nodes": {"min": pool.nodes.min, "desired": pool.nodes.initial, "max": pool.nodes.max},
+        "accelerators_max": pool.gpus_max,
+        "fabric": pool.fabric.kind if pool.fabric else None,
+        "efa_interfaces": pool.efa.efa_count if pool.efa else 0,
+        "placement": pool.placement.strategy,
+        "placement_reason": pool.placement.reason,
+        "capacity": pool.capacity.type,
+        "zones": list(pool.zones),
+        "subnets": [str(subnet.cidr) for subnet in pool.subnets],
+        "mig_config": pool.mig.label_value if pool.mig else None,
+    }
+
+
+def plan_summary(plan: FleetPlan) -> dict[str, Any]:
+    return {
+        "stack": plan.stack,
+        "file": plan.source,
+        "cluster": plan.cluster.name,
+        "provider": plan.cluster.provider,
+        "region": plan.cluster.region,
+        "valid": True,
+        "problems": [],
+        "pools": [pool_row(pool) for pool in plan.pools],
+    }
+
+
+def problem_row(problem: Problem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "field": ".".join(str(part) for part in problem.path),
+        "message": problem.message,
+    }
+
+
+def pools_table(plan: FleetPlan) -> Table:
+    table = Table(title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})")
+    for column in ("pool", "workload", "instance", "GPU", "per node", "nodes", "GPUs total", "fabric", "placement", "capacity"):
+        table.add_column(column, justify="right" if column in ("per node", "GPUs total") else "left")
+    for pool in plan.pools:
+        fabric = "-"
+        if pool.fabric:
+            fabric = f"{pool.fabric.kind} x{pool.efa.efa_count}" if pool.efa else pool.fabric.kind
+        table.add_row(
+            pool.name,
+            pool.workload,
+            pool.instance.name,
+            pool.accelerator.name if pool.accelerator else "-",
+            str(pool.gpus_per_node),
+            f"{pool.nodes.min}-{pool.nodes.max}",
+            str(pool.gpus_max),
+            fabric,
+            pool.placement.strategy,
+            pool.capacity.type,
+        )
+    return table
+
+
+def catalog_rows(catalog: Catalog) -> list[dict[str, Any]]:
+    rows = []
+    for instance in sorted(catalog.instance_types.values(), key=lambda i: i.name):
+        accelerator = catalog.accelerator_of(instance)
+        rows.append(
+            {
+                "instance_type": instance.name,
+                "accelerator": accelerator.name if accelerator else None,
+                "accelerator_kind": accelerator.kind if accelerator else None,
+                "accelerator_count": instance.accelerator_count,
+                "accelerator_memory_mib": accelerator.memory_mib if accelerator else None,
+                "vcpus": instance.vcpus,
+                "memory_mib": instance.memory_mib,
+                "architecture": instance.architecture,
+                "network_cards": instance.max_network_cards,
+                "max_efa_interfaces": instance.max_efa_interfaces,
+                "local_nvme_gb": instance.local_nvme.total_gb if instance.local_nvme else 0,
+                "capacity_block": instance.capacity_block,
+                "mig": bool(accelerator and accelerator.name in catalog.mig),
+                "sources": [catalog.sources[key] for key in instance.sources],
+            }
+        )
+    return rows
+
+
+def catalog_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="gpufleet hardware catalog: AWS instance types")
+    for column in ("instance", "accelerator", "count", "GiB each", "vCPU", "arch", "cards", "EFA", "NVMe GB", "CB", "MIG"):
+        table.add_column(column)
+    for row in rows:
+        memory = row["accelerator_memory_mib"]
+        table.add_row(
+            row["instance_type"],
+            row["accelerator"] or "-",
+            str(row["accelerator_count"]),
+            f"{memory / 1024:.1f}" if memory else "-",
+            str(row["vcpus"]),
+            row["architecture"],
+            str(row["network_cards"]),
+            str(row["max_efa_interfaces"]),
+            str(row["local_nvme_gb"]),
+            "yes" if row["capacity_block"] else "no",
+            "yes" if row["mig"] else "no",
+        )
+    return table

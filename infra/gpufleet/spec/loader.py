@@ -1,0 +1,223 @@
+"""Read a stack file into a ``StackSpec``, turning every problem into file:line:column.
+
+The YAML is parsed with ruamel's round-trip loader because it keeps each key's and value's
+position; those positions are kept in a ``Locator`` so later stages (the resolved model) can
+point at the line that caused a problem too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from gpufleet.spec.models import StackSpec
+
+PathPart = str | int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem at a field path, before it is given a place in a file."""
+
+    path: tuple[PathPart, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    path: tuple[PathPart, ...]
+    message: str
+
+    def __str__(self) -> str:
+        field = ".".join(str(part) for part in self.path)
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {field}: {self.message}" if field else f"{where}: {self.message}"
+
+
+class StackFileError(Exception):
+    """The file cannot be read at all (missing, a directory): a usage problem, exit 2."""
+
+
+class SpecInvalid(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = tuple(problems)
+
+
+class Locator:
+    """Maps a field path to the 1-based line and column it was written at."""
+
+    def __init__(self, file: str, root: Any) -> None:
+        self.file = file
+        self._root = root
+
+    def position(self, path: Sequence[PathPart]) -> tuple[int, int]:
+        node = self._root
+        line, column = 0, 0
+        for part in path:
+            if isinstance(node, CommentedMap):
+                if part not in node:
+                    if node.get("kind") == part:  # a discriminated union's tag in pydantic's path
+                        continue
+                    break
+                key_line, key_column = node.lc.key(part)
+                value = node[part]
+                if isinstance(value, CommentedMap | CommentedSeq):
+                    line, column = key_line, key_column
+                else:
+                    line, column = node.lc.value(part)
+                node = value
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                line, column = node.lc.item(part)
+                node = node[part]
+            else:
+                break
+        return line + 1, column + 1
+
+    def locate(self, findings: Iterable[Finding]) -> list[Problem]:
+        problems = [Problem(self.file, *self.position(f.path), f.path, f.message) for f in findings]
+        return sorted(problems, key=lambda p: (p.line, p.column, p.message))
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    path: Path
+    spec: StackSpec
+    locator: Locator
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_stack(path: str | Path) -> LoadedStack:
+    """Parse and type-check a stack file; raise ``SpecInvalid`` listing every problem."""
+    path = Path(path)
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise StackFileError(f"{shown}: cannot read stack file: {exc.strerror or exc}") from None
+    root = parse_yaml(text, shown)
+    locator = Locator(shown, root)
+    if not isinstance(root, CommentedMap):
+        raise SpecInvalid([Problem(shown, 1, 1, (), "a stack file must be a YAML mapping")])
+    try:
+        spec = StackSpec.model_validate(root)
+    except ValidationError as exc:
+        raise SpecInvalid(locator.locate(findings_from_validation(exc, root))) from None
+    return LoadedStack(path=path, spec=spec, locator=locator)
+
+
+def parse_yaml(text: str, shown: str) -> Any:
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise SpecInvalid([Problem(shown, line, column, (), f"YAML syntax error: {message}")]) from None
+    except YAMLError as exc:
+        raise SpecInvalid([Problem(shown, 1, 1, (), f"YAML error: {exc}")]) from None
+
+
+def findings_from_validation(exc: ValidationError, root: Any) -> list[Finding]:
+    findings = []
+    for error in exc.errors(include_url=False):
+        path = _strip_tags(tuple(part for part in error["loc"] if part != "[key]"), root)
+        if error["type"] == "union_tag_invalid":
+            path = (*path, "kind")
+        findings.append(Finding(path, _message(error)))
+    return findings
+
+
+def _strip_tags(path: tuple[PathPart, ...], root: Any) -> tuple[PathPart, ...]:
+    """Drop the discriminator values pydantic inserts for tagged unions (storage kinds)."""
+    kept: list[PathPart] = []
+    node = root
+    for part in path:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
+        kept.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(kept)
+
+
+def _all_field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        for candidate in _models_in(field.annotation):
+            names |= _all_field_names(candidate, seen)
+    return names
+
+
+def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for argument in getattr(annotation, "__args__", ()) or ():
+        yield from _models_in(argument)
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        yield from _models_in(meta)
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and origin is not annotation:
+        yield from _models_in(origin)
+
+
+_FIELD_NAMES = sorted(_all_field_names(StackSpec))
+
+
+def _message(error: Any) -> str:
+    kind, value, loc = error["type"], error.get("input"), error["loc"]
+    if kind == "extra_forbidden":
+        guess = difflib.get_close_matches(str(loc[-1]), _FIELD_NAMES, n=1, cutoff=0.7)
+        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        return f"unknown field '{loc[-1]}'{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "union_tag_invalid":
+        expected = error["ctx"]["expected_tags"]
+        return f"unknown kind {error['ctx']['tag']!r}; expected one of {expected}"
+    if kind == "union_tag_not_found":
+        return "missing 'kind'"
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"must be a string; write it in quotes ('{value}'), YAML read it as a number"
+    if kind == "string_pattern_mismatch" and "[key]" in loc:
+        return f"invalid name {value!r}: use lowercase letters, digits and '-', starting with a letter"
+    if kind == "string_pattern_mismatch":
+        return f"invalid value {value!r} (must match {error['ctx']['pattern']})"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        return message.removeprefix("Value error, ")
+    message = message.replace("Input should be", "must be")
+    message = message[0].lower() + message[1:]
+    if kind in ("literal_error", "enum"):
+        message += f", got {value!r}"
+    return message

@@ -1,0 +1,210 @@
+"""What a user writes in ``stacks/<env>.yaml``: one cluster, typed and immutable.
+
+These models check shape and local ranges only. Anything that needs the hardware catalog or
+another part of the stack (does the instance exist, does the fabric fit it) is checked when
+the model is resolved, so a spec never depends on catalog contents to parse.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Name = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$",
+        description="Lowercase letters, digits and '-', starting with a letter (at most 40): "
+        "it becomes part of AWS and Kubernetes names.",
+    ),
+]
+
+WorkloadClass = Literal["training", "inference", "lab", "system"]
+Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cluster(SpecModel):
+    name: Name
+    provider: Literal["aws", "kubernetes"] = Field(
+        description="aws: gpufleet creates the cloud side too; kubernetes: an existing cluster, "
+        "only its Kubernetes configuration is rendered."
+    )
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
+
+    @model_validator(mode="after")
+    def _aws_needs_region(self) -> Cluster:
+        if self.provider == "aws" and self.region is None:
+            raise ValueError("region is required when provider is aws")
+        return self
+
+
+class Network(SpecModel):
+    vpc_cidr: IPv4Network
+    availability_zones: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _room_for_subnets(self) -> Network:
+        if self.vpc_cidr.prefixlen != 16:
+            raise ValueError("vpc_cidr must be a /16 (the largest VPC AWS allows): gpufleet splits it into per-zone and per-pool subnets")
+        return self
+
+
+class Fabric(SpecModel):
+    kind: Literal["efa", "infiniband", "ethernet"] = Field(
+        description="efa and infiniband are RDMA fabrics for multi-node training; ethernet is "
+        "plain TCP networking."
+    )
+
+    @property
+    def rdma(self) -> bool:
+        return self.kind != "ethernet"
+
+
+class S3Tier(SpecModel):
+    kind: Literal["s3"]
+    versioning: bool = True
+    allow_deletion: bool = Field(
+        default=False, description="Stateful tiers are protected from deletion unless set."
+    )
+
+
+class FsxLustreTier(SpecModel):
+    kind: Literal["fsx-lustre"]
+    deployment: Literal["SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"] = "PERSISTENT_2"
+    capacity_tib: float = Field(
+        gt=0,
+        description="In FSx's own units, where 1.2 TiB is 1200 GiB of StorageCapacity.",
+    )
+    throughput_per_tib: int = Field(gt=0, description="PerUnitStorageThroughput, MB/s per TiB.")
+    import_from: Name | None = Field(
+        default=None, description="An s3 tier linked by a data repository association."
+    )
+    allow_deletion: bool = False
+
+
+class LocalNvmeTier(SpecModel):
+    kind: Literal["local-nvme"]
+    mount_path: str = Field(default="/mnt/nvme", pattern=r"^/[A-Za-z0-9/_.-]*$")
+
+
+StorageTier = Annotated[S3Tier | FsxLustreTier | LocalNvmeTier, Field(discriminator="kind")]
+
+
+class DeviceLayout(SpecModel):
+    """A layout for some GPU indexes of a node, as mig-parted allows per device."""
+
+    devices: tuple[Annotated[int, Field(ge=0)], ...] | Literal["all"] = "all"
+    layout: dict[str, Annotated[int, Field(ge=1)]] = Field(min_length=1)
+
+
+class ServiceDemand(SpecModel):
+    name: Name
+    memory_gib: float = Field(gt=0)
+    compute_share: float | None = Field(default=None, gt=0, le=1)
+    replicas: int = Field(default=1, ge=1)
+
+
+class MigPlan(SpecModel):
+    gpu: str
+    layout: dict[str, Annotated[int, Field(ge=1)]] | None = Field(
+        default=None, description="Profile -> count, the same on every GPU of the node."
+    )
+    devices: tuple[DeviceLayout, ...] | None = Field(
+        default=None, description="Different layouts for different GPU indexes."
+    )
+    demand: tuple[ServiceDemand, ...] | None = Field(
+        default=None, description="Services to pack; gpufleet chooses the layout."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_form(self) -> MigPlan:
+        given = [f for f in ("layout", "devices", "demand") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of layout, devices or demand")
+        return self
+
+
+class NodeCount(SpecModel):
+    min: int = Field(ge=0)
+    max: int = Field(ge=1)
+    desired: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodeCount:
+        desired = self.min if self.desired is None else self.desired
+        if not self.min <= desired <= self.max:
+            raise ValueError(f"need min <= desired <= max, got {self.min} <= {desired} <= {self.max}")
+        return self
+
+    @property
+    def initial(self) -> int:
+        return self.min if self.desired is None else self.desired
+
+
+class Capacity(SpecModel):
+    type: Literal["on-demand", "spot", "capacity-block", "reservation"] = "on-demand"
+    reservation_id: str | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
+
+    @model_validator(mode="after")
+    def _reservation_id_fits_type(self) -> Capacity:
+        reserved = self.type in ("capacity-block", "reservation")
+        if reserved and self.reservation_id is None:
+            raise ValueError(f"capacity type {self.type} needs reservation_id (cr-...)")
+        if not reserved and self.reservation_id is not None:
+            raise ValueError(f"reservation_id only applies to capacity-block or reservation, not {self.type}")
+        return self
+
+
+class ServedModel(SpecModel):
+    name: str = Field(min_length=1)
+    parameters_b: float = Field(gt=0, description="Parameters, in billions.")
+    precision: Precision = "bf16"
+    replicas: int = Field(default=1, ge=1)
+
+
+class NodePool(SpecModel):
+    workload: WorkloadClass
+    instance_type: str
+    nodes: NodeCount
+    fabric: Name | None = None
+    placement: Literal["cluster", "partition", "spread", "none"] | None = Field(
+        default=None,
+        description="Unset: cluster for multi-node training on an RDMA fabric, else none.",
+    )
+    availability_zone: str | None = Field(
+        default=None,
+        description="Zone of a single-zone pool (EFA, cluster placement, or the zone of its "
+        "reservation); defaults to the first network zone.",
+    )
+    capacity: Capacity = Capacity()
+    storage: tuple[Name, ...] = ()
+    mig: Name | None = None
+    models: tuple[ServedModel, ...] = ()
+    allow_non_rdma: bool = Field(
+        default=False, description="Accept a multi-node training pool without an RDMA fabric."
+    )
+    labels: dict[str, str] = {}
+
+
+class StackSpec(SpecModel):
+    """One environment's cluster."""
+
+    cluster: Cluster
+    network: Network | None = None
+    fabrics: dict[Name, Fabric] = {}
+    storage: dict[Name, StorageTier] = {}
+    mig_plans: dict[Name, MigPlan] = {}
+    node_pools: dict[Name, NodePool] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _aws_needs_network(self) -> StackSpec:
+        if self.cluster.provider == "aws" and self.network is None:
+            raise ValueError("network is required when cluster.provider is aws")
+        return self
