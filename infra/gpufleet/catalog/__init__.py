@@ -14,6 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.storage import StorageFacts
 
 __all__ = ["Accelerator", "Catalog", "InstanceType", "load_catalog", "read_data_file"]
@@ -57,6 +58,13 @@ class Catalog:
             for source in accelerator.sources:
                 if source not in self.sources:
                     raise ValueError(f"{accelerator.name}: unknown source {source!r}")
+        for gpu in self.mig:
+            if gpu not in self.accelerators:
+                raise ValueError(f"mig.yaml: {gpu!r} is not an accelerator name")
+
+    @cached_property
+    def mig(self) -> dict[str, MigGeometry]:
+        return parse_mig_geometries(read_data_file("mig.yaml"))
 
     @cached_property
     def storage(self) -> StorageFacts:
