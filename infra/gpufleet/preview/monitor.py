@@ -1,0 +1,174 @@
+"""A resource monitor and engine that record what a program registers.
+
+The SDK's `MockMonitor` hands registrations to a `Mocks` object but drops the
+resource options (parent, protect, retainOnDelete, dependencies, provider) that
+the request carries. `RecordingMonitor` keeps them, reads inputs straight from
+the wire form, and rejects duplicate URNs the way the real engine does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+from google.protobuf import empty_pb2
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.proto import engine_pb2, provider_pb2, resource_pb2
+
+from .result import STACK_TYPE, Diagnostic, RecordedResource
+from .wire import plain_to_struct, struct_to_plain
+
+_GET_RESOURCE_TOKEN = "pulumi:pulumi:getResource"
+
+
+class RecordingMonitor(MockMonitor):
+    """Answers the SDK's resource-monitor RPCs from `mocks` and records each resource.
+
+    The SDK calls these methods from executor threads, so recording is locked.
+    """
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self._lock = threading.Lock()
+        self.recorded: dict[str, RecordedResource] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self.remote_components: list[str] = []
+
+    def RegisterResource(self, request: resource_pb2.RegisterResourceRequest):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs, secret_paths = struct_to_plain(request.object)
+        if request.remote:
+            with self._lock:
+                self.remote_components.append(urn)
+        if request.type == STACK_TYPE:
+            resource_id, outputs = "", {}
+        else:
+            resource_id, outputs = self.mocks.new_resource(
+                MockResourceArgs(
+                    typ=request.type,
+                    name=request.name,
+                    inputs=inputs,
+                    provider=request.provider,
+                    resource_id=request.importId,
+                    custom=request.custom,
+                )
+            )
+            resource_id = resource_id or ""
+        self._record(
+            RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=request.custom,
+                inputs=inputs,
+                outputs=outputs,
+                id=resource_id if request.custom else None,
+                provider=request.provider or None,
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                depends_on=tuple(sorted(set(request.dependencies))),
+                secret_paths=secret_paths,
+            ),
+            resource_id,
+        )
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=resource_id, object=plain_to_struct(outputs)
+        )
+
+    def ReadResource(self, request: resource_pb2.ReadResourceRequest):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs, secret_paths = struct_to_plain(request.properties)
+        _, outputs = self.mocks.new_resource(
+            MockResourceArgs(
+                typ=request.type,
+                name=request.name,
+                inputs=inputs,
+                provider=request.provider,
+                resource_id=request.id,
+                custom=True,
+            )
+        )
+        self._record(
+            RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=True,
+                inputs=inputs,
+                outputs=outputs,
+                id=request.id,
+                provider=request.provider or None,
+                depends_on=tuple(sorted(set(request.dependencies))),
+                secret_paths=secret_paths,
+                external=True,
+            ),
+            request.id,
+        )
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=plain_to_struct(outputs))
+
+    def RegisterResourceOutputs(self, request: resource_pb2.RegisterResourceOutputsRequest):
+        outputs, _ = struct_to_plain(request.outputs)
+        with self._lock:
+            registered = self.recorded[request.urn]
+            self.recorded[request.urn] = dataclasses.replace(registered, outputs=outputs)
+            if registered.type == STACK_TYPE:
+                self.stack_outputs = outputs
+        return empty_pb2.Empty()
+
+    def Invoke(self, request: resource_pb2.ResourceInvokeRequest):
+        args, _ = struct_to_plain(request.args)
+        failures = None
+        if request.tok == _GET_RESOURCE_TOKEN:
+            result = self._get_resource(args["urn"])
+        else:
+            answer = self.mocks.call(
+                MockCallArgs(token=request.tok, args=args, provider=request.provider)
+            )
+            result, check_failures = answer if isinstance(answer, tuple) else (answer, None)
+            failures = [
+                provider_pb2.CheckFailure(property=prop, reason=reason)
+                for prop, reason in check_failures or ()
+            ]
+        return resource_pb2.ResourceInvokeResponse(
+            failures=failures, **{"return": plain_to_struct(result)}
+        )
+
+    def _get_resource(self, urn: str) -> dict[str, Any]:
+        with self._lock:
+            registered = self.recorded.get(urn)
+        if registered is None:
+            raise KeyError(f"unknown resource {urn}")
+        return {"urn": urn, "id": registered.id or "", "state": registered.outputs}
+
+    def _record(self, resource: RecordedResource, resource_id: str) -> None:
+        with self._lock:
+            if resource.urn in self.recorded:
+                raise ValueError(
+                    f"Duplicate resource URN '{resource.urn}': give the resource a unique name"
+                )
+            self.recorded[resource.urn] = resource
+            self.resources[resource.urn] = MockMonitor.ResourceRegistration(
+                resource.urn, resource_id, resource.outputs
+            )
+
+
+class RecordingEngine:
+    """Collects `pulumi.log` messages instead of printing them.
+
+    Debug messages are dropped: the SDK sends several per resource and they
+    only trace its own progress.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.diagnostics: list[Diagnostic] = []
+
+    def Log(self, request: engine_pb2.LogRequest) -> None:
+        if request.severity == engine_pb2.DEBUG:
+            return
+        severity = engine_pb2.LogSeverity.Name(request.severity).lower()
+        with self._lock:
+            self.diagnostics.append(Diagnostic(severity, request.message, request.urn or None))

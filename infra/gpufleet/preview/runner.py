@@ -1,0 +1,125 @@
+"""Run a Pulumi program in-process against the recording monitor.
+
+Each run happens on a fresh thread. The SDK keeps its runtime state (settings,
+config, root stack, pending outputs) in context variables and the asyncio loop
+is per thread, so a new thread starts from an empty context with no event
+loop: nothing leaks from one run into the next or into the caller, and the
+caller may itself be inside a running event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping
+
+from pulumi.runtime import run_in_stack, set_all_config
+from pulumi.runtime.settings import ROOT, Settings, configure
+
+from .mocks import DEFAULT_REGION, FleetMocks
+from .monitor import RecordingEngine, RecordingMonitor
+from .result import Diagnostic, PreviewResult
+
+Program = Callable[[], None]
+
+
+def run_preview(
+    program: Program,
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str] = {},
+) -> PreviewResult:
+    """Run `program` as `pulumi up` would, with mocked providers, and record every resource.
+
+    `config` holds fully qualified keys (`aws:region`, `gpufleet:spec`). Exceptions
+    raised by the program, inside an `apply`, or by a registration are re-raised here.
+    """
+    outcome: dict[str, object] = {}
+
+    def run_isolated() -> None:
+        try:
+            outcome["result"] = _run_in_fresh_runtime(program, project, stack, dict(config))
+        except BaseException as error:  # noqa: BLE001 re-raised on the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run_isolated, name=f"gpufleet-preview-{stack}", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]
+
+
+def _run_in_fresh_runtime(
+    program: Program, project: str, stack: str, config: dict[str, str]
+) -> PreviewResult:
+    mocks = FleetMocks(region=config.get("aws:region", DEFAULT_REGION))
+    monitor = RecordingMonitor(mocks)
+    engine = RecordingEngine()
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_ignore_unretrieved_failures)
+    asyncio.set_event_loop(loop)
+    try:
+        _install_runtime(project, stack, config, monitor, engine)
+        loop.run_until_complete(run_in_stack(program))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
+    return PreviewResult(
+        project=project,
+        stack=stack,
+        resources=tuple(monitor.recorded[urn] for urn in sorted(monitor.recorded)),
+        stack_outputs=monitor.stack_outputs,
+        unknown_invokes=mocks.unknown_invokes,
+        diagnostics=tuple(engine.diagnostics) + _remote_component_warnings(monitor),
+    )
+
+
+def _install_runtime(
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    monitor: RecordingMonitor,
+    engine: RecordingEngine,
+) -> None:
+    """Point the SDK's ambient state (this thread's context) at a fresh deployment.
+
+    A full `Settings` (unlike the SDK's `MockSettings`) also replaces the
+    pending-output set, lock and package caches. `dry_run=False` mirrors
+    `pulumi up`, so every `apply` runs on known values.
+    """
+    ROOT.set(None)
+    set_all_config(config, secret_keys=[])
+    configure(
+        Settings(
+            project=project,
+            stack=stack,
+            monitor=monitor,
+            engine=engine,
+            dry_run=False,
+            organization="organization",
+        )
+    )
+
+
+def _ignore_unretrieved_failures(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Silence asyncio's "exception was never retrieved" reports.
+
+    When a program fails, the SDK copies the error into the pending output
+    futures of every resource it touched; the first error is already re-raised
+    by `run_preview`, so these copies are noise printed at garbage collection.
+    """
+    if "never retrieved" not in context.get("message", ""):
+        loop.default_exception_handler(context)
+
+
+def _remote_component_warnings(monitor: RecordingMonitor) -> tuple[Diagnostic, ...]:
+    message = (
+        "remote (multi-language) component: its children are created by its provider "
+        "and cannot be previewed offline"
+    )
+    return tuple(Diagnostic("warning", message, urn) for urn in sorted(monitor.remote_components))
+
