@@ -13,7 +13,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.storage import StorageFacts
 
@@ -41,6 +41,7 @@ class Catalog:
             name: InstanceType(name=name, **record)
             for name, record in instances["instance_types"].items()
         }
+        self.efa_host = EfaHost(**instances["efa_host"])
         self._accelerator_keys: dict[str, str] = {}
         for accelerator in self.accelerators.values():
             for key in (accelerator.name, *accelerator.aliases, *accelerator.pci_device_ids):

@@ -108,3 +108,9 @@ class InstanceType(Fact):
     @property
     def family(self) -> str:
         return self.name.split(".", 1)[0]
+
+
+class EfaHost(Fact):
+    hugepages_2mib: int = Field(gt=0)
+    vpc_cni_min_version: str
+    sources: tuple[str, ...] = Field(min_length=1)

@@ -76,6 +76,7 @@ class StorageTierPlan:
     protected: bool
     fsx_capacity_gib: int | None = None
     throughput_mbs: float | None = None
+    subnet: Subnet | None = None
 
     @property
     def kind(self) -> str:
@@ -122,6 +123,8 @@ class PoolPlan:
     models: tuple[ServedModel, ...]
     labels: dict[str, str] = field(hash=False)
     taints: tuple[Taint, ...]
+    ami_family: str
+    root_volume_gib: int
 
     @property
     def gpus_per_node(self) -> int:

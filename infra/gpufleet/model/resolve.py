@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections import Counter
 from dataclasses import replace
 
 from gpufleet.catalog import Catalog, load_catalog
@@ -29,6 +30,9 @@ from gpufleet.spec.loader import Finding, LoadedStack, SpecInvalid
 from gpufleet.spec.models import FsxLustreTier, MigPlan, NodePool, StackSpec
 
 LABEL_DOMAIN = "gpufleet.io"
+# Root volumes hold container images; CUDA and framework images run to tens of GiB each.
+ACCELERATED_ROOT_GIB = 200
+SYSTEM_ROOT_GIB = 80
 MAX_ZONES = 8
 POOL_SUBNET_SLOTS = 112
 
@@ -83,7 +87,13 @@ class _Resolver:
         mig_plans = {name: self._resolve_mig_plan(name, plan) for name, plan in sorted(self.spec.mig_plans.items())}
         pools = [self._resolve_pool(name, pool, storage, mig_plans) for name, pool in sorted(self.spec.node_pools.items())]
         network = self._plan_network(pools) if self.on_aws else None
-        pools_with_subnets = tuple(self._attach_subnets(pool, network) for pool in pools if pool is not None)
+        if network is not None:
+            storage = {name: self._place_file_system(tier, pools, network) for name, tier in storage.items()}
+        pools_with_subnets = tuple(
+            replace(self._attach_subnets(pool, network), storage=tuple(storage[tier.name] for tier in pool.storage))
+            for pool in pools
+            if pool is not None
+        )
         return FleetPlan(
             stack=self.loaded.name,
             source=self.loaded.locator.file,
@@ -239,6 +249,8 @@ class _Resolver:
             models=pool.models,
             labels=self._labels(name, pool, accelerator, mig_plan),
             taints=self._taints(pool, accelerator),
+            ami_family=_ami_family(instance, accelerator),
+            root_volume_gib=ACCELERATED_ROOT_GIB if accelerator else SYSTEM_ROOT_GIB,
         )
 
     def _check_references(self, path: tuple[str, ...], pool: NodePool, storage: dict[str, StorageTierPlan]) -> tuple[StorageTierPlan, ...]:
@@ -396,6 +408,15 @@ class _Resolver:
         )
 
     @staticmethod
+    def _place_file_system(tier: StorageTierPlan, pools: list[PoolPlan | None], network: NetworkPlan) -> StorageTierPlan:
+        """A Lustre file system lives in one subnet: the zone where most of its clients run."""
+        if tier.kind != "fsx-lustre":
+            return tier
+        zones = Counter(pool.zones[0] for pool in pools if pool is not None and pool.zones and tier in pool.storage)
+        zone = min(zones, key=lambda z: (-zones[z], z)) if zones else network.zones[0]
+        return replace(tier, subnet=network.shared_subnet(zone))
+
+    @staticmethod
     def _attach_subnets(pool: PoolPlan, network: NetworkPlan | None) -> PoolPlan:
         if network is None:
             return pool
@@ -411,6 +432,12 @@ class _Resolver:
             return f"unknown {what} '{name}' (did you mean '{guess[0]}'?)"
         listed = ", ".join(sorted(known)) if known and len(known) <= 12 else None
         return f"unknown {what} '{name}'" + (f" (known: {listed})" if listed else "")
+
+
+def _ami_family(instance: InstanceType, accelerator: Accelerator | None) -> str:
+    """The EKS-optimized AL2023 AMI variant whose drivers match the accelerator."""
+    variant = {None: "standard", "gpu": "nvidia", "neuron": "neuron"}[accelerator.kind if accelerator else None]
+    return f"amazon-linux-2023/{instance.architecture}/{variant}"
 
 
 def _stable_slots(names: list[str], slots: int) -> dict[str, int]:

@@ -37,6 +37,9 @@ class Cluster(SpecModel):
     )
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
+    admins: tuple[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")], ...] = Field(
+        default=(), description="IAM role or user ARNs given cluster-admin through EKS access entries."
+    )
 
     @model_validator(mode="after")
     def _aws_needs_region(self) -> Cluster:

@@ -1,0 +1,85 @@
+"""The Pulumi program: what ``pulumi up -s <env>`` runs and what ``gpufleet preview`` runs offline.
+
+It reads ``stacks/<stack>.yaml`` (or the file named by the stack config key ``gpufleet:spec``),
+resolves it, and hands the plan to the renderers. There is no other code path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from gpufleet.catalog import load_catalog
+from gpufleet.model import FleetPlan, resolve
+from gpufleet.render.aws.cluster import GpuCluster
+from gpufleet.render.aws.fabric import EfaFabric
+from gpufleet.render.aws.network import FleetNetwork
+from gpufleet.render.aws.node_pool import NodePool
+from gpufleet.render.aws.storage import LustreTier, S3Tier
+from gpufleet.spec import SpecInvalid, load_stack
+
+
+def spec_path() -> Path:
+    configured = pulumi.Config("gpufleet").get("spec")
+    path = Path(configured or f"stacks/{pulumi.get_stack()}.yaml")
+    if path.is_absolute():
+        return path
+    return Path(pulumi.get_root_directory() or ".") / path
+
+
+def run() -> None:
+    try:
+        plan = resolve(load_stack(spec_path()))
+    except SpecInvalid as invalid:
+        raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(p) for p in invalid.problems)) from None
+    configured_region = pulumi.Config("aws").get("region")
+    if plan.cluster.provider == "aws" and configured_region not in (None, plan.cluster.region):
+        raise pulumi.RunError(
+            f"stack config aws:region is {configured_region} but {plan.source} says cluster.region {plan.cluster.region}"
+        )
+    build_fleet(plan)
+
+
+def build_fleet(plan: FleetPlan) -> None:
+    if plan.cluster.provider != "aws" or plan.network is None:
+        return
+    name = plan.cluster.name
+    network = FleetNetwork("network", plan.network, name)
+    cluster = GpuCluster(name, plan.cluster, [network.subnet_id(s) for s in plan.network.shared_private_subnets])
+    fabrics = {fabric_name: EfaFabric(fabric_name, name, network.vpc.id) for fabric_name, fabric in plan.fabrics.items() if fabric.kind == "efa"}
+    buckets: dict[str, S3Tier] = {}
+    for tier in plan.storage:
+        if tier.kind == "s3":
+            buckets[tier.name] = S3Tier(tier, name)
+    for tier in plan.storage:
+        if tier.kind == "fsx-lustre" and tier.subnet is not None:
+            source = buckets.get(tier.spec.import_from) if tier.spec.import_from else None
+            LustreTier(
+                tier,
+                name,
+                vpc_id=network.vpc.id,
+                subnet_id=network.subnet_id(tier.subnet),
+                client_security_group_id=network.node_security_group.id,
+                import_bucket=source.bucket.bucket if source else None,
+            )
+    efa_hugepages = load_catalog().efa_host.hugepages_2mib
+    pools = {}
+    for pool in plan.pools:
+        groups = [cluster.cluster_security_group_id, network.node_security_group.id]
+        if pool.efa is not None and pool.fabric_name in fabrics:
+            groups.append(fabrics[pool.fabric_name].security_group.id)
+        pools[pool.name] = NodePool(
+            pool,
+            cluster=cluster,
+            cluster_name=name,
+            kubernetes_version=plan.cluster.kubernetes_version,
+            subnet_ids=[network.subnet_id(s) for s in pool.subnets],
+            security_group_ids=groups,
+            efa_hugepages=efa_hugepages,
+        )
+    pulumi.export("cluster_name", cluster.eks.name)
+    pulumi.export("endpoint", cluster.eks.endpoint)
+    pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+    pulumi.export("node_groups", {pool_name: component.node_group.node_group_name for pool_name, component in pools.items()})
+    pulumi.export("buckets", {tier_name: tier.bucket.bucket for tier_name, tier in buckets.items()})

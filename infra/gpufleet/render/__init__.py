@@ -1,0 +1,1 @@
+"""Renderers: turn a resolved ``FleetPlan`` into Pulumi resources. They decide nothing."""

@@ -1,0 +1,1 @@
+"""AWS side of a fleet: network, EKS cluster, fabrics, storage tiers and node pools."""

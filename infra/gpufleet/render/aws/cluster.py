@@ -1,0 +1,139 @@
+"""The EKS control plane, the roles nodes run as, core add-ons, and a Kubernetes provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from gpufleet.render.aws.tags import tags
+from gpufleet.spec.models import Cluster
+
+SERVICE_CIDR = "172.20.0.0/16"
+CORE_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
+NODE_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonSSMManagedInstanceCore",
+)
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+        },
+        sort_keys=True,
+    )
+
+
+class GpuCluster(pulumi.ComponentResource):
+    """An EKS cluster in API authentication mode, with secrets encrypted by its own KMS key."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: Cluster,
+        subnet_ids: Sequence[pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("gpufleet:aws:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition_output().partition
+        control_plane_role = aws.iam.Role(f"{name}-control-plane", assume_role_policy=assume_role_policy("eks.amazonaws.com"), tags=tags(name), opts=child)
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-control-plane-policy",
+            role=control_plane_role.name,
+            policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:policy/AmazonEKSClusterPolicy"),
+            opts=child,
+        )
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"{name} Kubernetes secrets envelope encryption",
+            enable_key_rotation=True,
+            tags=tags(name),
+            opts=child,
+        )
+        self.eks = aws.eks.Cluster(
+            f"{name}-eks",
+            name=spec.name,
+            version=spec.kubernetes_version,
+            role_arn=control_plane_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=list(subnet_ids), endpoint_private_access=True, endpoint_public_access=True),
+            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
+            kubernetes_network_config=aws.eks.ClusterKubernetesNetworkConfigArgs(service_ipv4_cidr=SERVICE_CIDR),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn)),
+            enabled_cluster_log_types=["api", "audit", "authenticator"],
+            tags=tags(name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+        )
+        self.node_role = aws.iam.Role(f"{name}-nodes", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), tags=tags(name), opts=child)
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-nodes-{policy}",
+                role=self.node_role.name,
+                policy_arn=partition.apply(lambda p, policy=policy: f"arn:{p}:iam::aws:policy/{policy}"),
+                opts=child,
+            )
+            for policy in NODE_POLICIES
+        ]
+        self.node_role_ready = node_policies
+        for addon in CORE_ADDONS:
+            version = aws.eks.get_addon_version_output(addon_name=addon, kubernetes_version=spec.kubernetes_version, most_recent=True)
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=self.eks.name,
+                addon_name=addon,
+                addon_version=version.version,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=tags(name),
+                opts=child,
+            )
+        for index, principal in enumerate(spec.admins):
+            entry = aws.eks.AccessEntry(f"{name}-admin-{index}", cluster_name=self.eks.name, principal_arn=principal, type="STANDARD", opts=child)
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{index}",
+                cluster_name=self.eks.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=child,
+            )
+        self.cluster_security_group_id = self.eks.vpc_config.cluster_security_group_id
+        self.kubeconfig = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(
+            lambda args: kubeconfig(*args)
+        )
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child)
+        self.register_outputs({"name": self.eks.name, "endpoint": self.eks.endpoint})
+
+
+def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str) -> str:
+    """A kubeconfig that asks the AWS CLI for a token, so no credential is stored in state."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
+                        }
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
