@@ -8,6 +8,8 @@ point at the line that caused a problem too.
 from __future__ import annotations
 
 import difflib
+import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from gpufleet.spec.models import StackSpec
@@ -25,10 +28,15 @@ PathPart = str | int
 
 @dataclass(frozen=True)
 class Finding:
-    """A problem at a field path, before it is given a place in a file."""
+    """A problem at a field path, before it is given a place in a file.
+
+    ``at_key`` points at the last path part's key rather than its value: an unknown field
+    or a bad name is the key's fault, not the value's.
+    """
 
     path: tuple[PathPart, ...]
     message: str
+    at_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,10 @@ class Locator:
         self.file = file
         self._root = root
 
-    def position(self, path: Sequence[PathPart]) -> tuple[int, int]:
+    def position(self, path: Sequence[PathPart], at_key: bool = False) -> tuple[int, int]:
         node = self._root
         line, column = 0, 0
-        for part in path:
+        for index, part in enumerate(path):
             if isinstance(node, CommentedMap):
                 if part not in node:
                     if node.get("kind") == part:  # a discriminated union's tag in pydantic's path
@@ -73,10 +81,15 @@ class Locator:
                     break
                 key_line, key_column = node.lc.key(part)
                 value = node[part]
-                if isinstance(value, CommentedMap | CommentedSeq):
+                last = index == len(path) - 1
+                if isinstance(value, CommentedMap | CommentedSeq) or (at_key and last):
                     line, column = key_line, key_column
                 else:
                     line, column = node.lc.value(part)
+                    if value is None and line != key_line:
+                        # An empty value (`nodes:`) has no token of its own; ruamel places
+                        # it at the next token, which may be another key or past the end.
+                        line, column = key_line, key_column
                 node = value
             elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
                 line, column = node.lc.item(part)
@@ -86,7 +99,7 @@ class Locator:
         return line + 1, column + 1
 
     def locate(self, findings: Iterable[Finding]) -> list[Problem]:
-        problems = [Problem(self.file, *self.position(f.path), f.path, f.message) for f in findings]
+        problems = [Problem(self.file, *self.position(f.path, f.at_key), f.path, f.message) for f in findings]
         return sorted(problems, key=lambda p: (p.line, p.column, p.message))
 
 
@@ -131,10 +144,20 @@ def parse_yaml(text: str, shown: str) -> Any:
     yaml = YAML(typ="rt")
     try:
         return yaml.load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        found = re.search(r'found duplicate key "(.*?)" with value', exc.problem or "")
+        key = f" '{found[1]}'" if found else ""
+        message = f"duplicate key{key}: a key may appear only once in a mapping (names must be unique)"
+        raise SpecInvalid([Problem(shown, line, column, (), message)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        message = ", ".join(part for part in (exc.context, exc.problem) if part)
+        start = exc.context_mark
+        if start is not None and mark is not None and (start.line, start.column) != (mark.line, mark.column):
+            message += f" (it began at line {start.line + 1}, column {start.column + 1})"
         raise SpecInvalid([Problem(shown, line, column, (), f"YAML syntax error: {message}")]) from None
     except YAMLError as exc:
         raise SpecInvalid([Problem(shown, 1, 1, (), f"YAML error: {exc}")]) from None
@@ -146,7 +169,8 @@ def findings_from_validation(exc: ValidationError, root: Any) -> list[Finding]:
         path = _strip_tags(tuple(part for part in error["loc"] if part != "[key]"), root)
         if error["type"] == "union_tag_invalid":
             path = (*path, "kind")
-        findings.append(Finding(path, _message(error)))
+        at_key = error["type"] == "extra_forbidden" or "[key]" in error["loc"]
+        findings.append(Finding(path, _message(error), at_key))
     return findings
 
 
@@ -208,11 +232,15 @@ def _message(error: Any) -> str:
     if kind == "union_tag_not_found":
         return "missing 'kind'"
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"must be a string; write it in quotes ('{value}'), YAML read it as a number"
+        return f"must be a string; write it in quotes ('{_as_written(value)}'), YAML read it as a number"
     if kind == "string_pattern_mismatch" and "[key]" in loc:
         return f"invalid name {value!r}: use lowercase letters, digits and '-', starting with a letter"
     if kind == "string_pattern_mismatch":
         return f"invalid value {value!r} (must match {error['ctx']['pattern']})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping (key: value pairs), got {_yaml_kind(value)}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, got {_yaml_kind(value)}"
     message = error["msg"]
     if message.startswith("Value error, "):
         return message.removeprefix("Value error, ")
@@ -221,3 +249,29 @@ def _message(error: Any) -> str:
     if kind in ("literal_error", "enum"):
         message += f", got {value!r}"
     return message
+
+
+def _as_written(value: Any) -> str:
+    """A number as the file spells it: round-trip scalars keep their format (``1.30``, not 1.3)."""
+    buffer = io.StringIO()
+    try:
+        YAML(typ="rt").dump([value], buffer)
+    except Exception:  # a plain number from elsewhere: its own spelling is all there is
+        return str(value)
+    return buffer.getvalue().strip().removeprefix("- ").strip()
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({_as_written(value)})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
