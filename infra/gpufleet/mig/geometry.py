@@ -1,0 +1,86 @@
+"""Find a GPU's MIG geometry and resolve profile names against it, with useful errors."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from gpufleet.catalog import load_catalog
+from gpufleet.catalog.mig import MigGeometry, MigProfile, parse_profile_name
+
+_PCI_PACKED = re.compile(r"^(?:0x)?([0-9a-f]{8})$")
+_PCI_LSPCI = re.compile(r"^([0-9a-f]{4}):([0-9a-f]{4})$")
+
+
+class UnknownMigGpu(ValueError):
+    """The GPU is not in the catalog, or is there but cannot be partitioned with MIG."""
+
+
+def normalise_pci_id(text: str) -> str | None:
+    """``0x233010de``, ``233010DE`` or lspci's ``10de:2330`` -> ``0x233010DE``; None if not an id."""
+    value = text.strip().lower()
+    packed = _PCI_PACKED.match(value)
+    if packed:
+        return "0x" + packed.group(1).upper()
+    lspci = _PCI_LSPCI.match(value)
+    if lspci:
+        vendor, device = lspci.groups()
+        return "0x" + (device + vendor).upper()
+    return None
+
+
+def mig_gpu_names() -> tuple[str, ...]:
+    return tuple(sorted(load_catalog().mig))
+
+
+def resolve_gpu(name_or_pci: str) -> MigGeometry:
+    """The geometry for a catalog name, alias or PCI device id."""
+    catalog = load_catalog()
+    accelerator = catalog.accelerator(normalise_pci_id(name_or_pci) or name_or_pci)
+    supported = ", ".join(mig_gpu_names())
+    if accelerator is None:
+        hints = difflib.get_close_matches(name_or_pci.strip().upper(), list(catalog.accelerators), n=1, cutoff=0.5)
+        did_you_mean = f" Did you mean {hints[0]}?" if hints else ""
+        raise UnknownMigGpu(
+            f"Unknown GPU {name_or_pci!r}: not a catalog name, alias or PCI device id.{did_you_mean}"
+            f" MIG-capable GPUs: {supported}."
+        )
+    geometry = catalog.mig.get(accelerator.name)
+    if geometry is None:
+        raise UnknownMigGpu(
+            f"{accelerator.name} is in the catalog but does not support MIG. MIG-capable GPUs: {supported}."
+        )
+    return geometry
+
+
+def pci_ids(geometry: MigGeometry) -> tuple[str, ...]:
+    return tuple(sorted(load_catalog().accelerators[geometry.gpu].pci_device_ids))
+
+
+def resolve_profile(geometry: MigGeometry, name: str) -> MigProfile | None:
+    """The GPU-instance profile a layout key creates; ``2c.3g.20gb`` resolves to ``3g.20gb``."""
+    parsed = parse_profile_name(name)
+    if parsed is None:
+        return None
+    return geometry.profile(parsed.gpu_instance_name)
+
+
+def unknown_profile_reason(geometry: MigGeometry, name: str) -> str:
+    """Say why ``name`` is not a profile of this GPU and what would be."""
+    valid = ", ".join(geometry.profiles)
+    parsed = parse_profile_name(name)
+    if parsed is None:
+        return (
+            f"{name!r} is not a MIG profile name (expected e.g. 1g.10gb, 3g.40gb, 1g.10gb+me)."
+            f" Profiles of {geometry.gpu}: {valid}."
+        )
+    wanted = parsed.gpu_instance_name
+    for profile in geometry.profiles.values():
+        if wanted in profile.also_named:
+            return (
+                f"{name} is not a profile of {geometry.gpu} under current names: it is what earlier"
+                f" boards or drivers called {profile.name}. Profiles of {geometry.gpu}: {valid}."
+            )
+    elsewhere = sorted(gpu for gpu, other in load_catalog().mig.items() if other.profile(wanted))
+    foreign = f" It is a profile of {', '.join(elsewhere)}." if elsewhere else ""
+    return f"{name} does not exist on {geometry.gpu}.{foreign} Profiles of {geometry.gpu}: {valid}."
