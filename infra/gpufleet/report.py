@@ -122,3 +122,21 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
             "yes" if row["mig"] else "no",
         )
     return table
+
+
+def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="node pools as rendered")
+    for column in ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["pool"],
+            row["instance_type"],
+            row["accelerators"],
+            str(row["efa_interfaces"]),
+            ", ".join(row["zones"]),
+            ", ".join(row["subnets"]),
+            row["placement_group"] or "-",
+            row["capacity"] + (f" {row['reservation']}" if row["reservation"] else ""),
+        )
+    return table
