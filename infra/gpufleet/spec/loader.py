@@ -21,7 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from gpufleet.spec.models import StackSpec
+from gpufleet.spec.models import NAME_PATTERN, StackSpec
 
 PathPart = str | int
 
@@ -233,8 +233,8 @@ def _message(error: Any) -> str:
         return "missing 'kind'"
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
         return f"must be a string; write it in quotes ('{_as_written(value)}'), YAML read it as a number"
-    if kind == "string_pattern_mismatch" and "[key]" in loc:
-        return f"invalid name {value!r}: use lowercase letters, digits and '-', starting with a letter"
+    if kind == "string_pattern_mismatch" and ("[key]" in loc or error["ctx"]["pattern"] == NAME_PATTERN):
+        return f"invalid name {value!r}: use lowercase letters, digits and '-', starting with a letter (at most 40)"
     if kind == "string_pattern_mismatch":
         return f"invalid value {value!r} (must match {error['ctx']['pattern']})"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

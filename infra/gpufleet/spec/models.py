@@ -10,12 +10,13 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
 Name = Annotated[
     str,
     Field(
-        pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$",
+        pattern=NAME_PATTERN,
         description="Lowercase letters, digits and '-', starting with a letter (at most 40): "
         "it becomes part of AWS and Kubernetes names.",
     ),
@@ -52,11 +53,12 @@ class Network(SpecModel):
     vpc_cidr: IPv4Network
     availability_zones: tuple[str, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _room_for_subnets(self) -> Network:
-        if self.vpc_cidr.prefixlen != 16:
-            raise ValueError("vpc_cidr must be a /16 (the largest VPC AWS allows): gpufleet splits it into per-zone and per-pool subnets")
-        return self
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _room_for_subnets(cls, vpc_cidr: IPv4Network) -> IPv4Network:
+        if vpc_cidr.prefixlen != 16:
+            raise ValueError(f"must be a /16 (the largest VPC AWS allows), not /{vpc_cidr.prefixlen}: gpufleet splits it into per-zone and per-pool subnets")
+        return vpc_cidr
 
 
 class Fabric(SpecModel):
