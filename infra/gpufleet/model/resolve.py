@@ -391,10 +391,9 @@ class _Resolver:
         upper_sixteenths = list(halves[1].subnets(new_prefix=vpc.prefixlen + 4))
         public_blocks = list(upper_sixteenths[-1].subnets(new_prefix=vpc.prefixlen + 7))
         pool_blocks = [b for block in upper_sixteenths[:-1] for b in block.subnets(new_prefix=vpc.prefixlen + 8)]
+        assert len(pool_blocks) == POOL_SUBNET_SLOTS
         dedicated = [pool for pool in pools if pool is not None and pool.workload == "training"]
-        if len(dedicated) > len(pool_blocks):
-            self.error(("node_pools",), f"at most {len(pool_blocks)} training pools fit the VPC's dedicated subnets")
-        slots = _stable_slots([pool.name for pool in dedicated], len(pool_blocks))
+        slots = self._subnet_slots(dedicated)
         return NetworkPlan(
             vpc_cidr=vpc,
             zones=tuple(zones),
@@ -406,6 +405,22 @@ class _Resolver:
                 if pool.name in slots
             ),
         )
+
+    def _subnet_slots(self, dedicated: list[PoolPlan]) -> dict[str, int]:
+        chosen = {pool.name: self.spec.node_pools[pool.name].subnet_slot for pool in dedicated}
+        slots = {name: subnet_slot(name) if pinned is None else pinned for name, pinned in chosen.items()}
+        owners: dict[int, list[str]] = {}
+        for name, slot in sorted(slots.items()):
+            owners.setdefault(slot, []).append(name)
+        free = sorted(set(range(POOL_SUBNET_SLOTS)) - set(owners))
+        for slot, names in owners.items():
+            for name in names[1:]:
+                suggestion = f"; add `subnet_slot: {free[0]}` to one of them" if free else ""
+                self.error(
+                    ("node_pools", name, "subnet_slot") if chosen[name] is not None else ("node_pools", name),
+                    f"training pools '{names[0]}' and '{name}' both take dedicated subnet slot {slot}{suggestion}",
+                )
+        return {names[0]: slot for slot, names in owners.items()}
 
     @staticmethod
     def _place_file_system(tier: StorageTierPlan, pools: list[PoolPlan | None], network: NetworkPlan) -> StorageTierPlan:
@@ -440,12 +455,10 @@ def _ami_family(instance: InstanceType, accelerator: Accelerator | None) -> str:
     return f"amazon-linux-2023/{instance.architecture}/{variant}"
 
 
-def _stable_slots(names: list[str], slots: int) -> dict[str, int]:
-    """Give each name a slot from its own hash, so renaming one pool moves only that pool."""
-    taken: dict[int, str] = {}
-    for name in sorted(names)[:slots]:
-        slot = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % slots
-        while slot in taken:
-            slot = (slot + 1) % slots
-        taken[slot] = name
-    return {name: slot for slot, name in taken.items()}
+def subnet_slot(pool_name: str) -> int:
+    """The dedicated-subnet slot a training pool takes unless its spec pins one.
+
+    It depends on the pool's own name only, so adding, removing or renaming another pool
+    never moves this pool's subnet (moving it would replace the subnet and its nodes).
+    """
+    return int.from_bytes(hashlib.sha256(pool_name.encode()).digest()[:8], "big") % POOL_SUBNET_SLOTS

@@ -196,6 +196,13 @@ class NodePool(SpecModel):
         default=False, description="Accept a multi-node training pool without an RDMA fabric."
     )
     labels: dict[str, str] = {}
+    subnet_slot: int | None = Field(
+        default=None,
+        ge=0,
+        lt=112,
+        description="Training pools: which dedicated /24 of the VPC's upper half to use. Unset, it "
+        "comes from a hash of the pool name; pin it only when two names collide.",
+    )
 
 
 class StackSpec(SpecModel):
