@@ -384,6 +384,7 @@ class FleetMocks(Mocks):
             "aws:index/getRegion:getRegion": self._get_region,
             "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
             "aws:ec2/getAmi:getAmi": self._get_ami,
+            "aws:eks/getAddonVersion:getAddonVersion": _addon_version,
         }
 
     @property
@@ -501,6 +502,14 @@ class FleetMocks(Mocks):
             "virtualizationType": "hvm",
             "state": "available",
         }
+
+
+def _addon_version(args: dict[str, Any]) -> Outputs:
+    """kube-proxy tracks the Kubernetes minor version; other add-ons get a fixed mock build."""
+    addon = args["addonName"]
+    kubernetes_version = args.get("kubernetesVersion", DEFAULT_EKS_VERSION)
+    version = f"v{kubernetes_version}.0-eksbuild.1" if addon == "kube-proxy" else "v1.0.0-eksbuild.1"
+    return {**args, "id": addon, "version": version}
 
 
 def _policy_document(args: dict[str, Any]) -> Outputs:

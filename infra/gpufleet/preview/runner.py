@@ -10,8 +10,10 @@ caller may itself be inside a running event loop.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Mapping
+from typing import Optional, Union
 
 from pulumi.runtime import run_in_stack, set_all_config
 from pulumi.runtime.settings import ROOT, Settings, configure
@@ -29,17 +31,21 @@ def run_preview(
     project: str,
     stack: str,
     config: Mapping[str, str] = {},
+    root_directory: Optional[Union[str, os.PathLike]] = None,
 ) -> PreviewResult:
     """Run `program` as `pulumi up` would, with mocked providers, and record every resource.
 
-    `config` holds fully qualified keys (`aws:region`, `gpufleet:spec`). Exceptions
-    raised by the program, inside an `apply`, or by a registration are re-raised here.
+    `config` holds fully qualified keys (`aws:region`, `gpufleet:spec`);
+    `root_directory` is what `pulumi.get_root_directory()` returns (the folder of
+    Pulumi.yaml under the CLI). Exceptions raised by the program, inside an
+    `apply`, or by a registration are re-raised here.
     """
+    root = os.fspath(root_directory) if root_directory is not None else None
     outcome: dict[str, object] = {}
 
     def run_isolated() -> None:
         try:
-            outcome["result"] = _run_in_fresh_runtime(program, project, stack, dict(config))
+            outcome["result"] = _run_in_fresh_runtime(program, project, stack, root, dict(config))
         except BaseException as error:  # noqa: BLE001 re-raised on the caller's thread
             outcome["error"] = error
 
@@ -52,7 +58,7 @@ def run_preview(
 
 
 def _run_in_fresh_runtime(
-    program: Program, project: str, stack: str, config: dict[str, str]
+    program: Program, project: str, stack: str, root_directory: Optional[str], config: dict[str, str]
 ) -> PreviewResult:
     mocks = FleetMocks(region=config.get("aws:region", DEFAULT_REGION))
     monitor = RecordingMonitor(mocks)
@@ -61,7 +67,7 @@ def _run_in_fresh_runtime(
     loop.set_exception_handler(_ignore_unretrieved_failures)
     asyncio.set_event_loop(loop)
     try:
-        _install_runtime(project, stack, config, monitor, engine)
+        _install_runtime(project, stack, root_directory, config, monitor, engine)
         loop.run_until_complete(run_in_stack(program))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
@@ -81,6 +87,7 @@ def _run_in_fresh_runtime(
 def _install_runtime(
     project: str,
     stack: str,
+    root_directory: Optional[str],
     config: dict[str, str],
     monitor: RecordingMonitor,
     engine: RecordingEngine,
@@ -89,7 +96,8 @@ def _install_runtime(
 
     A full `Settings` (unlike the SDK's `MockSettings`) also replaces the
     pending-output set, lock and package caches. `dry_run=False` mirrors
-    `pulumi up`, so every `apply` runs on known values.
+    `pulumi up`, so every `apply` runs on known values. The SDK stores settings
+    in context variables, so this must run on the worker thread.
     """
     ROOT.set(None)
     set_all_config(config, secret_keys=[])
@@ -101,6 +109,7 @@ def _install_runtime(
             engine=engine,
             dry_run=False,
             organization="organization",
+            root_directory=root_directory,
         )
     )
 
