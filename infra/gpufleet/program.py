@@ -46,7 +46,14 @@ def build_fleet(plan: FleetPlan) -> None:
         return
     name = plan.cluster.name
     network = FleetNetwork("network", plan.network, name)
-    cluster = GpuCluster(name, plan.cluster, [network.subnet_id(s) for s in plan.network.shared_private_subnets])
+    efa_host = load_catalog().efa_host
+    uses_efa = any(pool.efa is not None for pool in plan.pools)
+    cluster = GpuCluster(
+        name,
+        plan.cluster,
+        [network.subnet_id(s) for s in plan.network.shared_private_subnets],
+        vpc_cni_min_version=efa_host.vpc_cni_min_version if uses_efa else None,
+    )
     fabrics = {fabric_name: EfaFabric(fabric_name, name, network.vpc.id) for fabric_name, fabric in plan.fabrics.items() if fabric.kind == "efa"}
     buckets: dict[str, S3Tier] = {}
     for tier in plan.storage:
@@ -63,7 +70,6 @@ def build_fleet(plan: FleetPlan) -> None:
                 client_security_group_id=network.node_security_group.id,
                 import_bucket=source.bucket.bucket if source else None,
             )
-    efa_hugepages = load_catalog().efa_host.hugepages_2mib
     pools = {}
     for pool in plan.pools:
         groups = [cluster.cluster_security_group_id, network.node_security_group.id]
@@ -76,7 +82,7 @@ def build_fleet(plan: FleetPlan) -> None:
             kubernetes_version=plan.cluster.kubernetes_version,
             subnet_ids=[network.subnet_id(s) for s in pool.subnets],
             security_group_ids=groups,
-            efa_hugepages=efa_hugepages,
+            efa_hugepages=efa_host.hugepages_2mib,
         )
     pulumi.export("cluster_name", cluster.eks.name)
     pulumi.export("endpoint", cluster.eks.endpoint)

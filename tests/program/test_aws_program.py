@@ -278,3 +278,18 @@ def test_stack_config_region_matches_the_spec(env):
 def test_region_mismatch_between_config_and_spec_is_an_error():
     with pytest.raises(Exception, match="aws:region is eu-west-1 but .* says cluster.region us-east-1"):
         preview_file(REPO / "stacks" / "prod.yaml", region="eu-west-1")
+
+
+def test_vpc_cni_older_than_efa_only_support_is_refused():
+    from gpufleet.render.aws.cluster import require_version
+
+    assert require_version("vpc-cni", "v1.19.2-eksbuild.1", "1.18.5") == "v1.19.2-eksbuild.1"
+    assert require_version("vpc-cni", "v1.18.5-eksbuild.3", "1.18.5") == "v1.18.5-eksbuild.3"
+    with pytest.raises(ValueError, match="vpc-cni v1.18.3-eksbuild.1 is older than 1.18.5"):
+        require_version("vpc-cni", "v1.18.3-eksbuild.1", "1.18.5")
+
+
+def test_efa_fleet_pins_a_vpc_cni_recent_enough_for_efa_only(training_fleet):
+    addon = training_fleet.named("aws:eks/addon:Addon", "fleet-vpc-cni").inputs
+    version = tuple(int(p) for p in addon["addonVersion"].lstrip("v").split("-")[0].split("."))
+    assert version >= (1, 18, 5)

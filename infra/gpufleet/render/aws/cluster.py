@@ -40,8 +40,10 @@ class GpuCluster(pulumi.ComponentResource):
         name: str,
         spec: Cluster,
         subnet_ids: Sequence[pulumi.Input[str]],
+        vpc_cni_min_version: str | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``vpc_cni_min_version`` is set when some pool needs a VPC CNI feature (EFA-only interfaces)."""
         super().__init__("gpufleet:aws:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         partition = aws.get_partition_output().partition
@@ -84,12 +86,14 @@ class GpuCluster(pulumi.ComponentResource):
         ]
         self.node_role_ready = node_policies
         for addon in CORE_ADDONS:
-            version = aws.eks.get_addon_version_output(addon_name=addon, kubernetes_version=spec.kubernetes_version, most_recent=True)
+            version = aws.eks.get_addon_version_output(addon_name=addon, kubernetes_version=spec.kubernetes_version, most_recent=True).version
+            if addon == "vpc-cni" and vpc_cni_min_version:
+                version = version.apply(lambda found: require_version("vpc-cni", found, vpc_cni_min_version))
             aws.eks.Addon(
                 f"{name}-{addon}",
                 cluster_name=self.eks.name,
                 addon_name=addon,
-                addon_version=version.version,
+                addon_version=version,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
                 tags=tags(name),
@@ -111,6 +115,17 @@ class GpuCluster(pulumi.ComponentResource):
         )
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child)
         self.register_outputs({"name": self.eks.name, "endpoint": self.eks.endpoint})
+
+
+def require_version(addon: str, found: str, minimum: str) -> str:
+    """EKS add-on versions read ``v1.19.2-eksbuild.1``; refuse one older than ``minimum``."""
+
+    def numbers(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version.lstrip("v").split("-", 1)[0].split("."))
+
+    if numbers(found) < numbers(minimum):
+        raise ValueError(f"{addon} {found} is older than {minimum}, which EFA-only interfaces need")
+    return found
 
 
 def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str) -> str:
