@@ -128,7 +128,8 @@ def load_stack(path: str | Path) -> LoadedStack:
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise StackFileError(f"{shown}: cannot read stack file: {exc.strerror or exc}") from None
+        reason = getattr(exc, "strerror", None) or ("not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc)
+        raise StackFileError(f"{shown}: cannot read stack file: {reason}") from None
     root = parse_yaml(text, shown)
     locator = Locator(shown, root)
     if not isinstance(root, CommentedMap):
@@ -218,12 +219,66 @@ def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
 _FIELD_NAMES = sorted(_all_field_names(StackSpec))
 
 
+def _fields_at(loc: Sequence[Any]) -> set[str] | None:
+    """The field names of the model at a pydantic error location, or None if unsure.
+
+    Dict keys and list indexes are stepped over; a discriminated union's tag (the storage
+    kind pydantic puts in the path) picks the member.
+    """
+    current: Any = StackSpec
+    for part in loc:
+        if part == "[key]":
+            return None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = _strip_optional(field.annotation)
+        else:
+            current = _step_into(current, part)
+            if current is None:
+                return None
+    current = _strip_optional(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return None
+
+
+def _strip_optional(annotation: Any) -> Any:
+    while getattr(annotation, "__metadata__", None) is not None:  # Annotated[X, ...]
+        annotation = annotation.__origin__
+    arguments = [a for a in getattr(annotation, "__args__", ()) or () if a is not type(None)]
+    if getattr(annotation, "__origin__", None) is None and len(arguments) == 1:  # X | None
+        return _strip_optional(arguments[0])
+    return annotation
+
+
+def _step_into(container: Any, part: Any) -> Any:
+    """One step from a dict/tuple/union annotation towards the element at ``part``."""
+    origin = getattr(container, "__origin__", None)
+    arguments = getattr(container, "__args__", ()) or ()
+    if origin is dict and len(arguments) == 2:
+        return _strip_optional(arguments[1])
+    if origin is tuple and arguments:
+        return _strip_optional(arguments[0])
+    members = [_strip_optional(a) for a in arguments]
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    for model in models:  # a tagged union: the member whose `kind` literal is the tag
+        kind = model.model_fields.get("kind")
+        if kind is not None and part in getattr(kind.annotation, "__args__", ()):
+            return model
+    return None
+
+
 def _message(error: Any) -> str:
     kind, value, loc = error["type"], error.get("input"), error["loc"]
     if kind == "extra_forbidden":
-        guess = difflib.get_close_matches(str(loc[-1]), _FIELD_NAMES, n=1, cutoff=0.7)
+        name = str(loc[-1])
+        here = _fields_at(loc[:-1])
+        candidates = sorted(here) if here is not None else [f for f in _FIELD_NAMES if f != name]
+        guess = difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
         hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-        return f"unknown field '{loc[-1]}'{hint}"
+        return f"unknown field '{name}'{hint}"
     if kind == "missing":
         return "required field is missing"
     if kind == "union_tag_invalid":
@@ -239,6 +294,10 @@ def _message(error: Any) -> str:
         return f"invalid value {value!r} (must match {error['ctx']['pattern']})"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"must be a mapping (key: value pairs), got {_yaml_kind(value)}"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return f"must be a whole number, got {_yaml_kind(value)}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number, got {_yaml_kind(value)}"
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, got {_yaml_kind(value)}"
     message = error["msg"]

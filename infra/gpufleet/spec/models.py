@@ -22,6 +22,10 @@ Name = Annotated[
     ),
 ]
 
+# Numbers are strict: YAML's true/false or a quoted "3" must not pass for a count.
+Int = Annotated[int, Field(strict=True)]
+Float = Annotated[float, Field(strict=True)]
+
 WorkloadClass = Literal["training", "inference", "lab", "system"]
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
@@ -83,11 +87,11 @@ class S3Tier(SpecModel):
 class FsxLustreTier(SpecModel):
     kind: Literal["fsx-lustre"]
     deployment: Literal["SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"] = "PERSISTENT_2"
-    capacity_tib: float = Field(
+    capacity_tib: Float = Field(
         gt=0,
         description="In FSx's own units, where 1.2 TiB is 1200 GiB of StorageCapacity.",
     )
-    throughput_per_tib: int = Field(gt=0, description="PerUnitStorageThroughput, MB/s per TiB.")
+    throughput_per_tib: Int = Field(gt=0, description="PerUnitStorageThroughput, MB/s per TiB.")
     import_from: Name | None = Field(
         default=None, description="An s3 tier linked by a data repository association."
     )
@@ -105,20 +109,20 @@ StorageTier = Annotated[S3Tier | FsxLustreTier | LocalNvmeTier, Field(discrimina
 class DeviceLayout(SpecModel):
     """A layout for some GPU indexes of a node, as mig-parted allows per device."""
 
-    devices: tuple[Annotated[int, Field(ge=0)], ...] | Literal["all"] = "all"
-    layout: dict[str, Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    devices: tuple[Annotated[Int, Field(ge=0)], ...] | Literal["all"] = "all"
+    layout: dict[str, Annotated[Int, Field(ge=1)]] = Field(min_length=1)
 
 
 class ServiceDemand(SpecModel):
     name: Name
-    memory_gib: float = Field(gt=0)
-    compute_share: float | None = Field(default=None, gt=0, le=1)
-    replicas: int = Field(default=1, ge=1)
+    memory_gib: Float = Field(gt=0)
+    compute_share: Float | None = Field(default=None, gt=0, le=1)
+    replicas: Int = Field(default=1, ge=1)
 
 
 class MigPlan(SpecModel):
     gpu: str
-    layout: dict[str, Annotated[int, Field(ge=1)]] | None = Field(
+    layout: dict[str, Annotated[Int, Field(ge=1)]] | None = Field(
         default=None, description="Profile -> count, the same on every GPU of the node."
     )
     devices: tuple[DeviceLayout, ...] | None = Field(
@@ -137,9 +141,9 @@ class MigPlan(SpecModel):
 
 
 class NodeCount(SpecModel):
-    min: int = Field(ge=0)
-    max: int = Field(ge=1)
-    desired: int | None = Field(default=None, ge=0)
+    min: Int = Field(ge=0)
+    max: Int = Field(ge=1)
+    desired: Int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> NodeCount:
@@ -169,9 +173,9 @@ class Capacity(SpecModel):
 
 class ServedModel(SpecModel):
     name: str = Field(min_length=1)
-    parameters_b: float = Field(gt=0, description="Parameters, in billions.")
+    parameters_b: Float = Field(gt=0, description="Parameters, in billions.")
     precision: Precision = "bf16"
-    replicas: int = Field(default=1, ge=1)
+    replicas: Int = Field(default=1, ge=1)
 
 
 class NodePool(SpecModel):
@@ -196,7 +200,7 @@ class NodePool(SpecModel):
         default=False, description="Accept a multi-node training pool without an RDMA fabric."
     )
     labels: dict[str, str] = {}
-    subnet_slot: int | None = Field(
+    subnet_slot: Int | None = Field(
         default=None,
         ge=0,
         lt=112,

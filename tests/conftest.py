@@ -1,0 +1,97 @@
+"""Shared helpers for the spec, model and CLI tests: write a stack file, load it, and read
+back its located problems as ``(line, column, dotted.path, message)``.
+
+They are handed out through the ``stacks`` fixture (not imported) so that other test
+directories can have their own conftest modules without name clashes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gpufleet.model import FleetPlan, resolve
+from gpufleet.spec import LoadedStack, SpecInvalid, load_stack
+
+REPO = Path(__file__).resolve().parent.parent
+
+Located = tuple[int, int, str, str]
+
+# A valid 8-line head for AWS stacks; tests append from line 9 on.
+#  1 cluster:
+#  2   name: demo
+#  3   provider: aws
+#  4   region: us-east-1
+#  5   kubernetes_version: "1.33"
+#  6 network:
+#  7   vpc_cidr: 10.0.0.0/16
+#  8   availability_zones: [us-east-1a, us-east-1b]
+AWS_HEAD = """\
+cluster:
+  name: demo
+  provider: aws
+  region: us-east-1
+  kubernetes_version: "1.33"
+network:
+  vpc_cidr: 10.0.0.0/16
+  availability_zones: [us-east-1a, us-east-1b]
+"""
+
+# Four lines that complete `node_pools:` with an untainted pool.
+SYSTEM_POOL = """\
+  system:
+    workload: system
+    instance_type: m7i.xlarge
+    nodes: {min: 1, max: 2}
+"""
+
+
+def located(error: SpecInvalid) -> list[Located]:
+    return [(p.line, p.column, ".".join(str(part) for part in p.path), p.message) for p in error.problems]
+
+
+@dataclass
+class StackFiles:
+    directory: Path
+    head: str = AWS_HEAD
+    system_pool: str = SYSTEM_POOL
+    repo: Path = REPO
+
+    def write(self, *parts: str, name: str = "stack.yaml") -> Path:
+        """Write the parts one after the other. A part that starts with a newline (a
+        triple-quoted block in a test) is dedented; others (``system_pool``) are kept as is."""
+        path = self.directory / name
+        text = "".join(textwrap.dedent(part).lstrip("\n") if part.startswith("\n") else part for part in parts)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def aws(self, *parts: str, name: str = "stack.yaml") -> Path:
+        """The AWS head (lines 1-8) followed by the parts (each dedented), from line 9."""
+        return self.write(AWS_HEAD, *parts, name=name)
+
+    def load(self, path: Path) -> LoadedStack:
+        return load_stack(path)
+
+    def plan(self, path: Path) -> FleetPlan:
+        return resolve(load_stack(path))
+
+    def load_problems(self, path: Path) -> list[Located]:
+        """Problems from loading alone (shape, types, local ranges)."""
+        with pytest.raises(SpecInvalid) as caught:
+            load_stack(path)
+        return located(caught.value)
+
+    def resolve_problems(self, path: Path) -> list[Located]:
+        """Problems from resolving a file that loads cleanly."""
+        stack = load_stack(path)
+        with pytest.raises(SpecInvalid) as caught:
+            resolve(stack)
+        return located(caught.value)
+
+
+@pytest.fixture
+def stacks(tmp_path: Path) -> StackFiles:
+    return StackFiles(tmp_path)
