@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import string
 
 import pulumi
 import pulumi_aws as aws
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pulumi.runtime.settings import get_root_resource
 
 from gpufleet.preview import PreviewResult, run_preview
@@ -252,3 +255,42 @@ def test_program_log_messages_become_diagnostics():
         ("warning", "pool h100 has no capacity reservation"),
         ("info", "resolved 3 pools"),
     ]
+
+
+def test_features_the_mock_engine_cannot_run_are_reported_as_warnings():
+    def add_team_tag(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
+        return pulumi.ResourceTransformResult(props={**args.props, "tags": {"team": "ml"}}, opts=args.opts)
+
+    def uses_engine_side_features() -> None:
+        pulumi.runtime.register_stack_transform(add_team_tag)
+        aws.ec2.Vpc("tagged", cidr_block="10.0.0.0/16", opts=pulumi.ResourceOptions(transforms=[add_team_tag]))
+        pulumi.ComponentResource("chart:index:Chart", "operator", {}, remote=True)
+
+    result = run_preview(uses_engine_side_features, project=PROJECT, stack=STACK)
+    warnings = {(d.urn, d.message.split(":")[0].split(";")[0]) for d in result.diagnostics}
+    assert warnings == {
+        (None, "stack transforms are not run offline"),
+        (result.named("aws:ec2/vpc:Vpc", "tagged").urn, "resource transforms are not run offline"),
+        (result.named("chart:index:Chart", "operator").urn, "remote (multi-language) component"),
+    }
+    assert "tags" not in result.named("aws:ec2/vpc:Vpc", "tagged").inputs
+
+
+logical_names = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(names=st.lists(logical_names, min_size=1, max_size=4, unique=True), stack=st.sampled_from(["dev", "prod"]))
+def test_generated_programs_get_engine_urns_and_repeat_exactly(names, stack):
+    def program() -> None:
+        group = pulumi.ComponentResource("toy:fleet:Group", "group")
+        for index, name in enumerate(names):
+            aws.ec2.Vpc(name, cidr_block=f"10.{index}.0.0/16", opts=pulumi.ResourceOptions(parent=group))
+
+    first = run_preview(program, project=PROJECT, stack=stack)
+    assert run_preview(program, project=PROJECT, stack=stack) == first
+    group_urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack$toy:fleet:Group::group"
+    for name in names:
+        vpc = first.resource(f"urn:pulumi:{stack}::{PROJECT}::toy:fleet:Group$aws:ec2/vpc:Vpc::{name}")
+        assert (vpc.name, vpc.parent) == (name, group_urn)
+    assert len(first.resources) == len(names) + 2

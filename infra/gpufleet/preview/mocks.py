@@ -505,10 +505,11 @@ class FleetMocks(Mocks):
 
 
 def _addon_version(args: dict[str, Any]) -> Outputs:
-    """kube-proxy tracks the Kubernetes minor version; other add-ons get a fixed mock build."""
+    """kube-proxy tracks the Kubernetes minor version; other add-ons get a plausible current build."""
     addon = args["addonName"]
     kubernetes_version = args.get("kubernetesVersion", DEFAULT_EKS_VERSION)
-    version = f"v{kubernetes_version}.0-eksbuild.1" if addon == "kube-proxy" else "v1.0.0-eksbuild.1"
+    current = {"vpc-cni": "v1.20.4-eksbuild.2", "coredns": "v1.12.1-eksbuild.2", "eks-pod-identity-agent": "v1.3.8-eksbuild.2"}
+    version = f"v{kubernetes_version}.0-eksbuild.1" if addon == "kube-proxy" else current.get(addon, "v1.0.0-eksbuild.1")
     return {**args, "id": addon, "version": version}
 
 

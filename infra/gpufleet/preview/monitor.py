@@ -33,14 +33,15 @@ class RecordingMonitor(MockMonitor):
         self._lock = threading.Lock()
         self.recorded: dict[str, RecordedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
-        self.remote_components: list[str] = []
+        self.warnings: list[Diagnostic] = []
 
     def RegisterResource(self, request: resource_pb2.RegisterResourceRequest):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs, secret_paths = struct_to_plain(request.object)
         if request.remote:
-            with self._lock:
-                self.remote_components.append(urn)
+            self._warn(urn, "remote (multi-language) component: its provider creates its children, so they are missing offline")
+        if request.transforms:
+            self._warn(urn, "resource transforms are not run offline; recorded inputs are untransformed")
         if request.type == STACK_TYPE:
             resource_id, outputs = "", {}
         else:
@@ -135,6 +136,14 @@ class RecordingMonitor(MockMonitor):
         return resource_pb2.ResourceInvokeResponse(
             failures=failures, **{"return": plain_to_struct(result)}
         )
+
+    def RegisterStackTransform(self, request):
+        self._warn(None, "stack transforms are not run offline; recorded inputs are untransformed")
+        return super().RegisterStackTransform(request)
+
+    def _warn(self, urn: str | None, message: str) -> None:
+        with self._lock:
+            self.warnings.append(Diagnostic("warning", message, urn))
 
     def _get_resource(self, urn: str) -> dict[str, Any]:
         with self._lock:

@@ -80,7 +80,7 @@ def _run_in_fresh_runtime(
         resources=tuple(monitor.recorded[urn] for urn in sorted(monitor.recorded)),
         stack_outputs=monitor.stack_outputs,
         unknown_invokes=mocks.unknown_invokes,
-        diagnostics=tuple(engine.diagnostics) + _remote_component_warnings(monitor),
+        diagnostics=tuple(engine.diagnostics) + tuple(sorted(monitor.warnings, key=_by_urn_then_message)),
     )
 
 
@@ -125,10 +125,5 @@ def _ignore_unretrieved_failures(loop: asyncio.AbstractEventLoop, context: dict)
         loop.default_exception_handler(context)
 
 
-def _remote_component_warnings(monitor: RecordingMonitor) -> tuple[Diagnostic, ...]:
-    message = (
-        "remote (multi-language) component: its children are created by its provider "
-        "and cannot be previewed offline"
-    )
-    return tuple(Diagnostic("warning", message, urn) for urn in sorted(monitor.remote_components))
-
+def _by_urn_then_message(diagnostic: Diagnostic) -> tuple[str, str]:
+    return diagnostic.urn or "", diagnostic.message
