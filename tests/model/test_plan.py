@@ -1,0 +1,510 @@
+"""The positive side of resolution: the example stacks, and every decision the plan makes
+(placement, zones, labels and taints, subnets, storage protection)."""
+
+from __future__ import annotations
+
+import hashlib
+from ipaddress import IPv4Network
+from itertools import combinations
+
+import pytest
+
+from gpufleet.model import resolve
+from gpufleet.model.plan import Taint
+from gpufleet.spec import load_stack
+
+EFA = """
+fabrics:
+  efa: {kind: efa}
+  lan: {kind: ethernet}
+"""
+
+
+def pool(plan, name):
+    return next(p for p in plan.pools if p.name == name)
+
+
+def hashed_slot(name: str) -> int:
+    """The documented rule for an unpinned training pool's dedicated /24: its own name's
+    SHA-256, first 8 bytes big-endian, modulo the 112 /24s of the VPC's upper half that
+    the public subnets leave free."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % 112
+
+
+# -- the example stacks -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["dev.yaml", "prod.yaml"])
+def test_example_stacks_validate(stacks, name: str) -> None:
+    plan = resolve(load_stack(stacks.repo / "stacks" / name))
+    assert plan.stack == name.removesuffix(".yaml")
+    assert plan.pools
+
+
+def test_prod_stack_decisions(stacks) -> None:
+    plan = resolve(load_stack(stacks.repo / "stacks" / "prod.yaml"))
+    assert plan.cluster.name == "ai-prod" and plan.cluster.region == "us-east-1"
+    assert [p.name for p in plan.pools] == ["lab-l4", "serve-h100", "system", "train-h200"]
+
+    train = pool(plan, "train-h200")
+    assert train.instance.name == "p5e.48xlarge" and train.accelerator.name == "H200-141GB"
+    assert train.gpus_max == 16 * 8
+    assert train.efa is not None and train.efa.efa_count == 32
+    # A capacity block decides placement itself: no placement group, and the reason says why.
+    assert train.placement.strategy == "none"
+    assert "capacity-block" in train.placement.reason
+    assert train.zones == ("us-east-1a",)
+    assert [s.name for s in train.subnets] == ["pool-train-h200"]
+    assert [t.name for t in train.storage] == ["scratch", "nvme-cache"]
+
+    serve = pool(plan, "serve-h100")
+    assert serve.mig is not None and serve.mig.name == "serve-balanced"
+    assert serve.mig.accelerator.name == "H100-80GB"
+    assert serve.labels["nvidia.com/mig.config"] == "serve-balanced"
+    assert serve.zones == ("us-east-1a", "us-east-1b")
+    assert serve.efa is None
+
+    scratch = plan.storage_tier("scratch")
+    assert scratch.fsx_capacity_gib == 48000
+    # PERSISTENT_2 at 1000 MB/s/TiB gives 2600 MB/s/TiB baseline network throughput.
+    assert scratch.throughput_mbs == pytest.approx(48 * 2600)
+    assert scratch.protected
+    assert plan.storage_tier("datasets").protected
+    assert not plan.storage_tier("nvme-cache").protected
+
+
+def test_dev_stack_decisions(stacks) -> None:
+    plan = resolve(load_stack(stacks.repo / "stacks" / "dev.yaml"))
+    assert plan.cluster.region == "us-west-2"
+    serve = pool(plan, "serve-l4")
+    assert serve.capacity.type == "spot"
+    assert serve.local_nvme is not None and serve.local_nvme.name == "nvme-cache"
+    assert serve.zones == ("us-west-2a", "us-west-2b")
+    # The dev bucket says allow_deletion: true.
+    assert not plan.storage_tier("scratch-bucket").protected
+    assert all(p.placement.strategy == "none" for p in plan.pools)
+
+
+# -- placement --------------------------------------------------------------------------------
+
+
+def test_multi_node_on_demand_efa_training_gets_a_cluster_group(stacks) -> None:
+    path = stacks.aws(
+        EFA,
+        """
+        node_pools:
+          train:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 8}
+            fabric: efa
+        """,
+    )
+    train = pool(stacks.plan(path), "train")
+    assert train.placement.strategy == "cluster"
+    assert train.placement.reason == "multi-node training on an RDMA fabric: one cluster placement group, one zone"
+    assert train.placement.partition_count is None
+
+
+@pytest.mark.parametrize("capacity", ["capacity-block", "reservation"])
+def test_reserved_training_capacity_gets_no_placement_group(stacks, capacity: str) -> None:
+    path = stacks.aws(
+        EFA,
+        f"""
+        node_pools:
+          train:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {{min: 4, max: 4}}
+            fabric: efa
+            capacity: {{type: {capacity}, reservation_id: cr-0123456789abcdef0}}
+        """,
+    )
+    train = pool(stacks.plan(path), "train")
+    assert train.placement.strategy == "none"
+    assert train.placement.reason == (
+        f"{capacity}: the reserved capacity decides where instances land; adding a placement group "
+        "risks InsufficientInstanceCapacity"
+    )
+
+
+@pytest.mark.parametrize(
+    ("workload", "nodes", "fabric"),
+    [("training", "{min: 0, max: 1}", "efa"), ("inference", "{min: 2, max: 8}", "efa"), ("lab", "{min: 2, max: 4}", "lan")],
+)
+def test_other_pools_get_no_placement_group(stacks, workload: str, nodes: str, fabric: str) -> None:
+    path = stacks.aws(
+        EFA,
+        f"""
+        node_pools:
+          pool:
+            workload: {workload}
+            instance_type: p5.48xlarge
+            nodes: {nodes}
+            fabric: {fabric}
+        """,
+    )
+    decision = pool(stacks.plan(path), "pool").placement
+    assert (decision.strategy, decision.reason) == ("none", "single-node or non-training pool")
+
+
+def test_explicit_partition_placement(stacks) -> None:
+    path = stacks.aws(
+        EFA,
+        """
+        node_pools:
+          train:
+            workload: training
+            instance_type: p4d.24xlarge
+            nodes: {min: 2, max: 12}
+            fabric: efa
+            placement: partition
+        """,
+    )
+    decision = pool(stacks.plan(path), "train").placement
+    # EC2 partition groups have at most 7 partitions per zone.
+    assert (decision.strategy, decision.reason, decision.partition_count) == ("partition", "set in the spec", 7)
+
+
+# -- zones ------------------------------------------------------------------------------------
+
+
+def test_zones_per_pool_kind(stacks) -> None:
+    path = stacks.aws(
+        EFA,
+        """
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: g6.12xlarge
+            nodes: {min: 1, max: 4}
+          serve-efa:
+            workload: inference
+            instance_type: g6.12xlarge
+            nodes: {min: 1, max: 4}
+            fabric: efa
+          train-tcp:
+            workload: training
+            instance_type: g6.12xlarge
+            nodes: {min: 1, max: 4}
+            allow_non_rdma: true
+          train-b:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+            availability_zone: us-east-1b
+          pinned:
+            workload: inference
+            instance_type: g6.xlarge
+            nodes: {min: 1, max: 2}
+            availability_zone: us-east-1b
+          reserved:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 1, max: 1}
+            capacity: {type: reservation, reservation_id: cr-0123456789abcdef0}
+        """,
+    )
+    plan = stacks.plan(path)
+    # Inference without EFA spreads over every network zone.
+    assert pool(plan, "serve").zones == ("us-east-1a", "us-east-1b")
+    assert not pool(plan, "serve").single_zone
+    # EFA traffic stays in one subnet, so EFA pools are single-zone, the first zone by default.
+    assert pool(plan, "serve-efa").zones == ("us-east-1a",)
+    # Training pools are single-zone even on TCP.
+    assert pool(plan, "train-tcp").zones == ("us-east-1a",)
+    assert pool(plan, "train-b").zones == ("us-east-1b",)
+    assert pool(plan, "pinned").zones == ("us-east-1b",)
+    # A reservation lives in one zone.
+    assert pool(plan, "reserved").zones == ("us-east-1a",)
+
+
+def test_existing_kubernetes_cluster_has_no_network(stacks) -> None:
+    path = stacks.write(
+        """
+        cluster:
+          name: onprem
+          provider: kubernetes
+          kubernetes_version: "1.33"
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: g6.xlarge
+            nodes: {min: 1, max: 2}
+        """
+    )
+    plan = stacks.plan(path)
+    assert plan.network is None
+    assert pool(plan, "serve").zones == () and pool(plan, "serve").subnets == ()
+
+
+# -- labels and taints ---------------------------------------------------------------------------
+
+
+def test_labels_and_taints(stacks) -> None:
+    path = stacks.aws(
+        EFA,
+        """
+        mig_plans:
+          sevenths:
+            gpu: H100
+            layout: {1g.10gb: 7}
+        node_pools:
+          system:
+            workload: system
+            instance_type: m7i.xlarge
+            nodes: {min: 1, max: 2}
+          serve-mig:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 1, max: 2}
+            mig: sevenths
+            labels: {team: search}
+          serve-full:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 1, max: 2}
+          lab:
+            workload: lab
+            instance_type: g6.xlarge
+            nodes: {min: 0, max: 2}
+          train:
+            workload: training
+            instance_type: trn2.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+        """,
+    )
+    plan = stacks.plan(path)
+    gpu_taint = Taint("nvidia.com/gpu", "true", "NoSchedule")
+
+    system = pool(plan, "system")
+    assert system.labels == {"gpufleet.io/pool": "system", "gpufleet.io/workload": "system"}
+    assert system.taints == ()
+
+    mig = pool(plan, "serve-mig")
+    assert mig.labels == {
+        "gpufleet.io/accelerator": "H100-80GB",
+        "gpufleet.io/pool": "serve-mig",
+        "gpufleet.io/workload": "inference",
+        "nvidia.com/mig.config": "sevenths",
+        "team": "search",
+    }
+    assert mig.taints == (gpu_taint,)
+
+    # A MIG-capable GPU without a plan is pinned to whole GPUs explicitly.
+    assert pool(plan, "serve-full").labels["nvidia.com/mig.config"] == "all-disabled"
+
+    lab = pool(plan, "lab")
+    assert "nvidia.com/mig.config" not in lab.labels  # L4 has no MIG
+    assert lab.taints == (gpu_taint, Taint("gpufleet.io/workload", "lab"))
+
+    train = pool(plan, "train")
+    assert train.labels["gpufleet.io/accelerator"] == "Trainium2"
+    assert "nvidia.com/mig.config" not in train.labels
+    assert train.taints == (Taint("aws.amazon.com/neuron", "true"), Taint("gpufleet.io/workload", "training"))
+
+
+# -- subnets ----------------------------------------------------------------------------------------
+
+
+TWO_TRAINING_POOLS = """
+node_pools:
+  {first}:
+    workload: training
+    instance_type: p5.48xlarge
+    nodes: {{min: 2, max: 2}}
+    fabric: efa
+  {second}:
+    workload: training
+    instance_type: p5.48xlarge
+    nodes: {{min: 2, max: 2}}
+    fabric: efa
+    availability_zone: us-east-1b
+  serve:
+    workload: inference
+    instance_type: g6.xlarge
+    nodes: {{min: 1, max: 2}}
+"""
+
+
+def test_network_layout(stacks) -> None:
+    plan = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-a", second="train-b")))
+    network = plan.network
+    assert network.vpc_cidr == IPv4Network("10.0.0.0/16")
+    # Shared private subnets: /20s of the lower half; public: /23s of the top /20.
+    assert [(s.zone, str(s.cidr)) for s in network.shared_private_subnets] == [("us-east-1a", "10.0.0.0/20"), ("us-east-1b", "10.0.16.0/20")]
+    assert [(s.zone, str(s.cidr)) for s in network.public_subnets] == [("us-east-1a", "10.0.240.0/23"), ("us-east-1b", "10.0.242.0/23")]
+
+    train_a, train_b, serve = pool(plan, "train-a"), pool(plan, "train-b"), pool(plan, "serve")
+    # Training pools each get their own /24 in their own zone, from the hash of their name.
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.subnets] == [("pool-train-a", "us-east-1a", f"10.0.{128 + hashed_slot('train-a')}.0/24")]
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.subnets] == [("pool-train-b", "us-east-1b", f"10.0.{128 + hashed_slot('train-b')}.0/24")]
+    # Other pools use the shared subnet of each of their zones.
+    assert serve.subnets == network.shared_private_subnets
+
+    every = [*network.public_subnets, *network.shared_private_subnets, *network.pool_subnets]
+    for one, other in combinations(every, 2):
+        assert not one.cidr.overlaps(other.cidr), (one, other)
+    for subnet in every:
+        assert subnet.cidr.subnet_of(network.vpc_cidr)
+
+
+def test_renaming_a_training_pool_keeps_the_others_subnet(stacks) -> None:
+    before = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-a", second="train-b"), name="before.yaml"))
+    after = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-a", second="train-c"), name="after.yaml"))
+    renamed_first = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="aaa-first", second="train-b"), name="first.yaml"))
+    assert pool(before, "train-a").subnets == pool(after, "train-a").subnets
+    assert pool(before, "train-b").subnets == pool(renamed_first, "train-b").subnets
+    assert pool(before, "train-b").subnets != pool(after, "train-c").subnets
+
+
+def test_colliding_training_pool_names_ask_for_a_pin(stacks) -> None:
+    # 'train-13' and 'train-15' hash to the same slot (25); 0 is the lowest free one.
+    assert hashed_slot("train-13") == hashed_slot("train-15") == 25
+    path = stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-13", second="train-15"))
+    # Line 18 "  train-15:" (EFA takes lines 9-11, node_pools 12, train-13 13-17).
+    assert stacks.resolve_problems(path) == [
+        (18, 3, "node_pools.train-15", "training pools 'train-13' and 'train-15' both take dedicated subnet slot 25; add `subnet_slot: 0` to one of them"),
+    ]
+
+
+def test_pinned_subnet_slot(stacks) -> None:
+    path = stacks.aws(
+        EFA,
+        """
+        node_pools:
+          train-13:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+          train-15:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+            subnet_slot: 3
+        """,
+    )
+    plan = stacks.plan(path)
+    # Slot n is the n-th /24 from 10.0.128.0.
+    assert [str(s.cidr) for s in pool(plan, "train-15").subnets] == ["10.0.131.0/24"]
+    assert [str(s.cidr) for s in pool(plan, "train-13").subnets] == [f"10.0.{128 + 25}.0/24"]
+
+
+# -- storage ----------------------------------------------------------------------------------------
+
+
+def test_storage_protection_flags(stacks) -> None:
+    path = stacks.aws(
+        """
+        storage:
+          keep-bucket: {kind: s3}
+          temp-bucket: {kind: s3, allow_deletion: true}
+          keep-fs: {kind: fsx-lustre, deployment: PERSISTENT_2, capacity_tib: 2.4, throughput_per_tib: 250}
+          temp-fs: {kind: fsx-lustre, deployment: PERSISTENT_1, capacity_tib: 1.2, throughput_per_tib: 50, allow_deletion: true}
+          scratch-fs: {kind: fsx-lustre, deployment: SCRATCH_2, capacity_tib: 1.2, throughput_per_tib: 200}
+          cache: {kind: local-nvme}
+        node_pools:
+        """,
+        stacks.system_pool,
+    )
+    plan = stacks.plan(path)
+    protected = {tier.name: tier.protected for tier in plan.storage}
+    assert protected == {
+        "cache": False,
+        "keep-bucket": True,
+        "keep-fs": True,
+        "scratch-fs": False,  # scratch file systems hold nothing to lose
+        "temp-bucket": False,
+        "temp-fs": False,
+    }
+    assert plan.storage_tier("keep-fs").throughput_mbs == pytest.approx(2.4 * 640)
+    assert plan.storage_tier("scratch-fs").throughput_mbs == pytest.approx(1.2 * 200)
+
+
+def test_file_system_sits_where_most_of_its_clients_run(stacks) -> None:
+    path = stacks.aws(
+        EFA,
+        """
+        storage:
+          scratch: {kind: fsx-lustre, capacity_tib: 2.4, throughput_per_tib: 250}
+        node_pools:
+          train-x:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+            availability_zone: us-east-1b
+            storage: [scratch]
+          train-y:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+            availability_zone: us-east-1b
+            storage: [scratch]
+          train-z:
+            workload: training
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            fabric: efa
+            storage: [scratch]
+        """,
+    )
+    plan = stacks.plan(path)
+    tier = plan.storage_tier("scratch")
+    assert tier.subnet is not None and tier.subnet.zone == "us-east-1b"
+    # Pools see the placed tier, not a copy without its subnet.
+    assert pool(plan, "train-z").storage[0].subnet == tier.subnet
+
+
+# -- MIG in the plan --------------------------------------------------------------------------
+
+
+def test_mig_per_device_layouts(stacks) -> None:
+    path = stacks.aws(
+        """
+        mig_plans:
+          mixed:
+            gpu: H100
+            devices:
+              - {devices: [0, 1], layout: {7g.80gb: 1}}
+              - {devices: [2, 3, 4, 5, 6, 7], layout: {1g.10gb: 7}}
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 1, max: 2}
+            mig: mixed
+        """
+    )
+    plan = stacks.plan(path)
+    layouts = pool(plan, "serve").mig.device_layouts
+    assert [(d.devices, d.layout) for d in layouts] == [((0, 1), (("7g.80gb", 1),)), ((2, 3, 4, 5, 6, 7), (("1g.10gb", 7),))]
+
+
+def test_mig_demand_plan_resolves(stacks) -> None:
+    path = stacks.aws(
+        """
+        mig_plans:
+          auto:
+            gpu: H100
+            demand:
+              - {name: chat, memory_gib: 18, replicas: 5}
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 1, max: 2}
+            mig: auto
+        """
+    )
+    plan = stacks.plan(path)
+    layouts = pool(plan, "serve").mig.device_layouts
+    # Five instances of one profile that holds 18 GiB, on as few GPUs as fit them.
+    counts = [count for layout in layouts for _, count in layout.layout]
+    assert sum(counts) == 5
+    assert all(device < 8 for layout in layouts for device in layout.devices)
