@@ -61,7 +61,8 @@ class _Minted:
         """An EC2-style id such as `vpc-0a1b2c3d4e5f60718` (17 hex digits)."""
         return f"{prefix}-{self.hex(17, salt)}"
 
-    def upper(self, length: int, salt: str = "") -> str:
+    def base32(self, length: int, salt: str = "") -> str:
+        """Uppercase letters and digits 2-7, as in IAM unique ids."""
         raw = bytes.fromhex(stable_digest(self.token, self.name, salt))
         return base64.b32encode(raw).decode()[:length]
 
@@ -77,26 +78,27 @@ class _Minted:
         name = f"{stem}{self.hex(7)}" if stem else f"{self.name}-{self.hex(7)}"
         return name.lower() if lower else name
 
-    def arn(self, service: str, resource: str, *, regional: bool = True, account: Optional[str] = None) -> str:
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
-        owner = self.account_id if account is None else account
-        return f"arn:{PARTITION}:{service}:{region}:{owner}:{resource}"
+        return f"arn:{PARTITION}:{service}:{region}:{self.account_id}:{resource}"
 
 
 Outputs = dict[str, Any]
 _ResourceBuilder = Callable[["FleetMocks", _Minted], tuple[str, Outputs]]
 
 
-def _ec2(kind: str, prefix: str, **extra: Callable[[_Minted, str], Any]) -> _ResourceBuilder:
+def _ec2(kind: str, prefix: str) -> _ResourceBuilder:
     """Builder for EC2 resources whose id is `<prefix>-<hex>` and ARN `ec2:...:<kind>/<id>`."""
 
     def build(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
         resource_id = m.aws_id(prefix)
-        outputs = {"arn": m.arn("ec2", f"{kind}/{resource_id}"), "ownerId": m.account_id}
-        outputs.update({key: make(m, resource_id) for key, make in extra.items()})
-        return resource_id, outputs
+        return resource_id, {"arn": m.arn("ec2", f"{kind}/{resource_id}"), "ownerId": m.account_id}
 
     return build
+
+
+def _route_table_association(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+    return m.aws_id("rtbassoc"), {}
 
 
 def _vpc(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
@@ -194,7 +196,7 @@ def _lustre_file_system(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     return fs_id, {
         "arn": m.arn("fsx", f"file-system/{fs_id}"),
         "dnsName": f"{fs_id}.fsx.{m.region}.amazonaws.com",
-        "mountName": m.upper(8).lower(),
+        "mountName": m.base32(8).lower(),
         "networkInterfaceIds": [m.aws_id("eni", "fsx")],
         "ownerId": m.account_id,
     }
@@ -265,14 +267,14 @@ def _iam_role(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     return name, {
         "name": name,
         "arn": m.arn("iam", f"role{path}{name}", regional=False),
-        "uniqueId": f"AROA{m.upper(17)}",
+        "uniqueId": f"AROA{m.base32(17)}",
     }
 
 
 def _iam_policy(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name", "namePrefix")
     arn = m.arn("iam", f"policy{m.inputs.get('path', '/')}{name}", regional=False)
-    return arn, {"name": name, "arn": arn, "policyId": f"ANPA{m.upper(17)}"}
+    return arn, {"name": name, "arn": arn, "policyId": f"ANPA{m.base32(17)}"}
 
 
 def _iam_instance_profile(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
@@ -281,7 +283,7 @@ def _iam_instance_profile(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     return name, {
         "name": name,
         "arn": m.arn("iam", f"instance-profile{path}{name}", regional=False),
-        "uniqueId": f"AIPA{m.upper(17)}",
+        "uniqueId": f"AIPA{m.base32(17)}",
     }
 
 
@@ -321,7 +323,7 @@ _AWS_RESOURCES: dict[str, _ResourceBuilder] = {
     "aws:ec2/eip:Eip": _eip,
     "aws:ec2/routeTable:RouteTable": _ec2("route-table", "rtb"),
     "aws:ec2/route:Route": _route,
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": _ec2("route-table-association", "rtbassoc"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _route_table_association,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:ec2/placementGroup:PlacementGroup": _placement_group,
     "aws:fsx/lustreFileSystem:LustreFileSystem": _lustre_file_system,

@@ -39,7 +39,11 @@ class RecordingMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs, secret_paths = struct_to_plain(request.object)
         if request.remote:
-            self._warn(urn, "remote (multi-language) component: its provider creates its children, so they are missing offline")
+            self._warn(
+                urn,
+                "remote (multi-language) component: its provider creates its children, "
+                "so they are missing offline",
+            )
         if request.transforms:
             self._warn(urn, "resource transforms are not run offline; recorded inputs are untransformed")
         if request.type == STACK_TYPE:
