@@ -357,7 +357,8 @@ def check_device_plan(
                 reasons.append(f"{where}: device index {index} does not exist{limit}.")
             clash = [other for key, other in owner.items() if key == index or "all" in (key, index)]
             if clash:
-                reasons.append(f"{where}: device {index} is already configured by entry {clash[0]}.")
+                what = "'all' includes devices" if index == "all" else f"device {index} is"
+                reasons.append(f"{where}: {what} already configured by entry {clash[0]}.")
             owner.setdefault(index, position)
         if entry.layout is None:
             checks.append(None)
