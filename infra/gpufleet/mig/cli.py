@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
@@ -37,6 +37,7 @@ err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Stable, machine-readable JSON on stdout.")]
 GpuArgument = Annotated[str, typer.Argument(help="Catalog name (H100-80GB), alias or PCI id (0x233010DE).")]
+_SERVICE = TypeAdapter(ServiceDemand)
 _SPEC = re.compile(r"^(?P<profile>[^=@\s]+)(?:=(?P<count>\d+)|@(?P<starts>\d+(?:,\d+)*))$")
 
 
@@ -245,7 +246,7 @@ def _load_demand(file: Path) -> list[ServiceDemand]:
     demands = []
     for index, service in enumerate(services):
         try:
-            demands.append(ServiceDemand.model_validate(service))
+            demands.append(_SERVICE.validate_python(service))
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in problem['loc']) or 'service'}: {problem['msg']}"

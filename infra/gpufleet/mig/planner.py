@@ -12,8 +12,10 @@ import math
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile
@@ -27,11 +29,17 @@ class DemandError(ValueError):
     """A service cannot be served by any profile of the GPU."""
 
 
-class ServiceDemand(_Frozen):
-    name: str = Field(min_length=1)
-    memory_gib: float = Field(gt=0)
-    compute_share: float | None = Field(default=None, gt=0, le=1)
-    replicas: int = Field(default=1, ge=1)
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class ServiceDemand:
+    """An inference service: memory per replica, optional share of the GPU's SMs, replicas.
+
+    A dataclass so callers can build it positionally, ``ServiceDemand("chat", 18)``.
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    memory_gib: Annotated[float, Field(gt=0)]
+    compute_share: Annotated[float | None, Field(gt=0, le=1)] = None
+    replicas: Annotated[int, Field(ge=1)] = 1
 
 
 class ServiceInstance(_Frozen):
@@ -54,6 +62,11 @@ class DemandPlan(_Frozen):
     gpus_used: int
     lower_bound: int
     bounds: dict[str, int]
+
+    @property
+    def layouts(self) -> tuple[dict[str, int], ...]:
+        """Profile -> count for each GPU used, in GPU order."""
+        return tuple(gpu.layout for gpu in self.gpus)
 
 
 class NodePoolPlan(_Frozen):
