@@ -20,11 +20,13 @@ from gpufleet.mig.geometry import resolve_gpu, resolve_profile, unknown_profile_
 Devices = Literal["all"] | tuple[int, ...]
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """Results are values: immutable, and strict about their fields."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PlacedInstance(_Frozen):
+class PlacedInstance(FrozenModel):
     profile: str
     start: int
     size: int
@@ -39,7 +41,7 @@ class PlacedInstance(_Frozen):
         return ((1 << self.size) - 1) << self.start
 
 
-class LayoutCheck(_Frozen):
+class LayoutCheck(FrozenModel):
     gpu: str
     layout: dict[str, int]
     feasible: bool
@@ -50,14 +52,14 @@ class LayoutCheck(_Frozen):
     notes: tuple[str, ...] = ()
 
 
-class DeviceLayout(_Frozen):
+class DeviceLayout(FrozenModel):
     """What mig-parted does to some GPU indexes of a node: ``layout=None`` turns MIG off."""
 
     devices: Devices = "all"
     layout: dict[str, int] | None = Field(default_factory=dict)
 
 
-class DevicePlanCheck(_Frozen):
+class DevicePlanCheck(FrozenModel):
     gpu: str
     feasible: bool
     reasons: tuple[str, ...] = ()

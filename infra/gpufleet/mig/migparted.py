@@ -8,7 +8,7 @@ devices. Here every entry is checked against the geometry of each GPU it can rea
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from gpufleet.catalog.mig import MigGeometry, parse_profile_name
 from gpufleet.mig.feasibility import (
     DeviceLayout,
     LayoutCheck,
-    _Frozen,
+    FrozenModel,
     check_device_plan,
     check_geometry_layout,
 )
@@ -40,7 +40,7 @@ class MigPlanError(ValueError):
     """A plan handed to the renderer does not fit its GPU."""
 
 
-class MigPlanInput(_Frozen):
+class MigPlanInput(FrozenModel):
     """One pool's MIG plan: the GPU model and what each group of its indexes gets."""
 
     gpu: str
@@ -51,7 +51,7 @@ class MigPlanInput(_Frozen):
         return cls(gpu=gpu, devices=(DeviceLayout(devices="all", layout=None if layout is None else dict(layout)),))
 
 
-class RenderedMigConfig(_Frozen):
+class RenderedMigConfig(FrozenModel):
     yaml_text: str
     label_values: dict[str, str]
 
@@ -118,7 +118,7 @@ def _profile_sort_key(geometry: MigGeometry, key: str) -> tuple[int, int, str]:
 Status = Literal["ok", "infeasible", "invalid", "not-judged"]
 
 
-class EntryVerdict(_Frozen):
+class EntryVerdict(FrozenModel):
     """The judgement of one config entry on one GPU it can reach."""
 
     config: str
@@ -318,6 +318,3 @@ def _parse_entry(entry: Any) -> tuple[list[str], str, tuple[str, ...], bool, dic
                 counts[str(key)] = count
     return problems, devices, tuple(filters), bool(enabled), counts
 
-
-def failing(verdicts: Sequence[EntryVerdict]) -> list[EntryVerdict]:
-    return [verdict for verdict in verdicts if verdict.fails]

@@ -19,7 +19,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile
-from gpufleet.mig.feasibility import DeviceLayout, _Frozen, check_geometry_layout, place
+from gpufleet.mig.feasibility import DeviceLayout, FrozenModel, check_geometry_layout, place
 from gpufleet.mig.geometry import resolve_gpu
 
 _EPSILON = 1e-9
@@ -42,20 +42,20 @@ class ServiceDemand:
     replicas: Annotated[int, Field(ge=1)] = 1
 
 
-class ServiceInstance(_Frozen):
+class ServiceInstance(FrozenModel):
     service: str
     replica: int
     profile: str
     start: int
 
 
-class GpuLayout(_Frozen):
+class GpuLayout(FrozenModel):
     index: int
     layout: dict[str, int]
     instances: tuple[ServiceInstance, ...]
 
 
-class DemandPlan(_Frozen):
+class DemandPlan(FrozenModel):
     gpu: str
     profile_choice: dict[str, str]
     gpus: tuple[GpuLayout, ...]
@@ -69,7 +69,7 @@ class DemandPlan(_Frozen):
         return tuple(gpu.layout for gpu in self.gpus)
 
 
-class NodePoolPlan(_Frozen):
+class NodePoolPlan(FrozenModel):
     """Identical nodes, each configured by ``devices``, that together hold the demand."""
 
     gpu: str
