@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
@@ -70,6 +71,10 @@ def build_fleet(plan: FleetPlan) -> None:
                 client_security_group_id=network.node_security_group.id,
                 import_bucket=source.bucket.bucket if source else None,
             )
+    images = {
+        family: aws.ssm.get_parameter_output(name=f"/aws/service/eks/optimized-ami/{plan.cluster.kubernetes_version}/{family}/recommended/image_id").value
+        for family in sorted({pool.ami_family for pool in plan.pools})
+    }
     pools = {}
     for pool in plan.pools:
         groups = [cluster.cluster_security_group_id, network.node_security_group.id]
@@ -79,9 +84,9 @@ def build_fleet(plan: FleetPlan) -> None:
             pool,
             cluster=cluster,
             cluster_name=name,
-            kubernetes_version=plan.cluster.kubernetes_version,
             subnet_ids=[network.subnet_id(s) for s in pool.subnets],
             security_group_ids=groups,
+            image_id=images[pool.ami_family],
             efa_hugepages=efa_host.hugepages_2mib,
         )
     pulumi.export("cluster_name", cluster.eks.name)

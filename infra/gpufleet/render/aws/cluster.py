@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
+from importlib import resources
 
+import jinja2
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -20,6 +23,26 @@ NODE_POLICIES = (
     "AmazonEC2ContainerRegistryReadOnly",
     "AmazonSSMManagedInstanceCore",
 )
+
+
+_templates = jinja2.Environment(
+    loader=jinja2.FunctionLoader(lambda name: resources.files("gpufleet.render.aws").joinpath("templates", name).read_text("utf-8")),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+def node_user_data(cluster_name: str, endpoint: str, certificate_authority: str, local_nvme_mount: str | None, hugepages: int | None) -> str:
+    """AL2023 nodeadm configuration, as the MIME document EKS merges its own part into."""
+    return _templates.get_template("user_data.mime.j2").render(
+        cluster_name=cluster_name,
+        endpoint=endpoint,
+        certificate_authority=certificate_authority,
+        service_cidr=SERVICE_CIDR,
+        local_nvme_mount=local_nvme_mount,
+        hugepages=hugepages,
+    )
 
 
 def assume_role_policy(service: str) -> str:
@@ -113,8 +136,19 @@ class GpuCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(
             lambda args: kubeconfig(*args)
         )
+        self._bootstrap = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data)
+        self._user_data: dict[tuple[str | None, int | None], pulumi.Output[str]] = {}
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child)
         self.register_outputs({"name": self.eks.name, "endpoint": self.eks.endpoint})
+
+    def node_user_data(self, *, local_nvme_mount: str | None, hugepages: int | None) -> pulumi.Output[str]:
+        """Base64 user data, rendered once per distinct node setup rather than once per pool."""
+        key = (local_nvme_mount, hugepages)
+        if key not in self._user_data:
+            self._user_data[key] = self._bootstrap.apply(
+                lambda args: base64.b64encode(node_user_data(*args, local_nvme_mount, hugepages).encode()).decode()
+            )
+        return self._user_data[key]
 
 
 def require_version(addon: str, found: str, minimum: str) -> str:

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
-from importlib import resources
 
-import jinja2
 import pulumi
 import pulumi_aws as aws
 
 from gpufleet.model.plan import PoolPlan
-from gpufleet.render.aws.cluster import SERVICE_CIDR, GpuCluster
+from gpufleet.render.aws.cluster import GpuCluster
 from gpufleet.render.aws.tags import tags
 
 NODE_GROUP_CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT", "capacity-block": "CAPACITY_BLOCK", "reservation": "ON_DEMAND"}
 TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
-
-_templates = jinja2.Environment(
-    loader=jinja2.FunctionLoader(lambda name: resources.files("gpufleet.render.aws").joinpath("templates", name).read_text("utf-8")),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
-
-
-def user_data(pool: PoolPlan, cluster_name: str, endpoint: str, certificate_authority: str, hugepages: int | None) -> str:
-    """AL2023 nodeadm configuration as the MIME document EKS merges its own part into."""
-    nvme = pool.local_nvme
-    return _templates.get_template("user_data.mime.j2").render(
-        pool=pool.name,
-        cluster_name=cluster_name,
-        endpoint=endpoint,
-        certificate_authority=certificate_authority,
-        service_cidr=SERVICE_CIDR,
-        local_nvme_mount=nvme.spec.mount_path if nvme else None,
-        hugepages=hugepages if pool.efa else None,
-    )
-
 
 class NodePool(pulumi.ComponentResource):
     def __init__(
@@ -46,9 +21,9 @@ class NodePool(pulumi.ComponentResource):
         *,
         cluster: GpuCluster,
         cluster_name: str,
-        kubernetes_version: str,
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_ids: Sequence[pulumi.Input[str]],
+        image_id: pulumi.Input[str],
         efa_hugepages: int,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -64,9 +39,10 @@ class NodePool(pulumi.ComponentResource):
                 tags=pool_tags,
                 opts=child,
             )
-        image = aws.ssm.get_parameter_output(name=f"/aws/service/eks/optimized-ami/{kubernetes_version}/{pool.ami_family}/recommended/image_id")
-        encoded_user_data = pulumi.Output.all(cluster.eks.endpoint, cluster.eks.certificate_authority.data).apply(
-            lambda args: base64.b64encode(user_data(pool, cluster_name, args[0], args[1], efa_hugepages).encode()).decode()
+        nvme = pool.local_nvme
+        encoded_user_data = cluster.node_user_data(
+            local_nvme_mount=nvme.spec.mount_path if nvme else None,
+            hugepages=efa_hugepages if pool.efa else None,
         )
         interfaces = pool.efa.interfaces if pool.efa else ()
         network_interfaces = [
@@ -91,7 +67,7 @@ class NodePool(pulumi.ComponentResource):
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{pool.name}-template",
             description=f"{cluster_name} pool {pool.name}: {pool.instance.name}",
-            image_id=image.value,
+            image_id=image_id,
             instance_type=pool.instance.name,
             user_data=encoded_user_data,
             update_default_version=True,
