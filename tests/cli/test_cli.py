@@ -378,16 +378,14 @@ def test_console_script_invalid_stack(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_console_script_missing_file_and_bad_usage(tmp_path: Path) -> None:
+def test_console_script_missing_file(tmp_path: Path) -> None:
     missing = run_script("validate", "nope.yaml", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.strip() == "gpufleet: nope.yaml: cannot read stack file: No such file or directory"
-    usage = run_script("validate", cwd=tmp_path)
-    assert usage.returncode == 2
-    assert "Traceback" not in missing.stderr + usage.stderr
 
 
 def test_console_script_json_is_byte_identical_across_runs() -> None:
+    # Two processes, two hash seeds: set or dict ordering leaking into the output would show.
     first = run_script("validate", "--json", "stacks/prod.yaml", cwd=REPO)
     second = run_script("validate", "--json", "stacks/prod.yaml", cwd=REPO)
     assert first.returncode == 0
