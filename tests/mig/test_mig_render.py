@@ -170,3 +170,13 @@ def test_a_path_is_read_from_disk(tmp_path: Path):
     path = tmp_path / "config.yaml"
     path.write_text(render_mig_parted_config(PLANS).yaml_text, encoding="utf-8")
     assert judge_mig_parted_config(path) == judge_mig_parted_config(str(path))
+
+
+def test_a_missing_file_is_a_config_error_not_yaml_text(tmp_path: Path):
+    with pytest.raises(MigConfigError, match="Cannot read"):
+        judge_mig_parted_config(str(tmp_path / "absent.yaml"))
+
+
+def test_rendered_profile_names_use_the_spelling_nvidia_smi_prints():
+    rendered = render_mig_parted_config({"p": MigPlanInput.uniform("H100-80GB", {"1G.10GB": 2, "1g.10gb": 1, "2C.3g.40GB": 1})})
+    assert '        "2c.3g.40gb": 1\n        "1g.10gb": 3\n' in rendered.yaml_text

@@ -99,13 +99,28 @@ def _render_entry(geometry: MigGeometry, entry: DeviceLayout) -> list[str]:
     if entry.layout is None:
         return [*lines, "      mig-enabled: false"]
     lines.append("      mig-enabled: true")
-    counts = {key: count for key, count in entry.layout.items() if count}
+    counts: dict[str, int] = {}
+    for key, count in entry.layout.items():
+        if count:
+            canonical = _canonical_name(geometry, key)
+            counts[canonical] = counts.get(canonical, 0) + count
     if not counts:
         return [*lines, "      mig-devices: {}"]
     lines.append("      mig-devices:")
     for key in sorted(counts, key=lambda key: _profile_sort_key(geometry, key)):
         lines.append(f'        "{key}": {counts[key]}')
     return lines
+
+
+def _canonical_name(geometry: MigGeometry, key: str) -> str:
+    """The spelling nvidia-smi prints (checked plans only reach here, so the key resolves)."""
+    parsed = parse_profile_name(key)
+    profile = resolve_profile(geometry, key)
+    if parsed is None or profile is None:
+        return key
+    if parsed.compute_instance_slices is None:
+        return profile.name
+    return f"{parsed.compute_instance_slices}c.{profile.name}"
 
 
 def _profile_sort_key(geometry: MigGeometry, key: str) -> tuple[int, int, str]:
@@ -138,7 +153,9 @@ class EntryVerdict(FrozenModel):
 
 def load_mig_parted_document(text_or_path: str | Path) -> dict[str, Any]:
     """Parse a mig-parted config, or the GPU Operator ConfigMap that wraps one."""
-    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and Path(text_or_path).is_file()):
+    raw = str(text_or_path)
+    one_line = "\n" not in raw and len(raw) < 1024
+    if isinstance(text_or_path, Path) or (one_line and (raw.endswith((".yaml", ".yml")) or Path(raw).is_file())):
         path = Path(text_or_path)
         try:
             text = path.read_text(encoding="utf-8")
