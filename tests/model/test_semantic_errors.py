@@ -753,3 +753,79 @@ def test_every_semantic_problem_in_one_run_sorted_by_line(stacks) -> None:
         (23, 3, "node_pools.lab", f"multi-node training (up to 3 nodes) has no fabric; {NO_RDMA}"),
     ]
     assert problems == sorted(problems)
+
+
+# -- gaps found while testing (kept asserting the behaviour the issue implies) -------------------
+
+
+def test_zone_suffix_must_be_a_lowercase_letter(stacks) -> None:
+    text = stacks.head.replace("[us-east-1a, us-east-1b]", "[us-east-1a, us-east-1B]")
+    path = stacks.write(text, "node_pools:\n", stacks.system_pool)
+    # AWS zone names end in a lowercase letter; 'us-east-1B' is at column 36 of line 8.
+    assert stacks.resolve_problems(path) == [
+        (8, 36, "network.availability_zones.1", "zone 'us-east-1B' is not in region 'us-east-1' (expected 'us-east-1a', 'us-east-1b', ...)"),
+    ]
+
+
+def test_mig_devices_beyond_the_pools_gpus(stacks) -> None:
+    path = stacks.aws(
+        """
+        mig_plans:
+          mixed:
+            gpu: H100
+            devices:
+              - {devices: [0, 5], layout: {7g.80gb: 1}}
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: p5.4xlarge
+            nodes: {min: 1, max: 2}
+            mig: mixed
+        """
+    )
+    # p5.4xlarge has one H100 (index 0): GPU 5 does not exist on its nodes. The pool's
+    # reference (line 19, column 10) is where plan and instance meet.
+    [(line, column, field, message)] = stacks.resolve_problems(path)
+    assert (line, column, field) == (19, 10, "node_pools.serve.mig")
+    assert "5" in message and "p5.4xlarge" in message
+
+
+def test_mig_demand_needing_more_gpus_than_a_node_has(stacks) -> None:
+    path = stacks.aws(
+        """
+        mig_plans:
+          auto:
+            gpu: H100
+            demand:
+              - {name: chat, memory_gib: 9, replicas: 70}
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 1, max: 2}
+            mig: auto
+        """
+    )
+    # 70 x 1g.10gb at 7 per H100 needs 10 GPUs; a p5.48xlarge node has 8.
+    [(line, column, field, message)] = stacks.resolve_problems(path)
+    assert (line, column, field) == (19, 10, "node_pools.serve.mig")
+    assert "10" in message and "8" in message
+
+
+def test_mig_device_entries_must_not_overlap(stacks) -> None:
+    path = stacks.aws(
+        """
+        mig_plans:
+          mixed:
+            gpu: H100
+            devices:
+              - {devices: [0, 1], layout: {7g.80gb: 1}}
+              - {devices: [1, 2], layout: {1g.10gb: 7}}
+        node_pools:
+        """,
+        stacks.system_pool,
+    )
+    # GPU 1 would get two layouts; the second entry (line 14) is the one in conflict.
+    problems = stacks.resolve_problems(path)
+    assert [(line, field) for line, _, field, _ in problems][:1] in ([(14, "mig_plans.mixed.devices.1")], [(14, "mig_plans.mixed.devices.1.devices")])
+    assert "1" in problems[0][3]
