@@ -104,3 +104,10 @@ def test_node_pool_gives_every_node_the_same_config_and_holds_all_replicas():
     ]
     uniform = plan_node_pool("H100-80GB", [service("big", 35, replicas=8)], gpus_per_node=2)
     assert (uniform.nodes, [d.model_dump() for d in uniform.devices]) == (2, [{"devices": "all", "layout": {"3g.40gb": 2}}])
+
+
+def test_node_pool_refuses_demand_that_no_identical_node_can_carry():
+    services = [service("a", 70), service("b", 35, share=0.5), service("c", 35)]
+    with pytest.raises(DemandError, match="One of each of 7g.80gb, 4g.40gb, 3g.40gb needs 2 GPUs but a node has 1"):
+        plan_node_pool("H100-80GB", services, gpus_per_node=1)
+    assert plan_node_pool("H100-80GB", services, gpus_per_node=2).nodes == 1

@@ -340,6 +340,11 @@ def plan_node_pool(gpu: str, services: Sequence[ServiceDemand], gpus_per_node: i
         vectors = pack(geometry, tuple(types), per_node) if any(per_node) else []
         if len(vectors) <= gpus_per_node:
             break
+        if max(per_node, default=0) <= 1:
+            raise DemandError(
+                f"One of each of {', '.join(types)} needs {len(vectors)} GPUs but a node has {gpus_per_node};"
+                " identical nodes cannot carry this demand, split it over pools."
+            )
         nodes += 1
     layouts = [{name: count for name, count in zip(types, vector, strict=True) if count} for vector in vectors]
     layouts += [{} for _ in range(gpus_per_node - len(layouts))]
