@@ -85,6 +85,23 @@ def test_validate_invalid_stack_exit_one_with_located_messages(bad_stack: Path) 
     assert result.stdout == ""
 
 
+def test_validate_issue_example_on_the_prod_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's example: prod.yaml with a truncated instance type."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stacks").mkdir()
+    text = PROD.read_text(encoding="utf-8").replace("instance_type: p5e.48xlarge", "instance_type: p5e.48xl")
+    Path("stacks/prod.yaml").write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    line = next(i for i, row in enumerate(lines, 1) if row.strip() == "instance_type: p5e.48xl")
+    column = lines[line - 1].index("p5e.48xl") + 1
+    result = invoke("validate", "stacks/prod.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"stacks/prod.yaml:{line}:{column}: node_pools.train-h200.instance_type: unknown instance type 'p5e.48xl' (did you mean 'p5e.48xlarge'?)",
+        "1 problem(s) found",
+    ]
+
+
 def test_validate_reports_every_file(bad_stack: Path) -> None:
     result = invoke("validate", str(DEV), "bad.yaml")
     assert result.exit_code == 1
