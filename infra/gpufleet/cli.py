@@ -10,10 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from gpufleet import program
 from gpufleet.catalog import load_catalog
+from gpufleet.mig.cli import mig_app
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.report import catalog_rows, catalog_table, plan_summary, pools_table, problem_row
+from gpufleet.preview import PreviewResult, render_tree, run_preview, summarize, write_resources_json
+from gpufleet.report import catalog_rows, catalog_table, plan_summary, pools_table, preview_pools_table, problem_row
 from gpufleet.spec import SpecInvalid, StackFileError, StackSpec, load_stack
+
+PROJECT = "gpufleet"
 
 app = typer.Typer(
     name="gpufleet",
@@ -23,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Tables keep full names when piped (rich would squeeze them to 80 columns).
+app.add_typer(mig_app, name="mig", help="MIG geometry, layout feasibility, mig-parted configs and automatic plans.")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
@@ -65,6 +71,70 @@ def validate(stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g
         count = sum(len(r["problems"]) for r in results)
         err.print(f"{count} problem(s) found")
     raise typer.Exit(exit_code)
+
+
+def _pool_preview_rows(plan: FleetPlan, result: PreviewResult) -> list[dict[str, Any]]:
+    """Per pool, what the rendered launch template and node group actually say."""
+    rows = []
+    for pool in plan.pools:
+        template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template")
+        node_group = result.named("aws:eks/nodeGroup:NodeGroup", f"{pool.name}-nodes")
+        interfaces = template.inputs.get("networkInterfaces", [])
+        placement = template.inputs.get("placement") or {}
+        rows.append(
+            {
+                "pool": pool.name,
+                "instance_type": template.inputs["instanceType"],
+                "accelerators": f"{pool.gpus_per_node} x {pool.accelerator.name}" if pool.accelerator else "-",
+                "efa_interfaces": sum(1 for nic in interfaces if nic.get("interfaceType") in ("efa", "efa-only")),
+                "zones": list(pool.zones),
+                "subnets": [str(subnet.cidr) for subnet in pool.subnets],
+                "placement_group": pool.placement.strategy if placement.get("groupName") else None,
+                "capacity": node_group.inputs["capacityType"],
+                "reservation": pool.capacity.reservation_id,
+                "mig_config": node_group.inputs.get("labels", {}).get("nvidia.com/mig.config"),
+            }
+        )
+    return rows
+
+
+@app.command()
+def preview(
+    stack: Annotated[Path, typer.Argument(help="Stack file, e.g. stacks/prod.yaml.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write resources.json (default out/<stack>/).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create."""
+    try:
+        plan = load_plan(stack)
+    except StackFileError as exc:
+        err.print(f"gpufleet: {exc}")
+        raise typer.Exit(2) from None
+    except SpecInvalid as exc:
+        for problem in exc.problems:
+            err.print(str(problem))
+        raise typer.Exit(1) from None
+    config = {"gpufleet:spec": str(stack.resolve())}
+    if plan.cluster.region:
+        config["aws:region"] = plan.cluster.region
+    result = run_preview(program.run, project=PROJECT, stack=plan.stack, config=config)
+    target = write_resources_json(result, (out_dir or Path("out") / plan.stack) / "resources.json")
+    summary = summarize(result)
+    pools = _pool_preview_rows(plan, result) if plan.network else []
+    if as_json:
+        print_json(
+            {
+                "stack": plan.stack,
+                "resources_file": str(target),
+                "resource_count": len(result.resources),
+                "counts_by_type": summary.counts_by_type(),
+                "pools": pools,
+            }
+        )
+        return
+    out.print(render_tree(summary))
+    out.print(preview_pools_table(pools))
+    out.print(f"{len(result.resources)} resources written to {target}")
 
 
 @app.command()

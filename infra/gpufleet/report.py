@@ -126,7 +126,7 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
 
 def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="node pools as rendered")
-    for column in ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity"):
+    for column in ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity", "MIG config"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -138,5 +138,6 @@ def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
             ", ".join(row["subnets"]),
             row["placement_group"] or "-",
             row["capacity"] + (f" {row['reservation']}" if row["reservation"] else ""),
+            row["mig_config"] or "-",
         )
     return table
