@@ -16,7 +16,9 @@ from gpufleet.mig.cli import mig_app
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.preview import PreviewResult, render_tree, run_preview, summarize, write_resources_json
 from gpufleet.report import catalog_rows, catalog_table, plan_summary, pools_table, preview_pools_table, problem_row
-from gpufleet.spec import SpecInvalid, StackFileError, StackSpec, load_stack
+from gpufleet.spec import SpecInvalid, StackFileError, load_stack
+from gpufleet.spec.loader import display_path
+from gpufleet.spec.schema import stack_json_schema
 
 PROJECT = "gpufleet"
 
@@ -54,12 +56,13 @@ def validate(stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g
             plan = load_plan(stack)
         except StackFileError as exc:
             err.print(f"gpufleet: {exc}")
+            results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "error": str(exc), "problems": [], "pools": []})
             exit_code = 2
             continue
         except SpecInvalid as exc:
             for problem in exc.problems:
                 err.print(str(problem))
-            results.append({"file": str(stack), "valid": False, "problems": [problem_row(p) for p in exc.problems], "pools": []})
+            results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "problems": [problem_row(p) for p in exc.problems], "pools": []})
             exit_code = max(exit_code, 1)
             continue
         results.append(plan_summary(plan))
@@ -150,10 +153,7 @@ def catalog(as_json: JsonFlag = False) -> None:
 @app.command()
 def schema() -> None:
     """Print the stack file's JSON Schema (for editors' YAML language servers)."""
-    document = StackSpec.model_json_schema()
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "gpufleet stack"
-    print_json(document)
+    print_json(stack_json_schema())
 
 
 def main() -> None:

@@ -117,7 +117,7 @@ def test_reserved_training_capacity_gets_no_placement_group(stacks, capacity: st
             instance_type: p5.48xlarge
             nodes: {{min: 4, max: 4}}
             fabric: efa
-            capacity: {{type: {capacity}, reservation_id: cr-0123456789abcdef0}}
+            capacity: {{type: {capacity}, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}}
         """,
     )
     train = pool(stacks.plan(path), "train")
@@ -203,7 +203,7 @@ def test_zones_per_pool_kind(stacks) -> None:
             workload: inference
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 1}
-            capacity: {type: reservation, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """,
     )
     plan = stacks.plan(path)

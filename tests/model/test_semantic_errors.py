@@ -62,7 +62,7 @@ def test_unknown_instance_type_still_checks_references(stacks) -> None:
     )
     assert stacks.resolve_problems(path) == [
         (12, 20, "node_pools.big.instance_type", "unknown instance type 'p5.48xl' (did you mean 'p5.48xlarge'?)"),
-        (14, 13, "node_pools.big.fabric", "unknown fabric 'efa'"),
+        (14, 13, "node_pools.big.fabric", "unknown fabric 'efa' (the stack defines none)"),
     ]
 
 
@@ -143,7 +143,7 @@ def test_dangling_reference_with_nothing_defined(stacks) -> None:
             mig: halves
         """
     )
-    assert stacks.resolve_problems(path) == [(14, 10, "node_pools.serve.mig", "unknown MIG plan 'halves'")]
+    assert stacks.resolve_problems(path) == [(14, 10, "node_pools.serve.mig", "unknown MIG plan 'halves' (the stack defines none)")]
 
 
 def test_dangling_reference_lists_the_known_names(stacks) -> None:
@@ -336,7 +336,7 @@ def test_capacity_block_on_an_ineligible_type(stacks) -> None:
             workload: inference
             instance_type: g6e.48xlarge
             nodes: {min: 2, max: 2}
-            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """
     )
     # Line 14 "    capacity: {type: capacity-block, ...}": the type at column 22.
@@ -357,7 +357,7 @@ def test_capacity_block_on_trn1n_is_refused(stacks) -> None:
             instance_type: trn1n.32xlarge
             nodes: {min: 4, max: 4}
             fabric: efa
-            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """
     )
     assert stacks.resolve_problems(path) == [
@@ -376,7 +376,7 @@ def test_capacity_block_needs_min_equal_to_max(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 2, max: 4}
             fabric: efa
-            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """
     )
     # Line 15 "    nodes: ..." is a mapping: located at its key, column 5.
@@ -397,7 +397,7 @@ def test_cluster_placement_with_a_capacity_block(stacks) -> None:
             nodes: {min: 4, max: 4}
             fabric: efa
             placement: cluster
-            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """
     )
     # Line 17 "    placement: cluster": the value at column 16.
@@ -424,7 +424,7 @@ def test_cluster_placement_with_a_reservation(stacks) -> None:
             nodes: {min: 2, max: 4}
             fabric: efa
             placement: cluster
-            capacity: {type: reservation, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """
     )
     assert stacks.resolve_problems(path) == [
@@ -480,7 +480,10 @@ def test_mig_plan_on_a_gpu_without_mig(stacks) -> None:
     )
     # The plan itself is wrong (line 11, the gpu value at column 10); the pool's reference
     # to it is not reported a second time.
-    assert stacks.resolve_problems(path) == [(11, 10, "mig_plans.slices.gpu", "L4-24GB does not support MIG")]
+    [(line, column, field, message)] = stacks.resolve_problems(path)
+    assert (line, column, field) == (11, 10, "mig_plans.slices.gpu")
+    assert message.startswith("L4-24GB does not support MIG (MIG-capable: A100-40GB, A100-80GB, A30-24GB,")
+    assert "H100-80GB" in message and "L4-24GB," not in message
 
 
 def test_mig_plan_for_another_gpu_than_the_pools(stacks) -> None:
@@ -661,7 +664,7 @@ def test_fsx_throughput_capacity_and_import_errors(stacks) -> None:
         (14, 19, "storage.scratch.capacity_tib", "FSx for Lustre PERSISTENT_2 takes 1.2, 2.4 or a multiple of 2.4 TiB, not 3.6"),
         (15, 25, "storage.scratch.throughput_per_tib", "PERSISTENT_2 accepts 125, 250, 500, 1000 MB/s per TiB, not 200"),
         (16, 18, "storage.scratch.import_from", "import_from must name an s3 tier; 'cache' is local-nvme"),
-        (22, 18, "storage.archive.import_from", "unknown storage tier 'bucket' (known: archive, cache, scratch)"),
+        (22, 18, "storage.archive.import_from", "unknown s3 tier 'bucket' (the stack defines none)"),
     ]
 
 
@@ -737,7 +740,7 @@ def test_every_semantic_problem_in_one_run_sorted_by_line(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 2, max: 2}
             fabric: efa
-            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
           lab:
             workload: training
             instance_type: g6.12xlarge
@@ -790,7 +793,7 @@ def test_mig_devices_beyond_the_pools_gpus(stacks) -> None:
     assert "5" in message and "p5.4xlarge" in message
 
 
-def test_mig_demand_needing_more_gpus_than_a_node_has(stacks) -> None:
+def test_mig_demand_needing_more_nodes_than_the_pool_allows(stacks) -> None:
     path = stacks.aws(
         """
         mig_plans:
@@ -802,14 +805,38 @@ def test_mig_demand_needing_more_gpus_than_a_node_has(stacks) -> None:
           serve:
             workload: inference
             instance_type: p5.48xlarge
-            nodes: {min: 1, max: 2}
+            nodes: {min: 1, max: 1}
             mig: auto
         """
     )
-    # 70 x 1g.10gb at 7 per H100 needs 10 GPUs; a p5.48xlarge node has 8.
+    # A demand plan covers every replica the pool serves, packed onto identical nodes:
+    # 70 x 1g.10gb at 7 per H100 needs 10 GPUs, so two 8-GPU nodes, and the pool allows one.
     [(line, column, field, message)] = stacks.resolve_problems(path)
     assert (line, column, field) == (19, 10, "node_pools.serve.mig")
-    assert "10" in message and "8" in message
+    assert "needs 2 nodes of 8 GPUs" in message and "at most 1" in message
+
+
+def test_mig_demand_spread_over_identical_nodes(stacks) -> None:
+    path = stacks.aws(
+        """
+        mig_plans:
+          auto:
+            gpu: H100
+            demand:
+              - {name: chat, memory_gib: 9, replicas: 70}
+        node_pools:
+          serve:
+            workload: inference
+            instance_type: p5.48xlarge
+            nodes: {min: 2, max: 2}
+            mig: auto
+        """
+    )
+    plan = stacks.plan(path)
+    (serve,) = [p for p in plan.pools if p.name == "serve"]
+    per_node = sum(count * (len(entry.devices) if entry.devices != "all" else 8) for entry in serve.mig.device_layouts for _, count in entry.layout)
+    assert per_node * serve.nodes.max >= 70
+    assert all(device < 8 for entry in serve.mig.device_layouts if entry.devices != "all" for device in entry.devices)
 
 
 def test_mig_device_entries_must_not_overlap(stacks) -> None:

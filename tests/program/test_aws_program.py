@@ -176,14 +176,13 @@ def test_capacity_block_and_reservation_pools_have_no_placement_group(preview_st
             instance_type: p5.48xlarge
             nodes: {min: 4, max: 4}
             fabric: rdma
-            availability_zone: us-east-1b
-            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0}
+            capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1b}
           odcr:
             workload: training
             instance_type: p4d.24xlarge
             nodes: {min: 2, max: 2}
             fabric: rdma
-            capacity: {type: reservation, reservation_id: cr-0123456789abcdef1}
+            capacity: {type: reservation, reservation_id: cr-0123456789abcdef1, availability_zone: us-east-1a}
         """
     )
     assert not result.of_type(PLACEMENT_GROUP)

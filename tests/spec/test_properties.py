@@ -70,7 +70,7 @@ def mig_layouts(draw, gpu: str) -> dict[str, int]:
 
 
 @st.composite
-def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict]) -> dict[str, Any]:
+def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict], zones: list[str]) -> dict[str, Any]:
     instance = CATALOG.instance_types[draw(st.sampled_from(INSTANCES))]
     accelerator = CATALOG.accelerator_of(instance)
     workload = "system" if accelerator is None else draw(st.sampled_from(["training", "inference", "lab"]))
@@ -88,7 +88,11 @@ def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict])
     if reserved:
         count = draw(st.integers(1, 8))
         pool["nodes"] = {"min": count, "max": count}
-        pool["capacity"] = {"type": "capacity-block", "reservation_id": "cr-" + draw(st.from_regex(r"\A[0-9a-f]{17}\Z"))}
+        pool["capacity"] = {
+            "type": "capacity-block",
+            "reservation_id": "cr-" + draw(st.from_regex(r"\A[0-9a-f]{17}\Z")),
+            "availability_zone": draw(st.sampled_from(zones)),
+        }
     else:
         low = draw(st.integers(0, 4))
         high = draw(st.integers(max(low, 1), 8))
@@ -146,7 +150,7 @@ def valid_stacks(draw) -> dict[str, Any]:
     data["mig_plans"] = mig_plans
 
     pool_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
-    node_pools = {name: draw(pools(name, storage, mig_plans)) for name in pool_names}
+    node_pools = {name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"])) for name in pool_names}
     # Two training pools whose names hash to one dedicated subnet are refused on purpose
     # (the user must pin one); keep generated stacks clear of that.
     training = [subnet_slot(n) for n, p in node_pools.items() if p["workload"] == "training"]

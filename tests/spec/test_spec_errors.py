@@ -580,7 +580,7 @@ node_pools:
         ("{type: reservation}", [(14, 5, "node_pools.train.capacity", "capacity type reservation needs reservation_id (cr-...)")]),
         (
             "{type: spot, reservation_id: cr-0123456789abcdef0}",
-            [(14, 5, "node_pools.train.capacity", "reservation_id only applies to capacity-block or reservation, not spot")],
+            [(14, 5, "node_pools.train.capacity", "reservation_id and availability_zone only apply to capacity-block or reservation, not spot")],
         ),
         (
             # "    capacity: {type: capacity-block, reservation_id: cr-xyz}": the id at column 54.

@@ -12,6 +12,7 @@ from ipaddress import IPv4Network
 from typing import Literal
 
 from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.mig import ServiceDemand
 from gpufleet.spec.models import (
     Capacity,
     Cluster,
@@ -95,6 +96,7 @@ class MigPlanResolved:
     accelerator: Accelerator
     label_value: str
     device_layouts: tuple[DeviceLayoutPlan, ...]
+    demand: tuple[ServiceDemand, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import string
 from collections import Counter
 from dataclasses import replace
 
+from gpufleet import mig
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.models import Accelerator, InstanceType
 from gpufleet.model.plan import (
@@ -72,6 +74,8 @@ class _Resolver:
         self.spec: StackSpec = loaded.spec
         self.catalog = catalog
         self.findings: list[Finding] = []
+        # Demand plans get their layouts from the nodes of the pools that use them.
+        self.packed_demand_plans: dict[str, MigPlanResolved] = {}
 
     def error(self, path: tuple[str | int, ...], message: str) -> None:
         self.findings.append(Finding(path, message))
@@ -101,7 +105,11 @@ class _Resolver:
             network=network,
             fabrics=dict(sorted(self.spec.fabrics.items())),
             storage=tuple(storage[name] for name in sorted(storage)),
-            mig_plans=tuple(plan for plan in mig_plans.values() if plan is not None),
+            mig_plans=tuple(
+                self.packed_demand_plans.get(name, plan)
+                for name, plan in mig_plans.items()
+                if plan is not None and (not plan.demand or name in self.packed_demand_plans)
+            ),
             pools=pools_with_subnets,
         )
 
@@ -116,8 +124,12 @@ class _Resolver:
         if len(network.availability_zones) > MAX_ZONES:
             self.error(("network", "availability_zones"), f"at most {MAX_ZONES} availability zones")
         for index, zone in enumerate(network.availability_zones):
-            suffix = zone.removeprefix(region or "")
-            if region and not (zone.startswith(region) and len(suffix) == 1 and suffix.isalpha()):
+            if region is None:
+                continue
+            suffix = zone.removeprefix(region)
+            if zone == region:
+                self.error(("network", "availability_zones", index), f"'{zone}' is the region; zones are '{region}a', '{region}b', ...")
+            elif not (zone.startswith(region) and len(suffix) == 1 and suffix in string.ascii_lowercase):
                 self.error(
                     ("network", "availability_zones", index),
                     f"zone '{zone}' is not in region '{region}' (expected '{region}a', '{region}b', ...)",
@@ -154,7 +166,8 @@ class _Resolver:
                 if tier.import_from is not None:
                     source = self.spec.storage.get(tier.import_from)
                     if source is None:
-                        self.error((*path, "import_from"), self._unknown("storage tier", tier.import_from, self.spec.storage))
+                        buckets = {n: t for n, t in self.spec.storage.items() if t.kind == "s3"}
+                        self.error((*path, "import_from"), self._unknown("s3 tier", tier.import_from, buckets))
                     elif source.kind != "s3":
                         self.error((*path, "import_from"), f"import_from must name an s3 tier; '{tier.import_from}' is {source.kind}")
                 throughput = lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib) if ok else None
@@ -174,39 +187,47 @@ class _Resolver:
     # -- MIG ------------------------------------------------------------------------------
 
     def _resolve_mig_plan(self, name: str, plan: MigPlan) -> MigPlanResolved | None:
+        """Check a plan on its own GPU; demand plans get their layouts from the pool using them."""
         path = ("mig_plans", name)
         accelerator = self.catalog.accelerator(plan.gpu)
         if accelerator is None:
             self.error((*path, "gpu"), self._unknown("GPU", plan.gpu, self.catalog.accelerators))
             return None
         if accelerator.name not in self.catalog.mig:
-            self.error((*path, "gpu"), f"{accelerator.name} does not support MIG")
+            capable = ", ".join(sorted(self.catalog.mig))
+            self.error((*path, "gpu"), f"{accelerator.name} does not support MIG (MIG-capable: {capable})")
             return None
-        layouts = self._mig_layouts(path, accelerator, plan)
-        if layouts is None:
-            return None
-        return MigPlanResolved(name=name, accelerator=accelerator, label_value=name, device_layouts=layouts)
-
-    def _mig_layouts(self, path: tuple[str, ...], accelerator: Accelerator, plan: MigPlan) -> tuple[DeviceLayoutPlan, ...] | None:
-        from gpufleet import mig
-
+        if plan.demand is not None:
+            if not self._check_unique_names((*path, "demand"), [d.name for d in plan.demand], "service"):
+                return None
+            demand = tuple(mig.ServiceDemand(d.name, d.memory_gib, d.compute_share, d.replicas) for d in plan.demand)
+            try:
+                mig.plan_demand(accelerator.name, demand)
+            except mig.DemandError as exc:
+                self.error((*path, "demand"), f"cannot place the demand on {accelerator.name}: {_sentence(str(exc))}")
+                return None
+            return MigPlanResolved(name=name, accelerator=accelerator, label_value=name, device_layouts=(), demand=demand)
         if plan.layout is not None:
             entries = [("all", plan.layout, (*path, "layout"))]
-        elif plan.devices is not None:
-            entries = [(entry.devices, entry.layout, (*path, "devices", i, "layout")) for i, entry in enumerate(plan.devices)]
         else:
-            demands = [mig.ServiceDemand(d.name, d.memory_gib, d.compute_share, d.replicas) for d in plan.demand or ()]
-            auto = mig.plan_demand(accelerator.name, demands)
-            return tuple(DeviceLayoutPlan((index,), tuple(sorted(layout.items()))) for index, layout in enumerate(auto.layouts))
+            entries = [(entry.devices, entry.layout, (*path, "devices", i)) for i, entry in enumerate(plan.devices or ())]
         ok = True
-        for devices, layout, where in entries:
+        claimed: dict[int, int] = {}
+        for position, (devices, layout, where) in enumerate(entries):
+            for index in () if devices == "all" else devices:
+                if index in claimed:
+                    ok = False
+                    self.error((*where, "devices"), f"GPU {index} already has a layout from entry {claimed[index]}")
+                claimed.setdefault(index, position)
             result = mig.check_layout(accelerator.name, layout)
             if not result.feasible:
                 ok = False
-                self.error(where, f"infeasible on {accelerator.name}: " + "; ".join(result.reasons))
+                where = where if devices == "all" else (*where, "layout")
+                self.error(where, f"infeasible on {accelerator.name}: " + " ".join(result.reasons))
         if not ok:
             return None
-        return tuple(DeviceLayoutPlan(devices if devices == "all" else tuple(devices), tuple(sorted(layout.items()))) for devices, layout, _ in entries)
+        layouts = tuple(DeviceLayoutPlan(devices, tuple(sorted(layout.items()))) for devices, layout, _ in entries)
+        return MigPlanResolved(name=name, accelerator=accelerator, label_value=name, device_layouts=layouts)
 
     # -- pools ----------------------------------------------------------------------------
 
@@ -230,7 +251,11 @@ class _Resolver:
         for index, tier in enumerate(tiers):
             if tier.kind == "local-nvme" and instance.local_nvme is None:
                 self.error((*path, "storage", index), f"{instance.name} has no local NVMe disks for tier '{tier.name}'")
-        mig_plan = self._check_pool_mig(path, pool, accelerator, mig_plans)
+        mig_plan = self._check_pool_mig(path, pool, instance, accelerator, mig_plans)
+        self._check_unique_names((*path, "models"), [m.name for m in pool.models], "model")
+        for key in pool.labels:
+            if key.startswith(f"{LABEL_DOMAIN}/") or key == "nvidia.com/mig.config":
+                self.error((*path, "labels", key), f"label '{key}' is set by gpufleet itself; choose another key")
         return PoolPlan(
             name=name,
             workload=pool.workload,
@@ -283,19 +308,19 @@ class _Resolver:
         network = self.spec.network
         if network is None:
             return ()
-        zones = network.availability_zones
-        if pool.availability_zone is not None and pool.availability_zone not in zones:
-            self.error((*path, "availability_zone"), f"zone '{pool.availability_zone}' is not one of the network's zones: {', '.join(zones)}")
+        zones = network.availability_zones[:MAX_ZONES]
+        chosen, where = pool.availability_zone, (*path, "availability_zone")
+        reserved_zone = pool.capacity.availability_zone
+        if reserved_zone is not None:
+            if chosen is not None and chosen != reserved_zone:
+                self.error(where, f"zone '{chosen}' differs from the zone of {pool.capacity.reservation_id} ({reserved_zone})")
+            chosen, where = reserved_zone, (*path, "capacity", "availability_zone")
+        if chosen is not None and chosen not in zones:
+            self.error(where, f"zone '{chosen}' is not one of the network's zones: {', '.join(zones)}")
             return (zones[0],)
-        single_zone = (
-            efa
-            or pool.placement == "cluster"
-            or pool.capacity.type in ("capacity-block", "reservation")
-            or pool.workload == "training"
-            or pool.availability_zone is not None
-        )
+        single_zone = efa or pool.placement == "cluster" or pool.workload == "training" or chosen is not None
         if single_zone:
-            return (pool.availability_zone or zones[0],)
+            return (chosen or zones[0],)
         return tuple(zones)
 
     def _decide_placement(self, path: tuple[str, ...], pool: NodePool, fabric, instance: InstanceType, zones: tuple[str, ...]) -> PlacementDecision:
@@ -346,15 +371,50 @@ class _Resolver:
                 "(efa or infiniband), or allow_non_rdma: true to accept TCP",
             )
 
-    def _check_pool_mig(self, path: tuple[str, ...], pool: NodePool, accelerator: Accelerator | None, mig_plans: dict[str, MigPlanResolved | None]) -> MigPlanResolved | None:
+    def _check_pool_mig(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType, accelerator: Accelerator | None, mig_plans: dict[str, MigPlanResolved | None]) -> MigPlanResolved | None:
         plan = mig_plans.get(pool.mig) if pool.mig else None
         if plan is None:
             return None
+        where = (*path, "mig")
         if accelerator is None or accelerator.name != plan.accelerator.name:
             carried = accelerator.name if accelerator else "no GPU"
-            self.error((*path, "mig"), f"MIG plan '{plan.name}' is for {plan.accelerator.name}, but {pool.instance_type} carries {carried}")
+            self.error(where, f"MIG plan '{plan.name}' is for {plan.accelerator.name}, but {instance.name} carries {carried}")
+            return None
+        gpus = instance.accelerator_count
+        if plan.demand:
+            return self._plan_demand_for_pool(where, pool, instance, plan)
+        beyond = sorted({i for layout in plan.device_layouts if layout.devices != "all" for i in layout.devices if i >= gpus})
+        if beyond:
+            self.error(where, f"MIG plan '{plan.name}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}")
             return None
         return plan
+
+    def _plan_demand_for_pool(self, where: tuple[str, ...], pool: NodePool, instance: InstanceType, plan: MigPlanResolved) -> MigPlanResolved | None:
+        """Pack the plan's demand onto identical nodes of this pool (one label, one layout)."""
+        gpus = instance.accelerator_count
+        try:
+            packed = mig.plan_node_pool(plan.accelerator.name, plan.demand, gpus)
+        except mig.DemandError as exc:
+            self.error(where, f"MIG plan '{plan.name}' does not fit {instance.name} nodes: {_sentence(str(exc))}")
+            return None
+        if packed.nodes > pool.nodes.max:
+            needed = sum(1 for layout in packed.per_node_layouts if layout) * packed.nodes
+            self.error(
+                where,
+                f"MIG plan '{plan.name}' needs {packed.nodes} nodes of {gpus} GPUs ({needed} GPUs in use) for its demand, "
+                f"but the pool has at most {pool.nodes.max}",
+            )
+            return None
+        layouts = tuple(
+            DeviceLayoutPlan(entry.devices, tuple(sorted((entry.layout or {}).items())))
+            for entry in packed.devices
+        )
+        resolved = replace(plan, device_layouts=layouts)
+        earlier = self.packed_demand_plans.setdefault(plan.name, resolved)
+        if earlier.device_layouts != layouts:
+            self.error(where, f"MIG plan '{plan.name}' is packed differently for another pool's nodes; give each pool its own demand plan")
+            return None
+        return resolved
 
     def _labels(self, name: str, pool: NodePool, accelerator: Accelerator | None, mig_plan: MigPlanResolved | None) -> dict[str, str]:
         labels = {
@@ -441,12 +501,27 @@ class _Resolver:
 
     # -- messages -------------------------------------------------------------------------
 
+    def _check_unique_names(self, path: tuple[str | int, ...], names: list[str], what: str) -> bool:
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                self.error((*path, index, "name"), f"{what} '{name}' is listed twice")
+            seen.add(name)
+        return len(seen) == len(names)
+
     def _unknown(self, what: str, name: str, known) -> str:
         guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
         if guess:
             return f"unknown {what} '{name}' (did you mean '{guess[0]}'?)"
-        listed = ", ".join(sorted(known)) if known and len(known) <= 12 else None
+        if not known:
+            return f"unknown {what} '{name}' (the stack defines none)"
+        listed = ", ".join(sorted(known)) if len(known) <= 12 else None
         return f"unknown {what} '{name}'" + (f" (known: {listed})" if listed else "")
+
+
+def _sentence(text: str) -> str:
+    """MIG engine messages are full sentences; embedded in ours they lose the final stop."""
+    return text.rstrip(". ")
 
 
 def _ami_family(instance: InstanceType, accelerator: Accelerator | None) -> str:

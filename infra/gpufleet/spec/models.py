@@ -26,6 +26,15 @@ Name = Annotated[
 Int = Annotated[int, Field(strict=True)]
 Float = Annotated[float, Field(strict=True)]
 
+LabelKey = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+        description="A Kubernetes label key: optional DNS prefix and '/', then up to 63 characters.",
+    ),
+]
+LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
+
 WorkloadClass = Literal["training", "inference", "lab", "system"]
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
@@ -160,14 +169,19 @@ class NodeCount(SpecModel):
 class Capacity(SpecModel):
     type: Literal["on-demand", "spot", "capacity-block", "reservation"] = "on-demand"
     reservation_id: str | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
+    availability_zone: str | None = Field(
+        default=None, description="The zone the reservation or capacity block was bought in."
+    )
 
     @model_validator(mode="after")
-    def _reservation_id_fits_type(self) -> Capacity:
+    def _reservation_fits_type(self) -> Capacity:
         reserved = self.type in ("capacity-block", "reservation")
         if reserved and self.reservation_id is None:
             raise ValueError(f"capacity type {self.type} needs reservation_id (cr-...)")
-        if not reserved and self.reservation_id is not None:
-            raise ValueError(f"reservation_id only applies to capacity-block or reservation, not {self.type}")
+        if reserved and self.availability_zone is None:
+            raise ValueError(f"capacity type {self.type} needs availability_zone: a reservation lives in one zone")
+        if not reserved and (self.reservation_id is not None or self.availability_zone is not None):
+            raise ValueError(f"reservation_id and availability_zone only apply to capacity-block or reservation, not {self.type}")
         return self
 
 
@@ -189,8 +203,8 @@ class NodePool(SpecModel):
     )
     availability_zone: str | None = Field(
         default=None,
-        description="Zone of a single-zone pool (EFA, cluster placement, or the zone of its "
-        "reservation); defaults to the first network zone.",
+        description="Zone of a single-zone pool (EFA, training, cluster placement); defaults to "
+        "the reservation's zone for reserved capacity, else the first network zone.",
     )
     capacity: Capacity = Capacity()
     storage: tuple[Name, ...] = ()
@@ -199,7 +213,7 @@ class NodePool(SpecModel):
     allow_non_rdma: bool = Field(
         default=False, description="Accept a multi-node training pool without an RDMA fabric."
     )
-    labels: dict[str, str] = {}
+    labels: dict[LabelKey, LabelValue] = {}
     subnet_slot: Int | None = Field(
         default=None,
         ge=0,
