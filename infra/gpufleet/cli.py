@@ -14,6 +14,7 @@ from gpufleet import program
 from gpufleet.catalog import load_catalog
 from gpufleet.mig.cli import mig_app
 from gpufleet.model import FleetPlan, resolve
+from gpufleet.model.mig_config import mig_parted_config
 from gpufleet.preview import PreviewResult, render_tree, run_preview, summarize, write_resources_json
 from gpufleet.report import catalog_rows, catalog_table, plan_summary, pools_table, preview_pools_table, problem_row
 from gpufleet.spec import SpecInvalid, StackFileError, load_stack
@@ -121,7 +122,11 @@ def preview(
     if plan.cluster.region:
         config["aws:region"] = plan.cluster.region
     result = run_preview(program.run, project=PROJECT, stack=plan.stack, config=config)
-    target = write_resources_json(result, (out_dir or Path("out") / plan.stack) / "resources.json")
+    mig_text = mig_parted_config(plan).yaml_text
+    folder = out_dir or Path("out") / plan.stack
+    target = write_resources_json(result, folder / "resources.json")
+    mig_config = folder / "mig-parted-config.yaml"
+    mig_config.write_text(mig_text, encoding="utf-8")
     summary = summarize(result)
     pools = _pool_preview_rows(plan, result) if plan.network else []
     if as_json:
@@ -129,6 +134,7 @@ def preview(
             {
                 "stack": plan.stack,
                 "resources_file": str(target),
+                "mig_parted_config_file": str(mig_config),
                 "resource_count": len(result.resources),
                 "counts_by_type": summary.counts_by_type(),
                 "pools": pools,
@@ -137,7 +143,7 @@ def preview(
         return
     out.print(render_tree(summary))
     out.print(preview_pools_table(pools))
-    out.print(f"{len(result.resources)} resources written to {target}")
+    out.print(f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}")
 
 
 @app.command()

@@ -62,3 +62,26 @@ def test_preview_from_two_processes_writes_identical_files(tmp_path):
         assert "resources written to" in completed.stdout
         outputs.append((target / "resources.json").read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_preview_writes_the_stacks_mig_parted_config_matching_the_pool_labels(tmp_path):
+    from gpufleet.mig import judge_mig_parted_config
+
+    result = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    config = tmp_path / "mig-parted-config.yaml"
+    assert json.loads(result.stdout)["mig_parted_config_file"] == str(config)
+    verdicts = judge_mig_parted_config(config)
+    judged = {(v.config, v.gpu): v.status for v in verdicts if v.status != "not-judged"}
+    assert judged[("serve-balanced", "H100-80GB")] == "ok"
+    assert all(status == "ok" for status in judged.values())
+    resources = json.loads((tmp_path / "resources.json").read_text())["resources"]
+    labels = {
+        r["name"]: r["inputs"]["labels"].get("nvidia.com/mig.config")
+        for r in resources
+        if r["type"] == "aws:eks/nodeGroup:NodeGroup"
+    }
+    assert labels["serve-h100-nodes"] == "serve-balanced"
+    assert labels["train-h200-nodes"] == "all-disabled"
+    configs = {v.config for v in verdicts}
+    assert {label for label in labels.values() if label} <= configs
