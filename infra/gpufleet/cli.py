@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from gpufleet import program
 from gpufleet.catalog import load_catalog
+from gpufleet.console import JsonFlag, err, out, print_json
 from gpufleet.mig.cli import mig_app
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.model.mig_config import mig_parted_config
@@ -30,16 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# Tables keep full names when piped (rich would squeeze them to 80 columns).
 app.add_typer(mig_app, name="mig", help="MIG geometry, layout feasibility, mig-parted configs and automatic plans.")
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Stable, machine-readable JSON on stdout.")]
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def load_plan(stack: Path) -> FleetPlan:

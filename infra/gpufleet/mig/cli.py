@@ -5,21 +5,19 @@ Exit codes: 0 feasible / all entries fine, 1 infeasible, 2 usage error or unknow
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
-from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gpufleet.catalog.mig import MigGeometry
+from gpufleet.console import JsonFlag, err, out, print_json
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
@@ -32,17 +30,9 @@ mig_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Stable, machine-readable JSON on stdout.")]
 GpuArgument = Annotated[str, typer.Argument(help="Catalog name (H100-80GB), alias or PCI id (0x233010DE).")]
 _SERVICE = TypeAdapter(ServiceDemand)
 _SPEC = re.compile(r"^(?P<profile>[^=@\s]+)(?:=(?P<count>\d+)|@(?P<starts>\d+(?:,\d+)*))$")
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -79,7 +69,7 @@ def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
         for profile in geometry.profiles.values()
     ]
     if as_json:
-        _print_json(
+        print_json(
             {
                 "gpu": geometry.gpu,
                 "pci_device_ids": list(pci_ids(geometry)),
@@ -168,7 +158,7 @@ def check(
     layout, pinned = _parse_specs(specs)
     result = check_geometry_layout(geometry, layout, placements=pinned, existing=_parse_existing(existing or []))
     if as_json:
-        _print_json(_check_json(result))
+        print_json(_check_json(result))
         raise typer.Exit(0 if result.feasible else 1)
     summary = ", ".join(f"{count} x {name}" for name, count in result.layout.items()) or "nothing"
     if not result.feasible:
@@ -219,7 +209,7 @@ def check_config(
     failed = [verdict for verdict in verdicts if verdict.fails]
     if as_json:
         counts = Counter(verdict.status for verdict in verdicts)
-        _print_json({"file": str(file), "summary": dict(sorted(counts.items())), "entries": [_verdict_json(v) for v in verdicts]})
+        print_json({"file": str(file), "summary": dict(sorted(counts.items())), "entries": [_verdict_json(v) for v in verdicts]})
         raise typer.Exit(1 if failed else 0)
     table = Table("Config", "Entry", "Devices", "GPU", "Status", "Why")
     for verdict in verdicts:
@@ -309,7 +299,7 @@ def plan(
     except DemandError as error:
         raise _fail(str(error), 1) from None
     if as_json:
-        _print_json(_plan_json(result, pool))
+        print_json(_plan_json(result, pool))
         return
     choices = Table("Service", "Profile")
     for service, profile in result.profile_choice.items():

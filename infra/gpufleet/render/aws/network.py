@@ -24,13 +24,8 @@ class FleetNetwork(pulumi.ComponentResource):
             opts=child,
         )
         gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=tags(cluster_name), opts=child)
-        public_routes = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=self.vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
-            tags=tags(cluster_name, Name=f"{cluster_name}-public"),
-            opts=child,
-        )
+        public_routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=self.vpc.id, tags=tags(cluster_name, Name=f"{cluster_name}-public"), opts=child)
+        aws.ec2.Route(f"{name}-public-default", route_table_id=public_routes.id, destination_cidr_block="0.0.0.0/0", gateway_id=gateway.id, opts=child)
         nat_by_zone: dict[str, aws.ec2.NatGateway] = {}
         for subnet in plan.public_subnets:
             public = self._subnet(name, subnet, cluster_name, public=True)
@@ -43,16 +38,12 @@ class FleetNetwork(pulumi.ComponentResource):
                 tags=tags(cluster_name, Name=f"{cluster_name}-{subnet.zone}"),
                 opts=child,
             )
-        private_routes = {
-            zone: aws.ec2.RouteTable(
-                f"{name}-private-{zone}",
-                vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags=tags(cluster_name, Name=f"{cluster_name}-private-{zone}"),
-                opts=child,
+        private_routes = {}
+        for zone, nat in nat_by_zone.items():
+            private_routes[zone] = aws.ec2.RouteTable(
+                f"{name}-private-{zone}", vpc_id=self.vpc.id, tags=tags(cluster_name, Name=f"{cluster_name}-private-{zone}"), opts=child
             )
-            for zone, nat in nat_by_zone.items()
-        }
+            aws.ec2.Route(f"{name}-private-{zone}-default", route_table_id=private_routes[zone].id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id, opts=child)
         self.subnet_ids: dict[str, pulumi.Output[str]] = {}
         for subnet in (*plan.shared_private_subnets, *plan.pool_subnets):
             private = self._subnet(name, subnet, cluster_name, public=False)
