@@ -55,16 +55,19 @@ def efa_layout(instance: InstanceType) -> EfaLayout:
     device 0, until the type's EFA maximum is reached.
     """
     cards = instance.cards
-    interfaces = [NetworkInterfacePlan(0, 0, "interface")]
     if cards[0].supports_efa and cards[0].max_interfaces < 2:
-        interfaces = [NetworkInterfacePlan(0, 0, "efa")]
-    elif cards[0].supports_efa:
-        interfaces.append(NetworkInterfacePlan(0, 1, "efa-only"))
+        interfaces = [NetworkInterfacePlan(0, 0, "efa")]  # no room beside the primary: it carries EFA itself
+    else:
+        interfaces = [NetworkInterfacePlan(0, 0, "interface")]
+        if cards[0].supports_efa:
+            interfaces.append(NetworkInterfacePlan(0, 1, "efa-only"))
+    efa_count = sum(nic.interface_type != "interface" for nic in interfaces)
     for card in cards[1:]:
-        if len(interfaces) - 1 + (interfaces[0].interface_type == "efa") >= instance.max_efa_interfaces:
+        if efa_count >= instance.max_efa_interfaces:
             break
         if card.supports_efa:
             interfaces.append(NetworkInterfacePlan(card.index, 0, "efa-only"))
+            efa_count += 1
     return EfaLayout(tuple(interfaces))
 
 
