@@ -292,3 +292,16 @@ def test_efa_fleet_pins_a_vpc_cni_recent_enough_for_efa_only(training_fleet):
     addon = training_fleet.named("aws:eks/addon:Addon", "fleet-vpc-cni").inputs
     version = tuple(int(p) for p in addon["addonVersion"].lstrip("v").split("-")[0].split("."))
     assert version >= (1, 18, 5)
+
+
+def test_admins_get_cluster_admin_through_access_entries():
+    result = preview_file(REPO / "stacks" / "prod.yaml")
+    (entry,) = result.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["principalArn"] == "arn:aws:iam::123456789012:role/platform-admin"
+    assert entry.inputs["type"] == "STANDARD"
+    (association,) = result.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+    cluster = result.named("aws:eks/cluster:Cluster", "ai-prod-eks").inputs
+    assert cluster["accessConfig"]["authenticationMode"] == "API"
+    assert cluster["encryptionConfig"]["resources"] == ["secrets"]

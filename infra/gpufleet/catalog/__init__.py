@@ -13,7 +13,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType
+from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.storage import StorageFacts
 
@@ -42,6 +42,7 @@ class Catalog:
             for name, record in instances["instance_types"].items()
         }
         self.efa_host = EfaHost(**instances["efa_host"])
+        self.placement_groups = PlacementGroupLimits(**instances["placement_groups"])
         self._accelerator_keys: dict[str, str] = {}
         for accelerator in self.accelerators.values():
             for key in (accelerator.name, *accelerator.aliases, *accelerator.pci_device_ids):
@@ -55,10 +56,12 @@ class Catalog:
             for source in instance.sources:
                 if source not in self.sources:
                     raise ValueError(f"{instance.name}: unknown source {source!r}")
-        for accelerator in self.accelerators.values():
-            for source in accelerator.sources:
+        cited = [(a.name, a.sources) for a in self.accelerators.values()]
+        cited += [("efa_host", self.efa_host.sources), ("placement_groups", self.placement_groups.sources)]
+        for owner, sources in cited:
+            for source in sources:
                 if source not in self.sources:
-                    raise ValueError(f"{accelerator.name}: unknown source {source!r}")
+                    raise ValueError(f"{owner}: unknown source {source!r}")
         for gpu in self.mig:
             if gpu not in self.accelerators:
                 raise ValueError(f"mig.yaml: {gpu!r} is not an accelerator name")

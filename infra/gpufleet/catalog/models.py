@@ -114,3 +114,9 @@ class EfaHost(Fact):
     hugepages_2mib: int = Field(gt=0)
     vpc_cni_min_version: str
     sources: tuple[str, ...] = Field(min_length=1)
+
+
+class PlacementGroupLimits(Fact):
+    spread_instances_per_zone: int = Field(gt=0)
+    partitions_per_zone: int = Field(gt=0)
+    sources: tuple[str, ...] = Field(min_length=1)

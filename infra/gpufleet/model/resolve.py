@@ -340,10 +340,15 @@ class _Resolver:
                 "a targeted capacity reservation only launches into a cluster placement group it was "
                 "created in, and gpufleet creates the group: drop placement or use capacity-block",
             )
-        if pool.placement == "spread" and pool.nodes.max > 7 * max(len(zones), 1):
-            self.error((*path, "placement"), f"a spread placement group holds at most 7 running instances per zone; this pool may have {pool.nodes.max} in {len(zones)} zone(s)")
+        limits = self.catalog.placement_groups
+        if pool.placement == "spread" and pool.nodes.max > limits.spread_instances_per_zone * max(len(zones), 1):
+            self.error(
+                (*path, "placement"),
+                f"a spread placement group holds at most {limits.spread_instances_per_zone} running instances per zone; "
+                f"this pool may have {pool.nodes.max} in {len(zones)} zone(s)",
+            )
         if pool.placement is not None:
-            count = min(7, pool.nodes.max) if pool.placement == "partition" else None
+            count = min(limits.partitions_per_zone, pool.nodes.max) if pool.placement == "partition" else None
             return PlacementDecision(pool.placement, "set in the spec", count)
         multi_node_training = pool.workload == "training" and pool.nodes.max > 1
         if multi_node_training and reserved:
