@@ -305,3 +305,17 @@ def test_admins_get_cluster_admin_through_access_entries():
     cluster = result.named("aws:eks/cluster:Cluster", "ai-prod-eks").inputs
     assert cluster["accessConfig"]["authenticationMode"] == "API"
     assert cluster["encryptionConfig"]["resources"] == ["secrets"]
+
+
+def test_lustre_accepts_lnet_traffic_from_nodes_only():
+    result = preview_file(REPO / "stacks" / "prod.yaml")
+    children = children_of(result, "gpufleet:aws:StorageTier", "scratch")
+    group = next(r for r in children if r.type == "aws:ec2/securityGroup:SecurityGroup")
+    nodes = next(r for r in children_of(result, "gpufleet:aws:Network", "network") if r.type == "aws:ec2/securityGroup:SecurityGroup")
+    ingress = [r.inputs for r in children if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
+    assert {(i["fromPort"], i["toPort"], i["referencedSecurityGroupId"]) for i in ingress} == {
+        (988, 988, nodes.id), (1018, 1023, nodes.id), (988, 988, group.id), (1018, 1023, group.id)
+    }
+    assert all(i["ipProtocol"] == "tcp" and "cidrIpv4" not in i for i in ingress)
+    (file_system,) = result.of_type("aws:fsx/lustreFileSystem:LustreFileSystem")
+    assert file_system.inputs["securityGroupIds"] == [group.id]

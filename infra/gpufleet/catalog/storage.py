@@ -33,6 +33,7 @@ class LustreDeploymentFacts(Fact):
 
 class LustreFacts(Fact):
     sources: tuple[str, ...]
+    lnet_ports: tuple[tuple[int, int], ...]
     deployments: dict[LustreDeployment, LustreDeploymentFacts]
 
     def throughput_mbs(self, deployment: LustreDeployment, capacity_tib: float, per_unit: int) -> float:

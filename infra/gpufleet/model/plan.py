@@ -78,6 +78,7 @@ class StorageTierPlan:
     fsx_capacity_gib: int | None = None
     throughput_mbs: float | None = None
     subnet: Subnet | None = None
+    client_ports: tuple[tuple[int, int], ...] = ()
 
     @property
     def kind(self) -> str:

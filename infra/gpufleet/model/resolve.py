@@ -180,6 +180,7 @@ class _Resolver:
                     protected=facts.persistent and not tier.allow_deletion,
                     fsx_capacity_gib=capacity_gib,
                     throughput_mbs=throughput,
+                    client_ports=lustre.lnet_ports,
                 )
             elif tier.kind == "s3":
                 tiers[name] = StorageTierPlan(name=name, spec=tier, protected=not tier.allow_deletion)

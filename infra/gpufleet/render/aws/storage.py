@@ -14,7 +14,6 @@ from gpufleet.render.aws.tags import tags
 from gpufleet.spec.models import FsxLustreTier
 from gpufleet.spec.models import S3Tier as S3TierSpec
 
-LUSTRE_PORTS = ((988, 988), (1018, 1023))
 LUSTRE_VERSION = "2.15"
 
 
@@ -100,7 +99,7 @@ class LustreTier(pulumi.ComponentResource):
             tags=tags(cluster_name, Name=f"{cluster_name}-{tier.name}-lustre"),
             opts=child,
         )
-        for low, high in LUSTRE_PORTS:
+        for low, high in tier.client_ports:
             for source, peer in (("nodes", client_security_group_id), ("self", security_group.id)):
                 aws.vpc.SecurityGroupIngressRule(
                     f"{tier.name}-lustre-{low}-{source}",
