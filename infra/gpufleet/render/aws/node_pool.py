@@ -14,7 +14,12 @@ from gpufleet.render.aws.tags import tags
 NODE_GROUP_CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT", "capacity-block": "CAPACITY_BLOCK", "reservation": "ON_DEMAND"}
 TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
 
+
 class NodePool(pulumi.ComponentResource):
+    """Nodes of one instance type. The template carries everything EKS lets it carry
+    (interfaces, AMI, user data, placement, market options); the node group only the
+    subnets, role, scaling, labels and taints, as EKS managed node groups require."""
+
     def __init__(
         self,
         pool: PoolPlan,
