@@ -20,6 +20,10 @@ class CapacityRule(Fact):
             return True
         return gib > max(self.first) and gib % self.increment == 0
 
+    def describe(self, gib_per_tib: int) -> str:
+        sizes = ", ".join(f"{gib / gib_per_tib:g}" for gib in self.first)
+        return f"{sizes} or a multiple of {self.increment / gib_per_tib:g} TiB"
+
 
 class LustreDeploymentFacts(Fact):
     network_mbs_per_tib: dict[int, int]
@@ -34,6 +38,7 @@ class LustreDeploymentFacts(Fact):
 class LustreFacts(Fact):
     sources: tuple[str, ...]
     lnet_ports: tuple[tuple[int, int], ...]
+    capacity_gib_per_tib: int = Field(gt=0)
     deployments: dict[LustreDeployment, LustreDeploymentFacts]
 
     def throughput_mbs(self, deployment: LustreDeployment, capacity_tib: float, per_unit: int) -> float:

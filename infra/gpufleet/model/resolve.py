@@ -6,14 +6,13 @@ so one run reports every problem; ``resolve`` raises ``SpecInvalid`` with all of
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import string
 from collections import Counter
 from dataclasses import replace
 
 from gpufleet import mig
-from gpufleet.catalog import Catalog, load_catalog
+from gpufleet.catalog import Catalog, closest_name, load_catalog
 from gpufleet.catalog.models import Accelerator, InstanceType
 from gpufleet.model.plan import (
     DeviceLayoutPlan,
@@ -155,7 +154,7 @@ class _Resolver:
             path = ("storage", name)
             if isinstance(tier, FsxLustreTier):
                 facts = lustre.deployments[tier.deployment]
-                capacity_gib = round(tier.capacity_tib * 1000)
+                capacity_gib = round(tier.capacity_tib * lustre.capacity_gib_per_tib)
                 ok = True
                 if tier.throughput_per_tib not in facts.per_unit_throughputs:
                     allowed = ", ".join(str(v) for v in facts.per_unit_throughputs)
@@ -164,7 +163,7 @@ class _Resolver:
                 if not facts.capacity_gib.allows(capacity_gib):
                     self.error(
                         (*path, "capacity_tib"),
-                        f"FSx for Lustre {tier.deployment} takes 1.2, 2.4 or a multiple of 2.4 TiB, not {tier.capacity_tib:g}",
+                        f"FSx for Lustre {tier.deployment} takes {facts.capacity_gib.describe(lustre.capacity_gib_per_tib)}, not {tier.capacity_tib:g}",
                     )
                 if tier.import_from is not None:
                     source = self.spec.storage.get(tier.import_from)
@@ -248,8 +247,8 @@ class _Resolver:
         fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
         tiers = self._check_references(path, pool, storage)
         efa = self._check_fabric_fit(path, pool, instance)
-        zones = self._pool_zones(path, pool, instance, efa is not None)
-        placement = self._decide_placement(path, pool, fabric, instance, zones)
+        zones = self._pool_zones(path, pool, efa is not None)
+        placement = self._decide_placement(path, pool, fabric, zones)
         self._check_capacity(path, pool, instance)
         self._check_training_fabric(path, pool, fabric)
         for index, tier in enumerate(tiers):
@@ -308,7 +307,7 @@ class _Resolver:
             return None
         return efa_layout(instance)
 
-    def _pool_zones(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType, efa: bool) -> tuple[str, ...]:
+    def _pool_zones(self, path: tuple[str, ...], pool: NodePool, efa: bool) -> tuple[str, ...]:
         network = self.spec.network
         if network is None:
             return ()
@@ -327,7 +326,7 @@ class _Resolver:
             return (chosen or zones[0],)
         return tuple(zones)
 
-    def _decide_placement(self, path: tuple[str, ...], pool: NodePool, fabric, instance: InstanceType, zones: tuple[str, ...]) -> PlacementDecision:
+    def _decide_placement(self, path: tuple[str, ...], pool: NodePool, fabric, zones: tuple[str, ...]) -> PlacementDecision:
         reserved = pool.capacity.type in ("capacity-block", "reservation")
         if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
             self.error(
@@ -519,9 +518,9 @@ class _Resolver:
         return len(seen) == len(names)
 
     def _unknown(self, what: str, name: str, known) -> str:
-        guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        guess = closest_name(name, known)
         if guess:
-            return f"unknown {what} '{name}' (did you mean '{guess[0]}'?)"
+            return f"unknown {what} '{name}' (did you mean '{guess}'?)"
         if not known:
             return f"unknown {what} '{name}' (the stack defines none)"
         listed = ", ".join(sorted(known)) if len(known) <= 12 else None
