@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.spec import LoadedStack, SpecInvalid, load_stack
+from gpufleet.stack import LoadedStack, StackInvalid, load_stack
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,8 +49,8 @@ SYSTEM_POOL = """\
 """
 
 
-def located(error: SpecInvalid) -> list[Located]:
-    return [(p.line, p.column, ".".join(str(part) for part in p.path), p.message) for p in error.problems]
+def located(error: StackInvalid) -> list[Located]:
+    return [(p.line, p.column, ".".join(str(part) for part in p.path), p.message) for p in error.findings]
 
 
 @dataclass
@@ -80,14 +80,14 @@ class StackFiles:
 
     def load_problems(self, path: Path) -> list[Located]:
         """Problems from loading alone (shape, types, local ranges)."""
-        with pytest.raises(SpecInvalid) as caught:
+        with pytest.raises(StackInvalid) as caught:
             load_stack(path)
         return located(caught.value)
 
     def resolve_problems(self, path: Path) -> list[Located]:
         """Problems from resolving a file that loads cleanly."""
         stack = load_stack(path)
-        with pytest.raises(SpecInvalid) as caught:
+        with pytest.raises(StackInvalid) as caught:
             resolve(stack)
         return located(caught.value)
 

@@ -18,7 +18,7 @@ from gpufleet.render.aws.fabric import EfaFabric
 from gpufleet.render.aws.network import FleetNetwork
 from gpufleet.render.aws.node_pool import NodePool
 from gpufleet.render.aws.storage import LustreTier, S3Tier
-from gpufleet.spec import SpecInvalid, load_stack
+from gpufleet.stack import StackInvalid, load_stack
 
 
 def spec_path() -> Path:
@@ -32,8 +32,8 @@ def spec_path() -> Path:
 def run() -> None:
     try:
         plan = resolve(load_stack(spec_path()))
-    except SpecInvalid as invalid:
-        raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(p) for p in invalid.problems)) from None
+    except StackInvalid as invalid:
+        raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(p) for p in invalid.findings)) from None
     configured_region = pulumi.Config("aws").get("region")
     if plan.cluster.provider == "aws" and configured_region not in (None, plan.cluster.region):
         raise pulumi.RunError(

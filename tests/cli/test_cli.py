@@ -190,7 +190,9 @@ def test_validate_json_for_an_invalid_stack(bad_stack: Path) -> None:
     document = json.loads(result.stdout)
     [entry] = document["stacks"]
     assert entry["valid"] is False
-    assert entry["problems"] == [
+    located = [{key: problem[key] for key in ("file", "line", "column", "field", "message")} for problem in entry["problems"]]
+    assert all(problem["rule"].startswith("GF-") and problem["severity"] == "error" for problem in entry["problems"])
+    assert located == [
         {"file": "bad.yaml", "line": 10, "column": 14, "field": "fabrics.ib.kind", "message": "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)"},
         {
             "file": "bad.yaml",
@@ -253,7 +255,7 @@ def test_schema_structure() -> None:
     assert schema["title"] == "gpufleet stack"
     assert set(schema["properties"]) == {"cluster", "network", "fabrics", "storage", "mig_plans", "node_pools"}
     assert set(schema["required"]) == {"cluster", "node_pools"}
-    for model in ("NodePool", "NodeCount", "Cluster", "Network", "Capacity", "S3Tier", "FsxLustreTier", "LocalNvmeTier", "MigPlan"):
+    for model in ("NodePoolSpec", "NodeCount", "ClusterSpec", "NetworkSpec", "Capacity", "S3TierSpec", "FsxLustreTierSpec", "LocalNvmeTierSpec", "MigPlanSpec"):
         assert model in schema["$defs"]
         assert schema["$defs"][model]["additionalProperties"] is False
     assert invoke("schema").stdout == result.stdout

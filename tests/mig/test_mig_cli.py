@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from gpufleet.mig.cli import mig_app
+from gpufleet.commands.mig import mig_app
 
 CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nvidia-mig-configs"
 runner = CliRunner()

@@ -14,7 +14,7 @@ import pytest
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.models import InstanceType, NetworkCardGroup
 from gpufleet.model import efa_layout
-from gpufleet.model.plan import NetworkInterfacePlan
+from gpufleet.model.plan import InterfaceSlot
 
 CATALOG = load_catalog()
 EFA_TYPES = sorted(name for name, inst in CATALOG.instance_types.items() if inst.efa_supported)
@@ -47,34 +47,34 @@ def test_efa_count(name: str, efa_count: int) -> None:
 
 def test_p5_48xlarge_full_layout() -> None:
     expected = (
-        NetworkInterfacePlan(0, 0, "interface"),
-        NetworkInterfacePlan(0, 1, "efa-only"),
-        *(NetworkInterfacePlan(card, 0, "efa-only") for card in range(1, 32)),
+        InterfaceSlot(0, 0, "interface"),
+        InterfaceSlot(0, 1, "efa-only"),
+        *(InterfaceSlot(card, 0, "efa-only") for card in range(1, 32)),
     )
     assert layout_of("p5.48xlarge").interfaces == expected
 
 
 def test_p6_b300_card_zero_is_ena_only() -> None:
     interfaces = layout_of("p6-b300.48xlarge").interfaces
-    assert interfaces[0] == NetworkInterfacePlan(0, 0, "interface")
-    assert [nic for nic in interfaces if nic.card_index == 0] == [NetworkInterfacePlan(0, 0, "interface")]
-    assert interfaces[1:] == tuple(NetworkInterfacePlan(card, 0, "efa-only") for card in range(1, 17))
+    assert interfaces[0] == InterfaceSlot(0, 0, "interface")
+    assert [nic for nic in interfaces if nic.card_index == 0] == [InterfaceSlot(0, 0, "interface")]
+    assert interfaces[1:] == tuple(InterfaceSlot(card, 0, "efa-only") for card in range(1, 17))
 
 
 def test_g6e_48xlarge_layout() -> None:
     assert layout_of("g6e.48xlarge").interfaces == (
-        NetworkInterfacePlan(0, 0, "interface"),
-        NetworkInterfacePlan(0, 1, "efa-only"),
-        NetworkInterfacePlan(1, 0, "efa-only"),
-        NetworkInterfacePlan(2, 0, "efa-only"),
-        NetworkInterfacePlan(3, 0, "efa-only"),
+        InterfaceSlot(0, 0, "interface"),
+        InterfaceSlot(0, 1, "efa-only"),
+        InterfaceSlot(1, 0, "efa-only"),
+        InterfaceSlot(2, 0, "efa-only"),
+        InterfaceSlot(3, 0, "efa-only"),
     )
 
 
 def test_single_card_type_gets_one_efa_only_beside_the_primary() -> None:
     assert layout_of("p5.4xlarge").interfaces == (
-        NetworkInterfacePlan(0, 0, "interface"),
-        NetworkInterfacePlan(0, 1, "efa-only"),
+        InterfaceSlot(0, 0, "interface"),
+        InterfaceSlot(0, 1, "efa-only"),
     )
 
 
@@ -85,7 +85,7 @@ def test_layout_invariants(name: str) -> None:
     cards = {card.index: card for card in inst.cards}
 
     # Primary: ENA at (0, 0), never efa-only.
-    assert interfaces[0] == NetworkInterfacePlan(0, 0, "interface")
+    assert interfaces[0] == InterfaceSlot(0, 0, "interface")
     assert all(nic.interface_type != "efa-only" or (nic.card_index, nic.device_index) != (0, 0) for nic in interfaces)
 
     efas = [nic for nic in interfaces if nic.interface_type != "interface"]
@@ -134,10 +134,10 @@ def test_efa_maximum_below_card_count_caps_the_layout() -> None:
     layout = efa_layout(inst)
     assert layout.efa_count == 3
     assert layout.interfaces == (
-        NetworkInterfacePlan(0, 0, "interface"),
-        NetworkInterfacePlan(0, 1, "efa-only"),
-        NetworkInterfacePlan(1, 0, "efa-only"),
-        NetworkInterfacePlan(2, 0, "efa-only"),
+        InterfaceSlot(0, 0, "interface"),
+        InterfaceSlot(0, 1, "efa-only"),
+        InterfaceSlot(1, 0, "efa-only"),
+        InterfaceSlot(2, 0, "efa-only"),
     )
 
 
@@ -150,9 +150,9 @@ def test_efa_maximum_below_card_count_without_card_zero() -> None:
         max_efa=2,
     )
     assert efa_layout(inst).interfaces == (
-        NetworkInterfacePlan(0, 0, "interface"),
-        NetworkInterfacePlan(1, 0, "efa-only"),
-        NetworkInterfacePlan(2, 0, "efa-only"),
+        InterfaceSlot(0, 0, "interface"),
+        InterfaceSlot(1, 0, "efa-only"),
+        InterfaceSlot(2, 0, "efa-only"),
     )
 
 
@@ -160,11 +160,11 @@ def test_card_zero_with_room_for_one_interface_uses_an_efa_primary() -> None:
     # With one ENI on card 0, the only way to give it EFA is an EFA-with-ENA primary.
     inst = _synthetic([NetworkCardGroup(first=0, count=2, interface_types=EFA_TYPES_ALL, max_interfaces=1, baseline_gbps=100)], max_efa=2)
     layout = efa_layout(inst)
-    assert layout.interfaces == (NetworkInterfacePlan(0, 0, "efa"), NetworkInterfacePlan(1, 0, "efa-only"))
+    assert layout.interfaces == (InterfaceSlot(0, 0, "efa"), InterfaceSlot(1, 0, "efa-only"))
     assert layout.efa_count == 2
 
 
 def test_no_efa_type_has_only_the_primary() -> None:
     layout = layout_of("g6.xlarge")
     assert layout.efa_count == 0
-    assert layout.interfaces == (NetworkInterfacePlan(0, 0, "interface"),)
+    assert layout.interfaces == (InterfaceSlot(0, 0, "interface"),)

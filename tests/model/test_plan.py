@@ -11,7 +11,7 @@ import pytest
 
 from gpufleet.model import resolve
 from gpufleet.model.plan import Taint
-from gpufleet.spec import load_stack
+from gpufleet.stack import load_stack
 
 EFA = """
 fabrics:

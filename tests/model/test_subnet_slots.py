@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpufleet.model import resolve, subnet_slot
-from gpufleet.spec import SpecInvalid, load_stack
+from gpufleet.stack import StackInvalid, load_stack
 
 HEAD = """\
 cluster: {name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33"}
@@ -37,9 +37,9 @@ def test_colliding_names_are_an_error_that_suggests_a_free_slot(tmp_path):
     assert subnet_slot("l40s") == subnet_slot("h200-renamed")
     path = tmp_path / "s.yaml"
     path.write_text(HEAD + training_pool("l40s") + training_pool("h200-renamed"))
-    with pytest.raises(SpecInvalid) as caught:
+    with pytest.raises(StackInvalid) as caught:
         resolve(load_stack(path))
-    (problem,) = caught.value.problems
+    (problem,) = caught.value.findings
     assert problem.path == ("node_pools", "l40s")
     assert problem.line == 5
     assert f"training pools 'h200-renamed' and 'l40s' both take dedicated subnet slot {subnet_slot('l40s')}" in problem.message

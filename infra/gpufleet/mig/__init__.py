@@ -23,9 +23,9 @@ from gpufleet.mig.migparted import (
 )
 from gpufleet.mig.planner import (
     DemandError,
-    DemandPlan,
+    GpuPacking,
     GpuLayout,
-    NodePoolPlan,
+    NodePacking,
     ServiceDemand,
     ServiceInstance,
     plan_demand,

@@ -55,7 +55,7 @@ class GpuLayout(FrozenModel):
     instances: tuple[ServiceInstance, ...]
 
 
-class DemandPlan(FrozenModel):
+class GpuPacking(FrozenModel):
     gpu: str
     profile_choice: dict[str, str]
     gpus: tuple[GpuLayout, ...]
@@ -69,7 +69,7 @@ class DemandPlan(FrozenModel):
         return tuple(gpu.layout for gpu in self.gpus)
 
 
-class NodePoolPlan(FrozenModel):
+class NodePacking(FrozenModel):
     """Identical nodes, each configured by ``devices``, that together hold the demand."""
 
     gpu: str
@@ -100,7 +100,7 @@ def choose_profile(geometry: MigGeometry, service: ServiceDemand) -> MigProfile:
     return min(fitting, key=lambda profile: (profile.memory_slices, profile.compute_slices, profile.usable_gib, profile.name))
 
 
-def plan_demand(gpu: str, services: Sequence[ServiceDemand]) -> DemandPlan:
+def plan_demand(gpu: str, services: Sequence[ServiceDemand]) -> GpuPacking:
     """Pick a profile per replica and pack the replicas onto the fewest GPUs."""
     geometry = resolve_gpu(gpu)
     duplicates = sorted(name for name, count in Counter(s.name for s in services).items() if count > 1)
@@ -134,7 +134,7 @@ def plan_demand(gpu: str, services: Sequence[ServiceDemand]) -> DemandPlan:
             instances.append(ServiceInstance(service=service, replica=replica, profile=profile, start=start))
         gpus.append(GpuLayout(index=index, layout=layout, instances=tuple(instances)))
     bounds = lower_bounds(geometry, [(choice[s.name], s.replicas) for s in services])
-    return DemandPlan(
+    return GpuPacking(
         gpu=geometry.gpu,
         profile_choice={name: profile.name for name, profile in sorted(choice.items())},
         gpus=tuple(gpus),
@@ -319,7 +319,7 @@ def _has_room(vector: list[int], feasible: frozenset[tuple[int, ...]]) -> bool:
     )
 
 
-def plan_node_pool(gpu: str, services: Sequence[ServiceDemand], gpus_per_node: int) -> NodePoolPlan:
+def plan_node_pool(gpu: str, services: Sequence[ServiceDemand], gpus_per_node: int) -> NodePacking:
     """The fewest identical nodes whose GPUs together hold every replica.
 
     A node pool gets one ``nvidia.com/mig.config`` label, so all its nodes must share a
@@ -348,7 +348,7 @@ def plan_node_pool(gpu: str, services: Sequence[ServiceDemand], gpus_per_node: i
         nodes += 1
     layouts = [{name: count for name, count in zip(types, vector, strict=True) if count} for vector in vectors]
     layouts += [{} for _ in range(gpus_per_node - len(layouts))]
-    return NodePoolPlan(
+    return NodePacking(
         gpu=geometry.gpu,
         nodes=nodes,
         gpus_per_node=gpus_per_node,

@@ -13,14 +13,14 @@ from typing import Literal
 
 from gpufleet.catalog.models import Accelerator, InstanceType
 from gpufleet.mig import ServiceDemand
-from gpufleet.spec.models import (
+from gpufleet.stack.models import (
     Capacity,
-    Cluster,
-    Fabric,
-    FsxLustreTier,
-    LocalNvmeTier,
+    ClusterSpec,
+    FabricSpec,
+    FsxLustreTierSpec,
+    LocalNvmeTierSpec,
     NodeCount,
-    S3Tier,
+    S3TierSpec,
     ServedModel,
     WorkloadClass,
 )
@@ -29,7 +29,7 @@ PlacementStrategy = Literal["cluster", "partition", "spread", "none"]
 
 
 @dataclass(frozen=True)
-class NetworkInterfacePlan:
+class InterfaceSlot:
     card_index: int
     device_index: int
     interface_type: Literal["interface", "efa", "efa-only"]
@@ -37,7 +37,7 @@ class NetworkInterfacePlan:
 
 @dataclass(frozen=True)
 class EfaLayout:
-    interfaces: tuple[NetworkInterfacePlan, ...]
+    interfaces: tuple[InterfaceSlot, ...]
 
     @property
     def efa_count(self) -> int:
@@ -59,7 +59,7 @@ class Subnet:
 
 
 @dataclass(frozen=True)
-class NetworkPlan:
+class NetworkLayout:
     vpc_cidr: IPv4Network
     zones: tuple[str, ...]
     public_subnets: tuple[Subnet, ...]
@@ -71,9 +71,9 @@ class NetworkPlan:
 
 
 @dataclass(frozen=True)
-class StorageTierPlan:
+class StorageTier:
     name: str
-    spec: S3Tier | FsxLustreTier | LocalNvmeTier
+    spec: S3TierSpec | FsxLustreTierSpec | LocalNvmeTierSpec
     protected: bool
     fsx_capacity_gib: int | None = None
     throughput_mbs: float | None = None
@@ -92,7 +92,7 @@ class DeviceLayoutPlan:
 
 
 @dataclass(frozen=True)
-class MigPlanResolved:
+class MigSetup:
     name: str
     accelerator: Accelerator
     label_value: str
@@ -108,7 +108,7 @@ class PlacementDecision:
 
 
 @dataclass(frozen=True)
-class PoolPlan:
+class Pool:
     name: str
     workload: WorkloadClass
     instance: InstanceType
@@ -116,13 +116,13 @@ class PoolPlan:
     nodes: NodeCount
     capacity: Capacity
     fabric_name: str | None
-    fabric: Fabric | None
+    fabric: FabricSpec | None
     efa: EfaLayout | None
     placement: PlacementDecision
     zones: tuple[str, ...]
     subnets: tuple[Subnet, ...]
-    storage: tuple[StorageTierPlan, ...]
-    mig: MigPlanResolved | None
+    storage: tuple[StorageTier, ...]
+    mig: MigSetup | None
     models: tuple[ServedModel, ...]
     labels: dict[str, str] = field(hash=False)
     taints: tuple[Taint, ...]
@@ -142,7 +142,7 @@ class PoolPlan:
         return len(self.zones) == 1
 
     @property
-    def local_nvme(self) -> StorageTierPlan | None:
+    def local_nvme(self) -> StorageTier | None:
         return next((tier for tier in self.storage if tier.kind == "local-nvme"), None)
 
 
@@ -150,12 +150,12 @@ class PoolPlan:
 class FleetPlan:
     stack: str
     source: str
-    cluster: Cluster
-    network: NetworkPlan | None
-    fabrics: dict[str, Fabric] = field(hash=False)
-    storage: tuple[StorageTierPlan, ...]
-    mig_plans: tuple[MigPlanResolved, ...]
-    pools: tuple[PoolPlan, ...]
+    cluster: ClusterSpec
+    network: NetworkLayout | None
+    fabrics: dict[str, FabricSpec] = field(hash=False)
+    storage: tuple[StorageTier, ...]
+    mig_plans: tuple[MigSetup, ...]
+    pools: tuple[Pool, ...]
 
-    def storage_tier(self, name: str) -> StorageTierPlan:
+    def storage_tier(self, name: str) -> StorageTier:
         return next(tier for tier in self.storage if tier.name == name)

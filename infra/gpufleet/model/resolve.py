@@ -1,7 +1,7 @@
 """Join a loaded stack with the catalog, check it as a whole, and decide everything renderers need.
 
 Every check appends a ``Finding`` at the field path that caused it and resolution goes on,
-so one run reports every problem; ``resolve`` raises ``SpecInvalid`` with all of them.
+so one run reports every problem; ``resolve`` raises ``StackInvalid`` with all of them.
 """
 
 from __future__ import annotations
@@ -18,18 +18,20 @@ from gpufleet.model.plan import (
     DeviceLayoutPlan,
     EfaLayout,
     FleetPlan,
-    MigPlanResolved,
-    NetworkInterfacePlan,
-    NetworkPlan,
+    MigSetup,
+    InterfaceSlot,
+    NetworkLayout,
     PlacementDecision,
-    PoolPlan,
-    StorageTierPlan,
+    Pool,
+    StorageTier,
     Subnet,
     Taint,
 )
-from gpufleet.spec.loader import Finding, LoadedStack, SpecInvalid
-from gpufleet.spec.models import FsxLustreTier, MigPlan, NodePool, StackSpec
+from gpufleet.findings import Finding, declare
+from gpufleet.stack.loader import LoadedStack, StackInvalid
+from gpufleet.stack.models import FsxLustreTierSpec, MigPlanSpec, NodePoolSpec, StackSpec
 
+SEMANTIC = declare("GF-MODEL-000", "error", "A stack that does not fit the catalog or itself.")
 LABEL_DOMAIN = "gpufleet.io"
 # Root volumes hold container images; CUDA and framework images run to tens of GiB each.
 ACCELERATED_ROOT_GIB = 200
@@ -42,7 +44,7 @@ def resolve(loaded: LoadedStack, catalog: Catalog | None = None) -> FleetPlan:
     resolver = _Resolver(loaded, catalog or load_catalog())
     plan = resolver.build()
     if resolver.findings:
-        raise SpecInvalid(loaded.locator.locate(resolver.findings))
+        raise StackInvalid(loaded.locator.locate(resolver.findings))
     return plan
 
 
@@ -55,17 +57,17 @@ def efa_layout(instance: InstanceType) -> EfaLayout:
     """
     cards = instance.cards
     if cards[0].supports_efa and cards[0].max_interfaces < 2:
-        interfaces = [NetworkInterfacePlan(0, 0, "efa")]  # no room beside the primary: it carries EFA itself
+        interfaces = [InterfaceSlot(0, 0, "efa")]  # no room beside the primary: it carries EFA itself
     else:
-        interfaces = [NetworkInterfacePlan(0, 0, "interface")]
+        interfaces = [InterfaceSlot(0, 0, "interface")]
         if cards[0].supports_efa:
-            interfaces.append(NetworkInterfacePlan(0, 1, "efa-only"))
+            interfaces.append(InterfaceSlot(0, 1, "efa-only"))
     efa_count = sum(nic.interface_type != "interface" for nic in interfaces)
     for card in cards[1:]:
         if efa_count >= instance.max_efa_interfaces:
             break
         if card.supports_efa:
-            interfaces.append(NetworkInterfacePlan(card.index, 0, "efa-only"))
+            interfaces.append(InterfaceSlot(card.index, 0, "efa-only"))
             efa_count += 1
     return EfaLayout(tuple(interfaces))
 
@@ -77,10 +79,10 @@ class _Resolver:
         self.catalog = catalog
         self.findings: list[Finding] = []
         # Demand plans get their layouts from the nodes of the pools that use them.
-        self.packed_demand_plans: dict[str, MigPlanResolved] = {}
+        self.packed_demand_plans: dict[str, MigSetup] = {}
 
     def error(self, path: tuple[str | int, ...], message: str) -> None:
-        self.findings.append(Finding(path, message))
+        self.findings.append(SEMANTIC.finding(path, message))
 
     @property
     def on_aws(self) -> bool:
@@ -147,12 +149,12 @@ class _Resolver:
 
     # -- storage ------------------------------------------------------------------------
 
-    def _resolve_storage(self) -> dict[str, StorageTierPlan]:
+    def _resolve_storage(self) -> dict[str, StorageTier]:
         lustre = self.catalog.storage.fsx_lustre
-        tiers: dict[str, StorageTierPlan] = {}
+        tiers: dict[str, StorageTier] = {}
         for name, tier in self.spec.storage.items():
             path = ("storage", name)
-            if isinstance(tier, FsxLustreTier):
+            if isinstance(tier, FsxLustreTierSpec):
                 facts = lustre.deployments[tier.deployment]
                 capacity_gib = round(tier.capacity_tib * lustre.capacity_gib_per_tib)
                 ok = True
@@ -173,7 +175,7 @@ class _Resolver:
                     elif source.kind != "s3":
                         self.error((*path, "import_from"), f"import_from must name an s3 tier; '{tier.import_from}' is {source.kind}")
                 throughput = lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib) if ok else None
-                tiers[name] = StorageTierPlan(
+                tiers[name] = StorageTier(
                     name=name,
                     spec=tier,
                     protected=facts.persistent and not tier.allow_deletion,
@@ -182,14 +184,14 @@ class _Resolver:
                     client_ports=lustre.lnet_ports,
                 )
             elif tier.kind == "s3":
-                tiers[name] = StorageTierPlan(name=name, spec=tier, protected=not tier.allow_deletion)
+                tiers[name] = StorageTier(name=name, spec=tier, protected=not tier.allow_deletion)
             else:
-                tiers[name] = StorageTierPlan(name=name, spec=tier, protected=False)
+                tiers[name] = StorageTier(name=name, spec=tier, protected=False)
         return tiers
 
     # -- MIG ------------------------------------------------------------------------------
 
-    def _resolve_mig_plan(self, name: str, plan: MigPlan) -> MigPlanResolved | None:
+    def _resolve_mig_plan(self, name: str, plan: MigPlanSpec) -> MigSetup | None:
         """Check a plan on its own GPU; demand plans get their layouts from the pool using them."""
         path = ("mig_plans", name)
         accelerator = self.catalog.accelerator(plan.gpu)
@@ -209,7 +211,7 @@ class _Resolver:
             except mig.DemandError as exc:
                 self.error((*path, "demand"), f"cannot place the demand on {accelerator.name}: {_sentence(str(exc))}")
                 return None
-            return MigPlanResolved(name=name, accelerator=accelerator, label_value=name, device_layouts=(), demand=demand)
+            return MigSetup(name=name, accelerator=accelerator, label_value=name, device_layouts=(), demand=demand)
         if plan.layout is not None:
             entries = [("all", plan.layout, (*path, "layout"))]
         else:
@@ -230,11 +232,11 @@ class _Resolver:
         if not ok:
             return None
         layouts = tuple(DeviceLayoutPlan(devices, tuple(sorted(layout.items()))) for devices, layout, _ in entries)
-        return MigPlanResolved(name=name, accelerator=accelerator, label_value=name, device_layouts=layouts)
+        return MigSetup(name=name, accelerator=accelerator, label_value=name, device_layouts=layouts)
 
     # -- pools ----------------------------------------------------------------------------
 
-    def _resolve_pool(self, name: str, pool: NodePool, storage: dict[str, StorageTierPlan], mig_plans: dict[str, MigPlanResolved | None]) -> PoolPlan | None:
+    def _resolve_pool(self, name: str, pool: NodePoolSpec, storage: dict[str, StorageTier], mig_plans: dict[str, MigSetup | None]) -> Pool | None:
         path = ("node_pools", name)
         instance = self.catalog.instance_type(pool.instance_type)
         if instance is None:
@@ -259,7 +261,7 @@ class _Resolver:
         for key in pool.labels:
             if key.startswith(f"{LABEL_DOMAIN}/") or key == "nvidia.com/mig.config":
                 self.error((*path, "labels", key), f"label '{key}' is set by gpufleet itself; choose another key")
-        return PoolPlan(
+        return Pool(
             name=name,
             workload=pool.workload,
             instance=instance,
@@ -281,7 +283,7 @@ class _Resolver:
             root_volume_gib=ACCELERATED_ROOT_GIB if accelerator else SYSTEM_ROOT_GIB,
         )
 
-    def _check_references(self, path: tuple[str, ...], pool: NodePool, storage: dict[str, StorageTierPlan]) -> tuple[StorageTierPlan, ...]:
+    def _check_references(self, path: tuple[str, ...], pool: NodePoolSpec, storage: dict[str, StorageTier]) -> tuple[StorageTier, ...]:
         if pool.fabric is not None and pool.fabric not in self.spec.fabrics:
             self.error((*path, "fabric"), self._unknown("fabric", pool.fabric, self.spec.fabrics))
         if pool.mig is not None and pool.mig not in self.spec.mig_plans:
@@ -296,7 +298,7 @@ class _Resolver:
                 tiers.append(storage[tier_name])
         return tuple(tiers)
 
-    def _check_fabric_fit(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType) -> EfaLayout | None:
+    def _check_fabric_fit(self, path: tuple[str, ...], pool: NodePoolSpec, instance: InstanceType) -> EfaLayout | None:
         fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
         if fabric is None or fabric.kind != "efa":
             return None
@@ -307,7 +309,7 @@ class _Resolver:
             return None
         return efa_layout(instance)
 
-    def _pool_zones(self, path: tuple[str, ...], pool: NodePool, efa: bool) -> tuple[str, ...]:
+    def _pool_zones(self, path: tuple[str, ...], pool: NodePoolSpec, efa: bool) -> tuple[str, ...]:
         network = self.spec.network
         if network is None:
             return ()
@@ -326,7 +328,7 @@ class _Resolver:
             return (chosen or zones[0],)
         return tuple(zones)
 
-    def _decide_placement(self, path: tuple[str, ...], pool: NodePool, fabric, zones: tuple[str, ...]) -> PlacementDecision:
+    def _decide_placement(self, path: tuple[str, ...], pool: NodePoolSpec, fabric, zones: tuple[str, ...]) -> PlacementDecision:
         reserved = pool.capacity.type in ("capacity-block", "reservation")
         if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
             self.error(
@@ -361,14 +363,14 @@ class _Resolver:
             return PlacementDecision("cluster", "multi-node training on an RDMA fabric: one cluster placement group, one zone")
         return PlacementDecision("none", "single-node or non-training pool")
 
-    def _check_capacity(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType) -> None:
+    def _check_capacity(self, path: tuple[str, ...], pool: NodePoolSpec, instance: InstanceType) -> None:
         if pool.capacity.type == "capacity-block" and not instance.capacity_block:
             eligible = sorted(t.name for t in self.catalog.instance_types.values() if t.capacity_block)
             self.error((*path, "capacity", "type"), f"{instance.name} cannot run in a capacity block (eligible: {', '.join(eligible)})")
         if pool.capacity.type == "capacity-block" and pool.nodes.min != pool.nodes.max:
             self.error((*path, "nodes"), "a capacity block holds a fixed number of instances: set min equal to max")
 
-    def _check_training_fabric(self, path: tuple[str, ...], pool: NodePool, fabric) -> None:
+    def _check_training_fabric(self, path: tuple[str, ...], pool: NodePoolSpec, fabric) -> None:
         if pool.workload != "training" or pool.nodes.max <= 1 or pool.allow_non_rdma:
             return
         if fabric is None or not fabric.rdma:
@@ -379,7 +381,7 @@ class _Resolver:
                 "(efa or infiniband), or allow_non_rdma: true to accept TCP",
             )
 
-    def _check_pool_mig(self, path: tuple[str, ...], pool: NodePool, instance: InstanceType, accelerator: Accelerator | None, mig_plans: dict[str, MigPlanResolved | None]) -> MigPlanResolved | None:
+    def _check_pool_mig(self, path: tuple[str, ...], pool: NodePoolSpec, instance: InstanceType, accelerator: Accelerator | None, mig_plans: dict[str, MigSetup | None]) -> MigSetup | None:
         plan = mig_plans.get(pool.mig) if pool.mig else None
         if plan is None:
             return None
@@ -397,7 +399,7 @@ class _Resolver:
             return None
         return plan
 
-    def _plan_demand_for_pool(self, where: tuple[str, ...], pool: NodePool, instance: InstanceType, plan: MigPlanResolved) -> MigPlanResolved | None:
+    def _plan_demand_for_pool(self, where: tuple[str, ...], pool: NodePoolSpec, instance: InstanceType, plan: MigSetup) -> MigSetup | None:
         """Pack the plan's demand onto identical nodes of this pool (one label, one layout)."""
         gpus = instance.accelerator_count
         try:
@@ -424,7 +426,7 @@ class _Resolver:
             return None
         return resolved
 
-    def _labels(self, name: str, pool: NodePool, accelerator: Accelerator | None, mig_plan: MigPlanResolved | None) -> dict[str, str]:
+    def _labels(self, name: str, pool: NodePoolSpec, accelerator: Accelerator | None, mig_plan: MigSetup | None) -> dict[str, str]:
         labels = {
             f"{LABEL_DOMAIN}/pool": name,
             f"{LABEL_DOMAIN}/workload": pool.workload,
@@ -438,7 +440,7 @@ class _Resolver:
         return dict(sorted({**pool.labels, **labels}.items()))
 
     @staticmethod
-    def _taints(pool: NodePool, accelerator: Accelerator | None) -> tuple[Taint, ...]:
+    def _taints(pool: NodePoolSpec, accelerator: Accelerator | None) -> tuple[Taint, ...]:
         taints = []
         if accelerator is not None and accelerator.kind == "gpu":
             taints.append(Taint("nvidia.com/gpu", "true"))
@@ -450,7 +452,7 @@ class _Resolver:
 
     # -- network --------------------------------------------------------------------------
 
-    def _plan_network(self, pools: list[PoolPlan | None]) -> NetworkPlan:
+    def _plan_network(self, pools: list[Pool | None]) -> NetworkLayout:
         assert self.spec.network is not None
         vpc = self.spec.network.vpc_cidr
         zones = self.spec.network.availability_zones[:MAX_ZONES]
@@ -462,7 +464,7 @@ class _Resolver:
         assert len(pool_blocks) == POOL_SUBNET_SLOTS
         dedicated = [pool for pool in pools if pool is not None and pool.workload == "training"]
         slots = self._subnet_slots(dedicated)
-        return NetworkPlan(
+        return NetworkLayout(
             vpc_cidr=vpc,
             zones=tuple(zones),
             public_subnets=tuple(Subnet(f"public-{zone}", zone, public_blocks[i]) for i, zone in enumerate(zones)),
@@ -474,7 +476,7 @@ class _Resolver:
             ),
         )
 
-    def _subnet_slots(self, dedicated: list[PoolPlan]) -> dict[str, int]:
+    def _subnet_slots(self, dedicated: list[Pool]) -> dict[str, int]:
         chosen = {pool.name: self.spec.node_pools[pool.name].subnet_slot for pool in dedicated}
         slots = {name: subnet_slot(name) if pinned is None else pinned for name, pinned in chosen.items()}
         owners: dict[int, list[str]] = {}
@@ -491,7 +493,7 @@ class _Resolver:
         return {names[0]: slot for slot, names in owners.items()}
 
     @staticmethod
-    def _place_file_system(tier: StorageTierPlan, pools: list[PoolPlan | None], network: NetworkPlan) -> StorageTierPlan:
+    def _place_file_system(tier: StorageTier, pools: list[Pool | None], network: NetworkLayout) -> StorageTier:
         """A Lustre file system lives in one subnet: the zone where most of its clients run."""
         if tier.kind != "fsx-lustre":
             return tier
@@ -500,7 +502,7 @@ class _Resolver:
         return replace(tier, subnet=network.shared_subnet(zone))
 
     @staticmethod
-    def _attach_subnets(pool: PoolPlan, network: NetworkPlan | None) -> PoolPlan:
+    def _attach_subnets(pool: Pool, network: NetworkLayout | None) -> Pool:
         if network is None:
             return pool
         own = tuple(s for s in network.pool_subnets if s.name == f"pool-{pool.name}")

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpufleet.render.aws.tags import tags
-from gpufleet.spec.models import Cluster
+from gpufleet.stack.models import ClusterSpec
 
 SERVICE_CIDR = "172.20.0.0/16"
 CORE_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
@@ -61,7 +61,7 @@ class GpuCluster(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: Cluster,
+        spec: ClusterSpec,
         subnet_ids: Sequence[pulumi.Input[str]],
         vpc_cni_min_version: str | None,
         opts: pulumi.ResourceOptions | None = None,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from gpufleet.model.plan import NetworkPlan, Subnet
+from gpufleet.model.plan import NetworkLayout, Subnet
 from gpufleet.render.aws.tags import tags
 
 
 class FleetNetwork(pulumi.ComponentResource):
     """VPC, one NAT gateway per zone, and a node security group shared by every pool."""
 
-    def __init__(self, name: str, plan: NetworkPlan, cluster_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, plan: NetworkLayout, cluster_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.vpc = aws.ec2.Vpc(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from gpufleet.model.plan import PoolPlan
+from gpufleet.model.plan import Pool
 from gpufleet.render.aws.cluster import GpuCluster
 from gpufleet.render.aws.tags import tags
 
@@ -22,7 +22,7 @@ class NodePool(pulumi.ComponentResource):
 
     def __init__(
         self,
-        pool: PoolPlan,
+        pool: Pool,
         *,
         cluster: GpuCluster,
         cluster_name: str,

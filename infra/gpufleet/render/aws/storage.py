@@ -9,22 +9,22 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from gpufleet.model.plan import StorageTierPlan
+from gpufleet.model.plan import StorageTier
 from gpufleet.render.aws.tags import tags
-from gpufleet.spec.models import FsxLustreTier
-from gpufleet.spec.models import S3Tier as S3TierSpec
+from gpufleet.stack.models import FsxLustreTierSpec
+from gpufleet.stack.models import S3TierSpec
 
 LUSTRE_VERSION = "2.15"
 
 
-def _stateful(tier: StorageTierPlan, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+def _stateful(tier: StorageTier, parent: pulumi.Resource) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, protect=tier.protected, retain_on_delete=tier.protected)
 
 
 class S3Tier(pulumi.ComponentResource):
     """A private, encrypted bucket whose objects can never be made public."""
 
-    def __init__(self, tier: StorageTierPlan, cluster_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, tier: StorageTier, cluster_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         assert isinstance(tier.spec, S3TierSpec)
@@ -74,7 +74,7 @@ class LustreTier(pulumi.ComponentResource):
 
     def __init__(
         self,
-        tier: StorageTierPlan,
+        tier: StorageTier,
         cluster_name: str,
         vpc_id: pulumi.Input[str],
         subnet_id: pulumi.Input[str],
@@ -83,7 +83,7 @@ class LustreTier(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
-        assert isinstance(tier.spec, FsxLustreTier)
+        assert isinstance(tier.spec, FsxLustreTierSpec)
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{tier.name}-key",

@@ -7,11 +7,11 @@ from typing import Any
 from rich.table import Table
 
 from gpufleet.catalog import Catalog
-from gpufleet.model.plan import FleetPlan, PoolPlan
-from gpufleet.spec.loader import Problem
+from gpufleet.model.plan import FleetPlan, Pool
+from gpufleet.findings import Finding
 
 
-def pool_row(pool: PoolPlan) -> dict[str, Any]:
+def pool_row(pool: Pool) -> dict[str, Any]:
     return {
         "pool": pool.name,
         "workload": pool.workload,
@@ -44,7 +44,7 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
     }
 
 
-def problem_row(problem: Problem) -> dict[str, Any]:
+def problem_row(problem: Finding) -> dict[str, Any]:
     return {
         "file": problem.file,
         "line": problem.line,

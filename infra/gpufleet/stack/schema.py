@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from gpufleet.spec.models import StackSpec
+from gpufleet.stack.models import StackSpec
 
 
 class _StackSchema(GenerateJsonSchema):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.spec import SpecInvalid, StackFileError, load_stack
+from gpufleet.stack import StackInvalid, StackFileError, load_stack
 
 NAME_RULE = "use lowercase letters, digits and '-', starting with a letter (at most 40)"
 
@@ -778,20 +778,22 @@ def test_problem_string_format(stacks, monkeypatch) -> None:
         """,
         name="prod.yaml",
     )
-    with pytest.raises(SpecInvalid) as caught:
+    with pytest.raises(StackInvalid) as caught:
         load_stack(path)
     # The file is shown relative to the working directory, as the user typed it.
-    assert [str(p) for p in caught.value.problems] == [
+    assert [str(p) for p in caught.value.findings] == [
         "prod.yaml:11:15: node_pools.system.workload: must be 'training', 'inference', 'lab' or 'system', got 'batch'"
     ]
-    assert str(caught.value) == str(caught.value.problems[0])
+    assert str(caught.value) == str(caught.value.findings[0])
 
 
 def test_problem_string_without_a_field() -> None:
-    from gpufleet.spec import Problem
+    from gpufleet.findings import Finding, Location
 
-    assert str(Problem("a.yaml", 3, 4, (), "boom")) == "a.yaml:3:4: boom"
-    assert str(Problem("a.yaml", 3, 4, ("node_pools", "x", "storage", 1), "boom")) == "a.yaml:3:4: node_pools.x.storage.1: boom"
+    here = Location("a.yaml", 3, 4)
+    assert str(Finding("GF-X-001", "error", (), "boom", location=here)) == "a.yaml:3:4: boom"
+    assert str(Finding("GF-X-001", "error", ("node_pools", "x", "storage", 1), "boom", location=here)) == "a.yaml:3:4: node_pools.x.storage.1: boom"
+    assert str(Finding("GF-X-001", "warning", ("cluster",), "hm", location=here)) == "a.yaml:3:4: warning: cluster: hm"
 
 
 # -- unreadable files -------------------------------------------------------------------------------

@@ -21,46 +21,29 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from gpufleet.spec.models import NAME_PATTERN, StackSpec
+from gpufleet.errors import GpufleetError, UsageError
+from gpufleet.findings import Finding, Location, PathPart, declare, sort_findings
+from gpufleet.stack.models import NAME_PATTERN, StackSpec
 
-PathPart = str | int
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem at a field path, before it is given a place in a file.
-
-    ``at_key`` points at the last path part's key rather than its value: an unknown field
-    or a bad name is the key's fault, not the value's.
-    """
-
-    path: tuple[PathPart, ...]
-    message: str
-    at_key: bool = False
+YAML_SYNTAX = declare("GF-YAML-001", "error", "The file is not valid YAML.", "Fix the syntax at the position shown.")
+DUPLICATE_KEY = declare("GF-YAML-002", "error", "A key appears twice in one mapping.", "Keep one of them: names must be unique.")
+NOT_A_MAPPING = declare("GF-STACK-001", "error", "The stack file is not a YAML mapping.", "Start from stacks/dev.yaml.")
+UNKNOWN_FIELD = declare("GF-STACK-002", "error", "A field the stack schema does not have.", "Check the spelling against `gpufleet schema`.")
+MISSING_FIELD = declare("GF-STACK-003", "error", "A required field is missing.", "Add the field.")
+BAD_VALUE = declare("GF-STACK-004", "error", "A value of the wrong type, outside its range or not one of the allowed values.", "Use a value of the type and range the message names.")
+BAD_NAME = declare("GF-STACK-005", "error", "A name that cannot become part of AWS and Kubernetes names.", "Use lowercase letters, digits and '-', starting with a letter.")
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    column: int
-    path: tuple[PathPart, ...]
-    message: str
-
-    def __str__(self) -> str:
-        field = ".".join(str(part) for part in self.path)
-        where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {field}: {self.message}" if field else f"{where}: {self.message}"
-
-
-class StackFileError(Exception):
+class StackFileError(UsageError):
     """The file cannot be read at all (missing, a directory): a usage problem, exit 2."""
 
 
-class SpecInvalid(Exception):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = tuple(problems)
+class StackInvalid(GpufleetError):
+    """The stack has errors; ``findings`` holds all of them, located and sorted."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        super().__init__("\n".join(str(f) for f in findings))
+        self.findings = tuple(findings)
 
 
 class Locator:
@@ -98,9 +81,11 @@ class Locator:
                 break
         return line + 1, column + 1
 
-    def locate(self, findings: Iterable[Finding]) -> list[Problem]:
-        problems = [Problem(self.file, *self.position(f.path, f.at_key), f.path, f.message) for f in findings]
-        return sorted(problems, key=lambda p: (p.line, p.column, p.message))
+    def location(self, path: Sequence[PathPart], at_key: bool = False) -> Location:
+        return Location(self.file, *self.position(path, at_key))
+
+    def locate(self, findings: Iterable[Finding]) -> list[Finding]:
+        return sort_findings([f.located(self.location(f.path, f.at_key)) for f in findings])
 
 
 @dataclass(frozen=True)
@@ -122,7 +107,7 @@ def display_path(path: Path) -> str:
 
 
 def load_stack(path: str | Path) -> LoadedStack:
-    """Parse and type-check a stack file; raise ``SpecInvalid`` listing every problem."""
+    """Parse and type-check a stack file; raise ``StackInvalid`` listing every problem."""
     path = Path(path)
     shown = display_path(path)
     try:
@@ -133,11 +118,11 @@ def load_stack(path: str | Path) -> LoadedStack:
     root = parse_yaml(text, shown)
     locator = Locator(shown, root)
     if not isinstance(root, CommentedMap):
-        raise SpecInvalid([Problem(shown, 1, 1, (), "a stack file must be a YAML mapping")])
+        raise StackInvalid([NOT_A_MAPPING.finding((), "a stack file must be a YAML mapping").located(Location(shown, 1, 1))])
     try:
         spec = StackSpec.model_validate(root)
     except ValidationError as exc:
-        raise SpecInvalid(locator.locate(findings_from_validation(exc, root))) from None
+        raise StackInvalid(locator.locate(findings_from_validation(exc, root))) from None
     return LoadedStack(path=path, spec=spec, locator=locator)
 
 
@@ -151,7 +136,7 @@ def parse_yaml(text: str, shown: str) -> Any:
         found = re.search(r'found duplicate key "(.*?)" with value', exc.problem or "")
         key = f" '{found[1]}'" if found else ""
         message = f"duplicate key{key}: a key may appear only once in a mapping (names must be unique)"
-        raise SpecInvalid([Problem(shown, line, column, (), message)]) from None
+        raise StackInvalid([DUPLICATE_KEY.finding((), message).located(Location(shown, line, column))]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -159,9 +144,9 @@ def parse_yaml(text: str, shown: str) -> Any:
         start = exc.context_mark
         if start is not None and mark is not None and (start.line, start.column) != (mark.line, mark.column):
             message += f" (it began at line {start.line + 1}, column {start.column + 1})"
-        raise SpecInvalid([Problem(shown, line, column, (), f"YAML syntax error: {message}")]) from None
+        raise StackInvalid([YAML_SYNTAX.finding((), f"YAML syntax error: {message}").located(Location(shown, line, column))]) from None
     except YAMLError as exc:
-        raise SpecInvalid([Problem(shown, 1, 1, (), f"YAML error: {exc}")]) from None
+        raise StackInvalid([YAML_SYNTAX.finding((), f"YAML error: {exc}").located(Location(shown, 1, 1))]) from None
 
 
 def findings_from_validation(exc: ValidationError, root: Any) -> list[Finding]:
@@ -171,8 +156,19 @@ def findings_from_validation(exc: ValidationError, root: Any) -> list[Finding]:
         if error["type"] == "union_tag_invalid":
             path = (*path, "kind")
         at_key = error["type"] == "extra_forbidden" or "[key]" in error["loc"]
-        findings.append(Finding(path, _message(error), at_key))
+        findings.append(_rule_for(error).finding(path, _message(error), at_key=at_key))
     return findings
+
+
+def _rule_for(error: Any):
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return UNKNOWN_FIELD
+    if kind in ("missing", "union_tag_not_found"):
+        return MISSING_FIELD
+    if kind == "string_pattern_mismatch" and ("[key]" in error["loc"] or error["ctx"]["pattern"] == NAME_PATTERN):
+        return BAD_NAME
+    return BAD_VALUE
 
 
 def _strip_tags(path: tuple[PathPart, ...], root: Any) -> tuple[PathPart, ...]:

@@ -18,3 +18,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Stable, machine-readable
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def print_findings(findings) -> None:
+    for finding in findings:
+        err.print(str(finding))

@@ -17,15 +17,17 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gpufleet.catalog.mig import MigGeometry
-from gpufleet.console import JsonFlag, err, out, print_json
+from gpufleet.commands.handler import guarded
+from gpufleet.commands.console import JsonFlag, err, out, print_json
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
-from gpufleet.mig.planner import DemandError, DemandPlan, NodePoolPlan, ServiceDemand, plan_demand, plan_node_pool
+from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, ServiceDemand, plan_demand, plan_node_pool
 
+HELP = "MIG geometry, layout feasibility, mig-parted configs and automatic plans."
 mig_app = typer.Typer(
     name="mig",
-    help="MIG geometry, layout feasibility, mig-parted configs and automatic plans.",
+    help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -48,6 +50,7 @@ def _geometry(gpu: str) -> MigGeometry:
 
 
 @mig_app.command()
+@guarded
 def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
     """Table of a GPU's MIG profiles and their placements."""
     geometry = _geometry(gpu)
@@ -145,6 +148,7 @@ def _check_json(check: LayoutCheck) -> dict[str, Any]:
 
 
 @mig_app.command()
+@guarded
 def check(
     gpu: GpuArgument,
     specs: Annotated[list[str], typer.Argument(help="PROFILE=COUNT, or PROFILE@START[,START] to pin instances.")],
@@ -195,6 +199,7 @@ def _verdict_json(verdict: EntryVerdict) -> dict[str, Any]:
 
 
 @mig_app.command("check-config")
+@guarded
 def check_config(
     file: Annotated[Path, typer.Argument(help="A mig-parted config, or a GPU Operator ConfigMap holding one.")],
     as_json: JsonFlag = False,
@@ -250,7 +255,7 @@ def _layout_text(layout: dict[str, int]) -> str:
     return " + ".join(f"{count} x {name}" for name, count in layout.items()) or "(MIG off)"
 
 
-def _plan_json(plan: DemandPlan, pool: NodePoolPlan | None) -> dict[str, Any]:
+def _plan_json(plan: GpuPacking, pool: NodePacking | None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "gpu": plan.gpu,
         "gpus_used": plan.gpus_used,
@@ -282,6 +287,7 @@ def _plan_json(plan: DemandPlan, pool: NodePoolPlan | None) -> dict[str, Any]:
 
 
 @mig_app.command()
+@guarded
 def plan(
     gpu: Annotated[str, typer.Option("--gpu", help="Catalog name or PCI id of the GPU to plan for.")],
     demand: Annotated[Path, typer.Option("--demand", help="YAML/JSON list of services: name, memory_gib, compute_share, replicas.")],

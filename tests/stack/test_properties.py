@@ -4,9 +4,9 @@
   storage that fits, MIG plans on MIG GPUs) load and resolve.
 * Targeted mutations of a valid stack (a required key dropped, a reference renamed, a
   wrong type, an unknown instance type, an out-of-range number) are refused with
-  ``SpecInvalid`` and at least one problem located inside the file.
+  ``StackInvalid`` and at least one problem located inside the file.
 * Arbitrary value replacements anywhere in a stack either resolve or raise
-  ``SpecInvalid`` with every problem inside the file: never any other exception.
+  ``StackInvalid`` with every problem inside the file: never any other exception.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from gpufleet.catalog import load_catalog
 from gpufleet.mig import check_layout
 from gpufleet.model import resolve, subnet_slot
-from gpufleet.spec import SpecInvalid, load_stack
+from gpufleet.stack import StackInvalid, load_stack
 
 CATALOG = load_catalog()
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -262,8 +262,8 @@ def test_mutations_are_refused_with_located_problems(tmp_path_factory, data, mut
     path, lines = write(tmp_path_factory.mktemp("mutated"), broken)
     try:
         resolve(load_stack(path))
-    except SpecInvalid as exc:
-        problems = exc.problems
+    except StackInvalid as exc:
+        problems = exc.findings
     else:
         raise AssertionError(f"{mutation.__name__} was accepted:\n" + "\n".join(lines))
     assert problems
@@ -309,7 +309,7 @@ def test_arbitrary_replacements_never_crash(tmp_path_factory, data, pick, value)
     path, lines = write(tmp_path_factory.mktemp("fuzz"), broken)
     try:
         resolve(load_stack(path))
-    except SpecInvalid as exc:
-        assert exc.problems
-        for problem in exc.problems:
+    except StackInvalid as exc:
+        assert exc.findings
+        for problem in exc.findings:
             assert inside(problem, lines), (str(problem), "\n".join(lines))

@@ -39,11 +39,11 @@ WorkloadClass = Literal["training", "inference", "lab", "system"]
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
 
-class SpecModel(BaseModel):
+class StackModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Cluster(SpecModel):
+class ClusterSpec(StackModel):
     name: Name
     provider: Literal["aws", "kubernetes"] = Field(
         description="aws: gpufleet creates the cloud side too; kubernetes: an existing cluster, "
@@ -56,13 +56,13 @@ class Cluster(SpecModel):
     )
 
     @model_validator(mode="after")
-    def _aws_needs_region(self) -> Cluster:
+    def _aws_needs_region(self) -> ClusterSpec:
         if self.provider == "aws" and self.region is None:
             raise ValueError("region is required when provider is aws")
         return self
 
 
-class Network(SpecModel):
+class NetworkSpec(StackModel):
     vpc_cidr: IPv4Network
     availability_zones: tuple[str, ...] = Field(min_length=1)
 
@@ -74,7 +74,7 @@ class Network(SpecModel):
         return vpc_cidr
 
 
-class Fabric(SpecModel):
+class FabricSpec(StackModel):
     kind: Literal["efa", "infiniband", "ethernet"] = Field(
         description="efa and infiniband are RDMA fabrics for multi-node training; ethernet is "
         "plain TCP networking."
@@ -85,7 +85,7 @@ class Fabric(SpecModel):
         return self.kind != "ethernet"
 
 
-class S3Tier(SpecModel):
+class S3TierSpec(StackModel):
     kind: Literal["s3"]
     versioning: bool = True
     allow_deletion: bool = Field(
@@ -93,7 +93,7 @@ class S3Tier(SpecModel):
     )
 
 
-class FsxLustreTier(SpecModel):
+class FsxLustreTierSpec(StackModel):
     kind: Literal["fsx-lustre"]
     deployment: Literal["SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"] = "PERSISTENT_2"
     capacity_tib: Float = Field(
@@ -107,29 +107,29 @@ class FsxLustreTier(SpecModel):
     allow_deletion: bool = False
 
 
-class LocalNvmeTier(SpecModel):
+class LocalNvmeTierSpec(StackModel):
     kind: Literal["local-nvme"]
     mount_path: str = Field(default="/mnt/nvme", pattern=r"^/[A-Za-z0-9/_.-]*$")
 
 
-StorageTier = Annotated[S3Tier | FsxLustreTier | LocalNvmeTier, Field(discriminator="kind")]
+StorageTierSpec = Annotated[S3TierSpec | FsxLustreTierSpec | LocalNvmeTierSpec, Field(discriminator="kind")]
 
 
-class DeviceLayout(SpecModel):
+class DeviceLayout(StackModel):
     """A layout for some GPU indexes of a node, as mig-parted allows per device."""
 
     devices: tuple[Annotated[Int, Field(ge=0)], ...] | Literal["all"] = "all"
     layout: dict[str, Annotated[Int, Field(ge=1)]] = Field(min_length=1)
 
 
-class ServiceDemand(SpecModel):
+class ServiceDemand(StackModel):
     name: Name
     memory_gib: Float = Field(gt=0)
     compute_share: Float | None = Field(default=None, gt=0, le=1)
     replicas: Int = Field(default=1, ge=1)
 
 
-class MigPlan(SpecModel):
+class MigPlanSpec(StackModel):
     gpu: str
     layout: dict[str, Annotated[Int, Field(ge=1)]] | None = Field(
         default=None, description="Profile -> count, the same on every GPU of the node."
@@ -142,14 +142,14 @@ class MigPlan(SpecModel):
     )
 
     @model_validator(mode="after")
-    def _exactly_one_form(self) -> MigPlan:
+    def _exactly_one_form(self) -> MigPlanSpec:
         given = [f for f in ("layout", "devices", "demand") if getattr(self, f) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of layout, devices or demand")
         return self
 
 
-class NodeCount(SpecModel):
+class NodeCount(StackModel):
     min: Int = Field(ge=0)
     max: Int = Field(ge=1)
     desired: Int | None = Field(default=None, ge=0)
@@ -166,7 +166,7 @@ class NodeCount(SpecModel):
         return self.min if self.desired is None else self.desired
 
 
-class Capacity(SpecModel):
+class Capacity(StackModel):
     type: Literal["on-demand", "spot", "capacity-block", "reservation"] = "on-demand"
     reservation_id: str | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
     availability_zone: str | None = Field(
@@ -185,14 +185,14 @@ class Capacity(SpecModel):
         return self
 
 
-class ServedModel(SpecModel):
+class ServedModel(StackModel):
     name: str = Field(min_length=1)
     parameters_b: Float = Field(gt=0, description="Parameters, in billions.")
     precision: Precision = "bf16"
     replicas: Int = Field(default=1, ge=1)
 
 
-class NodePool(SpecModel):
+class NodePoolSpec(StackModel):
     workload: WorkloadClass
     instance_type: str
     nodes: NodeCount
@@ -223,15 +223,15 @@ class NodePool(SpecModel):
     )
 
 
-class StackSpec(SpecModel):
+class StackSpec(StackModel):
     """One environment's cluster."""
 
-    cluster: Cluster
-    network: Network | None = None
-    fabrics: dict[Name, Fabric] = {}
-    storage: dict[Name, StorageTier] = {}
-    mig_plans: dict[Name, MigPlan] = {}
-    node_pools: dict[Name, NodePool] = Field(min_length=1)
+    cluster: ClusterSpec
+    network: NetworkSpec | None = None
+    fabrics: dict[Name, FabricSpec] = {}
+    storage: dict[Name, StorageTierSpec] = {}
+    mig_plans: dict[Name, MigPlanSpec] = {}
+    node_pools: dict[Name, NodePoolSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _aws_needs_network(self) -> StackSpec:

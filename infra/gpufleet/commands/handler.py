@@ -1,0 +1,30 @@
+"""The one place gpufleet's errors become exit codes: 0 ok, 1 invalid or infeasible, 2 usage."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from gpufleet.commands.console import err, print_findings
+from gpufleet.errors import GpufleetError
+from gpufleet.stack import StackInvalid
+
+
+def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn gpufleet's own errors into their exit codes; anything else is a bug and shows."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except StackInvalid as invalid:
+            print_findings(invalid.findings)
+            raise typer.Exit(1) from None
+        except GpufleetError as error:
+            err.print(f"gpufleet: {error}")
+            raise typer.Exit(error.exit_code) from None
+
+    return run

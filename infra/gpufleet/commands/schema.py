@@ -1,0 +1,13 @@
+"""``gpufleet schema``: the stack file's JSON Schema."""
+
+from __future__ import annotations
+
+from gpufleet.commands.console import print_json
+from gpufleet.stack.schema import stack_json_schema
+
+NAME = "schema"
+
+
+def command() -> None:
+    """Print the stack file's JSON Schema (for editors' YAML language servers)."""
+    print_json(stack_json_schema())

@@ -1,0 +1,47 @@
+"""``gpufleet validate``: check stack files and print each pool's resolved shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpufleet.catalog import load_catalog
+from gpufleet.commands.console import JsonFlag, err, out, print_json
+from gpufleet.commands.tables import plan_summary, pools_table
+from gpufleet.model import resolve
+from gpufleet.stack import StackFileError, StackInvalid, load_stack
+from gpufleet.stack.loader import display_path
+
+NAME = "validate"
+
+
+def command(stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g. stacks/prod.yaml.")], as_json: JsonFlag = False) -> None:
+    """Check stack files against the catalog and print each pool's resolved shape."""
+    results: list[dict[str, Any]] = []
+    exit_code = 0
+    catalog = load_catalog()
+    for stack in stacks:
+        try:
+            plan = resolve(load_stack(stack), catalog)
+        except StackFileError as exc:
+            err.print(f"gpufleet: {exc}")
+            results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "error": str(exc), "problems": [], "pools": []})
+            exit_code = max(exit_code, exc.exit_code)
+            continue
+        except StackInvalid as exc:
+            for finding in exc.findings:
+                err.print(str(finding))
+            results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "problems": [f.as_json() for f in exc.findings], "pools": []})
+            exit_code = max(exit_code, exc.exit_code)
+            continue
+        results.append(plan_summary(plan))
+        if not as_json:
+            out.print(pools_table(plan))
+    if as_json:
+        print_json({"stacks": results})
+    elif exit_code == 1:
+        count = sum(len(r["problems"]) for r in results)
+        err.print(f"{count} problem(s) found")
+    raise typer.Exit(exit_code)
