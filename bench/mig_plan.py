@@ -16,6 +16,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.mig import ServiceDemand, plan_demand
 from gpufleet.mig.planner import _feasible_vectors_of
 
+CATALOG = load_catalog()
 SIZES = (100, 1_000, 10_000)
 # Per mix: (share of the GPU's largest profile a service needs in memory, weight) and
 # (compute share, weight). "memory" is mostly memory-bound; "compute" is many small
@@ -33,7 +34,7 @@ MIXES = {
 
 
 def services(gpu: str, count: int, mix: str, seed: int = 4) -> list[ServiceDemand]:
-    largest = max(profile.usable_gib for profile in load_catalog().mig[gpu].plain_profiles)
+    largest = max(profile.usable_gib for profile in CATALOG.mig[gpu].plain_profiles)
     rng = random.Random(seed)
     fractions, fraction_weights = zip(*MIXES[mix][0], strict=True)
     shares, share_weights = zip(*MIXES[mix][1], strict=True)
@@ -57,7 +58,7 @@ def main(gpus: list[str]) -> int:
             demand = services(gpu, count, mix)
             _feasible_vectors_of.cache_clear()  # time the cold path, layout enumeration included
             started = time.perf_counter()
-            plan = plan_demand(gpu, demand)
+            plan = plan_demand(CATALOG.mig[gpu], demand)
             seconds = time.perf_counter() - started
             gap = (plan.gpus_used - plan.lower_bound) / plan.lower_bound
             ok = plan.gpus_used <= plan.lower_bound * 1.01 and (count < 10_000 or seconds < 2.0)

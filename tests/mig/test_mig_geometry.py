@@ -11,6 +11,8 @@ from gpufleet.catalog import load_catalog
 from gpufleet.catalog.mig import parse_mig_geometries, parse_profile_name
 from gpufleet.mig import UnknownMigGpu, resolve_gpu
 
+CATALOG = load_catalog()
+
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 
 RESEARCH_MODEL_TO_GPU = {
@@ -36,15 +38,15 @@ def research_gpus() -> dict[str, dict]:
 
 
 def test_every_mig_capable_gpu_of_the_issue_has_geometry_keyed_by_its_catalog_name():
-    assert sorted(load_catalog().mig) == sorted(RESEARCH_MODEL_TO_GPU.values())
-    for gpu in load_catalog().mig:
-        assert load_catalog().accelerators[gpu].pci_device_ids, gpu
+    assert sorted(CATALOG.mig) == sorted(RESEARCH_MODEL_TO_GPU.values())
+    for gpu in CATALOG.mig:
+        assert CATALOG.accelerators[gpu].pci_device_ids, gpu
 
 
 @pytest.mark.parametrize("gpu", sorted(RESEARCH_MODEL_TO_GPU.values()))
 def test_geometry_matches_the_research_profile_by_profile(gpu):
     research = research_gpus()[gpu]
-    geometry = load_catalog().mig[gpu]
+    geometry = CATALOG.mig[gpu]
     assert (geometry.compute_slices, geometry.memory_slices, geometry.placement_units, geometry.max_instances) == (
         research["compute_slices"],
         research["memory_slices"],
@@ -60,13 +62,13 @@ def test_geometry_matches_the_research_profile_by_profile(gpu):
         for p in geometry.profiles.values()
     }
     assert actual == expected
-    assert sorted(load_catalog().accelerators[gpu].pci_device_ids) == sorted(
-        pci for pci in research["pci_device_ids"] if load_catalog().accelerator(pci) is not None
+    assert sorted(CATALOG.accelerators[gpu].pci_device_ids) == sorted(
+        pci for pci in research["pci_device_ids"] if CATALOG.accelerator(pci) is not None
     )
 
 
 def test_confidence_is_marked_where_the_geometry_was_not_seen_on_hardware():
-    mig = load_catalog().mig
+    mig = CATALOG.mig
     assert mig["H100-80GB"].profiles["3g.40gb"].confidence == "confirmed"
     assert mig["H200-141GB"].profiles["3g.71gb"].confidence == "inferred"
     assert mig["B300-288GB"].profiles["7g.269gb"].confidence == "unconfirmed"
@@ -75,7 +77,7 @@ def test_confidence_is_marked_where_the_geometry_was_not_seen_on_hardware():
 
 
 def test_same_name_means_different_profiles_on_different_gpus():
-    mig = load_catalog().mig
+    mig = CATALOG.mig
     forty, eighty = mig["A100-40GB"].profiles["1g.10gb"], mig["A100-80GB"].profiles["1g.10gb"]
     assert (forty.memory_slices, forty.max_count, forty.profile_id) == (2, 4, 15)
     assert (eighty.memory_slices, eighty.max_count, eighty.profile_id) == (1, 7, 19)
@@ -89,7 +91,7 @@ def test_same_name_means_different_profiles_on_different_gpus():
 
 
 def test_rtx_pro_6000_places_on_twelve_units_three_per_memory_slice():
-    rtx = load_catalog().mig["RTX-PRO-6000-96GB"]
+    rtx = CATALOG.mig["RTX-PRO-6000-96GB"]
     assert rtx.profiles["1g.24gb"].lgipp == "{0,3,6,9}:3"
     assert rtx.profiles["2g.48gb"].lgipp == "{0,6}:6"
     assert rtx.profiles["4g.96gb"].lgipp == "{0}:12"
@@ -162,13 +164,13 @@ def test_malformed_profile_names_are_rejected(text):
     ],
 )
 def test_gpus_resolve_by_name_alias_or_pci_id(query, gpu):
-    assert resolve_gpu(query).gpu == gpu
+    assert resolve_gpu(CATALOG, query).gpu == gpu
 
 
 def test_unknown_and_non_mig_gpus_are_told_apart():
     with pytest.raises(UnknownMigGpu, match=r"Unknown GPU 'H100-80G'.*Did you mean H100-80GB\?"):
-        resolve_gpu("H100-80G")
+        resolve_gpu(CATALOG, "H100-80G")
     with pytest.raises(UnknownMigGpu, match=r"L4-24GB is in the catalog but does not support MIG"):
-        resolve_gpu("L4")
+        resolve_gpu(CATALOG, "L4")
     with pytest.raises(UnknownMigGpu, match="MIG-capable GPUs: A100-40GB"):
-        resolve_gpu("0xDEADBEEF")
+        resolve_gpu(CATALOG, "0xDEADBEEF")

@@ -17,6 +17,8 @@ import pytest
 from gpufleet.catalog import load_catalog
 from gpufleet.mig import judge_mig_parted_config
 
+CATALOG = load_catalog()
+
 CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nvidia-mig-configs"
 ALL = "*"
 H80 = "A100-80GB,H100-80GB"
@@ -179,14 +181,14 @@ def expected_rows(table: str, balanced_order: list[str] | None = None) -> list[t
     for line in table.strip().splitlines():
         config, entry, targets, status = line.split()
         index = balanced_order.index(entry) if balanced_order and config == "all-balanced" else int(entry)
-        names = sorted(load_catalog().mig) if targets == ALL else targets.split(",")
+        names = sorted(CATALOG.mig) if targets == ALL else targets.split(",")
         rows.extend((config, index, name, status) for name in names)
     return sorted(rows)
 
 
 def actual_rows(path: Path) -> list[tuple[str, int, str, str]]:
     rows = []
-    for verdict in judge_mig_parted_config(path):
+    for verdict in judge_mig_parted_config(CATALOG, path):
         target = verdict.gpu or (f"pci:{verdict.pci_ids[0]}" if verdict.pci_ids else "-")
         rows.append((verdict.config, verdict.entry, target, verdict.status))
     return sorted(rows)
@@ -216,7 +218,7 @@ def test_older_and_example_configs_entry_by_entry(name, table):
 
 
 def test_the_one_failing_entry_says_which_limit():
-    verdicts = judge_mig_parted_config(CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml")
+    verdicts = judge_mig_parted_config(CATALOG, CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml")
     (failed,) = [verdict for verdict in verdicts if verdict.fails]
     assert failed.reasons == (
         "Profile limit: 7 x 1g.10gb but A100-40GB allows at most 4.",
@@ -225,7 +227,7 @@ def test_the_one_failing_entry_says_which_limit():
 
 
 def test_stale_names_point_at_the_profile_they_became():
-    verdicts = judge_mig_parted_config(CONFIGS / "mig-parted__deployments__systemd__config-default.yaml")
+    verdicts = judge_mig_parted_config(CATALOG, CONFIGS / "mig-parted__deployments__systemd__config-default.yaml")
     (stale,) = [v for v in verdicts if v.config == "all-7g.189gb"]
     assert stale.reasons == (
         "No catalog GPU has all of 7g.189gb under current profile names."

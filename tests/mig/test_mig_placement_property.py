@@ -13,7 +13,8 @@ from gpufleet.catalog import load_catalog
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.mig.feasibility import check_geometry_layout
 
-GPUS = sorted(load_catalog().mig)
+CATALOG = load_catalog()
+GPUS = sorted(CATALOG.mig)
 
 
 def mask(start: int, size: int) -> int:
@@ -92,7 +93,7 @@ def scenarios(draw, geometry: MigGeometry):
 @settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_search_agrees_with_brute_force(gpu, data):
-    geometry = load_catalog().mig[gpu]
+    geometry = CATALOG.mig[gpu]
     layout, pinned, existing = data.draw(scenarios(geometry))
     check = check_geometry_layout(geometry, layout, placements=pinned, existing=existing)
     assert check.feasible == brute_force(geometry, layout, pinned, existing), (layout, pinned, existing, check.reasons)
@@ -117,7 +118,7 @@ def test_search_agrees_with_brute_force(gpu, data):
 def test_unpinned_sets_fit_exactly_when_the_counts_fit(gpu):
     """Every multiset of plain profiles: the search and the brute force agree, and for sets
     with nothing pinned that is the same as passing maxima and both slice budgets."""
-    geometry = load_catalog().mig[gpu]
+    geometry = CATALOG.mig[gpu]
     plain = list(geometry.plain_profiles)
     for counts in itertools.product(*(range(p.max_count + 1) for p in plain)):
         layout = {p.name: c for p, c in zip(plain, counts) if c}

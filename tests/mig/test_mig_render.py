@@ -6,20 +6,28 @@ from pathlib import Path
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.mig import (
     DeviceLayout,
     MigConfigError,
     MigPlanError,
-    MigPlanInput,
     judge_mig_parted_config,
     render_mig_parted_config,
 )
 
+CATALOG = load_catalog()
+
+
+def uniform(gpu: str, layout: dict[str, int] | None):
+    """One layout (or MIG off) on every GPU of the node."""
+    return (gpu, (DeviceLayout(devices="all", layout=layout),))
+
+
 PLANS = {
-    "inference": MigPlanInput.uniform("H100-80GB", {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}),
-    "mixed-a30": MigPlanInput(
-        gpu="0x20B710DE",
-        devices=(
+    "inference": uniform("H100-80GB", {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}),
+    "mixed-a30": (
+        "0x20B710DE",
+        (
             DeviceLayout(devices=(0, 1), layout={"1g.6gb": 4}),
             DeviceLayout(devices=(2,), layout={}),
             DeviceLayout(devices=(3,), layout=None),
@@ -58,18 +66,18 @@ mig-configs:
 
 
 def test_plans_render_to_one_config_with_device_filters_and_a_reset_entry():
-    rendered = render_mig_parted_config(PLANS)
-    assert rendered.yaml_text == EXPECTED
+    rendered = render_mig_parted_config(CATALOG, PLANS)
+    assert rendered.to_yaml() == EXPECTED
     assert rendered.label_values == {"inference": "inference", "mixed-a30": "mixed-a30"}
 
 
 def test_rendering_is_byte_identical_whatever_the_input_order():
-    again = render_mig_parted_config(dict(reversed(list(PLANS.items()))))
-    assert again.yaml_text == render_mig_parted_config(PLANS).yaml_text
+    again = render_mig_parted_config(CATALOG, dict(reversed(list(PLANS.items()))))
+    assert again.to_yaml() == render_mig_parted_config(CATALOG, PLANS).to_yaml()
 
 
 def test_rendered_config_reads_back_as_valid_for_exactly_its_gpus():
-    verdicts = judge_mig_parted_config(render_mig_parted_config(PLANS).yaml_text)
+    verdicts = judge_mig_parted_config(CATALOG, render_mig_parted_config(CATALOG, PLANS).to_yaml())
     assert all(verdict.status == "ok" for verdict in verdicts)
     assert {(v.config, v.gpu) for v in verdicts if v.config != "all-disabled"} == {
         ("inference", "H100-80GB"),
@@ -80,10 +88,11 @@ def test_rendered_config_reads_back_as_valid_for_exactly_its_gpus():
 def test_an_infeasible_plan_is_refused_with_every_reason():
     with pytest.raises(MigPlanError) as caught:
         render_mig_parted_config(
+            CATALOG,
             {
-                "bad": MigPlanInput.uniform("H100-80GB", {"3g.40gb": 2, "1g.10gb": 1}),
-                "foreign": MigPlanInput.uniform("A30", {"1g.5gb": 1}),
-            }
+                "bad": uniform("H100-80GB", {"3g.40gb": 2, "1g.10gb": 1}),
+                "foreign": uniform("A30", {"1g.5gb": 1}),
+            },
         )
     message = str(caught.value)
     assert "bad (H100-80GB): Entry 0 (devices all): Memory slices:" in message
@@ -93,7 +102,7 @@ def test_an_infeasible_plan_is_refused_with_every_reason():
 @pytest.mark.parametrize("name", ["all-disabled", "Bad Name", "-leading"])
 def test_plan_names_must_be_usable_as_the_node_label_value(name):
     with pytest.raises(MigPlanError):
-        render_mig_parted_config({name: MigPlanInput.uniform("H100-80GB", None)})
+        render_mig_parted_config(CATALOG, {name: uniform("H100-80GB", None)})
 
 
 def test_entries_that_break_the_v1_schema_are_invalid_not_crashes():
@@ -113,7 +122,7 @@ mig-configs:
       colour: red
   empty: []
 """
-    verdicts = {(v.config, v.entry): v for v in judge_mig_parted_config(text)}
+    verdicts = {(v.config, v.entry): v for v in judge_mig_parted_config(CATALOG, text)}
     assert verdicts["broken", 0].reasons == ("'mig-devices' is required when 'mig-enabled' is true.",)
     assert verdicts["broken", 1].reasons == (
         "'devices' must be 'all' or a list of GPU indexes, got 'some'.",
@@ -143,7 +152,7 @@ mig-configs:
       devices: [0]
       mig-enabled: false
 """
-    verdicts = {(v.config, v.gpu): v for v in judge_mig_parted_config(text)}
+    verdicts = {(v.config, v.gpu): v for v in judge_mig_parted_config(CATALOG, text)}
     assert verdicts["on", "L4-24GB"].status == "infeasible"
     assert verdicts["on", "L4-24GB"].reasons == ("L4-24GB does not support MIG.",)
     assert verdicts["on", "H100-80GB"].status == "ok"
@@ -163,20 +172,20 @@ mig-configs:
 )
 def test_files_that_are_not_mig_parted_configs_are_refused_as_a_whole(text, message):
     with pytest.raises(MigConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
-        judge_mig_parted_config(text)
+        judge_mig_parted_config(CATALOG, text)
 
 
 def test_a_path_is_read_from_disk(tmp_path: Path):
     path = tmp_path / "config.yaml"
-    path.write_text(render_mig_parted_config(PLANS).yaml_text, encoding="utf-8")
-    assert judge_mig_parted_config(path) == judge_mig_parted_config(str(path))
+    path.write_text(render_mig_parted_config(CATALOG, PLANS).to_yaml(), encoding="utf-8")
+    assert judge_mig_parted_config(CATALOG, path) == judge_mig_parted_config(CATALOG, str(path))
 
 
 def test_a_missing_file_is_a_config_error_not_yaml_text(tmp_path: Path):
     with pytest.raises(MigConfigError, match="Cannot read"):
-        judge_mig_parted_config(str(tmp_path / "absent.yaml"))
+        judge_mig_parted_config(CATALOG, str(tmp_path / "absent.yaml"))
 
 
 def test_rendered_profile_names_use_the_spelling_nvidia_smi_prints():
-    rendered = render_mig_parted_config({"p": MigPlanInput.uniform("H100-80GB", {"1G.10GB": 2, "1g.10gb": 1, "2C.3g.40GB": 1})})
-    assert '        "2c.3g.40gb": 1\n        "1g.10gb": 3\n' in rendered.yaml_text
+    rendered = render_mig_parted_config(CATALOG, {"p": uniform("H100-80GB", {"1G.10GB": 2, "1g.10gb": 1, "2C.3g.40GB": 1})})
+    assert '        "2c.3g.40gb": 1\n        "1g.10gb": 3\n' in rendered.to_yaml()

@@ -65,13 +65,14 @@ def test_preview_from_two_processes_writes_identical_files(tmp_path):
 
 
 def test_preview_writes_the_stacks_mig_parted_config_matching_the_pool_labels(tmp_path):
+    from gpufleet.catalog import load_catalog
     from gpufleet.mig import judge_mig_parted_config
 
     result = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     config = tmp_path / "mig-parted-config.yaml"
     assert json.loads(result.stdout)["mig_parted_config_file"] == str(config)
-    verdicts = judge_mig_parted_config(config)
+    verdicts = judge_mig_parted_config(load_catalog(), config)
     judged = {(v.config, v.gpu): v.status for v in verdicts if v.status != "not-judged"}
     assert judged[("serve-balanced", "H100-80GB")] == "ok"
     assert all(status == "ok" for status in judged.values())

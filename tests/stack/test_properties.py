@@ -66,7 +66,7 @@ def mig_layouts(draw, gpu: str) -> dict[str, int]:
     profile = draw(st.sampled_from(sorted(p for p in geometry.profiles if "+" not in p and "-" not in p)))
     count = draw(st.integers(1, geometry.profiles[profile].max_count))
     layout = {profile: count}
-    return layout if check_layout(gpu, layout).feasible else {profile: 1}
+    return layout if check_layout(CATALOG, gpu, layout).feasible else {profile: 1}
 
 
 @st.composite

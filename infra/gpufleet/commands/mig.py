@@ -16,6 +16,7 @@ from rich.table import Table
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.commands.handler import guarded
 from gpufleet.commands.console import JsonFlag, err, out, print_json
@@ -42,9 +43,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _geometry(gpu: str) -> MigGeometry:
+def _geometry(catalog: Catalog, gpu: str) -> MigGeometry:
     try:
-        return resolve_gpu(gpu)
+        return resolve_gpu(catalog, gpu)
     except UnknownMigGpu as error:
         raise _fail(str(error)) from None
 
@@ -53,7 +54,8 @@ def _geometry(gpu: str) -> MigGeometry:
 @guarded
 def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
     """Table of a GPU's MIG profiles and their placements."""
-    geometry = _geometry(gpu)
+    catalog = load_catalog()
+    geometry = _geometry(catalog, gpu)
     rows = [
         {
             "profile": profile.name,
@@ -75,7 +77,7 @@ def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
         print_json(
             {
                 "gpu": geometry.gpu,
-                "pci_device_ids": list(pci_ids(geometry)),
+                "pci_device_ids": list(pci_ids(catalog, geometry)),
                 "compute_slices": geometry.compute_slices,
                 "memory_slices": geometry.memory_slices,
                 "placement_units": geometry.placement_units,
@@ -88,7 +90,7 @@ def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
     out.print(
         f"{geometry.gpu}: {geometry.compute_slices} compute slices, {geometry.memory_slices} memory slices,"
         f" placement units 0-{geometry.placement_units - 1}, at most {geometry.max_instances} instances."
-        f" PCI ids: {', '.join(pci_ids(geometry))}"
+        f" PCI ids: {', '.join(pci_ids(catalog, geometry))}"
     )
     table = Table("Profile", "ID", "Compute", "Memory", "Max", "Placements", "Usable GiB", "Confidence", "Notes")
     for row in rows:
@@ -158,9 +160,12 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Prove a layout fits a GPU: placement and creation order, or exactly why not."""
-    geometry = _geometry(gpu)
+    catalog = load_catalog()
+    geometry = _geometry(catalog, gpu)
     layout, pinned = _parse_specs(specs)
-    result = check_geometry_layout(geometry, layout, placements=pinned, existing=_parse_existing(existing or []))
+    result = check_geometry_layout(
+        geometry, layout, placements=pinned, existing=_parse_existing(existing or []), catalog=catalog
+    )
     if as_json:
         print_json(_check_json(result))
         raise typer.Exit(0 if result.feasible else 1)
@@ -208,7 +213,7 @@ def check_config(
     if not file.is_file():
         raise _fail(f"{file}: no such file.")
     try:
-        verdicts = judge_mig_parted_config(file)
+        verdicts = judge_mig_parted_config(load_catalog(), file)
     except MigConfigError as error:
         raise _fail(f"{file}: {error}") from None
     failed = [verdict for verdict in verdicts if verdict.fails]
@@ -297,11 +302,11 @@ def plan(
     as_json: JsonFlag = False,
 ) -> None:
     """Choose a profile per replica and pack them onto the fewest GPUs."""
-    geometry = _geometry(gpu)
+    geometry = _geometry(load_catalog(), gpu)
     services = _load_demand(demand)
     try:
-        result = plan_demand(geometry.gpu, services)
-        pool = plan_node_pool(geometry.gpu, services, gpus_per_node) if gpus_per_node else None
+        result = plan_demand(geometry, services)
+        pool = plan_node_pool(geometry, services, gpus_per_node) if gpus_per_node else None
     except DemandError as error:
         raise _fail(str(error), 1) from None
     if as_json:

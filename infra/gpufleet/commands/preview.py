@@ -52,12 +52,13 @@ def command(
     from gpufleet.model.mig_config import mig_parted_config
     from gpufleet.preview import render_tree, run_preview, summarize, write_resources_json
 
-    plan = resolve(load_stack(stack), load_catalog())
+    catalog = load_catalog()
+    plan = resolve(load_stack(stack), catalog)
     config = {"gpufleet:spec": str(stack.resolve())}
     if plan.cluster.region:
         config["aws:region"] = plan.cluster.region
     result = run_preview(program.run, project=PROJECT, stack=plan.stack, config=config)
-    mig_text = mig_parted_config(plan).yaml_text
+    mig_text = mig_parted_config(plan, catalog).to_yaml()
     folder = out_dir or Path("out") / plan.stack
     target = write_resources_json(result, folder / "resources.json")
     mig_config = folder / "mig-parted-config.yaml"

@@ -1,6 +1,8 @@
 """The MIG engine: prove a MIG plan fits its GPUs before anything reaches a node.
 
-Plain Python on top of the catalog's geometry; nothing here talks to a cloud or Pulumi.
+Plain Python over the catalog facts its caller passes in (a GPU's geometry, or the whole
+catalog where every GPU matters); nothing here loads the catalog, talks to a cloud or
+Pulumi, or prints.
 """
 
 from gpufleet.mig.feasibility import (
@@ -9,22 +11,23 @@ from gpufleet.mig.feasibility import (
     LayoutCheck,
     PlacedInstance,
     check_device_plan,
+    check_geometry_layout,
     check_layout,
 )
-from gpufleet.mig.geometry import UnknownMigGpu, resolve_gpu
+from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import (
     EntryVerdict,
+    GpuPlan,
     MigConfigError,
     MigPlanError,
-    MigPlanInput,
-    RenderedMigConfig,
     judge_mig_parted_config,
     render_mig_parted_config,
 )
+from gpufleet.mig.parted_config import RESET_CONFIG, MigPartedConfig, MigPartedEntry
 from gpufleet.mig.planner import (
     DemandError,
-    GpuPacking,
     GpuLayout,
+    GpuPacking,
     NodePacking,
     ServiceDemand,
     ServiceInstance,
@@ -33,25 +36,29 @@ from gpufleet.mig.planner import (
 )
 
 __all__ = [
+    "RESET_CONFIG",
     "DemandError",
-    "DemandPlan",
     "DeviceLayout",
     "DevicePlanCheck",
     "EntryVerdict",
     "GpuLayout",
+    "GpuPacking",
+    "GpuPlan",
     "LayoutCheck",
     "MigConfigError",
+    "MigPartedConfig",
+    "MigPartedEntry",
     "MigPlanError",
-    "MigPlanInput",
-    "NodePoolPlan",
+    "NodePacking",
     "PlacedInstance",
-    "RenderedMigConfig",
     "ServiceDemand",
     "ServiceInstance",
     "UnknownMigGpu",
     "check_device_plan",
+    "check_geometry_layout",
     "check_layout",
     "judge_mig_parted_config",
+    "pci_ids",
     "plan_demand",
     "plan_node_pool",
     "render_mig_parted_config",

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile
 from gpufleet.mig.geometry import resolve_gpu, resolve_profile, unknown_profile_reason
 
-Devices = Literal["all"] | tuple[int, ...]
+# Strict: YAML's true/false or a quoted "3" must not pass for a GPU index or a count.
+GpuIndex = Annotated[int, Field(strict=True, ge=0)]
+InstanceCount = Annotated[int, Field(strict=True, ge=1)]
+Layout = dict[str, InstanceCount]
+Devices = tuple[GpuIndex, ...] | Literal["all"]
 
 
 class FrozenModel(BaseModel):
@@ -53,10 +58,14 @@ class LayoutCheck(FrozenModel):
 
 
 class DeviceLayout(FrozenModel):
-    """What mig-parted does to some GPU indexes of a node: ``layout=None`` turns MIG off."""
+    """What mig-parted does to some GPU indexes of a node.
+
+    ``layout=None`` turns MIG off on them and ``{}`` turns it on without instances, both
+    forms mig-parted has; a stack narrows this to layouts that create instances.
+    """
 
     devices: Devices = "all"
-    layout: dict[str, int] | None = Field(default_factory=dict)
+    layout: Layout | None
 
 
 class DevicePlanCheck(FrozenModel):
@@ -67,6 +76,7 @@ class DevicePlanCheck(FrozenModel):
 
 
 def check_layout(
+    catalog: Catalog,
     gpu: str,
     layout: Mapping[str, int],
     *,
@@ -74,7 +84,9 @@ def check_layout(
     existing: Sequence[tuple[str, int]] = (),
 ) -> LayoutCheck:
     """Judge ``layout`` (profile -> count) on ``gpu``; raises only for an unknown GPU."""
-    return check_geometry_layout(resolve_gpu(gpu), layout, placements=placements, existing=existing)
+    return check_geometry_layout(
+        resolve_gpu(catalog, gpu), layout, placements=placements, existing=existing, catalog=catalog
+    )
 
 
 def check_geometry_layout(
@@ -83,7 +95,9 @@ def check_geometry_layout(
     *,
     placements: Mapping[str, Sequence[int]] | None = None,
     existing: Sequence[tuple[str, int]] = (),
+    catalog: Catalog | None = None,
 ) -> LayoutCheck:
+    """Judge ``layout`` on one geometry; ``catalog`` lets a foreign profile name say whose it is."""
     reasons: list[str] = []
     requested: Counter[str] = Counter()
     for key, count in layout.items():
@@ -92,7 +106,7 @@ def check_geometry_layout(
             continue
         profile = resolve_profile(geometry, key)
         if profile is None:
-            reasons.append(unknown_profile_reason(geometry, key))
+            reasons.append(unknown_profile_reason(geometry, key, catalog))
         elif count:
             requested[profile.name] += count
 
@@ -100,14 +114,14 @@ def check_geometry_layout(
     for key, start in existing:
         profile = resolve_profile(geometry, key)
         if profile is None:
-            reasons.append("Existing instance: " + unknown_profile_reason(geometry, key))
+            reasons.append("Existing instance: " + unknown_profile_reason(geometry, key, catalog))
         else:
             pinned.append(PlacedInstance(profile=profile.name, start=start, size=profile.size, existing=True))
     explicit: Counter[str] = Counter()
     for key, starts in (placements or {}).items():
         profile = resolve_profile(geometry, key)
         if profile is None:
-            reasons.append("Placement: " + unknown_profile_reason(geometry, key))
+            reasons.append("Placement: " + unknown_profile_reason(geometry, key, catalog))
             continue
         for start in starts:
             explicit[profile.name] += 1
@@ -331,6 +345,7 @@ def _as_device_layout(entry: DeviceLayout | tuple[Devices | Sequence[int], Mappi
 
 
 def check_device_plan(
+    catalog: Catalog,
     gpu: str,
     entries: Sequence[DeviceLayout | tuple[Devices | Sequence[int], Mapping[str, int] | None]],
     *,
@@ -341,7 +356,7 @@ def check_device_plan(
     mig-parted applies matching entries in order, so an index named twice would be
     reconfigured twice; that is reported as an error rather than left to the last entry.
     """
-    geometry = resolve_gpu(gpu)
+    geometry = resolve_gpu(catalog, gpu)
     plan = [_as_device_layout(entry) for entry in entries]
     reasons: list[str] = []
     checks: list[LayoutCheck | None] = []
@@ -349,14 +364,13 @@ def check_device_plan(
         reasons.append("The plan has no entries.")
     owner: dict[int | str, int] = {}
     for position, entry in enumerate(plan):
-        where = f"Entry {position} (devices {_devices_text(entry.devices)})"
+        where = f"Entry {position} (devices {devices_text(entry.devices)})"
         indexes: list[int | str] = ["all"] if entry.devices == "all" else list(entry.devices)
         if entry.devices != "all" and not entry.devices:
             reasons.append(f"{where}: names no devices.")
         for index in indexes:
-            if isinstance(index, int) and (index < 0 or (device_count is not None and index >= device_count)):
-                limit = f" (the node has {device_count} GPUs)" if device_count is not None else ""
-                reasons.append(f"{where}: device index {index} does not exist{limit}.")
+            if isinstance(index, int) and device_count is not None and index >= device_count:
+                reasons.append(f"{where}: device index {index} does not exist (the node has {device_count} GPUs).")
             clash = [other for key, other in owner.items() if key == index or "all" in (key, index)]
             if clash:
                 what = "'all' includes devices" if index == "all" else f"device {index} is"
@@ -365,11 +379,12 @@ def check_device_plan(
         if entry.layout is None:
             checks.append(None)
             continue
-        check = check_geometry_layout(geometry, entry.layout)
+        check = check_geometry_layout(geometry, entry.layout, catalog=catalog)
         checks.append(check)
         reasons.extend(f"{where}: {reason}" for reason in check.reasons)
     return DevicePlanCheck(gpu=geometry.gpu, feasible=not reasons, reasons=tuple(reasons), entries=tuple(checks))
 
 
-def _devices_text(devices: Devices) -> str:
+def devices_text(devices: Devices) -> str:
+    """``all`` or ``[0, 1]``: how mig-parted configs and every message write a device set."""
     return "all" if devices == "all" else "[" + ", ".join(str(index) for index in devices) + "]"

@@ -1,11 +1,14 @@
-"""Find a GPU's MIG geometry and resolve profile names against it, with useful errors."""
+"""Find a GPU's MIG geometry and resolve profile names against it, with useful errors.
+
+The catalog is always the caller's: the engine reasons over the facts it is handed.
+"""
 
 from __future__ import annotations
 
 import difflib
 import re
 
-from gpufleet.catalog import load_catalog
+from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile, parse_profile_name
 
 _PCI_PACKED = re.compile(r"^(?:0x)?([0-9a-f]{8})$")
@@ -29,15 +32,10 @@ def normalise_pci_id(text: str) -> str | None:
     return None
 
 
-def mig_gpu_names() -> tuple[str, ...]:
-    return tuple(sorted(load_catalog().mig))
-
-
-def resolve_gpu(name_or_pci: str) -> MigGeometry:
+def resolve_gpu(catalog: Catalog, name_or_pci: str) -> MigGeometry:
     """The geometry for a catalog name, alias or PCI device id."""
-    catalog = load_catalog()
     accelerator = catalog.accelerator(normalise_pci_id(name_or_pci) or name_or_pci)
-    supported = ", ".join(mig_gpu_names())
+    supported = ", ".join(sorted(catalog.mig))
     if accelerator is None:
         hints = difflib.get_close_matches(name_or_pci.strip().upper(), list(catalog.accelerators), n=1, cutoff=0.5)
         did_you_mean = f" Did you mean {hints[0]}?" if hints else ""
@@ -53,8 +51,9 @@ def resolve_gpu(name_or_pci: str) -> MigGeometry:
     return geometry
 
 
-def pci_ids(geometry: MigGeometry) -> tuple[str, ...]:
-    return tuple(sorted(load_catalog().accelerators[geometry.gpu].pci_device_ids))
+def pci_ids(catalog: Catalog, geometry: MigGeometry) -> tuple[str, ...]:
+    """The PCI device ids that identify the geometry's GPU, as mig-parted's device-filter takes them."""
+    return tuple(sorted(catalog.accelerators[geometry.gpu].pci_device_ids))
 
 
 def resolve_profile(geometry: MigGeometry, name: str) -> MigProfile | None:
@@ -65,8 +64,8 @@ def resolve_profile(geometry: MigGeometry, name: str) -> MigProfile | None:
     return geometry.profile(parsed.gpu_instance_name)
 
 
-def unknown_profile_reason(geometry: MigGeometry, name: str) -> str:
-    """Say why ``name`` is not a profile of this GPU and what would be."""
+def unknown_profile_reason(geometry: MigGeometry, name: str, catalog: Catalog | None = None) -> str:
+    """Say why ``name`` is not a profile of this GPU and what would be; with the catalog, whose it is."""
     valid = ", ".join(geometry.profiles)
     parsed = parse_profile_name(name)
     if parsed is None:
@@ -81,6 +80,7 @@ def unknown_profile_reason(geometry: MigGeometry, name: str) -> str:
                 f"{name} is not a profile of {geometry.gpu} under current names: it is what earlier"
                 f" boards or drivers called {profile.name}. Profiles of {geometry.gpu}: {valid}."
             )
-    elsewhere = sorted(gpu for gpu, other in load_catalog().mig.items() if other.profile(wanted))
+    others = catalog.mig if catalog is not None else {}
+    elsewhere = sorted(gpu for gpu, other in others.items() if other.profile(wanted))
     foreign = f" It is a profile of {', '.join(elsewhere)}." if elsewhere else ""
     return f"{name} does not exist on {geometry.gpu}.{foreign} Profiles of {geometry.gpu}: {valid}."

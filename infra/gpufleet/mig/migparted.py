@@ -7,29 +7,31 @@ devices. Here every entry is checked against the geometry of each GPU it can rea
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gpufleet.catalog import load_catalog
+from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, parse_profile_name
 from gpufleet.mig.feasibility import (
     DeviceLayout,
-    LayoutCheck,
     FrozenModel,
+    LayoutCheck,
     check_device_plan,
     check_geometry_layout,
+    devices_text,
 )
 from gpufleet.mig.geometry import normalise_pci_id, pci_ids, resolve_gpu, resolve_profile
+from gpufleet.mig.parted_config import LABEL_VALUE, RESET_CONFIG, MigPartedConfig, MigPartedEntry
 
-RESET_CONFIG = "all-disabled"
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _ENTRY_KEYS = frozenset({"device-filter", "devices", "mig-enabled", "mig-devices"})
+
+# A plan as the renderer takes it: the GPU (catalog name, alias or PCI id) and what each
+# group of its indexes gets.
+GpuPlan = tuple[str, Sequence[DeviceLayout]]
 
 
 class MigConfigError(ValueError):
@@ -40,76 +42,45 @@ class MigPlanError(ValueError):
     """A plan handed to the renderer does not fit its GPU."""
 
 
-class MigPlanInput(FrozenModel):
-    """One pool's MIG plan: the GPU model and what each group of its indexes gets."""
-
-    gpu: str
-    devices: tuple[DeviceLayout, ...] = Field(min_length=1)
-
-    @classmethod
-    def uniform(cls, gpu: str, layout: Mapping[str, int] | None) -> MigPlanInput:
-        return cls(gpu=gpu, devices=(DeviceLayout(devices="all", layout=None if layout is None else dict(layout)),))
-
-
-class RenderedMigConfig(FrozenModel):
-    yaml_text: str
-    label_values: dict[str, str]
-
-
-def render_mig_parted_config(plans: Mapping[str, MigPlanInput]) -> RenderedMigConfig:
-    """One mig-parted config holding every plan, plus the node label value of each.
+def render_mig_parted_config(catalog: Catalog, plans: Mapping[str, GpuPlan]) -> MigPartedConfig:
+    """One mig-parted config holding every plan under its name, plus ``all-disabled``.
 
     Every entry carries a ``device-filter`` with the GPU's PCI ids: profile names are only
     meaningful per GPU, so an entry must never reach a GPU it was not checked for.
     """
     problems: list[str] = []
-    blocks: dict[str, list[str]] = {RESET_CONFIG: ["    - devices: all", "      mig-enabled: false"]}
+    configs: dict[str, tuple[MigPartedEntry, ...]] = {
+        RESET_CONFIG: (MigPartedEntry(devices="all", mig_enabled=False),)
+    }
     for name in sorted(plans):
-        plan = plans[name]
-        if not _LABEL_VALUE.match(name):
+        gpu, devices = plans[name]
+        if not LABEL_VALUE.match(name):
             problems.append(f"{name!r}: a plan name must be a valid label value (letters, digits, '.', '_', '-').")
             continue
         if name == RESET_CONFIG:
             problems.append(f"{name!r} is reserved for resetting a node.")
             continue
-        geometry = resolve_gpu(plan.gpu)
-        check = check_device_plan(geometry.gpu, plan.devices)
+        geometry = resolve_gpu(catalog, gpu)
+        check = check_device_plan(catalog, geometry.gpu, devices)
         if not check.feasible:
             problems.extend(f"{name} ({geometry.gpu}): {reason}" for reason in check.reasons)
             continue
-        blocks[name] = [
-            line for entry in plan.devices for line in _render_entry(geometry, entry)
-        ]
+        device_filter = pci_ids(catalog, geometry)
+        configs[name] = tuple(_entry(geometry, device_filter, entry) for entry in devices)
     if problems:
         raise MigPlanError("\n".join(problems))
-    lines = ["version: v1", "mig-configs:"]
-    for config in sorted(blocks):
-        lines.append(f"  {config}:")
-        lines.extend(blocks[config])
-    return RenderedMigConfig(
-        yaml_text="\n".join(lines) + "\n",
-        label_values={name: name for name in sorted(plans)},
-    )
+    return MigPartedConfig(mig_configs=configs)
 
 
-def _render_entry(geometry: MigGeometry, entry: DeviceLayout) -> list[str]:
-    ids = ", ".join(f'"{pci}"' for pci in pci_ids(geometry))
-    devices = "all" if entry.devices == "all" else "[" + ", ".join(str(i) for i in entry.devices) + "]"
-    lines = [f"    - device-filter: [{ids}]", f"      devices: {devices}"]
+def _entry(geometry: MigGeometry, device_filter: tuple[str, ...], entry: DeviceLayout) -> MigPartedEntry:
     if entry.layout is None:
-        return [*lines, "      mig-enabled: false"]
-    lines.append("      mig-enabled: true")
+        return MigPartedEntry(device_filter=device_filter, devices=entry.devices, mig_enabled=False)
     counts: dict[str, int] = {}
     for key, count in entry.layout.items():
-        if count:
-            canonical = _canonical_name(geometry, key)
-            counts[canonical] = counts.get(canonical, 0) + count
-    if not counts:
-        return [*lines, "      mig-devices: {}"]
-    lines.append("      mig-devices:")
-    for key in sorted(counts, key=lambda key: _profile_sort_key(geometry, key)):
-        lines.append(f'        "{key}": {counts[key]}')
-    return lines
+        canonical = _canonical_name(geometry, key)
+        counts[canonical] = counts.get(canonical, 0) + count
+    ordered = {key: counts[key] for key in sorted(counts, key=lambda key: _profile_sort_key(geometry, key))}
+    return MigPartedEntry(device_filter=device_filter, devices=entry.devices, mig_enabled=True, mig_devices=ordered)
 
 
 def _canonical_name(geometry: MigGeometry, key: str) -> str:
@@ -190,7 +161,7 @@ def _load_yaml(text: str) -> Any:
         raise MigConfigError(f"Not valid YAML: {str(error).splitlines()[0]}") from None
 
 
-def judge_mig_parted_config(text_or_path: str | Path) -> list[EntryVerdict]:
+def judge_mig_parted_config(catalog: Catalog, text_or_path: str | Path) -> list[EntryVerdict]:
     """Judge every entry of every config for each catalog GPU it can reach.
 
     An entry with a ``device-filter`` reaches the GPUs it names; one without reaches every
@@ -206,22 +177,20 @@ def judge_mig_parted_config(text_or_path: str | Path) -> list[EntryVerdict]:
             )
             continue
         for index, entry in enumerate(entries):
-            verdicts.extend(_judge_entry(config, index, entry))
+            verdicts.extend(_judge_entry(catalog, config, index, entry))
     return verdicts
 
 
-def _judge_entry(config: str, index: int, entry: Any) -> list[EntryVerdict]:
-    base: dict[str, Any] = {"config": config, "entry": index, "devices": "?"}
-    problems, devices, filters, enabled, counts = _parse_entry(entry)
-    base["devices"] = devices
-    base["device_filter"] = filters
-    if problems:
+def _judge_entry(catalog: Catalog, config: str, index: int, raw: Any) -> list[EntryVerdict]:
+    problems, devices, filters, entry = _parse_entry(raw)
+    base: dict[str, Any] = {"config": config, "entry": index, "devices": devices, "device_filter": filters}
+    if entry is None:
         return [EntryVerdict(**base, status="invalid", reasons=tuple(problems))]
-    catalog = load_catalog()
+    counts = entry.mig_devices or {}
     targets: dict[str, list[str]] = {}
     verdicts: list[EntryVerdict] = []
-    if filters:
-        for pci in filters:
+    if entry.device_filter:
+        for pci in entry.device_filter:
             accelerator = catalog.accelerator(pci)
             if accelerator is None:
                 verdicts.append(
@@ -235,7 +204,7 @@ def _judge_entry(config: str, index: int, entry: Any) -> list[EntryVerdict]:
                 targets[gpu] = []
         if not targets:
             missing = ", ".join(sorted(counts))
-            hint = _former_name_hint(counts)
+            hint = _former_name_hint(catalog, counts)
             verdicts.append(
                 EntryVerdict(
                     **base,
@@ -246,14 +215,14 @@ def _judge_entry(config: str, index: int, entry: Any) -> list[EntryVerdict]:
     for gpu in sorted(targets):
         ids = tuple(targets[gpu])
         geometry = catalog.mig.get(gpu)
-        if not enabled:
+        if not entry.mig_enabled:
             verdicts.append(EntryVerdict(**base, gpu=gpu, pci_ids=ids, status="ok"))
         elif geometry is None:
             verdicts.append(
                 EntryVerdict(**base, gpu=gpu, pci_ids=ids, status="infeasible", reasons=(f"{gpu} does not support MIG.",))
             )
         else:
-            check = check_geometry_layout(geometry, counts)
+            check = check_geometry_layout(geometry, counts, catalog=catalog)
             verdicts.append(
                 EntryVerdict(
                     **base,
@@ -272,9 +241,9 @@ def _gpu_instance_name(key: str) -> str:
     return parsed.gpu_instance_name if parsed else key
 
 
-def _former_name_hint(counts: Mapping[str, int]) -> str:
+def _former_name_hint(catalog: Catalog, counts: Mapping[str, int]) -> str:
     hints = []
-    for gpu, geometry in sorted(load_catalog().mig.items()):
+    for gpu, geometry in sorted(catalog.mig.items()):
         for profile in geometry.profiles.values():
             for key in counts:
                 if _gpu_instance_name(key) in profile.also_named:
@@ -282,42 +251,47 @@ def _former_name_hint(counts: Mapping[str, int]) -> str:
     return (" " + "; ".join(hints) + ".") if hints else ""
 
 
-def _parse_entry(entry: Any) -> tuple[list[str], str, tuple[str, ...], bool, dict[str, int]]:
-    """Check one entry the way mig-parted's v1 schema does and normalise its fields."""
+def _parse_entry(raw: Any) -> tuple[list[str], str, tuple[str, ...], MigPartedEntry | None]:
+    """Check one entry the way mig-parted's v1 schema does, saying every problem.
+
+    Returns the problems, the devices and filters as far as they could be read (for the
+    verdict), and the typed entry when there is no problem.
+    """
     problems: list[str] = []
-    if not isinstance(entry, dict):
-        return ["An entry must be a mapping."], "?", (), False, {}
-    unexpected = sorted(set(entry) - _ENTRY_KEYS)
+    if not isinstance(raw, dict):
+        return ["An entry must be a mapping."], "?", (), None
+    unexpected = sorted(set(raw) - _ENTRY_KEYS)
     if unexpected:
         problems.append(f"Unexpected field(s) {unexpected}.")
     for required in ("devices", "mig-enabled"):
-        if required not in entry:
+        if required not in raw:
             problems.append(f"Missing required field '{required}'.")
-    devices_raw = entry.get("devices")
+    devices_raw = raw.get("devices")
+    devices: tuple[int, ...] | Literal["all"] | None = None
     if devices_raw == "all":
         devices = "all"
-    elif isinstance(devices_raw, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in devices_raw):
-        devices = "[" + ", ".join(str(i) for i in devices_raw) + "]"
-    else:
-        devices = "?"
-        if "devices" in entry:
-            problems.append(f"'devices' must be 'all' or a list of GPU indexes, got {devices_raw!r}.")
-    filter_raw = entry.get("device-filter")
+    elif isinstance(devices_raw, list) and all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in devices_raw
+    ):
+        devices = tuple(devices_raw)
+    elif "devices" in raw:
+        problems.append(f"'devices' must be 'all' or a list of GPU indexes, got {devices_raw!r}.")
+    filter_raw = raw.get("device-filter")
     raw_ids = [filter_raw] if isinstance(filter_raw, str) else filter_raw or []
     filters: list[str] = []
     if not isinstance(raw_ids, list):
         problems.append(f"'device-filter' must be a PCI id or a list of them, got {filter_raw!r}.")
         raw_ids = []
-    for raw in raw_ids:
-        pci = normalise_pci_id(str(raw).split(":")[0]) if isinstance(raw, str) else None
+    for pci_raw in raw_ids:
+        pci = normalise_pci_id(str(pci_raw).split(":")[0]) if isinstance(pci_raw, str) else None
         if pci is None:
-            problems.append(f"'device-filter' value {raw!r} is not a PCI device id like 0x20B010DE.")
+            problems.append(f"'device-filter' value {pci_raw!r} is not a PCI device id like 0x20B010DE.")
         elif pci not in filters:
             filters.append(pci)
-    enabled = entry.get("mig-enabled")
-    if "mig-enabled" in entry and not isinstance(enabled, bool):
+    enabled = raw.get("mig-enabled")
+    if "mig-enabled" in raw and not isinstance(enabled, bool):
         problems.append(f"'mig-enabled' must be true or false, got {enabled!r}.")
-    devices_map = entry.get("mig-devices")
+    devices_map = raw.get("mig-devices")
     counts: dict[str, int] = {}
     if enabled is True and devices_map is None:
         problems.append("'mig-devices' is required when 'mig-enabled' is true.")
@@ -333,5 +307,13 @@ def _parse_entry(entry: Any) -> tuple[list[str], str, tuple[str, ...], bool, dic
                 problems.append(f"Count for {key} must be a whole number >= 0, got {count!r}.")
             else:
                 counts[str(key)] = count
-    return problems, devices, tuple(filters), bool(enabled), counts
-
+    shown = "?" if devices is None else devices_text(devices)
+    if problems or devices is None or not isinstance(enabled, bool):
+        return problems, shown, tuple(filters), None
+    entry = MigPartedEntry(
+        device_filter=tuple(filters),
+        devices=devices,
+        mig_enabled=enabled,
+        mig_devices=None if devices_map is None else counts,
+    )
+    return problems, shown, entry.device_filter, entry

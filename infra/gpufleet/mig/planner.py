@@ -12,15 +12,13 @@ import math
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from gpufleet.catalog import load_catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile
 from gpufleet.mig.feasibility import DeviceLayout, FrozenModel, check_geometry_layout, place
-from gpufleet.mig.geometry import resolve_gpu
 
 _EPSILON = 1e-9
 
@@ -100,9 +98,8 @@ def choose_profile(geometry: MigGeometry, service: ServiceDemand) -> MigProfile:
     return min(fitting, key=lambda profile: (profile.memory_slices, profile.compute_slices, profile.usable_gib, profile.name))
 
 
-def plan_demand(gpu: str, services: Sequence[ServiceDemand]) -> GpuPacking:
+def plan_demand(geometry: MigGeometry, services: Sequence[ServiceDemand]) -> GpuPacking:
     """Pick a profile per replica and pack the replicas onto the fewest GPUs."""
-    geometry = resolve_gpu(gpu)
     duplicates = sorted(name for name, count in Counter(s.name for s in services).items() if count > 1)
     if duplicates:
         raise DemandError(f"Service names must be unique; repeated: {', '.join(duplicates)}.")
@@ -188,15 +185,27 @@ def pack(geometry: MigGeometry, types: tuple[str, ...], demand: tuple[int, ...])
     return sorted(chosen, reverse=True)
 
 
+class _Budget(NamedTuple):
+    """The GPU-wide limits a layout must stay within: with the profiles, the whole cache key."""
+
+    gpu: str
+    compute_slices: int
+    memory_slices: int
+    max_instances: int
+
+
 def _feasible_vectors(geometry: MigGeometry, types: tuple[str, ...]) -> frozenset[tuple[int, ...]]:
-    return _feasible_vectors_of(geometry.gpu, types)
+    budget = _Budget(geometry.gpu, geometry.compute_slices, geometry.memory_slices, geometry.max_instances)
+    return _feasible_vectors_of(budget, tuple(geometry.profiles[name] for name in types))
 
 
 @lru_cache(maxsize=256)
-def _feasible_vectors_of(gpu: str, types: tuple[str, ...]) -> frozenset[tuple[int, ...]]:
-    """Every count vector over ``types`` that passes limits, slices and placement."""
-    geometry = load_catalog().mig[gpu]
-    profiles = [geometry.profiles[name] for name in types]
+def _feasible_vectors_of(budget: _Budget, profiles: tuple[MigProfile, ...]) -> frozenset[tuple[int, ...]]:
+    """Every count vector over ``profiles`` that passes limits, slices and placement.
+
+    Keyed on the facts it reads (frozen, hashable profiles and the GPU's budget), so two
+    catalogs that differ in any of them never share an entry.
+    """
     found: set[tuple[int, ...]] = set()
 
     def grow(position: int, counts: list[int], compute: int, memory: int, instances: int) -> None:
@@ -208,9 +217,9 @@ def _feasible_vectors_of(gpu: str, types: tuple[str, ...]) -> frozenset[tuple[in
         profile = profiles[position]
         for count in range(profile.max_count + 1):
             if (
-                compute + count * profile.compute_slices > geometry.compute_slices
-                or memory + count * profile.memory_slices > geometry.memory_slices
-                or instances + count > geometry.max_instances
+                compute + count * profile.compute_slices > budget.compute_slices
+                or memory + count * profile.memory_slices > budget.memory_slices
+                or instances + count > budget.max_instances
             ):
                 break
             grow(
@@ -222,7 +231,7 @@ def _feasible_vectors_of(gpu: str, types: tuple[str, ...]) -> frozenset[tuple[in
             )
 
     grow(0, [], 0, 0, 0)
-    found.discard(tuple(0 for _ in types))
+    found.discard(tuple(0 for _ in profiles))
     return frozenset(found)
 
 
@@ -319,7 +328,7 @@ def _has_room(vector: list[int], feasible: frozenset[tuple[int, ...]]) -> bool:
     )
 
 
-def plan_node_pool(gpu: str, services: Sequence[ServiceDemand], gpus_per_node: int) -> NodePacking:
+def plan_node_pool(geometry: MigGeometry, services: Sequence[ServiceDemand], gpus_per_node: int) -> NodePacking:
     """The fewest identical nodes whose GPUs together hold every replica.
 
     A node pool gets one ``nvidia.com/mig.config`` label, so all its nodes must share a
@@ -327,8 +336,7 @@ def plan_node_pool(gpu: str, services: Sequence[ServiceDemand], gpus_per_node: i
     """
     if gpus_per_node < 1:
         raise DemandError("gpus_per_node must be at least 1.")
-    plan = plan_demand(gpu, services)
-    geometry = resolve_gpu(gpu)
+    plan = plan_demand(geometry, services)
     types = sorted(
         {name for gpu_layout in plan.gpus for name in gpu_layout.layout},
         key=lambda name: _size_key(geometry.profiles[name]),

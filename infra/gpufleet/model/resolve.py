@@ -207,7 +207,7 @@ class _Resolver:
                 return None
             demand = tuple(mig.ServiceDemand(d.name, d.memory_gib, d.compute_share, d.replicas) for d in plan.demand)
             try:
-                mig.plan_demand(accelerator.name, demand)
+                mig.plan_demand(self.catalog.mig[accelerator.name], demand)
             except mig.DemandError as exc:
                 self.error((*path, "demand"), f"cannot place the demand on {accelerator.name}: {_sentence(str(exc))}")
                 return None
@@ -224,7 +224,7 @@ class _Resolver:
                     ok = False
                     self.error((*where, "devices"), f"GPU {index} already has a layout from entry {claimed[index]}")
                 claimed.setdefault(index, position)
-            result = mig.check_layout(accelerator.name, layout)
+            result = mig.check_layout(self.catalog, accelerator.name, layout)
             if not result.feasible:
                 ok = False
                 where = where if devices == "all" else (*where, "layout")
@@ -403,7 +403,7 @@ class _Resolver:
         """Pack the plan's demand onto identical nodes of this pool (one label, one layout)."""
         gpus = instance.accelerator_count
         try:
-            packed = mig.plan_node_pool(plan.accelerator.name, plan.demand, gpus)
+            packed = mig.plan_node_pool(self.catalog.mig[plan.accelerator.name], plan.demand, gpus)
         except mig.DemandError as exc:
             self.error(where, f"MIG plan '{plan.name}' does not fit {instance.name} nodes: {_sentence(str(exc))}")
             return None
