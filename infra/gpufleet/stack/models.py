@@ -10,7 +10,10 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails
+
+from gpufleet.mig.feasibility import DeviceLayout, Layout
 
 NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
 Name = Annotated[
@@ -115,11 +118,21 @@ class LocalNvmeTierSpec(StackModel):
 StorageTierSpec = Annotated[S3TierSpec | FsxLustreTierSpec | LocalNvmeTierSpec, Field(discriminator="kind")]
 
 
-class DeviceLayout(StackModel):
-    """A layout for some GPU indexes of a node, as mig-parted allows per device."""
+def _creates_instances(entry: DeviceLayout) -> DeviceLayout:
+    """A stack's per-device layout always names instances.
 
-    devices: tuple[Annotated[Int, Field(ge=0)], ...] | Literal["all"] = "all"
-    layout: dict[str, Annotated[Int, Field(ge=1)]] = Field(min_length=1)
+    The engine's ``DeviceLayout`` also has MIG off (``layout: null``) and MIG on without
+    instances (``{}``); neither is a stack form, and each is refused at the ``layout`` key
+    with the message the loader gives any missing mapping or empty one.
+    """
+    if entry.layout:
+        return entry
+    if entry.layout is None:
+        problem = InitErrorDetails(type="dict_type", loc=("layout",), input=None)
+    else:
+        context = {"field_type": "Dictionary", "min_length": 1, "actual_length": 0}
+        problem = InitErrorDetails(type="too_short", loc=("layout",), input=entry.layout, ctx=context)
+    raise ValidationError.from_exception_data(DeviceLayout.__name__, [problem])
 
 
 class ServiceDemand(StackModel):
@@ -131,10 +144,8 @@ class ServiceDemand(StackModel):
 
 class MigPlanSpec(StackModel):
     gpu: str
-    layout: dict[str, Annotated[Int, Field(ge=1)]] | None = Field(
-        default=None, description="Profile -> count, the same on every GPU of the node."
-    )
-    devices: tuple[DeviceLayout, ...] | None = Field(
+    layout: Layout | None = Field(default=None, description="Profile -> count, the same on every GPU of the node.")
+    devices: tuple[Annotated[DeviceLayout, AfterValidator(_creates_instances)], ...] | None = Field(
         default=None, description="Different layouts for different GPU indexes."
     )
     demand: tuple[ServiceDemand, ...] | None = Field(
