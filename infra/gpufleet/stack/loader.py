@@ -115,6 +115,11 @@ def load_stack(path: str | Path) -> LoadedStack:
     except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or ("not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc)
         raise StackFileError(f"{shown}: cannot read stack file: {reason}") from None
+    return load_stack_text(text, path, shown)
+
+
+def load_stack_text(text: str, path: Path, shown: str) -> LoadedStack:
+    """Type-check stack text that is not (yet) a file, e.g. a template's output before it is written."""
     root = parse_yaml(text, shown)
     locator = Locator(shown, root)
     if not isinstance(root, CommentedMap):

@@ -1,0 +1,59 @@
+"""``gpufleet diff``: what one stack's resolved plan has that another's lacks; exit 0 equal, 1 differ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpufleet.catalog import load_catalog
+from gpufleet.commands.console import JsonFlag, out, print_json
+from gpufleet.errors import UsageError
+from gpufleet.model import FleetPlan, resolve
+from gpufleet.model.diff import Difference, compare
+from gpufleet.stack import StackInvalid, load_stack
+
+NAME = "diff"
+
+Stack = Annotated[Path, typer.Argument(help="A stack file, e.g. stacks/staging.yaml.")]
+
+
+def _plan(path: Path) -> FleetPlan:
+    """An invalid stack cannot be compared: exit 2, as diff(1) does for trouble, so 1 only means "differ"."""
+    try:
+        return resolve(load_stack(path), load_catalog())
+    except StackInvalid as invalid:
+        raise UsageError("cannot compare an invalid stack:\n" + "\n".join(f"  {finding}" for finding in invalid.findings)) from None
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(getattr(value, "summary", value))
+
+
+def _line(difference: Difference, left: str, right: str) -> str:
+    if difference.kind == "added":
+        return f"+ {difference.path}: only in {right} ({_shown(difference.right)})"
+    if difference.kind == "removed":
+        return f"- {difference.path}: only in {left} ({_shown(difference.left)})"
+    return f"~ {difference.path}: {_shown(difference.left)} -> {_shown(difference.right)}"
+
+
+def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
+    """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ."""
+    before, after = _plan(left), _plan(right)
+    differences = compare(before, after)
+    if as_json:
+        print_json({"left": before.source, "right": after.source, "equal": not differences, "differences": [d.as_json() for d in differences]})
+    else:
+        out.print(f"--- {before.source}\n+++ {after.source}", markup=False)
+        for difference in differences:
+            out.print(_line(difference, before.source, after.source), markup=False)
+        out.print(f"{len(differences)} difference(s)" if differences else "no differences", markup=False)
+    raise typer.Exit(1 if differences else 0)

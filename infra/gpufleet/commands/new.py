@@ -1,0 +1,66 @@
+"""``gpufleet new``: stamp ``stacks/NAME.yaml`` and ``Pulumi.NAME.yaml`` out of a template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gpufleet.commands.console import err, out
+from gpufleet.commands.templates import TemplatesDir
+from gpufleet.errors import UsageError
+from gpufleet.stack import StackInvalid
+from gpufleet.stack.loader import display_path
+from gpufleet.templating import ParametersInvalid, header_values, load_template, parse_assignments, read_values_file, stamp
+
+NAME = "new"
+
+
+def command(
+    template_name: Annotated[str, typer.Argument(metavar="TEMPLATE", help="A template from `gpufleet templates`.")],
+    stack: Annotated[str, typer.Option("--stack", help="Stack name: writes stacks/NAME.yaml and Pulumi.NAME.yaml.")],
+    assignments: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for one parameter; repeatable.")] = None,
+    values_file: Annotated[Path | None, typer.Option("--values", help="YAML file of parameter: value.")] = None,
+    from_stack: Annotated[
+        Path | None, typer.Option("--from", help="Start from the parameters in this stamped stack's header.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    templates_dir: TemplatesDir = None,
+) -> None:
+    """Render a template into a stack, check it like any stack, and write it only if it resolves.
+
+    Values from --from, then --values, then --set: later ones win.
+    """
+    template = load_template(template_name, templates_dir)
+    given = {}
+    if from_stack is not None:
+        given.update(_header_of(from_stack, template.name))
+    if values_file is not None:
+        given.update(read_values_file(values_file))
+    assigned, problems = parse_assignments(assignments or [])
+    if problems:
+        raise ParametersInvalid(template.name, problems)
+    given.update(assigned)
+    try:
+        rendered, written = stamp(template, stack, given, Path("."), force)
+    except StackInvalid:
+        err.print(f"gpufleet: template {template.name} renders a stack that does not resolve with these parameters; nothing written:")
+        raise
+    pools = rendered.plan.pools
+    gpus = sum(pool.gpus_max for pool in pools)
+    out.print(f"wrote {' and '.join(display_path(path) for path in written)}: {len(pools)} pools, up to {gpus} accelerators")
+
+
+def _header_of(path: Path, template: str) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--from {display_path(path)}: cannot read: {exc.strerror or exc}") from None
+    try:
+        made_by, given = header_values(text)
+    except ValueError:
+        raise UsageError(f"--from {display_path(path)}: no `# template:` header; it was not made by `gpufleet new`") from None
+    if made_by != template:
+        raise UsageError(f"--from {display_path(path)} was made from template {made_by}, not {template}")
+    return given

@@ -1,0 +1,54 @@
+"""``gpufleet templates``: the stack templates, their parameters and defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gpufleet.commands.console import JsonFlag, out, print_json
+from gpufleet.templating import Template, default_templates_dir, load_template, template_names
+
+NAME = "templates"
+
+TemplatesDir = Annotated[
+    Path | None, typer.Option("--templates", help="Folder of templates (default: ./templates, else the ones gpufleet ships).")
+]
+
+
+def template_row(template: Template) -> dict[str, Any]:
+    return {
+        "template": template.name,
+        "description": template.description,
+        "parameters": [
+            {"name": name, **parameter.model_dump(mode="json", exclude_none=True)}
+            for name, parameter in template.parameters.items()
+        ],
+    }
+
+
+def _table(row: dict[str, Any]) -> Table:
+    table = Table(title=f"{row['template']}: {row['description']}", title_justify="left")
+    for column in ("parameter", "type", "default", "allowed", "description"):
+        table.add_column(column)
+    for parameter in row["parameters"]:
+        allowed = parameter.get("choices") or list(parameter.get("instances", {}))
+        if "minimum" in parameter:
+            allowed = [f"{parameter['minimum']}-{parameter['maximum']}"]
+        elif "pattern" in parameter:
+            allowed = [f"like {parameter['example']}"]
+        table.add_row(parameter["name"], parameter["type"], str(parameter.get("default", "-")), ", ".join(map(str, allowed)), parameter["description"])
+    return table
+
+
+def command(as_json: JsonFlag = False, templates_dir: TemplatesDir = None) -> None:
+    """List the stack templates with their parameters and defaults."""
+    directory = templates_dir or default_templates_dir()
+    rows = [template_row(load_template(name, directory)) for name in template_names(directory)]
+    if as_json:
+        print_json({"templates": rows})
+        return
+    for row in rows:
+        out.print(_table(row))

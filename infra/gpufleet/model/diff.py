@@ -1,0 +1,235 @@
+"""What two resolved plans differ in, pool by pool and tier by tier.
+
+Reviewers compare environments (what does prod have that staging lacks?) by what gpufleet
+will build, not by how the files are written: two stacks that spell a pool differently but
+resolve to the same GPUs, fabric, placement and capacity are equal here, and a change the
+resolver derives (a placement group appearing because a pool went multi-node) shows up even
+though no such line is in either file. Each side is first reduced to typed facts; the facts
+are then compared field by field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from gpufleet.model.plan import FleetPlan, MigSetup, Pool, StorageTier
+
+Scope = Literal["cluster", "network", "fleet", "pool", "storage", "mig"]
+Kind = Literal["added", "removed", "changed"]
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    name: str
+    provider: str
+    region: str | None
+    kubernetes_version: str
+    admins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NetworkFacts:
+    vpc_cidr: str
+    zones: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FleetFacts:
+    pools: int
+    accelerators_max: dict[str, int]
+    nodes_max: int
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    workload: str
+    instance_type: str
+    accelerator: str | None
+    accelerators_per_node: int
+    nodes_min: int
+    nodes_desired: int
+    nodes_max: int
+    accelerators_max: int
+    fabric: str | None
+    efa_interfaces: int
+    placement: str
+    capacity: str
+    reservation: str | None
+    zones: tuple[str, ...]
+    storage: tuple[str, ...]
+    mig_config: str | None
+    labels: dict[str, str]
+    taints: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        gpus = f", up to {self.accelerators_max} {self.accelerator}" if self.accelerator else ""
+        return f"{self.workload}, {self.nodes_min}-{self.nodes_max} x {self.instance_type}{gpus}, {self.capacity}"
+
+
+@dataclass(frozen=True)
+class TierFacts:
+    kind: str
+    protected: bool
+    deployment: str | None
+    capacity_tib: float | None
+    throughput_per_tib: int | None
+    throughput_mbs: float | None
+    import_from: str | None
+    versioning: bool | None
+    mount_path: str | None
+
+    @property
+    def summary(self) -> str:
+        if self.kind == "fsx-lustre":
+            return f"fsx-lustre {self.deployment}, {self.capacity_tib:g} TiB, {self.throughput_mbs or 0:g} MB/s"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class MigFacts:
+    accelerator: str
+    layouts: dict[str, str]
+    demand: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        return f"{self.accelerator}: " + "; ".join(f"GPUs {devices}: {layout}" for devices, layout in self.layouts.items())
+
+
+Facts = ClusterFacts | NetworkFacts | FleetFacts | PoolFacts | TierFacts | MigFacts
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One fact that differs; ``added``/``removed`` name a whole pool, tier or MIG plan."""
+
+    kind: Kind
+    scope: Scope
+    name: str
+    field: str
+    left: Any
+    right: Any
+
+    @property
+    def path(self) -> str:
+        return ".".join(part for part in (self.scope, self.name, self.field) if part)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "scope": self.scope, "name": self.name, "field": self.field, "left": _data(self.left), "right": _data(self.right)}
+
+
+def cluster_facts(plan: FleetPlan) -> ClusterFacts:
+    cluster = plan.cluster
+    return ClusterFacts(cluster.name, cluster.provider, cluster.region, cluster.kubernetes_version, tuple(cluster.admins))
+
+
+def network_facts(plan: FleetPlan) -> NetworkFacts | None:
+    return NetworkFacts(str(plan.network.vpc_cidr), plan.network.zones) if plan.network else None
+
+
+def fleet_facts(plan: FleetPlan) -> FleetFacts:
+    totals: Counter[str] = Counter()
+    for pool in plan.pools:
+        if pool.accelerator is not None:
+            totals[pool.accelerator.name] += pool.gpus_max
+    return FleetFacts(len(plan.pools), dict(sorted(totals.items())), sum(pool.nodes.max for pool in plan.pools))
+
+
+def pool_facts(pool: Pool) -> PoolFacts:
+    return PoolFacts(
+        workload=pool.workload,
+        instance_type=pool.instance.name,
+        accelerator=pool.accelerator.name if pool.accelerator else None,
+        accelerators_per_node=pool.gpus_per_node,
+        nodes_min=pool.nodes.min,
+        nodes_desired=pool.nodes.initial,
+        nodes_max=pool.nodes.max,
+        accelerators_max=pool.gpus_max,
+        fabric=pool.fabric.kind if pool.fabric else None,
+        efa_interfaces=pool.efa.efa_count if pool.efa else 0,
+        placement=pool.placement.strategy,
+        capacity=pool.capacity.type,
+        reservation=pool.capacity.reservation_id,
+        zones=pool.zones,
+        storage=tuple(tier.name for tier in pool.storage),
+        mig_config=pool.mig.label_value if pool.mig else None,
+        labels=dict(pool.labels),
+        taints=tuple(f"{taint.key}={taint.value}:{taint.effect}" for taint in pool.taints),
+    )
+
+
+def tier_facts(tier: StorageTier) -> TierFacts:
+    spec = tier.spec
+    return TierFacts(
+        kind=tier.kind,
+        protected=tier.protected,
+        deployment=getattr(spec, "deployment", None),
+        capacity_tib=getattr(spec, "capacity_tib", None),
+        throughput_per_tib=getattr(spec, "throughput_per_tib", None),
+        throughput_mbs=tier.throughput_mbs,
+        import_from=getattr(spec, "import_from", None),
+        versioning=getattr(spec, "versioning", None),
+        mount_path=getattr(spec, "mount_path", None),
+    )
+
+
+def mig_facts(setup: MigSetup) -> MigFacts:
+    layouts = {
+        "all" if entry.devices == "all" else ",".join(map(str, entry.devices)): ", ".join(f"{profile}={count}" for profile, count in entry.layout) or "MIG off"
+        for entry in setup.device_layouts
+    }
+    demand = tuple(f"{d.name}: {d.replicas} x {d.memory_gib:g} GiB" for d in setup.demand)
+    return MigFacts(setup.accelerator.name, layouts, demand)
+
+
+def compare(left: FleetPlan, right: FleetPlan) -> list[Difference]:
+    """Every fact in which ``right`` differs from ``left``, in a stable order."""
+    differences = _compare_facts("cluster", "", cluster_facts(left), cluster_facts(right))
+    differences += _compare_named("network", {"": network_facts(left)}, {"": network_facts(right)})
+    differences += _compare_facts("fleet", "", fleet_facts(left), fleet_facts(right))
+    differences += _compare_named("pool", {p.name: pool_facts(p) for p in left.pools}, {p.name: pool_facts(p) for p in right.pools})
+    differences += _compare_named("storage", {t.name: tier_facts(t) for t in left.storage}, {t.name: tier_facts(t) for t in right.storage})
+    differences += _compare_named("mig", {m.name: mig_facts(m) for m in left.mig_plans}, {m.name: mig_facts(m) for m in right.mig_plans})
+    return differences
+
+
+def _compare_named(scope: Scope, left: dict[str, Facts | None], right: dict[str, Facts | None]) -> list[Difference]:
+    differences = []
+    for name in sorted(set(left) | set(right)):
+        before, after = left.get(name), right.get(name)
+        if before is None and after is None:
+            continue
+        if before is None:
+            differences.append(Difference("added", scope, name, "", None, after))
+        elif after is None:
+            differences.append(Difference("removed", scope, name, "", before, None))
+        else:
+            differences += _compare_facts(scope, name, before, after)
+    return differences
+
+
+def _compare_facts(scope: Scope, name: str, left: Facts, right: Facts) -> list[Difference]:
+    differences = []
+    for field in fields(left):
+        before, after = getattr(left, field.name), getattr(right, field.name)
+        if isinstance(before, dict) and isinstance(after, dict):
+            for key in sorted(set(before) | set(after)):
+                if before.get(key) != after.get(key):
+                    differences.append(Difference("changed", scope, name, f"{field.name}.{key}", before.get(key), after.get(key)))
+        elif before != after:
+            differences.append(Difference("changed", scope, name, field.name, before, after))
+    return differences
+
+
+def _data(value: Any) -> Any:
+    """A fact as JSON: whole pools and tiers as their fields, tuples as lists."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {key: _data(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_data(item) for item in value]
+    return {field.name: _data(getattr(value, field.name)) for field in fields(value)}

@@ -1,0 +1,49 @@
+"""stacks/dev, staging and prod are stamped from the templates: re-rendering each from its own
+header gives the very same bytes, for the stack and for its Pulumi config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gpufleet.model.diff import compare
+from gpufleet.templating import header_values, load_template
+
+REPO = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = {"dev": "ai-lab", "staging": "llm-training", "prod": "llm-training"}
+
+
+@pytest.mark.parametrize("env", sorted(ENVIRONMENTS))
+def test_environment_re_renders_byte_identical(env: str) -> None:
+    stack_text = (REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8")
+    template_name, given = header_values(stack_text)
+    assert template_name == ENVIRONMENTS[env]
+    rendered = load_template(template_name, REPO / "templates").render(env, given, root=REPO)
+    assert rendered.stack_text == stack_text
+    assert rendered.pulumi_text == (REPO / f"Pulumi.{env}.yaml").read_text(encoding="utf-8")
+
+
+def test_every_environment_has_a_pulumi_config_with_its_region() -> None:
+    for env in ENVIRONMENTS:
+        config = yaml.safe_load((REPO / f"Pulumi.{env}.yaml").read_text(encoding="utf-8"))["config"]
+        spec = yaml.safe_load((REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8"))
+        assert config == {"aws:region": spec["cluster"]["region"]}
+
+
+def test_staging_is_prod_scaled_down() -> None:
+    """The same template keeps them alike: staging differs from prod in sizes, names and how
+    the training capacity is bought, never in which pools, fabrics and tiers exist."""
+    template = load_template("llm-training", REPO / "templates")
+    plans = {}
+    for env in ("staging", "prod"):
+        _, given = header_values((REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8"))
+        plans[env] = template.render(env, given, root=REPO).plan
+    differences = compare(plans["staging"], plans["prod"])
+    assert not [d for d in differences if d.kind != "changed"]
+    fields = {d.field.split(".")[0] for d in differences}
+    assert fields <= {
+        "name", "vpc_cidr", "accelerators_max", "nodes_max", "nodes_min", "nodes_desired", "instance_type",
+        "placement", "capacity", "reservation", "capacity_tib", "throughput_mbs",
+    }

@@ -1,0 +1,119 @@
+"""Every template renders into a stack the loader, resolver and Pulumi program accept: with
+its defaults, with every numeric parameter at its smallest and at its largest, and with each
+GPU it allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpufleet.catalog import load_catalog
+from gpufleet.templating import Given, default_templates_dir, load_template, stamp, template_names
+from tests.program.conftest import preview_file
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO / "templates"
+NAMES = template_names(TEMPLATES)
+
+
+def given(**values: object) -> dict[str, Given]:
+    return {name: Given(value, "test") for name, value in values.items()}
+
+
+def at_bound(template_name: str, bound: str) -> dict[str, Given]:
+    template = load_template(template_name, TEMPLATES)
+    return given(**{name: getattr(p, bound) for name, p in template.parameters.items() if hasattr(p, bound)})
+
+
+def gpu_choices() -> list[tuple[str, str, str]]:
+    return [
+        (name, parameter_name, gpu)
+        for name in NAMES
+        for parameter_name, parameter in load_template(name, TEMPLATES).parameters.items()
+        for gpu in getattr(parameter, "instances", {})
+    ]
+
+
+def test_the_three_use_cases_ship() -> None:
+    assert NAMES == ["ai-lab", "llm-training", "realtime-inference"]
+
+
+def test_outside_a_project_the_shipped_templates_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert default_templates_dir() == TEMPLATES
+    (tmp_path / "templates" / "mine").mkdir(parents=True)
+    (tmp_path / "templates" / "mine" / "template.yaml").write_text("description: x\n", encoding="utf-8")
+    assert template_names(default_templates_dir()) == ["mine"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_defaults_render_resolve_and_preview(name: str, tmp_path: Path) -> None:
+    rendered, written = stamp(load_template(name, TEMPLATES), "check", {}, tmp_path, force=False)
+    assert written == [tmp_path / "stacks" / "check.yaml", tmp_path / "Pulumi.check.yaml"]
+    assert written[0].read_text(encoding="utf-8") == rendered.stack_text
+    result = preview_file(written[0], region=rendered.plan.cluster.region)
+    node_groups = result.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert sorted(r.name for r in node_groups) == sorted(f"{pool.name}-nodes" for pool in rendered.plan.pools)
+
+
+@pytest.mark.parametrize("bound", ["minimum", "maximum"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_number_at_its_bound_still_resolves(name: str, bound: str) -> None:
+    template = load_template(name, TEMPLATES)
+    plan = template.render("edge", at_bound(name, bound)).plan
+    assert plan.pools
+    if name == "llm-training":
+        (train,) = [pool for pool in plan.pools if pool.workload == "training"]
+        nodes = template.parameters["nodes"]
+        assert train.nodes.max == getattr(nodes, bound)
+        # Smallest: one node, no placement group; largest: many on-demand nodes in one cluster group.
+        assert train.placement.strategy == ("none" if bound == "minimum" else "cluster")
+
+
+@pytest.mark.parametrize(("name", "parameter", "gpu"), gpu_choices())
+def test_each_allowed_gpu_renders_a_pool_of_that_gpu(name: str, parameter: str, gpu: str) -> None:
+    template = load_template(name, TEMPLATES)
+    value = [gpu] if template.parameters[parameter].type == "gpu-list" else gpu
+    # Optional pools are left out at 0 nodes; switch every one on so the GPU's pool exists.
+    pools_on = {n: max(p.default, 1) for n, p in template.parameters.items() if n.endswith("_nodes_max")}
+    plan = template.render("gpus", given(**pools_on, **{parameter: value})).plan
+    instance = template.parameters[parameter].instances[gpu]
+    pools = [pool for pool in plan.pools if pool.instance.name == instance]
+    assert pools and all(pool.accelerator.name == gpu for pool in pools)
+
+
+def test_gpu_parameters_name_only_catalog_gpus_on_instances_that_carry_them() -> None:
+    catalog = load_catalog()
+    for _, parameter_name, gpu in gpu_choices():
+        assert catalog.accelerator(gpu).name == gpu, parameter_name
+
+
+def test_training_lustre_grows_until_it_feeds_every_gpu() -> None:
+    template = load_template("llm-training", TEMPLATES)
+    small_data = template.render("t", given(nodes=32, dataset_tib=1, read_mbs_per_gpu=1250)).plan
+    scratch = small_data.storage_tier("scratch")
+    # 32 nodes x 8 GPUs x 1250 MB/s = 320,000 MB/s; PERSISTENT_2 at 1000 gives 2600 MB/s per TiB.
+    assert scratch.throughput_mbs >= 320_000
+    assert scratch.spec.capacity_tib == pytest.approx(124.8)  # 123.1 TiB rounded up to FSx's 2.4 TiB steps
+    big_data = template.render("t", given(nodes=1, dataset_tib=500)).plan
+    assert big_data.storage_tier("scratch").spec.capacity_tib == pytest.approx(501.6)
+
+
+def test_inference_services_become_a_demand_plan_packed_on_the_mig_pool() -> None:
+    services = [{"name": "chat", "memory_gib": 18, "replicas": 8}]
+    plan = load_template("realtime-inference", TEMPLATES).render("s", given(services=services)).plan
+    serve = next(pool for pool in plan.pools if pool.mig is not None)
+    assert [d.name for d in serve.mig.demand] == ["chat"]
+    # Each of the eight replicas gets a GPU instance of its own, on the node's eight GPUs.
+    slices = sum(len(entry.devices) * count for entry in serve.mig.device_layouts for _, count in entry.layout)
+    assert slices == 8
+    assert all(pool.zones == plan.network.zones for pool in plan.pools if pool.workload == "inference")
+
+
+def test_lab_pools_are_spot_and_scale_to_zero() -> None:
+    plan = load_template("ai-lab", TEMPLATES).render("lab", {}).plan
+    gpu_pools = [pool for pool in plan.pools if pool.accelerator is not None]
+    assert len(gpu_pools) == 4
+    assert all(pool.capacity.type == "spot" and pool.nodes.min == 0 for pool in gpu_pools)
+    assert not plan.storage_tier("scratch-bucket").protected
