@@ -5,7 +5,6 @@ The catalog is always the caller's: the engine reasons over the facts it is hand
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from gpufleet.catalog import Catalog
@@ -37,8 +36,8 @@ def resolve_gpu(catalog: Catalog, name_or_pci: str) -> MigGeometry:
     accelerator = catalog.accelerator(normalise_pci_id(name_or_pci) or name_or_pci)
     supported = ", ".join(sorted(catalog.mig))
     if accelerator is None:
-        hints = difflib.get_close_matches(name_or_pci.strip().upper(), list(catalog.accelerators), n=1, cutoff=0.5)
-        did_you_mean = f" Did you mean {hints[0]}?" if hints else ""
+        hint = catalog.suggest_accelerator(name_or_pci.strip().upper())
+        did_you_mean = f" Did you mean {hint}?" if hint else ""
         raise UnknownMigGpu(
             f"Unknown GPU {name_or_pci!r}: not a catalog name, alias or PCI device id.{did_you_mean}"
             f" MIG-capable GPUs: {supported}."

@@ -436,7 +436,7 @@ class _Resolver:
         if mig_plan is not None:
             labels["nvidia.com/mig.config"] = mig_plan.label_value
         elif accelerator is not None and accelerator.name in self.catalog.mig:
-            labels["nvidia.com/mig.config"] = "all-disabled"
+            labels["nvidia.com/mig.config"] = mig.RESET_CONFIG
         return dict(sorted({**pool.labels, **labels}.items()))
 
     @staticmethod
