@@ -253,9 +253,9 @@ def test_schema_structure() -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "gpufleet stack"
-    assert set(schema["properties"]) == {"cluster", "network", "fabrics", "storage", "mig_plans", "node_pools"}
+    assert set(schema["properties"]) == {"cluster", "network", "fabrics", "storage", "mig_plans", "node_pools", "queues"}
     assert set(schema["required"]) == {"cluster", "node_pools"}
-    for model in ("NodePoolSpec", "NodeCount", "ClusterSpec", "NetworkSpec", "Capacity", "S3TierSpec", "FsxLustreTierSpec", "LocalNvmeTierSpec", "MigPlanSpec"):
+    for model in ("NodePoolSpec", "NodeCount", "ClusterSpec", "NetworkSpec", "Capacity", "S3TierSpec", "FsxLustreTierSpec", "LocalNvmeTierSpec", "MigPlanSpec", "QueuesSpec", "SharingSpec", "TimeSlicingSpec"):
         assert model in schema["$defs"]
         assert schema["$defs"][model]["additionalProperties"] is False
     assert invoke("schema").stdout == result.stdout

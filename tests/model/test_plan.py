@@ -230,13 +230,17 @@ def test_existing_kubernetes_cluster_has_no_network(stacks) -> None:
         node_pools:
           serve:
             workload: inference
-            instance_type: g6.xlarge
+            node_selector: {example.com/rack: r12}
+            gpu: L4
+            gpus_per_node: 4
             nodes: {min: 1, max: 2}
         """
     )
     plan = stacks.plan(path)
     assert plan.network is None
-    assert pool(plan, "serve").zones == () and pool(plan, "serve").subnets == ()
+    serve = pool(plan, "serve")
+    assert serve.zones == () and serve.subnets == ()
+    assert serve.instance is None and serve.gpus_max == 8 and serve.labels == {"example.com/rack": "r12"}
 
 
 # -- labels and taints ---------------------------------------------------------------------------

@@ -226,7 +226,9 @@ def test_infiniband_on_an_existing_kubernetes_cluster_is_fine(stacks) -> None:
         node_pools:
           train:
             workload: training
-            instance_type: p5.48xlarge
+            node_selector: {example.com/fabric: ib}
+            gpu: H100
+            gpus_per_node: 8
             nodes: {min: 2, max: 4}
             fabric: ib
         """

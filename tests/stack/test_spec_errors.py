@@ -121,11 +121,25 @@ def test_unknown_field_with_did_you_mean_is_located_at_the_key(stacks) -> None:
             nodes: {min: 1, max: 2}
         """
     )
-    # The misspelt key makes instance_type missing too: reported at the pool (line 10).
+    # instance_type is optional (existing nodes give node_selector instead), so the misspelt
+    # key is the one problem.
     assert stacks.load_problems(path) == [
-        (10, 3, "node_pools.system.instance_type", "required field is missing"),
         (12, 5, "node_pools.system.instance_typ", "unknown field 'instance_typ' (did you mean 'instance_type'?)"),
     ]
+
+
+def test_a_pool_gives_instance_type_or_node_selector(stacks) -> None:
+    path = stacks.aws(
+        """
+        node_pools:
+          system:
+            workload: system
+            nodes: {min: 1, max: 2}
+        """
+    )
+    [(line, column, where, message)] = stacks.load_problems(path)
+    assert (line, column, where) == (10, 3, "node_pools.system")
+    assert "give instance_type" in message and "node_selector" in message
 
 
 def test_unknown_field_in_a_flow_mapping(stacks) -> None:
@@ -759,7 +773,6 @@ def test_every_problem_of_a_file_in_one_run_sorted_by_line(stacks) -> None:
         (10, 17, "storage.cache.kind", "unknown kind 'tmpfs'; expected one of 's3', 'fsx-lustre', 'local-nvme'"),
         (15, 5, "node_pools.train.nodes", "need min <= desired <= max, got 4 <= 4 <= 2"),
         (16, 5, "node_pools.train.capacity", "capacity type capacity-block needs reservation_id (cr-...)"),
-        (17, 3, "node_pools.serve.instance_type", "required field is missing"),
         (18, 15, "node_pools.serve.workload", "must be 'training', 'inference', 'lab' or 'system', got 'serving'"),
         (19, 5, "node_pools.serve.instance_typ", "unknown field 'instance_typ' (did you mean 'instance_type'?)"),
     ]

@@ -15,6 +15,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
+from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.storage import StorageFacts
 
@@ -70,6 +71,15 @@ class Catalog:
     @cached_property
     def mig(self) -> dict[str, MigGeometry]:
         return parse_mig_geometries(read_data_file("mig.yaml"))
+
+    @cached_property
+    def kubernetes(self) -> KubernetesFacts:
+        facts = KubernetesFacts.model_validate(read_data_file("kubernetes.yaml"))
+        for owner, sources in facts.cited():
+            for source in sources:
+                if source not in facts.sources:
+                    raise ValueError(f"kubernetes.yaml {owner}: unknown source {source!r}")
+        return facts
 
     @cached_property
     def storage(self) -> StorageFacts:

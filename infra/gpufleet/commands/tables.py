@@ -15,7 +15,7 @@ def pool_row(pool: Pool) -> dict[str, Any]:
     return {
         "pool": pool.name,
         "workload": pool.workload,
-        "instance_type": pool.instance.name,
+        "instance_type": pool.node_kind,
         "accelerator": pool.accelerator.name if pool.accelerator else None,
         "accelerators_per_node": pool.gpus_per_node,
         "nodes": {"min": pool.nodes.min, "desired": pool.nodes.initial, "max": pool.nodes.max},
@@ -65,7 +65,7 @@ def pools_table(plan: FleetPlan) -> Table:
         table.add_row(
             pool.name,
             pool.workload,
-            pool.instance.name,
+            pool.node_kind,
             pool.accelerator.name if pool.accelerator else "-",
             str(pool.gpus_per_node),
             f"{pool.nodes.min}-{pool.nodes.max}",

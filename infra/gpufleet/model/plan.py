@@ -20,6 +20,7 @@ from gpufleet.stack.models import (
     FsxLustreTierSpec,
     LocalNvmeTierSpec,
     NodeCount,
+    QueuesSpec,
     S3TierSpec,
     ServedModel,
     WorkloadClass,
@@ -111,7 +112,8 @@ class PlacementDecision:
 class Pool:
     name: str
     workload: WorkloadClass
-    instance: InstanceType
+    instance: InstanceType | None
+    """None for a pool of existing nodes (provider kubernetes), picked by ``node_selector``."""
     accelerator: Accelerator | None
     nodes: NodeCount
     capacity: Capacity
@@ -128,10 +130,20 @@ class Pool:
     taints: tuple[Taint, ...]
     ami_family: str
     root_volume_gib: int
+    node_selector: dict[str, str] | None = field(default=None, hash=False)
+    declared_gpus_per_node: int = 0
+    time_slicing_replicas: int | None = None
 
     @property
     def gpus_per_node(self) -> int:
-        return self.instance.accelerator_count
+        return self.instance.accelerator_count if self.instance else self.declared_gpus_per_node
+
+    @property
+    def node_kind(self) -> str:
+        """What the nodes are: an instance type, or the selector of existing nodes."""
+        if self.instance is not None:
+            return self.instance.name
+        return ",".join(f"{key}={value}" for key, value in sorted((self.node_selector or {}).items()))
 
     @property
     def gpus_max(self) -> int:
@@ -156,6 +168,7 @@ class FleetPlan:
     storage: tuple[StorageTier, ...]
     mig_plans: tuple[MigSetup, ...]
     pools: tuple[Pool, ...]
+    queues: QueuesSpec = QueuesSpec()
 
     def storage_tier(self, name: str) -> StorageTier:
         return next(tier for tier in self.storage if tier.name == name)

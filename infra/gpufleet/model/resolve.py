@@ -33,6 +33,8 @@ from gpufleet.stack.models import FsxLustreTierSpec, MigPlanSpec, NodePoolSpec, 
 
 SEMANTIC = declare("GF-MODEL-000", "error", "A stack that does not fit the catalog or itself.")
 LABEL_DOMAIN = "gpufleet.io"
+# The GPU Operator's device plugin picks its named config from this node label.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # Root volumes hold container images; CUDA and framework images run to tens of GiB each.
 ACCELERATED_ROOT_GIB = 200
 SYSTEM_ROOT_GIB = 80
@@ -91,6 +93,7 @@ class _Resolver:
     def build(self) -> FleetPlan:
         self._check_zones()
         self._check_fabrics()
+        self._check_queues()
         storage = self._resolve_storage()
         mig_plans = {name: self._resolve_mig_plan(name, plan) for name, plan in sorted(self.spec.mig_plans.items())}
         pools = [self._resolve_pool(name, pool, storage, mig_plans) for name, pool in sorted(self.spec.node_pools.items())]
@@ -115,7 +118,18 @@ class _Resolver:
                 if plan is not None and (not plan.demand or name in self.packed_demand_plans)
             ),
             pools=pools_with_subnets,
+            queues=self.spec.queues,
         )
+
+    def _check_queues(self) -> None:
+        for workload in ("training", "inference", "lab"):
+            namespaces = getattr(self.spec.queues, workload)
+            if not namespaces:
+                continue
+            path = ("queues", workload)
+            self._check_unique_names(path, list(namespaces), "namespace", named=False)
+            if not any(pool.workload == workload and (pool.gpu or pool.instance_type) for pool in self.spec.node_pools.values()):
+                self.error(path, f"no {workload} pool: a {workload} queue would admit nothing")
 
     # -- cluster-wide checks -------------------------------------------------------------
 
@@ -140,6 +154,12 @@ class _Resolver:
                 )
 
     def _check_fabrics(self) -> None:
+        infiniband = sorted(name for name, fabric in self.spec.fabrics.items() if fabric.kind == "infiniband")
+        for name in infiniband[1:] if not self.on_aws else ():
+            self.error(
+                ("fabrics", name, "kind"),
+                f"one infiniband fabric per cluster: the Network Operator reconciles a single NicClusterPolicy, which serves '{infiniband[0]}'",
+            )
         for name, fabric in self.spec.fabrics.items():
             if self.on_aws and fabric.kind == "infiniband":
                 self.error(
@@ -154,6 +174,10 @@ class _Resolver:
         tiers: dict[str, StorageTier] = {}
         for name, tier in self.spec.storage.items():
             path = ("storage", name)
+            if not self.on_aws and tier.kind != "local-nvme":
+                self.error((*path, "kind"), f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme")
+            if getattr(tier, "namespaces", ()):
+                self._check_unique_names((*path, "namespaces"), list(tier.namespaces), "namespace", named=False)
             if isinstance(tier, FsxLustreTierSpec):
                 facts = lustre.deployments[tier.deployment]
                 capacity_gib = round(tier.capacity_tib * lustre.capacity_gib_per_tib)
@@ -238,6 +262,15 @@ class _Resolver:
 
     def _resolve_pool(self, name: str, pool: NodePoolSpec, storage: dict[str, StorageTier], mig_plans: dict[str, MigSetup | None]) -> Pool | None:
         path = ("node_pools", name)
+        if not self.on_aws:
+            return self._resolve_existing_pool(name, pool, storage)
+        for field_name in ("node_selector", "gpu", "gpus_per_node"):
+            if getattr(pool, field_name) is not None:
+                self.error((*path, field_name), f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type")
+        if pool.instance_type is None:
+            self.error(path, "provider aws needs instance_type: the EC2 type gpufleet launches for this pool")
+            self._check_references(path, pool, storage)
+            return None
         instance = self.catalog.instance_type(pool.instance_type)
         if instance is None:
             self.error((*path, "instance_type"), self._unknown("instance type", pool.instance_type, self.catalog.instance_types))
@@ -259,8 +292,9 @@ class _Resolver:
         mig_plan = self._check_pool_mig(path, pool, instance, accelerator, mig_plans)
         self._check_unique_names((*path, "models"), [m.name for m in pool.models], "model")
         for key in pool.labels:
-            if key.startswith(f"{LABEL_DOMAIN}/") or key == "nvidia.com/mig.config":
+            if key.startswith(f"{LABEL_DOMAIN}/") or key in ("nvidia.com/mig.config", DEVICE_PLUGIN_CONFIG_LABEL):
                 self.error((*path, "labels", key), f"label '{key}' is set by gpufleet itself; choose another key")
+        self._check_sharing(path, pool, accelerator, mig_plan)
         return Pool(
             name=name,
             workload=pool.workload,
@@ -281,7 +315,72 @@ class _Resolver:
             taints=self._taints(pool, accelerator),
             ami_family=_ami_family(instance, accelerator),
             root_volume_gib=ACCELERATED_ROOT_GIB if accelerator else SYSTEM_ROOT_GIB,
+            time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,
         )
+
+    def _resolve_existing_pool(self, name: str, pool: NodePoolSpec, storage: dict[str, StorageTier]) -> Pool | None:
+        """A pool of nodes that already exist: gpufleet neither creates nor relabels them."""
+        path = ("node_pools", name)
+        existing = "provider kubernetes uses existing nodes"
+        if pool.instance_type is not None:
+            self.error((*path, "instance_type"), f"{existing}: describe them with node_selector, gpu and gpus_per_node instead of instance_type")
+        for field_name, what in (("mig", "a MIG plan"), ("sharing", "time-slicing"), ("labels", "labels")):
+            if getattr(pool, field_name):
+                self.error((*path, field_name), f"{existing}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them")
+        if pool.node_selector is None:
+            self.error(path, f"{existing}: give node_selector, the labels that pick this pool's nodes")
+        accelerator = None
+        if pool.gpu is not None:
+            accelerator = self.catalog.accelerator(pool.gpu)
+            if accelerator is None:
+                self.error((*path, "gpu"), self._unknown("GPU", pool.gpu, self.catalog.accelerators))
+            if pool.gpus_per_node is None:
+                self.error((*path, "gpu"), "give gpus_per_node too: queue quotas count the GPUs of every node")
+        elif pool.workload != "system":
+            self.error((*path, "workload"), f"a {pool.workload} pool needs gpu (the catalog GPU its nodes carry) and gpus_per_node")
+        elif pool.gpus_per_node is not None:
+            self.error((*path, "gpus_per_node"), "gpus_per_node needs gpu, the catalog GPU the nodes carry")
+        fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
+        if fabric is not None and fabric.kind == "efa":
+            self.error((*path, "fabric"), "EFA exists only on AWS instances; existing nodes use an infiniband or ethernet fabric")
+        tiers = self._check_references(path, pool, storage)
+        self._check_training_fabric(path, pool, fabric)
+        if pool.node_selector is None or (pool.gpu is not None and accelerator is None):
+            return None
+        return Pool(
+            name=name,
+            workload=pool.workload,
+            instance=None,
+            accelerator=accelerator,
+            nodes=pool.nodes,
+            capacity=pool.capacity,
+            fabric_name=pool.fabric,
+            fabric=fabric,
+            efa=None,
+            placement=PlacementDecision("none", "existing nodes: placement is the cluster owner's"),
+            zones=(),
+            subnets=(),
+            storage=tiers,
+            mig=None,
+            models=pool.models,
+            labels=dict(sorted(pool.node_selector.items())),
+            taints=(),
+            ami_family="",
+            root_volume_gib=0,
+            node_selector=dict(sorted(pool.node_selector.items())),
+            declared_gpus_per_node=pool.gpus_per_node or 0,
+        )
+
+    def _check_sharing(self, path: tuple[str, ...], pool: NodePoolSpec, accelerator: Accelerator | None, mig_plan: MigSetup | None) -> None:
+        if pool.sharing is None:
+            return
+        where = (*path, "sharing")
+        if pool.workload != "lab":
+            self.error(where, f"time-slicing gives no memory or fault isolation between pods; only lab pools may share GPUs, not {pool.workload}")
+        if accelerator is None or accelerator.kind != "gpu":
+            self.error(where, "time-slicing shares NVIDIA GPUs; this pool has none")
+        if pool.mig is not None:
+            self.error(where, "a pool either partitions its GPUs with MIG or time-slices them; drop sharing or mig")
 
     def _check_references(self, path: tuple[str, ...], pool: NodePoolSpec, storage: dict[str, StorageTier]) -> tuple[StorageTier, ...]:
         if pool.fabric is not None and pool.fabric not in self.spec.fabrics:
@@ -433,6 +532,8 @@ class _Resolver:
         }
         if accelerator is not None:
             labels[f"{LABEL_DOMAIN}/accelerator"] = accelerator.name
+        if pool.sharing is not None:
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = name
         if mig_plan is not None:
             labels["nvidia.com/mig.config"] = mig_plan.label_value
         elif accelerator is not None and accelerator.name in self.catalog.mig:
@@ -511,11 +612,12 @@ class _Resolver:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _check_unique_names(self, path: tuple[str | int, ...], names: list[str], what: str) -> bool:
+    def _check_unique_names(self, path: tuple[str | int, ...], names: list[str], what: str, named: bool = True) -> bool:
+        """``named``: the list holds mappings whose ``name`` is checked, not plain names."""
         seen: set[str] = set()
         for index, name in enumerate(names):
             if name in seen:
-                self.error((*path, index, "name"), f"{what} '{name}' is listed twice")
+                self.error((*path, index, "name") if named else (*path, index), f"{what} '{name}' is listed twice")
             seen.add(name)
         return len(seen) == len(names)
 

@@ -108,6 +108,9 @@ class FsxLustreTierSpec(StackModel):
         default=None, description="An s3 tier linked by a data repository association."
     )
     allow_deletion: bool = False
+    namespaces: tuple[Name, ...] = Field(
+        default=(), description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
+    )
 
 
 class LocalNvmeTierSpec(StackModel):
@@ -203,10 +206,32 @@ class ServedModel(StackModel):
     replicas: Int = Field(default=1, ge=1)
 
 
+class TimeSlicingSpec(StackModel):
+    replicas: Int = Field(ge=2, le=64, description="How many pods share each GPU of the node.")
+
+
+class SharingSpec(StackModel):
+    time_slicing: TimeSlicingSpec
+
+
 class NodePoolSpec(StackModel):
     workload: WorkloadClass
-    instance_type: str
+    instance_type: str | None = Field(
+        default=None, description="provider aws: the EC2 instance type gpufleet launches."
+    )
+    node_selector: dict[LabelKey, LabelValue] | None = Field(
+        default=None,
+        min_length=1,
+        description="provider kubernetes: the labels that pick this pool's existing nodes.",
+    )
+    gpu: str | None = Field(
+        default=None, description="provider kubernetes: the catalog GPU the existing nodes carry."
+    )
+    gpus_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: GPUs on each node.")
     nodes: NodeCount
+    sharing: SharingSpec | None = Field(
+        default=None, description="Lab pools: let several pods share a GPU by time-slicing."
+    )
     fabric: Name | None = None
     placement: Literal["cluster", "partition", "spread", "none"] | None = Field(
         default=None,
@@ -233,6 +258,23 @@ class NodePoolSpec(StackModel):
         "comes from a hash of the pool name; pin it only when two names collide.",
     )
 
+    @model_validator(mode="after")
+    def _nodes_described_once(self) -> NodePoolSpec:
+        if (self.instance_type is None) == (self.node_selector is None):
+            raise ValueError(
+                "give instance_type (nodes gpufleet launches, provider aws) or node_selector "
+                "(existing nodes, provider kubernetes), exactly one"
+            )
+        return self
+
+
+class QueuesSpec(StackModel):
+    """Namespaces that submit work per workload class; each gets a Kueue LocalQueue."""
+
+    training: tuple[Name, ...] = ()
+    inference: tuple[Name, ...] = ()
+    lab: tuple[Name, ...] = ()
+
 
 class StackSpec(StackModel):
     """One environment's cluster."""
@@ -243,6 +285,7 @@ class StackSpec(StackModel):
     storage: dict[Name, StorageTierSpec] = {}
     mig_plans: dict[Name, MigPlanSpec] = {}
     node_pools: dict[Name, NodePoolSpec] = Field(min_length=1)
+    queues: QueuesSpec = QueuesSpec()
 
     @model_validator(mode="after")
     def _aws_needs_network(self) -> StackSpec:

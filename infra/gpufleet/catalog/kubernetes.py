@@ -1,0 +1,69 @@
+"""Typed facts about the Kubernetes software gpufleet installs: charts and what they expect."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from gpufleet.catalog.models import Fact
+
+
+class Chart(Fact):
+    repository: str
+    chart: str
+    version: str
+    namespace: str
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class GpuOperatorFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    driver_on_host_ami_families: tuple[str, ...]
+    driver_version: str
+    mig_config_key: str
+    device_plugin_config_label: str
+
+
+class EfaFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    resource: str
+
+
+class RdmaFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    plugin_image: str
+    plugin_repository: str
+    plugin_version: str
+    resource_prefix: str
+    vendor: str
+    hca_max: int = Field(ge=1)
+
+
+class KubernetesStorageFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    fsx_driver: str
+    ebs_provisioner: str
+    local_provisioner: str
+
+
+class AutoscalerFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    describe_actions: tuple[str, ...]
+    scaling_actions: tuple[str, ...]
+    node_template_tag_prefix: str
+
+
+class KubernetesFacts(Fact):
+    sources: dict[str, str]
+    charts: dict[str, Chart]
+    gpu_operator: GpuOperatorFacts
+    efa: EfaFacts
+    rdma: RdmaFacts
+    storage: KubernetesStorageFacts
+    autoscaler: AutoscalerFacts
+
+    def cited(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every record with the source keys it names, for the catalog's reference check."""
+        records = [(f"charts.{name}", chart.sources) for name, chart in self.charts.items()]
+        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler"):
+            records.append((name, getattr(self, name).sources))
+        return records
