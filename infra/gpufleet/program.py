@@ -18,6 +18,10 @@ from gpufleet.render.aws.fabric import EfaFabric
 from gpufleet.render.aws.network import FleetNetwork
 from gpufleet.render.aws.node_pool import NodePool
 from gpufleet.render.aws.storage import LustreTier, S3Tier
+from gpufleet.model.kubernetes import kubernetes_plan
+from gpufleet.render.contract import ClusterHandle, FileSystemHandle
+from gpufleet.render.kubernetes import render_kubernetes
+from gpufleet.render.kubernetes.cluster import ExistingCluster
 from gpufleet.stack import StackInvalid, load_stack
 
 
@@ -43,7 +47,10 @@ def run() -> None:
 
 
 def build_fleet(plan: FleetPlan) -> None:
-    if plan.cluster.provider != "aws" or plan.network is None:
+    if plan.cluster.provider == "kubernetes":
+        render_kubernetes(kubernetes_plan(plan), ExistingCluster(plan.cluster.name, pulumi.Config("kubernetes")).handle)
+        return
+    if plan.network is None:
         return
     name = plan.cluster.name
     network = FleetNetwork("network", plan.network, name)
@@ -60,10 +67,11 @@ def build_fleet(plan: FleetPlan) -> None:
     for tier in plan.storage:
         if tier.kind == "s3":
             buckets[tier.name] = S3Tier(tier, name)
+    file_systems: dict[str, FileSystemHandle] = {}
     for tier in plan.storage:
         if tier.kind == "fsx-lustre" and tier.subnet is not None:
             source = buckets.get(tier.spec.import_from) if tier.spec.import_from else None
-            LustreTier(
+            lustre = LustreTier(
                 tier,
                 name,
                 vpc_id=network.vpc.id,
@@ -71,6 +79,7 @@ def build_fleet(plan: FleetPlan) -> None:
                 client_security_group_id=network.node_security_group.id,
                 import_bucket=source.bucket.bucket if source else None,
             )
+            file_systems[tier.name] = FileSystemHandle(lustre.file_system.id, lustre.file_system.dns_name, lustre.file_system.mount_name)
     images = {
         family: aws.ssm.get_parameter_output(name=f"/aws/service/eks/optimized-ami/{plan.cluster.kubernetes_version}/{family}/recommended/image_id").value
         for family in sorted({pool.ami_family for pool in plan.pools})
@@ -89,6 +98,19 @@ def build_fleet(plan: FleetPlan) -> None:
             image_id=images[pool.ami_family],
             efa_hugepages=efa_host.hugepages_2mib,
         )
+    handle = ClusterHandle(
+        name=cluster.eks.name,
+        kubernetes=cluster.provider,
+        parent=cluster,
+        endpoint=cluster.eks.endpoint,
+        file_systems=file_systems,
+        autoscaling_groups={
+            pool_name: component.node_group.resources.apply(lambda groups: groups[0].autoscaling_groups[0].name)
+            for pool_name, component in pools.items()
+        },
+        nodes_ready=[component.node_group for component in pools.values()],
+    )
+    render_kubernetes(kubernetes_plan(plan), handle)
     pulumi.export("cluster_name", cluster.eks.name)
     pulumi.export("endpoint", cluster.eks.endpoint)
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))

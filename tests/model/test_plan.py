@@ -233,6 +233,8 @@ def test_existing_kubernetes_cluster_has_no_network(stacks) -> None:
             node_selector: {example.com/rack: r12}
             gpu: L4
             gpus_per_node: 4
+            cpus_per_node: 64
+            memory_gib_per_node: 512
             nodes: {min: 1, max: 2}
         """
     )

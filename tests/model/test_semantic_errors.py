@@ -229,6 +229,8 @@ def test_infiniband_on_an_existing_kubernetes_cluster_is_fine(stacks) -> None:
             node_selector: {example.com/fabric: ib}
             gpu: H100
             gpus_per_node: 8
+            cpus_per_node: 64
+            memory_gib_per_node: 512
             nodes: {min: 2, max: 4}
             fabric: ib
         """

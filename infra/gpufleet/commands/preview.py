@@ -11,25 +11,34 @@ from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, out, print_json
 from gpufleet.commands.tables import preview_pools_table
 from gpufleet.model import FleetPlan, resolve
+from gpufleet.model.kubernetes import POOL_LABEL
+from gpufleet.model.plan import Pool
 from gpufleet.stack import load_stack
 
 NAME = "preview"
+FLAVOR = "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor"
+CLUSTER_QUEUE = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
 PROJECT = "gpufleet"
 
 
 def _pool_preview_rows(plan: FleetPlan, result: Any) -> list[dict[str, Any]]:
-    """Per pool, what the rendered launch template and node group actually say."""
+    """Per pool, what the rendered launch template, node group and Kueue objects actually say."""
     rows = []
     for pool in plan.pools:
+        kueue = _kueue_of(pool, result)
+        if plan.network is None:
+            rows.append({"pool": pool.name, "instance_type": pool.node_kind, "accelerators": _accelerators(pool), **kueue})
+            continue
         template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template")
         node_group = result.named("aws:eks/nodeGroup:NodeGroup", f"{pool.name}-nodes")
         interfaces = template.inputs.get("networkInterfaces", [])
         placement = template.inputs.get("placement") or {}
         rows.append(
             {
+                **kueue,
                 "pool": pool.name,
                 "instance_type": template.inputs["instanceType"],
-                "accelerators": f"{pool.gpus_per_node} x {pool.accelerator.name}" if pool.accelerator else "-",
+                "accelerators": _accelerators(pool),
                 "efa_interfaces": sum(1 for nic in interfaces if nic.get("interfaceType") in ("efa", "efa-only")),
                 "zones": list(pool.zones),
                 "subnets": [str(subnet.cidr) for subnet in pool.subnets],
@@ -42,6 +51,29 @@ def _pool_preview_rows(plan: FleetPlan, result: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _accelerators(pool: Pool) -> str:
+    return f"{pool.gpus_per_node} x {pool.accelerator.name}" if pool.accelerator else "-"
+
+
+def _kueue_of(pool: Pool, result: Any) -> dict[str, Any]:
+    """The flavor that pins this pool, the queues holding its quota, what each node offers pods."""
+    flavor = next((f for f in result.of_type(FLAVOR) if f.inputs["metadata"]["labels"].get(POOL_LABEL) == pool.name), None)
+    if flavor is None:
+        return {"flavor": None, "queues": [], "pod_resources": {}}
+    name = flavor.inputs["metadata"]["name"]
+    queues, offered = [], {}
+    for queue in result.of_type(CLUSTER_QUEUE):
+        for group in queue.inputs["spec"]["resourceGroups"]:
+            for entry in group["flavors"]:
+                if entry["name"] != name:
+                    continue
+                queues.append(queue.inputs["metadata"]["name"])
+                for quota in entry["resources"]:
+                    if quota["name"] not in ("cpu", "memory") and quota["nominalQuota"]:
+                        offered[quota["name"]] = quota["nominalQuota"] // pool.nodes.max
+    return {"flavor": name, "queues": sorted(queues), "pod_resources": dict(sorted(offered.items()))}
+
+
 def command(
     stack: Annotated[Path, typer.Argument(help="Stack file, e.g. stacks/prod.yaml.")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write resources.json (default out/<stack>/).")] = None,
@@ -51,6 +83,8 @@ def command(
     from gpufleet import program
     from gpufleet.model.mig_config import mig_parted_config
     from gpufleet.preview import render_tree, run_preview, summarize, write_resources_json
+    from gpufleet.preview.report import write_text_atomically
+    from gpufleet.preview.manifests import write_manifests
 
     catalog = load_catalog()
     plan = resolve(load_stack(stack), catalog)
@@ -61,16 +95,18 @@ def command(
     mig_text = mig_parted_config(plan, catalog).to_yaml()
     folder = out_dir or Path("out") / plan.stack
     target = write_resources_json(result, folder / "resources.json")
-    mig_config = folder / "mig-parted-config.yaml"
-    mig_config.write_text(mig_text, encoding="utf-8")
+    mig_config = write_text_atomically(folder / "mig-parted-config.yaml", mig_text)
+    k8s_dir, helm_dir = write_manifests(result, folder)
     summary = summarize(result)
-    pools = _pool_preview_rows(plan, result) if plan.network else []
+    pools = _pool_preview_rows(plan, result)
     if as_json:
         print_json(
             {
                 "stack": plan.stack,
                 "resources_file": str(target),
                 "mig_parted_config_file": str(mig_config),
+                "kubernetes_dir": str(k8s_dir),
+                "helm_dir": str(helm_dir),
                 "resource_count": len(result.resources),
                 "counts_by_type": summary.counts_by_type(),
                 "pools": pools,
@@ -79,4 +115,4 @@ def command(
         return
     out.print(render_tree(summary))
     out.print(preview_pools_table(pools))
-    out.print(f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}")
+    out.print(f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}")

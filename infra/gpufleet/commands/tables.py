@@ -125,19 +125,24 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
+    """Cloud columns show "-" for existing nodes (provider kubernetes), which gpufleet does not launch."""
     table = Table(title="node pools as rendered")
-    for column in ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity", "MIG config"):
+    columns = ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity", "MIG config", "pods may request (per node)", "Kueue flavor / queues")
+    for column in columns:
         table.add_column(column)
     for row in rows:
+        reservation = row.get("reservation")
         table.add_row(
             row["pool"],
             row["instance_type"],
             row["accelerators"],
-            str(row["efa_interfaces"]),
-            ", ".join(row["zones"]),
-            ", ".join(row["subnets"]),
-            row["placement_group"] or "-",
-            row["capacity"] + (f" {row['reservation']}" if row["reservation"] else ""),
-            row["mig_config"] or "-",
+            str(row.get("efa_interfaces", "-")),
+            ", ".join(row.get("zones", ())) or "-",
+            ", ".join(row.get("subnets", ())) or "-",
+            row.get("placement_group") or "-",
+            row.get("capacity", "-") + (f" {reservation}" if reservation else ""),
+            row.get("mig_config") or "-",
+            "\n".join(f"{name}: {amount}" for name, amount in row["pod_resources"].items()) or "-",
+            f"{row['flavor']} / {', '.join(row['queues'])}" if row["flavor"] else "-",
         )
     return table

@@ -109,6 +109,16 @@ class PlacementDecision:
 
 
 @dataclass(frozen=True)
+class ExistingNodes:
+    """Nodes of an existing cluster, as the stack describes them (gpufleet cannot look)."""
+
+    node_selector: dict[str, str] = field(hash=False)
+    gpus_per_node: int
+    vcpus: int
+    memory_gib: int
+
+
+@dataclass(frozen=True)
 class Pool:
     name: str
     workload: WorkloadClass
@@ -130,20 +140,33 @@ class Pool:
     taints: tuple[Taint, ...]
     ami_family: str
     root_volume_gib: int
-    node_selector: dict[str, str] | None = field(default=None, hash=False)
-    declared_gpus_per_node: int = 0
+    existing: ExistingNodes | None = None
     time_slicing_replicas: int | None = None
 
     @property
     def gpus_per_node(self) -> int:
-        return self.instance.accelerator_count if self.instance else self.declared_gpus_per_node
+        if self.instance is not None:
+            return self.instance.accelerator_count
+        return self.existing.gpus_per_node if self.existing else 0
+
+    @property
+    def vcpus_per_node(self) -> int:
+        if self.instance is not None:
+            return self.instance.vcpus
+        return self.existing.vcpus if self.existing else 0
+
+    @property
+    def memory_mib_per_node(self) -> int:
+        if self.instance is not None:
+            return self.instance.memory_mib
+        return self.existing.memory_gib * 1024 if self.existing else 0
 
     @property
     def node_kind(self) -> str:
         """What the nodes are: an instance type, or the selector of existing nodes."""
         if self.instance is not None:
             return self.instance.name
-        return ",".join(f"{key}={value}" for key, value in sorted((self.node_selector or {}).items()))
+        return ",".join(f"{key}={value}" for key, value in sorted(self.existing.node_selector.items())) if self.existing else "-"
 
     @property
     def gpus_max(self) -> int:

@@ -17,6 +17,7 @@ from gpufleet.catalog.models import Accelerator, InstanceType
 from gpufleet.model.plan import (
     DeviceLayoutPlan,
     EfaLayout,
+    ExistingNodes,
     FleetPlan,
     MigSetup,
     InterfaceSlot,
@@ -35,6 +36,7 @@ SEMANTIC = declare("GF-MODEL-000", "error", "A stack that does not fit the catal
 LABEL_DOMAIN = "gpufleet.io"
 # The GPU Operator's device plugin picks its named config from this node label.
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+EFA_LABEL = f"{LABEL_DOMAIN}/efa"
 # Root volumes hold container images; CUDA and framework images run to tens of GiB each.
 ACCELERATED_ROOT_GIB = 200
 SYSTEM_ROOT_GIB = 80
@@ -264,7 +266,7 @@ class _Resolver:
         path = ("node_pools", name)
         if not self.on_aws:
             return self._resolve_existing_pool(name, pool, storage)
-        for field_name in ("node_selector", "gpu", "gpus_per_node"):
+        for field_name in ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node"):
             if getattr(pool, field_name) is not None:
                 self.error((*path, field_name), f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type")
         if pool.instance_type is None:
@@ -311,7 +313,7 @@ class _Resolver:
             storage=tiers,
             mig=mig_plan,
             models=pool.models,
-            labels=self._labels(name, pool, accelerator, mig_plan),
+            labels=self._labels(name, pool, accelerator, mig_plan, efa),
             taints=self._taints(pool, accelerator),
             ami_family=_ami_family(instance, accelerator),
             root_volume_gib=ACCELERATED_ROOT_GIB if accelerator else SYSTEM_ROOT_GIB,
@@ -340,6 +342,9 @@ class _Resolver:
             self.error((*path, "workload"), f"a {pool.workload} pool needs gpu (the catalog GPU its nodes carry) and gpus_per_node")
         elif pool.gpus_per_node is not None:
             self.error((*path, "gpus_per_node"), "gpus_per_node needs gpu, the catalog GPU the nodes carry")
+        for field_name in ("cpus_per_node", "memory_gib_per_node"):
+            if pool.gpu is not None and getattr(pool, field_name) is None:
+                self.error(path, f"give {field_name} too: the pool's queue quota counts the CPU and memory of every node")
         fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
         if fabric is not None and fabric.kind == "efa":
             self.error((*path, "fabric"), "EFA exists only on AWS instances; existing nodes use an infiniband or ethernet fabric")
@@ -367,8 +372,12 @@ class _Resolver:
             taints=(),
             ami_family="",
             root_volume_gib=0,
-            node_selector=dict(sorted(pool.node_selector.items())),
-            declared_gpus_per_node=pool.gpus_per_node or 0,
+            existing=ExistingNodes(
+                node_selector=dict(sorted(pool.node_selector.items())),
+                gpus_per_node=pool.gpus_per_node or 0,
+                vcpus=pool.cpus_per_node or 0,
+                memory_gib=pool.memory_gib_per_node or 0,
+            ),
         )
 
     def _check_sharing(self, path: tuple[str, ...], pool: NodePoolSpec, accelerator: Accelerator | None, mig_plan: MigSetup | None) -> None:
@@ -525,11 +534,13 @@ class _Resolver:
             return None
         return resolved
 
-    def _labels(self, name: str, pool: NodePoolSpec, accelerator: Accelerator | None, mig_plan: MigSetup | None) -> dict[str, str]:
+    def _labels(self, name: str, pool: NodePoolSpec, accelerator: Accelerator | None, mig_plan: MigSetup | None, efa: EfaLayout | None) -> dict[str, str]:
         labels = {
             f"{LABEL_DOMAIN}/pool": name,
             f"{LABEL_DOMAIN}/workload": pool.workload,
         }
+        if efa is not None:
+            labels[EFA_LABEL] = "true"  # the EFA device plugin runs where this is set, and only there
         if accelerator is not None:
             labels[f"{LABEL_DOMAIN}/accelerator"] = accelerator.name
         if pool.sharing is not None:

@@ -75,13 +75,17 @@ def render_resources_json(result: PreviewResult) -> str:
 
 
 def write_resources_json(result: PreviewResult, path: Union[str, os.PathLike]) -> Path:
-    """Write resources.json atomically: readers see the old file or the new one, never half."""
+    return write_text_atomically(path, render_resources_json(result))
+
+
+def write_text_atomically(path: Union[str, os.PathLike], text: str) -> Path:
+    """Readers see the old file or the new one, never half of it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(render_resources_json(result))
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, 0o644)

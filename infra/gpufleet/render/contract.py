@@ -33,5 +33,7 @@ class ClusterHandle:
     subnet_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     security_group_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     file_systems: Mapping[str, FileSystemHandle] = field(default_factory=dict)
+    autoscaling_groups: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Pool name -> the Auto Scaling group behind its managed node group (cloud clusters only)."""
     nodes_ready: Sequence[pulumi.Resource] = ()
     """Resources that must exist before objects that need running nodes (node groups)."""

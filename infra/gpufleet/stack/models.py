@@ -228,6 +228,8 @@ class NodePoolSpec(StackModel):
         default=None, description="provider kubernetes: the catalog GPU the existing nodes carry."
     )
     gpus_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: GPUs on each node.")
+    cpus_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: CPUs on each node (queue quotas).")
+    memory_gib_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: memory of each node in GiB (queue quotas).")
     nodes: NodeCount
     sharing: SharingSpec | None = Field(
         default=None, description="Lab pools: let several pods share a GPU by time-slicing."

@@ -1,0 +1,43 @@
+"""Kubernetes backend: turns a ``KubernetesPlan`` into objects through the cluster's provider."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpufleet.model.kubernetes import KubernetesPlan
+from gpufleet.render.contract import ClusterHandle
+from gpufleet.render.kubernetes.autoscaler import ClusterAutoscaler
+from gpufleet.render.kubernetes.common import metadata, under_cluster
+from gpufleet.render.kubernetes.fabric import EfaDevicePlugin, InfinibandFabric
+from gpufleet.render.kubernetes.gpu_stack import GpuStack
+from gpufleet.render.kubernetes.queues import Queues
+from gpufleet.render.kubernetes.storage import KubernetesStorage
+
+__all__ = ["Namespaces", "render_kubernetes"]
+
+
+class Namespaces(pulumi.ComponentResource):
+    """The namespaces the stack names for queues and storage claims."""
+
+    def __init__(self, names: tuple[str, ...], handle: ClusterHandle) -> None:
+        super().__init__("gpufleet:kubernetes:Namespaces", "namespaces", None, under_cluster(handle))
+        self.by_name = {
+            name: k8s.core.v1.Namespace(name, metadata=metadata(name), opts=pulumi.ResourceOptions(parent=self)) for name in names
+        }
+        self.register_outputs({"namespaces": list(names)})
+
+
+def render_kubernetes(plan: KubernetesPlan, handle: ClusterHandle) -> None:
+    namespaces = Namespaces(plan.namespaces, handle).by_name
+    if plan.gpu_stack is not None:
+        GpuStack(plan.gpu_stack, handle)
+    if plan.efa is not None:
+        EfaDevicePlugin(plan.efa, handle)
+    for fabric in plan.fabrics:
+        InfinibandFabric(fabric, handle)
+    KubernetesStorage(plan.storage, handle, namespaces)
+    if plan.queues is not None:
+        Queues(plan.queues, handle, namespaces)
+    if plan.autoscaler is not None:
+        ClusterAutoscaler(plan.autoscaler, handle)

@@ -1,0 +1,80 @@
+"""The Cluster Autoscaler: its own Pod Identity role, node-template tags on the groups, its release."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from gpufleet.model.kubernetes import AutoscalerPlan
+from gpufleet.render.contract import ClusterHandle
+from gpufleet.render.kubernetes.common import helm_release, under_cluster
+
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+
+def autoscaler_policy(plan: AutoscalerPlan) -> str:
+    """Reads anywhere; scaling calls only on Auto Scaling groups this cluster owns."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": list(plan.describe_actions), "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": list(plan.scaling_actions),
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {f"aws:ResourceTag/{plan.owner_tag}": "owned"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+class ClusterAutoscaler(pulumi.ComponentResource):
+    def __init__(self, plan: AutoscalerPlan, handle: ClusterHandle) -> None:
+        super().__init__("gpufleet:kubernetes:ClusterAutoscaler", "cluster-autoscaler", None, under_cluster(handle))
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            "cluster-autoscaler",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": POD_IDENTITY_PRINCIPAL}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
+                    ],
+                },
+                sort_keys=True,
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy("cluster-autoscaler", role=role.id, policy=autoscaler_policy(plan), opts=child)
+        association = aws.eks.PodIdentityAssociation(
+            "cluster-autoscaler",
+            cluster_name=handle.name,
+            namespace=plan.release.namespace,
+            service_account=plan.service_account,
+            role_arn=role.arn,
+            opts=child,
+        )
+        tags = []
+        for group in plan.groups:
+            for key, value in group.tags.items():
+                tags.append(
+                    aws.autoscaling.Tag(
+                        f"{group.pool}-{key}",
+                        autoscaling_group_name=handle.autoscaling_groups[group.pool],
+                        tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                        opts=child,
+                    )
+                )
+        values = {
+            **plan.release.values,
+            "autoscalingGroups": [
+                {"name": handle.autoscaling_groups[group.pool], "minSize": group.min_size, "maxSize": group.max_size} for group in plan.groups
+            ],
+        }
+        self.release = helm_release(plan.release, self, values=values, depends_on=[association, *tags, *handle.nodes_ready])
+        self.register_outputs({"release": self.release.status})

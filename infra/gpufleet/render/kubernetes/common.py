@@ -1,0 +1,48 @@
+"""What every Kubernetes component shares: where it hangs, and how a planned Helm release is made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpufleet.model.kubernetes import HelmReleasePlan
+from gpufleet.render.contract import ClusterHandle
+
+
+def under_cluster(handle: ClusterHandle) -> pulumi.ResourceOptions:
+    """Parented to the cluster's component; every child object goes through its provider."""
+    return pulumi.ResourceOptions(parent=handle.parent, providers={"kubernetes": handle.kubernetes})
+
+
+def helm_release(
+    plan: HelmReleasePlan,
+    parent: pulumi.Resource,
+    *,
+    values: dict[str, Any] | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.helm.v3.Release:
+    """``values``: the plan's values completed with what only the deployment knows."""
+    chart = plan.chart
+    oci = chart.repository.startswith("oci://")
+    return k8s.helm.v3.Release(
+        plan.name,
+        name=plan.name,
+        chart=f"{chart.repository}/{chart.chart}" if oci else chart.chart,
+        version=chart.version,
+        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        namespace=plan.namespace,
+        create_namespace=True,
+        atomic=True,
+        values=plan.values if values is None else values,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
+
+
+def metadata(name: str, namespace: str | None = None, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": "gpufleet", **labels}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return meta

@@ -1,0 +1,86 @@
+"""Storage as pods see it: classes, the FSx CSI driver, and static volumes for each Lustre tier."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpufleet.model.kubernetes import LustreVolumePlan, POOL_LABEL, StorageClassPlan, StoragePlan
+from gpufleet.render.contract import ClusterHandle
+from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
+
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+class KubernetesStorage(pulumi.ComponentResource):
+    def __init__(self, plan: StoragePlan, handle: ClusterHandle, namespaces: Mapping[str, k8s.core.v1.Namespace]) -> None:
+        super().__init__("gpufleet:kubernetes:Storage", "storage", None, under_cluster(handle))
+        for storage_class in plan.classes:
+            self._storage_class(storage_class)
+        driver = helm_release(plan.csi_driver, self, depends_on=handle.nodes_ready) if plan.csi_driver else None
+        for volume in plan.lustre_volumes:
+            self._lustre_volume(volume, handle, namespaces, driver)
+        self.register_outputs({})
+
+    def _storage_class(self, plan: StorageClassPlan) -> None:
+        meta = metadata(plan.name)
+        if plan.default:
+            meta["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
+        topologies = None
+        if plan.pools is not None:
+            topologies = [{"matchLabelExpressions": [{"key": POOL_LABEL, "values": list(plan.pools)}]}]
+        k8s.storage.v1.StorageClass(
+            plan.name,
+            metadata=meta,
+            provisioner=plan.provisioner,
+            parameters=plan.parameters or None,
+            reclaim_policy="Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=plan.pools is None,
+            allowed_topologies=topologies,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _lustre_volume(
+        self,
+        plan: LustreVolumePlan,
+        handle: ClusterHandle,
+        namespaces: Mapping[str, k8s.core.v1.Namespace],
+        driver: k8s.helm.v3.Release | None,
+    ) -> None:
+        file_system = handle.file_systems[plan.tier]
+        size = f"{plan.capacity_gib}Gi"
+        claim_ref = {"namespace": plan.claim_namespace, "name": plan.tier} if plan.claim_namespace else None
+        volume = k8s.core.v1.PersistentVolume(
+            plan.volume_name,
+            metadata=metadata(plan.volume_name, **{"gpufleet.io/storage": plan.tier}),
+            spec={
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "mountOptions": ["flock"],
+                "claimRef": claim_ref,
+                "csi": {
+                    "driver": plan.driver,
+                    "volumeHandle": file_system.file_system_id,
+                    "volumeAttributes": {"dnsname": file_system.dns_name, "mountname": file_system.mount_name},
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[driver] if driver else []),
+        )
+        if plan.claim_namespace is None:
+            return
+        k8s.core.v1.PersistentVolumeClaim(
+            plan.volume_name,
+            metadata=metadata(plan.tier, plan.claim_namespace, **{"gpufleet.io/storage": plan.tier}),
+            spec={
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": "",
+                "volumeName": plan.volume_name,
+                "resources": {"requests": {"storage": size}},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[volume, namespaces[plan.claim_namespace]]),
+        )
