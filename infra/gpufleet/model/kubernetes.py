@@ -108,8 +108,8 @@ class StorageClassPlan:
     provisioner: str
     parameters: dict[str, str] = field(hash=False)
     default: bool = False
-    pools: tuple[str, ...] | None = None
-    """Local classes: the only pools whose nodes offer the volume; None: every node."""
+    node_terms: tuple[dict[str, str], ...] | None = None
+    """Local classes: the labels of each pool whose nodes offer the volume (any one matches); None: every node."""
     reason: str = ""
 
 
@@ -352,11 +352,11 @@ def _fabrics(plan: FleetPlan, catalog: Catalog) -> tuple[RdmaFabricPlan, ...]:
         operator = HelmReleasePlan("network-operator", catalog.kubernetes.charts["network-operator"], values, reasons)
         device_config = {
             "configList": [
-                {"resourceName": name, "rdmaHcaMax": facts.hca_max, "selectors": {"vendors": [facts.vendor], "linkTypes": ["infiniband"]}}
+                {"resourceName": rdma_resource_name(name), "rdmaHcaMax": facts.hca_max, "selectors": {"vendors": [facts.vendor], "linkTypes": ["infiniband"]}}
             ]
         }
         terms = [
-            {"matchExpressions": [{"key": key, "operator": "In", "values": [value]} for key, value in sorted(pool.existing.node_selector.items())]}
+            {"matchExpressions": [{"key": key, "operator": "In", "values": [value]} for key, value in sorted(pool_selector(pool).items())]}
             for pool in pools
         ]
         spec: Json = {
@@ -374,7 +374,7 @@ def _fabrics(plan: FleetPlan, catalog: Catalog) -> tuple[RdmaFabricPlan, ...]:
                 operator=operator,
                 policy_name=NIC_CLUSTER_POLICY,
                 policy_spec=spec,
-                resource=f"{facts.resource_prefix}/{name}",
+                resource=f"{facts.resource_prefix}/{rdma_resource_name(name)}",
                 pools=tuple(pool.name for pool in pools),
             )
         )
@@ -382,6 +382,11 @@ def _fabrics(plan: FleetPlan, catalog: Catalog) -> tuple[RdmaFabricPlan, ...]:
 
 
 # -- storage ----------------------------------------------------------------------------------
+
+
+def rdma_resource_name(fabric: str) -> str:
+    """The shared RDMA plugin takes letters, digits and underscores in a resource name."""
+    return fabric.replace("-", "_")
 
 
 def _storage(plan: FleetPlan, catalog: Catalog) -> StoragePlan:
@@ -399,13 +404,13 @@ def _storage(plan: FleetPlan, catalog: Catalog) -> StoragePlan:
         )
     for tier in plan.storage:
         if isinstance(tier.spec, LocalNvmeTierSpec):
-            pools = tuple(pool.name for pool in plan.pools if tier.name in {t.name for t in pool.storage})
+            pools = [pool for pool in plan.pools if tier.name in {t.name for t in pool.storage}]
             classes.append(
                 StorageClassPlan(
                     tier.name,
                     facts.local_provisioner,
                     {},
-                    pools=pools,
+                    node_terms=tuple(pool_selector(pool) for pool in pools),
                     reason=f"local NVMe at {tier.spec.mount_path}, offered only on the pools that mount it",
                 )
             )
@@ -462,17 +467,21 @@ def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
     if pool.efa is not None and pool.efa.efa_count:
         capacity[catalog.kubernetes.efa.resource] = pool.efa.efa_count * nodes
     if pool.fabric is not None and pool.fabric.kind == "infiniband" and pool.existing is not None:
-        capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{pool.fabric_name}"] = catalog.kubernetes.rdma.hca_max * nodes
+        capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{rdma_resource_name(pool.fabric_name)}"] = catalog.kubernetes.rdma.hca_max * nodes
     return dict(sorted(capacity.items()))
 
 
+def pool_selector(pool: Pool) -> dict[str, str]:
+    """Labels that pick exactly this pool's nodes: gpufleet's own, or those the stack says existing nodes carry."""
+    return dict(pool.existing.node_selector) if pool.existing else {POOL_LABEL: pool.name}
+
+
 def _flavor(pool: Pool, catalog: Catalog) -> FlavorPlan:
-    labels = dict(pool.existing.node_selector) if pool.existing else {POOL_LABEL: pool.name}
     return FlavorPlan(
         name=pool.name,
         pool=pool.name,
         accelerator=pool.accelerator.name,
-        node_labels=labels,
+        node_labels=pool_selector(pool),
         tolerations=tuple(Toleration.of(taint) for taint in pool.taints),
         capacity=pool_capacity(pool, catalog),
     )

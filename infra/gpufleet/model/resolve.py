@@ -28,7 +28,8 @@ from gpufleet.model.plan import (
     Subnet,
     Taint,
 )
-from gpufleet.findings import Finding, declare
+from gpufleet.findings import Finding, Rule, declare
+from gpufleet.model import kubernetes_rules as k8s_rules
 from gpufleet.stack.loader import LoadedStack, StackInvalid
 from gpufleet.stack.models import FsxLustreTierSpec, MigPlanSpec, NodePoolSpec, StackSpec
 
@@ -85,8 +86,8 @@ class _Resolver:
         # Demand plans get their layouts from the nodes of the pools that use them.
         self.packed_demand_plans: dict[str, MigSetup] = {}
 
-    def error(self, path: tuple[str | int, ...], message: str) -> None:
-        self.findings.append(SEMANTIC.finding(path, message))
+    def error(self, path: tuple[str | int, ...], message: str, rule: Rule = SEMANTIC) -> None:
+        self.findings.append(rule.finding(path, message))
 
     @property
     def on_aws(self) -> bool:
@@ -129,9 +130,9 @@ class _Resolver:
             if not namespaces:
                 continue
             path = ("queues", workload)
-            self._check_unique_names(path, list(namespaces), "namespace", named=False)
-            if not any(pool.workload == workload and (pool.gpu or pool.instance_type) for pool in self.spec.node_pools.values()):
-                self.error(path, f"no {workload} pool: a {workload} queue would admit nothing")
+            self._check_unique_names(path, list(namespaces), "namespace", named=False, rule=k8s_rules.QUEUE_NAMESPACES)
+            if not any(pool.workload == workload for pool in self.spec.node_pools.values()):
+                self.error(path, f"no {workload} pool: a {workload} queue would admit nothing", k8s_rules.QUEUE_NAMESPACES)
 
     # -- cluster-wide checks -------------------------------------------------------------
 
@@ -161,6 +162,7 @@ class _Resolver:
             self.error(
                 ("fabrics", name, "kind"),
                 f"one infiniband fabric per cluster: the Network Operator reconciles a single NicClusterPolicy, which serves '{infiniband[0]}'",
+                k8s_rules.ONE_INFINIBAND_FABRIC,
             )
         for name, fabric in self.spec.fabrics.items():
             if self.on_aws and fabric.kind == "infiniband":
@@ -177,7 +179,7 @@ class _Resolver:
         for name, tier in self.spec.storage.items():
             path = ("storage", name)
             if not self.on_aws and tier.kind != "local-nvme":
-                self.error((*path, "kind"), f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme")
+                self.error((*path, "kind"), f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme", k8s_rules.CLOUD_STORAGE)
             if getattr(tier, "namespaces", ()):
                 self._check_unique_names((*path, "namespaces"), list(tier.namespaces), "namespace", named=False)
             if isinstance(tier, FsxLustreTierSpec):
@@ -268,9 +270,9 @@ class _Resolver:
             return self._resolve_existing_pool(name, pool, storage)
         for field_name in ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node"):
             if getattr(pool, field_name) is not None:
-                self.error((*path, field_name), f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type")
+                self.error((*path, field_name), f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type", k8s_rules.EXISTING_NODES)
         if pool.instance_type is None:
-            self.error(path, "provider aws needs instance_type: the EC2 type gpufleet launches for this pool")
+            self.error(path, "provider aws needs instance_type: the EC2 type gpufleet launches for this pool", k8s_rules.EXISTING_NODES)
             self._check_references(path, pool, storage)
             return None
         instance = self.catalog.instance_type(pool.instance_type)
@@ -323,31 +325,31 @@ class _Resolver:
     def _resolve_existing_pool(self, name: str, pool: NodePoolSpec, storage: dict[str, StorageTier]) -> Pool | None:
         """A pool of nodes that already exist: gpufleet neither creates nor relabels them."""
         path = ("node_pools", name)
-        existing = "provider kubernetes uses existing nodes"
+        existing, rule = "provider kubernetes uses existing nodes", k8s_rules.EXISTING_NODES
         if pool.instance_type is not None:
-            self.error((*path, "instance_type"), f"{existing}: describe them with node_selector, gpu and gpus_per_node instead of instance_type")
+            self.error((*path, "instance_type"), f"{existing}: describe them with node_selector, gpu and gpus_per_node instead of instance_type", rule)
         for field_name, what in (("mig", "a MIG plan"), ("sharing", "time-slicing"), ("labels", "labels")):
             if getattr(pool, field_name):
-                self.error((*path, field_name), f"{existing}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them")
+                self.error((*path, field_name), f"{existing}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them", rule)
         if pool.node_selector is None:
-            self.error(path, f"{existing}: give node_selector, the labels that pick this pool's nodes")
+            self.error(path, f"{existing}: give node_selector, the labels that pick this pool's nodes", rule)
         accelerator = None
         if pool.gpu is not None:
             accelerator = self.catalog.accelerator(pool.gpu)
             if accelerator is None:
                 self.error((*path, "gpu"), self._unknown("GPU", pool.gpu, self.catalog.accelerators))
             if pool.gpus_per_node is None:
-                self.error((*path, "gpu"), "give gpus_per_node too: queue quotas count the GPUs of every node")
+                self.error((*path, "gpu"), "give gpus_per_node too: queue quotas count the GPUs of every node", rule)
         elif pool.workload != "system":
-            self.error((*path, "workload"), f"a {pool.workload} pool needs gpu (the catalog GPU its nodes carry) and gpus_per_node")
+            self.error((*path, "workload"), f"a {pool.workload} pool needs gpu (the catalog GPU its nodes carry) and gpus_per_node", rule)
         elif pool.gpus_per_node is not None:
-            self.error((*path, "gpus_per_node"), "gpus_per_node needs gpu, the catalog GPU the nodes carry")
+            self.error((*path, "gpus_per_node"), "gpus_per_node needs gpu, the catalog GPU the nodes carry", rule)
         for field_name in ("cpus_per_node", "memory_gib_per_node"):
             if pool.gpu is not None and getattr(pool, field_name) is None:
-                self.error(path, f"give {field_name} too: the pool's queue quota counts the CPU and memory of every node")
+                self.error(path, f"give {field_name} too: the pool's queue quota counts the CPU and memory of every node", rule)
         fabric = self.spec.fabrics.get(pool.fabric) if pool.fabric else None
         if fabric is not None and fabric.kind == "efa":
-            self.error((*path, "fabric"), "EFA exists only on AWS instances; existing nodes use an infiniband or ethernet fabric")
+            self.error((*path, "fabric"), "EFA exists only on AWS instances; existing nodes use an infiniband or ethernet fabric", rule)
         tiers = self._check_references(path, pool, storage)
         self._check_training_fabric(path, pool, fabric)
         if pool.node_selector is None or (pool.gpu is not None and accelerator is None):
@@ -385,11 +387,11 @@ class _Resolver:
             return
         where = (*path, "sharing")
         if pool.workload != "lab":
-            self.error(where, f"time-slicing gives no memory or fault isolation between pods; only lab pools may share GPUs, not {pool.workload}")
+            self.error(where, f"time-slicing gives no memory or fault isolation between pods; only lab pools may share GPUs, not {pool.workload}", k8s_rules.TIME_SLICING)
         if accelerator is None or accelerator.kind != "gpu":
-            self.error(where, "time-slicing shares NVIDIA GPUs; this pool has none")
+            self.error(where, "time-slicing shares NVIDIA GPUs; this pool has none", k8s_rules.TIME_SLICING)
         if pool.mig is not None:
-            self.error(where, "a pool either partitions its GPUs with MIG or time-slices them; drop sharing or mig")
+            self.error(where, "a pool either partitions its GPUs with MIG or time-slices them; drop sharing or mig", k8s_rules.TIME_SLICING)
 
     def _check_references(self, path: tuple[str, ...], pool: NodePoolSpec, storage: dict[str, StorageTier]) -> tuple[StorageTier, ...]:
         if pool.fabric is not None and pool.fabric not in self.spec.fabrics:
@@ -623,12 +625,12 @@ class _Resolver:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _check_unique_names(self, path: tuple[str | int, ...], names: list[str], what: str, named: bool = True) -> bool:
+    def _check_unique_names(self, path: tuple[str | int, ...], names: list[str], what: str, named: bool = True, rule: Rule = SEMANTIC) -> bool:
         """``named``: the list holds mappings whose ``name`` is checked, not plain names."""
         seen: set[str] = set()
         for index, name in enumerate(names):
             if name in seen:
-                self.error((*path, index, "name") if named else (*path, index), f"{what} '{name}' is listed twice")
+                self.error((*path, index, "name") if named else (*path, index), f"{what} '{name}' is listed twice", rule)
             seen.add(name)
         return len(seen) == len(names)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gpufleet.model.kubernetes import LustreVolumePlan, POOL_LABEL, StorageClassPlan, StoragePlan
+from gpufleet.model.kubernetes import LustreVolumePlan, StorageClassPlan, StoragePlan
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
 
@@ -29,8 +29,10 @@ class KubernetesStorage(pulumi.ComponentResource):
         if plan.default:
             meta["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
         topologies = None
-        if plan.pools is not None:
-            topologies = [{"matchLabelExpressions": [{"key": POOL_LABEL, "values": list(plan.pools)}]}]
+        if plan.node_terms is not None:
+            topologies = [
+                {"matchLabelExpressions": [{"key": key, "values": [value]} for key, value in sorted(term.items())]} for term in plan.node_terms
+            ]
         k8s.storage.v1.StorageClass(
             plan.name,
             metadata=meta,
@@ -38,7 +40,7 @@ class KubernetesStorage(pulumi.ComponentResource):
             parameters=plan.parameters or None,
             reclaim_policy="Delete",
             volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=plan.pools is None,
+            allow_volume_expansion=plan.node_terms is None,
             allowed_topologies=topologies,
             opts=pulumi.ResourceOptions(parent=self),
         )
