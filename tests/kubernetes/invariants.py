@@ -124,7 +124,7 @@ def violations(plan: FleetPlan, result: PreviewResult) -> list[str]:
 
         name = operator["migManager"]["config"]["name"]
         text = maps[name]["config.yaml"]
-        if text != mig_parted_config(plan).yaml_text:
+        if text != mig_parted_config(plan, catalog).to_yaml():
             found.append("MIG ConfigMap differs from the stack's mig-parted config")
         mig_entries = yaml.safe_load(text)["mig-configs"]
         for pool, group in groups.items():

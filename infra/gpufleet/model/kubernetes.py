@@ -294,7 +294,7 @@ def _gpu_stack(plan: FleetPlan, catalog: Catalog) -> GpuStackPlan | None:
         reasons.append(Reason("driver.rdma", "GPUDirect RDMA over the InfiniBand fabric, with the nodes' own MOFED"))
     mig_map = None
     if uses_mig:
-        mig_map = ConfigMapPlan(MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_parted_config(plan).yaml_text})
+        mig_map = ConfigMapPlan(MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_parted_config(plan, catalog).to_yaml()})
         values["migManager"] = {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"}}
         reasons.append(Reason("migManager.config", "the stack's own mig-parted config, whose entries the pools' nvidia.com/mig.config labels name"))
     plugin_map = None
