@@ -8,11 +8,12 @@ directories can have their own conftest modules without name clashes.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.stack import LoadedStack, StackInvalid, load_stack
 
@@ -53,12 +54,18 @@ def located(error: StackInvalid) -> list[Located]:
     return [(p.line, p.column, ".".join(str(part) for part in p.path), p.message) for p in error.findings]
 
 
+def rule_ids(error: StackInvalid) -> list[str]:
+    return [finding.rule_id for finding in error.findings]
+
+
 @dataclass
 class StackFiles:
     directory: Path
     head: str = AWS_HEAD
     system_pool: str = SYSTEM_POOL
     repo: Path = REPO
+    rules: list[str] = field(default_factory=list)
+    """Rule ids of the findings the last ``*_problems`` call returned, in the same order."""
 
     def write(self, *parts: str, name: str = "stack.yaml") -> Path:
         """Write the parts one after the other. A part that starts with a newline (a
@@ -76,19 +83,21 @@ class StackFiles:
         return load_stack(path)
 
     def plan(self, path: Path) -> FleetPlan:
-        return resolve(load_stack(path))
+        return resolve(load_stack(path), load_catalog())
 
     def load_problems(self, path: Path) -> list[Located]:
         """Problems from loading alone (shape, types, local ranges)."""
         with pytest.raises(StackInvalid) as caught:
             load_stack(path)
+        self.rules = rule_ids(caught.value)
         return located(caught.value)
 
     def resolve_problems(self, path: Path) -> list[Located]:
         """Problems from resolving a file that loads cleanly."""
         stack = load_stack(path)
         with pytest.raises(StackInvalid) as caught:
-            resolve(stack)
+            resolve(stack, load_catalog())
+        self.rules = rule_ids(caught.value)
         return located(caught.value)
 
 

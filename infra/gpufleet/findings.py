@@ -7,6 +7,8 @@ and how to fix it. Every rule is declared once in ``RULES`` so ``gpufleet rules`
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -105,3 +107,9 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
 
 def errors_in(findings: list[Finding] | tuple[Finding, ...]) -> list[Finding]:
     return [finding for finding in findings if finding.severity == "error"]
+
+
+def closest_name(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The "did you mean" every unknown-name message offers, from one place."""
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return matches[0] if matches else None

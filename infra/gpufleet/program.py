@@ -1,31 +1,77 @@
 """The Pulumi program: what ``pulumi up -s <env>`` runs and what ``gpufleet preview`` runs offline.
 
-It reads ``stacks/<stack>.yaml`` (or the file named by the stack config key ``gpufleet:spec``),
-resolves it, and hands the plan to the renderers. There is no other code path.
+This is the composition root. ``Fleet`` picks the render backend for the cluster's provider
+and hands each backend's ``ClusterHandle`` to the next; ``run`` is the stack program
+``infra/__main__.py`` calls, reading ``stacks/<stack>.yaml`` (or ``gpufleet:spec``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.render.aws.cluster import GpuCluster
-from gpufleet.render.aws.fabric import EfaFabric
-from gpufleet.render.aws.network import FleetNetwork
-from gpufleet.render.aws.node_pool import NodePool
-from gpufleet.render.aws.storage import LustreTier, S3Tier
 from gpufleet.model.kubernetes import kubernetes_plan
-from gpufleet.render.contract import ClusterHandle, FileSystemHandle
+from gpufleet.render.aws.backend import render_aws
+from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes import render_kubernetes
-from gpufleet.render.kubernetes.cluster import ExistingCluster
+from gpufleet.render.kubernetes.cluster import render_existing_cluster
 from gpufleet.stack import StackInvalid, load_stack
 
+CloudBackend = Callable[[FleetPlan, pulumi.Resource], ClusterHandle]
+# What makes (or reaches) the cluster, by provider; the Kubernetes backend then renders into it.
+CLOUD_BACKENDS: dict[str, CloudBackend] = {"aws": render_aws, "kubernetes": render_existing_cluster}
 
-def spec_path() -> Path:
+
+def load_plan(stack_file: str | Path) -> FleetPlan:
+    """Resolve a stack file, or fail the Pulumi run with every located problem."""
+    try:
+        return resolve(load_stack(stack_file), load_catalog())
+    except StackInvalid as invalid:
+        raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(f) for f in invalid.findings)) from None
+
+
+class Fleet(pulumi.ComponentResource):
+    """One stack's whole fleet as one component, for ``__main__.py`` and for users' own programs.
+
+    Give it a resolved ``plan`` or a ``stack_file``. Outputs: ``cluster_name``, ``endpoint``,
+    ``kubeconfig`` (secret), ``node_groups`` (pool -> node group) and ``buckets`` (tier -> bucket).
+    """
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    node_groups: pulumi.Output[dict[str, str]]
+    buckets: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        plan: FleetPlan | None = None,
+        stack_file: str | Path | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if (plan is None) == (stack_file is None):
+            raise ValueError("Fleet takes exactly one of plan or stack_file")
+        plan = plan if plan is not None else load_plan(stack_file)
+        super().__init__("gpufleet:index:Fleet", name, None, opts)
+        handle = CLOUD_BACKENDS[plan.cluster.provider](plan, self)
+        render_kubernetes(kubernetes_plan(plan, load_catalog()), handle)
+        self.plan = plan
+        self.handle = handle
+        self.cluster_name = pulumi.Output.from_input(handle.name)
+        self.endpoint = pulumi.Output.from_input(handle.endpoint)
+        self.kubeconfig = pulumi.Output.secret(handle.kubeconfig or "")
+        self.node_groups = pulumi.Output.from_input(dict(handle.node_groups))
+        self.buckets = pulumi.Output.from_input(dict(handle.buckets))
+        self.register_outputs({"cluster_name": self.cluster_name, "endpoint": self.endpoint, "node_groups": self.node_groups})
+
+
+def stack_file() -> Path:
     configured = pulumi.Config("gpufleet").get("spec")
     path = Path(configured or f"stacks/{pulumi.get_stack()}.yaml")
     if path.is_absolute():
@@ -34,85 +80,20 @@ def spec_path() -> Path:
 
 
 def run() -> None:
-    try:
-        plan = resolve(load_stack(spec_path()))
-    except StackInvalid as invalid:
-        raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(p) for p in invalid.findings)) from None
+    """``pulumi up``: the stack named by config, checked against the configured region."""
+    run_plan(load_plan(stack_file()))
+
+
+def run_plan(plan: FleetPlan) -> None:
+    """The program body for an already resolved plan (the offline preview resolves once)."""
     configured_region = pulumi.Config("aws").get("region")
     if plan.cluster.provider == "aws" and configured_region not in (None, plan.cluster.region):
         raise pulumi.RunError(
             f"stack config aws:region is {configured_region} but {plan.source} says cluster.region {plan.cluster.region}"
         )
-    build_fleet(plan)
-
-
-def build_fleet(plan: FleetPlan) -> None:
-    if plan.cluster.provider == "kubernetes":
-        render_kubernetes(kubernetes_plan(plan), ExistingCluster(plan.cluster.name, pulumi.Config("kubernetes")).handle)
-        return
-    if plan.network is None:
-        return
-    name = plan.cluster.name
-    network = FleetNetwork("network", plan.network, name)
-    efa_host = load_catalog().efa_host
-    uses_efa = any(pool.efa is not None for pool in plan.pools)
-    cluster = GpuCluster(
-        name,
-        plan.cluster,
-        [network.subnet_id(s) for s in plan.network.shared_private_subnets],
-        vpc_cni_min_version=efa_host.vpc_cni_min_version if uses_efa else None,
-    )
-    fabrics = {fabric_name: EfaFabric(fabric_name, name, network.vpc.id) for fabric_name, fabric in plan.fabrics.items() if fabric.kind == "efa"}
-    buckets: dict[str, S3Tier] = {}
-    for tier in plan.storage:
-        if tier.kind == "s3":
-            buckets[tier.name] = S3Tier(tier, name)
-    file_systems: dict[str, FileSystemHandle] = {}
-    for tier in plan.storage:
-        if tier.kind == "fsx-lustre" and tier.subnet is not None:
-            source = buckets.get(tier.spec.import_from) if tier.spec.import_from else None
-            lustre = LustreTier(
-                tier,
-                name,
-                vpc_id=network.vpc.id,
-                subnet_id=network.subnet_id(tier.subnet),
-                client_security_group_id=network.node_security_group.id,
-                import_bucket=source.bucket.bucket if source else None,
-            )
-            file_systems[tier.name] = FileSystemHandle(lustre.file_system.id, lustre.file_system.dns_name, lustre.file_system.mount_name)
-    images = {
-        family: aws.ssm.get_parameter_output(name=f"/aws/service/eks/optimized-ami/{plan.cluster.kubernetes_version}/{family}/recommended/image_id").value
-        for family in sorted({pool.ami_family for pool in plan.pools})
-    }
-    pools = {}
-    for pool in plan.pools:
-        groups = [cluster.cluster_security_group_id, network.node_security_group.id]
-        if pool.efa is not None and pool.fabric_name in fabrics:
-            groups.append(fabrics[pool.fabric_name].security_group.id)
-        pools[pool.name] = NodePool(
-            pool,
-            cluster=cluster,
-            cluster_name=name,
-            subnet_ids=[network.subnet_id(s) for s in pool.subnets],
-            security_group_ids=groups,
-            image_id=images[pool.ami_family],
-            efa_hugepages=efa_host.hugepages_2mib,
-        )
-    handle = ClusterHandle(
-        name=cluster.eks.name,
-        kubernetes=cluster.provider,
-        parent=cluster,
-        endpoint=cluster.eks.endpoint,
-        file_systems=file_systems,
-        autoscaling_groups={
-            pool_name: component.node_group.resources.apply(lambda groups: groups[0].autoscaling_groups[0].name)
-            for pool_name, component in pools.items()
-        },
-        nodes_ready=[component.node_group for component in pools.values()],
-    )
-    render_kubernetes(kubernetes_plan(plan), handle)
-    pulumi.export("cluster_name", cluster.eks.name)
-    pulumi.export("endpoint", cluster.eks.endpoint)
-    pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
-    pulumi.export("node_groups", {pool_name: component.node_group.node_group_name for pool_name, component in pools.items()})
-    pulumi.export("buckets", {tier_name: tier.bucket.bucket for tier_name, tier in buckets.items()})
+    fleet = Fleet(plan.stack, plan=plan)
+    pulumi.export("cluster_name", fleet.cluster_name)
+    pulumi.export("endpoint", fleet.endpoint)
+    pulumi.export("kubeconfig", fleet.kubeconfig)
+    pulumi.export("node_groups", fleet.node_groups)
+    pulumi.export("buckets", fleet.buckets)

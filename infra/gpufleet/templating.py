@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from gpufleet.catalog import Catalog, closest_name, load_catalog
+from gpufleet.catalog import Catalog, load_catalog
+from gpufleet.findings import closest_name
 from gpufleet.errors import GpufleetError, UsageError
 from gpufleet.findings import Finding, Location, declare
 from gpufleet.model import FleetPlan, resolve

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gpufleet.findings import closest_name
 from gpufleet.catalog import load_catalog, read_data_file
 
 CATALOG = load_catalog()
@@ -156,9 +157,9 @@ def test_pci_ids_are_nvidia_device_ids(name: str) -> None:
 
 
 def test_suggestions() -> None:
-    assert CATALOG.suggest_instance_type("p5e.48xl") == "p5e.48xlarge"
-    assert CATALOG.suggest_accelerator("H100-80G") == "H100-80GB"
-    assert CATALOG.suggest_instance_type("zzzzzz") is None
+    assert closest_name("p5e.48xl", CATALOG.instance_types) == "p5e.48xlarge"
+    assert closest_name("H100-80G", CATALOG.accelerators) == "H100-80GB"
+    assert closest_name("zzzzzz", CATALOG.instance_types) is None
 
 
 def test_storage_facts_match_the_fsx_api() -> None:

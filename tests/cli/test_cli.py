@@ -410,3 +410,42 @@ def test_console_script_json_is_byte_identical_across_runs() -> None:
     assert first.returncode == 0
     assert first.stdout == second.stdout
     assert json.loads(first.stdout)["stacks"][0]["file"] == "stacks/prod.yaml"
+
+
+def test_rules_json_lists_every_rule_with_id_severity_and_description() -> None:
+    result = invoke("rules", "--json")
+    assert result.exit_code == 0
+    rules = json.loads(result.stdout)["rules"]
+    ids = [rule["id"] for rule in rules]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"GF-[A-Z0-9]+-\d{3}", rule_id) for rule_id in ids)
+    assert {"GF-YAML-001", "GF-STACK-002", "GF-POOL-001", "GF-EFA-001", "GF-MIG-006", "GF-TRAIN-002"} <= set(ids)
+    assert all(rule["severity"] in ("error", "warning", "info") and rule["description"] for rule in rules)
+    assert next(r for r in rules if r["id"] == "GF-TRAIN-002")["severity"] == "warning"
+
+
+SPOT_TRAINING = """\
+cluster: {name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33"}
+network: {vpc_cidr: 10.0.0.0/16, availability_zones: [us-east-1a, us-east-1b]}
+fabrics: {efa: {kind: efa}}
+node_pools:
+  train:
+    workload: training
+    instance_type: p5.48xlarge
+    nodes: {min: 0, max: 4}
+    fabric: efa
+    capacity: {type: spot}
+"""
+
+
+def test_warnings_are_shown_and_fail_validate_only_when_strict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("spot.yaml").write_text(SPOT_TRAINING)
+    relaxed = invoke("validate", "spot.yaml")
+    assert relaxed.exit_code == 0
+    assert "spot.yaml:10:22: warning: node_pools.train.capacity.type: multi-node training on spot" in relaxed.stderr
+    strict = invoke("validate", "--strict", "spot.yaml")
+    assert strict.exit_code == 1
+    document = json.loads(invoke("validate", "--json", "spot.yaml").stdout)
+    [warning] = document["stacks"][0]["problems"]
+    assert (warning["rule"], warning["severity"], warning["line"]) == ("GF-TRAIN-002", "warning", 10)

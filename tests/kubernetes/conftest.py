@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.preview import PreviewResult
 from gpufleet.stack import load_stack
@@ -65,7 +66,7 @@ queues:
 @lru_cache(maxsize=None)
 def rendered(stack: str, root: str) -> tuple[FleetPlan, PreviewResult]:
     path = Path(root) / f"{stack}.yaml"
-    plan = resolve(load_stack(path))
+    plan = resolve(load_stack(path), load_catalog())
     return plan, preview_file(path, region=plan.cluster.region or "us-east-1")
 
 

@@ -101,7 +101,7 @@ def test_mig_layout(stacks) -> None:
 def test_storage_tier_size_and_throughput(stacks) -> None:
     after = BASE.replace("capacity_tib: 2.4, throughput_per_tib: 250", "capacity_tib: 4.8, throughput_per_tib: 500")
     found = fields(changes(stacks, BASE, after))
-    assert found["storage.hot.capacity_tib"] == (2.4, 4.8)
+    assert found["storage.hot.capacity_gib"] == (2400, 4800)
     assert found["storage.hot.throughput_per_tib"] == (250, 500)
     assert found["storage.hot.throughput_mbs"] == (pytest.approx(2.4 * 640), pytest.approx(4.8 * 1300))
 
@@ -147,7 +147,7 @@ def test_diff_exit_codes_like_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert differ.exit_code == 1
     lines = differ.stdout.splitlines()
     assert "~ pool.train-h200.capacity: on-demand -> capacity-block" in lines
-    assert "~ storage.scratch.capacity_tib: 9.6 -> 48" in lines
+    assert "~ storage.scratch.capacity_gib: 9600 -> 48000" in lines
     assert lines[-1] == f"{len(lines) - 3} difference(s)"
 
 

@@ -9,6 +9,7 @@ from itertools import combinations
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
 from gpufleet.model.plan import Taint
 from gpufleet.stack import load_stack
@@ -36,13 +37,13 @@ def hashed_slot(name: str) -> int:
 
 @pytest.mark.parametrize("name", ["dev.yaml", "prod.yaml"])
 def test_example_stacks_validate(stacks, name: str) -> None:
-    plan = resolve(load_stack(stacks.repo / "stacks" / name))
+    plan = resolve(load_stack(stacks.repo / "stacks" / name), load_catalog())
     assert plan.stack == name.removesuffix(".yaml")
     assert plan.pools
 
 
 def test_prod_stack_decisions(stacks) -> None:
-    plan = resolve(load_stack(stacks.repo / "stacks" / "prod.yaml"))
+    plan = resolve(load_stack(stacks.repo / "stacks" / "prod.yaml"), load_catalog())
     assert plan.cluster.name == "ai-prod" and plan.cluster.region == "us-east-1"
     assert [p.name for p in plan.pools] == ["lab-l4", "serve-h100", "system", "train-h200"]
 
@@ -74,7 +75,7 @@ def test_prod_stack_decisions(stacks) -> None:
 
 
 def test_dev_stack_decisions(stacks) -> None:
-    plan = resolve(load_stack(stacks.repo / "stacks" / "dev.yaml"))
+    plan = resolve(load_stack(stacks.repo / "stacks" / "dev.yaml"), load_catalog())
     assert plan.cluster.region == "us-west-2"
     serve = pool(plan, "serve-l4")
     assert serve.capacity.type == "spot"
@@ -374,6 +375,7 @@ def test_colliding_training_pool_names_ask_for_a_pin(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (18, 3, "node_pools.train-15", "training pools 'train-13' and 'train-15' both take dedicated subnet slot 25; add `subnet_slot: 0` to one of them"),
     ]
+    assert stacks.rules == ["GF-NET-004"]
 
 
 def test_pinned_subnet_slot(stacks) -> None:
@@ -489,7 +491,7 @@ def test_mig_per_device_layouts(stacks) -> None:
     )
     plan = stacks.plan(path)
     layouts = pool(plan, "serve").mig.device_layouts
-    assert [(d.devices, d.layout) for d in layouts] == [((0, 1), (("7g.80gb", 1),)), ((2, 3, 4, 5, 6, 7), (("1g.10gb", 7),))]
+    assert [(d.devices, d.layout) for d in layouts] == [((0, 1), {"7g.80gb": 1}), ((2, 3, 4, 5, 6, 7), {"1g.10gb": 7})]
 
 
 def test_mig_demand_plan_resolves(stacks) -> None:
@@ -511,6 +513,6 @@ def test_mig_demand_plan_resolves(stacks) -> None:
     plan = stacks.plan(path)
     layouts = pool(plan, "serve").mig.device_layouts
     # Five instances of one profile that holds 18 GiB, on as few GPUs as fit them.
-    counts = [count for layout in layouts for _, count in layout.layout]
+    counts = [count for layout in layouts for count in (layout.layout or {}).values()]
     assert sum(counts) == 5
     assert all(device < 8 for layout in layouts for device in layout.devices)

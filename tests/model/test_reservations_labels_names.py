@@ -34,6 +34,7 @@ def test_reservation_zone_outside_the_network(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (14, 92, "node_pools.serve.capacity.availability_zone", "zone 'us-east-1d' is not one of the network's zones: us-east-1a, us-east-1b"),
     ]
+    assert stacks.rules == ["GF-ZONE-002"]
 
 
 def test_pool_zone_that_contradicts_its_reservation(stacks) -> None:
@@ -51,6 +52,7 @@ def test_pool_zone_that_contradicts_its_reservation(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (14, 24, "node_pools.serve.availability_zone", "zone 'us-east-1a' differs from the zone of cr-0123456789abcdef0 (us-east-1b)"),
     ]
+    assert stacks.rules == ["GF-ZONE-001"]
 
 
 def test_reserved_capacity_without_a_zone_is_refused_when_read(stacks) -> None:
@@ -67,6 +69,7 @@ def test_reserved_capacity_without_a_zone_is_refused_when_read(stacks) -> None:
     assert stacks.load_problems(path) == [
         (14, 5, "node_pools.serve.capacity", "capacity type capacity-block needs availability_zone: a reservation lives in one zone"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_a_region_given_as_a_zone(stacks) -> None:
@@ -75,6 +78,7 @@ def test_a_region_given_as_a_zone(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (8, 36, "network.availability_zones.1", "'us-east-1' is the region; zones are 'us-east-1a', 'us-east-1b', ..."),
     ]
+    assert stacks.rules == ["GF-NET-003"]
 
 
 def test_user_labels_cannot_take_gpufleets_own_keys(stacks) -> None:
@@ -93,6 +97,7 @@ def test_user_labels_cannot_take_gpufleets_own_keys(stacks) -> None:
         (14, "node_pools.serve.labels.gpufleet.io/pool", "label 'gpufleet.io/pool' is set by gpufleet itself; choose another key"),
         (14, "node_pools.serve.labels.nvidia.com/mig.config", "label 'nvidia.com/mig.config' is set by gpufleet itself; choose another key"),
     ]
+    assert stacks.rules == ["GF-LABEL-001", "GF-LABEL-001"]
 
 
 def test_label_keys_and_values_follow_kubernetes_syntax(stacks) -> None:
@@ -108,6 +113,7 @@ def test_label_keys_and_values_follow_kubernetes_syntax(stacks) -> None:
     )
     fields = [field for _, _, field, _ in stacks.load_problems(path)]
     assert fields == ["node_pools.serve.labels.bad key!", "node_pools.serve.labels.team"]
+    assert stacks.rules == ["GF-STACK-005", "GF-STACK-004"]
 
 
 def test_service_and_model_names_listed_twice(stacks) -> None:
@@ -133,3 +139,4 @@ def test_service_and_model_names_listed_twice(stacks) -> None:
         (14, "mig_plans.auto.demand.1.name", "service 'chat' is listed twice"),
         (22, "node_pools.serve.models.1.name", "model 'llama' is listed twice"),
     ]
+    assert stacks.rules == ["GF-MIG-003", "GF-POOL-003"]

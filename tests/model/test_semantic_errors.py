@@ -34,6 +34,7 @@ def test_unknown_instance_type_with_did_you_mean(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (12, 20, "node_pools.train-h200.instance_type", "unknown instance type 'p5e.48xl' (did you mean 'p5e.48xlarge'?)"),
     ]
+    assert stacks.rules == ["GF-POOL-001"]
 
 
 def test_unknown_instance_type_without_a_close_match(stacks) -> None:
@@ -47,6 +48,7 @@ def test_unknown_instance_type_without_a_close_match(stacks) -> None:
         """
     )
     assert stacks.resolve_problems(path) == [(12, 20, "node_pools.big.instance_type", "unknown instance type 'quantum.9000'")]
+    assert stacks.rules == ["GF-POOL-001"]
 
 
 def test_unknown_instance_type_still_checks_references(stacks) -> None:
@@ -64,6 +66,7 @@ def test_unknown_instance_type_still_checks_references(stacks) -> None:
         (12, 20, "node_pools.big.instance_type", "unknown instance type 'p5.48xl' (did you mean 'p5.48xlarge'?)"),
         (14, 13, "node_pools.big.fabric", "unknown fabric 'efa' (the stack defines none)"),
     ]
+    assert stacks.rules == ["GF-POOL-001", "GF-REF-001"]
 
 
 def test_general_purpose_type_only_for_system_pools(stacks) -> None:
@@ -79,6 +82,7 @@ def test_general_purpose_type_only_for_system_pools(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (12, 20, "node_pools.serve.instance_type", "m7i.xlarge has no accelerator; only system pools may use it"),
     ]
+    assert stacks.rules == ["GF-POOL-002"]
 
 
 def test_unknown_gpu_in_a_mig_plan(stacks) -> None:
@@ -96,6 +100,7 @@ def test_unknown_gpu_in_a_mig_plan(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (11, 10, "mig_plans.slices.gpu", "unknown GPU 'H100-80G' (did you mean 'H100-80GB'?)"),
     ]
+    assert stacks.rules == ["GF-MIG-001"]
 
 
 # -- dangling references ---------------------------------------------------------------------------
@@ -130,6 +135,7 @@ def test_dangling_fabric_storage_and_mig_references(stacks) -> None:
         (23, 25, "node_pools.serve.storage.1", "unknown storage tier 'dataset' (did you mean 'datasets'?)"),
         (24, 10, "node_pools.serve.mig", "unknown MIG plan 'halfs' (did you mean 'halves'?)"),
     ]
+    assert stacks.rules == ["GF-REF-001", "GF-REF-003", "GF-REF-002"]
 
 
 def test_dangling_reference_with_nothing_defined(stacks) -> None:
@@ -144,6 +150,7 @@ def test_dangling_reference_with_nothing_defined(stacks) -> None:
         """
     )
     assert stacks.resolve_problems(path) == [(14, 10, "node_pools.serve.mig", "unknown MIG plan 'halves' (the stack defines none)")]
+    assert stacks.rules == ["GF-REF-002"]
 
 
 def test_dangling_reference_lists_the_known_names(stacks) -> None:
@@ -163,6 +170,7 @@ def test_dangling_reference_lists_the_known_names(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (17, 13, "node_pools.serve.fabric", "unknown fabric 'zzz' (known: east, west)"),
     ]
+    assert stacks.rules == ["GF-REF-001"]
 
 
 def test_storage_tier_listed_twice(stacks) -> None:
@@ -182,6 +190,7 @@ def test_storage_tier_listed_twice(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (16, 25, "node_pools.serve.storage.1", "storage tier 'datasets' is listed twice"),
     ]
+    assert stacks.rules == ["GF-REF-003"]
 
 
 # -- duplicate names -----------------------------------------------------------------------------
@@ -194,6 +203,7 @@ def test_duplicate_availability_zones(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (8, 3, "network.availability_zones", "availability zones are listed more than once"),
     ]
+    assert stacks.rules == ["GF-NET-001"]
 
 
 # -- fabrics -------------------------------------------------------------------------------------
@@ -212,6 +222,7 @@ def test_infiniband_on_aws(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (10, 14, "fabrics.ib.kind", "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)"),
     ]
+    assert stacks.rules == ["GF-FAB-001"]
 
 
 def test_infiniband_on_an_existing_kubernetes_cluster_is_fine(stacks) -> None:
@@ -263,6 +274,7 @@ def test_efa_on_an_instance_without_efa(stacks) -> None:
             "g6.xlarge does not support EFA (EFA-capable g6 sizes: g6.8xlarge, g6.12xlarge, g6.16xlarge, g6.24xlarge, g6.48xlarge)",
         ),
     ]
+    assert stacks.rules == ["GF-EFA-001"]
 
 
 def test_efa_on_a_family_without_any_efa_size(stacks) -> None:
@@ -279,6 +291,7 @@ def test_efa_on_a_family_without_any_efa_size(stacks) -> None:
         """
     )
     assert stacks.resolve_problems(path) == [(16, 13, "node_pools.serve.fabric", "inf2.48xlarge does not support EFA")]
+    assert stacks.rules == ["GF-EFA-001"]
 
 
 # -- zones ------------------------------------------------------------------------------------------
@@ -294,6 +307,7 @@ def test_zones_outside_the_region(stacks) -> None:
         (8, 36, "network.availability_zones.1", f"zone 'us-west-2b' is not in region 'us-east-1' {expected}"),
         (8, 48, "network.availability_zones.2", f"zone 'us-east-1ab' is not in region 'us-east-1' {expected}"),
     ]
+    assert stacks.rules == ["GF-NET-003", "GF-NET-003"]
 
 
 def test_too_many_zones_is_reported_not_a_crash(stacks) -> None:
@@ -310,6 +324,7 @@ def test_too_many_zones_is_reported_not_a_crash(stacks) -> None:
         """,
     )
     assert stacks.resolve_problems(path) == [(8, 3, "network.availability_zones", "at most 8 availability zones")]
+    assert stacks.rules == ["GF-NET-002"]
 
 
 def test_pool_zone_not_in_the_network(stacks) -> None:
@@ -327,6 +342,7 @@ def test_pool_zone_not_in_the_network(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (14, 24, "node_pools.serve.availability_zone", "zone 'us-east-1c' is not one of the network's zones: us-east-1a, us-east-1b"),
     ]
+    assert stacks.rules == ["GF-ZONE-002"]
 
 
 # -- capacity and placement ------------------------------------------------------------------------
@@ -347,6 +363,7 @@ def test_capacity_block_on_an_ineligible_type(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (14, 22, "node_pools.serve.capacity.type", f"g6e.48xlarge cannot run in a capacity block (eligible: {CB_ELIGIBLE})"),
     ]
+    assert stacks.rules == ["GF-CAP-001"]
 
 
 def test_capacity_block_on_trn1n_is_refused(stacks) -> None:
@@ -367,6 +384,7 @@ def test_capacity_block_on_trn1n_is_refused(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (17, 22, "node_pools.train.capacity.type", f"trn1n.32xlarge cannot run in a capacity block (eligible: {CB_ELIGIBLE})"),
     ]
+    assert stacks.rules == ["GF-CAP-001"]
 
 
 def test_capacity_block_needs_min_equal_to_max(stacks) -> None:
@@ -387,6 +405,7 @@ def test_capacity_block_needs_min_equal_to_max(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (15, 5, "node_pools.train.nodes", "a capacity block holds a fixed number of instances: set min equal to max"),
     ]
+    assert stacks.rules == ["GF-CAP-002"]
 
 
 def test_cluster_placement_with_a_capacity_block(stacks) -> None:
@@ -414,6 +433,7 @@ def test_cluster_placement_with_a_capacity_block(stacks) -> None:
             "makes launches fail with InsufficientInstanceCapacity: drop placement",
         ),
     ]
+    assert stacks.rules == ["GF-PLACE-001"]
 
 
 def test_cluster_placement_with_a_reservation(stacks) -> None:
@@ -440,6 +460,7 @@ def test_cluster_placement_with_a_reservation(stacks) -> None:
             "and gpufleet creates the group: drop placement or use capacity-block",
         ),
     ]
+    assert stacks.rules == ["GF-PLACE-002"]
 
 
 def test_spread_placement_limit(stacks) -> None:
@@ -462,6 +483,7 @@ def test_spread_placement_limit(stacks) -> None:
             "a spread placement group holds at most 7 running instances per zone; this pool may have 15 in 2 zone(s)",
         ),
     ]
+    assert stacks.rules == ["GF-PLACE-003"]
 
 
 # -- MIG ----------------------------------------------------------------------------------------
@@ -488,6 +510,7 @@ def test_mig_plan_on_a_gpu_without_mig(stacks) -> None:
     assert (line, column, field) == (11, 10, "mig_plans.slices.gpu")
     assert message.startswith("L4-24GB does not support MIG (MIG-capable: A100-40GB, A100-80GB, A30-24GB,")
     assert "H100-80GB" in message and "L4-24GB," not in message
+    assert stacks.rules == ["GF-MIG-002"]
 
 
 def test_mig_plan_for_another_gpu_than_the_pools(stacks) -> None:
@@ -509,6 +532,7 @@ def test_mig_plan_for_another_gpu_than_the_pools(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (18, 10, "node_pools.serve.mig", "MIG plan 'halves' is for H100-80GB, but p4de.24xlarge carries A100-80GB"),
     ]
+    assert stacks.rules == ["GF-MIG-007"]
 
 
 def test_mig_plan_on_a_pool_without_gpu(stacks) -> None:
@@ -529,6 +553,7 @@ def test_mig_plan_on_a_pool_without_gpu(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (18, 10, "node_pools.system.mig", "MIG plan 'halves' is for H100-80GB, but m7i.xlarge carries no GPU"),
     ]
+    assert stacks.rules == ["GF-MIG-007"]
 
 
 def test_infeasible_mig_layout_is_located_at_the_layout(stacks) -> None:
@@ -547,6 +572,7 @@ def test_infeasible_mig_layout_is_located_at_the_layout(stacks) -> None:
     # H100 has 7 compute slices and allows two 3g.40gb instances.
     assert message.startswith("infeasible on H100-80GB: ")
     assert "3g.40gb" in message
+    assert stacks.rules == ["GF-MIG-006"]
 
 
 def test_infeasible_mig_demand_is_reported_not_a_crash(stacks) -> None:
@@ -566,6 +592,7 @@ def test_infeasible_mig_demand_is_reported_not_a_crash(stacks) -> None:
     assert (line, column) == (12, 5)
     assert field.startswith("mig_plans.huge.demand")
     assert "giant" in message and "100 GiB" in message
+    assert stacks.rules == ["GF-MIG-004"]
 
 
 # -- training fabric ----------------------------------------------------------------------------
@@ -585,6 +612,7 @@ def test_multi_node_training_without_a_fabric(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (10, 3, "node_pools.train", f"multi-node training (up to 4 nodes) has no fabric; {NO_RDMA}"),
     ]
+    assert stacks.rules == ["GF-TRAIN-001"]
 
 
 def test_multi_node_training_on_ethernet(stacks) -> None:
@@ -603,6 +631,7 @@ def test_multi_node_training_on_ethernet(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (16, 13, "node_pools.train.fabric", f"multi-node training (up to 2 nodes) has fabric 'lan' (ethernet); {NO_RDMA}"),
     ]
+    assert stacks.rules == ["GF-TRAIN-001"]
 
 
 def test_multi_node_training_with_allow_non_rdma_is_accepted(stacks) -> None:
@@ -670,6 +699,7 @@ def test_fsx_throughput_capacity_and_import_errors(stacks) -> None:
         (16, 18, "storage.scratch.import_from", "import_from must name an s3 tier; 'cache' is local-nvme"),
         (22, 18, "storage.archive.import_from", "unknown s3 tier 'bucket' (the stack defines none)"),
     ]
+    assert stacks.rules == ["GF-FSX-002", "GF-FSX-001", "GF-REF-004", "GF-REF-004"]
 
 
 @pytest.mark.parametrize(
@@ -704,6 +734,8 @@ def test_fsx_combinations(stacks, deployment: str, capacity: str, throughput: in
     else:
         problems = stacks.resolve_problems(path)
         assert problems and all(field.startswith("storage.scratch.") for _, _, field, _ in problems)
+        rule = {"throughput_per_tib": "GF-FSX-001", "capacity_tib": "GF-FSX-002"}
+        assert stacks.rules == [rule[field.rsplit(".", 1)[1]] for _, _, field, _ in problems]
 
 
 def test_local_nvme_tier_on_an_instance_without_nvme(stacks) -> None:
@@ -723,6 +755,7 @@ def test_local_nvme_tier_on_an_instance_without_nvme(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (16, 15, "node_pools.serve.storage.0", "inf2.xlarge has no local NVMe disks for tier 'cache'"),
     ]
+    assert stacks.rules == ["GF-NVME-001"]
 
 
 # -- one run, every problem ---------------------------------------------------------------------
@@ -760,6 +793,7 @@ def test_every_semantic_problem_in_one_run_sorted_by_line(stacks) -> None:
         (23, 3, "node_pools.lab", f"multi-node training (up to 3 nodes) has no fabric; {NO_RDMA}"),
     ]
     assert problems == sorted(problems)
+    assert stacks.rules == ["GF-FAB-001", "GF-POOL-001", "GF-EFA-001", "GF-CAP-001", "GF-TRAIN-001"]
 
 
 # -- gaps found while testing (kept asserting the behaviour the issue implies) -------------------
@@ -772,6 +806,7 @@ def test_zone_suffix_must_be_a_lowercase_letter(stacks) -> None:
     assert stacks.resolve_problems(path) == [
         (8, 36, "network.availability_zones.1", "zone 'us-east-1B' is not in region 'us-east-1' (expected 'us-east-1a', 'us-east-1b', ...)"),
     ]
+    assert stacks.rules == ["GF-NET-003"]
 
 
 def test_mig_devices_beyond_the_pools_gpus(stacks) -> None:
@@ -795,6 +830,7 @@ def test_mig_devices_beyond_the_pools_gpus(stacks) -> None:
     [(line, column, field, message)] = stacks.resolve_problems(path)
     assert (line, column, field) == (19, 10, "node_pools.serve.mig")
     assert "5" in message and "p5.4xlarge" in message
+    assert stacks.rules == ["GF-MIG-008"]
 
 
 def test_mig_demand_needing_more_nodes_than_the_pool_allows(stacks) -> None:
@@ -818,6 +854,7 @@ def test_mig_demand_needing_more_nodes_than_the_pool_allows(stacks) -> None:
     [(line, column, field, message)] = stacks.resolve_problems(path)
     assert (line, column, field) == (19, 10, "node_pools.serve.mig")
     assert "needs 2 nodes of 8 GPUs" in message and "at most 1" in message
+    assert stacks.rules == ["GF-MIG-009"]
 
 
 def test_mig_demand_spread_over_identical_nodes(stacks) -> None:
@@ -838,7 +875,7 @@ def test_mig_demand_spread_over_identical_nodes(stacks) -> None:
     )
     plan = stacks.plan(path)
     (serve,) = [p for p in plan.pools if p.name == "serve"]
-    per_node = sum(count * (len(entry.devices) if entry.devices != "all" else 8) for entry in serve.mig.device_layouts for _, count in entry.layout)
+    per_node = sum(count * (len(entry.devices) if entry.devices != "all" else 8) for entry in serve.mig.device_layouts for count in (entry.layout or {}).values())
     assert per_node * serve.nodes.max >= 70
     assert all(device < 8 for entry in serve.mig.device_layouts if entry.devices != "all" for device in entry.devices)
 
@@ -860,3 +897,4 @@ def test_mig_device_entries_must_not_overlap(stacks) -> None:
     problems = stacks.resolve_problems(path)
     assert [(line, field) for line, _, field, _ in problems][:1] in ([(14, "mig_plans.mixed.devices.1")], [(14, "mig_plans.mixed.devices.1.devices")])
     assert "1" in problems[0][3]
+    assert stacks.rules == ["GF-MIG-005"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve, subnet_slot
 from gpufleet.stack import StackInvalid, load_stack
 
@@ -27,7 +28,7 @@ def test_slot_is_a_pure_function_of_the_name():
 def test_dedicated_subnet_is_the_slot_th_slash_24_of_the_upper_half(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(HEAD + training_pool("p5"))
-    plan = resolve(load_stack(path))
+    plan = resolve(load_stack(path), load_catalog())
     (subnet,) = plan.pools[0].subnets
     assert str(subnet.cidr) == f"10.0.{128 + subnet_slot('p5')}.0/24"
 
@@ -38,7 +39,7 @@ def test_colliding_names_are_an_error_that_suggests_a_free_slot(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(HEAD + training_pool("l40s") + training_pool("h200-renamed"))
     with pytest.raises(StackInvalid) as caught:
-        resolve(load_stack(path))
+        resolve(load_stack(path), load_catalog())
     (problem,) = caught.value.findings
     assert problem.path == ("node_pools", "l40s")
     assert problem.line == 5
@@ -49,6 +50,6 @@ def test_colliding_names_are_an_error_that_suggests_a_free_slot(tmp_path):
 def test_a_pinned_slot_resolves_the_collision_and_moves_nobody_else(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(HEAD + training_pool("l40s", ", subnet_slot: 0") + training_pool("h200-renamed"))
-    plan = resolve(load_stack(path))
+    plan = resolve(load_stack(path), load_catalog())
     cidrs = {pool.name: str(pool.subnets[0].cidr) for pool in plan.pools}
     assert cidrs == {"l40s": "10.0.128.0/24", "h200-renamed": f"10.0.{128 + subnet_slot('h200-renamed')}.0/24"}

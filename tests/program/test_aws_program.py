@@ -284,10 +284,11 @@ def test_region_mismatch_between_config_and_spec_is_an_error():
 def test_vpc_cni_older_than_efa_only_support_is_refused():
     from gpufleet.render.aws.cluster import require_version
 
-    assert require_version("vpc-cni", "v1.19.2-eksbuild.1", "1.18.5") == "v1.19.2-eksbuild.1"
-    assert require_version("vpc-cni", "v1.18.5-eksbuild.3", "1.18.5") == "v1.18.5-eksbuild.3"
-    with pytest.raises(ValueError, match="vpc-cni v1.18.3-eksbuild.1 is older than 1.18.5"):
-        require_version("vpc-cni", "v1.18.3-eksbuild.1", "1.18.5")
+    why = "EFA-only interfaces need it"
+    assert require_version("vpc-cni", "v1.19.2-eksbuild.1", "1.18.5", why) == "v1.19.2-eksbuild.1"
+    assert require_version("vpc-cni", "v1.18.5-eksbuild.3", "1.18.5", why) == "v1.18.5-eksbuild.3"
+    with pytest.raises(ValueError, match="vpc-cni v1.18.3-eksbuild.1 is older than 1.18.5: EFA-only interfaces need it"):
+        require_version("vpc-cni", "v1.18.3-eksbuild.1", "1.18.5", why)
 
 
 def test_efa_fleet_pins_a_vpc_cni_recent_enough_for_efa_only(training_fleet):

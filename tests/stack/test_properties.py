@@ -166,7 +166,7 @@ def valid_stacks(draw) -> dict[str, Any]:
 @given(data=valid_stacks())
 def test_valid_random_stacks_load_and_resolve(tmp_path_factory, data) -> None:
     path, _ = write(tmp_path_factory.mktemp("valid"), data)
-    plan = resolve(load_stack(path))
+    plan = resolve(load_stack(path), load_catalog())
     assert {p.name for p in plan.pools} == set(data["node_pools"])
     for pool in plan.pools:
         spec = data["node_pools"][pool.name]
@@ -261,7 +261,7 @@ def test_mutations_are_refused_with_located_problems(tmp_path_factory, data, mut
     mutation(broken, pick)
     path, lines = write(tmp_path_factory.mktemp("mutated"), broken)
     try:
-        resolve(load_stack(path))
+        resolve(load_stack(path), load_catalog())
     except StackInvalid as exc:
         problems = exc.findings
     else:
@@ -308,7 +308,7 @@ def test_arbitrary_replacements_never_crash(tmp_path_factory, data, pick, value)
     parent[path_to[-1]] = value
     path, lines = write(tmp_path_factory.mktemp("fuzz"), broken)
     try:
-        resolve(load_stack(path))
+        resolve(load_stack(path), load_catalog())
     except StackInvalid as exc:
         assert exc.findings
         for problem in exc.findings:

@@ -28,6 +28,7 @@ def test_yaml_syntax_error_has_line_and_column(stacks) -> None:
     assert (line, column, field) == (2, 13, "")
     assert message.startswith("YAML syntax error: ")
     assert "mapping values are not allowed here" in message
+    assert stacks.rules == ["GF-YAML-001"]
 
 
 def test_yaml_tab_indentation(stacks) -> None:
@@ -36,6 +37,7 @@ def test_yaml_tab_indentation(stacks) -> None:
     assert (line, column, field) == (2, 1, "")
     assert message.startswith("YAML syntax error: ")
     assert "'\\t'" in message
+    assert stacks.rules == ["GF-YAML-001"]
 
 
 def test_yaml_unclosed_flow_sequence_names_where_it_began(stacks) -> None:
@@ -49,6 +51,7 @@ def test_yaml_unclosed_flow_sequence_names_where_it_began(stacks) -> None:
     assert (line, column, field) == (10, 1, "")
     assert message.startswith("YAML syntax error: while parsing a flow sequence, expected ',' or ']'")
     assert message.endswith("(it began at line 9, column 13)")
+    assert stacks.rules == ["GF-YAML-001"]
 
 
 def test_duplicate_pool_name_is_located_not_a_traceback(stacks) -> None:
@@ -69,6 +72,7 @@ def test_duplicate_pool_name_is_located_not_a_traceback(stacks) -> None:
     assert stacks.load_problems(path) == [
         (14, 3, "", "duplicate key 'train': a key may appear only once in a mapping (names must be unique)")
     ]
+    assert stacks.rules == ["GF-YAML-002"]
 
 
 def test_duplicate_field_in_a_pool(stacks) -> None:
@@ -85,6 +89,7 @@ def test_duplicate_field_in_a_pool(stacks) -> None:
     assert stacks.load_problems(path) == [
         (12, 5, "", "duplicate key 'workload': a key may appear only once in a mapping (names must be unique)")
     ]
+    assert stacks.rules == ["GF-YAML-002"]
 
 
 def test_duplicate_top_level_section(stacks) -> None:
@@ -101,11 +106,13 @@ def test_duplicate_top_level_section(stacks) -> None:
     assert stacks.load_problems(path) == [
         (11, 1, "", "duplicate key 'fabrics': a key may appear only once in a mapping (names must be unique)")
     ]
+    assert stacks.rules == ["GF-YAML-002"]
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "- a\n- b\n", "just a string\n", "42\n"])
 def test_root_must_be_a_mapping(stacks, text: str) -> None:
     assert stacks.load_problems(stacks.write(text)) == [(1, 1, "", "a stack file must be a YAML mapping")]
+    assert stacks.rules == ["GF-STACK-001"]
 
 
 # -- fields -------------------------------------------------------------------------------
@@ -126,6 +133,7 @@ def test_unknown_field_with_did_you_mean_is_located_at_the_key(stacks) -> None:
     assert stacks.load_problems(path) == [
         (12, 5, "node_pools.system.instance_typ", "unknown field 'instance_typ' (did you mean 'instance_type'?)"),
     ]
+    assert stacks.rules == ["GF-STACK-002"]
 
 
 def test_a_pool_gives_instance_type_or_node_selector(stacks) -> None:
@@ -156,6 +164,7 @@ def test_unknown_field_in_a_flow_mapping(stacks) -> None:
     assert stacks.load_problems(path) == [
         (13, 29, "node_pools.system.nodes.desird", "unknown field 'desird' (did you mean 'desired'?)"),
     ]
+    assert stacks.rules == ["GF-STACK-002"]
 
 
 def test_unknown_field_without_a_close_match(stacks) -> None:
@@ -167,6 +176,7 @@ def test_unknown_field_without_a_close_match(stacks) -> None:
         stacks.system_pool,
     )
     assert stacks.load_problems(path) == [(9, 1, "colour", "unknown field 'colour'")]
+    assert stacks.rules == ["GF-STACK-002"]
 
 
 def test_unknown_top_level_section_suggests_the_right_one(stacks) -> None:
@@ -181,6 +191,7 @@ def test_unknown_top_level_section_suggests_the_right_one(stacks) -> None:
         (1, 1, "node_pools", "required field is missing"),
         (9, 1, "nodepools", "unknown field 'nodepools' (did you mean 'node_pools'?)"),
     ]
+    assert stacks.rules == ["GF-STACK-003", "GF-STACK-002"]
 
 
 def test_missing_field_is_located_at_its_parent(stacks) -> None:
@@ -193,6 +204,7 @@ def test_missing_field_is_located_at_its_parent(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [(10, 3, "node_pools.system.nodes", "required field is missing")]
+    assert stacks.rules == ["GF-STACK-003"]
 
 
 def test_missing_cluster_field(stacks) -> None:
@@ -209,6 +221,7 @@ def test_missing_cluster_field(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [(1, 1, "cluster.kubernetes_version", "required field is missing")]
+    assert stacks.rules == ["GF-STACK-003"]
 
 
 def test_empty_value_is_located_at_its_key(stacks) -> None:
@@ -227,6 +240,7 @@ def test_empty_value_is_located_at_its_key(stacks) -> None:
     assert stacks.load_problems(path) == [
         (13, 5, "node_pools.system.nodes", "must be a mapping (key: value pairs), got nothing (an empty value)"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_empty_last_section_stays_inside_the_file(stacks) -> None:
@@ -234,6 +248,7 @@ def test_empty_last_section_stays_inside_the_file(stacks) -> None:
     assert stacks.load_problems(path) == [
         (9, 1, "node_pools", "must be a mapping (key: value pairs), got nothing (an empty value)"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_no_node_pools(stacks) -> None:
@@ -241,6 +256,7 @@ def test_no_node_pools(stacks) -> None:
     [(line, column, field, message)] = stacks.load_problems(path)
     assert (line, column, field) == (9, 1, "node_pools")
     assert "at least 1 item" in message
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_scalar_where_a_mapping_is_needed(stacks) -> None:
@@ -256,6 +272,7 @@ def test_scalar_where_a_mapping_is_needed(stacks) -> None:
     assert stacks.load_problems(path) == [
         (13, 12, "node_pools.system.nodes", "must be a mapping (key: value pairs), got a number (3)"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_scalar_where_a_list_is_needed(stacks) -> None:
@@ -275,6 +292,7 @@ def test_scalar_where_a_list_is_needed(stacks) -> None:
     assert stacks.load_problems(path) == [
         (16, 14, "node_pools.system.storage", "must be a list, got a string ('data')"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 # -- literals, numbers, names ------------------------------------------------------------------
@@ -293,6 +311,7 @@ def test_bad_literal(stacks) -> None:
     assert stacks.load_problems(path) == [
         (11, 15, "node_pools.system.workload", "must be 'training', 'inference', 'lab' or 'system', got 'batch'"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_bad_provider(stacks) -> None:
@@ -310,6 +329,7 @@ def test_bad_provider(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [(3, 13, "cluster.provider", "must be 'aws' or 'kubernetes', got 'gcp'")]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 @pytest.mark.parametrize(
@@ -335,6 +355,7 @@ def test_kubernetes_version_read_as_a_number(stacks, written: str, quoted: str) 
     assert stacks.load_problems(path) == [
         (4, 23, "cluster.kubernetes_version", f"must be a string; write it in quotes ('{quoted}'), YAML read it as a number"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_quoted_but_malformed_kubernetes_version(stacks) -> None:
@@ -354,6 +375,7 @@ def test_quoted_but_malformed_kubernetes_version(stacks) -> None:
     assert stacks.load_problems(path) == [
         (4, 23, "cluster.kubernetes_version", "invalid value '1.3' (must match ^1\\.\\d{2}$)"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_number_as_a_label_value(stacks) -> None:
@@ -371,6 +393,7 @@ def test_number_as_a_label_value(stacks) -> None:
     assert stacks.load_problems(path) == [
         (14, 20, "node_pools.system.labels.team", "must be a string; write it in quotes ('42'), YAML read it as a number"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 @pytest.mark.parametrize(
@@ -388,6 +411,7 @@ def test_bad_pool_name(stacks, name: str) -> None:
         """
     )
     assert stacks.load_problems(path) == [(10, 3, f"node_pools.{name}", f"invalid name '{name}': {NAME_RULE}")]
+    assert stacks.rules == ["GF-STACK-005"]
 
 
 def test_longest_name_is_accepted(stacks) -> None:
@@ -426,6 +450,7 @@ def test_bad_fabric_name_and_bad_reference(stacks) -> None:
         (10, 3, "fabrics.Fast_Net", f"invalid name 'Fast_Net': {NAME_RULE}"),
         (18, 21, "node_pools.system.storage.1", f"invalid name 'Scratch': {NAME_RULE}"),
     ]
+    assert stacks.rules == ["GF-STACK-005", "GF-STACK-005"]
 
 
 def test_cluster_name_is_a_name(stacks) -> None:
@@ -443,6 +468,7 @@ def test_cluster_name_is_a_name(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [(2, 9, "cluster.name", f"invalid name 'AI Prod': {NAME_RULE}")]
+    assert stacks.rules == ["GF-STACK-005"]
 
 
 # -- storage kinds ---------------------------------------------------------------------------
@@ -461,6 +487,7 @@ def test_unknown_storage_kind(stacks) -> None:
     assert stacks.load_problems(path) == [
         (10, 17, "storage.cache.kind", "unknown kind 'ebs'; expected one of 's3', 'fsx-lustre', 'local-nvme'"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_storage_without_kind(stacks) -> None:
@@ -473,6 +500,7 @@ def test_storage_without_kind(stacks) -> None:
         stacks.system_pool,
     )
     assert stacks.load_problems(path) == [(10, 3, "storage.cache", "missing 'kind'")]
+    assert stacks.rules == ["GF-STACK-003"]
 
 
 def test_field_of_another_storage_kind(stacks) -> None:
@@ -488,6 +516,7 @@ def test_field_of_another_storage_kind(stacks) -> None:
     )
     # The discriminator value ('s3') that pydantic puts in the path is not shown.
     assert stacks.load_problems(path) == [(12, 5, "storage.data.capacity_tib", "unknown field 'capacity_tib'")]
+    assert stacks.rules == ["GF-STACK-002"]
 
 
 def test_fsx_ranges(stacks) -> None:
@@ -508,6 +537,7 @@ def test_fsx_ranges(stacks) -> None:
         (13, 19, "storage.scratch.capacity_tib", "must be greater than 0"),
         (14, 25, "storage.scratch.throughput_per_tib", "must be greater than 0"),
     ]
+    assert stacks.rules == ["GF-STACK-004", "GF-STACK-004", "GF-STACK-004"]
 
 
 # -- node counts --------------------------------------------------------------------------------
@@ -540,6 +570,7 @@ node_pools:
 def test_node_counts(stacks, nodes: str, expected) -> None:
     path = stacks.aws(POOL_WITH_NODES.format(nodes=nodes))
     assert stacks.load_problems(path) == expected
+    assert stacks.rules == ["GF-STACK-003" if message == "required field is missing" else "GF-STACK-004" for *_, message in expected]
 
 
 def test_node_counts_in_order_are_accepted(stacks) -> None:
@@ -557,6 +588,7 @@ def test_boolean_is_not_a_node_count(stacks, value: str) -> None:
     assert stacks.load_problems(path) == [
         (13, 26, "node_pools.system.nodes.max", f"must be a whole number, got a boolean ({value})"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_boolean_is_not_a_capacity(stacks) -> None:
@@ -572,6 +604,7 @@ def test_boolean_is_not_a_capacity(stacks) -> None:
     assert stacks.load_problems(path) == [
         (10, 45, "storage.scratch.capacity_tib", "must be a number, got a boolean (true)"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 # -- capacity -------------------------------------------------------------------------------------
@@ -609,6 +642,7 @@ node_pools:
 )
 def test_capacity(stacks, capacity: str, expected) -> None:
     assert stacks.load_problems(stacks.aws(CAPACITY_POOL.format(capacity=capacity))) == expected
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 # -- cluster and network ------------------------------------------------------------------------
@@ -632,6 +666,7 @@ def test_aws_needs_a_region(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [(1, 1, "cluster", "region is required when provider is aws")]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_aws_needs_a_network(stacks) -> None:
@@ -650,6 +685,7 @@ def test_aws_needs_a_network(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [(1, 1, "", "network is required when cluster.provider is aws")]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_bad_region(stacks) -> None:
@@ -673,6 +709,7 @@ def test_bad_region(stacks) -> None:
     assert stacks.load_problems(path) == [
         (4, 11, "cluster.region", "invalid value 'us-east' (must match ^[a-z]{2}(-[a-z]+)+-\\d$)"),
     ]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 @pytest.mark.parametrize(
@@ -688,6 +725,7 @@ def test_vpc_cidr(stacks, cidr: str, message: str) -> None:
     text = stacks.head.replace("10.0.0.0/16", cidr) + "node_pools:\n" + stacks.system_pool
     # Line 7 "  vpc_cidr: 10.0.0.0/16": the value starts at column 13.
     assert stacks.load_problems(stacks.write(text)) == [(7, 13, "network.vpc_cidr", message)]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 def test_network_needs_a_zone(stacks) -> None:
@@ -696,6 +734,7 @@ def test_network_needs_a_zone(stacks) -> None:
     # An empty list is located at its key, like any mapping or list (line 8, column 3).
     assert (line, column, field) == (8, 3, "network.availability_zones")
     assert "at least 1 item" in message
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 # -- MIG plan shape -------------------------------------------------------------------------------
@@ -720,6 +759,7 @@ def test_mig_plan_needs_exactly_one_form(stacks) -> None:
         (10, 3, "mig_plans.half", "give exactly one of layout, devices or demand"),
         (15, 3, "mig_plans.none", "give exactly one of layout, devices or demand"),
     ]
+    assert stacks.rules == ["GF-STACK-004", "GF-STACK-004"]
 
 
 def test_mig_layout_counts_are_positive(stacks) -> None:
@@ -735,6 +775,7 @@ def test_mig_layout_counts_are_positive(stacks) -> None:
     )
     # Line 12 "    layout: {3g.40gb: 0}": 0 at column 23.
     assert stacks.load_problems(path) == [(12, 23, "mig_plans.half.layout.3g.40gb", "must be greater than or equal to 1")]
+    assert stacks.rules == ["GF-STACK-004"]
 
 
 # -- all problems, one run -------------------------------------------------------------------------
@@ -777,6 +818,7 @@ def test_every_problem_of_a_file_in_one_run_sorted_by_line(stacks) -> None:
         (19, 5, "node_pools.serve.instance_typ", "unknown field 'instance_typ' (did you mean 'instance_type'?)"),
     ]
     assert problems == sorted(problems)
+    assert stacks.rules == ["GF-STACK-005", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-002"]
 
 
 def test_problem_string_format(stacks, monkeypatch) -> None:

@@ -45,5 +45,5 @@ def test_staging_is_prod_scaled_down() -> None:
     fields = {d.field.split(".")[0] for d in differences}
     assert fields <= {
         "name", "vpc_cidr", "accelerators_max", "nodes_max", "nodes_min", "nodes_desired", "instance_type",
-        "placement", "capacity", "reservation", "capacity_tib", "throughput_mbs",
+        "placement", "capacity", "reservation", "capacity_gib", "throughput_mbs",
     }

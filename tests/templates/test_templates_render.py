@@ -95,9 +95,9 @@ def test_training_lustre_grows_until_it_feeds_every_gpu() -> None:
     scratch = small_data.storage_tier("scratch")
     # 32 nodes x 8 GPUs x 1250 MB/s = 320,000 MB/s; PERSISTENT_2 at 1000 gives 2600 MB/s per TiB.
     assert scratch.throughput_mbs >= 320_000
-    assert scratch.spec.capacity_tib == pytest.approx(124.8)  # 123.1 TiB rounded up to FSx's 2.4 TiB steps
+    assert scratch.fsx_capacity_gib == 124_800  # 123.1 TiB rounded up to FSx's 2.4 TiB steps
     big_data = template.render("t", given(nodes=1, dataset_tib=500)).plan
-    assert big_data.storage_tier("scratch").spec.capacity_tib == pytest.approx(501.6)
+    assert big_data.storage_tier("scratch").fsx_capacity_gib == 501_600
 
 
 def test_inference_services_become_a_demand_plan_packed_on_the_mig_pool() -> None:
@@ -106,7 +106,7 @@ def test_inference_services_become_a_demand_plan_packed_on_the_mig_pool() -> Non
     serve = next(pool for pool in plan.pools if pool.mig is not None)
     assert [d.name for d in serve.mig.demand] == ["chat"]
     # Each of the eight replicas gets a GPU instance of its own, on the node's eight GPUs.
-    slices = sum(len(entry.devices) * count for entry in serve.mig.device_layouts for _, count in entry.layout)
+    slices = sum(len(entry.devices) * count for entry in serve.mig.device_layouts for count in (entry.layout or {}).values())
     assert slices == 8
     assert all(pool.zones == plan.network.zones for pool in plan.pools if pool.workload == "inference")
 

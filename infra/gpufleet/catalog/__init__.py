@@ -6,10 +6,8 @@ loads them once into frozen typed models.
 
 from __future__ import annotations
 
-import difflib
 from functools import cached_property, lru_cache
 from importlib import resources
-from collections.abc import Iterable
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -19,7 +17,7 @@ from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.storage import StorageFacts
 
-__all__ = ["Accelerator", "Catalog", "InstanceType", "closest_name", "load_catalog", "read_data_file"]
+__all__ = ["Accelerator", "Catalog", "InstanceType", "load_catalog", "read_data_file"]
 
 
 def read_data_file(name: str) -> dict[str, Any]:
@@ -95,18 +93,6 @@ class Catalog:
 
     def accelerator_of(self, instance: InstanceType) -> Accelerator | None:
         return self.accelerators.get(instance.accelerator) if instance.accelerator else None
-
-    def suggest_instance_type(self, name: str) -> str | None:
-        return closest_name(name, self.instance_types)
-
-    def suggest_accelerator(self, name: str) -> str | None:
-        return closest_name(name, self.accelerators)
-
-
-def closest_name(name: str, choices: Iterable[str]) -> str | None:
-    """The "did you mean" every unknown-name message offers."""
-    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 @lru_cache(maxsize=1)

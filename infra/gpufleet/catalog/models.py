@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 InterfaceType = Literal["interface", "efa", "efa-only"]
+GroupStrategy = Literal["cluster", "partition", "spread"]
 
 
 class Fact(BaseModel):
@@ -71,7 +72,7 @@ class InstanceType(Fact):
     max_efa_interfaces: int = Field(ge=0)
     network_cards: tuple[NetworkCardGroup, ...] = Field(min_length=1)
     local_nvme: LocalNvme | None = None
-    placement_strategies: tuple[Literal["cluster", "partition", "spread"], ...]
+    placement_strategies: tuple[GroupStrategy, ...]
     capacity_block: bool
     sources: tuple[str, ...] = Field(min_length=1)
 

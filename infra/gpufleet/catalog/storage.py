@@ -41,6 +41,10 @@ class LustreFacts(Fact):
     capacity_gib_per_tib: int = Field(gt=0)
     deployments: dict[LustreDeployment, LustreDeploymentFacts]
 
+    def capacity_gib(self, capacity_tib: float) -> int:
+        """FSx counts StorageCapacity in GiB where the console says TiB: 1.2 TiB is 1200 GiB."""
+        return round(capacity_tib * self.capacity_gib_per_tib)
+
     def throughput_mbs(self, deployment: LustreDeployment, capacity_tib: float, per_unit: int) -> float:
         """Baseline network throughput clients can draw from the whole file system."""
         return capacity_tib * self.deployments[deployment].network_mbs_per_tib[per_unit]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from gpufleet.catalog import load_catalog
-from gpufleet.commands.console import JsonFlag, out, print_json
+from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
 from gpufleet.commands.tables import preview_pools_table
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.model.kubernetes import POOL_LABEL
@@ -16,21 +16,26 @@ from gpufleet.model.plan import Pool
 from gpufleet.stack import load_stack
 
 NAME = "preview"
+PROJECT = "gpufleet"
+POOL_COMPONENT = "gpufleet:aws:NodePool"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 FLAVOR = "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor"
 CLUSTER_QUEUE = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
-PROJECT = "gpufleet"
 
 
 def _pool_preview_rows(plan: FleetPlan, result: Any) -> list[dict[str, Any]]:
-    """Per pool, what the rendered launch template, node group and Kueue objects actually say."""
+    """Per pool, what its component actually registered (launch template, node group) and the
+    Kueue objects that reach it."""
     rows = []
     for pool in plan.pools:
         kueue = _kueue_of(pool, result)
         if plan.network is None:
             rows.append({"pool": pool.name, "instance_type": pool.node_kind, "accelerators": _accelerators(pool), **kueue})
             continue
-        template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template")
-        node_group = result.named("aws:eks/nodeGroup:NodeGroup", f"{pool.name}-nodes")
+        component = result.component(POOL_COMPONENT, pool.name)
+        registered = {resource.type: resource for resource in result.subtree(component.urn)}
+        template, node_group = registered[LAUNCH_TEMPLATE], registered[NODE_GROUP]
         interfaces = template.inputs.get("networkInterfaces", [])
         placement = template.inputs.get("placement") or {}
         rows.append(
@@ -83,15 +88,18 @@ def command(
     from gpufleet import program
     from gpufleet.model.mig_config import mig_parted_config
     from gpufleet.preview import render_tree, run_preview, summarize, write_resources_json
-    from gpufleet.preview.report import write_text_atomically
     from gpufleet.preview.manifests import write_manifests
+    from gpufleet.preview.report import write_text_atomically
 
     catalog = load_catalog()
     plan = resolve(load_stack(stack), catalog)
     config = {"gpufleet:spec": str(stack.resolve())}
     if plan.cluster.region:
         config["aws:region"] = plan.cluster.region
-    result = run_preview(program.run, project=PROJECT, stack=plan.stack, config=config)
+    result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=config)
+    for warning in result.warnings():
+        err.print(f"gpufleet: warning: {warning}")
+    print_findings(plan.findings)
     mig_text = mig_parted_config(plan, catalog).to_yaml()
     folder = out_dir or Path("out") / plan.stack
     target = write_resources_json(result, folder / "resources.json")

@@ -8,7 +8,6 @@ from rich.table import Table
 
 from gpufleet.catalog import Catalog
 from gpufleet.model.plan import FleetPlan, Pool
-from gpufleet.findings import Finding
 
 
 def pool_row(pool: Pool) -> dict[str, Any]:
@@ -39,18 +38,8 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "provider": plan.cluster.provider,
         "region": plan.cluster.region,
         "valid": True,
-        "problems": [],
+        "problems": [finding.as_json() for finding in plan.findings],
         "pools": [pool_row(pool) for pool in plan.pools],
-    }
-
-
-def problem_row(problem: Finding) -> dict[str, Any]:
-    return {
-        "file": problem.file,
-        "line": problem.line,
-        "column": problem.column,
-        "field": ".".join(str(part) for part in problem.path),
-        "message": problem.message,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from gpufleet.catalog import load_catalog
-from gpufleet.commands.console import JsonFlag, err, out, print_json
+from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
 from gpufleet.commands.tables import plan_summary, pools_table
 from gpufleet.model import resolve
 from gpufleet.stack import StackFileError, StackInvalid, load_stack
@@ -17,8 +17,15 @@ from gpufleet.stack.loader import display_path
 NAME = "validate"
 
 
-def command(stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g. stacks/prod.yaml.")], as_json: JsonFlag = False) -> None:
-    """Check stack files against the catalog and print each pool's resolved shape."""
+def command(
+    stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g. stacks/prod.yaml.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check stack files against the catalog and print each pool's resolved shape.
+
+    Errors fail the run; warnings are printed and fail it only with ``--strict``.
+    """
     results: list[dict[str, Any]] = []
     exit_code = 0
     catalog = load_catalog()
@@ -37,11 +44,15 @@ def command(stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g.
             exit_code = max(exit_code, exc.exit_code)
             continue
         results.append(plan_summary(plan))
+        warnings = [finding for finding in plan.findings if finding.severity == "warning"]
+        if strict and warnings:
+            exit_code = max(exit_code, 1)
         if not as_json:
+            print_findings(plan.findings)
             out.print(pools_table(plan))
     if as_json:
         print_json({"stacks": results})
     elif exit_code == 1:
         count = sum(len(r["problems"]) for r in results)
-        err.print(f"{count} problem(s) found")
+        err.print(f"{count} problem(s) found" if count else "warnings found (--strict)")
     raise typer.Exit(exit_code)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from gpufleet.catalog import Catalog
+from gpufleet.findings import closest_name
 from gpufleet.catalog.mig import MigGeometry, MigProfile, parse_profile_name
 
 _PCI_PACKED = re.compile(r"^(?:0x)?([0-9a-f]{8})$")
@@ -36,7 +37,7 @@ def resolve_gpu(catalog: Catalog, name_or_pci: str) -> MigGeometry:
     accelerator = catalog.accelerator(normalise_pci_id(name_or_pci) or name_or_pci)
     supported = ", ".join(sorted(catalog.mig))
     if accelerator is None:
-        hint = catalog.suggest_accelerator(name_or_pci.strip().upper())
+        hint = closest_name(name_or_pci.strip().upper(), catalog.accelerators)
         did_you_mean = f" Did you mean {hint}?" if hint else ""
         raise UnknownMigGpu(
             f"Unknown GPU {name_or_pci!r}: not a catalog name, alias or PCI device id.{did_you_mean}"

@@ -74,7 +74,7 @@ class TierFacts:
     kind: str
     protected: bool
     deployment: str | None
-    capacity_tib: float | None
+    capacity_gib: int | None
     throughput_per_tib: int | None
     throughput_mbs: float | None
     import_from: str | None
@@ -84,7 +84,7 @@ class TierFacts:
     @property
     def summary(self) -> str:
         if self.kind == "fsx-lustre":
-            return f"fsx-lustre {self.deployment}, {self.capacity_tib:g} TiB, {self.throughput_mbs or 0:g} MB/s"
+            return f"fsx-lustre {self.deployment}, {self.capacity_gib} GiB, {self.throughput_mbs or 0:g} MB/s"
         return self.kind
 
 
@@ -162,23 +162,22 @@ def pool_facts(pool: Pool) -> PoolFacts:
 
 
 def tier_facts(tier: StorageTier) -> TierFacts:
-    spec = tier.spec
     return TierFacts(
         kind=tier.kind,
         protected=tier.protected,
-        deployment=getattr(spec, "deployment", None),
-        capacity_tib=getattr(spec, "capacity_tib", None),
-        throughput_per_tib=getattr(spec, "throughput_per_tib", None),
+        deployment=tier.deployment,
+        capacity_gib=tier.fsx_capacity_gib,
+        throughput_per_tib=tier.throughput_per_tib,
         throughput_mbs=tier.throughput_mbs,
-        import_from=getattr(spec, "import_from", None),
-        versioning=getattr(spec, "versioning", None),
-        mount_path=getattr(spec, "mount_path", None),
+        import_from=tier.import_from,
+        versioning=tier.versioning if tier.kind == "s3" else None,
+        mount_path=tier.mount_path,
     )
 
 
 def mig_facts(setup: MigSetup) -> MigFacts:
     layouts = {
-        "all" if entry.devices == "all" else ",".join(map(str, entry.devices)): ", ".join(f"{profile}={count}" for profile, count in entry.layout) or "MIG off"
+        "all" if entry.devices == "all" else ",".join(map(str, entry.devices)): ", ".join(f"{profile}={count}" for profile, count in (entry.layout or {}).items()) or "MIG off"
         for entry in setup.device_layouts
     }
     demand = tuple(f"{d.name}: {d.replicas} x {d.memory_gib:g} GiB" for d in setup.demand)

@@ -12,12 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gpufleet.catalog import Catalog, load_catalog
+from gpufleet.catalog import Catalog
 from gpufleet.catalog.kubernetes import Chart
 from gpufleet.model.mig_config import mig_parted_config
 from gpufleet.model.plan import FleetPlan, Pool, StorageTier, Taint
-from gpufleet.model.resolve import EFA_LABEL
-from gpufleet.stack.models import FsxLustreTierSpec, LocalNvmeTierSpec
+from gpufleet.model.decisions import EFA_LABEL
 
 POOL_LABEL = "gpufleet.io/pool"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -230,8 +229,7 @@ class KubernetesPlan:
         return tuple(release for release in found if release is not None)
 
 
-def kubernetes_plan(plan: FleetPlan, catalog: Catalog | None = None) -> KubernetesPlan:
-    catalog = catalog or load_catalog()
+def kubernetes_plan(plan: FleetPlan, catalog: Catalog) -> KubernetesPlan:
     queues = _queues(plan, catalog)
     return KubernetesPlan(
         cluster=plan.cluster.name,
@@ -403,7 +401,7 @@ def _storage(plan: FleetPlan, catalog: Catalog) -> StoragePlan:
             )
         )
     for tier in plan.storage:
-        if isinstance(tier.spec, LocalNvmeTierSpec):
+        if tier.kind == "local-nvme":
             pools = [pool for pool in plan.pools if tier.name in {t.name for t in pool.storage}]
             classes.append(
                 StorageClassPlan(
@@ -411,7 +409,7 @@ def _storage(plan: FleetPlan, catalog: Catalog) -> StoragePlan:
                     facts.local_provisioner,
                     {},
                     node_terms=tuple(pool_selector(pool) for pool in pools),
-                    reason=f"local NVMe at {tier.spec.mount_path}, offered only on the pools that mount it",
+                    reason=f"local NVMe at {tier.mount_path}, offered only on the pools that mount it",
                 )
             )
     volumes = tuple(volume for tier in plan.storage for volume in _lustre_volumes(tier, facts.fsx_driver))
@@ -428,9 +426,9 @@ def _storage(plan: FleetPlan, catalog: Catalog) -> StoragePlan:
 
 def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, ...]:
     """One static volume per namespace: a PersistentVolume binds exactly one claim."""
-    if not isinstance(tier.spec, FsxLustreTierSpec) or tier.fsx_capacity_gib is None:
+    if tier.kind != "fsx-lustre" or tier.fsx_capacity_gib is None:
         return ()
-    namespaces = tier.spec.namespaces or (None,)
+    namespaces = tier.namespaces or (None,)
     return tuple(
         LustreVolumePlan(tier.name, f"{tier.name}-{namespace}" if namespace else tier.name, namespace, tier.fsx_capacity_gib, driver)
         for namespace in namespaces
@@ -438,7 +436,7 @@ def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, .
 
 
 def _storage_namespaces(plan: FleetPlan) -> set[str]:
-    return {ns for tier in plan.storage if isinstance(tier.spec, FsxLustreTierSpec) for ns in tier.spec.namespaces}
+    return {ns for tier in plan.storage for ns in tier.namespaces}
 
 
 # -- queues -----------------------------------------------------------------------------------
@@ -459,7 +457,7 @@ def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
             devices = pool.gpus_per_node if layout.devices == "all" else len(layout.devices)
             if layout.layout:
                 whole_gpus -= devices
-            for profile, count in layout.layout:
+            for profile, count in (layout.layout or {}).items():
                 resource = f"nvidia.com/mig-{profile}"
                 capacity[resource] = capacity.get(resource, 0) + count * devices * nodes
     if whole_gpus:

@@ -1,23 +1,11 @@
-"""The one mig-parted config a stack needs: every resolved MIG plan, ready to mount."""
+"""The one mig-parted config a stack needs: every MIG setup of the plan, ready to mount."""
 
 from __future__ import annotations
 
 from gpufleet.catalog import Catalog
-from gpufleet.mig import DeviceLayout, MigPartedConfig, render_mig_parted_config
+from gpufleet.mig import MigPartedConfig, render_mig_parted_config
 from gpufleet.model.plan import FleetPlan
 
 
 def mig_parted_config(plan: FleetPlan, catalog: Catalog) -> MigPartedConfig:
-    return render_mig_parted_config(
-        catalog,
-        {
-            mig_plan.name: (
-                mig_plan.accelerator.name,
-                tuple(
-                    DeviceLayout(devices=entry.devices, layout=dict(entry.layout) or None)
-                    for entry in mig_plan.device_layouts
-                ),
-            )
-            for mig_plan in plan.mig_plans
-        },
-    )
+    return render_mig_parted_config(catalog, {setup.name: (setup.accelerator.name, setup.device_layouts) for setup in plan.mig_plans})

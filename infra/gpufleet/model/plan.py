@@ -1,8 +1,9 @@
-"""The resolved, validated plan: spec joined with catalog facts and every decision made.
+"""The resolved, validated plan: a stack joined with catalog facts and every decision made.
 
 Renderers read only these objects. Anything a renderer needs that is not a plain copy of
-the spec (EFA interface layout, subnets, placement decision, labels, taints) is decided
-here once, with the reason kept beside it.
+the stack (EFA interface layout, subnets, placement, labels, taints, security groups, the
+AMI parameter) is decided here once, with the reason kept beside it. Each named thing
+keeps the ``Location`` it was written at, so a policy or a SARIF result can point there.
 """
 
 from __future__ import annotations
@@ -11,29 +12,29 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Literal
 
-from gpufleet.catalog.models import Accelerator, InstanceType
-from gpufleet.mig import ServiceDemand
+from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
+from gpufleet.catalog.storage import LustreDeployment
+from gpufleet.findings import Finding, Location
+from gpufleet.mig import DeviceLayout, ServiceDemand
 from gpufleet.stack.models import (
     Capacity,
-    ClusterSpec,
-    FabricSpec,
-    FsxLustreTierSpec,
-    LocalNvmeTierSpec,
+    FabricKind,
     NodeCount,
+    RDMA_FABRICS,
+    PlacementStrategy,
+    Provider,
     QueuesSpec,
-    S3TierSpec,
     ServedModel,
+    StorageKind,
     WorkloadClass,
 )
-
-PlacementStrategy = Literal["cluster", "partition", "spread", "none"]
 
 
 @dataclass(frozen=True)
 class InterfaceSlot:
     card_index: int
     device_index: int
-    interface_type: Literal["interface", "efa", "efa-only"]
+    interface_type: InterfaceType
 
 
 @dataclass(frozen=True)
@@ -72,32 +73,65 @@ class NetworkLayout:
 
 
 @dataclass(frozen=True)
-class StorageTier:
+class ClusterPlan:
     name: str
-    spec: S3TierSpec | FsxLustreTierSpec | LocalNvmeTierSpec
-    protected: bool
-    fsx_capacity_gib: int | None = None
-    throughput_mbs: float | None = None
-    subnet: Subnet | None = None
-    client_ports: tuple[tuple[int, int], ...] = ()
-
-    @property
-    def kind(self) -> str:
-        return self.spec.kind
+    provider: Provider
+    region: str | None
+    kubernetes_version: str
+    admins: tuple[str, ...]
+    location: Location
+    vpc_cni_min_version: str | None = None
+    vpc_cni_reason: str = ""
 
 
 @dataclass(frozen=True)
-class DeviceLayoutPlan:
-    devices: tuple[int, ...] | Literal["all"]
-    layout: tuple[tuple[str, int], ...]
+class Fabric:
+    name: str
+    kind: FabricKind
+    location: Location
+
+    @property
+    def rdma(self) -> bool:
+        return self.kind in RDMA_FABRICS
+
+    @property
+    def security_group(self) -> str | None:
+        """EFA traffic only flows between members of one security group: each EFA fabric has its own."""
+        return f"fabric:{self.name}" if self.kind == "efa" else None
+
+
+@dataclass(frozen=True)
+class StorageTier:
+    name: str
+    kind: StorageKind
+    protected: bool
+    location: Location
+    versioning: bool = False
+    deployment: LustreDeployment | None = None
+    fsx_capacity_gib: int | None = None
+    throughput_per_tib: int | None = None
+    throughput_mbs: float | None = None
+    import_from: str | None = None
+    subnet: Subnet | None = None
+    client_ports: tuple[tuple[int, int], ...] = ()
+    mount_path: str | None = None
+    namespaces: tuple[str, ...] = ()
+    """Kubernetes namespaces that get a claim bound to this file system."""
+
+    @property
+    def persistent(self) -> bool:
+        return self.deployment not in (None, "SCRATCH_2")
 
 
 @dataclass(frozen=True)
 class MigSetup:
+    """A MIG plan as nodes get it: its mig-parted entry name and what each GPU group carries."""
+
     name: str
     accelerator: Accelerator
     label_value: str
-    device_layouts: tuple[DeviceLayoutPlan, ...]
+    device_layouts: tuple[DeviceLayout, ...]
+    location: Location
     demand: tuple[ServiceDemand, ...] = ()
 
 
@@ -123,12 +157,11 @@ class Pool:
     name: str
     workload: WorkloadClass
     instance: InstanceType | None
-    """None for a pool of existing nodes (provider kubernetes), picked by ``node_selector``."""
+    """None for a pool of existing nodes (provider kubernetes), picked by ``existing.node_selector``."""
     accelerator: Accelerator | None
     nodes: NodeCount
     capacity: Capacity
-    fabric_name: str | None
-    fabric: FabricSpec | None
+    fabric: Fabric | None
     efa: EfaLayout | None
     placement: PlacementDecision
     zones: tuple[str, ...]
@@ -139,9 +172,18 @@ class Pool:
     labels: dict[str, str] = field(hash=False)
     taints: tuple[Taint, ...]
     ami_family: str
+    ami_parameter: str
     root_volume_gib: int
+    security_groups: tuple[str, ...]
+    """Roles of the groups every interface joins: ``cluster``, ``nodes``, ``fabric:<name>``."""
+    efa_hugepages: int | None
+    location: Location
     existing: ExistingNodes | None = None
     time_slicing_replicas: int | None = None
+
+    @property
+    def fabric_name(self) -> str | None:
+        return self.fabric.name if self.fabric else None
 
     @property
     def gpus_per_node(self) -> int:
@@ -185,13 +227,15 @@ class Pool:
 class FleetPlan:
     stack: str
     source: str
-    cluster: ClusterSpec
+    cluster: ClusterPlan
     network: NetworkLayout | None
-    fabrics: dict[str, FabricSpec] = field(hash=False)
+    fabrics: dict[str, Fabric] = field(hash=False)
     storage: tuple[StorageTier, ...]
     mig_plans: tuple[MigSetup, ...]
     pools: tuple[Pool, ...]
     queues: QueuesSpec = QueuesSpec()
+    findings: tuple[Finding, ...] = ()
+    """Warnings and notes about a valid stack; errors never reach a plan."""
 
     def storage_tier(self, name: str) -> StorageTier:
         return next(tier for tier in self.storage if tier.name == name)

@@ -65,6 +65,16 @@ class PreviewResult:
     def stack_urn(self) -> str:
         return f"urn:pulumi:{self.stack}::{self.project}::{STACK_TYPE}::{self.project}-{self.stack}"
 
+    def warnings(self) -> list[str]:
+        """What the mock engine could not stand in for, and what the program logged as a warning."""
+        found = [f"the mocks do not know the invoke {token}; it echoed its arguments" for token in self.unknown_invokes]
+        found += [
+            f"{diagnostic.urn}: {diagnostic.message}" if diagnostic.urn else diagnostic.message
+            for diagnostic in self.diagnostics
+            if diagnostic.severity in ("warning", "error")
+        ]
+        return found
+
     def resource(self, urn: str) -> RecordedResource:
         """Look a resource up by URN (KeyError names the URN when absent)."""
         return self._by_urn[urn]
@@ -72,6 +82,26 @@ class PreviewResult:
     def of_type(self, type_token: str) -> tuple[RecordedResource, ...]:
         """All resources with the given type token, in URN order."""
         return tuple(resource for resource in self.resources if resource.type == type_token)
+
+    def component(self, type_token: str, name: str) -> RecordedResource:
+        """The one component of this type that a user-named concept (a pool, a tier) created."""
+        return self.named(type_token, name)
+
+    def subtree(self, urn: str) -> tuple[RecordedResource, ...]:
+        """Every resource registered under the resource ``urn``, at any depth, in URN order."""
+        inside = {urn}
+        found = []
+        for resource in sorted(self.resources, key=self._depth):
+            if resource.parent in inside:
+                inside.add(resource.urn)
+                found.append(resource)
+        return tuple(sorted(found, key=lambda r: r.urn))
+
+    def _depth(self, resource: RecordedResource) -> int:
+        depth, parent = 0, resource.parent
+        while parent is not None and parent in self._by_urn:
+            depth, parent = depth + 1, self._by_urn[parent].parent
+        return depth
 
     def named(self, type_token: str, name: str) -> RecordedResource:
         """The single resource with this type and logical name."""

@@ -30,9 +30,14 @@ class ClusterHandle:
     kubernetes: k8s.Provider
     parent: pulumi.Resource
     endpoint: pulumi.Input[str] | None = None
+    kubeconfig: pulumi.Input[str] | None = None
     subnet_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     security_group_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     file_systems: Mapping[str, FileSystemHandle] = field(default_factory=dict)
+    node_groups: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Pool name -> node group name."""
+    buckets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """S3 tier name -> bucket name."""
     autoscaling_groups: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Pool name -> the Auto Scaling group behind its managed node group (cloud clusters only)."""
     nodes_ready: Sequence[pulumi.Resource] = ()

@@ -7,7 +7,6 @@ point at the line that caused a problem too.
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -22,7 +21,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from gpufleet.errors import GpufleetError, UsageError
-from gpufleet.findings import Finding, Location, PathPart, declare, sort_findings
+from gpufleet.findings import Finding, Location, PathPart, closest_name, declare, sort_findings
 from gpufleet.stack.models import NAME_PATTERN, StackSpec
 
 YAML_SYNTAX = declare("GF-YAML-001", "error", "The file is not valid YAML.", "Fix the syntax at the position shown.")
@@ -277,8 +276,8 @@ def _message(error: Any) -> str:
         name = str(loc[-1])
         here = _fields_at(loc[:-1])
         candidates = sorted(here) if here is not None else [f for f in _FIELD_NAMES if f != name]
-        guess = difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
-        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+        guess = closest_name(name, candidates, cutoff=0.7)
+        hint = f" (did you mean '{guess}'?)" if guess else ""
         return f"unknown field '{name}'{hint}"
     if kind == "missing":
         return "required field is missing"

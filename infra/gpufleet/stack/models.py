@@ -15,6 +15,9 @@ from pydantic_core import InitErrorDetails
 
 from gpufleet.mig.feasibility import DeviceLayout, Layout
 
+from gpufleet.catalog.models import GroupStrategy
+from gpufleet.catalog.storage import LustreDeployment
+
 NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
 Name = Annotated[
     str,
@@ -39,6 +42,12 @@ LabelKey = Annotated[
 LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
 
 WorkloadClass = Literal["training", "inference", "lab", "system"]
+Provider = Literal["aws", "kubernetes"]
+FabricKind = Literal["efa", "infiniband", "ethernet"]
+StorageKind = Literal["s3", "fsx-lustre", "local-nvme"]
+PlacementStrategy = Literal[GroupStrategy, "none"]
+RDMA_FABRICS: tuple[FabricKind, ...] = ("efa", "infiniband")
+CapacityType = Literal["on-demand", "spot", "capacity-block", "reservation"]
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
 
@@ -48,7 +57,7 @@ class StackModel(BaseModel):
 
 class ClusterSpec(StackModel):
     name: Name
-    provider: Literal["aws", "kubernetes"] = Field(
+    provider: Provider = Field(
         description="aws: gpufleet creates the cloud side too; kubernetes: an existing cluster, "
         "only its Kubernetes configuration is rendered."
     )
@@ -78,14 +87,10 @@ class NetworkSpec(StackModel):
 
 
 class FabricSpec(StackModel):
-    kind: Literal["efa", "infiniband", "ethernet"] = Field(
+    kind: FabricKind = Field(
         description="efa and infiniband are RDMA fabrics for multi-node training; ethernet is "
         "plain TCP networking."
     )
-
-    @property
-    def rdma(self) -> bool:
-        return self.kind != "ethernet"
 
 
 class S3TierSpec(StackModel):
@@ -98,7 +103,7 @@ class S3TierSpec(StackModel):
 
 class FsxLustreTierSpec(StackModel):
     kind: Literal["fsx-lustre"]
-    deployment: Literal["SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2"] = "PERSISTENT_2"
+    deployment: LustreDeployment = "PERSISTENT_2"
     capacity_tib: Float = Field(
         gt=0,
         description="In FSx's own units, where 1.2 TiB is 1200 GiB of StorageCapacity.",
@@ -181,7 +186,7 @@ class NodeCount(StackModel):
 
 
 class Capacity(StackModel):
-    type: Literal["on-demand", "spot", "capacity-block", "reservation"] = "on-demand"
+    type: CapacityType = "on-demand"
     reservation_id: str | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
     availability_zone: str | None = Field(
         default=None, description="The zone the reservation or capacity block was bought in."
@@ -235,7 +240,7 @@ class NodePoolSpec(StackModel):
         default=None, description="Lab pools: let several pods share a GPU by time-slicing."
     )
     fabric: Name | None = None
-    placement: Literal["cluster", "partition", "spread", "none"] | None = Field(
+    placement: PlacementStrategy | None = Field(
         default=None,
         description="Unset: cluster for multi-node training on an RDMA fabric, else none.",
     )

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpufleet.render.aws.tags import tags
-from gpufleet.stack.models import ClusterSpec
+from gpufleet.model.plan import ClusterPlan
 
 SERVICE_CIDR = "172.20.0.0/16"
 CORE_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
@@ -61,12 +61,10 @@ class GpuCluster(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
+        spec: ClusterPlan,
         subnet_ids: Sequence[pulumi.Input[str]],
-        vpc_cni_min_version: str | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``vpc_cni_min_version`` is set when some pool needs a VPC CNI feature (EFA-only interfaces)."""
         super().__init__("gpufleet:aws:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         partition = aws.get_partition_output().partition
@@ -110,8 +108,8 @@ class GpuCluster(pulumi.ComponentResource):
         self.node_role_ready = node_policies
         for addon in CORE_ADDONS:
             version = aws.eks.get_addon_version_output(addon_name=addon, kubernetes_version=spec.kubernetes_version, most_recent=True).version
-            if addon == "vpc-cni" and vpc_cni_min_version:
-                version = version.apply(lambda found: require_version("vpc-cni", found, vpc_cni_min_version))
+            if addon == "vpc-cni" and spec.vpc_cni_min_version:
+                version = version.apply(lambda found: require_version("vpc-cni", found, spec.vpc_cni_min_version, spec.vpc_cni_reason))
             aws.eks.Addon(
                 f"{name}-{addon}",
                 cluster_name=self.eks.name,
@@ -151,14 +149,14 @@ class GpuCluster(pulumi.ComponentResource):
         return self._user_data[key]
 
 
-def require_version(addon: str, found: str, minimum: str) -> str:
+def require_version(addon: str, found: str, minimum: str, reason: str) -> str:
     """EKS add-on versions read ``v1.19.2-eksbuild.1``; refuse one older than ``minimum``."""
 
     def numbers(version: str) -> tuple[int, ...]:
         return tuple(int(part) for part in version.lstrip("v").split("-", 1)[0].split("."))
 
     if numbers(found) < numbers(minimum):
-        raise ValueError(f"{addon} {found} is older than {minimum}, which EFA-only interfaces need")
+        raise ValueError(f"{addon} {found} is older than {minimum}: {reason}")
     return found
 
 

@@ -29,7 +29,6 @@ class NodePool(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_ids: Sequence[pulumi.Input[str]],
         image_id: pulumi.Input[str],
-        efa_hugepages: int,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:NodePool", pool.name, None, opts)
@@ -46,8 +45,8 @@ class NodePool(pulumi.ComponentResource):
             )
         nvme = pool.local_nvme
         encoded_user_data = cluster.node_user_data(
-            local_nvme_mount=nvme.spec.mount_path if nvme else None,
-            hugepages=efa_hugepages if pool.efa else None,
+            local_nvme_mount=nvme.mount_path if nvme else None,
+            hugepages=pool.efa_hugepages,
         )
         interfaces = pool.efa.interfaces if pool.efa else ()
         network_interfaces = [

@@ -11,8 +11,6 @@ import pulumi_aws as aws
 
 from gpufleet.model.plan import StorageTier
 from gpufleet.render.aws.tags import tags
-from gpufleet.stack.models import FsxLustreTierSpec
-from gpufleet.stack.models import S3TierSpec
 
 LUSTRE_VERSION = "2.15"
 
@@ -27,7 +25,6 @@ class S3Tier(pulumi.ComponentResource):
     def __init__(self, tier: StorageTier, cluster_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        assert isinstance(tier.spec, S3TierSpec)
         self.bucket = aws.s3.Bucket(
             f"{tier.name}-bucket",
             force_destroy=not tier.protected,
@@ -37,7 +34,7 @@ class S3Tier(pulumi.ComponentResource):
         aws.s3.BucketVersioning(
             f"{tier.name}-versioning",
             bucket=self.bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled" if tier.spec.versioning else "Suspended"),
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled" if tier.versioning else "Suspended"),
             opts=child,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -83,7 +80,6 @@ class LustreTier(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
-        assert isinstance(tier.spec, FsxLustreTierSpec)
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{tier.name}-key",
@@ -119,18 +115,18 @@ class LustreTier(pulumi.ComponentResource):
             description="replies and S3 data repository traffic",
             opts=child,
         )
-        persistent = tier.spec.deployment != "SCRATCH_2"
+        persistent = tier.persistent
         self.file_system = aws.fsx.LustreFileSystem(
             f"{tier.name}-fs",
-            deployment_type=tier.spec.deployment,
+            deployment_type=tier.deployment,
             storage_capacity=tier.fsx_capacity_gib,
-            per_unit_storage_throughput=tier.spec.throughput_per_tib if persistent else None,
+            per_unit_storage_throughput=tier.throughput_per_tib if persistent else None,
             subnet_ids=subnet_id,
             security_group_ids=[security_group.id],
             kms_key_id=key.arn if persistent else None,
             file_system_type_version=LUSTRE_VERSION,
             data_compression_type="LZ4",
-            metadata_configuration=aws.fsx.LustreFileSystemMetadataConfigurationArgs(mode="AUTOMATIC") if tier.spec.deployment == "PERSISTENT_2" else None,
+            metadata_configuration=aws.fsx.LustreFileSystemMetadataConfigurationArgs(mode="AUTOMATIC") if tier.deployment == "PERSISTENT_2" else None,
             tags=tags(cluster_name, **{"gpufleet:storage": tier.name}),
             opts=_stateful(tier, self),
         )
@@ -139,7 +135,7 @@ class LustreTier(pulumi.ComponentResource):
                 f"{tier.name}-import",
                 file_system_id=self.file_system.id,
                 data_repository_path=pulumi.Output.concat("s3://", import_bucket),
-                file_system_path=f"/{tier.spec.import_from}",
+                file_system_path=f"/{tier.import_from}",
                 batch_import_meta_data_on_create=True,
                 s3=aws.fsx.DataRepositoryAssociationS3Args(
                     auto_import_policy=aws.fsx.DataRepositoryAssociationS3AutoImportPolicyArgs(events=["NEW", "CHANGED", "DELETED"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from gpufleet.model import FleetPlan
 from gpufleet.render.contract import ClusterHandle
 
 
@@ -12,8 +13,8 @@ class ExistingCluster(pulumi.ComponentResource):
     """Reached through stack config ``kubernetes:kubeconfig`` (text or path) or ``kubernetes:context``;
     with neither, the provider falls back to the ambient kubeconfig as kubectl would."""
 
-    def __init__(self, name: str, config: pulumi.Config) -> None:
-        super().__init__("gpufleet:kubernetes:ExistingCluster", name, None, None)
+    def __init__(self, name: str, config: pulumi.Config, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:kubernetes:ExistingCluster", name, None, opts)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=config.get("kubeconfig"),
@@ -23,3 +24,8 @@ class ExistingCluster(pulumi.ComponentResource):
         )
         self.handle = ClusterHandle(name=name, kubernetes=self.provider, parent=self)
         self.register_outputs({})
+
+
+def render_existing_cluster(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
+    """The cloud backend of provider kubernetes: no cloud, just the way in."""
+    return ExistingCluster(plan.cluster.name, pulumi.Config("kubernetes"), pulumi.ResourceOptions(parent=parent)).handle

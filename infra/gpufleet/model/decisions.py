@@ -1,0 +1,265 @@
+"""Every choice gpufleet makes for a stack, one function each, with its reason where it is a choice.
+
+Decisions never report: they run on stacks the rules found valid (and stay total on invalid
+ones, so rules may ask them what would happen).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+from gpufleet import mig
+from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.model.plan import (
+    EfaLayout,
+    Fabric,
+    InterfaceSlot,
+    MigSetup,
+    NetworkLayout,
+    PlacementDecision,
+    StorageTier,
+    Subnet,
+    Taint,
+)
+from gpufleet.model.view import StackView
+from gpufleet.stack.models import RDMA_FABRICS, FabricSpec, NodePoolSpec
+
+LABEL_DOMAIN = "gpufleet.io"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+# The GPU Operator's device plugin picks its named config from this node label.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+EFA_LABEL = f"{LABEL_DOMAIN}/efa"
+# Root volumes hold container images; CUDA and framework images run to tens of GiB each.
+ACCELERATED_ROOT_GIB = 200
+SYSTEM_ROOT_GIB = 80
+POOL_SUBNET_SLOTS = 112
+
+
+# -- pools ------------------------------------------------------------------------------------
+
+
+def efa_layout(instance: InstanceType) -> EfaLayout:
+    """Current AWS guidance: ENA primary on card 0, EFA-only interfaces for every EFA.
+
+    Card 0 keeps its ENA primary at device 0 and, if it takes EFA, adds an EFA-only
+    interface at device 1; every further EFA-capable card gets one EFA-only interface at
+    device 0, until the type's EFA maximum is reached.
+    """
+    cards = instance.cards
+    if cards[0].supports_efa and cards[0].max_interfaces < 2:
+        interfaces = [InterfaceSlot(0, 0, "efa")]  # no room beside the primary: it carries EFA itself
+    else:
+        interfaces = [InterfaceSlot(0, 0, "interface")]
+        if cards[0].supports_efa:
+            interfaces.append(InterfaceSlot(0, 1, "efa-only"))
+    efa_count = sum(nic.interface_type != "interface" for nic in interfaces)
+    for card in cards[1:]:
+        if efa_count >= instance.max_efa_interfaces:
+            break
+        if card.supports_efa:
+            interfaces.append(InterfaceSlot(card.index, 0, "efa-only"))
+            efa_count += 1
+    return EfaLayout(tuple(interfaces))
+
+
+def uses_efa(view: StackView, pool: NodePoolSpec) -> bool:
+    fabric, instance = view.fabric(pool), view.instance(pool)
+    return fabric is not None and fabric.kind == "efa" and instance is not None and instance.efa_supported
+
+
+def pool_zone_choice(pool: NodePoolSpec) -> str | None:
+    """A reservation's zone wins: the capacity exists only there."""
+    return pool.capacity.availability_zone or pool.availability_zone
+
+
+def pool_zones(view: StackView, pool: NodePoolSpec) -> tuple[str, ...]:
+    """EFA, training, cluster-placement and pinned pools live in one zone; others spread over all."""
+    zones = view.zones
+    if not zones:
+        return ()
+    chosen = pool_zone_choice(pool)
+    if chosen is not None and chosen not in zones:
+        return (zones[0],)
+    single_zone = uses_efa(view, pool) or pool.placement == "cluster" or pool.workload == "training" or chosen is not None
+    if single_zone:
+        return (chosen or zones[0],)
+    return zones
+
+
+def placement(pool: NodePoolSpec, fabric: FabricSpec | None, zone_count: int, partitions_per_zone: int) -> PlacementDecision:
+    if pool.placement is not None:
+        count = min(partitions_per_zone, pool.nodes.max) if pool.placement == "partition" else None
+        return PlacementDecision(pool.placement, "set in the spec", count)
+    multi_node_training = pool.workload == "training" and pool.nodes.max > 1
+    if multi_node_training and pool.capacity.type in ("capacity-block", "reservation"):
+        return PlacementDecision(
+            "none",
+            f"{pool.capacity.type}: the reserved capacity decides where instances land; adding a "
+            "placement group risks InsufficientInstanceCapacity",
+        )
+    if multi_node_training and fabric is not None and fabric.kind in RDMA_FABRICS:
+        return PlacementDecision("cluster", "multi-node training on an RDMA fabric: one cluster placement group, one zone")
+    return PlacementDecision("none", "single-node or non-training pool")
+
+
+def labels(
+    name: str, pool: NodePoolSpec, accelerator: Accelerator | None, mig_setup: MigSetup | None, mig_capable: bool, efa: bool
+) -> dict[str, str]:
+    """Labels every node carries: pool, workload, accelerator, EFA, its device-plugin sharing
+    config and, on MIG-capable GPUs, the MIG entry: the Kubernetes side selects nodes by them."""
+    chosen = {f"{LABEL_DOMAIN}/pool": name, f"{LABEL_DOMAIN}/workload": pool.workload}
+    if efa:
+        chosen[EFA_LABEL] = "true"  # the EFA device plugin runs where this is set, and only there
+    if accelerator is not None:
+        chosen[f"{LABEL_DOMAIN}/accelerator"] = accelerator.name
+    if pool.sharing is not None:
+        chosen[DEVICE_PLUGIN_CONFIG_LABEL] = name
+    if mig_setup is not None:
+        chosen[MIG_CONFIG_LABEL] = mig_setup.label_value
+    elif mig_capable:
+        chosen[MIG_CONFIG_LABEL] = mig.RESET_CONFIG
+    return dict(sorted({**pool.labels, **chosen}.items()))
+
+
+def reserved_label(key: str) -> bool:
+    return key.startswith(f"{LABEL_DOMAIN}/") or key in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL)
+
+
+def existing_placement() -> PlacementDecision:
+    return PlacementDecision("none", "existing nodes: placement is the cluster owner's")
+
+
+def taints(pool: NodePoolSpec, accelerator: Accelerator | None) -> tuple[Taint, ...]:
+    """Accelerator nodes and training/lab nodes only take pods that ask for them; system pools none."""
+    chosen = []
+    if accelerator is not None and accelerator.kind == "gpu":
+        chosen.append(Taint("nvidia.com/gpu", "true"))
+    elif accelerator is not None:
+        chosen.append(Taint("aws.amazon.com/neuron", "true"))
+    if pool.workload in ("training", "lab"):
+        chosen.append(Taint(f"{LABEL_DOMAIN}/workload", pool.workload))
+    return tuple(chosen)
+
+
+def ami_family(instance: InstanceType, accelerator: Accelerator | None) -> str:
+    """The EKS-optimized AL2023 AMI variant whose drivers match the accelerator."""
+    variant = {None: "standard", "gpu": "nvidia", "neuron": "neuron"}[accelerator.kind if accelerator else None]
+    return f"amazon-linux-2023/{instance.architecture}/{variant}"
+
+
+def ami_parameter(kubernetes_version: str, family: str) -> str:
+    """The SSM parameter EKS publishes the recommended image of a family under."""
+    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/{family}/recommended/image_id"
+
+
+def root_volume_gib(accelerator: Accelerator | None) -> int:
+    return ACCELERATED_ROOT_GIB if accelerator else SYSTEM_ROOT_GIB
+
+
+def security_groups(fabric: Fabric | None, efa: EfaLayout | None) -> tuple[str, ...]:
+    """Every node joins the cluster's and the nodes' groups; EFA nodes also their fabric's."""
+    groups = ["cluster", "nodes"]
+    if efa is not None and fabric is not None and fabric.security_group:
+        groups.append(fabric.security_group)
+    return tuple(groups)
+
+
+# -- cluster ----------------------------------------------------------------------------------
+
+
+def vpc_cni_minimum(view: StackView) -> tuple[str | None, str]:
+    """EFA-only interfaces need a VPC CNI that leaves them alone; older ones break pod networking."""
+    if any(uses_efa(view, pool) for _, pool in view.pools()):
+        return view.catalog.efa_host.vpc_cni_min_version, "EFA-only interfaces need it"
+    return None, "no pool uses EFA"
+
+
+# -- network ----------------------------------------------------------------------------------
+
+
+def subnet_slot(pool_name: str) -> int:
+    """The dedicated-subnet slot a training pool takes unless its spec pins one.
+
+    It depends on the pool's own name only, so adding, removing or renaming another pool
+    never moves this pool's subnet (moving it would replace the subnet and its nodes).
+    """
+    return int.from_bytes(hashlib.sha256(pool_name.encode()).digest()[:8], "big") % POOL_SUBNET_SLOTS
+
+
+def subnet_slot_owners(view: StackView) -> dict[int, list[str]]:
+    """Which training pools want each dedicated slot, in name order; the first one gets it."""
+    owners: dict[int, list[str]] = {}
+    for name, pool in view.pools():
+        if pool.workload == "training":
+            slot = subnet_slot(name) if pool.subnet_slot is None else pool.subnet_slot
+            owners.setdefault(slot, []).append(name)
+    return owners
+
+
+def network_layout(view: StackView) -> NetworkLayout | None:
+    """Lower half of the VPC: per-zone shared subnets; upper half: one /24 per training pool
+    and, in its last sixteenth, the public subnets that hold only NAT gateways."""
+    network = view.spec.network
+    if network is None or not view.on_aws:
+        return None
+    vpc = network.vpc_cidr
+    halves = list(vpc.subnets(new_prefix=vpc.prefixlen + 1))
+    shared_blocks = list(halves[0].subnets(new_prefix=vpc.prefixlen + 4))
+    upper_sixteenths = list(halves[1].subnets(new_prefix=vpc.prefixlen + 4))
+    public_blocks = list(upper_sixteenths[-1].subnets(new_prefix=vpc.prefixlen + 7))
+    pool_blocks = [b for block in upper_sixteenths[:-1] for b in block.subnets(new_prefix=vpc.prefixlen + 8)]
+    assert len(pool_blocks) == POOL_SUBNET_SLOTS
+    pools = view.spec.node_pools
+    return NetworkLayout(
+        vpc_cidr=vpc,
+        zones=view.zones,
+        public_subnets=tuple(Subnet(f"public-{zone}", zone, public_blocks[i]) for i, zone in enumerate(view.zones)),
+        shared_private_subnets=tuple(Subnet(f"private-{zone}", zone, shared_blocks[i]) for i, zone in enumerate(view.zones)),
+        pool_subnets=tuple(
+            Subnet(f"pool-{names[0]}", pool_zones(view, pools[names[0]])[0], pool_blocks[slot])
+            for slot, names in sorted(subnet_slot_owners(view).items(), key=lambda item: item[1][0])
+        ),
+    )
+
+
+def pool_subnets(network: NetworkLayout | None, name: str, zones: tuple[str, ...]) -> tuple[Subnet, ...]:
+    """A training pool's own subnet, else the shared subnet of each of its zones."""
+    if network is None:
+        return ()
+    own = tuple(s for s in network.pool_subnets if s.name == f"pool-{name}")
+    return own or tuple(network.shared_subnet(zone) for zone in zones)
+
+
+def file_system_subnet(tier_name: str, client_zones: list[str], network: NetworkLayout) -> Subnet:
+    """A Lustre file system lives in one subnet: the zone where most of its clients run."""
+    zones = Counter(client_zones)
+    zone = min(zones, key=lambda z: (-zones[z], z)) if zones else network.zones[0]
+    return network.shared_subnet(zone)
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def storage_protected(kind: str, persistent: bool, allow_deletion: bool) -> bool:
+    """Datasets, checkpoints and persistent file systems survive a typo; scratch does not need to."""
+    if kind == "local-nvme":
+        return False
+    return persistent and not allow_deletion
+
+
+# -- MIG --------------------------------------------------------------------------------------
+
+
+def fixed_mig_layouts(view: StackView, plan_name: str) -> tuple[mig.DeviceLayout, ...]:
+    plan = view.spec.mig_plans[plan_name]
+    if plan.layout is not None:
+        return (mig.DeviceLayout(devices="all", layout=dict(sorted(plan.layout.items()))),)
+    return tuple(mig.DeviceLayout(devices=entry.devices, layout=dict(sorted(entry.layout.items()))) for entry in plan.devices or ())
+
+
+def packed_mig_layouts(packing: mig.NodePacking) -> tuple[mig.DeviceLayout, ...]:
+    return tuple(
+        mig.DeviceLayout(devices=entry.devices, layout=None if entry.layout is None else dict(sorted(entry.layout.items())))
+        for entry in packing.devices
+    )

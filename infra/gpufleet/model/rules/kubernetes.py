@@ -1,0 +1,125 @@
+"""Rules for the stack's Kubernetes side: existing nodes, GPU sharing, queues and namespaces."""
+
+from __future__ import annotations
+
+from gpufleet.model.rules.registry import duplicates, rule, unknown
+from gpufleet.model.view import StackView
+
+EXISTING_NODE_FIELDS = ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node")
+EXISTING = "provider kubernetes uses existing nodes"
+
+
+@rule(
+    "GF-K8S-001",
+    "error",
+    "provider kubernetes pools describe existing nodes; provider aws pools describe nodes gpufleet launches.",
+    "provider kubernetes: node_selector, gpu, gpus_per_node, cpus_per_node, memory_gib_per_node; provider aws: instance_type.",
+)
+def nodes_described_for_the_provider(view: StackView):
+    for name, pool in view.pools():
+        path = ("node_pools", name)
+        if view.on_aws:
+            for field_name in EXISTING_NODE_FIELDS:
+                if getattr(pool, field_name) is not None:
+                    yield (*path, field_name), f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type"
+            if pool.instance_type is None:
+                yield path, "provider aws needs instance_type: the EC2 type gpufleet launches for this pool"
+            continue
+        if pool.instance_type is not None:
+            yield (*path, "instance_type"), f"{EXISTING}: describe them with node_selector, gpu and gpus_per_node instead of instance_type"
+        for field_name, what in (("mig", "a MIG plan"), ("sharing", "time-slicing"), ("labels", "labels")):
+            if getattr(pool, field_name):
+                yield (*path, field_name), f"{EXISTING}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them"
+        if pool.node_selector is None:
+            yield path, f"{EXISTING}: give node_selector, the labels that pick this pool's nodes"
+        if pool.gpu is not None and pool.gpus_per_node is None:
+            yield (*path, "gpu"), "give gpus_per_node too: queue quotas count the GPUs of every node"
+        elif pool.gpu is None and pool.workload != "system":
+            yield (*path, "workload"), f"a {pool.workload} pool needs gpu (the catalog GPU its nodes carry) and gpus_per_node"
+        elif pool.gpu is None and pool.gpus_per_node is not None:
+            yield (*path, "gpus_per_node"), "gpus_per_node needs gpu, the catalog GPU the nodes carry"
+        for field_name in ("cpus_per_node", "memory_gib_per_node"):
+            if pool.gpu is not None and getattr(pool, field_name) is None:
+                yield path, f"give {field_name} too: the pool's queue quota counts the CPU and memory of every node"
+        fabric = view.fabric(pool)
+        if fabric is not None and fabric.kind == "efa":
+            yield (*path, "fabric"), "EFA exists only on AWS instances; existing nodes use an infiniband or ethernet fabric"
+
+
+@rule("GF-K8S-006", "error", "Existing nodes said to carry a GPU the catalog does not know.", "Use a catalog GPU name (`gpufleet catalog`).")
+def existing_gpu_known(view: StackView):
+    if view.on_aws:
+        return
+    for name, pool in view.pools():
+        if pool.gpu is not None and view.catalog.accelerator(pool.gpu) is None:
+            yield ("node_pools", name, "gpu"), unknown("GPU", pool.gpu, view.catalog.accelerators)
+
+
+@rule(
+    "GF-K8S-002",
+    "error",
+    "Only lab pools with NVIDIA GPUs and no MIG plan may time-slice their GPUs.",
+    "Drop sharing, or move the work to a lab pool.",
+)
+def time_slicing_only_on_lab_gpus(view: StackView):
+    for name, pool in view.pools():
+        instance = view.instance(pool)
+        if pool.sharing is None or instance is None or not view.on_aws:
+            continue
+        where, accelerator = ("node_pools", name, "sharing"), view.catalog.accelerator_of(instance)
+        if pool.workload != "lab":
+            yield where, f"time-slicing gives no memory or fault isolation between pods; only lab pools may share GPUs, not {pool.workload}"
+        if accelerator is None or accelerator.kind != "gpu":
+            yield where, "time-slicing shares NVIDIA GPUs; this pool has none"
+        if pool.mig is not None:
+            yield where, "a pool either partitions its GPUs with MIG or time-slices them; drop sharing or mig"
+
+
+@rule(
+    "GF-K8S-003",
+    "error",
+    "A namespace named twice, or a queue namespace with no pool of its workload class.",
+    "Name each namespace once; add a pool of that workload class or drop the namespace.",
+)
+def namespaces_named_once_and_served(view: StackView):
+    for workload in ("training", "inference", "lab"):
+        namespaces = getattr(view.spec.queues, workload)
+        if not namespaces:
+            continue
+        path = ("queues", workload)
+        yield from ((where[:-1], message) for where, message in duplicates(path, list(namespaces), "namespace"))
+        if not any(pool.workload == workload for pool in view.spec.node_pools.values()):
+            yield path, f"no {workload} pool: a {workload} queue would admit nothing"
+    for name, tier in sorted(view.spec.storage.items()):
+        names = list(getattr(tier, "namespaces", ()))
+        yield from ((where[:-1], message) for where, message in duplicates(("storage", name, "namespaces"), names, "namespace"))
+
+
+@rule(
+    "GF-K8S-004",
+    "error",
+    "An existing cluster has at most one InfiniBand fabric: one NicClusterPolicy serves it.",
+    "Merge the InfiniBand fabrics into one.",
+)
+def one_infiniband_fabric(view: StackView):
+    if view.on_aws:
+        return
+    infiniband = sorted(name for name, fabric in view.spec.fabrics.items() if fabric.kind == "infiniband")
+    for name in infiniband[1:]:
+        yield ("fabrics", name, "kind"), (
+            f"one infiniband fabric per cluster: the Network Operator reconciles a single NicClusterPolicy, which serves '{infiniband[0]}'"
+        )
+
+
+@rule(
+    "GF-K8S-005",
+    "error",
+    "provider kubernetes creates nothing cloud-side: no s3 or fsx-lustre tiers.",
+    "Use s3 and fsx-lustre tiers only with provider aws.",
+)
+def no_cloud_storage_on_existing_clusters(view: StackView):
+    if view.on_aws:
+        return
+    for name, tier in sorted(view.spec.storage.items()):
+        if tier.kind != "local-nvme":
+            yield ("storage", name, "kind"), f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme"

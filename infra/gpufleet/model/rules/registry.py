@@ -1,0 +1,59 @@
+"""How a semantic rule is declared: a check over the stack view with a stable id and severity.
+
+A check yields ``(path, message)`` pairs; the registry turns them into findings carrying the
+rule's id, severity and fix. Checks never decide anything: they ask the decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from gpufleet.findings import Finding, PathPart, Rule, Severity, closest_name, declare
+from gpufleet.model.view import StackView
+
+Check = Callable[[StackView], Iterable[tuple[tuple[PathPart, ...], str]]]
+
+
+@dataclass(frozen=True)
+class SemanticRule:
+    rule: Rule
+    check: Check
+
+    def run(self, view: StackView) -> list[Finding]:
+        return [self.rule.finding(path, message) for path, message in self.check(view)]
+
+
+SEMANTIC_RULES: list[SemanticRule] = []
+
+
+def rule(rule_id: str, severity: Severity, summary: str, fix: str = "") -> Callable[[Check], Check]:
+    def register(check: Check) -> Check:
+        SEMANTIC_RULES.append(SemanticRule(declare(rule_id, severity, summary, fix), check))
+        return check
+
+    return register
+
+
+def unknown(what: str, name: str, known) -> str:
+    """An unknown-name message with the catalog's one "did you mean" helper."""
+    guess = closest_name(name, known)
+    if guess:
+        return f"unknown {what} '{name}' (did you mean '{guess}'?)"
+    if not known:
+        return f"unknown {what} '{name}' (the stack defines none)"
+    listed = ", ".join(sorted(known)) if len(known) <= 12 else None
+    return f"unknown {what} '{name}'" + (f" (known: {listed})" if listed else "")
+
+
+def duplicates(path: tuple[PathPart, ...], names: list[str], what: str) -> Iterable[tuple[tuple[PathPart, ...], str]]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield (*path, index, "name"), f"{what} '{name}' is listed twice"
+        seen.add(name)
+
+
+def sentence(text: str) -> str:
+    """MIG engine messages are full sentences; embedded in ours they lose the final stop."""
+    return text.rstrip(". ")

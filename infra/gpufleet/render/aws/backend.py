@@ -1,0 +1,78 @@
+"""The AWS backend: network, EKS cluster, fabrics, storage and node pools for one plan.
+
+It turns the plan into components and returns the ``ClusterHandle`` the next backend builds
+on. Every choice (which groups a pool joins, which AMI parameter, which VPC CNI minimum) is
+already in the plan; this module only connects outputs to inputs.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from gpufleet.model import FleetPlan
+from gpufleet.render.aws.cluster import GpuCluster
+from gpufleet.render.aws.fabric import EfaFabric
+from gpufleet.render.aws.network import FleetNetwork
+from gpufleet.render.aws.node_pool import NodePool
+from gpufleet.render.aws.storage import LustreTier, S3Tier
+from gpufleet.render.contract import ClusterHandle, FileSystemHandle
+
+
+def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
+    assert plan.network is not None, "an aws plan always has a network"
+    child = pulumi.ResourceOptions(parent=parent)
+    name = plan.cluster.name
+    network = FleetNetwork("network", plan.network, name, opts=child)
+    cluster = GpuCluster(name, plan.cluster, [network.subnet_id(s) for s in plan.network.shared_private_subnets], opts=child)
+    groups: dict[str, pulumi.Output[str]] = {"cluster": cluster.cluster_security_group_id, "nodes": network.node_security_group.id}
+    for fabric in plan.fabrics.values():
+        if fabric.security_group:
+            groups[fabric.security_group] = EfaFabric(fabric.name, name, network.vpc.id, opts=child).security_group.id
+    buckets = {tier.name: S3Tier(tier, name, opts=child) for tier in plan.storage if tier.kind == "s3"}
+    file_systems: dict[str, FileSystemHandle] = {}
+    for tier in plan.storage:
+        if tier.kind == "fsx-lustre" and tier.subnet is not None:
+            source = buckets.get(tier.import_from) if tier.import_from else None
+            lustre = LustreTier(
+                tier,
+                name,
+                vpc_id=network.vpc.id,
+                subnet_id=network.subnet_id(tier.subnet),
+                client_security_group_id=groups["nodes"],
+                import_bucket=source.bucket.bucket if source else None,
+                opts=child,
+            )
+            file_systems[tier.name] = FileSystemHandle(lustre.file_system.id, lustre.file_system.dns_name, lustre.file_system.mount_name)
+    images = {
+        parameter: aws.ssm.get_parameter_output(name=parameter).value for parameter in sorted({pool.ami_parameter for pool in plan.pools})
+    }
+    pools = {
+        pool.name: NodePool(
+            pool,
+            cluster=cluster,
+            cluster_name=name,
+            subnet_ids=[network.subnet_id(s) for s in pool.subnets],
+            security_group_ids=[groups[role] for role in pool.security_groups],
+            image_id=images[pool.ami_parameter],
+            opts=child,
+        )
+        for pool in plan.pools
+    }
+    return ClusterHandle(
+        name=cluster.eks.name,
+        kubernetes=cluster.provider,
+        parent=cluster,
+        endpoint=cluster.eks.endpoint,
+        kubeconfig=pulumi.Output.secret(cluster.kubeconfig),
+        subnet_ids=dict(network.subnet_ids),
+        security_group_ids=groups,
+        file_systems=file_systems,
+        node_groups={pool_name: component.node_group.node_group_name for pool_name, component in pools.items()},
+        buckets={tier_name: tier.bucket.bucket for tier_name, tier in buckets.items()},
+        autoscaling_groups={
+            pool_name: component.node_group.resources.apply(lambda groups: groups[0].autoscaling_groups[0].name)
+            for pool_name, component in pools.items()
+        },
+        nodes_ready=[component.node_group for component in pools.values()],
+    )
