@@ -29,7 +29,6 @@ from typing import Annotated, Any, ClassVar, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
 
 from gpufleet.catalog import Catalog, closest_name, load_catalog
 from gpufleet.errors import GpufleetError, UsageError
@@ -394,7 +393,7 @@ def read_values_file(path: Path) -> dict[str, Given]:
     root = parse_yaml(text, shown)
     if root is None:
         return {}
-    if not isinstance(root, CommentedMap):
+    if not isinstance(root, dict):
         raise UsageError(f"{shown}: a values file must be a YAML mapping of parameter: value")
     locator = Locator(shown, root)
     return {
