@@ -29,6 +29,8 @@ BAD_VALUE = declare("GF-STACK-004", "error", "A value of the wrong type, outside
 BAD_NAME = declare("GF-STACK-005", "error", "A name that cannot become part of AWS and Kubernetes names.", "Use lowercase letters, digits and '-', starting with a letter.")
 
 EXCERPT = 60
+# Models report an unknown field as extra_forbidden, pydantic dataclasses as an unexpected argument.
+_UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
 
 T = TypeVar("T")
 
@@ -94,14 +96,14 @@ def findings_from_validation(exc: ValidationError, root: Any, model: Any = None,
         path = _strip_tags(tuple(part for part in error["loc"] if part != "[key]"), root)
         if error["type"] == "union_tag_invalid":
             path = (*path, "kind")
-        at_key = error["type"] == "extra_forbidden" or "[key]" in error["loc"]
+        at_key = error["type"] in _UNKNOWN or "[key]" in error["loc"]
         findings.append(_rule_for(error).finding(path, _message(error, model, locator, path), at_key=at_key))
     return findings
 
 
 def _rule_for(error: Any) -> Rule:
     kind = error["type"]
-    if kind == "extra_forbidden":
+    if kind in _UNKNOWN:
         return UNKNOWN_FIELD
     if kind in ("missing", "union_tag_not_found"):
         return MISSING_FIELD
@@ -228,7 +230,7 @@ def _step_into(container: Any, part: Any) -> Any:
 
 def _message(error: Any, model: Any, locator: Locator, path: tuple[PathPart, ...]) -> str:
     kind, value, loc = error["type"], error.get("input"), error["loc"]
-    if kind == "extra_forbidden":
+    if kind in _UNKNOWN:
         name = str(loc[-1])
         here = _fields_at(model, loc[:-1])
         candidates = sorted(here) if here is not None else [f for f in _all_field_names(model) if f != name]
@@ -259,6 +261,9 @@ def _message(error: Any, model: Any, locator: Locator, path: tuple[PathPart, ...
         return f"must be a finite number, got {written or value}"
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, got {_yaml_kind(value, written)}"
+    if kind == "too_long":
+        count = error["ctx"].get("actual_length") or (len(value) if isinstance(value, dict | list | tuple) else "more")
+        return f"has {count} entries; at most {error['ctx']['max_length']} are allowed"
     message = error["msg"]
     if message.startswith("Value error, "):
         return message.removeprefix("Value error, ")

@@ -66,6 +66,10 @@ _NAMES = {
 class InputFileError(UsageError):
     """The file cannot be read at all (missing, a directory, a FIFO, too big, not UTF-8): exit 2."""
 
+    def __init__(self, shown: str, kind: str, reason: str) -> None:
+        super().__init__(f"{shown}: cannot read {kind}: {reason}")
+        self.reason = reason
+
 
 class InputInvalid(GpufleetError):
     """An input has problems; ``findings`` holds all of them, located and sorted."""
@@ -98,7 +102,7 @@ def read_input(path: str | Path, kind: str) -> InputText:
     shown = display_path(path)
 
     def refuse(reason: str) -> InputFileError:
-        return InputFileError(f"{shown}: cannot read {kind}: {reason}")
+        return InputFileError(shown, kind, reason)
 
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not wait for one.

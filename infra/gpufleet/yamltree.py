@@ -152,6 +152,9 @@ class _Builder:
 
     def start(self, event: Any, node: MapNode | SeqNode) -> None:
         at = _mark(event.start_mark)
+        own = "map" if isinstance(node, MapNode) else "seq"
+        if event.tag not in (None, "!", f"{_CORE}{own}"):
+            raise _Problem(UNSUPPORTED, f"YAML tag '{_excerpt(event.tag)}' is not supported: gpufleet reads plain YAML values only", at)
         if self._expecting_key():
             raise _Problem(COMPLEX_KEY, "a key must be a single value (a name), not a mapping or list", at)
         if len(self.frames) >= MAX_DEPTH:
@@ -268,7 +271,10 @@ def _resolve_plain(text: str, event: Any) -> Any:
                 return int(text[2:], 16)
             return int(text)
         if _FLOAT.match(text):
-            return float(text.replace("INF", "inf").replace("Inf", "inf"))
+            special = text.lstrip("+-").lower()
+            if special in (".inf", ".nan"):  # YAML's spelling; pydantic refuses both as not finite
+                return float(text.replace(text.lstrip("+-"), special[1:]))
+            return float(text)
     except ValueError:  # more digits than Python converts
         raise _Problem(UNSUPPORTED, f"number with {len(text)} digits is too long", _mark(event.start_mark)) from None
     return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -26,5 +27,8 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
         except GpufleetError as error:
             err.print(f"gpufleet: {error}")
             raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:  # Ctrl-C outside a writer: nothing was being written
+            err.print("gpufleet: interrupted by SIGINT")
+            raise typer.Exit(128 + signal.SIGINT) from None
 
     return run

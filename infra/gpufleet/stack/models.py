@@ -9,6 +9,7 @@ reserved MIG plan name, a VPC range AWS rejects) is refused here first.
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
@@ -64,6 +65,14 @@ class StackModel(BaseModel):
 ADMIN_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$"
 
 
+def _one_principal(arn: str) -> str:
+    if "*" in arn or "?" in arn:
+        raise ValueError(f"'{arn}' has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them")
+    if not re.match(ADMIN_ARN_PATTERN, arn):
+        raise ValueError(f"'{arn}' is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+    return arn
+
+
 class ClusterSpec(StackModel):
     name: Name
     provider: Literal["aws", "kubernetes"] = Field(
@@ -72,7 +81,7 @@ class ClusterSpec(StackModel):
     )
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
-    admins: tuple[Annotated[str, Field(pattern=ADMIN_ARN_PATTERN, max_length=2048)], ...] = Field(
+    admins: tuple[Annotated[str, Field(max_length=2048), AfterValidator(_one_principal)], ...] = Field(
         default=(),
         max_length=MAX_ADMINS,
         description="IAM role or user ARNs given cluster-admin through EKS access entries: one "
@@ -165,14 +174,16 @@ class FsxLustreTierSpec(StackModel):
 
 class LocalNvmeTierSpec(StackModel):
     kind: Literal["local-nvme"]
-    mount_path: str = Field(default="/mnt/nvme", pattern=r"^(/[A-Za-z0-9_.-]+)+$", max_length=255)
+    mount_path: str = Field(default="/mnt/nvme", pattern=r"^/[A-Za-z0-9/_.-]*$", max_length=255)
 
     @field_validator("mount_path")
     @classmethod
     def _a_directory_of_its_own(cls, mount_path: str) -> str:
         parts = mount_path.split("/")[1:]
-        if any(part in (".", "..") for part in parts):
-            raise ValueError(f"mount_path '{mount_path}' has '.' or '..' in it: write the directory itself")
+        if mount_path.rstrip("/") == "":
+            raise ValueError("mount_path '/' is the node's root file system; name a directory of its own (e.g. /mnt/nvme)")
+        if any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"mount_path '{mount_path}' has an empty, '.' or '..' part: write the directory itself")
         if mount_path in _SYSTEM_DIRECTORIES:
             raise ValueError(f"mount_path '{mount_path}' is a system directory; mounting the disks there hides the node's own files (use e.g. /mnt/nvme)")
         return mount_path
