@@ -308,7 +308,7 @@ class ServicesParameter(_Parameter):
             raise ValueError(self.expected) from None
         if not services or len({s.name for s in services}) != len(services):
             raise ValueError(self.expected + ", with distinct names")
-        return [service.model_dump(exclude_none=True) for service in services]
+        return list(_SERVICES.dump_python(services, exclude_none=True))
 
 
 Parameter = Annotated[
