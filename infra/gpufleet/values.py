@@ -31,8 +31,9 @@ Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_NODES = 5_000
 MAX_PODS = 150_000
 # EKS allows 30 managed node groups per cluster by default, adjustable
-# (https://docs.aws.amazon.com/eks/latest/userguide/service-quotas.html); gpufleet takes up to 100.
-MAX_POOLS = 100
+# (https://docs.aws.amazon.com/eks/latest/userguide/service-quotas.html); gpufleet takes up to
+# 512, the largest fleet bench/preview.py measures.
+MAX_POOLS = 512
 # No AWS instance carries more than 16 accelerators (trn1.32xlarge, trn2.48xlarge: 16 Trainium;
 # NVIDIA's largest boards hold 8 GPUs); tests hold the catalog to this.
 MAX_ACCELERATORS_PER_NODE = 16

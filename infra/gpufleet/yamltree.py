@@ -317,15 +317,39 @@ def parse_yaml(text: str, shown: str, invalid: type[InputInvalid] = InputInvalid
 
 
 def _syntax_finding(text: str, shown: str, error: yaml.MarkedYAMLError) -> Finding:
-    """Ruamel describes syntax errors better than libyaml; ask it, fall back to libyaml's words."""
-    try:
-        for _ in YAML(typ="safe", pure=True).parse(text):
+    """Ruamel describes syntax errors better than libyaml; ask it, fall back to libyaml's words.
+
+    Ruamel's pure-Python parser is slow, so it only reads the text up to the line after the
+    error, and only when that is at most ``_DESCRIBE_LIMIT`` characters; it must also find
+    the error on the same line, or libyaml's description stands.
+    """
+    mark = error.problem_mark or error.context_mark
+    line = mark.line if mark else 0
+    cut = _nth_newline(text, line + 2)
+    if cut <= _DESCRIBE_LIMIT:
+        try:
+            for _ in YAML(typ="safe", pure=True).parse(text[:cut]):
+                pass
+        except RuamelMarkedError as described:
+            where = described.problem_mark or described.context_mark
+            if where is not None and where.line == line:
+                return _located_syntax(shown, where, described.context_mark, described.context, described.problem)
+        except RuamelError:
             pass
-    except RuamelMarkedError as described:
-        return _located_syntax(shown, described.problem_mark or described.context_mark, described.context_mark, described.context, described.problem)
-    except RuamelError:
-        pass
-    return _located_syntax(shown, error.problem_mark or error.context_mark, error.context_mark, error.context, error.problem)
+    return _located_syntax(shown, mark, error.context_mark, error.context, error.problem)
+
+
+_DESCRIBE_LIMIT = 64 * 1024
+
+
+def _nth_newline(text: str, count: int) -> int:
+    """The length of the first ``count`` lines of ``text`` (all of it if it has fewer)."""
+    end = -1
+    for _ in range(count):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return len(text)
+    return end + 1
 
 
 def _located_syntax(shown: str, mark: Any, start: Any, context: str | None, problem: str | None) -> Finding:
