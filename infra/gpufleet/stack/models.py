@@ -168,7 +168,7 @@ class FsxLustreTierSpec(StackModel):
     )
     allow_deletion: bool = False
     namespaces: tuple[Name, ...] = Field(
-        default=(), description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
+        default=(), max_length=MAX_ENTRIES, description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
     )
 
 
@@ -351,9 +351,9 @@ class NodePoolSpec(StackModel):
 class QueuesSpec(StackModel):
     """Namespaces that submit work per workload class; each gets a Kueue LocalQueue."""
 
-    training: tuple[Name, ...] = ()
-    inference: tuple[Name, ...] = ()
-    lab: tuple[Name, ...] = ()
+    training: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    inference: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    lab: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
 
 
 class StackSpec(StackModel):
