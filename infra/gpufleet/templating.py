@@ -29,7 +29,6 @@ from typing import Annotated, Any, ClassVar, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
 
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.findings import closest_name
@@ -310,7 +309,7 @@ class ServicesParameter(_Parameter):
             raise ValueError(self.expected) from None
         if not services or len({s.name for s in services}) != len(services):
             raise ValueError(self.expected + ", with distinct names")
-        return [service.model_dump(exclude_none=True) for service in services]
+        return list(_SERVICES.dump_python(services, exclude_none=True))
 
 
 Parameter = Annotated[
@@ -395,7 +394,7 @@ def read_values_file(path: Path) -> dict[str, Given]:
     root = parse_yaml(text, shown)
     if root is None:
         return {}
-    if not isinstance(root, CommentedMap):
+    if not isinstance(root, dict):
         raise UsageError(f"{shown}: a values file must be a YAML mapping of parameter: value")
     locator = Locator(shown, root)
     return {

@@ -115,7 +115,9 @@ def test_plan_errors(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {name: x, memory_gib: -1}\n", encoding="utf-8")
     result = run("plan", "--gpu", "H100-80GB", "--demand", str(bad))
-    assert result.exit_code == 2 and "service 0: memory_gib" in result.stderr
+    # A demand file's problems are located like a stack's: file:line:column: field: message.
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"{bad}:1:25: 0.memory_gib: must be greater than 0"]
     huge = tmp_path / "huge.yaml"
     huge.write_text("- {name: x, memory_gib: 500}\n", encoding="utf-8")
     assert run("plan", "--gpu", "H100-80GB", "--demand", str(huge)).exit_code == 1

@@ -182,7 +182,7 @@ def test_a_path_is_read_from_disk(tmp_path: Path):
 
 
 def test_a_missing_file_is_a_config_error_not_yaml_text(tmp_path: Path):
-    with pytest.raises(MigConfigError, match="Cannot read"):
+    with pytest.raises(MigConfigError, match="Cannot read it: No such file or directory"):
         judge_mig_parted_config(CATALOG, str(tmp_path / "absent.yaml"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import typer
 
 from gpufleet.commands.console import err, print_findings
 from gpufleet.errors import GpufleetError
-from gpufleet.stack import StackInvalid
+from gpufleet.inputs import InputInvalid
 
 
 def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -20,11 +21,14 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except StackInvalid as invalid:
+        except InputInvalid as invalid:
             print_findings(invalid.findings)
-            raise typer.Exit(1) from None
+            raise typer.Exit(invalid.exit_code) from None
         except GpufleetError as error:
             err.print(f"gpufleet: {error}")
             raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:  # Ctrl-C outside a writer: nothing was being written
+            err.print("gpufleet: interrupted by SIGINT")
+            raise typer.Exit(128 + signal.SIGINT) from None
 
     return run

@@ -11,10 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
@@ -23,7 +20,9 @@ from gpufleet.commands.console import JsonFlag, err, out, print_json
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
-from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, ServiceDemand, plan_demand, plan_node_pool
+from gpufleet.mig.demand import load_demand
+from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, plan_demand, plan_node_pool
+from gpufleet.values import MAX_ACCELERATORS_PER_NODE
 
 HELP = "MIG geometry, layout feasibility, mig-parted configs and automatic plans."
 mig_app = typer.Typer(
@@ -34,7 +33,6 @@ mig_app = typer.Typer(
     add_completion=False,
 )
 GpuArgument = Annotated[str, typer.Argument(help="Catalog name (H100-80GB), alias or PCI id (0x233010DE).")]
-_SERVICE = TypeAdapter(ServiceDemand)
 _SPEC = re.compile(r"^(?P<profile>[^=@\s]+)(?:=(?P<count>\d+)|@(?P<starts>\d+(?:,\d+)*))$")
 
 
@@ -210,8 +208,6 @@ def check_config(
     as_json: JsonFlag = False,
 ) -> None:
     """Judge every entry of a mig-parted config on every catalog GPU it reaches."""
-    if not file.is_file():
-        raise _fail(f"{file}: no such file.")
     try:
         verdicts = judge_mig_parted_config(load_catalog(), file)
     except MigConfigError as error:
@@ -231,29 +227,6 @@ def check_config(
     counts = Counter(verdict.status for verdict in verdicts)
     out.print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())))
     raise typer.Exit(1 if failed else 0)
-
-
-def _load_demand(file: Path) -> list[ServiceDemand]:
-    if not file.is_file():
-        raise _fail(f"{file}: no such file.")
-    try:
-        document = YAML(typ="safe", pure=True).load(file.read_text(encoding="utf-8"))
-    except (YAMLError, OSError) as error:
-        raise _fail(f"{file}: cannot read demand: {str(error).splitlines()[0]}") from None
-    services = document.get("services") if isinstance(document, dict) else document
-    if not isinstance(services, list) or not services:
-        raise _fail(f"{file}: expected a non-empty list of services (name, memory_gib, compute_share, replicas).")
-    demands = []
-    for index, service in enumerate(services):
-        try:
-            demands.append(_SERVICE.validate_python(service))
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in problem['loc']) or 'service'}: {problem['msg']}"
-                for problem in error.errors()
-            )
-            raise _fail(f"{file}: service {index}: {problems}") from None
-    return demands
 
 
 def _layout_text(layout: dict[str, int]) -> str:
@@ -297,13 +270,14 @@ def plan(
     gpu: Annotated[str, typer.Option("--gpu", help="Catalog name or PCI id of the GPU to plan for.")],
     demand: Annotated[Path, typer.Option("--demand", help="YAML/JSON list of services: name, memory_gib, compute_share, replicas.")],
     gpus_per_node: Annotated[
-        int | None, typer.Option("--gpus-per-node", min=1, help="Also plan identical nodes with this many GPUs.")
+        int | None,
+        typer.Option("--gpus-per-node", min=1, max=MAX_ACCELERATORS_PER_NODE, help="Also plan identical nodes with this many GPUs."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Choose a profile per replica and pack them onto the fewest GPUs."""
     geometry = _geometry(load_catalog(), gpu)
-    services = _load_demand(demand)
+    services = load_demand(demand)
     try:
         result = plan_demand(geometry, services)
         pool = plan_node_pool(geometry, services, gpus_per_node) if gpus_per_node else None

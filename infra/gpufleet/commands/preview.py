@@ -81,15 +81,18 @@ def _kueue_of(pool: Pool, result: Any) -> dict[str, Any]:
 
 def command(
     stack: Annotated[Path, typer.Argument(help="Stack file, e.g. stacks/prod.yaml.")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write resources.json (default out/<stack>/).")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for resources.json and mig-parted-config.yaml (default out/<stack>/); replaced whole."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create."""
     from gpufleet import program
     from gpufleet.model.mig_config import mig_parted_config
-    from gpufleet.preview import render_tree, run_preview, summarize, write_resources_json
-    from gpufleet.preview.manifests import write_manifests
-    from gpufleet.preview.report import write_text_atomically
+    from gpufleet.outputs import write_outputs
+    from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
+    from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
 
     catalog = load_catalog()
     plan = resolve(load_stack(stack), catalog)
@@ -100,11 +103,14 @@ def command(
     for warning in result.warnings():
         err.print(f"gpufleet: warning: {warning}")
     print_findings(plan.findings)
-    mig_text = mig_parted_config(plan, catalog).to_yaml()
-    folder = out_dir or Path("out") / plan.stack
-    target = write_resources_json(result, folder / "resources.json")
-    mig_config = write_text_atomically(folder / "mig-parted-config.yaml", mig_text)
-    k8s_dir, helm_dir = write_manifests(result, folder)
+    files = {
+        "resources.json": render_resources_json(result),
+        "mig-parted-config.yaml": mig_parted_config(plan, catalog).to_yaml(),
+        **manifest_files(result),
+    }
+    folder = write_outputs(out_dir or Path("out") / plan.stack, files)
+    target, mig_config = folder / "resources.json", folder / "mig-parted-config.yaml"
+    k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
     pools = _pool_preview_rows(plan, result)
     if as_json:

@@ -17,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile
 from gpufleet.mig.geometry import resolve_gpu, resolve_profile, unknown_profile_reason
+from gpufleet.values import MAX_ACCELERATORS_PER_NODE, MAX_MIG_INSTANCES_PER_GPU
 
 # Strict: YAML's true/false or a quoted "3" must not pass for a GPU index or a count.
-GpuIndex = Annotated[int, Field(strict=True, ge=0)]
-InstanceCount = Annotated[int, Field(strict=True, ge=1)]
-Layout = dict[str, InstanceCount]
-Devices = tuple[GpuIndex, ...] | Literal["all"]
+# Bounded by the hardware: no node carries more than 16 GPUs, no GPU more than 7 MIG instances.
+GpuIndex = Annotated[int, Field(strict=True, ge=0, lt=MAX_ACCELERATORS_PER_NODE)]
+InstanceCount = Annotated[int, Field(strict=True, ge=1, le=MAX_MIG_INSTANCES_PER_GPU)]
+Layout = Annotated[dict[Annotated[str, Field(max_length=64)], InstanceCount], Field(max_length=MAX_MIG_INSTANCES_PER_GPU)]
+Devices = Annotated[tuple[GpuIndex, ...], Field(max_length=MAX_ACCELERATORS_PER_NODE)] | Literal["all"]
 
 
 class FrozenModel(BaseModel):

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, parse_profile_name
+from gpufleet.documents import excerpt
+from gpufleet.inputs import InputFileError, InputInvalid, read_input
 from gpufleet.mig.feasibility import (
     DeviceLayout,
     FrozenModel,
@@ -26,6 +26,7 @@ from gpufleet.mig.feasibility import (
 )
 from gpufleet.mig.geometry import normalise_pci_id, pci_ids, resolve_gpu, resolve_profile
 from gpufleet.mig.parted_config import LABEL_VALUE, RESET_CONFIG, MigPartedConfig, MigPartedEntry
+from gpufleet.yamltree import parse_yaml
 
 _ENTRY_KEYS = frozenset({"device-filter", "devices", "mig-enabled", "mig-devices"})
 
@@ -127,38 +128,44 @@ def load_mig_parted_document(text_or_path: str | Path) -> dict[str, Any]:
     raw = str(text_or_path)
     one_line = "\n" not in raw and len(raw) < 1024
     if isinstance(text_or_path, Path) or (one_line and (raw.endswith((".yaml", ".yml")) or Path(raw).is_file())):
-        path = Path(text_or_path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise MigConfigError(f"Cannot read {path}: {error.strerror or error}") from None
+            source = read_input(Path(text_or_path), "mig-parted config")
+        except InputFileError as error:
+            raise MigConfigError(f"Cannot read it: {error.reason}") from None
+        text, shown = source.text, source.shown
     else:
-        text = str(text_or_path)
-    document = _load_yaml(text)
+        text, shown = str(text_or_path), "<config>"
+    document = _load_yaml(text, shown)
     if isinstance(document, dict) and document.get("kind") == "ConfigMap":
         data = document.get("data") or {}
         embedded = [value for value in data.values() if isinstance(value, str) and "mig-configs" in value]
         if len(embedded) != 1:
             raise MigConfigError("The ConfigMap does not hold exactly one mig-parted config under data.")
-        document = _load_yaml(embedded[0])
+        document = _load_yaml(embedded[0], f"{shown} (its data)")
     if not isinstance(document, dict):
         raise MigConfigError("Not a mig-parted config: expected a mapping with 'version' and 'mig-configs'.")
     if document.get("version") != "v1":
-        raise MigConfigError(f"Unsupported mig-parted config version {document.get('version')!r}; expected 'v1'.")
-    unexpected = sorted(set(document) - {"version", "mig-configs"})
+        raise MigConfigError(f"Unsupported mig-parted config version {excerpt(document.get('version'))}; expected 'v1'.")
+    unexpected = sorted(str(key) for key in set(document) - {"version", "mig-configs"})
     if unexpected:
-        raise MigConfigError(f"Unexpected top-level field(s) {unexpected} in a mig-parted config.")
+        raise MigConfigError(f"Unexpected top-level field(s) [{', '.join(excerpt(key) for key in unexpected[:5])}] in a mig-parted config.")
     configs = document.get("mig-configs")
     if not isinstance(configs, dict) or not configs:
         raise MigConfigError("'mig-configs' must be a non-empty mapping of config name to entries.")
     return document
 
 
-def _load_yaml(text: str) -> Any:
+def _load_yaml(text: str, shown: str) -> Any:
+    """The same parser and limits as stack files: no alias bombs, no runaway nesting."""
     try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as error:
-        raise MigConfigError(f"Not valid YAML: {str(error).splitlines()[0]}") from None
+        return parse_yaml(text, shown)
+    except InputInvalid as invalid:
+        raise MigConfigError(_not_valid(invalid)) from None
+
+
+def _not_valid(invalid: InputInvalid) -> str:
+    first = invalid.findings[0]
+    return f"Not valid YAML at line {first.line}, column {first.column}: {first.message}"
 
 
 def judge_mig_parted_config(catalog: Catalog, text_or_path: str | Path) -> list[EntryVerdict]:

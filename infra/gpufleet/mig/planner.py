@@ -12,32 +12,18 @@ import math
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Annotated, NamedTuple
-
-from pydantic import ConfigDict, Field
-from pydantic.dataclasses import dataclass as pydantic_dataclass
+from typing import NamedTuple
 
 from gpufleet.catalog.mig import MigGeometry, MigProfile
 from gpufleet.mig.feasibility import DeviceLayout, FrozenModel, check_geometry_layout, place
+from gpufleet.mig.demand import ServiceDemand, demand_overflow
+from gpufleet.values import MAX_ACCELERATORS_PER_NODE
 
 _EPSILON = 1e-9
 
 
 class DemandError(ValueError):
     """A service cannot be served by any profile of the GPU."""
-
-
-@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
-class ServiceDemand:
-    """An inference service: memory per replica, optional share of the GPU's SMs, replicas.
-
-    A dataclass so callers can build it positionally, ``ServiceDemand("chat", 18)``.
-    """
-
-    name: Annotated[str, Field(min_length=1)]
-    memory_gib: Annotated[float, Field(gt=0)]
-    compute_share: Annotated[float | None, Field(gt=0, le=1)] = None
-    replicas: Annotated[int, Field(ge=1)] = 1
 
 
 class ServiceInstance(FrozenModel):
@@ -100,6 +86,9 @@ def choose_profile(geometry: MigGeometry, service: ServiceDemand) -> MigProfile:
 
 def plan_demand(geometry: MigGeometry, services: Sequence[ServiceDemand]) -> GpuPacking:
     """Pick a profile per replica and pack the replicas onto the fewest GPUs."""
+    overflow = demand_overflow(services)
+    if overflow:
+        raise DemandError(f"{overflow[0].upper()}{overflow[1:]}.")
     duplicates = sorted(name for name, count in Counter(s.name for s in services).items() if count > 1)
     if duplicates:
         raise DemandError(f"Service names must be unique; repeated: {', '.join(duplicates)}.")
@@ -334,8 +323,8 @@ def plan_node_pool(geometry: MigGeometry, services: Sequence[ServiceDemand], gpu
     A node pool gets one ``nvidia.com/mig.config`` label, so all its nodes must share a
     layout; each node therefore carries ``ceil(replicas / nodes)`` of every profile.
     """
-    if gpus_per_node < 1:
-        raise DemandError("gpus_per_node must be at least 1.")
+    if not 1 <= gpus_per_node <= MAX_ACCELERATORS_PER_NODE:
+        raise DemandError(f"gpus_per_node must be 1 to {MAX_ACCELERATORS_PER_NODE}, the most GPUs a node carries.")
     plan = plan_demand(geometry, services)
     types = sorted(
         {name for gpu_layout in plan.gpus for name in gpu_layout.layout},

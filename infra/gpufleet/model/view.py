@@ -60,8 +60,7 @@ class StackView:
         return accelerator if accelerator is not None and accelerator.name in self.catalog.mig else None
 
     def demand_of(self, plan_name: str) -> tuple[mig.ServiceDemand, ...]:
-        plan = self.spec.mig_plans[plan_name]
-        return tuple(mig.ServiceDemand(d.name, d.memory_gib, d.compute_share, d.replicas) for d in plan.demand or ())
+        return tuple(self.spec.mig_plans[plan_name].demand or ())
 
     def packing(self, plan_name: str, pool_name: str) -> mig.NodePacking | mig.DemandError:
         """A demand plan packed onto identical nodes of one pool (or why it cannot be)."""

@@ -1,22 +1,23 @@
 """The Kubernetes side of a preview as files: every object under ``k8s/``, Helm values under ``helm/``.
 
 Both are read from the recorded registrations, so they show what the program rendered, not
-what the plan meant to render. Keys are sorted and stale files removed, so two runs of the
-same stack leave byte-identical folders.
+what the plan meant to render. Keys are sorted, and the preview writes them with the rest of
+its output as one unit (``gpufleet.outputs``), so two runs of the same stack leave
+byte-identical folders and no stale file.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-from .report import write_text_atomically
 from .result import PreviewResult, RecordedResource
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+K8S_DIR = "k8s"
+HELM_DIR = "helm"
 
 
 def is_kubernetes_object(resource: RecordedResource) -> bool:
@@ -63,16 +64,8 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def write_manifests(result: PreviewResult, folder: Path) -> tuple[Path, Path]:
-    """Write ``folder/k8s/*.yaml`` and ``folder/helm/<release>.yaml``; return both folders."""
-    targets = (
-        (folder / "k8s", kubernetes_objects(result)),
-        (folder / "helm", {f"{name}.yaml": values for name, values in helm_values(result).items()}),
-    )
-    for directory, documents in targets:
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in sorted(set(p.name for p in directory.glob("*.yaml")) - set(documents)):
-            (directory / stale).unlink()
-        for name, document in sorted(documents.items()):
-            write_text_atomically(directory / name, to_yaml(document))
-    return targets[0][0], targets[1][0]
+def manifest_files(result: PreviewResult) -> dict[str, str]:
+    """``k8s/<object>.yaml`` and ``helm/<release>.yaml`` -> text, for the output writer."""
+    files = {f"{K8S_DIR}/{name}": to_yaml(document) for name, document in kubernetes_objects(result).items()}
+    files.update({f"{HELM_DIR}/{name}.yaml": to_yaml(values) for name, values in helm_values(result).items()})
+    return files

@@ -2,11 +2,14 @@
 
 These models check shape and local ranges only. Anything that needs the hardware catalog or
 another part of the stack (does the instance exist, does the fabric fit it) is checked when
-the model is resolved, so a spec never depends on catalog contents to parse.
+the model is resolved, so a spec never depends on catalog contents to parse. Every number
+and list is bounded (see ``gpufleet.values``), and whatever a later step would refuse (a
+reserved MIG plan name, a VPC range AWS rejects) is refused here first.
 """
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
@@ -17,20 +20,30 @@ from gpufleet.mig.feasibility import DeviceLayout, Layout
 
 from gpufleet.catalog.models import GroupStrategy
 from gpufleet.catalog.storage import LustreDeployment
+from gpufleet.mig.demand import ServiceDemand, Services
+from gpufleet.mig.parted_config import RESET_CONFIG
+from gpufleet.values import (
+    MAX_ACCELERATORS_PER_NODE,
+    MAX_ADMINS,
+    MAX_CPUS_PER_NODE,
+    MAX_ENTRIES,
+    MAX_FSX_CAPACITY_TIB,
+    MAX_NODE_MEMORY_GIB,
+    MAX_NODES,
+    MAX_PARAMETERS_B,
+    MAX_PODS,
+    MAX_POOLS,
+    NAME_PATTERN,
+    Float,
+    Int,
+    Name,
+)
 
-NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
-Name = Annotated[
-    str,
-    Field(
-        pattern=NAME_PATTERN,
-        description="Lowercase letters, digits and '-', starting with a letter (at most 40): "
-        "it becomes part of AWS and Kubernetes names.",
-    ),
-]
+__all__ = ["NAME_PATTERN", "Float", "Int", "Name", "ServiceDemand", "StackSpec"]
 
-# Numbers are strict: YAML's true/false or a quoted "3" must not pass for a count.
-Int = Annotated[int, Field(strict=True)]
-Float = Annotated[float, Field(strict=True)]
+# Free-text identifiers (instance types, zones, GPU names) are looked up in the catalog or
+# the network; this only keeps a hostile value from being megabytes long.
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 
 LabelKey = Annotated[
     str,
@@ -55,6 +68,19 @@ class StackModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# An IAM role or user ARN with an optional path: IAM's name characters only, so no `*` or `?`
+# (an access entry names one principal; a wildcard is refused by EKS and would mean everyone).
+ADMIN_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$"
+
+
+def _one_principal(arn: str) -> str:
+    if "*" in arn or "?" in arn:
+        raise ValueError(f"'{arn}' has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them")
+    if not re.match(ADMIN_ARN_PATTERN, arn):
+        raise ValueError(f"'{arn}' is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+    return arn
+
+
 class ClusterSpec(StackModel):
     name: Name
     provider: Provider = Field(
@@ -63,9 +89,24 @@ class ClusterSpec(StackModel):
     )
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
-    admins: tuple[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+$")], ...] = Field(
-        default=(), description="IAM role or user ARNs given cluster-admin through EKS access entries."
+    admins: tuple[Annotated[str, Field(max_length=2048), AfterValidator(_one_principal)], ...] = Field(
+        default=(),
+        max_length=MAX_ADMINS,
+        description="IAM role or user ARNs given cluster-admin through EKS access entries: one "
+        "principal each, no wildcards.",
     )
+
+    @field_validator("admins")
+    @classmethod
+    def _admins_once(cls, admins: tuple[str, ...]) -> tuple[str, ...]:
+        # IAM names are unique regardless of case, so two spellings are one principal.
+        seen: dict[str, str] = {}
+        for arn in admins:
+            earlier = seen.setdefault(arn.lower(), arn)
+            if earlier is not arn:
+                same = "" if earlier == arn else f" ('{earlier}' differs only in case; IAM names ignore case)"
+                raise ValueError(f"admin '{arn}' is listed twice{same}")
+        return admins
 
     @model_validator(mode="after")
     def _aws_needs_region(self) -> ClusterSpec:
@@ -76,14 +117,30 @@ class ClusterSpec(StackModel):
 
 class NetworkSpec(StackModel):
     vpc_cidr: IPv4Network
-    availability_zones: tuple[str, ...] = Field(min_length=1)
+    availability_zones: tuple[Identifier, ...] = Field(min_length=1, max_length=MAX_ENTRIES)
 
     @field_validator("vpc_cidr")
     @classmethod
     def _room_for_subnets(cls, vpc_cidr: IPv4Network) -> IPv4Network:
         if vpc_cidr.prefixlen != 16:
             raise ValueError(f"must be a /16 (the largest VPC AWS allows), not /{vpc_cidr.prefixlen}: gpufleet splits it into per-zone and per-pool subnets")
+        unusable = _unroutable(vpc_cidr)
+        if unusable:
+            raise ValueError(f"{vpc_cidr} is {unusable}, which AWS does not accept for a VPC; use a private range such as 10.0.0.0/16 (RFC 1918)")
         return vpc_cidr
+
+
+def _unroutable(network: IPv4Network) -> str | None:
+    """Ranges no VPC can hold: they never leave a host or are not unicast at all."""
+    if network.is_loopback:
+        return "loopback (127.0.0.0/8)"
+    if network.is_link_local:
+        return "link-local (169.254.0.0/16, where instance metadata lives)"
+    if network.is_multicast:
+        return "multicast (224.0.0.0/4)"
+    if network.is_reserved or network.subnet_of(IPv4Network("0.0.0.0/8")):
+        return "reserved (0.0.0.0/8 or 240.0.0.0/4)"
+    return None
 
 
 class FabricSpec(StackModel):
@@ -106,21 +163,40 @@ class FsxLustreTierSpec(StackModel):
     deployment: LustreDeployment = "PERSISTENT_2"
     capacity_tib: Float = Field(
         gt=0,
+        le=MAX_FSX_CAPACITY_TIB,
         description="In FSx's own units, where 1.2 TiB is 1200 GiB of StorageCapacity.",
     )
-    throughput_per_tib: Int = Field(gt=0, description="PerUnitStorageThroughput, MB/s per TiB.")
+    throughput_per_tib: Int = Field(gt=0, le=1_000_000, description="PerUnitStorageThroughput, MB/s per TiB.")
     import_from: Name | None = Field(
         default=None, description="An s3 tier linked by a data repository association."
     )
     allow_deletion: bool = False
     namespaces: tuple[Name, ...] = Field(
-        default=(), description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
+        default=(), max_length=MAX_ENTRIES, description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
     )
 
 
 class LocalNvmeTierSpec(StackModel):
     kind: Literal["local-nvme"]
-    mount_path: str = Field(default="/mnt/nvme", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    mount_path: str = Field(default="/mnt/nvme", pattern=r"^/[A-Za-z0-9/_.-]*$", max_length=255)
+
+    @field_validator("mount_path")
+    @classmethod
+    def _a_directory_of_its_own(cls, mount_path: str) -> str:
+        parts = mount_path.split("/")[1:]
+        if mount_path.rstrip("/") == "":
+            raise ValueError("mount_path '/' is the node's root file system; name a directory of its own (e.g. /mnt/nvme)")
+        if any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"mount_path '{mount_path}' has an empty, '.' or '..' part: write the directory itself")
+        if mount_path in _SYSTEM_DIRECTORIES:
+            raise ValueError(f"mount_path '{mount_path}' is a system directory; mounting the disks there hides the node's own files (use e.g. /mnt/nvme)")
+        return mount_path
+
+
+# Mounting over one of these makes the node unbootable or hides what the kubelet needs.
+_SYSTEM_DIRECTORIES = frozenset(
+    f"/{name}" for name in ("bin", "boot", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var")
+) | {"/var/lib", "/var/lib/kubelet", "/var/lib/containerd", "/var/log"}
 
 
 StorageTierSpec = Annotated[S3TierSpec | FsxLustreTierSpec | LocalNvmeTierSpec, Field(discriminator="kind")]
@@ -143,22 +219,13 @@ def _creates_instances(entry: DeviceLayout) -> DeviceLayout:
     raise ValidationError.from_exception_data(DeviceLayout.__name__, [problem])
 
 
-class ServiceDemand(StackModel):
-    name: Name
-    memory_gib: Float = Field(gt=0)
-    compute_share: Float | None = Field(default=None, gt=0, le=1)
-    replicas: Int = Field(default=1, ge=1)
-
-
 class MigPlanSpec(StackModel):
-    gpu: str
+    gpu: Identifier
     layout: Layout | None = Field(default=None, description="Profile -> count, the same on every GPU of the node.")
     devices: tuple[Annotated[DeviceLayout, AfterValidator(_creates_instances)], ...] | None = Field(
-        default=None, description="Different layouts for different GPU indexes."
+        default=None, max_length=MAX_ACCELERATORS_PER_NODE, description="Different layouts for different GPU indexes."
     )
-    demand: tuple[ServiceDemand, ...] | None = Field(
-        default=None, description="Services to pack; gpufleet chooses the layout."
-    )
+    demand: Services | None = Field(default=None, description="Services to pack; gpufleet chooses the layout.")
 
     @model_validator(mode="after")
     def _exactly_one_form(self) -> MigPlanSpec:
@@ -168,10 +235,19 @@ class MigPlanSpec(StackModel):
         return self
 
 
+def _not_reserved(name: str) -> str:
+    if name == RESET_CONFIG:
+        raise ValueError(f"'{RESET_CONFIG}' is reserved: it is the mig-parted config gpufleet writes to turn MIG off")
+    return name
+
+
+MigPlanName = Annotated[Name, AfterValidator(_not_reserved)]
+
+
 class NodeCount(StackModel):
-    min: Int = Field(ge=0)
-    max: Int = Field(ge=1)
-    desired: Int | None = Field(default=None, ge=0)
+    min: Int = Field(ge=0, le=MAX_NODES)
+    max: Int = Field(ge=1, le=MAX_NODES, description=f"At most {MAX_NODES}, the most nodes Kubernetes supports in a cluster.")
+    desired: Int | None = Field(default=None, ge=0, le=MAX_NODES)
 
     @model_validator(mode="after")
     def _ordered(self) -> NodeCount:
@@ -188,7 +264,7 @@ class NodeCount(StackModel):
 class Capacity(StackModel):
     type: CapacityType = "on-demand"
     reservation_id: str | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
-    availability_zone: str | None = Field(
+    availability_zone: Identifier | None = Field(
         default=None, description="The zone the reservation or capacity block was bought in."
     )
 
@@ -205,10 +281,10 @@ class Capacity(StackModel):
 
 
 class ServedModel(StackModel):
-    name: str = Field(min_length=1)
-    parameters_b: Float = Field(gt=0, description="Parameters, in billions.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$", description="As the model hub names it, e.g. meta-llama/Llama-3.1-8B.")
+    parameters_b: Float = Field(gt=0, le=MAX_PARAMETERS_B, description="Parameters, in billions.")
     precision: Precision = "bf16"
-    replicas: Int = Field(default=1, ge=1)
+    replicas: Int = Field(default=1, ge=1, le=MAX_PODS)
 
 
 class TimeSlicingSpec(StackModel):
@@ -221,20 +297,21 @@ class SharingSpec(StackModel):
 
 class NodePoolSpec(StackModel):
     workload: WorkloadClass
-    instance_type: str | None = Field(
+    instance_type: Identifier | None = Field(
         default=None, description="provider aws: the EC2 instance type gpufleet launches."
     )
     node_selector: dict[LabelKey, LabelValue] | None = Field(
         default=None,
         min_length=1,
+        max_length=MAX_ENTRIES,
         description="provider kubernetes: the labels that pick this pool's existing nodes.",
     )
-    gpu: str | None = Field(
+    gpu: Identifier | None = Field(
         default=None, description="provider kubernetes: the catalog GPU the existing nodes carry."
     )
-    gpus_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: GPUs on each node.")
-    cpus_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: CPUs on each node (queue quotas).")
-    memory_gib_per_node: Int | None = Field(default=None, ge=1, description="provider kubernetes: memory of each node in GiB (queue quotas).")
+    gpus_per_node: Int | None = Field(default=None, ge=1, le=MAX_ACCELERATORS_PER_NODE, description="provider kubernetes: GPUs on each node.")
+    cpus_per_node: Int | None = Field(default=None, ge=1, le=MAX_CPUS_PER_NODE, description="provider kubernetes: CPUs on each node (queue quotas).")
+    memory_gib_per_node: Int | None = Field(default=None, ge=1, le=MAX_NODE_MEMORY_GIB, description="provider kubernetes: memory of each node in GiB (queue quotas).")
     nodes: NodeCount
     sharing: SharingSpec | None = Field(
         default=None, description="Lab pools: let several pods share a GPU by time-slicing."
@@ -244,19 +321,19 @@ class NodePoolSpec(StackModel):
         default=None,
         description="Unset: cluster for multi-node training on an RDMA fabric, else none.",
     )
-    availability_zone: str | None = Field(
+    availability_zone: Identifier | None = Field(
         default=None,
         description="Zone of a single-zone pool (EFA, training, cluster placement); defaults to "
         "the reservation's zone for reserved capacity, else the first network zone.",
     )
     capacity: Capacity = Capacity()
-    storage: tuple[Name, ...] = ()
+    storage: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     mig: Name | None = None
-    models: tuple[ServedModel, ...] = ()
+    models: tuple[ServedModel, ...] = Field(default=(), max_length=MAX_ENTRIES)
     allow_non_rdma: bool = Field(
         default=False, description="Accept a multi-node training pool without an RDMA fabric."
     )
-    labels: dict[LabelKey, LabelValue] = {}
+    labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
     subnet_slot: Int | None = Field(
         default=None,
         ge=0,
@@ -278,9 +355,9 @@ class NodePoolSpec(StackModel):
 class QueuesSpec(StackModel):
     """Namespaces that submit work per workload class; each gets a Kueue LocalQueue."""
 
-    training: tuple[Name, ...] = ()
-    inference: tuple[Name, ...] = ()
-    lab: tuple[Name, ...] = ()
+    training: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    inference: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    lab: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
 
 
 class StackSpec(StackModel):
@@ -288,11 +365,19 @@ class StackSpec(StackModel):
 
     cluster: ClusterSpec
     network: NetworkSpec | None = None
-    fabrics: dict[Name, FabricSpec] = {}
-    storage: dict[Name, StorageTierSpec] = {}
-    mig_plans: dict[Name, MigPlanSpec] = {}
-    node_pools: dict[Name, NodePoolSpec] = Field(min_length=1)
+    fabrics: dict[Name, FabricSpec] = Field(default={}, max_length=MAX_ENTRIES)
+    storage: dict[Name, StorageTierSpec] = Field(default={}, max_length=MAX_ENTRIES)
+    mig_plans: dict[MigPlanName, MigPlanSpec] = Field(default={}, max_length=MAX_ENTRIES)
+    node_pools: dict[Name, NodePoolSpec] = Field(min_length=1, max_length=MAX_POOLS)
     queues: QueuesSpec = QueuesSpec()
+
+    @field_validator("node_pools")
+    @classmethod
+    def _cluster_size(cls, pools: dict[str, NodePoolSpec]) -> dict[str, NodePoolSpec]:
+        total = sum(pool.nodes.max for pool in pools.values())
+        if total > MAX_NODES:
+            raise ValueError(f"the pools may grow to {total} nodes together; Kubernetes supports at most {MAX_NODES} in one cluster")
+        return pools
 
     @model_validator(mode="after")
     def _aws_needs_network(self) -> StackSpec:

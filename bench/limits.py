@@ -1,0 +1,140 @@
+"""Benchmark: what the hostile inputs of issue 9 cost now, and what the largest allowed stack costs.
+
+Each case runs `gpufleet validate` (or `mig plan`) in a fresh process, as a user would, and
+reports wall time, peak memory (max RSS) and the exit code. The cases are the issue's: a 1 MB
+comment line, 50,000 pools, 20,000 admins, a billion-laughs file, deep nesting; then the
+largest stack the limits allow (its validate must stay under 2 s) and a demand at the
+planner's replica limit. `--preview` also previews the largest stack.
+
+    .venv/bin/python bench/limits.py [--preview]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "infra"))
+
+from gpufleet.values import MAX_ADMINS, MAX_DEMAND_REPLICAS, MAX_ENTRIES, MAX_NODES, MAX_POOLS  # noqa: E402
+
+HEAD = """cluster:
+  name: big
+  provider: aws
+  region: us-east-1
+  kubernetes_version: "1.33"
+ADMINS
+network:
+  vpc_cidr: 10.0.0.0/16
+  availability_zones: [us-east-1a, us-east-1b, us-east-1c]
+"""
+RUN = "import sys; from gpufleet.cli import main; sys.argv = ['gpufleet', *sys.argv[1:]]; main()"
+MEASURE = (
+    "import resource, subprocess, sys, time; start = time.perf_counter();"
+    " code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
+    " print(code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def admins(count: int) -> str:
+    return "  admins:\n" + "\n".join(f"    - arn:aws:iam::123456789012:role/admin-{i}" for i in range(count))
+
+
+def pools(count: int, nodes: int, labels: int = 0, models: int = 0) -> str:
+    lines = ["node_pools:"]
+    for i in range(count):
+        lines += [f"  pool-{i}:", "    workload: inference", "    instance_type: g6.xlarge", f"    nodes: {{min: 0, max: {nodes}}}"]
+        if labels:
+            lines.append("    labels: {" + ", ".join(f"team-{j}: t{j}" for j in range(labels)) + "}")
+        if models:
+            lines.append("    models:")
+            lines += [f"      - {{name: model-{j}, parameters_b: 8}}" for j in range(models)]
+    return "\n".join(lines) + "\n"
+
+
+def largest_allowed() -> str:
+    """Every list at its limit: pools, admins, labels and models per pool, nodes in total."""
+    head = HEAD.replace("ADMINS", admins(MAX_ADMINS))
+    fabrics = "fabrics:\n" + "".join(f"  net-{i}: {{kind: ethernet}}\n" for i in range(MAX_ENTRIES))
+    storage = "storage:\n" + "".join(f"  bucket-{i}: {{kind: s3}}\n" for i in range(MAX_ENTRIES))
+    return head + fabrics + storage + pools(MAX_POOLS, MAX_NODES // MAX_POOLS, labels=8, models=4)
+
+
+def billion_laughs() -> str:
+    text = "laughs:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi"):
+        text += f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+    return text + HEAD.replace("ADMINS", "  admins: []") + pools(1, 1).replace("workload: inference", "workload: *i")
+
+
+CASES = {
+    "small valid stack (process start-up)": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(1, 1),
+    "1 MB comment line": lambda: HEAD.replace("ADMINS", "  admins: []") + "#" + "c" * 1_000_000 + "\n" + pools(1, 1),
+    "50,000 pools": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(50_000, 1),
+    f"{MAX_POOLS + 1} pools (one past the limit)": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(MAX_POOLS + 1, 1),
+    "20,000 admins": lambda: HEAD.replace("ADMINS", admins(20_000)) + pools(1, 1),
+    "billion laughs (2 KB)": billion_laughs,
+    "100,000 '[' one per line": lambda: "cluster:\n" + "  [\n" * 100_000,
+    "1,000 nested mappings": lambda: "cluster:\n" + "".join(" " * (i + 1) + "k:\n" for i in range(1000)),
+    "largest allowed stack": largest_allowed,
+}
+
+
+def measure(arguments: list[str]) -> tuple[int, float, float]:
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "infra")}
+    output = subprocess.run(
+        [sys.executable, "-c", MEASURE, sys.executable, "-c", RUN, *arguments],
+        capture_output=True, text=True, env=environment, cwd=REPO, check=True,
+    ).stdout.split()
+    return int(output[0]), float(output[1]), int(output[2]) / 1024
+
+
+def in_process(path: Path) -> float:
+    """Best of three load + resolve of one file, without the process start-up and table printing."""
+    from gpufleet.catalog import load_catalog
+    from gpufleet.model import resolve
+    from gpufleet.stack import load_stack
+
+    catalog = load_catalog()
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        resolve(load_stack(path), catalog)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preview", action="store_true", help="also preview the largest allowed stack")
+    options = parser.parse_args()
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{'case':<40} {'size':>9} {'exit':>4} {'wall s':>7} {'peak MiB':>8}")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, make in CASES.items():
+            path = Path(folder) / "stack.yaml"
+            text = make()
+            path.write_text(text, encoding="utf-8")
+            code, seconds, peak = measure(["validate", str(path)])
+            print(f"{name:<40} {len(text.encode()) / 1024:>7.0f}KB {code:>4} {seconds:>7.2f} {peak:>8.0f}")
+        path = Path(folder) / "largest.yaml"
+        path.write_text(largest_allowed(), encoding="utf-8")
+        print(f"{'largest allowed: load + resolve in-process':<40} {'':>9} {'':>4} {in_process(path):>7.2f}")
+        demand = Path(folder) / "demand.yaml"
+        demand.write_text(f"services:\n  - {{name: chat, memory_gib: 9, replicas: {MAX_DEMAND_REPLICAS}}}\n", encoding="utf-8")
+        code, seconds, peak = measure(["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand)])
+        print(f"{f'mig plan, {MAX_DEMAND_REPLICAS} replicas':<40} {'':>9} {code:>4} {seconds:>7.2f} {peak:>8.0f}")
+        if options.preview:
+            code, seconds, peak = measure(["preview", str(path), "--out", str(Path(folder) / "out")])
+            print(f"{'preview, largest allowed stack':<40} {'':>9} {code:>4} {seconds:>7.2f} {peak:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

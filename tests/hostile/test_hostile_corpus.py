@@ -1,0 +1,120 @@
+"""The hostile corpus: every malformed input gets its exit code and its located message, never
+a traceback, a hang or runaway memory.
+
+Files live in tests/data/hostile/ with what each must give in expected.yaml; inputs that
+cannot be files in git (a FIFO, a symlink loop, a folder, a file past the size limit) are
+made here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from gpufleet.cli import app
+from gpufleet.inputs import MAX_FILE_BYTES, MAX_LINE_CHARACTERS
+from gpufleet.yamltree import MAX_DEPTH
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile"
+EXPECTED = YAML(typ="safe", pure=True).load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
+COMMANDS = {
+    "stack": ["validate"],
+    "demand": ["mig", "plan", "--gpu", "H100-80GB", "--demand"],
+    "migparted": ["mig", "check-config"],
+}
+
+
+def run(kind: str, name: str):
+    result = CliRunner().invoke(app, [*COMMANDS[kind], name])
+    # Anything but SystemExit means an exception escaped gpufleet's own error handling.
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def kind_of(name: str) -> str:
+    return name.rsplit(".", 2)[1]
+
+
+def test_every_corpus_file_has_an_expectation() -> None:
+    files = sorted(path.name for path in CORPUS.glob("*.yaml") if path.name != "expected.yaml")
+    assert files == sorted(EXPECTED)
+    assert {kind_of(name) for name in files} == set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_case(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(CORPUS / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    expected = EXPECTED[name]
+    result = run(kind_of(name), name)
+    assert result.exit_code == expected["exit"], result.output
+    says = expected["says"]
+    wanted = f"{name}:{says}" if says[0].isdigit() else says
+    assert wanted in result.output
+
+
+def special_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Inputs that cannot live in git, each with the reason the reader must give."""
+    fifo = folder / "fifo.yaml"
+    os.mkfifo(fifo)
+    loop = folder / "loop.yaml"
+    os.symlink(folder / "loop-back.yaml", loop)
+    os.symlink(loop, folder / "loop-back.yaml")
+    directory = folder / "folder.yaml"
+    directory.mkdir()
+    big = folder / "big.yaml"
+    big.write_text("# padding\n" * (MAX_FILE_BYTES // 10 + 1), encoding="utf-8")
+    return {
+        "fifo": (fifo, "it is a FIFO (named pipe), not a regular file"),
+        "symlink loop": (loop, "a symbolic link loop"),
+        "directory": (directory, "it is a directory; name a file"),
+        "too big": (big, f"it is larger than {MAX_FILE_BYTES // 1024} KiB"),
+        "missing": (folder / "absent.yaml", "No such file or directory"),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(COMMANDS))
+def test_files_that_cannot_be_read_are_usage_errors_for_every_input_kind(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for label, (path, reason) in special_inputs(tmp_path).items():
+        result = run(kind, path.name)
+        assert result.exit_code == 2, (label, result.output)
+        assert reason in result.stderr, (label, result.stderr)
+        assert path.name in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("label", "text", "says"),
+    [
+        ("a 1 MB comment line", "#" + "c" * 1_000_000 + "\n", f"1:{MAX_LINE_CHARACTERS + 1}: line is 1000001 characters long"),
+        ("100,000 '[' on one line", "cluster: " + "[" * 100_000 + "\n", f"1:{MAX_LINE_CHARACTERS + 1}: line is 100009 characters long"),
+        ("100,000 '[' one per line", "cluster:\n" + "  [\n" * 100_000, f"{MAX_DEPTH + 1}:3: mappings and lists are nested more than {MAX_DEPTH} levels deep here"),
+        ("1,000 nested maps (3,000 need 4.5 MB: past the size limit)", "cluster:\n" + "".join(" " * (i + 1) + "k:\n" for i in range(1000)), f"{MAX_DEPTH + 1}:{MAX_DEPTH + 1}: mappings and lists are nested"),
+    ],
+)
+def test_generated_limits_cases(label: str, text: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for kind in COMMANDS:
+        name = f"case.{kind}.yaml"
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        result = run(kind, name)
+        assert result.exit_code == (1 if kind == "stack" else 2), (label, kind, result.output)
+        if kind == "migparted":
+            line, column, message = says.split(":", 2)
+            assert f"Not valid YAML at line {line}, column {column}:{message}" in result.output, (label, result.output)
+        else:
+            assert f"{name}:{says}" in result.output, (label, kind, result.output)
+
+
+def test_gpus_per_node_is_bounded_by_what_a_node_carries(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.yaml"
+    demand.write_text("services:\n  - {name: chat, memory_gib: 18}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand), "--gpus-per-node", "100000000"])
+    assert result.exit_code == 2
+    assert "--gpus-per-node" in result.output and "16" in result.output
