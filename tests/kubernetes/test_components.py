@@ -180,3 +180,24 @@ def test_preview_writes_every_object_and_release_and_removes_stale_files(tmp_pat
     pools = {row["pool"]: row for row in report["pools"]}
     assert pools["train-h100"]["pod_resources"] == {"nvidia.com/gpu": 8, "rdma/hdr_ib": 63}
     assert pools["train-h100"]["flavor"] == "train-h100" and pools["train-h100"]["queues"] == ["training-h100-80gb"]
+
+
+def test_the_default_storage_class_has_its_driver_with_its_own_role(full_stack_dir) -> None:
+    _, result = full(full_stack_dir)
+    [addon] = [r for r in result.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver"]
+    [association] = addon.inputs["podIdentityAssociations"]
+    assert association["serviceAccount"] == "ebs-csi-controller-sa"
+    [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "aws-ebs-csi-driver"]
+    assert association["roleArn"] == role.outputs["arn"]
+    [attachment] = [r for r in result.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.name == "aws-ebs-csi-driver"]
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+
+
+def test_every_helm_value_gpufleet_sets_says_why(full_stack_dir) -> None:
+    from gpufleet.model.kubernetes import kubernetes_plan
+
+    for stack in ("full", "onprem"):
+        plan, _ = rendered(stack, str(full_stack_dir if stack == "full" else REPO / "stacks"))
+        for release in kubernetes_plan(plan).releases:
+            named = {part.strip().split(".")[0] for reason in release.reasons for part in reason.subject.split(",")}
+            assert set(release.values) <= named, release.name
