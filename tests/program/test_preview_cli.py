@@ -60,8 +60,9 @@ def test_preview_from_two_processes_writes_identical_files(tmp_path):
         )
         assert completed.returncode == 0, completed.stderr
         assert "resources written to" in completed.stdout
-        outputs.append((target / "resources.json").read_bytes())
+        outputs.append({str(p.relative_to(target)): p.read_bytes() for p in sorted(target.rglob("*")) if p.is_file()})
     assert outputs[0] == outputs[1]
+    assert {"resources.json", "k8s/ClusterQueue.lab.yaml", "helm/gpu-operator.yaml"} <= set(outputs[0])
 
 
 def test_preview_writes_the_stacks_mig_parted_config_matching_the_pool_labels(tmp_path):

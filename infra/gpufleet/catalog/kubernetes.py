@@ -42,6 +42,9 @@ class KubernetesStorageFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
     fsx_driver: str
     ebs_provisioner: str
+    ebs_addon: str
+    ebs_service_account: str
+    ebs_policy: str
     local_provisioner: str
 
 

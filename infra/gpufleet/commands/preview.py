@@ -79,6 +79,19 @@ def _kueue_of(pool: Pool, result: Any) -> dict[str, Any]:
     return {"flavor": name, "queues": sorted(queues), "pod_resources": dict(sorted(offered.items()))}
 
 
+def _kubernetes_decisions(plan: FleetPlan, catalog: Any) -> list[dict[str, str]]:
+    """Why each stack-dependent Helm value and queue is what it is."""
+    from gpufleet.model.kubernetes import kubernetes_plan
+
+    k8s = kubernetes_plan(plan, catalog)
+    decisions = [{"what": f"{r.name}: {reason.subject}", "why": reason.why} for r in k8s.releases for reason in r.reasons]
+    if k8s.queues is not None:
+        decisions += [{"what": f"ClusterQueue {q.name}", "why": q.reason} for q in k8s.queues.cluster_queues]
+    if k8s.autoscaler is not None:
+        decisions += [{"what": f"cluster-autoscaler: {r.subject}", "why": r.why} for r in k8s.autoscaler.skipped]
+    return decisions
+
+
 def command(
     stack: Annotated[Path, typer.Argument(help="Stack file, e.g. stacks/prod.yaml.")],
     out_dir: Annotated[
@@ -124,6 +137,7 @@ def command(
                 "resource_count": len(result.resources),
                 "counts_by_type": summary.counts_by_type(),
                 "pools": pools,
+                "kubernetes_decisions": _kubernetes_decisions(plan, catalog),
             }
         )
         return

@@ -122,10 +122,20 @@ class LustreVolumePlan:
 
 
 @dataclass(frozen=True)
+class EbsDriverPlan:
+    """The EKS add-on that provisions the default class's volumes, with its own Pod Identity role."""
+
+    addon: str
+    service_account: str
+    managed_policy: str
+
+
+@dataclass(frozen=True)
 class StoragePlan:
     csi_driver: HelmReleasePlan | None
     classes: tuple[StorageClassPlan, ...]
     lustre_volumes: tuple[LustreVolumePlan, ...]
+    ebs_driver: EbsDriverPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -283,7 +293,10 @@ def _gpu_stack(plan: FleetPlan, catalog: Catalog) -> GpuStackPlan | None:
         ),
         Reason("mig.strategy", "a MIG pool exposes each profile as nvidia.com/mig-<profile>" if uses_mig else "no pool uses MIG"),
         Reason("dcgmExporter.enabled", "GPU health and utilization metrics on every GPU node"),
-        Reason("daemonsets.tolerations", "operands must run on every GPU pool, whatever its taints"),
+        Reason(
+            "daemonsets.tolerations, node-feature-discovery.worker.tolerations",
+            "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its taints",
+        ),
     ]
     if not driver_on_host:
         values["driver"]["version"] = facts.driver_version
@@ -331,6 +344,7 @@ def _efa(plan: FleetPlan, catalog: Catalog) -> EfaPluginPlan | None:
         "tolerations": [t.manifest() for t in tolerations],
     }
     reasons = (
+        Reason("supportedInstanceLabels", "the chart schedules only on the instance types it lists: exactly the EFA pools' types"),
         Reason("nodeSelector", "only pools with EFA interfaces carry the label: elsewhere the plugin has no device to offer"),
         Reason("tolerations", "EFA pools are GPU and training pools, tainted so other work stays off"),
     )
@@ -421,7 +435,8 @@ def _storage(plan: FleetPlan, catalog: Catalog) -> StoragePlan:
             {"node": {"tolerateAllTaints": True}},
             (Reason("node.tolerateAllTaints", "training and lab nodes are tainted and mount Lustre too"),),
         )
-    return StoragePlan(csi, tuple(classes), volumes)
+    ebs = EbsDriverPlan(facts.ebs_addon, facts.ebs_service_account, facts.ebs_policy) if plan.cluster.provider == "aws" else None
+    return StoragePlan(csi, tuple(classes), volumes, ebs)
 
 
 def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, ...]:
@@ -579,6 +594,7 @@ def _autoscaler(plan: FleetPlan, catalog: Catalog) -> AutoscalerPlan | None:
         "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
     }
     reasons = (
+        Reason("cloudProvider, awsRegion", "the node groups are EC2 Auto Scaling groups in the cluster's region"),
         Reason("autoscalingGroups", "named groups, not tag discovery: pools with min == max stay untouched"),
         Reason("rbac.serviceAccount.name", "the Pod Identity association names this service account"),
     )

@@ -8,10 +8,9 @@ import pulumi
 import pulumi_aws as aws
 
 from gpufleet.model.kubernetes import AutoscalerPlan
+from gpufleet.render.aws.cluster import assume_role_policy
 from gpufleet.render.contract import ClusterHandle
-from gpufleet.render.kubernetes.common import helm_release, under_cluster
-
-POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, under_cluster
 
 
 def autoscaler_policy(plan: AutoscalerPlan) -> str:
@@ -37,19 +36,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, plan: AutoscalerPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:ClusterAutoscaler", "cluster-autoscaler", None, under_cluster(handle))
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            "cluster-autoscaler",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": POD_IDENTITY_PRINCIPAL}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
-                    ],
-                },
-                sort_keys=True,
-            ),
-            opts=child,
-        )
+        role = aws.iam.Role("cluster-autoscaler", assume_role_policy=assume_role_policy(POD_IDENTITY_PRINCIPAL), opts=child)
         aws.iam.RolePolicy("cluster-autoscaler", role=role.id, policy=autoscaler_policy(plan), opts=child)
         association = aws.eks.PodIdentityAssociation(
             "cluster-autoscaler",

@@ -11,6 +11,9 @@ import pulumi_kubernetes as k8s
 from gpufleet.model.kubernetes import HelmReleasePlan
 from gpufleet.render.contract import ClusterHandle
 
+# Controllers that call AWS get their own role through EKS Pod Identity, never the node role.
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
 
 def under_cluster(handle: ClusterHandle) -> pulumi.ResourceOptions:
     """Parented to the cluster's component; every child object goes through its provider."""

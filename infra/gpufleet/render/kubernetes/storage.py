@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from gpufleet.model.kubernetes import LustreVolumePlan, StorageClassPlan, StoragePlan
+from gpufleet.model.kubernetes import EbsDriverPlan, LustreVolumePlan, StorageClassPlan, StoragePlan
+from gpufleet.render.aws.cluster import assume_role_policy
 from gpufleet.render.contract import ClusterHandle
-from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
+from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, metadata, under_cluster
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
@@ -17,12 +19,33 @@ DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 class KubernetesStorage(pulumi.ComponentResource):
     def __init__(self, plan: StoragePlan, handle: ClusterHandle, namespaces: Mapping[str, k8s.core.v1.Namespace]) -> None:
         super().__init__("gpufleet:kubernetes:Storage", "storage", None, under_cluster(handle))
+        if plan.ebs_driver is not None:
+            self._ebs_driver(plan.ebs_driver, handle)
         for storage_class in plan.classes:
             self._storage_class(storage_class)
         driver = helm_release(plan.csi_driver, self, depends_on=handle.nodes_ready) if plan.csi_driver else None
         for volume in plan.lustre_volumes:
             self._lustre_volume(volume, handle, namespaces, driver)
         self.register_outputs({})
+
+    def _ebs_driver(self, plan: EbsDriverPlan, handle: ClusterHandle) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(plan.addon, assume_role_policy=assume_role_policy(POD_IDENTITY_PRINCIPAL), opts=child)
+        attachment = aws.iam.RolePolicyAttachment(
+            plan.addon,
+            role=role.name,
+            policy_arn=aws.get_partition_output().partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{plan.managed_policy}"),
+            opts=child,
+        )
+        aws.eks.Addon(
+            plan.addon,
+            cluster_name=handle.name,
+            addon_name=plan.addon,
+            pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account=plan.service_account)],
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, *handle.nodes_ready]),
+        )
 
     def _storage_class(self, plan: StorageClassPlan) -> None:
         meta = metadata(plan.name)
