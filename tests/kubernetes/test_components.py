@@ -198,6 +198,6 @@ def test_every_helm_value_gpufleet_sets_says_why(full_stack_dir) -> None:
 
     for stack in ("full", "onprem"):
         plan, _ = rendered(stack, str(full_stack_dir if stack == "full" else REPO / "stacks"))
-        for release in kubernetes_plan(plan).releases:
+        for release in kubernetes_plan(plan, load_catalog()).releases:
             named = {part.strip().split(".")[0] for reason in release.reasons for part in reason.subject.split(",")}
             assert set(release.values) <= named, release.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
 from gpufleet.stack import load_stack
 from tests.kubernetes.invariants import violations
@@ -32,5 +33,5 @@ def stacks_with_kubernetes_options(draw):
 @given(data=stacks_with_kubernetes_options())
 def test_random_stacks_keep_the_cross_layer_invariants(tmp_path_factory, data) -> None:
     path, _ = write(tmp_path_factory.mktemp("k8s"), data)
-    plan = resolve(load_stack(path))
+    plan = resolve(load_stack(path), load_catalog())
     assert violations(plan, preview_file(path, region=plan.cluster.region)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
 from gpufleet.stack import StackInvalid, load_stack
 
@@ -17,7 +18,7 @@ cluster:
 
 def findings(path) -> list[tuple[str, int, int, str, str]]:
     with pytest.raises(StackInvalid) as caught:
-        resolve(load_stack(path))
+        resolve(load_stack(path), load_catalog())
     return [(f.rule_id, f.line, f.column, f.field, f.message) for f in caught.value.findings]
 
 
@@ -216,7 +217,7 @@ def test_an_existing_gpu_pool_resolves_from_its_description(stacks) -> None:
             allow_non_rdma: true
         """,
     )
-    [pool] = resolve(load_stack(path)).pools
+    [pool] = resolve(load_stack(path), load_catalog()).pools
     assert pool.instance is None and pool.accelerator.name == "H100-80GB"
     assert (pool.gpus_max, pool.vcpus_per_node, pool.memory_mib_per_node) == (24, 192, 2048 * 1024)
     assert pool.labels == {"example.com/rack": "r1"} and pool.taints == ()
