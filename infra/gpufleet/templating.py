@@ -71,14 +71,18 @@ class ParametersInvalid(UsageError):
 # -- the parameter schema ---------------------------------------------------------------------
 
 
+TextReading = Literal["yaml", "text", "list"]
+
+
 class ParameterModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Parameter(ParameterModel):
     description: str = Field(min_length=1)
-    # Values that arrive as text (--set) are read as YAML for these types, kept as text for others.
-    reads_yaml: ClassVar[bool] = True
+    # How a value given as text (--set) is read: as YAML (numbers, booleans, mappings), kept as
+    # text (names, where `007` must stay `007`), or as a comma-separated list (or a YAML one).
+    reads: ClassVar[TextReading] = "yaml"
 
     @property
     def expected(self) -> str:
@@ -89,7 +93,15 @@ class _Parameter(ParameterModel):
         raise NotImplementedError
 
     def from_text(self, text: str) -> Any:
-        return _read_yaml_scalar(text) if self.reads_yaml else text
+        if self.reads == "text":
+            return text
+        if self.reads == "list" and not text.lstrip().startswith("["):
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return _read_yaml_scalar(text)
+
+    def check_catalog(self, catalog: Catalog) -> list[str]:
+        """What in the schema itself names hardware the catalog does not have."""
+        return []
 
 
 class _RangeParameter(_Parameter):
@@ -133,7 +145,7 @@ class StringParameter(_Parameter):
     required_when: dict[str, tuple[str, ...]] = Field(
         default={}, description="Parameter -> values that make this one necessary."
     )
-    reads_yaml: ClassVar[bool] = False
+    reads: ClassVar[TextReading] = "text"
 
     @property
     def expected(self) -> str:
@@ -159,12 +171,11 @@ class StringListParameter(_Parameter):
     example: str
     default: tuple[str, ...] = ()
 
+    reads: ClassVar[TextReading] = "list"
+
     @property
     def expected(self) -> str:
         return f"a list of text like '{self.example}' (comma-separated after --set)"
-
-    def from_text(self, text: str) -> Any:
-        return [item.strip() for item in text.split(",") if item.strip()]
 
     def check(self, value: Any, catalog: Catalog) -> Any:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) and re.fullmatch(self.pattern, v) for v in value):
@@ -190,7 +201,7 @@ class ChoiceParameter(_Parameter):
     type: Literal["choice"]
     choices: tuple[str, ...] = Field(min_length=1)
     default: str
-    reads_yaml: ClassVar[bool] = False
+    reads: ClassVar[TextReading] = "text"
 
     @property
     def expected(self) -> str:
@@ -258,7 +269,7 @@ class _GpuParameter(_Parameter):
 class GpuParameter(_GpuParameter):
     type: Literal["gpu"]
     default: str
-    reads_yaml: ClassVar[bool] = False
+    reads: ClassVar[TextReading] = "text"
 
     def check(self, value: Any, catalog: Catalog) -> Any:
         return self.choose(value, catalog)
@@ -268,14 +279,12 @@ class GpuListParameter(_GpuParameter):
     type: Literal["gpu-list"]
     default: tuple[str, ...]
     min_items: int = Field(default=0, ge=0)
+    reads: ClassVar[TextReading] = "list"
 
     @property
     def expected(self) -> str:
         least = f"at least {self.min_items} " if self.min_items else ""
         return f"a list of {least}different GPUs of " + ", ".join(self.instances)
-
-    def from_text(self, text: str) -> Any:
-        return [item.strip() for item in text.split(",") if item.strip()]
 
     def check(self, value: Any, catalog: Catalog) -> Any:
         if not isinstance(value, list | tuple):
@@ -603,7 +612,7 @@ def _check_defaults(template: Template, catalog: Catalog) -> None:
     """A template whose own defaults or GPU lists do not fit is the template's bug, not the user's."""
     problems = []
     for name, parameter in template.parameters.items():
-        problems += [f"{name}: {problem}" for problem in getattr(parameter, "check_catalog", lambda _: [])(catalog)]
+        problems += [f"{name}: {problem}" for problem in parameter.check_catalog(catalog)]
         try:
             parameter.check(parameter.default, catalog)
         except ValueError as reason:

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gpufleet.model import resolve
 from gpufleet.model.diff import compare
+from gpufleet.stack import load_stack
 from gpufleet.templating import header_values, load_template
+from tests.program.conftest import preview_file
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = {"dev": "ai-lab", "staging": "llm-training", "prod": "llm-training"}
@@ -47,3 +50,12 @@ def test_staging_is_prod_scaled_down() -> None:
         "name", "vpc_cidr", "accelerators_max", "nodes_max", "nodes_min", "nodes_desired", "instance_type",
         "placement", "capacity", "reservation", "capacity_gib", "throughput_mbs",
     }
+
+
+@pytest.mark.parametrize("env", sorted(ENVIRONMENTS))
+def test_environment_previews_with_a_node_group_per_pool(env: str) -> None:
+    path = REPO / "stacks" / f"{env}.yaml"
+    plan = resolve(load_stack(path))
+    result = preview_file(path, region=plan.cluster.region)
+    names = sorted(r.name for r in result.of_type("aws:eks/nodeGroup:NodeGroup"))
+    assert names == sorted(f"{pool.name}-nodes" for pool in plan.pools)

@@ -194,3 +194,17 @@ def test_a_failed_second_write_restores_the_first_file(project: Path, monkeypatc
 
 def test_template_rules_are_declared_with_ids() -> None:
     assert {"GF-TPL-001", "GF-TPL-002", "GF-TPL-003", "GF-TPL-004", "GF-TPL-005"} <= set(RULES)
+
+
+def test_set_reads_each_value_as_its_parameter_type(project: Path) -> None:
+    """Numbers and lists are read from the text; names stay text, so `zones=2` is a number
+    and a cluster named `007x` is not mangled."""
+    result = invoke(
+        "new", "ai-lab", "--stack", "lab", "--set", "zones=3", "--set", "mid_gpus=L4,T4", "--set", "cluster_name=lab-007",
+        "--set", "admins=[arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b]",
+    )
+    assert result.exit_code == 0, result.output
+    text = (project / "stacks" / "lab.yaml").read_text(encoding="utf-8")
+    assert "availability_zones: [us-west-2a, us-west-2b, us-west-2c]" in text
+    assert "  lab-l4:\n" in text and "  lab-t4:\n" in text and "name: lab-007" in text
+    assert 'admins: ["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/b"]' in text
