@@ -146,9 +146,17 @@ def test_diff_exit_codes_like_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     differ = invoke("diff", "stacks/staging.yaml", "stacks/prod.yaml")
     assert differ.exit_code == 1
     lines = differ.stdout.splitlines()
-    assert "~ pool.train-h200.capacity: on-demand -> capacity-block" in lines
-    assert "~ storage.scratch.capacity_gib: 9600 -> 48000" in lines
-    assert lines[-1] == f"{len(lines) - 3} difference(s)"
+    # Each pool's differences follow one heading that says where both files write the pool.
+    heading = f"pool train-h200 (stacks/staging.yaml:{line_of('staging', '  train-h200:')}:3, stacks/prod.yaml:{line_of('prod', '  train-h200:')}:3)"
+    group = lines[lines.index(heading) + 1 :]
+    assert "  ~ capacity: on-demand -> capacity-block" in group[: group.index(next(l for l in group if not l.startswith("  ")))]
+    assert "  ~ capacity_gib: 9600 -> 48000" in lines
+    changed = [line for line in lines if line.startswith(("  ~ ", "+ ", "- "))]
+    assert lines[-1] == f"{len(changed)} difference(s)"
+
+
+def line_of(env: str, text: str) -> int:
+    return (REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8").splitlines().index(text) + 1
 
 
 def test_diff_json_says_what_prod_has_that_dev_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,6 +168,9 @@ def test_diff_json_says_what_prod_has_that_dev_lacks(monkeypatch: pytest.MonkeyP
     train = next(d for d in report["differences"] if d["name"] == "train-h200")
     assert train["kind"] == "added" and train["left"] is None
     assert train["right"]["efa_interfaces"] == 32 and train["right"]["accelerators_max"] == 128
+    assert train["left_location"] is None and train["right_location"] == f"stacks/prod.yaml:{line_of('prod', '  train-h200:')}:3"
+    totals = [d for d in report["differences"] if d["scope"] == "fleet"]
+    assert totals and all(d["left_location"] is None and d["right_location"] is None for d in totals)
     assert invoke("diff", "--json", "stacks/dev.yaml", "stacks/prod.yaml").stdout == result.stdout
 
 
