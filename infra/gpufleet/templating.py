@@ -15,6 +15,7 @@ stack records template and parameters so it can be re-rendered byte for byte.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.findings import closest_name
@@ -429,7 +431,7 @@ def _plain(value: Any) -> Any:
 def _read_yaml_scalar(text: str) -> Any:
     try:
         return _plain(YAML(typ="safe", pure=True).load(text))
-    except Exception:  # not YAML at all: the parameter check reports the text as given
+    except YAMLError:  # not YAML at all: the parameter check reports the text as given
         return text
 
 
@@ -469,7 +471,6 @@ class Template:
         environment.filters["number"] = lambda value: f"{value:g}"
         environment.filters["flow"] = _flow_yaml
         environment.globals["zone_names"] = zone_names
-        environment.globals["lustre_capacity_tib"] = lustre_capacity_tib
         return environment
 
     def values(self, given: Mapping[str, Given], catalog: Catalog) -> dict[str, Any]:
@@ -516,7 +517,8 @@ class Template:
         catalog = catalog or load_catalog()
         values = self.values(given, catalog)
         try:
-            body = self._jinja.get_template(STACK_FILE).render(stack=stack, **values)
+            sizing = functools.partial(lustre_capacity_tib, catalog)
+            body = self._jinja.get_template(STACK_FILE).render(stack=stack, lustre_capacity_tib=sizing, **values)
         except jinja2.TemplateError as exc:
             file, line = _template_position(exc, self.directory / STACK_FILE)
             raise TemplateError(f"{display_path(Path(file))}:{line}: template {self.name} does not render: {exc.message}") from None
@@ -629,13 +631,13 @@ def zone_names(region: str, count: int) -> list[str]:
     return [f"{region}{letter}" for letter in ZONE_LETTERS[:count]]
 
 
-def lustre_capacity_tib(deployment: str, per_unit_throughput: int, at_least_tib: float, throughput_mbs: float) -> float:
+def lustre_capacity_tib(catalog: Catalog, deployment: str, per_unit_throughput: int, at_least_tib: float, throughput_mbs: float) -> float:
     """The smallest FSx for Lustre size FSx accepts that holds the data and delivers the throughput.
 
     Throughput scales with size (the catalog's baseline MB/s per TiB), so a file system that
     must feed many GPUs can need more TiB than the data set itself.
     """
-    lustre = load_catalog().storage.fsx_lustre
+    lustre = catalog.storage.fsx_lustre
     facts = lustre.deployments[deployment]
     needed_gib = max(at_least_tib, throughput_mbs / facts.network_mbs_per_tib[per_unit_throughput]) * lustre.capacity_gib_per_tib
     rule = facts.capacity_gib

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from gpufleet.catalog import load_catalog
 from gpufleet.templating import TemplateError, _flow_yaml, load_template, lustre_capacity_tib, read_header
+
+CATALOG = load_catalog()
 
 
 def make(tmp_path: Path, schema: str, stack: str = "cluster: {}\n") -> Path:
@@ -76,13 +79,13 @@ def test_an_undefined_name_in_the_jinja_stops_the_render(tmp_path: Path) -> None
 
 def test_lustre_capacity_is_the_smallest_size_fsx_accepts() -> None:
     # FSx takes 1.2, 2.4, then steps of 2.4 TiB.
-    assert lustre_capacity_tib("PERSISTENT_2", 1000, 0.5, 0) == 1.2
-    assert lustre_capacity_tib("PERSISTENT_2", 1000, 1.3, 0) == 2.4
-    assert lustre_capacity_tib("PERSISTENT_2", 1000, 2.5, 0) == 4.8
+    assert lustre_capacity_tib(CATALOG, "PERSISTENT_2", 1000, 0.5, 0) == 1.2
+    assert lustre_capacity_tib(CATALOG, "PERSISTENT_2", 1000, 1.3, 0) == 2.4
+    assert lustre_capacity_tib(CATALOG, "PERSISTENT_2", 1000, 2.5, 0) == 4.8
     # Throughput decides when it needs more: 26,000 MB/s at 2600 MB/s per TiB is 10 TiB -> 12.
-    assert lustre_capacity_tib("PERSISTENT_2", 1000, 1, 26_000) == 12
+    assert lustre_capacity_tib(CATALOG, "PERSISTENT_2", 1000, 1, 26_000) == 12
     # At 125 MB/s per TiB of storage throughput it is 320 MB/s per TiB: 81.25 TiB -> 81.6.
-    assert lustre_capacity_tib("PERSISTENT_2", 125, 1, 26_000) == pytest.approx(81.6)
+    assert lustre_capacity_tib(CATALOG, "PERSISTENT_2", 125, 1, 26_000) == pytest.approx(81.6)
 
 
 def test_header_values_read_back_as_written() -> None:
