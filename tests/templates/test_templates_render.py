@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gpufleet.catalog import load_catalog
+from gpufleet.stack import StackInvalid
 from gpufleet.templating import Given, default_templates_dir, load_template, stamp, template_names
 from tests.program.conftest import preview_file
 
@@ -117,3 +118,27 @@ def test_lab_pools_are_spot_and_scale_to_zero() -> None:
     assert len(gpu_pools) == 4
     assert all(pool.capacity.type == "spot" and pool.nodes.min == 0 for pool in gpu_pools)
     assert not plan.storage_tier("scratch-bucket").protected
+
+
+def test_lab_time_slicing_on_the_mid_range_gpus_only() -> None:
+    plan = load_template("ai-lab", TEMPLATES).render("lab", given(mid_time_slicing=8)).plan
+    sharing = {pool.name: pool.time_slicing_replicas for pool in plan.pools}
+    assert sharing == {"lab-a10g": 8, "lab-h100": None, "lab-l40s": 8, "serve-l4": None, "system": None}
+    whole = load_template("ai-lab", TEMPLATES).render("lab", given(mid_time_slicing=1)).plan
+    assert all(pool.time_slicing_replicas is None for pool in whole.pools)
+
+
+def test_queue_namespaces_and_the_training_file_systems_claims() -> None:
+    plan = load_template("llm-training", TEMPLATES).render(
+        "t", given(training_namespaces=["research"], lab_namespaces=["sandbox"], lab_nodes_max=2)
+    ).plan
+    assert plan.queues.training == ("research",) and plan.queues.lab == ("sandbox",) and plan.queues.inference == ()
+    assert plan.storage_tier("scratch").spec.namespaces == ("research",)
+
+
+def test_a_queue_for_a_workload_the_stack_lacks_is_caught_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(StackInvalid) as caught:
+        stamp(load_template("llm-training", TEMPLATES), "t", given(lab_namespaces=["sandbox"]), tmp_path, force=False)
+    assert [f.field for f in caught.value.findings] == ["queues.lab"]
+    assert "no lab pool" in caught.value.findings[0].message
+    assert not (tmp_path / "stacks").exists() and not (tmp_path / "Pulumi.t.yaml").exists()
