@@ -37,7 +37,10 @@ from gpufleet.findings import closest_name
 from gpufleet.errors import GpufleetError, UsageError
 from gpufleet.findings import Finding, Location, declare
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.stack.loader import Locator, display_path, findings_from_validation, load_stack_text, parse_yaml
+from gpufleet.documents import findings_from_validation
+from gpufleet.inputs import display_path, read_input
+from gpufleet.stack.loader import load_stack_text
+from gpufleet.yamltree import Locator, parse_yaml
 from gpufleet.stack.models import NAME_PATTERN, ServiceDemand
 
 SCHEMA_FILE = "template.yaml"
@@ -397,12 +400,9 @@ def parse_assignments(assignments: Sequence[str]) -> tuple[dict[str, Given], lis
 
 def read_values_file(path: Path) -> dict[str, Given]:
     """A YAML mapping of parameter values, each remembering its line and column."""
-    shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{shown}: cannot read values file: {getattr(exc, 'strerror', None) or exc}") from None
-    root = parse_yaml(text, shown)
+    source = read_input(path, "values file")
+    shown = source.shown
+    root = parse_yaml(source.text, shown)
     if root is None:
         return {}
     if not isinstance(root, dict):
@@ -725,11 +725,13 @@ def write_all_or_nothing(files: Mapping[Path, str], force: bool) -> list[Path]:
             staged[path] = temp_name
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.chmod(temp_name, 0o644)
         for path, temp_name in staged.items():
             os.replace(temp_name, path)
             swapped.append(path)
-    except OSError as exc:
+    except BaseException as exc:  # a signal between two swaps must not leave a mixed pair either
         for path in swapped:
             if path in previous:
                 path.write_bytes(previous[path])
@@ -737,7 +739,9 @@ def write_all_or_nothing(files: Mapping[Path, str], force: bool) -> list[Path]:
                 path.unlink(missing_ok=True)
         for temp_name in staged.values():
             Path(temp_name).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {display_path(Path(exc.filename or '.'))}: {exc.strerror or exc} (nothing written)") from None
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {display_path(Path(exc.filename or '.'))}: {exc.strerror or exc} (nothing written)") from None
+        raise
     return list(files)
 
 

@@ -174,20 +174,29 @@ def test_from_re_renders_a_stamped_stack_with_one_change(project: Path) -> None:
     assert wrong.exit_code == 2 and "was made from template llm-training, not ai-lab" in wrong.stderr
 
 
-def test_a_failed_second_write_restores_the_first_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("failure", "exit_code", "message"),
+    [
+        (PermissionError(13, "Permission denied", "Pulumi.lab.yaml"), 2, "cannot write Pulumi.lab.yaml: Permission denied (nothing written)"),
+        (KeyboardInterrupt(), 130, "interrupted by SIGINT"),
+    ],
+)
+def test_a_failed_second_write_restores_the_first_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, exit_code: int, message: str
+) -> None:
     assert invoke("new", "ai-lab", "--stack", "lab").exit_code == 0
     before = {name: (project / name).read_bytes() for name in ("stacks/lab.yaml", "Pulumi.lab.yaml")}
     real_replace = os.replace
 
     def failing_replace(source: str, target: Any) -> None:
         if Path(target).name == "Pulumi.lab.yaml":
-            raise PermissionError(13, "Permission denied", str(target))
+            raise failure
         real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", failing_replace)
     result = invoke("new", "ai-lab", "--stack", "lab", "--set", "mid_nodes_max=7", "--force")
-    assert result.exit_code == 2
-    assert "cannot write Pulumi.lab.yaml: Permission denied (nothing written)" in result.stderr
+    assert result.exit_code == exit_code
+    assert message in result.stderr
     assert {name: (project / name).read_bytes() for name in before} == before
     assert files_in(project) == ["Pulumi.lab.yaml", "stacks/lab.yaml"]  # no staged leftovers
 

@@ -11,7 +11,7 @@ from gpufleet.commands.console import err, out
 from gpufleet.commands.templates import TemplatesDir
 from gpufleet.errors import UsageError
 from gpufleet.stack import StackInvalid
-from gpufleet.stack.loader import display_path
+from gpufleet.inputs import display_path, read_input
 from gpufleet.templating import ParametersInvalid, header_values, load_template, parse_assignments, read_values_file, stamp
 
 NAME = "new"
@@ -53,10 +53,7 @@ def command(
 
 
 def _header_of(path: Path, template: str) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--from {display_path(path)}: cannot read: {exc.strerror or exc}") from None
+    text = read_input(path, "stamped stack").text
     try:
         made_by, given = header_values(text)
     except ValueError:
