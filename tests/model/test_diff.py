@@ -127,6 +127,10 @@ def test_pools_and_tiers_only_on_one_side(stacks) -> None:
     assert added == [("pool", "lab"), ("storage", "cache")]
     lab = next(d for d in differences if d.name == "lab")
     assert lab.right.summary == "lab, 0-3 x g6.xlarge, up to 3 L4-24GB, on-demand"
+    # The added pool is placed where the right file writes it (the AWS head is 8 lines).
+    right_lines = (stacks.directory / "right.yaml").read_text(encoding="utf-8").splitlines()
+    assert lab.left_location is None
+    assert (lab.right_location.line, lab.right_location.column) == (right_lines.index("  lab:") + 1, 3)
     removed = compare(stacks.plan(stacks.directory / "right.yaml"), stacks.plan(stacks.directory / "left.yaml"))
     assert [(d.kind, d.scope, d.name) for d in removed if d.kind != "changed"] == [("removed", "pool", "lab"), ("removed", "storage", "cache")]
 

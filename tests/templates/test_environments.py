@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
 from gpufleet.model.diff import compare
 from gpufleet.stack import load_stack
@@ -55,7 +56,7 @@ def test_staging_is_prod_scaled_down() -> None:
 @pytest.mark.parametrize("env", sorted(ENVIRONMENTS))
 def test_environment_previews_with_a_node_group_per_pool(env: str) -> None:
     path = REPO / "stacks" / f"{env}.yaml"
-    plan = resolve(load_stack(path))
+    plan = resolve(load_stack(path), load_catalog())
     result = preview_file(path, region=plan.cluster.region)
     names = sorted(r.name for r in result.of_type("aws:eks/nodeGroup:NodeGroup"))
     assert names == sorted(f"{pool.name}-nodes" for pool in plan.pools)

@@ -133,7 +133,7 @@ def test_queue_namespaces_and_the_training_file_systems_claims() -> None:
         "t", given(training_namespaces=["research"], lab_namespaces=["sandbox"], lab_nodes_max=2)
     ).plan
     assert plan.queues.training == ("research",) and plan.queues.lab == ("sandbox",) and plan.queues.inference == ()
-    assert plan.storage_tier("scratch").spec.namespaces == ("research",)
+    assert plan.storage_tier("scratch").namespaces == ("research",)
 
 
 def test_a_queue_for_a_workload_the_stack_lacks_is_caught_before_writing(tmp_path: Path) -> None:

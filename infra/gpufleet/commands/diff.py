@@ -13,31 +13,19 @@ from gpufleet.commands.console import JsonFlag, out, print_json
 from gpufleet.errors import UsageError
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.model.diff import Difference, compare
-from gpufleet.stack import LoadedStack, StackInvalid, load_stack
+from gpufleet.stack import StackInvalid, load_stack
 
 NAME = "diff"
 
 Stack = Annotated[Path, typer.Argument(help="A stack file, e.g. stacks/staging.yaml.")]
-# Where each scope's entries are written in a stack file; the fleet's totals are written nowhere.
-SECTIONS = {"cluster": "cluster", "network": "network", "pool": "node_pools", "storage": "storage", "mig": "mig_plans"}
 
 
-def _load(path: Path) -> tuple[LoadedStack, FleetPlan]:
+def _plan(path: Path) -> FleetPlan:
     """An invalid stack cannot be compared: exit 2, as diff(1) does for trouble, so 1 only means "differ"."""
     try:
-        loaded = load_stack(path)
-        return loaded, resolve(loaded, load_catalog())
+        return resolve(load_stack(path), load_catalog())
     except StackInvalid as invalid:
         raise UsageError("cannot compare an invalid stack:\n" + "\n".join(f"  {finding}" for finding in invalid.findings)) from None
-
-
-def _location(loaded: LoadedStack, scope: str, name: str) -> str | None:
-    """Where a pool, tier or MIG plan (or the cluster, the network) is written in one stack."""
-    section = SECTIONS.get(scope)
-    written = getattr(loaded.spec, section, None) if section else None
-    if written is None or (name and name not in written):
-        return None
-    return str(loaded.locator.location((section, name) if name else (section,), at_key=True))
 
 
 def _shown(value: Any) -> str:
@@ -50,17 +38,18 @@ def _shown(value: Any) -> str:
     return str(getattr(value, "summary", value))
 
 
-def _text(differences: list[Difference], left: LoadedStack, right: LoadedStack) -> list[str]:
+def _text(differences: list[Difference], left: str, right: str) -> list[str]:
     """Grouped pool by pool and tier by tier, each group headed by where both files write it."""
-    lines = [f"--- {left.locator.file}", f"+++ {right.locator.file}"]
+    lines = [f"--- {left}", f"+++ {right}"]
     for (scope, name), group in groupby(differences, key=lambda d: (d.scope, d.name)):
-        where = ", ".join(filter(None, (_location(left, scope, name), _location(right, scope, name))))
+        group = list(group)
+        where = ", ".join(str(at) for at in (group[0].left_location, group[0].right_location) if at)
         title = f"{scope} {name}".strip() + (f" ({where})" if where else "")
         for difference in group:
             if difference.kind == "added":
-                lines.append(f"+ {title}: only in {right.locator.file}: {_shown(difference.right)}")
+                lines.append(f"+ {title}: only in {right}: {_shown(difference.right)}")
             elif difference.kind == "removed":
-                lines.append(f"- {title}: only in {left.locator.file}: {_shown(difference.left)}")
+                lines.append(f"- {title}: only in {left}: {_shown(difference.left)}")
             else:
                 if title:
                     lines.append(title)
@@ -72,15 +61,11 @@ def _text(differences: list[Difference], left: LoadedStack, right: LoadedStack) 
 
 def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
     """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ."""
-    (left_stack, before), (right_stack, after) = _load(left), _load(right)
+    before, after = _plan(left), _plan(right)
     differences = compare(before, after)
     if as_json:
-        rows = [
-            {**d.as_json(), "left_location": _location(left_stack, d.scope, d.name), "right_location": _location(right_stack, d.scope, d.name)}
-            for d in differences
-        ]
-        print_json({"left": before.source, "right": after.source, "equal": not differences, "differences": rows})
+        print_json({"left": before.source, "right": after.source, "equal": not differences, "differences": [d.as_json() for d in differences]})
     else:
-        for line in _text(differences, left_stack, right_stack):
+        for line in _text(differences, before.source, after.source):
             out.print(line, markup=False)
     raise typer.Exit(1 if differences else 0)

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from gpufleet.findings import Location
 from gpufleet.model.plan import FleetPlan, MigSetup, Pool, StorageTier
 
 Scope = Literal["cluster", "network", "fleet", "pool", "storage", "mig"]
@@ -103,8 +104,20 @@ Facts = ClusterFacts | NetworkFacts | FleetFacts | PoolFacts | TierFacts | MigFa
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One side's facts about a pool, tier, MIG plan (or the cluster), and where it is written."""
+
+    facts: Facts
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class Difference:
-    """One fact that differs; ``added``/``removed`` name a whole pool, tier or MIG plan."""
+    """One fact that differs; ``added``/``removed`` name a whole pool, tier or MIG plan.
+
+    The locations say where each side writes the pool or tier the fact belongs to (None for
+    what no file writes, such as the fleet's totals, or for the side that lacks it).
+    """
 
     kind: Kind
     scope: Scope
@@ -112,13 +125,24 @@ class Difference:
     field: str
     left: Any
     right: Any
+    left_location: Location | None = None
+    right_location: Location | None = None
 
     @property
     def path(self) -> str:
         return ".".join(part for part in (self.scope, self.name, self.field) if part)
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "scope": self.scope, "name": self.name, "field": self.field, "left": _data(self.left), "right": _data(self.right)}
+        return {
+            "kind": self.kind,
+            "scope": self.scope,
+            "name": self.name,
+            "field": self.field,
+            "left": _data(self.left),
+            "right": _data(self.right),
+            "left_location": str(self.left_location) if self.left_location else None,
+            "right_location": str(self.right_location) if self.right_location else None,
+        }
 
 
 def cluster_facts(plan: FleetPlan) -> ClusterFacts:
@@ -141,7 +165,7 @@ def fleet_facts(plan: FleetPlan) -> FleetFacts:
 def pool_facts(pool: Pool) -> PoolFacts:
     return PoolFacts(
         workload=pool.workload,
-        instance_type=pool.instance.name,
+        instance_type=pool.node_kind,
         accelerator=pool.accelerator.name if pool.accelerator else None,
         accelerators_per_node=pool.gpus_per_node,
         nodes_min=pool.nodes.min,
@@ -186,40 +210,40 @@ def mig_facts(setup: MigSetup) -> MigFacts:
 
 def compare(left: FleetPlan, right: FleetPlan) -> list[Difference]:
     """Every fact in which ``right`` differs from ``left``, in a stable order."""
-    differences = _compare_facts("cluster", "", cluster_facts(left), cluster_facts(right))
-    differences += _compare_named("network", {"": network_facts(left)}, {"": network_facts(right)})
-    differences += _compare_facts("fleet", "", fleet_facts(left), fleet_facts(right))
-    differences += _compare_named("pool", {p.name: pool_facts(p) for p in left.pools}, {p.name: pool_facts(p) for p in right.pools})
-    differences += _compare_named("storage", {t.name: tier_facts(t) for t in left.storage}, {t.name: tier_facts(t) for t in right.storage})
-    differences += _compare_named("mig", {m.name: mig_facts(m) for m in left.mig_plans}, {m.name: mig_facts(m) for m in right.mig_plans})
+    sides = (left, right)
+    differences = _compare_named("cluster", *({"": Entry(cluster_facts(plan), plan.cluster.location)} for plan in sides))
+    differences += _compare_named("network", *({"": Entry(facts)} if (facts := network_facts(plan)) else {} for plan in sides))
+    differences += _compare_named("fleet", *({"": Entry(fleet_facts(plan))} for plan in sides))
+    differences += _compare_named("pool", *({p.name: Entry(pool_facts(p), p.location) for p in plan.pools} for plan in sides))
+    differences += _compare_named("storage", *({t.name: Entry(tier_facts(t), t.location) for t in plan.storage} for plan in sides))
+    differences += _compare_named("mig", *({m.name: Entry(mig_facts(m), m.location) for m in plan.mig_plans} for plan in sides))
     return differences
 
 
-def _compare_named(scope: Scope, left: dict[str, Facts | None], right: dict[str, Facts | None]) -> list[Difference]:
+def _compare_named(scope: Scope, left: dict[str, Entry], right: dict[str, Entry]) -> list[Difference]:
     differences = []
     for name in sorted(set(left) | set(right)):
         before, after = left.get(name), right.get(name)
-        if before is None and after is None:
-            continue
-        if before is None:
-            differences.append(Difference("added", scope, name, "", None, after))
-        elif after is None:
-            differences.append(Difference("removed", scope, name, "", before, None))
-        else:
+        if before is None and after is not None:
+            differences.append(Difference("added", scope, name, "", None, after.facts, right_location=after.location))
+        elif after is None and before is not None:
+            differences.append(Difference("removed", scope, name, "", before.facts, None, left_location=before.location))
+        elif before is not None and after is not None:
             differences += _compare_facts(scope, name, before, after)
     return differences
 
 
-def _compare_facts(scope: Scope, name: str, left: Facts, right: Facts) -> list[Difference]:
+def _compare_facts(scope: Scope, name: str, left: Entry, right: Entry) -> list[Difference]:
     differences = []
-    for field in fields(left):
-        before, after = getattr(left, field.name), getattr(right, field.name)
+    where = {"left_location": left.location, "right_location": right.location}
+    for field in fields(left.facts):
+        before, after = getattr(left.facts, field.name), getattr(right.facts, field.name)
         if isinstance(before, dict) and isinstance(after, dict):
             for key in sorted(set(before) | set(after)):
                 if before.get(key) != after.get(key):
-                    differences.append(Difference("changed", scope, name, f"{field.name}.{key}", before.get(key), after.get(key)))
+                    differences.append(Difference("changed", scope, name, f"{field.name}.{key}", before.get(key), after.get(key), **where))
         elif before != after:
-            differences.append(Difference("changed", scope, name, field.name, before, after))
+            differences.append(Difference("changed", scope, name, field.name, before, after, **where))
     return differences
 
 
