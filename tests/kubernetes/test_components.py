@@ -128,6 +128,7 @@ def test_autoscaler_scales_only_elastic_pools_with_node_templates_on_their_group
     assert train[f"{template}/resources/vpc.amazonaws.com/efa"] == "32"
     assert train[f"{template}/taint/gpufleet.io/workload"] == "training:NoSchedule"
     assert train[f"{template}/label/gpufleet.io/efa"] == "true"
+    assert train[f"{template}/label/k8s.amazonaws.com/accelerator"] == "H100-80GB"
     assert train[f"{template}/autoscaling-options/scaledowngpuutilizationthreshold"] == "0.01"
     assert train["k8s.io/cluster-autoscaler/fleet"] == "owned"
     serve = tags[asg["serve"]]

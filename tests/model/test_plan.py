@@ -295,6 +295,7 @@ def test_labels_and_taints(stacks) -> None:
         "gpufleet.io/accelerator": "H100-80GB",
         "gpufleet.io/pool": "serve-mig",
         "gpufleet.io/workload": "inference",
+        "k8s.amazonaws.com/accelerator": "H100-80GB",
         "nvidia.com/mig.config": "sevenths",
         "team": "search",
     }

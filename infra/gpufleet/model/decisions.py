@@ -30,6 +30,9 @@ MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 # The GPU Operator's device plugin picks its named config from this node label.
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 EFA_LABEL = f"{LABEL_DOMAIN}/efa"
+# The Cluster Autoscaler's AWS provider treats nodes with this label as GPU nodes: until their
+# device plugin advertises the GPUs it counts them as coming, instead of scaling up again.
+AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 # Root volumes hold container images; CUDA and framework images run to tens of GiB each.
 ACCELERATED_ROOT_GIB = 200
 SYSTEM_ROOT_GIB = 80
@@ -113,6 +116,8 @@ def labels(
         chosen[EFA_LABEL] = "true"  # the EFA device plugin runs where this is set, and only there
     if accelerator is not None:
         chosen[f"{LABEL_DOMAIN}/accelerator"] = accelerator.name
+    if accelerator is not None and accelerator.kind == "gpu":
+        chosen[AUTOSCALER_GPU_LABEL] = accelerator.name
     if pool.sharing is not None:
         chosen[DEVICE_PLUGIN_CONFIG_LABEL] = name
     if mig_setup is not None:
@@ -123,7 +128,7 @@ def labels(
 
 
 def reserved_label(key: str) -> bool:
-    return key.startswith(f"{LABEL_DOMAIN}/") or key in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL)
+    return key.startswith(f"{LABEL_DOMAIN}/") or key in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, AUTOSCALER_GPU_LABEL)
 
 
 def existing_placement() -> PlacementDecision:
