@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from gpufleet.catalog import load_catalog
+from gpufleet.cli import app
 from gpufleet.model import resolve
 from gpufleet.model.diff import compare
 from gpufleet.stack import load_stack
@@ -60,3 +62,23 @@ def test_environment_previews_with_a_node_group_per_pool(env: str) -> None:
     result = preview_file(path, region=plan.cluster.region)
     names = sorted(r.name for r in result.of_type("aws:eks/nodeGroup:NodeGroup"))
     assert names == sorted(f"{pool.name}-nodes" for pool in plan.pools)
+
+
+def test_readme_example_errors_point_where_the_stamped_prod_has_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README shows two errors in prod.yaml; the header moves prod's lines, so its example
+    positions must move with them. Reproduce both edits and compare with what validate says."""
+    text = (REPO / "stacks" / "prod.yaml").read_text(encoding="utf-8")
+    serve = text.index("  serve-h100:\n")
+    broken = text[:serve].replace("instance_type: p5e.48xlarge", "instance_type: p5e.48xl") + (
+        text[serve:].replace("instance_type: p5.48xlarge", "instance_type: g6.xlarge", 1)
+        .replace("    mig: serve-balanced\n", "", 1)
+        .replace("fabric: frontend", "fabric: train-efa", 1)
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "prod.yaml").write_text(broken, encoding="utf-8")
+    printed = CliRunner().invoke(app, ["validate", "stacks/prod.yaml"]).stderr.splitlines()
+    readme = [line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("stacks/prod.yaml:")]
+    assert len(readme) == 2
+    assert readme[0] == printed[0]
+    assert printed[1].startswith(readme[1].removesuffix("...)"))

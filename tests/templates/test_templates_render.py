@@ -53,6 +53,7 @@ def test_defaults_render_resolve_and_preview(name: str, tmp_path: Path) -> None:
     rendered, written = stamp(load_template(name, TEMPLATES), "check", {}, tmp_path, force=False)
     assert written == [tmp_path / "stacks" / "check.yaml", tmp_path / "Pulumi.check.yaml"]
     assert written[0].read_text(encoding="utf-8") == rendered.stack_text
+    assert rendered.plan.findings == ()
     result = preview_file(written[0], region=rendered.plan.cluster.region)
     node_groups = result.of_type("aws:eks/nodeGroup:NodeGroup")
     assert sorted(r.name for r in node_groups) == sorted(f"{pool.name}-nodes" for pool in rendered.plan.pools)
@@ -64,6 +65,7 @@ def test_every_number_at_its_bound_still_resolves(name: str, bound: str) -> None
     template = load_template(name, TEMPLATES)
     plan = template.render("edge", at_bound(name, bound)).plan
     assert plan.pools
+    assert plan.findings == ()  # not even a warning: `gpufleet validate --strict` passes
     if name == "llm-training":
         (train,) = [pool for pool in plan.pools if pool.workload == "training"]
         nodes = template.parameters["nodes"]
