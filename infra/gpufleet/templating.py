@@ -33,19 +33,18 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gpufleet.catalog import Catalog, load_catalog
-from gpufleet.findings import closest_name
-from gpufleet.errors import GpufleetError, UsageError
-from gpufleet.findings import Finding, Location, declare
-from gpufleet.model import FleetPlan, resolve
 from gpufleet.documents import findings_from_validation
+from gpufleet.errors import GpufleetError, UsageError
+from gpufleet.findings import Finding, Location, closest_name, declare
 from gpufleet.inputs import display_path, read_input
+from gpufleet.model import FleetPlan, resolve
 from gpufleet.stack.loader import load_stack_text
-from gpufleet.yamltree import Locator, parse_yaml
 from gpufleet.stack.models import NAME_PATTERN, ServiceDemand
+from gpufleet.yamltree import Locator, parse_yaml
 
 SCHEMA_FILE = "template.yaml"
 STACK_FILE = "stack.yaml.j2"
-# Parameter groups and Jinja pieces several templates share (cluster and network, system pool).
+# Parameter groups and Jinja pieces several templates share (cluster and network, system pool, queues).
 SHARED_DIR = "_shared"
 SHARED_PARAMETERS = "parameters.yaml"
 HEADER_TEMPLATE = "# template: "
