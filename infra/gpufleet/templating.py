@@ -468,7 +468,7 @@ class Template:
             autoescape=False,
         )
         environment.filters["number"] = lambda value: f"{value:g}"
-        environment.filters["flow"] = _flow_yaml
+        environment.filters["flow"] = flow_yaml
         environment.globals["zone_names"] = zone_names
         return environment
 
@@ -655,7 +655,7 @@ def header(template: str, stack: str, values: Mapping[str, Any]) -> str:
         f"# gpufleet new {template} --stack {stack} --from stacks/{stack}.yaml --set KEY=VALUE --force",
         f"{HEADER_TEMPLATE}{template}",
         HEADER_PARAMETERS,
-        *(f"{HEADER_INDENT}{name}: {_flow_yaml(value)}" for name, value in sorted(values.items())),
+        *(f"{HEADER_INDENT}{name}: {flow_yaml(value)}" for name, value in sorted(values.items())),
     ]
     return "\n".join(lines) + "\n"
 
@@ -681,12 +681,12 @@ def header_values(text: str) -> tuple[str, dict[str, Given]]:
     return template, {name: Given(value, "the stack's header") for name, value in values.items()}
 
 
-def _flow_yaml(value: Any) -> str:
+def flow_yaml(value: Any) -> str:
     """A value on one line, as YAML reads it back unchanged."""
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}: {_flow_yaml(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{key}: {flow_yaml(item)}" for key, item in value.items()) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_flow_yaml(item) for item in value) + "]"
+        return "[" + ", ".join(flow_yaml(item) for item in value) + "]"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gpufleet.catalog import load_catalog
-from gpufleet.templating import TemplateError, _flow_yaml, load_template, lustre_capacity_tib, read_header
+from gpufleet.templating import TemplateError, flow_yaml, load_template, lustre_capacity_tib, read_header
 
 CATALOG = load_catalog()
 
@@ -90,7 +90,7 @@ def test_lustre_capacity_is_the_smallest_size_fsx_accepts() -> None:
 
 def test_header_values_read_back_as_written() -> None:
     values = {"a": "ai-prod", "b": "1.33", "c": 4, "d": 2.5, "e": None, "f": ["arn:aws:iam::1:role/x"], "g": [{"name": "x", "memory_gib": 18}], "h": "true", "i": 48.0}
-    lines = [f"#   {name}: {_flow_yaml(value)}" for name, value in values.items()]
+    lines = [f"#   {name}: {flow_yaml(value)}" for name, value in values.items()]
     text = "# template: t\n# parameters:\n" + "\n".join(lines) + "\ncluster: {}\n"
     template, read = read_header(text)
     assert template == "t"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from gpufleet.commands.console import JsonFlag, out, print_json
-from gpufleet.templating import Template, default_templates_dir, load_template, template_names
+from gpufleet.templating import Template, default_templates_dir, flow_yaml, load_template, template_names
 
 NAME = "templates"
 
@@ -39,7 +39,8 @@ def _table(row: dict[str, Any]) -> Table:
             allowed = [f"{parameter['minimum']}-{parameter['maximum']}"]
         elif "pattern" in parameter:
             allowed = [f"like {parameter['example']}"]
-        table.add_row(parameter["name"], parameter["type"], str(parameter.get("default", "-")), ", ".join(map(str, allowed)), parameter["description"])
+        default = flow_yaml(parameter["default"]) if parameter.get("default") is not None else "-"
+        table.add_row(parameter["name"], parameter["type"], default, ", ".join(map(str, allowed)), parameter["description"])
     return table
 
 
