@@ -29,7 +29,7 @@ class Namespaces(pulumi.ComponentResource):
 
 
 def render_kubernetes(plan: KubernetesPlan, handle: ClusterHandle) -> None:
-    namespaces = Namespaces(plan.namespaces, handle).by_name
+    namespaces = Namespaces(plan.namespaces, handle).by_name if plan.namespaces else {}
     if plan.gpu_stack is not None:
         GpuStack(plan.gpu_stack, handle)
     if plan.efa is not None:
