@@ -1,0 +1,167 @@
+"""``gpufleet check``: validate each stack file, preview it offline, run the pack on the result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from gpufleet.catalog import load_catalog
+from gpufleet.errors import UsageError
+from gpufleet.findings import Finding
+from gpufleet.model import FleetPlan, resolve
+from gpufleet.policy.analyzer import AnalyzedResource, PackRun, PolicyPackSession, StackIdentity
+from gpufleet.policy.results import PolicyFinding, policy_findings
+from gpufleet.policy.sizing import PoolFeed, training_feeds
+from gpufleet.preview.result import RecordedResource
+from gpufleet.stack import LoadedStack, StackInvalid, load_stack
+from gpufleet.stack.loader import display_path
+
+PROJECT = "gpufleet"
+PROGRAM_CONFIG = ("gpufleet:spec", "aws:region")  # the keys the program reads
+PACKS_AT_ONCE = 4
+FEED_POLICY = "hot-storage-feeds-training"
+PROJECT_PACK = Path(__file__).resolve().parents[3] / "policies"
+
+
+def default_pack() -> Path:
+    """This project's policies/ in a source checkout, else the pack installed with gpufleet."""
+    from gpufleet.policy.pack import INSTALLED_PACK
+
+    return PROJECT_PACK if (PROJECT_PACK / "PulumiPolicy.yaml").is_file() else INSTALLED_PACK
+
+
+@dataclass(frozen=True)
+class StackCheck:
+    file: str
+    stack: str
+    invalid: tuple[Finding, ...] = ()
+    findings: tuple[PolicyFinding, ...] = ()
+    feeds: tuple[PoolFeed, ...] = ()
+    run: PackRun | None = None
+
+    @property
+    def mandatory(self) -> int:
+        return len(self.invalid) + sum(1 for finding in self.findings if finding.mandatory)
+
+    @property
+    def advisory(self) -> int:
+        return sum(1 for finding in self.findings if not finding.mandatory)
+
+
+def read_policy_config(path: Path | None) -> dict[str, Any]:
+    """The file ``pulumi preview --policy-pack-config`` reads: policy name to level or settings."""
+    if path is None:
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read policy config {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}:{error.lineno}:{error.colno}: policy config is not valid JSON: {error.msg}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path}: policy config must be a JSON object of policy names")
+    return document
+
+
+def stack_config(stack: str, spec: Path, region: str | None, project_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The config the engine would hand the pack: ``Pulumi.<stack>.yaml`` plus what the
+    preview sets; secure values are passed as secret keys, never decrypted."""
+    config: dict[str, str] = {}
+    secret: list[str] = []
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if stack_file.is_file():
+        values = (YAML(typ="safe", pure=True).load(stack_file.read_text(encoding="utf-8")) or {}).get("config") or {}
+        for key, value in values.items():
+            if isinstance(value, Mapping) and "secure" in value:
+                secret.append(key)
+                config[key] = "[secret]"
+            else:
+                config[key] = value if isinstance(value, str) else json.dumps(value)
+    config["gpufleet:spec"] = str(spec.resolve())
+    if region:
+        config["aws:region"] = region
+    return config, tuple(sorted(secret))
+
+
+def analyzed(resource: RecordedResource) -> AnalyzedResource:
+    return AnalyzedResource(
+        urn=resource.urn,
+        type=resource.type,
+        name=resource.name,
+        inputs=resource.inputs,
+        parent=resource.parent,
+        dependencies=resource.depends_on,
+        protect=resource.protect,
+        custom=resource.custom,
+    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: Path
+    loaded: LoadedStack
+    plan: FleetPlan | None
+    invalid: tuple[Finding, ...] = ()
+
+
+def _prepare(path: Path) -> _Prepared:
+    loaded = load_stack(path)
+    try:
+        return _Prepared(path, loaded, resolve(loaded, load_catalog()))
+    except StackInvalid as invalid:
+        return _Prepared(path, loaded, None, invalid.findings)
+
+
+def check_stacks(paths: Sequence[Path], policy_config: Mapping[str, Any], pack_dir: Path | None = None) -> list[StackCheck]:
+    """Check each stack. A batch's pack processes all start first and load while this process
+    previews; each stack's Analyzer calls then run while the next stack previews."""
+    checks: list[StackCheck] = []
+    for start in range(0, len(paths), PACKS_AT_ONCE):
+        checks.extend(_check_batch([_prepare(path) for path in paths[start : start + PACKS_AT_ONCE]], policy_config, pack_dir or default_pack()))
+    return checks
+
+
+def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_dir: Path) -> list[StackCheck]:
+    from gpufleet import program
+    from gpufleet.preview import run_preview
+
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=PACKS_AT_ONCE) as calls:
+        sessions = {}
+        for item in batch:
+            if item.plan is not None:
+                config, secret_keys = stack_config(item.plan.stack, item.path, item.plan.cluster.region, Path.cwd())
+                identity = StackIdentity(project=PROJECT, stack=item.plan.stack, config=config, secret_keys=secret_keys)
+                sessions[item.path] = (stack.enter_context(PolicyPackSession(pack_dir, identity)), config)
+        runs = {}
+        for item in batch:
+            if item.plan is None:
+                continue
+            session, config = sessions[item.path]
+            preview_config = {key: value for key, value in config.items() if key in PROGRAM_CONFIG}
+            result = run_preview(program.run, project=PROJECT, stack=item.plan.stack, config=preview_config)
+            resources = [analyzed(resource) for resource in result.resources]
+            runs[item.path] = (resources, calls.submit(session.analyze, resources, policy_config))
+        return [_outcome(item, runs.get(item.path)) for item in batch]
+
+
+def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]] | None) -> StackCheck:
+    file = display_path(item.path)
+    if item.plan is None or run is None:
+        return StackCheck(file=file, stack=item.loaded.name, invalid=item.invalid)
+    resources, pending = run
+    pack_run = pending.result()
+    per_gpu = pack_run.config.get(FEED_POLICY, {}).get("read_mbs_per_gpu")
+    return StackCheck(
+        file=file,
+        stack=item.plan.stack,
+        findings=tuple(policy_findings(pack_run, resources, item.loaded.locator)),
+        feeds=tuple(training_feeds(item.plan, per_gpu)),
+        run=pack_run,
+    )

@@ -1,0 +1,5 @@
+"""The installed pack's program, for ``python -m pulumi.policy <engine> <this directory>``."""
+
+from gpufleet.policy.pack import serve
+
+serve()

@@ -1,0 +1,44 @@
+"""The resolved plan of the stack under analysis, for what resources do not carry.
+
+Which pools mount which tier, the models a pool serves and the stack's MIG plans are decisions
+of the model, not inputs of any AWS resource. The program reads its spec from the config key
+``gpufleet:spec`` (else ``stacks/<stack>.yaml`` beside the project); the pack reads the same
+file through the same loader and resolver.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from gpufleet.catalog import load_catalog
+from gpufleet.model import FleetPlan, resolve
+from gpufleet.stack import load_stack
+
+from gpufleet.policy.pack.graph import stack_config
+
+def project_root() -> Path:
+    """The engine starts a pack in its own directory, which sits in the project (policies/)."""
+    here = Path.cwd()
+    return here.parent if (here / "PulumiPolicy.yaml").is_file() else here
+
+
+def spec_path() -> Path:
+    configured = stack_config().get("gpufleet:spec") or f"stacks/{os.environ.get('PULUMI_STACK', '')}.yaml"
+    path = Path(configured)
+    return path if path.is_absolute() else project_root() / path
+
+
+def stack_plan(args: Any) -> FleetPlan:
+    """The plan, or ``not_applicable`` when the stack has no gpufleet spec to read."""
+    path = spec_path()
+    if not path.is_file():
+        args.not_applicable(f"no gpufleet stack file at {path}")
+    return _resolved(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _resolved(path: str, _mtime: int) -> FleetPlan:
+    return resolve(load_stack(path), load_catalog())

@@ -1,0 +1,92 @@
+"""The Analyzer driver: the engine's calls in the engine's order, config, crashes, failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpufleet.policy.analyzer import PolicyConfigError, PolicyPackError, StackIdentity, run_pack
+from gpufleet.policy.check import PROJECT_PACK
+from gpufleet.policy.pack import INSTALLED_PACK
+from gpufleet.policy.results import policy_findings
+from gpufleet.stack import load_stack
+from tests.policy.conftest import PACK, PROD, REPO, changed, identity, key_line
+
+RAISING_PACK = REPO / "tests" / "data" / "raising_pack"
+
+
+def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resources):
+    run = run_pack(PACK, identity(PROD), prod_resources[:1])
+    assert run.pack == "gpufleet"
+    names = [policy.name for policy in run.policies]
+    assert len(names) == len(set(names)) == 22
+    rule_ids = sorted(tag for policy in run.policies for tag in policy.tags if tag.startswith("GF-"))
+    assert rule_ids == sorted({f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 11)})
+    assert all(policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies)
+    advisory = sorted(policy.name for policy in run.policies if policy.enforcement == "advisory")
+    assert advisory == ["eks-endpoint-not-public-in-production", "s3-tls-only"]
+    feed = run.policy("hot-storage-feeds-training")
+    assert feed is not None and feed.kind == "stack" and feed.config_schema["read_mbs_per_gpu"]["default"] == 180
+    assert "mlcommons.org" in feed.config_schema["read_mbs_per_gpu"]["description"]
+    assert run.config["hot-storage-feeds-training"] == {"enforcementLevel": "mandatory", "read_mbs_per_gpu": 180}
+
+
+def test_installed_pack_runs_the_same_policies_as_the_projects(prod_resources):
+    project = run_pack(PROJECT_PACK, identity(PROD), prod_resources)
+    installed = run_pack(INSTALLED_PACK, identity(PROD), prod_resources)
+    assert project.policies == installed.policies
+    assert project.diagnostics == installed.diagnostics
+
+
+def test_policy_config_file_sets_levels_and_thresholds(analyze_prod, prod_resources):
+    findings = analyze_prod(prod_resources, {"all": "advisory", "s3-tls-only": "mandatory", "eks-endpoint-not-public-in-production": "disabled"})
+    assert [(f.finding.rule_id, f.finding.severity) for f in findings] == [("GF-SEC-004", "error")]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"no-such-policy": "mandatory"}, "policy config names unknown policies: no-such-policy"),
+        ({"s3-tls-only": "blocking"}, "policy s3-tls-only: enforcementLevel 'blocking' is not one of"),
+        ({"hot-storage-feeds-training": {"read_mbs_per_gpu": -5}}, "policy hot-storage-feeds-training: read_mbs_per_gpu: -5 is less than or equal to the minimum of 0"),
+        ({"imdsv2-required": {"max_hops": 1}}, "policy imdsv2-required: Additional properties are not allowed ('max_hops' was unexpected)"),
+    ],
+)
+def test_bad_policy_config_is_a_usage_error(prod_resources, config, message):
+    with pytest.raises(PolicyConfigError) as raised:
+        run_pack(PACK, identity(PROD), prod_resources[:1], config)
+    assert raised.value.exit_code == 2
+    assert str(raised.value).startswith(message)
+
+
+def test_a_gpufleet_policy_that_raises_is_reported_as_an_error_at_its_pool(analyze_prod, prod_resources):
+    def garbled(inputs):
+        inputs["metadataOptions"]["httpPutResponseHopLimit"] = "two"
+
+    findings = analyze_prod(changed(prod_resources, "train-h200-template", garbled))
+    (crash,) = [f for f in findings if f.finding.rule_id == "GF-POL-000"]
+    assert crash.mandatory and crash.finding.field == "node_pools.train-h200"
+    assert crash.finding.line == key_line(PROD, "node_pools", "train-h200")
+    assert crash.finding.message.startswith("policy imdsv2-required crashed on train-h200-template: ")
+    assert "gpufleet policy imdsv2-required: ValueError: invalid literal for int()" in crash.finding.message
+
+
+def test_any_pack_whose_policy_raises_is_reported_not_passed(prod_resources):
+    run = run_pack(RAISING_PACK, identity(PROD), prod_resources)
+    (diagnostic,) = run.diagnostics
+    assert diagnostic.crashed and diagnostic.enforcement == "mandatory" and "division by zero" in diagnostic.message
+    (finding,) = policy_findings(run, prod_resources, load_stack(PROD).locator)
+    assert finding.mandatory and finding.finding.rule_id == "GF-POL-000" and finding.finding.line == 1
+
+
+def test_a_directory_without_pulumipolicy_yaml_is_refused(tmp_path):
+    with pytest.raises(PolicyPackError, match="is not a policy pack: it has no PulumiPolicy.yaml"):
+        run_pack(tmp_path, StackIdentity("gpufleet", "prod"), [])
+
+
+def test_a_pack_that_dies_before_printing_its_port_is_an_error_naming_its_output(tmp_path):
+    (tmp_path / "PulumiPolicy.yaml").write_text("name: broken\nruntime: python\n", encoding="utf-8")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('cannot load my policies')\n", encoding="utf-8")
+    with pytest.raises(PolicyPackError) as raised:
+        run_pack(tmp_path, StackIdentity("gpufleet", "prod"), [])
+    assert "exited before it printed its port" in str(raised.value) and "cannot load my policies" in str(raised.value)
+    assert raised.value.exit_code == 1
