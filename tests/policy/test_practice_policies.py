@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.policy.conftest import DEV, added, changed, key_line, messages, of_rule, preview_resources, session_for
+from tests.policy.conftest import DEV, changed, messages, of_rule, preview_resources, session_for
 
 TIGHT = """\
 cluster: {name: ai-tight, provider: aws, region: us-east-1, kubernetes_version: "1.33"}
@@ -69,6 +69,18 @@ def broken(analyze_prod, prod_resources):
     fixture = changed(fixture, "serve-h100-nodes", _label("serve-everything"))
     fixture = changed(fixture, "lab-l4-nodes", _label("serve-balanced"))
     return analyze_prod(fixture)
+
+
+def _with_flavor(name):
+    return lambda inputs: inputs["spec"]["resourceGroups"][0]["flavors"].append({"name": name, "resources": []})
+
+
+@pytest.fixture(scope="module")
+def crossed_queues(analyze_prod, prod_resources):
+    """The H200 training queue also admits onto the H100 inference pool, and the inference
+    queue onto the training pool."""
+    fixture = changed(prod_resources, "training-h200-141gb", _with_flavor("serve-h100"))
+    return analyze_prod(changed(fixture, "inference", _with_flavor("train-h200")))
 
 
 @pytest.fixture(scope="module")
@@ -145,11 +157,22 @@ def test_models_fit_gpu_memory(tight, tight_spec, prod_baseline):
 
 def test_non_production_gpu_pools_scale_to_zero(analyze_dev, dev_resources, dev_baseline, prod_baseline):
     always_on = changed(dev_resources, "serve-l4-nodes", lambda inputs: inputs["scalingConfig"].update(minSize=1))
-    assert "keeps 1 node(s) of 1 GPUs running outside production; set nodes.min to 0" in messages(analyze_dev(always_on), "GF-PRC-010", "node_pools.serve-l4", DEV)
+    findings = analyze_dev(always_on)
+    assert "keeps 1 node(s) of 1 GPUs running outside production; set nodes.min to 0" in messages(findings, "GF-PRC-010", "node_pools.serve-l4", DEV)
+    assert [f.finding.severity for f in of_rule(findings, "GF-PRC-010")] == ["warning"], "advisory until templates allow nodes.min"
     assert of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": {"expensive_gpus_per_node": 4}}), "GF-PRC-010") == []
     assert of_rule(dev_baseline, "GF-PRC-010") == []
     assert of_rule(prod_baseline, "GF-PRC-010") == [], "production pools may keep nodes running"
 
 
-def test_tight_stack_lines_come_from_its_own_file(tight_spec):
-    assert key_line(tight_spec, "node_pools", "serve-l4") == 16
+def test_training_queue_admits_onto_one_gpu_type(crossed_queues, prod_baseline):
+    text = messages(crossed_queues, "GF-PRC-011", "cluster")
+    assert "queue training-h200-141gb: admits training onto H100-80GB, H200-141GB (pools serve-h100, train-h200)" in text
+    assert of_rule(prod_baseline, "GF-PRC-011") == []
+
+
+def test_training_and_inference_queued_apart(crossed_queues, prod_baseline):
+    text = messages(crossed_queues, "GF-PRC-012", "cluster")
+    assert "training queue training-h200-141gb: admits onto inference pool(s) serve-h100" in text
+    assert "inference queue inference: admits onto training pool(s) train-h200" in text
+    assert of_rule(prod_baseline, "GF-PRC-012") == [], "the lab queue borrows idle GPUs of both; it is neither"

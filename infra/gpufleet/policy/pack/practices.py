@@ -102,15 +102,15 @@ def _mig_configs(args: Any) -> str:
             texts = [value for value in data.values() if isinstance(value, str) and "mig-configs" in value]
             if texts:
                 return texts[0]
-    return mig_parted_config(stack_plan(args)).yaml_text
+    return mig_parted_config(stack_plan(args), load_catalog()).to_yaml()
 
 
 def _mig_label_feasible(args: Any, report: Any) -> None:
     pools = [pool for pool in node_pools(args.resources) if MIG_LABEL in pool.labels]
     if not pools:
         return
-    verdicts = judge_mig_parted_config(_mig_configs(args))
     catalog = load_catalog()
+    verdicts = judge_mig_parted_config(catalog, _mig_configs(args))
     for pool in pools:
         value = pool.labels[MIG_LABEL]
         entries = [v for v in verdicts if v.config == value]
@@ -146,6 +146,47 @@ def _models_fit(args: Any, report: Any) -> None:
                 "use a GPU with more memory, more GPUs, a lower precision or a larger MIG slice.",
                 component_urn(args.resources, "pool", fit.pool),
             )
+
+
+def _queues(args: Any, workload: str) -> list[tuple[Any, list[str]]]:
+    """The Kueue ClusterQueues for one workload class (their ``gpufleet.io/workload`` label),
+    each with the pools its flavors stand for (a flavor is named after its pool)."""
+    found = []
+    for queue in args.resources:
+        if not (queue.resource_type.startswith("kubernetes:kueue.x-k8s.io/") and queue.resource_type.endswith(":ClusterQueue")):
+            continue
+        metadata = queue.props.get("metadata") or {}
+        if (metadata.get("labels") or {}).get(WORKLOAD_LABEL) != workload:
+            continue
+        groups = (queue.props.get("spec") or {}).get("resourceGroups") or []
+        flavors = sorted({flavor.get("name") for group in groups for flavor in group.get("flavors") or []} - {None})
+        found.append((metadata.get("name") or queue.name, queue.urn, flavors))
+    return found
+
+
+def _plan_pools(args: Any) -> dict[str, Any]:
+    return {pool.name: pool for pool in stack_plan(args).pools}
+
+
+def _queue_one_gpu_type(args: Any, report: Any) -> None:
+    queues = _queues(args, "training")
+    if not queues:
+        return
+    pools = _plan_pools(args)
+    for name, urn, flavors in queues:
+        gpus = sorted({pools[flavor].accelerator.name for flavor in flavors if flavor in pools and pools[flavor].accelerator})
+        if len(gpus) > 1:
+            report(f"queue {name}: admits training onto {', '.join(gpus)} (pools {', '.join(flavors)}); give each GPU type a queue of its own.", urn)
+
+
+def _queues_apart(args: Any, report: Any) -> None:
+    pools = None
+    for workload, other in (("training", "inference"), ("inference", "training")):
+        for name, urn, flavors in _queues(args, workload):
+            pools = pools or _plan_pools(args)
+            crossing = [flavor for flavor in flavors if flavor in pools and pools[flavor].workload == other]
+            if crossing:
+                report(f"{workload} queue {name}: admits onto {other} pool(s) {', '.join(crossing)}; drop those flavors from the queue.", urn)
 
 
 def _scale_to_zero(args: Any, report: Any) -> None:
@@ -201,11 +242,21 @@ POLICIES = [
         schema={"kv_cache_margin": {"type": "number", "minimum": 0, "default": DEFAULTS.kv_cache_margin.value,
                                     "description": f"KV-cache memory per inference replica, as a fraction of its weights. Default from: {DEFAULTS.cited(DEFAULTS.kv_cache_margin)}"}},
     ),
+    # Advisory until the llm-training template lets a stack set nodes.min below nodes.max:
+    # stacks/staging.yaml keeps 2 training and 1 inference node; then mandatory.
     stack_policy(
         "GF-PRC-010", "non-production-scale-to-zero", "Outside production, GPU pools can scale to zero.", _scale_to_zero,
-        fix="Set nodes.min to 0 for GPU pools of non-production stacks.", category="practice",
+        fix="Set nodes.min to 0 for GPU pools of non-production stacks.", category="practice", enforcement="advisory",
         schema={**PRODUCTION_STACKS_SCHEMA,
                 "expensive_gpus_per_node": {"type": "integer", "minimum": 0, "default": DEFAULTS.expensive_gpus_per_node.value,
                                             "description": f"Pools with at least this many GPUs per node must scale to zero. Default from: {DEFAULTS.cited(DEFAULTS.expensive_gpus_per_node)}"}},
+    ),
+    stack_policy(
+        "GF-PRC-011", "training-queue-one-gpu-type", "Each training queue admits onto one GPU type.", _queue_one_gpu_type,
+        fix="Give each GPU type its own training ClusterQueue.", category="practice",
+    ),
+    stack_policy(
+        "GF-PRC-012", "training-inference-queues-apart", "No queue admits both training and inference workloads.", _queues_apart,
+        fix="Queue training and inference workloads in separate ClusterQueues.", category="practice",
     ),
 ]
