@@ -72,10 +72,14 @@ def test_a_gpufleet_policy_that_raises_is_reported_as_an_error_at_its_pool(analy
 
 def test_any_pack_whose_policy_raises_is_reported_not_passed(prod_resources):
     run = run_pack(RAISING_PACK, identity(PROD), prod_resources)
-    (diagnostic,) = run.diagnostics
-    assert diagnostic.crashed and diagnostic.enforcement == "mandatory" and "division by zero" in diagnostic.message
-    (finding,) = policy_findings(run, prod_resources, load_stack(PROD).locator)
-    assert finding.mandatory and finding.finding.rule_id == "GF-POL-000" and finding.finding.line == 1
+    (crash,) = [d for d in run.diagnostics if d.crashed]
+    assert crash.enforcement == "mandatory" and "division by zero" in crash.message
+    findings = {f.finding.rule_id: f for f in policy_findings(run, prod_resources, load_stack(PROD).locator)}
+    assert set(findings) == {"GF-POL-000", "GF-POL-001"}
+    assert findings["GF-POL-000"].mandatory and findings["GF-POL-000"].finding.line == 1
+    foreign = findings["GF-POL-001"]
+    assert foreign.finding.severity == "warning" and foreign.policy == "flags-the-stack"
+    assert foreign.finding.message == "a finding from a pack that is not gpufleet's"
 
 
 def test_a_directory_without_pulumipolicy_yaml_is_refused(tmp_path):

@@ -22,7 +22,12 @@ POLICY_CRASHED = declare(
     "A policy raised an error instead of judging the stack; nothing it guards was checked.",
     "Fix the policy (its traceback is in the message), then check again.",
 )
-UNTAGGED_POLICY = "GF-POL-001"
+UNTAGGED_POLICY = declare(
+    "GF-POL-001",
+    "warning",
+    "A violation from a policy that carries no gpufleet rule id in its tags (another pack's policy).",
+    "Tag the policy with its GF-... rule id.",
+)
 RULE_ID = re.compile(r"^GF-[A-Z]+-\d{3}$")
 OWNER_PATHS = {"NodePool": "node_pools", "StorageTier": "storage", "Fabric": "fabrics"}
 SINGLE_OWNERS = {"Cluster": ("cluster",), "Network": ("network",)}
@@ -74,7 +79,7 @@ def policy_findings(run: PackRun, resources: Sequence[AnalyzedResource], locator
             where = f" on {by_urn[diagnostic.urn].name}" if diagnostic.urn in by_urn else " on the stack"
             message = f"policy {diagnostic.policy or '(unknown)'} crashed{where}: {diagnostic.message}"
         else:
-            rule_id = next((tag for tag in policy.tags if RULE_ID.match(tag)), UNTAGGED_POLICY) if policy else UNTAGGED_POLICY
+            rule_id = next((tag for tag in policy.tags if RULE_ID.match(tag)), UNTAGGED_POLICY.id) if policy else UNTAGGED_POLICY.id
             severity = SEVERITY_OF.get(diagnostic.enforcement, "warning")
             fix = policy.remediation if policy else ""
             message = diagnostic.message
