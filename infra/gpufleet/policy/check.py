@@ -145,7 +145,8 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
                 continue
             session, config = sessions[item.path]
             preview_config = {key: value for key, value in config.items() if key in PROGRAM_CONFIG}
-            result = run_preview(program.run, project=PROJECT, stack=item.plan.stack, config=preview_config)
+            plan = item.plan
+            result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=preview_config)
             resources = [analyzed(resource) for resource in result.resources]
             runs[item.path] = (resources, calls.submit(session.analyze, resources, policy_config))
         return [_outcome(item, runs.get(item.path)) for item in batch]

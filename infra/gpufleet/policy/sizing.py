@@ -111,7 +111,7 @@ def _replica_memory_gib(pool: Pool) -> tuple[float, str]:
         sizes = [
             parse_profile_name(profile).nominal_gb
             for layout in pool.mig.device_layouts
-            for profile, count in layout.layout
+            for profile, count in (layout.layout or {}).items()
             if count > 0 and parse_profile_name(profile) is not None
         ]
         if sizes:
