@@ -98,6 +98,7 @@ def analyzed(resource: RecordedResource) -> AnalyzedResource:
         inputs=resource.inputs,
         parent=resource.parent,
         dependencies=resource.depends_on,
+        property_dependencies=resource.property_dependencies,
         protect=resource.protect,
         custom=resource.custom,
     )

@@ -74,6 +74,9 @@ class RecordingMonitor(MockMonitor):
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
                 depends_on=tuple(sorted(set(request.dependencies))),
+                property_dependencies={
+                    key: tuple(sorted(set(deps.urns))) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns
+                },
                 secret_paths=secret_paths,
             ),
             resource_id,

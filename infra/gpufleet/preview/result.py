@@ -30,6 +30,8 @@ class RecordedResource:
     protect: bool = False
     retain_on_delete: bool = False
     depends_on: tuple[str, ...] = ()
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Per input, the URNs its value came from (what the engine hands analyzers)."""
     secret_paths: tuple[str, ...] = ()
     external: bool = False
     """True for resources read with `Resource.get` rather than managed."""
