@@ -27,8 +27,9 @@ def floor():
 
 
 def registration(resource: RecordedResource) -> RecordedResource:
-    """What the floor promises to reproduce: everything but outputs and secretness."""
-    return dataclasses.replace(resource, outputs={}, secret_paths=())
+    """What the floor promises to reproduce: everything but outputs, secretness and which
+    input came from which resource (the floor passes plain values)."""
+    return dataclasses.replace(resource, outputs={}, secret_paths=(), property_dependencies={})
 
 
 @pytest.fixture(scope="module")

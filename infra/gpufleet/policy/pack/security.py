@@ -326,7 +326,9 @@ POLICIES = [
         "GF-SEC-001", "imdsv2-required", "Nodes require IMDSv2 with a hop limit pods can use and no more.", _imdsv2,
         fix="Set metadataOptions httpTokens 'required' and httpPutResponseHopLimit to at most 2.", category="security",
         schema={"max_hop_limit": {"type": "integer", "minimum": 1, "maximum": 64, "default": 2,
-                                  "description": "Highest IMDS hop limit allowed (2: a pod behind the node's network namespace)."}},
+                                  "description": "Highest IMDS hop limit allowed. EC2 takes 1 to 64 and defaults to 1, which IMDSv2 "
+                                                 "answers only on the host; a pod is one hop further, hence 2. Source: "
+                                                 "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchTemplateInstanceMetadataOptionsRequest.html"}},
     ),
     stack_policy(
         "GF-SEC-002", "storage-encrypted-kms", "EBS volumes, FSx file systems and S3 buckets are encrypted with KMS.", _encrypted,
