@@ -54,17 +54,22 @@ def test_defaults_render_resolve_and_preview(name: str, tmp_path: Path) -> None:
     assert written == [tmp_path / "stacks" / "check.yaml", tmp_path / "Pulumi.check.yaml"]
     assert written[0].read_text(encoding="utf-8") == rendered.stack_text
     assert rendered.plan.findings == ()
+    assert preview_node_groups(rendered, written) == sorted(f"{pool.name}-nodes" for pool in rendered.plan.pools)
+
+
+def preview_node_groups(rendered, written: list[Path]) -> list[str]:
+    """Run the Pulumi program on the stamped stack: the node groups it registers."""
     result = preview_file(written[0], region=rendered.plan.cluster.region)
-    node_groups = result.of_type("aws:eks/nodeGroup:NodeGroup")
-    assert sorted(r.name for r in node_groups) == sorted(f"{pool.name}-nodes" for pool in rendered.plan.pools)
+    return sorted(r.name for r in result.of_type("aws:eks/nodeGroup:NodeGroup"))
 
 
 @pytest.mark.parametrize("bound", ["minimum", "maximum"])
 @pytest.mark.parametrize("name", NAMES)
-def test_every_number_at_its_bound_still_resolves(name: str, bound: str) -> None:
+def test_every_number_at_its_bound_still_resolves_and_previews(name: str, bound: str, tmp_path: Path) -> None:
     template = load_template(name, TEMPLATES)
-    plan = template.render("edge", at_bound(name, bound)).plan
-    assert plan.pools
+    rendered, written = stamp(template, "edge", at_bound(name, bound), tmp_path, force=False)
+    plan = rendered.plan
+    assert preview_node_groups(rendered, written) == sorted(f"{pool.name}-nodes" for pool in plan.pools)
     assert plan.findings == ()  # not even a warning: `gpufleet validate --strict` passes
     if name == "llm-training":
         (train,) = [pool for pool in plan.pools if pool.workload == "training"]
@@ -84,6 +89,17 @@ def test_each_allowed_gpu_renders_a_pool_of_that_gpu(name: str, parameter: str, 
     instance = template.parameters[parameter].instances[gpu]
     pools = [pool for pool in plan.pools if pool.instance.name == instance]
     assert pools and all(pool.accelerator.name == gpu for pool in pools)
+
+
+@pytest.mark.parametrize("gpu", ["H200-141GB", "B200-180GB", "B300-288GB"])
+def test_each_training_gpu_previews_with_its_efa_layout(gpu: str, tmp_path: Path) -> None:
+    """The training GPUs differ most where the program works hardest: EFA interfaces per card."""
+    rendered, written = stamp(load_template("llm-training", TEMPLATES), "train", given(gpu=gpu), tmp_path, force=False)
+    (train,) = [pool for pool in rendered.plan.pools if pool.workload == "training"]
+    result = preview_file(written[0], region=rendered.plan.cluster.region)
+    template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{train.name}-template").inputs
+    efa = [nic for nic in template["networkInterfaces"] if nic.get("interfaceType") in ("efa", "efa-only")]
+    assert len(efa) == train.efa.efa_count == load_catalog().instance_type(train.instance.name).max_efa_interfaces
 
 
 def test_gpu_parameters_name_only_catalog_gpus_on_instances_that_carry_them() -> None:
