@@ -3,6 +3,7 @@ header gives the very same bytes, for the stack and for its Pulumi config."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,16 @@ def test_readme_example_errors_point_where_the_stamped_prod_has_them(tmp_path: P
     assert len(readme) == 2
     assert readme[0] == printed[0]
     assert printed[1].startswith(readme[1].removesuffix("...)"))
+
+
+def test_environments_and_template_defaults_pass_gpufleet_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No mandatory policy violation in any stamped environment or a template's defaults; staging
+    scales its GPU pools to zero as the pack advises for non-production stacks."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("ai-lab", "llm-training", "realtime-inference"):
+        stamped = CliRunner().invoke(app, ["new", name, "--stack", name.replace("-", ""), "--templates", str(REPO / "templates")])
+        assert stamped.exit_code == 0, stamped.output
+    stacks = [str(REPO / "stacks" / f"{env}.yaml") for env in sorted(ENVIRONMENTS)] + sorted(str(p) for p in (tmp_path / "stacks").glob("*.yaml"))
+    result = CliRunner().invoke(app, ["check", "--format", "json", *stacks])
+    assert result.exit_code == 0, result.output
+    assert "GF-PRC-010" not in json.dumps([s for s in json.loads(result.stdout)["stacks"] if s["stack"] == "staging"])
