@@ -229,3 +229,18 @@ def test_preview_interrupted_while_writing_exits_with_the_signal_code_and_no_tra
     assert f"gpufleet: interrupted by {name}" in completed.stderr
     assert contents(out) == OLD
     assert leftovers(out) == []
+
+
+def test_preview_writes_everything_as_one_folder_and_drops_what_it_no_longer_renders(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(out), "--json"])
+    assert first.exit_code == 0, first.output
+    names = sorted(os.listdir(out))
+    assert names == sorted([MARKER, "helm", "k8s", "mig-parted-config.yaml", "resources.json"])
+    assert any((out / "k8s").iterdir()) and any((out / "helm").iterdir())
+    (out / "k8s" / "Stale.from-an-older-stack.yaml").write_text("kind: Stale\n", encoding="utf-8")
+    second = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(out), "--json"])
+    assert second.exit_code == 0, second.output
+    assert not (out / "k8s" / "Stale.from-an-older-stack.yaml").exists()
+    assert sorted(os.listdir(out)) == names
+    assert leftovers(out) == []
