@@ -99,7 +99,7 @@ def measure(arguments: list[str]) -> tuple[int, float, float, float]:
 
 
 def in_process(path: Path) -> float:
-    """Best of three load + resolve of one file, without the process start-up and table printing."""
+    """Best of three load + resolve of one file (CPU seconds), without start-up and table printing."""
     from gpufleet.catalog import load_catalog
     from gpufleet.model import resolve
     from gpufleet.stack import load_stack
@@ -107,9 +107,9 @@ def in_process(path: Path) -> float:
     catalog = load_catalog()
     best = float("inf")
     for _ in range(3):
-        started = time.perf_counter()
+        started = time.process_time()
         resolve(load_stack(path), catalog)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -128,7 +128,9 @@ def main() -> None:
             print(f"{name:<44} {len(text.encode()) / 1024:>7.0f}KB {code:>4} {seconds:>7.2f} {cpu:>6.2f} {peak:>8.0f}")
         path = Path(folder) / "largest.yaml"
         path.write_text(largest_allowed(), encoding="utf-8")
-        print(f"{'largest allowed: load + resolve, in-process':<44} {'':>9} {'':>4} {in_process(path):>7.2f}")
+        code, seconds, cpu, peak = measure(["validate", "--json", str(path)])
+        print(f"{'largest allowed stack, validate --json':<44} {'':>9} {code:>4} {seconds:>7.2f} {cpu:>6.2f} {peak:>8.0f}")
+        print(f"{'largest allowed: load + resolve, in-process':<44} {'':>9} {'':>4} {'':>7} {in_process(path):>6.2f}")
         demand = Path(folder) / "demand.yaml"
         demand.write_text(f"services:\n  - {{name: chat, memory_gib: 9, replicas: {MAX_DEMAND_REPLICAS}}}\n", encoding="utf-8")
         code, seconds, cpu, peak = measure(["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand)])

@@ -91,16 +91,15 @@ class _Problem(Exception):
 class _Frame:
     """A mapping or list being filled, and (for a mapping) the key waiting for its value."""
 
-    __slots__ = ("node", "start_values", "key", "key_at", "merged", "placed_at", "slot")
+    __slots__ = ("node", "start_values", "key", "key_at", "merged", "placed_at")
 
-    def __init__(self, node: MapNode | SeqNode, start_values: int, placed_at: tuple[int, int], slot: Any) -> None:
+    def __init__(self, node: MapNode | SeqNode, start_values: int, placed_at: tuple[int, int]) -> None:
         self.node = node
         self.start_values = start_values
         self.key: Any = _NO_KEY
         self.key_at = (0, 0)
         self.merged: set[Any] = set()
         self.placed_at = placed_at  # where this node sits in its parent
-        self.slot = slot  # the parent's key for this node, or None in a list / at the root
 
 
 _NO_KEY = object()
@@ -162,10 +161,8 @@ class _Builder:
         self._count(1, event.start_mark)
         if event.anchor:
             self.anchors[event.anchor] = node
-        parent = self.frames[-1] if self.frames else None
-        slot = parent.key if parent is not None and isinstance(parent.node, MapNode) else None
         self.open.add(id(node))
-        self.frames.append(_Frame(node, self.values - 1, at, slot))
+        self.frames.append(_Frame(node, self.values - 1, at))
 
     def end(self) -> None:
         frame = self.frames.pop()

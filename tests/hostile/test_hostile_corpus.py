@@ -118,3 +118,16 @@ def test_gpus_per_node_is_bounded_by_what_a_node_carries(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand), "--gpus-per-node", "100000000"])
     assert result.exit_code == 2
     assert "--gpus-per-node" in result.output and "16" in result.output
+
+
+def test_ctrl_c_outside_a_writer_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gpufleet.commands.validate as validate
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "load_catalog", interrupted)
+    result = CliRunner().invoke(app, ["validate", "stacks/dev.yaml"])
+    assert result.exit_code == 130
+    assert "gpufleet: interrupted by SIGINT" in result.stderr
+    assert "Traceback" not in result.output
