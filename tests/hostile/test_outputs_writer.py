@@ -244,3 +244,30 @@ def test_preview_writes_everything_as_one_folder_and_drops_what_it_no_longer_ren
     assert not (out / "k8s" / "Stale.from-an-older-stack.yaml").exists()
     assert sorted(os.listdir(out)) == names
     assert leftovers(out) == []
+
+
+def test_an_edit_during_a_preview_changes_none_of_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview reads the stack once: rewriting it mid-run reaches neither resources.json nor
+    the MIG config (it used to reach the program's second read only)."""
+    from gpufleet import program
+
+    stack = tmp_path / "prod.yaml"
+    original = (REPO / "stacks" / "prod.yaml").read_text(encoding="utf-8")
+    stack.write_text(original, encoding="utf-8")
+    edited = original.replace("3g.40gb: 1, 2g.20gb: 1, 1g.10gb: 2", "7g.80gb: 1").replace("m7i.2xlarge", "m7i.4xlarge")
+    assert edited != original
+    real = program.run_plan
+
+    def edit_then_run(plan) -> None:
+        stack.write_text(edited, encoding="utf-8")
+        real(plan)
+
+    monkeypatch.setattr(program, "run_plan", edit_then_run)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["preview", str(stack), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert stack.read_text(encoding="utf-8") == edited  # the edit did happen mid-run
+    resources = (out / "resources.json").read_text(encoding="utf-8")
+    assert "m7i.2xlarge" in resources and "m7i.4xlarge" not in resources
+    mig = (out / "mig-parted-config.yaml").read_text(encoding="utf-8")
+    assert '"3g.40gb": 1' in mig and "7g.80gb" not in mig
