@@ -1,4 +1,4 @@
-"""Over a thousand random edits of the example stacks: each loads and resolves, or fails with
+"""Hundreds of random edits of each example stack (1,600 in all): each loads and resolves, or fails with
 gpufleet's own located error, never with any other exception. (``bench/mutations.py`` runs
 the same mutations at ten times the count.)"""
 
