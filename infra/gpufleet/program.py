@@ -19,7 +19,7 @@ from gpufleet.render.aws.backend import render_aws
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes import render_kubernetes
 from gpufleet.render.kubernetes.cluster import render_existing_cluster
-from gpufleet.stack import StackInvalid, load_stack
+from gpufleet.stack import StackFileError, StackInvalid, load_stack
 
 CloudBackend = Callable[[FleetPlan, pulumi.Resource], ClusterHandle]
 # What makes (or reaches) the cluster, by provider; the Kubernetes backend then renders into it.
@@ -32,6 +32,8 @@ def load_plan(stack_file: str | Path) -> FleetPlan:
         return resolve(load_stack(stack_file), load_catalog())
     except StackInvalid as invalid:
         raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(f) for f in invalid.findings)) from None
+    except StackFileError as unreadable:  # missing, a folder, a FIFO, too big: one line, no traceback
+        raise pulumi.RunError(str(unreadable)) from None
 
 
 class Fleet(pulumi.ComponentResource):

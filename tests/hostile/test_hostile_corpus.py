@@ -131,3 +131,14 @@ def test_ctrl_c_outside_a_writer_exits_130_without_a_traceback(monkeypatch: pyte
     assert result.exit_code == 130
     assert "gpufleet: interrupted by SIGINT" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_pulumi_up_on_an_unreadable_stack_file_fails_the_run_in_one_line(tmp_path: Path) -> None:
+    import pulumi
+
+    from gpufleet.program import load_plan
+
+    fifo = tmp_path / "prod.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(pulumi.RunError, match="cannot read stack file: it is a FIFO"):
+        load_plan(fifo)

@@ -128,6 +128,18 @@ def test_a_full_disk_on_the_second_file_changes_nothing(old_folder: Path, monkey
     assert leftovers(old_folder) == []
 
 
+def test_a_folder_gpufleet_may_not_write_beside_is_exit_2(old_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests run as root, which no permission bit stops: the refusal is injected where it happens.
+    def denied(**_: object) -> str:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(outputs.tempfile, "mkdtemp", denied)
+    with pytest.raises(OutputError, match=f"cannot write beside it in {old_folder.parent}: Permission denied") as refused:
+        write_outputs(old_folder, NEW)
+    assert refused.value.exit_code == 2
+    assert contents(old_folder) == OLD
+
+
 def test_a_failing_swap_changes_nothing(old_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(first: Path, second: Path) -> bool:
         raise OSError(errno.EIO, "Input/output error")
