@@ -258,6 +258,8 @@ def _message(error: Any, model: Any, locator: Locator, path: tuple[PathPart, ...
         return f"must be a number, got {_yaml_kind(value, written)}"
     if kind == "finite_number":
         return f"must be a finite number, got {written or value}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, got {_yaml_kind(value, written)}"
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, got {_yaml_kind(value, written)}"
     if kind == "too_long":

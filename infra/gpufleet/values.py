@@ -24,6 +24,7 @@ Name = Annotated[
 ]
 
 Int = Annotated[int, Field(strict=True)]
+Bool = Annotated[bool, Field(strict=True)]  # not "yes", 1 or "on"
 Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 # Kubernetes is designed for clusters of at most 5,000 nodes and 150,000 pods

@@ -34,6 +34,7 @@ from gpufleet.values import (
     MAX_PODS,
     MAX_POOLS,
     NAME_PATTERN,
+    Bool,
     Float,
     Int,
     Name,
@@ -119,6 +120,14 @@ class NetworkSpec(StackModel):
     vpc_cidr: IPv4Network
     availability_zones: tuple[Identifier, ...] = Field(min_length=1, max_length=MAX_ENTRIES)
 
+    @field_validator("vpc_cidr", mode="before")
+    @classmethod
+    def _written_as_text(cls, vpc_cidr: object) -> object:
+        # ipaddress takes an int (or YAML's true) as an address; a CIDR is only ever written out.
+        if not isinstance(vpc_cidr, str):
+            raise ValueError(f"must be a CIDR block written as text, e.g. 10.0.0.0/16, got {type(vpc_cidr).__name__}")
+        return vpc_cidr
+
     @field_validator("vpc_cidr")
     @classmethod
     def _room_for_subnets(cls, vpc_cidr: IPv4Network) -> IPv4Network:
@@ -152,8 +161,8 @@ class FabricSpec(StackModel):
 
 class S3TierSpec(StackModel):
     kind: Literal["s3"]
-    versioning: bool = True
-    allow_deletion: bool = Field(
+    versioning: Bool = True
+    allow_deletion: Bool = Field(
         default=False, description="Stateful tiers are protected from deletion unless set."
     )
 
@@ -170,7 +179,7 @@ class FsxLustreTierSpec(StackModel):
     import_from: Name | None = Field(
         default=None, description="An s3 tier linked by a data repository association."
     )
-    allow_deletion: bool = False
+    allow_deletion: Bool = False
     namespaces: tuple[Name, ...] = Field(
         default=(), max_length=MAX_ENTRIES, description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
     )
@@ -330,7 +339,7 @@ class NodePoolSpec(StackModel):
     storage: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     mig: Name | None = None
     models: tuple[ServedModel, ...] = Field(default=(), max_length=MAX_ENTRIES)
-    allow_non_rdma: bool = Field(
+    allow_non_rdma: Bool = Field(
         default=False, description="Accept a multi-node training pool without an RDMA fabric."
     )
     labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
