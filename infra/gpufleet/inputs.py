@@ -93,7 +93,8 @@ def display_path(path: Path) -> str:
     """
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute, os.getcwd())
-    return str(path) if relative.startswith("..") else relative
+    outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
+    return str(path) if outside else relative
 
 
 def read_input(path: str | Path, kind: str) -> InputText:
