@@ -1,27 +1,40 @@
 """Benchmark: offline preview of generated fleets against the bare-registration floor.
 
-For fleets of 8, 64 and 512 node pools, run the real program (`gpufleet.program.run`) under
-the preview mocks and compare it with `floor.py`'s loop that registers the very same resources
-through the same SDK and mocks. Prints time, peak memory, per-resource cost and the ratio
-(target <= 1.3x), and checks that the per-resource cost stays flat as pools grow.
+For each fleet size the stack is resolved once (as ``gpufleet preview`` does); then the real
+program (``program.run_plan``) and ``floor.py``'s bare loop registering the very same resources
+run alternately in this one process, through the same ``run_preview`` and so the same runner
+settings, after a warm-up of each. Alternating keeps a noisy, shared machine's load swings
+from landing on one side only. Prints the best and worst of the runs, ms per pool (flat =
+linear), full garbage collections per run, and the tracemalloc peak of one more run each.
 
-    .venv/bin/python bench/preview.py [--pools 8 64 512] [--runs 3]
+``--without drain gc`` turns the runner's settings off (for program and floor alike) to
+measure what each one buys.
+
+    .venv/bin/python bench/preview.py [--pools 128 256 512] [--runs 3] [--without drain gc]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import sys
 import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from floor import measure, measure_floor  # noqa: E402
+from floor import floor_program  # noqa: E402
 
 from gpufleet import program  # noqa: E402
+from gpufleet.catalog import load_catalog  # noqa: E402
+from gpufleet.model import resolve  # noqa: E402
+from gpufleet.preview import PreviewResult, run_preview, runner  # noqa: E402
+from gpufleet.stack import load_stack  # noqa: E402
 
 REGION = "us-east-1"
 # Pool mix of a production fleet: one training pool in eight, the rest inference and lab.
@@ -61,30 +74,86 @@ def fleet_spec(pools: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+class Side:
+    """One side of the comparison (program or floor): its wall times and what one run costs."""
+
+    def __init__(self, label: str, body: Callable[[], None], stack: str, config: dict[str, str]) -> None:
+        self.label, self.body, self.stack, self.config = label, body, stack, config
+        self.seconds: list[float] = []
+        self.full_collections: list[int] = []
+
+    def run(self) -> PreviewResult:
+        gc.collect()  # no run pays for the garbage of the one before
+        collections = gc.get_stats()[2]["collections"]
+        started = time.perf_counter()
+        result = run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
+        self.seconds.append(time.perf_counter() - started)
+        self.full_collections.append(gc.get_stats()[2]["collections"] - collections)
+        return result
+
+    def peak_mib(self) -> float:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
+            return tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+
+
+def without(settings: list[str]) -> None:
+    """Switch the runner's settings off for this process, to measure what each one buys."""
+    if "gc" in settings:
+        runner.PREVIEW_GC_THRESHOLD = 0
+    if "drain" in settings:
+        runner._drained = _undrained
+
+
+async def _undrained(body: Callable[[], None]) -> None:
+    body()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pools", type=int, nargs="+", default=[8, 64, 512])
+    parser.add_argument("--pools", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--without", nargs="*", choices=["drain", "gc"], default=[])
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{'pools':>6} {'resources':>9} {'program s':>10} {'floor s':>8} {'ratio':>6} {'prog ms/res':>11} {'floor ms/res':>12} {'prog MiB':>9} {'floor MiB':>9}")
-    per_resource = []
+    without(args.without)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
+    print(f"runner settings off: {', '.join(args.without) or 'none'}; {args.runs} alternating runs each after a warm-up")
+    print(
+        f"{'pools':>5} {'resources':>9} {'program s':>13} {'floor s':>13} {'ratio':>11} "
+        f"{'prog ms/pool':>12} {'floor ms/pool':>13} {'full GCs':>8} {'peak MiB prog/floor':>19}"
+    )
+    catalog = load_catalog()
     with tempfile.TemporaryDirectory() as folder:
         for pools in args.pools:
             spec = Path(folder) / f"bench{pools}.yaml"
             spec.write_text(fleet_spec(pools), encoding="utf-8")
+            plan = resolve(load_stack(spec), catalog)
             config = {"gpufleet:spec": str(spec), "aws:region": REGION}
-            measured, result = measure("program", program.run, project="gpufleet", stack=spec.stem, config=config, runs=args.runs)
-            floor = measure_floor(result, config=config, runs=args.runs)
-            ratio = measured.best_seconds / floor.best_seconds
-            per_resource.append(measured.ms_per_resource)
+            measured = Side("program", lambda plan=plan: program.run_plan(plan), spec.stem, config)
+            recorded = measured.run()
+            floor = Side("floor", floor_program(recorded.resources), spec.stem, config)
+            floor.run()
+            measured.seconds.clear(), floor.seconds.clear()
+            measured.full_collections.clear(), floor.full_collections.clear()
+            for _ in range(args.runs):
+                measured.run()
+                floor.run()
+            ratios = sorted(p / f for p, f in zip(measured.seconds, floor.seconds))
             print(
-                f"{pools:>6} {measured.resources:>9} {measured.best_seconds:>10.3f} {floor.best_seconds:>8.3f} {ratio:>5.2f}x "
-                f"{measured.ms_per_resource:>11.2f} {floor.ms_per_resource:>12.2f} "
-                f"{measured.peak_bytes / 2**20:>9.1f} {floor.peak_bytes / 2**20:>9.1f}"
+                f"{pools:>5} {len(recorded.resources):>9} {_range(measured.seconds, '.2f'):>13} {_range(floor.seconds, '.2f'):>13} "
+                f"{_range(ratios, '.2f'):>10}x {1000 * min(measured.seconds) / pools:>12.1f} {1000 * min(floor.seconds) / pools:>13.1f} "
+                f"{max(measured.full_collections):>3}/{max(floor.full_collections):<4} "
+                f"{measured.peak_mib():>9.1f} / {floor.peak_mib():<7.1f}",
+                flush=True,
             )
-    growth = per_resource[-1] / per_resource[0]
-    print(f"per-resource cost, largest vs smallest fleet: {growth:.2f}x (1.0 = linear)")
+
+
+def _range(values: list[float], spec: str) -> str:
+    return f"{min(values):{spec}}-{max(values):{spec}}"
 
 
 if __name__ == "__main__":

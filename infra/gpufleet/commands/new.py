@@ -12,7 +12,6 @@ from gpufleet.commands.templates import TemplatesDir
 from gpufleet.errors import UsageError
 from gpufleet.stack import StackInvalid
 from gpufleet.inputs import display_path, read_input
-from gpufleet.templating import ParametersInvalid, header_values, load_template, parse_assignments, read_values_file, stamp
 
 NAME = "new"
 
@@ -32,6 +31,8 @@ def command(
 
     Values from --from, then --values, then --set: later ones win.
     """
+    from gpufleet.templating import ParametersInvalid, load_template, parse_assignments, read_values_file, stamp
+
     template = load_template(template_name, templates_dir)
     given = {}
     if from_stack is not None:
@@ -53,6 +54,8 @@ def command(
 
 
 def _header_of(path: Path, template: str) -> dict:
+    from gpufleet.templating import header_values
+
     text = read_input(path, "stamped stack").text
     try:
         made_by, given = header_values(text)

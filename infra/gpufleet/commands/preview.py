@@ -11,7 +11,6 @@ from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
 from gpufleet.commands.tables import preview_pools_table
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.model.kubernetes import POOL_LABEL
 from gpufleet.model.plan import Pool
 from gpufleet.stack import load_stack
 
@@ -62,6 +61,8 @@ def _accelerators(pool: Pool) -> str:
 
 def _kueue_of(pool: Pool, result: Any) -> dict[str, Any]:
     """The flavor that pins this pool, the queues holding its quota, what each node offers pods."""
+    from gpufleet.model.kubernetes import POOL_LABEL
+
     flavor = next((f for f in result.of_type(FLAVOR) if f.inputs["metadata"]["labels"].get(POOL_LABEL) == pool.name), None)
     if flavor is None:
         return {"flavor": None, "queues": [], "pod_resources": {}}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from gpufleet.commands.console import JsonFlag, out, print_json
-from gpufleet.templating import Template, default_templates_dir, flow_yaml, load_template, template_names
+
+if TYPE_CHECKING:  # templating brings in Jinja; only this verb and `new` need it
+    from gpufleet.templating import Template
 
 NAME = "templates"
 
@@ -30,6 +32,8 @@ def template_row(template: Template) -> dict[str, Any]:
 
 
 def _table(row: dict[str, Any]) -> Table:
+    from gpufleet.templating import flow_yaml
+
     table = Table(title=f"{row['template']}: {row['description']}", title_justify="left")
     for column in ("parameter", "type", "default", "allowed", "description"):
         table.add_column(column)
@@ -46,6 +50,8 @@ def _table(row: dict[str, Any]) -> Table:
 
 def command(as_json: JsonFlag = False, templates_dir: TemplatesDir = None) -> None:
     """List the stack templates with their parameters and defaults."""
+    from gpufleet.templating import default_templates_dir, load_template, template_names
+
     directory = templates_dir or default_templates_dir()
     rows = [template_row(load_template(name, directory)) for name in template_names(directory)]
     if as_json:

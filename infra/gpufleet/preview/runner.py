@@ -10,9 +10,12 @@ caller may itself be inside a running event loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from inspect import isawaitable
 from typing import Optional, Union
 
 from pulumi.runtime import run_in_stack, set_all_config
@@ -23,6 +26,16 @@ from .monitor import RecordingEngine, RecordingMonitor
 from .result import Diagnostic, PreviewResult
 
 Program = Callable[[], None]
+
+# Objects the young generation may gain before CPython collects it (its default is 700). A
+# preview allocates a few hundred thousand long-lived SDK objects (Outputs, Futures, Tasks);
+# at the default each one is traversed again by every later collection that reaches its
+# generation, and the full collections this cascades into grow with the heap.
+PREVIEW_GC_THRESHOLD = 100_000
+
+_gc_lock = threading.Lock()
+_gc_raised_by = 0
+_gc_restore: tuple[int, ...] = ()
 
 
 def run_preview(
@@ -50,8 +63,9 @@ def run_preview(
             outcome["error"] = error
 
     worker = threading.Thread(target=run_isolated, name=f"gpufleet-preview-{stack}", daemon=True)
-    worker.start()
-    worker.join()
+    with _fewer_collections():
+        worker.start()
+        worker.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]  # type: ignore[return-value]
@@ -68,7 +82,7 @@ def _run_in_fresh_runtime(
     asyncio.set_event_loop(loop)
     try:
         _install_runtime(project, stack, root_directory, config, monitor, engine)
-        loop.run_until_complete(run_in_stack(program))
+        loop.run_until_complete(run_in_stack(lambda: _drained(program)))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
@@ -82,6 +96,45 @@ def _run_in_fresh_runtime(
         unknown_invokes=mocks.unknown_invokes,
         diagnostics=tuple(engine.diagnostics) + tuple(sorted(monitor.warnings, key=_by_urn_then_message)),
     )
+
+
+async def _drained(program: Program) -> None:
+    """Run `program`, then yield to the loop once so the SDK drains registrations one by one.
+
+    The SDK's `wait_for_rpcs` awaits its list of registration RPCs one at a time, but it
+    checks that list before yielding: when a synchronous program returns, no registration
+    task has started yet, the list is empty, and every registration completes inside the
+    second loop instead, `asyncio.wait(FIRST_COMPLETED)` over all pending outputs, which
+    re-subscribes every pending output on each round. One yield lets each registration
+    task reach its RPC, so the first loop finds them all.
+    """
+    result = program()
+    if isawaitable(result):
+        await result
+    await asyncio.sleep(0)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the young-generation threshold while any preview runs; restore it after the last.
+
+    The threshold is process-wide, so overlapping previews on several threads share one
+    raise and the caller's own setting comes back when the last of them ends.
+    """
+    global _gc_raised_by, _gc_restore
+    with _gc_lock:
+        if _gc_raised_by == 0:
+            _gc_restore = gc.get_threshold()
+            if _gc_restore[0]:  # 0 means the caller turned automatic collection off: leave it
+                gc.set_threshold(max(PREVIEW_GC_THRESHOLD, _gc_restore[0]), *_gc_restore[1:])
+        _gc_raised_by += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_raised_by -= 1
+            if _gc_raised_by == 0:
+                gc.set_threshold(*_gc_restore)
 
 
 def _install_runtime(
