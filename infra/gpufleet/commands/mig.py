@@ -17,6 +17,7 @@ from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.commands.handler import guarded
 from gpufleet.commands.console import JsonFlag, err, out, print_json
+from gpufleet.commands.tables import TABLE_ROWS, shown_rows
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
@@ -264,6 +265,22 @@ def _plan_json(plan: GpuPacking, pool: NodePacking | None) -> dict[str, Any]:
     return data
 
 
+def _choices_table(choices: dict[str, str]) -> Table:
+    """Each service's profile; past a screenful, how many services chose each profile."""
+    if len(choices) <= TABLE_ROWS:
+        table = Table("Service", "Profile")
+        for service, profile in choices.items():
+            table.add_row(service, profile)
+        return table
+    by_profile: dict[str, list[str]] = {}
+    for service, profile in choices.items():
+        by_profile.setdefault(profile, []).append(service)
+    table = Table("Profile", "Services", "First services", caption="--json lists every service's profile")
+    for profile, services in sorted(by_profile.items(), key=lambda item: (-len(item[1]), item[0])):
+        table.add_row(profile, str(len(services)), ", ".join(services[:3]) + (", ..." if len(services) > 3 else ""))
+    return table
+
+
 @mig_app.command()
 @guarded
 def plan(
@@ -286,10 +303,7 @@ def plan(
     if as_json:
         print_json(_plan_json(result, pool))
         return
-    choices = Table("Service", "Profile")
-    for service, profile in result.profile_choice.items():
-        choices.add_row(service, profile)
-    out.print(choices)
+    out.print(_choices_table(result.profile_choice))
     groups: list[tuple[int, int, dict[str, int]]] = []
     for gpu_layout in result.gpus:
         if groups and groups[-1][2] == gpu_layout.layout and groups[-1][1] == gpu_layout.index - 1:
@@ -297,7 +311,7 @@ def plan(
         else:
             groups.append((gpu_layout.index, gpu_layout.index, gpu_layout.layout))
     layouts = Table("GPUs", "Count", "Layout")
-    for first, last, layout in groups:
+    for first, last, layout in shown_rows(layouts, groups, "layout runs"):
         layouts.add_row(str(first) if first == last else f"{first}-{last}", str(last - first + 1), _layout_text(layout))
     out.print(layouts)
     bounds = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in result.bounds.items())

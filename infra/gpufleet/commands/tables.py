@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from rich.table import Table
 
 from gpufleet.catalog import Catalog
 from gpufleet.model.plan import FleetPlan, Pool
+
+# Rows a human table shows before it summarises the rest: about a screenful. Rendering
+# thousands of rows cost more than the work they describe; --json always lists every row.
+TABLE_ROWS = 50
+
+Row = TypeVar("Row")
+
+
+def shown_rows(table: Table, rows: Sequence[Row], what: str) -> Sequence[Row]:
+    """The first ``TABLE_ROWS`` of ``rows``; the table's caption counts the ones left out."""
+    if len(rows) <= TABLE_ROWS:
+        return rows
+    table.caption = f"{len(rows) - TABLE_ROWS} more {what} not shown; --json lists them all"
+    return rows[:TABLE_ROWS]
 
 
 def pool_row(pool: Pool) -> dict[str, Any]:
@@ -47,7 +62,7 @@ def pools_table(plan: FleetPlan) -> Table:
     table = Table(title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})")
     for column in ("pool", "workload", "instance", "GPU", "per node", "nodes", "GPUs total", "fabric", "placement", "capacity"):
         table.add_column(column, justify="right" if column in ("per node", "GPUs total") else "left")
-    for pool in plan.pools:
+    for pool in shown_rows(table, plan.pools, "pools"):
         fabric = "-"
         if pool.fabric:
             fabric = f"{pool.fabric.kind} x{pool.efa.efa_count}" if pool.efa else pool.fabric.kind
@@ -119,7 +134,7 @@ def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
     columns = ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity", "MIG config", "pods may request (per node)", "Kueue flavor / queues")
     for column in columns:
         table.add_column(column)
-    for row in rows:
+    for row in shown_rows(table, rows, "pools"):
         reservation = row.get("reservation")
         table.add_row(
             row["pool"],

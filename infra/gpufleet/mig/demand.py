@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from gpufleet.documents import read_document
 from gpufleet.findings import declare
 from gpufleet.inputs import InputInvalid
-from gpufleet.values import MAX_DEMAND_REPLICAS, MAX_ENTRIES, MAX_GPU_MEMORY_GIB, Float, Int, Name
+from gpufleet.values import MAX_DEMAND_REPLICAS, MAX_GPU_MEMORY_GIB, Float, Int, Name
 from gpufleet.yamltree import MapNode, SeqNode
 
 NOT_A_DEMAND = declare("GF-DEMAND-001", "error", "A demand file that is not a list of services.", "Write `services:` and a list of name, memory_gib, compute_share, replicas.")
@@ -59,7 +59,9 @@ def check_demand(services: tuple[ServiceDemand, ...]) -> tuple[ServiceDemand, ..
 
 
 # Emptiness is checked after the items, so a list whose only item is wrong is not also "empty".
-Services = Annotated[tuple[ServiceDemand, ...], Field(max_length=MAX_ENTRIES), AfterValidator(check_demand)]
+# Every service has at least one replica, so the replica limit bounds the list too: the
+# planner's own target is 10,000 services (bench/mig_plan.py).
+Services = Annotated[tuple[ServiceDemand, ...], Field(max_length=MAX_DEMAND_REPLICAS), AfterValidator(check_demand)]
 
 
 class DemandFile(BaseModel):
