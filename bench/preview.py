@@ -4,8 +4,10 @@ For each fleet size the stack is resolved once (as ``gpufleet preview`` does); t
 program (``program.run_plan``) and ``floor.py``'s bare loop registering the very same resources
 run alternately in this one process, through the same ``run_preview`` and so the same runner
 settings, after a warm-up of each. Alternating keeps a noisy, shared machine's load swings
-from landing on one side only. Prints the best and worst of the runs, ms per pool (flat =
-linear), full garbage collections per run, and the tracemalloc peak of one more run each.
+from landing on one side only. Prints the best and worst wall and CPU seconds (process CPU
+time, the SDK's executor threads included: on a loaded machine it moves far less than wall
+time), each pair's ratio, CPU ms per pool (flat = linear), full garbage collections per run,
+and the tracemalloc peak of one more run each.
 
 ``--without drain gc`` turns the runner's settings off (for program and floor alike) to
 measure what each one buys.
@@ -80,14 +82,16 @@ class Side:
     def __init__(self, label: str, body: Callable[[], None], stack: str, config: dict[str, str]) -> None:
         self.label, self.body, self.stack, self.config = label, body, stack, config
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []
         self.full_collections: list[int] = []
 
     def run(self) -> PreviewResult:
         gc.collect()  # no run pays for the garbage of the one before
         collections = gc.get_stats()[2]["collections"]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
         self.seconds.append(time.perf_counter() - started)
+        self.cpu_seconds.append(time.process_time() - cpu)
         self.full_collections.append(gc.get_stats()[2]["collections"] - collections)
         return result
 
@@ -123,8 +127,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
     print(f"runner settings off: {', '.join(args.without) or 'none'}; {args.runs} alternating runs each after a warm-up")
     print(
-        f"{'pools':>5} {'resources':>9} {'program s':>13} {'floor s':>13} {'ratio':>11} "
-        f"{'prog ms/pool':>12} {'floor ms/pool':>13} {'full GCs':>8} {'peak MiB prog/floor':>19}"
+        f"{'pools':>5} {'resources':>9} {'program s':>13} {'floor s':>13} {'ratio':>11} {'prog CPU s':>12} {'floor CPU s':>12} "
+        f"{'CPU ratio':>11} {'prog CPU ms/pool':>12} {'floor CPU ms/pool':>13} {'full GCs':>8} {'peak MiB prog/floor':>19}"
     )
     catalog = load_catalog()
     with tempfile.TemporaryDirectory() as folder:
@@ -137,15 +141,17 @@ def main() -> None:
             recorded = measured.run()
             floor = Side("floor", floor_program(recorded.resources), spec.stem, config)
             floor.run()
-            measured.seconds.clear(), floor.seconds.clear()
-            measured.full_collections.clear(), floor.full_collections.clear()
+            for side in (measured, floor):
+                side.seconds.clear(), side.cpu_seconds.clear(), side.full_collections.clear()
             for _ in range(args.runs):
                 measured.run()
                 floor.run()
-            ratios = sorted(p / f for p, f in zip(measured.seconds, floor.seconds))
+            ratios = [p / f for p, f in zip(measured.seconds, floor.seconds)]
+            cpu_ratios = [p / f for p, f in zip(measured.cpu_seconds, floor.cpu_seconds)]
             print(
                 f"{pools:>5} {len(recorded.resources):>9} {_range(measured.seconds, '.2f'):>13} {_range(floor.seconds, '.2f'):>13} "
-                f"{_range(ratios, '.2f'):>10}x {1000 * min(measured.seconds) / pools:>12.1f} {1000 * min(floor.seconds) / pools:>13.1f} "
+                f"{_range(ratios, '.2f'):>10}x {_range(measured.cpu_seconds, '.2f'):>12} {_range(floor.cpu_seconds, '.2f'):>12} "
+                f"{_range(cpu_ratios, '.2f'):>10}x {1000 * min(measured.cpu_seconds) / pools:>12.1f} {1000 * min(floor.cpu_seconds) / pools:>13.1f} "
                 f"{max(measured.full_collections):>3}/{max(floor.full_collections):<4} "
                 f"{measured.peak_mib():>9.1f} / {floor.peak_mib():<7.1f}",
                 flush=True,
