@@ -176,7 +176,9 @@ def test_validate_json_is_stable_and_machine_readable() -> None:
     assert train["instance_type"] == "p5e.48xlarge"
     assert train["accelerator"] == "H200-141GB"
     assert train["accelerators_per_node"] == 8 and train["accelerators_max"] == 128
-    assert train["nodes"] == {"min": 16, "desired": 16, "max": 16}
+    # Issue 8: a capacity-block group is created at 0 before the block starts, EKS's own advice.
+    assert train["nodes"] == {"min": 0, "desired": 0, "max": 16}
+    assert train["update_strategy"] == "MINIMAL"
     assert train["efa_interfaces"] == 32
     assert train["placement"] == "none" and train["capacity"] == "capacity-block"
     assert train["zones"] == ["us-east-1a"]
@@ -425,7 +427,7 @@ def test_rules_json_lists_every_rule_with_id_severity_and_description() -> None:
 
 
 SPOT_TRAINING = """\
-cluster: {name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33"}
+cluster: {name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33", admins: ["arn:aws:iam::123456789012:role/a"]}
 network: {vpc_cidr: 10.0.0.0/16, availability_zones: [us-east-1a, us-east-1b]}
 fabrics: {efa: {kind: efa}}
 node_pools:
@@ -435,6 +437,7 @@ node_pools:
     nodes: {min: 0, max: 4}
     fabric: efa
     capacity: {type: spot}
+  system: {workload: system, instance_type: m7i.xlarge, nodes: {min: 1, max: 2}}
 """
 
 

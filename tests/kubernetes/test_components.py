@@ -138,7 +138,8 @@ def test_autoscaler_scales_only_elastic_pools_with_node_templates_on_their_group
 
 def test_autoscaler_role_is_its_own_and_scales_only_this_clusters_groups(full_stack_dir) -> None:
     _, result = full(full_stack_dir)
-    [association] = result.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    # The VPC CNI has its own association too (issue 8): pick the autoscaler's.
+    [association] = [r for r in result.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation") if r.name == "cluster-autoscaler"]
     values = release_values(result, "cluster-autoscaler")
     assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("kube-system", values["rbac"]["serviceAccount"]["name"])
     [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "cluster-autoscaler"]

@@ -37,6 +37,10 @@ node_pools:
     nodes: {min: 1, max: 2}
     fabric: tcp
     mig: slices
+  system:
+    workload: system
+    instance_type: m7i.xlarge
+    nodes: {min: 1, max: 2}
 """
 
 
@@ -64,14 +68,15 @@ def test_spelling_that_resolves_the_same_is_equal(stacks) -> None:
 
 
 def test_gpu_type_and_count_and_fleet_totals(stacks) -> None:
-    after = BASE.replace("    instance_type: p5.48xlarge\n    nodes: {min: 2, max: 2}", "    instance_type: p5e.48xlarge\n    nodes: {min: 4, max: 4}")
+    # p5en, not p5e: us-east-1 offers no p5e (catalog zone offerings, issue 8).
+    after = BASE.replace("    instance_type: p5.48xlarge\n    nodes: {min: 2, max: 2}", "    instance_type: p5en.48xlarge\n    nodes: {min: 4, max: 4}")
     found = fields(changes(stacks, BASE, after))
-    assert found["pool.train.instance_type"] == ("p5.48xlarge", "p5e.48xlarge")
+    assert found["pool.train.instance_type"] == ("p5.48xlarge", "p5en.48xlarge")
     assert found["pool.train.accelerator"] == ("H100-80GB", "H200-141GB")
     assert found["pool.train.accelerators_max"] == (16, 32)
     assert found["fleet.accelerators_max.H100-80GB"] == (32, 16)
     assert found["fleet.accelerators_max.H200-141GB"] == (None, 32)
-    assert found["fleet.nodes_max"] == (4, 6)
+    assert found["fleet.nodes_max"] == (6, 8), "the system pool (GF-AWS-003) adds its 2"
 
 
 def test_fabric_efa_count_and_placement(stacks) -> None:

@@ -120,7 +120,8 @@ def test_gf_k8s_002_time_slicing_beside_mig(stacks) -> None:
             nodes: {min: 0, max: 1}
             mig: sevenths
             sharing: {time_slicing: {replicas: 2}}
-        """
+        """,
+        stacks.system_pool,
     )
     [(rule, line, _, field, message)] = findings(path)
     assert (rule, line, field) == ("GF-K8S-002", 19, "node_pools.lab.sharing")
@@ -151,6 +152,10 @@ def test_gf_k8s_003_queue_namespace_without_a_pool_and_twice(stacks) -> None:
             workload: lab
             instance_type: g6.xlarge
             nodes: {min: 0, max: 1}
+          system:
+            workload: system
+            instance_type: m7i.xlarge
+            nodes: {min: 1, max: 2}
         queues:
           lab: [team-a, team-a]
           inference: [serving]
@@ -158,7 +163,8 @@ def test_gf_k8s_003_queue_namespace_without_a_pool_and_twice(stacks) -> None:
     )
     problems = findings(path)
     assert {p[0] for p in problems} == {"GF-K8S-003"}
-    assert [(p[1], p[3]) for p in problems] == [(15, "queues.lab.1"), (16, "queues.inference")]
+    # Lines 19 and 20: the system pool (lines 14-17) gives CoreDNS a node (GF-AWS-003).
+    assert [(p[1], p[3]) for p in problems] == [(19, "queues.lab.1"), (20, "queues.inference")]
     assert "namespace 'team-a' is listed twice" in problems[0][4]
     assert "no inference pool" in problems[1][4]
 

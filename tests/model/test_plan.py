@@ -100,6 +100,7 @@ def test_multi_node_on_demand_efa_training_gets_a_cluster_group(stacks) -> None:
             nodes: {min: 2, max: 8}
             fabric: efa
         """,
+        stacks.system_pool,
     )
     train = pool(stacks.plan(path), "train")
     assert train.placement.strategy == "cluster"
@@ -120,6 +121,7 @@ def test_reserved_training_capacity_gets_no_placement_group(stacks, capacity: st
             fabric: efa
             capacity: {{type: {capacity}, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}}
         """,
+        stacks.system_pool,
     )
     train = pool(stacks.plan(path), "train")
     assert train.placement.strategy == "none"
@@ -144,6 +146,7 @@ def test_other_pools_get_no_placement_group(stacks, workload: str, nodes: str, f
             nodes: {nodes}
             fabric: {fabric}
         """,
+        stacks.system_pool,
     )
     decision = pool(stacks.plan(path), "pool").placement
     assert (decision.strategy, decision.reason) == ("none", "single-node or non-training pool")
@@ -161,6 +164,7 @@ def test_explicit_partition_placement(stacks) -> None:
             fabric: efa
             placement: partition
         """,
+        stacks.system_pool,
     )
     decision = pool(stacks.plan(path), "train").placement
     # EC2 partition groups have at most 7 partitions per zone.
@@ -206,6 +210,7 @@ def test_zones_per_pool_kind(stacks) -> None:
             nodes: {min: 1, max: 1}
             capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
         """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
     # Inference without EFA spreads over every network zone.
@@ -278,7 +283,7 @@ def test_labels_and_taints(stacks) -> None:
             nodes: {min: 0, max: 2}
           train:
             workload: training
-            instance_type: trn2.48xlarge
+            instance_type: trn1.32xlarge
             nodes: {min: 2, max: 2}
             fabric: efa
         """,
@@ -309,7 +314,8 @@ def test_labels_and_taints(stacks) -> None:
     assert lab.taints == (gpu_taint, Taint("gpufleet.io/workload", "lab"))
 
     train = pool(plan, "train")
-    assert train.labels["gpufleet.io/accelerator"] == "Trainium2"
+    # trn1, not trn2: us-east-1 offers no trn2 (the catalog's zone offerings).
+    assert train.labels["gpufleet.io/accelerator"] == "Trainium"
     assert "nvidia.com/mig.config" not in train.labels
     assert train.taints == (Taint("aws.amazon.com/neuron", "true"), Taint("gpufleet.io/workload", "training"))
 
@@ -333,6 +339,10 @@ node_pools:
   serve:
     workload: inference
     instance_type: g6.xlarge
+    nodes: {{min: 1, max: 2}}
+  system:
+    workload: system
+    instance_type: m7i.xlarge
     nodes: {{min: 1, max: 2}}
 """
 
@@ -396,6 +406,7 @@ def test_pinned_subnet_slot(stacks) -> None:
             fabric: efa
             subnet_slot: 3
         """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
     # Slot n is the n-th /24 from 10.0.128.0.
@@ -462,6 +473,7 @@ def test_file_system_sits_where_most_of_its_clients_run(stacks) -> None:
             fabric: efa
             storage: [scratch]
         """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
     tier = plan.storage_tier("scratch")
@@ -488,7 +500,8 @@ def test_mig_per_device_layouts(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 2}
             mig: mixed
-        """
+        """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
     layouts = pool(plan, "serve").mig.device_layouts
@@ -509,7 +522,8 @@ def test_mig_demand_plan_resolves(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 2}
             mig: auto
-        """
+        """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
     layouts = pool(plan, "serve").mig.device_layouts

@@ -12,9 +12,10 @@ def test_reserved_capacity_pins_the_pool_to_the_reservations_zone(stacks) -> Non
             instance_type: p5.48xlarge
             nodes: {min: 2, max: 2}
             capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1b}
-        """
+        """,
+        stacks.system_pool,
     )
-    (serve,) = stacks.plan(path).pools
+    serve = next(pool for pool in stacks.plan(path).pools if pool.name == "serve")
     assert serve.zones == ("us-east-1b",)
     assert [s.zone for s in serve.subnets] == ["us-east-1b"]
 
@@ -28,7 +29,8 @@ def test_reservation_zone_outside_the_network(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 2, max: 2}
             capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1d}
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 14; the zone value sits at column 92.
     assert stacks.resolve_problems(path) == [
@@ -47,7 +49,8 @@ def test_pool_zone_that_contradicts_its_reservation(stacks) -> None:
             nodes: {min: 2, max: 2}
             availability_zone: us-east-1a
             capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1b}
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
         (14, 24, "node_pools.serve.availability_zone", "zone 'us-east-1a' differs from the zone of cr-0123456789abcdef0 (us-east-1b)"),
@@ -90,7 +93,8 @@ def test_user_labels_cannot_take_gpufleets_own_keys(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 2}
             labels: {team: search, gpufleet.io/pool: other, nvidia.com/mig.config: all-1g.10gb}
-        """
+        """,
+        stacks.system_pool,
     )
     problems = stacks.resolve_problems(path)
     assert [(line, field, message) for line, _, field, message in problems] == [
@@ -133,7 +137,8 @@ def test_service_and_model_names_listed_twice(stacks) -> None:
             models:
               - {name: llama, parameters_b: 8}
               - {name: llama, parameters_b: 70}
-        """
+        """,
+        stacks.system_pool,
     )
     assert [(line, field, message) for line, _, field, message in stacks.resolve_problems(path)] == [
         (14, "mig_plans.auto.demand.1.name", "service 'chat' is listed twice"),

@@ -28,7 +28,8 @@ def test_unknown_instance_type_with_did_you_mean(stacks) -> None:
             workload: inference
             instance_type: p5e.48xl
             nodes: {min: 1, max: 2}
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 12 "    instance_type: p5e.48xl": the value at column 20.
     assert stacks.resolve_problems(path) == [
@@ -45,7 +46,8 @@ def test_unknown_instance_type_without_a_close_match(stacks) -> None:
             workload: inference
             instance_type: quantum.9000
             nodes: {min: 1, max: 2}
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [(12, 20, "node_pools.big.instance_type", "unknown instance type 'quantum.9000'")]
     assert stacks.rules == ["GF-POOL-001"]
@@ -60,7 +62,8 @@ def test_unknown_instance_type_still_checks_references(stacks) -> None:
             instance_type: p5.48xl
             nodes: {min: 1, max: 2}
             fabric: efa
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
         (12, 20, "node_pools.big.instance_type", "unknown instance type 'p5.48xl' (did you mean 'p5.48xlarge'?)"),
@@ -125,7 +128,8 @@ def test_dangling_fabric_storage_and_mig_references(stacks) -> None:
             fabric: train-efs
             storage: [datasets, dataset]
             mig: halfs
-        """
+        """,
+        stacks.system_pool,
     )
     # 22 "    fabric: train-efs"        value at column 13
     # 23 "    storage: [datasets, dataset]"  'dataset' at column 25
@@ -147,7 +151,8 @@ def test_dangling_reference_with_nothing_defined(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 2}
             mig: halves
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [(14, 10, "node_pools.serve.mig", "unknown MIG plan 'halves' (the stack defines none)")]
     assert stacks.rules == ["GF-REF-002"]
@@ -165,7 +170,8 @@ def test_dangling_reference_lists_the_known_names(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 2}
             fabric: zzz
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
         (17, 13, "node_pools.serve.fabric", "unknown fabric 'zzz' (known: east, west)"),
@@ -184,7 +190,8 @@ def test_storage_tier_listed_twice(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 2}
             storage: [datasets, datasets]
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 16 "    storage: [datasets, datasets]": the second at column 25.
     assert stacks.resolve_problems(path) == [
@@ -262,7 +269,8 @@ def test_efa_on_an_instance_without_efa(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 2}
             fabric: efa
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 16 "    fabric: efa": the value at column 13. The hint lists the family's EFA sizes
     # smallest first (g6.8xlarge and up have MaximumEfaInterfaces 1 in the catalog).
@@ -288,7 +296,8 @@ def test_efa_on_a_family_without_any_efa_size(stacks) -> None:
             instance_type: inf2.48xlarge
             nodes: {min: 1, max: 2}
             fabric: efa
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [(16, 13, "node_pools.serve.fabric", "inf2.48xlarge does not support EFA")]
     assert stacks.rules == ["GF-EFA-001"]
@@ -322,6 +331,7 @@ def test_too_many_zones_is_reported_not_a_crash(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 2}
         """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [(8, 3, "network.availability_zones", "at most 8 availability zones")]
     assert stacks.rules == ["GF-NET-002"]
@@ -336,7 +346,8 @@ def test_pool_zone_not_in_the_network(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 2}
             availability_zone: us-east-1c
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 14 "    availability_zone: us-east-1c": the value at column 24.
     assert stacks.resolve_problems(path) == [
@@ -357,7 +368,8 @@ def test_capacity_block_on_an_ineligible_type(stacks) -> None:
             instance_type: g6e.48xlarge
             nodes: {min: 2, max: 2}
             capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 14 "    capacity: {type: capacity-block, ...}": the type at column 22.
     assert stacks.resolve_problems(path) == [
@@ -379,7 +391,8 @@ def test_capacity_block_on_trn1n_is_refused(stacks) -> None:
             nodes: {min: 4, max: 4}
             fabric: efa
             capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
         (17, 22, "node_pools.train.capacity.type", f"trn1n.32xlarge cannot run in a capacity block (eligible: {CB_ELIGIBLE})"),
@@ -387,7 +400,7 @@ def test_capacity_block_on_trn1n_is_refused(stacks) -> None:
     assert stacks.rules == ["GF-CAP-001"]
 
 
-def test_capacity_block_needs_min_equal_to_max(stacks) -> None:
+def test_capacity_block_needs_min_zero_or_max(stacks) -> None:
     path = stacks.aws(
         """
         fabrics:
@@ -399,11 +412,13 @@ def test_capacity_block_needs_min_equal_to_max(stacks) -> None:
             nodes: {min: 2, max: 4}
             fabric: efa
             capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 15 "    nodes: ..." is a mapping: located at its key, column 5.
     assert stacks.resolve_problems(path) == [
-        (15, 5, "node_pools.train.nodes", "a capacity block holds a fixed number of instances: set min equal to max"),
+        # Issue 8: min 0 is allowed too (EKS creates capacity-block groups at 0 before the block starts).
+        (15, 5, "node_pools.train.nodes", "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max"),
     ]
     assert stacks.rules == ["GF-CAP-002"]
 
@@ -421,7 +436,8 @@ def test_cluster_placement_with_a_capacity_block(stacks) -> None:
             fabric: efa
             placement: cluster
             capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 17 "    placement: cluster": the value at column 16.
     assert stacks.resolve_problems(path) == [
@@ -449,15 +465,17 @@ def test_cluster_placement_with_a_reservation(stacks) -> None:
             fabric: efa
             placement: cluster
             capacity: {type: reservation, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
         (
             17,
             16,
             "node_pools.train.placement",
-            "a targeted capacity reservation only launches into a cluster placement group it was created in, "
-            "and gpufleet creates the group: drop placement or use capacity-block",
+            # Issue 8: the reservation may now name the group it was created in, so the message says how.
+            "a targeted capacity reservation created in a cluster placement group only launches into that "
+            "group: name it in capacity.placement_group (or drop placement)",
         ),
     ]
     assert stacks.rules == ["GF-PLACE-002"]
@@ -472,7 +490,8 @@ def test_spread_placement_limit(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 15}
             placement: spread
-        """
+        """,
+        stacks.system_pool,
     )
     # Two zones hold at most 2 x 7 = 14 spread instances.
     assert stacks.resolve_problems(path) == [
@@ -502,7 +521,8 @@ def test_mig_plan_on_a_gpu_without_mig(stacks) -> None:
             instance_type: g6.xlarge
             nodes: {min: 1, max: 2}
             mig: slices
-        """
+        """,
+        stacks.system_pool,
     )
     # The plan itself is wrong (line 11, the gpu value at column 10); the pool's reference
     # to it is not reported a second time.
@@ -526,7 +546,8 @@ def test_mig_plan_for_another_gpu_than_the_pools(stacks) -> None:
             instance_type: p4de.24xlarge
             nodes: {min: 1, max: 2}
             mig: halves
-        """
+        """,
+        stacks.system_pool,
     )
     # Line 18 "    mig: halves": the value at column 10.
     assert stacks.resolve_problems(path) == [
@@ -606,7 +627,8 @@ def test_multi_node_training_without_a_fabric(stacks) -> None:
             workload: training
             instance_type: p5.48xlarge
             nodes: {min: 2, max: 4}
-        """
+        """,
+        stacks.system_pool,
     )
     # No fabric line to point at: the pool itself (line 10, column 3).
     assert stacks.resolve_problems(path) == [
@@ -626,7 +648,8 @@ def test_multi_node_training_on_ethernet(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 2}
             fabric: lan
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
         (16, 13, "node_pools.train.fabric", f"multi-node training (up to 2 nodes) has fabric 'lan' (ethernet); {NO_RDMA}"),
@@ -643,10 +666,11 @@ def test_multi_node_training_with_allow_non_rdma_is_accepted(stacks) -> None:
             instance_type: g6.12xlarge
             nodes: {min: 2, max: 4}
             allow_non_rdma: true
-        """
+        """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
-    (pool,) = plan.pools
+    pool = next(p for p in plan.pools if p.name == "train")
     assert pool.fabric is None and pool.efa is None
     # Without an RDMA fabric there is nothing to co-locate for.
     assert pool.placement.strategy == "none"
@@ -660,7 +684,8 @@ def test_single_node_training_needs_no_fabric(stacks) -> None:
             workload: training
             instance_type: p5.48xlarge
             nodes: {min: 0, max: 1}
-        """
+        """,
+        stacks.system_pool,
     )
     assert stacks.plan(path).pools[0].fabric is None
 
@@ -749,7 +774,8 @@ def test_local_nvme_tier_on_an_instance_without_nvme(stacks) -> None:
             instance_type: inf2.xlarge
             nodes: {min: 1, max: 2}
             storage: [cache]
-        """
+        """,
+        stacks.system_pool,
     )
     # inf2 has no instance store in DescribeInstanceTypes. Line 16, '[cache]' item at column 15.
     assert stacks.resolve_problems(path) == [
@@ -782,7 +808,8 @@ def test_every_semantic_problem_in_one_run_sorted_by_line(stacks) -> None:
             workload: training
             instance_type: g6.12xlarge
             nodes: {min: 1, max: 3}
-        """
+        """,
+        stacks.system_pool,
     )
     problems = stacks.resolve_problems(path)
     assert problems == [
@@ -823,7 +850,8 @@ def test_mig_devices_beyond_the_pools_gpus(stacks) -> None:
             instance_type: p5.4xlarge
             nodes: {min: 1, max: 2}
             mig: mixed
-        """
+        """,
+        stacks.system_pool,
     )
     # p5.4xlarge has one H100 (index 0): GPU 5 does not exist on its nodes. The pool's
     # reference (line 19, column 10) is where plan and instance meet.
@@ -847,7 +875,8 @@ def test_mig_demand_needing_more_nodes_than_the_pool_allows(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 1}
             mig: auto
-        """
+        """,
+        stacks.system_pool,
     )
     # A demand plan covers every replica the pool serves, packed onto identical nodes:
     # 70 x 1g.10gb at 7 per H100 needs 10 GPUs, so two 8-GPU nodes, and the pool allows one.
@@ -871,7 +900,8 @@ def test_mig_demand_spread_over_identical_nodes(stacks) -> None:
             instance_type: p5.48xlarge
             nodes: {min: 2, max: 2}
             mig: auto
-        """
+        """,
+        stacks.system_pool,
     )
     plan = stacks.plan(path)
     (serve,) = [p for p in plan.pools if p.name == "serve"]

@@ -183,6 +183,10 @@ def test_capacity_block_and_reservation_pools_have_no_placement_group(preview_st
             nodes: {min: 2, max: 2}
             fabric: rdma
             capacity: {type: reservation, reservation_id: cr-0123456789abcdef1, availability_zone: us-east-1a}
+          sys:
+            workload: system
+            instance_type: m7i.xlarge
+            nodes: {min: 1, max: 2}
         """
     )
     assert not result.of_type(PLACEMENT_GROUP)
@@ -213,6 +217,10 @@ def test_stateful_storage_is_protected_unless_deletion_is_allowed(preview_stack)
             instance_type: p5.48xlarge
             nodes: {min: 1, max: 1}
             storage: [fast]
+          sys:
+            workload: system
+            instance_type: m7i.xlarge
+            nodes: {min: 1, max: 2}
         """
     )
     buckets = {r.parent.split("::")[-1]: r for r in result.of_type("aws:s3/bucket:Bucket")}
@@ -282,13 +290,12 @@ def test_region_mismatch_between_config_and_spec_is_an_error():
 
 
 def test_vpc_cni_older_than_efa_only_support_is_refused():
-    from gpufleet.render.aws.cluster import require_version
+    # Issue 8: versions are pinned in the catalog, so the check is the model's (GF-AWS-009).
+    from gpufleet.model.aws import vpc_cni_supports_efa_only
 
-    why = "EFA-only interfaces need it"
-    assert require_version("vpc-cni", "v1.19.2-eksbuild.1", "1.18.5", why) == "v1.19.2-eksbuild.1"
-    assert require_version("vpc-cni", "v1.18.5-eksbuild.3", "1.18.5", why) == "v1.18.5-eksbuild.3"
-    with pytest.raises(ValueError, match="vpc-cni v1.18.3-eksbuild.1 is older than 1.18.5: EFA-only interfaces need it"):
-        require_version("vpc-cni", "v1.18.3-eksbuild.1", "1.18.5", why)
+    assert vpc_cni_supports_efa_only("v1.19.2-eksbuild.1", "1.18.5")
+    assert vpc_cni_supports_efa_only("v1.18.5-eksbuild.3", "1.18.5")
+    assert not vpc_cni_supports_efa_only("v1.18.3-eksbuild.1", "1.18.5")
 
 
 def test_efa_fleet_pins_a_vpc_cni_recent_enough_for_efa_only(training_fleet):
@@ -314,7 +321,8 @@ def test_lustre_accepts_lnet_traffic_from_nodes_only():
     result = preview_file(REPO / "stacks" / "prod.yaml")
     children = children_of(result, "gpufleet:aws:StorageTier", "scratch")
     group = next(r for r in children if r.type == "aws:ec2/securityGroup:SecurityGroup")
-    nodes = next(r for r in children_of(result, "gpufleet:aws:Network", "network") if r.type == "aws:ec2/securityGroup:SecurityGroup")
+    # Issue 8: each node class has its own group; the training nodes are this tier's clients.
+    nodes = result.named("aws:ec2/securityGroup:SecurityGroup", "network-nodes-training")
     ingress = [r.inputs for r in children if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
     assert {(i["fromPort"], i["toPort"], i["referencedSecurityGroupId"]) for i in ingress} == {
         (988, 988, nodes.id), (1018, 1023, nodes.id), (988, 988, group.id), (1018, 1023, group.id)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from gpufleet.catalog import load_catalog
+from gpufleet.catalog.eks import ZoneOffering
 from gpufleet.mig import check_layout
 from gpufleet.model import resolve, subnet_slot
 from gpufleet.stack import StackInvalid, load_stack
@@ -31,6 +32,9 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 REGIONS = {"us-east-1": "abcdef", "us-west-2": "abcd", "eu-west-1": "abc", "ap-northeast-1": "acd"}
 INSTANCES = sorted(CATALOG.instance_types)
 MIG_GPUS = sorted(CATALOG.mig)
+EMPTY = ZoneOffering(names=(), ids=())
+# CoreDNS needs an untainted node (GF-AWS-003); the name is longer than any drawn one.
+ADDON_POOL = {"workload": "system", "instance_type": "m7i.xlarge", "nodes": {"min": 1, "max": 2}}
 
 names = st.from_regex(r"\A[a-z][a-z0-9-]{0,10}[a-z0-9]\Z")
 
@@ -70,8 +74,10 @@ def mig_layouts(draw, gpu: str) -> dict[str, int]:
 
 
 @st.composite
-def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict], zones: list[str]) -> dict[str, Any]:
-    instance = CATALOG.instance_types[draw(st.sampled_from(INSTANCES))]
+def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict], zones: list[str], region: str) -> dict[str, Any]:
+    # Only types some zone of the network offers: others are refused on purpose (GF-AWS-005).
+    offered = [t for t in INSTANCES if set(CATALOG.zone_offerings.regions[region].get(t, EMPTY).names) & {z[-1] for z in zones}]
+    instance = CATALOG.instance_types[draw(st.sampled_from(offered))]
     accelerator = CATALOG.accelerator_of(instance)
     workload = "system" if accelerator is None else draw(st.sampled_from(["training", "inference", "lab"]))
     pool: dict[str, Any] = {"workload": workload, "instance_type": instance.name}
@@ -118,13 +124,14 @@ def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict],
 @st.composite
 def valid_stacks(draw) -> dict[str, Any]:
     region = draw(st.sampled_from(sorted(REGIONS)))
-    letters = draw(st.lists(st.sampled_from(REGIONS[region]), min_size=1, max_size=3, unique=True))
+    # EKS needs two zones for the control plane (GF-AWS-001).
+    letters = draw(st.lists(st.sampled_from(REGIONS[region]), min_size=2, max_size=3, unique=True))
     data: dict[str, Any] = {
         "cluster": {
             "name": draw(names),
             "provider": "aws",
             "region": region,
-            "kubernetes_version": f"1.{draw(st.integers(28, 34))}",
+            "kubernetes_version": draw(st.sampled_from(sorted(CATALOG.eks.kubernetes_versions))),
         },
         "network": {"vpc_cidr": f"10.{draw(st.integers(0, 255))}.0.0/16", "availability_zones": [region + z for z in letters]},
         "fabrics": {"efa": {"kind": "efa"}, "lan": {"kind": "ethernet"}},
@@ -150,7 +157,7 @@ def valid_stacks(draw) -> dict[str, Any]:
     data["mig_plans"] = mig_plans
 
     pool_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
-    node_pools = {name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"])) for name in pool_names}
+    node_pools = {name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"], region)) for name in pool_names}
     # Two training pools whose names hash to one dedicated subnet are refused on purpose
     # (the user must pin one); keep generated stacks clear of that.
     training = [subnet_slot(n) for n, p in node_pools.items() if p["workload"] == "training"]
@@ -158,7 +165,7 @@ def valid_stacks(draw) -> dict[str, Any]:
         node_pools = {n: p for n, p in node_pools.items() if p["workload"] != "training"} or {
             "system": {"workload": "system", "instance_type": "m7i.xlarge", "nodes": {"min": 1, "max": 2}}
         }
-    data["node_pools"] = node_pools
+    data["node_pools"] = {**node_pools, "system-addons": ADDON_POOL}
     return data
 
 

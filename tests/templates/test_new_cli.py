@@ -97,7 +97,8 @@ def test_bad_value_names_parameter_origin_and_expectation_and_writes_nothing(pro
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "gpufleet: parameters for template llm-training do not fit (nothing written):",
-        "  zones: expected a whole number from 1 to 6, got 0 (from --set zones=0)",
+        # EKS needs two zones (issue 8, GF-AWS-001): the parameter's minimum is 2.
+        "  zones: expected a whole number from 2 to 6, got 0 (from --set zones=0)",
         "  gpu: expected a GPU of H200-141GB, B200-180GB, B300-288GB, got 'A100' (from --set gpu=A100)",
         "  nodes: expected a whole number from 1 to 128, got 'abc' (from --set nodes=abc)",
     ]  # in the template's parameter order

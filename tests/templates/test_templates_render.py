@@ -85,7 +85,8 @@ def test_each_allowed_gpu_renders_a_pool_of_that_gpu(name: str, parameter: str, 
     value = [gpu] if template.parameters[parameter].type == "gpu-list" else gpu
     # Optional pools are left out at 0 nodes; switch every one on so the GPU's pool exists.
     pools_on = {n: max(p.default, 1) for n, p in template.parameters.items() if n.endswith("_nodes_max")}
-    plan = template.render("gpus", given(**pools_on, **{parameter: value})).plan
+    # us-west-2a-c offer every allowed type; one region offers none of some (GF-AWS-005, issue 8).
+    plan = template.render("gpus", given(**pools_on, region="us-west-2", zones=3, **{parameter: value})).plan
     instance = template.parameters[parameter].instances[gpu]
     pools = [pool for pool in plan.pools if pool.instance.name == instance]
     assert pools and all(pool.accelerator.name == gpu for pool in pools)

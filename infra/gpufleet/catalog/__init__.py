@@ -6,6 +6,7 @@ loads them once into frozen typed models.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
@@ -14,6 +15,7 @@ from gpufleet.yamltree import parse_yaml
 
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
 from gpufleet.catalog.kubernetes import KubernetesFacts
+from gpufleet.catalog.eks import EksFacts, ZoneOfferings
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.storage import StorageFacts
 
@@ -84,6 +86,16 @@ class Catalog:
     def storage(self) -> StorageFacts:
         return StorageFacts.model_validate(read_data_file("storage.yaml"))
 
+    @cached_property
+    def eks(self) -> EksFacts:
+        return _cited(EksFacts.model_validate(read_data_file("eks.yaml")))
+
+    @cached_property
+    def zone_offerings(self) -> ZoneOfferings:
+        offerings = ZoneOfferings.model_validate(read_data_file("aws_zones.yaml"))
+        _require_sources("aws_zones.yaml", offerings.offering_sources, offerings.sources)
+        return offerings
+
     def accelerator(self, name: str) -> Accelerator | None:
         """Look up by catalog name, alias or PCI device id (``0x233010DE``), case-insensitively."""
         key = self._accelerator_keys.get(_normalise(name))
@@ -99,3 +111,18 @@ class Catalog:
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     return Catalog()
+
+
+def _require_sources(owner: str, cited: Iterable[str], known: dict[str, str]) -> None:
+    unknown = sorted(set(cited) - set(known))
+    if unknown:
+        raise ValueError(f"{owner}: unknown source(s) {', '.join(unknown)}")
+
+
+def _cited(facts: EksFacts) -> EksFacts:
+    """Every block of eks.yaml cites sources the file defines."""
+    for version, pins in facts.kubernetes_versions.items():
+        _require_sources(f"eks.yaml kubernetes {version}", pins.sources, facts.sources)
+    _require_sources("eks.yaml control_plane", facts.control_plane.sources, facts.sources)
+    _require_sources("eks.yaml vpc_cni", facts.vpc_cni.sources, facts.sources)
+    return facts

@@ -9,7 +9,7 @@ import typer
 
 from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
-from gpufleet.commands.tables import preview_pools_table
+from gpufleet.commands.tables import aws_pins_table, preview_pools_table
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.model.plan import Pool
 from gpufleet.stack import load_stack
@@ -139,9 +139,12 @@ def command(
                 "counts_by_type": summary.counts_by_type(),
                 "pools": pools,
                 "kubernetes_decisions": _kubernetes_decisions(plan, catalog),
+                "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
             }
         )
         return
     out.print(render_tree(summary))
     out.print(preview_pools_table(pools))
+    if plan.cluster.aws:
+        out.print(aws_pins_table(plan.cluster.aws))
     out.print(f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}")

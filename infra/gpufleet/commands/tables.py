@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from rich.table import Table
 
 from gpufleet.catalog import Catalog
+from gpufleet.model.aws import AwsCluster
 from gpufleet.model.plan import FleetPlan, Pool
 
 # Rows a human table shows before it summarises the rest: about a screenful. Rendering
@@ -41,6 +42,9 @@ def pool_row(pool: Pool) -> dict[str, Any]:
         "capacity": pool.capacity.type,
         "zones": list(pool.zones),
         "subnets": [str(subnet.cidr) for subnet in pool.subnets],
+        "zone_reason": pool.zone_reason,
+        "update_strategy": pool.update.strategy,
+        "update_reason": pool.update.reason,
         "mig_config": pool.mig.label_value if pool.mig else None,
     }
 
@@ -54,8 +58,24 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "region": plan.cluster.region,
         "valid": True,
         "problems": [finding.as_json() for finding in plan.findings],
+        "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
         "pools": [pool_row(pool) for pool in plan.pools],
     }
+
+
+def aws_pins_table(aws: AwsCluster) -> Table:
+    """What this stack holds fixed until someone edits it: an AWS release changes none of it."""
+    table = Table(title="cluster pins and choices")
+    for column in ("what", "value", "why"):
+        table.add_column(column)
+    table.add_row("AMI release", aws.ami_release.value, aws.ami_release.reason)
+    for pin in aws.addons:
+        table.add_row(f"add-on {pin.name}", pin.version, "catalog pin (eks.yaml)" + ("; created after the node groups" if pin.needs_nodes else ""))
+    table.add_row("service CIDR", aws.service_cidr.value, aws.service_cidr.reason)
+    table.add_row("API endpoint", aws.endpoint, "cluster.endpoint.public_cidrs")
+    table.add_row("control-plane logs", ", ".join(aws.log_types), "cluster.log_types")
+    table.add_row("IMDS hop limit", aws.imds_hop_limit.value, aws.imds_hop_limit.reason)
+    return table
 
 
 def pools_table(plan: FleetPlan) -> Table:

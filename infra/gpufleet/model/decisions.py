@@ -22,7 +22,8 @@ from gpufleet.model.plan import (
     Subnet,
     Taint,
 )
-from gpufleet.model.view import StackView
+from gpufleet.model.aws import ZoneChoice, choose_zones, zone_index
+from gpufleet.model.view import MAX_ZONES, StackView
 from gpufleet.stack.models import RDMA_FABRICS, FabricSpec, NodePoolSpec
 
 LABEL_DOMAIN = "gpufleet.io"
@@ -37,6 +38,7 @@ AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 ACCELERATED_ROOT_GIB = 200
 SYSTEM_ROOT_GIB = 80
 POOL_SUBNET_SLOTS = 112
+DEFAULT_BACKUP_DAYS = 7
 
 
 # -- pools ------------------------------------------------------------------------------------
@@ -76,21 +78,39 @@ def pool_zone_choice(pool: NodePoolSpec) -> str | None:
     return pool.capacity.availability_zone or pool.availability_zone
 
 
-def pool_zones(view: StackView, pool: NodePoolSpec) -> tuple[str, ...]:
+def single_zone(view: StackView, pool: NodePoolSpec) -> bool:
     """EFA, training, cluster-placement and pinned pools live in one zone; others spread over all."""
+    return uses_efa(view, pool) or pool.placement == "cluster" or pool.workload == "training" or pool_zone_choice(pool) is not None
+
+
+def zone_choice(view: StackView, pool: NodePoolSpec) -> ZoneChoice:
+    """The pinned or reserved zone, else the network's zones that offer the pool's type."""
     zones = view.zones
     if not zones:
-        return ()
+        return ZoneChoice((), "no network")
     chosen = pool_zone_choice(pool)
-    if chosen is not None and chosen not in zones:
-        return (zones[0],)
-    single_zone = uses_efa(view, pool) or pool.placement == "cluster" or pool.workload == "training" or chosen is not None
-    if single_zone:
-        return (chosen or zones[0],)
-    return zones
+    instance = view.instance(pool)
+    if (chosen is not None and chosen not in zones) or instance is None:
+        return ZoneChoice((chosen if chosen in zones else zones[0],), "the stack is invalid; a rule says why")
+    return choose_zones(
+        view.catalog, view.spec.cluster.region or "", zones, instance.name,
+        pinned=chosen, reserved=pool.capacity.availability_zone is not None, single_zone=single_zone(view, pool),
+    )
+
+
+def pool_zones(view: StackView, pool: NodePoolSpec) -> tuple[str, ...]:
+    return zone_choice(view, pool).zones
 
 
 def placement(pool: NodePoolSpec, fabric: FabricSpec | None, zone_count: int, partitions_per_zone: int) -> PlacementDecision:
+    group = pool.capacity.placement_group
+    if group is not None:
+        return PlacementDecision(
+            "cluster",
+            f"the reservation {pool.capacity.reservation_id} was created in cluster placement group {group}; "
+            "instances launch into that group, which gpufleet does not own",
+            existing_group=group,
+        )
     if pool.placement is not None:
         count = min(partitions_per_zone, pool.nodes.max) if pool.placement == "partition" else None
         return PlacementDecision(pool.placement, "set in the spec", count)
@@ -153,31 +173,28 @@ def ami_family(instance: InstanceType, accelerator: Accelerator | None) -> str:
     return f"amazon-linux-2023/{instance.architecture}/{variant}"
 
 
-def ami_parameter(kubernetes_version: str, family: str) -> str:
-    """The SSM parameter EKS publishes the recommended image of a family under."""
-    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/{family}/recommended/image_id"
+def ami_parameter(kubernetes_version: str, family: str, release: str) -> str:
+    """The SSM parameter of one AMI release: its value never changes, unlike ``recommended``'s."""
+    _, architecture, variant = family.split("/")
+    image = f"amazon-eks-node-al2023-{architecture}-{variant}-{kubernetes_version}-{release}"
+    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/{family}/{image}/image_id"
 
 
 def root_volume_gib(accelerator: Accelerator | None) -> int:
     return ACCELERATED_ROOT_GIB if accelerator else SYSTEM_ROOT_GIB
 
 
-def security_groups(fabric: Fabric | None, efa: EfaLayout | None) -> tuple[str, ...]:
-    """Every node joins the cluster's and the nodes' groups; EFA nodes also their fabric's."""
-    groups = ["cluster", "nodes"]
+def security_groups(workload: str, fabric: Fabric | None, efa: EfaLayout | None) -> tuple[str, ...]:
+    """Every node joins its workload class's group (not the cluster's, which lets every member reach
+    every other); EFA nodes also their fabric's."""
+    groups = [node_class_group(workload)]
     if efa is not None and fabric is not None and fabric.security_group:
         groups.append(fabric.security_group)
     return tuple(groups)
 
 
-# -- cluster ----------------------------------------------------------------------------------
-
-
-def vpc_cni_minimum(view: StackView) -> tuple[str | None, str]:
-    """EFA-only interfaces need a VPC CNI that leaves them alone; older ones break pod networking."""
-    if any(uses_efa(view, pool) for _, pool in view.pools()):
-        return view.catalog.efa_host.vpc_cni_min_version, "EFA-only interfaces need it"
-    return None, "no pool uses EFA"
+def node_class_group(workload: str) -> str:
+    return f"nodes:{workload}"
 
 
 # -- network ----------------------------------------------------------------------------------
@@ -216,16 +233,25 @@ def network_layout(view: StackView) -> NetworkLayout | None:
     pool_blocks = [b for block in upper_sixteenths[:-1] for b in block.subnets(new_prefix=vpc.prefixlen + 8)]
     assert len(pool_blocks) == POOL_SUBNET_SLOTS
     pools = view.spec.node_pools
+    slots = zone_slots(view)
     return NetworkLayout(
         vpc_cidr=vpc,
         zones=view.zones,
-        public_subnets=tuple(Subnet(f"public-{zone}", zone, public_blocks[i]) for i, zone in enumerate(view.zones)),
-        shared_private_subnets=tuple(Subnet(f"private-{zone}", zone, shared_blocks[i]) for i, zone in enumerate(view.zones)),
+        public_subnets=tuple(Subnet(f"public-{zone}", zone, public_blocks[slot]) for zone, slot in slots.items()),
+        shared_private_subnets=tuple(Subnet(f"private-{zone}", zone, shared_blocks[slot]) for zone, slot in slots.items()),
         pool_subnets=tuple(
-            Subnet(f"pool-{names[0]}", pool_zones(view, pools[names[0]])[0], pool_blocks[slot])
+            # A training pool's own subnet holds its nodes only: no load balancer lands there.
+            Subnet(f"pool-{names[0]}", pool_zones(view, pools[names[0]])[0], pool_blocks[slot], internal_load_balancers=False)
             for slot, names in sorted(subnet_slot_owners(view).items(), key=lambda item: item[1][0])
         ),
     )
+
+
+def zone_slots(view: StackView) -> dict[str, int]:
+    """Each zone's subnets sit at its own letter's (or id's) place, never at its list position,
+    so adding, removing or reordering zones moves no other zone's subnets."""
+    region = view.spec.cluster.region or ""
+    return {zone: zone_index(zone, region) for zone in view.zones if 0 <= zone_index(zone, region) < MAX_ZONES}
 
 
 def pool_subnets(network: NetworkLayout | None, name: str, zones: tuple[str, ...]) -> tuple[Subnet, ...]:
@@ -244,6 +270,13 @@ def file_system_subnet(tier_name: str, client_zones: list[str], network: Network
 
 
 # -- storage ----------------------------------------------------------------------------------
+
+
+def backup_retention_days(persistent: bool, chosen: int | None) -> int | None:
+    """A week of daily FSx backups unless the tier says otherwise: a bad job or a typo can be undone."""
+    if not persistent:
+        return None
+    return DEFAULT_BACKUP_DAYS if chosen is None else chosen
 
 
 def storage_protected(kind: str, persistent: bool, allow_deletion: bool) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Literal
 
+from gpufleet.model.aws import AwsCluster, NodeUpdate
 from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
 from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.findings import Finding, Location
@@ -57,7 +58,10 @@ class Taint:
 class Subnet:
     name: str
     zone: str
+    """A zone name (us-east-1a) or a zone id (use1-az4)."""
     cidr: IPv4Network
+    internal_load_balancers: bool = True
+    """Tagged for internal load balancers; a training pool's own subnet is not."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,8 @@ class ClusterPlan:
     kubernetes_version: str
     admins: tuple[str, ...]
     location: Location
-    vpc_cni_min_version: str | None = None
-    vpc_cni_reason: str = ""
+    aws: AwsCluster | None = None
+    """The AWS pins and choices (AMI release, add-ons, service CIDR, endpoint, admins)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class StorageTier:
     subnet: Subnet | None = None
     client_ports: tuple[tuple[int, int], ...] = ()
     mount_path: str | None = None
+    backup_retention_days: int | None = None
+    """Daily automatic backups kept; None where the deployment has none (SCRATCH_2)."""
     namespaces: tuple[str, ...] = ()
     """Kubernetes namespaces that get a claim bound to this file system."""
 
@@ -140,6 +146,8 @@ class PlacementDecision:
     strategy: PlacementStrategy
     reason: str
     partition_count: int | None = None
+    existing_group: str | None = None
+    """A placement group gpufleet does not own (the one a reservation was created in)."""
 
 
 @dataclass(frozen=True)
@@ -175,11 +183,13 @@ class Pool:
     ami_parameter: str
     root_volume_gib: int
     security_groups: tuple[str, ...]
-    """Roles of the groups every interface joins: ``cluster``, ``nodes``, ``fabric:<name>``."""
+    """Roles of the groups every interface joins: ``nodes:<workload>``, ``fabric:<name>``."""
     efa_hugepages: int | None
     location: Location
     existing: ExistingNodes | None = None
     time_slicing_replicas: int | None = None
+    update: NodeUpdate = NodeUpdate("DEFAULT", "a surge node joins before an old one drains")
+    zone_reason: str = ""
 
     @property
     def fabric_name(self) -> str | None:
@@ -239,3 +249,12 @@ class FleetPlan:
 
     def storage_tier(self, name: str) -> StorageTier:
         return next(tier for tier in self.storage if tier.name == name)
+
+    @property
+    def node_classes(self) -> tuple[str, ...]:
+        """Workload classes with pools: each gets its own node role and security group."""
+        return tuple(sorted({pool.workload for pool in self.pools}))
+
+    def client_classes(self, tier: StorageTier) -> tuple[str, ...]:
+        """The node classes whose pools mount ``tier``: their security groups need its traffic."""
+        return tuple(sorted({pool.workload for pool in self.pools if any(t.name == tier.name for t in pool.storage)}))

@@ -11,6 +11,7 @@ from dataclasses import replace
 from gpufleet.catalog import Catalog
 from gpufleet.findings import errors_in
 from gpufleet.model import decisions
+from gpufleet.model.aws import AwsCluster, decide_node_update, plan_aws_cluster
 from gpufleet.model.plan import ClusterPlan, ExistingNodes, Fabric, FleetPlan, MigSetup, Pool, StorageTier
 from gpufleet.model.rules import SEMANTIC_RULES
 from gpufleet.model.view import StackView
@@ -21,8 +22,9 @@ from gpufleet.stack.models import FsxLustreTierSpec, LocalNvmeTierSpec, S3TierSp
 def resolve(loaded: LoadedStack, catalog: Catalog) -> FleetPlan:
     view = StackView(loaded, catalog)
     findings = loaded.locator.locate(finding for semantic in SEMANTIC_RULES for finding in semantic.run(view))
-    if errors_in(findings):
-        raise StackInvalid(findings)
+    errors = errors_in(findings)
+    if errors:
+        raise StackInvalid(errors)
     return build_plan(view, tuple(findings))
 
 
@@ -32,8 +34,9 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
     fabrics = {name: Fabric(name, fabric.kind, view.location("fabrics", name)) for name, fabric in sorted(spec.fabrics.items())}
     mig_plans = {name: _fixed_mig_setup(view, name) for name in sorted(spec.mig_plans)}
     network = decisions.network_layout(view)
+    aws = plan_aws_cluster(spec.cluster, spec.network, view.catalog) if view.on_aws and spec.network else None
     storage = {name: _storage_tier(view, name) for name in sorted(spec.storage)}
-    pools = [_pool(view, name, fabrics, storage, mig_plans, network) for name, _ in view.pools()]
+    pools = [_pool(view, name, fabrics, storage, mig_plans, network, aws) for name, _ in view.pools()]
     if network is not None:
         for name, tier in storage.items():
             if tier.kind == "fsx-lustre":
@@ -41,7 +44,6 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
                 storage[name] = replace(tier, subnet=decisions.file_system_subnet(name, clients, network))
     pools = [_with_storage(pool, storage, spec.node_pools[pool.name].storage) for pool in pools]
     used_demand = {pool.mig.name: pool.mig for pool in pools if pool.mig is not None and pool.mig.demand}
-    vpc_cni, vpc_cni_reason = decisions.vpc_cni_minimum(view)
     cluster = spec.cluster
     return FleetPlan(
         stack=view.loaded.name,
@@ -53,8 +55,7 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
             kubernetes_version=cluster.kubernetes_version,
             admins=cluster.admins,
             location=view.location("cluster"),
-            vpc_cni_min_version=vpc_cni if view.on_aws else None,
-            vpc_cni_reason=vpc_cni_reason,
+            aws=aws,
         ),
         network=network,
         fabrics=fabrics,
@@ -84,6 +85,7 @@ def _storage_tier(view: StackView, name: str) -> StorageTier:
             throughput_mbs=lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib),
             import_from=tier.import_from,
             client_ports=lustre.lnet_ports,
+            backup_retention_days=decisions.backup_retention_days(persistent, tier.backup_retention_days),
             namespaces=tier.namespaces,
         )
     if isinstance(tier, S3TierSpec):
@@ -148,7 +150,7 @@ def _fixed_mig_setup(view: StackView, name: str) -> MigSetup:
     )
 
 
-def _pool(view, name, fabrics, storage, mig_plans, network) -> Pool:
+def _pool(view, name, fabrics, storage, mig_plans, network, aws: AwsCluster | None) -> Pool:
     if not view.on_aws:
         return _existing_pool(view, name, fabrics)
     pool = view.spec.node_pools[name]
@@ -156,7 +158,8 @@ def _pool(view, name, fabrics, storage, mig_plans, network) -> Pool:
     accelerator = view.catalog.accelerator_of(instance)
     fabric = fabrics.get(pool.fabric) if pool.fabric else None
     efa = decisions.efa_layout(instance) if decisions.uses_efa(view, pool) else None
-    zones = decisions.pool_zones(view, pool)
+    zone_choice = decisions.zone_choice(view, pool)
+    zones = zone_choice.zones
     mig_setup = mig_plans.get(pool.mig) if pool.mig else None
     if mig_setup is not None and mig_setup.demand:
         mig_setup = replace(mig_setup, device_layouts=decisions.packed_mig_layouts(view.packing(pool.mig, name)))
@@ -179,12 +182,14 @@ def _pool(view, name, fabrics, storage, mig_plans, network) -> Pool:
         labels=decisions.labels(name, pool, accelerator, mig_setup, accelerator is not None and accelerator.name in view.catalog.mig, efa is not None),
         taints=decisions.taints(pool, accelerator),
         ami_family=family,
-        ami_parameter=decisions.ami_parameter(view.spec.cluster.kubernetes_version, family),
+        ami_parameter=decisions.ami_parameter(view.spec.cluster.kubernetes_version, family, aws.ami_release.value if aws else ""),
         root_volume_gib=decisions.root_volume_gib(accelerator),
-        security_groups=decisions.security_groups(fabric, efa),
+        security_groups=decisions.security_groups(pool.workload, fabric, efa),
         efa_hugepages=view.catalog.efa_host.hugepages_2mib if efa else None,
         location=view.location("node_pools", name),
         time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,
+        update=decide_node_update(pool),
+        zone_reason=zone_choice.reason,
     )
 
 

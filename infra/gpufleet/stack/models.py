@@ -82,6 +82,19 @@ def _one_principal(arn: str) -> str:
     return arn
 
 
+ControlPlaneLogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+class EndpointAccessSpec(StackModel):
+    """Who reaches the EKS API: always the VPC, the internet only from the CIDRs listed."""
+
+    public_cidrs: tuple[IPv4Network, ...] = Field(
+        default=(),
+        max_length=MAX_ENTRIES,
+        description="CIDRs allowed to the public endpoint; empty keeps the endpoint private to the VPC.",
+    )
+
+
 class ClusterSpec(StackModel):
     name: Name
     provider: Provider = Field(
@@ -95,6 +108,23 @@ class ClusterSpec(StackModel):
         max_length=MAX_ADMINS,
         description="IAM role or user ARNs given cluster-admin through EKS access entries: one "
         "principal each, no wildcards.",
+    )
+    bootstrap_admin: bool = Field(
+        default=False,
+        description="Let EKS make whoever creates the cluster a cluster-admin outside the spec. Off: "
+        "only the admins listed are; EKS fixes this choice when the cluster is created.",
+    )
+    endpoint: EndpointAccessSpec = EndpointAccessSpec()
+    log_types: tuple[ControlPlaneLogType, ...] = Field(
+        default=("api", "audit", "authenticator"),
+        max_length=5,
+        description="EKS control-plane log types sent to CloudWatch Logs.",
+    )
+    ami_release: str | None = Field(
+        default=None,
+        pattern=r"^v\d{8}$",
+        description="EKS-optimized AMI release (v20250620) every node runs; unset, the catalog's pin "
+        "for the Kubernetes version. Changing it rolls every node: an upgrade is this edit.",
     )
 
     @field_validator("admins")
@@ -180,6 +210,12 @@ class FsxLustreTierSpec(StackModel):
         default=None, description="An s3 tier linked by a data repository association."
     )
     allow_deletion: Bool = False
+    backup_retention_days: Int | None = Field(
+        default=None,
+        ge=0,
+        le=90,
+        description="Daily automatic backups kept (persistent deployments only); unset, 7. 0 turns them off.",
+    )
     namespaces: tuple[Name, ...] = Field(
         default=(), max_length=MAX_ENTRIES, description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
     )
@@ -276,6 +312,12 @@ class Capacity(StackModel):
     availability_zone: Identifier | None = Field(
         default=None, description="The zone the reservation or capacity block was bought in."
     )
+    placement_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,255}$",
+        description="reservation only: the existing cluster placement group the reservation was "
+        "created in; instances must launch into it.",
+    )
 
     @model_validator(mode="after")
     def _reservation_fits_type(self) -> Capacity:
@@ -286,6 +328,8 @@ class Capacity(StackModel):
             raise ValueError(f"capacity type {self.type} needs availability_zone: a reservation lives in one zone")
         if not reserved and (self.reservation_id is not None or self.availability_zone is not None):
             raise ValueError(f"reservation_id and availability_zone only apply to capacity-block or reservation, not {self.type}")
+        if self.placement_group is not None and self.type != "reservation":
+            raise ValueError(f"placement_group only applies to a reservation, not {self.type}")
         return self
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 
+from gpufleet.model.aws import is_zone_id
 from gpufleet.model.rules.registry import rule
 from gpufleet.model.view import MAX_ZONES, StackView
 
@@ -29,6 +30,8 @@ def zones_in_region(view: StackView):
         return
     for index, zone in enumerate(network.availability_zones):
         suffix = zone.removeprefix(region)
+        if is_zone_id(zone):
+            continue  # GF-AWS-013 checks zone ids
         if zone == region:
             yield ("network", "availability_zones", index), f"'{zone}' is the region; zones are '{region}a', '{region}b', ..."
         elif not (zone.startswith(region) and len(suffix) == 1 and suffix in string.ascii_lowercase):

@@ -106,15 +106,15 @@ def no_group_on_capacity_block(view: StackView):
 @rule(
     "GF-PLACE-002",
     "error",
-    "A cluster placement group gpufleet would create for a targeted reservation.",
-    "Drop placement, or use a capacity block.",
+    "Cluster placement for a targeted reservation that names no placement group.",
+    "Name the group the reservation was created in (capacity.placement_group), or drop placement.",
 )
 def no_new_group_for_reservation(view: StackView):
     for path, _, pool, _ in _known_pools(view):
-        if pool.placement == "cluster" and pool.capacity.type == "reservation":
+        if pool.placement == "cluster" and pool.capacity.type == "reservation" and pool.capacity.placement_group is None:
             yield (*path, "placement"), (
-                "a targeted capacity reservation only launches into a cluster placement group it was "
-                "created in, and gpufleet creates the group: drop placement or use capacity-block"
+                "a targeted capacity reservation created in a cluster placement group only launches into that "
+                "group: name it in capacity.placement_group (or drop placement)"
             )
 
 
@@ -138,11 +138,11 @@ def capacity_block_eligible(view: StackView):
             yield (*path, "capacity", "type"), f"{instance.name} cannot run in a capacity block (eligible: {', '.join(eligible)})"
 
 
-@rule("GF-CAP-002", "error", "A capacity-block pool whose size can change.", "Set nodes.min equal to nodes.max.")
+@rule("GF-CAP-002", "error", "A capacity-block pool whose size can change.", "Set nodes.min to 0 (recommended) or to nodes.max.")
 def capacity_block_fixed_size(view: StackView):
     for path, _, pool, _ in _known_pools(view):
-        if pool.capacity.type == "capacity-block" and pool.nodes.min != pool.nodes.max:
-            yield (*path, "nodes"), "a capacity block holds a fixed number of instances: set min equal to max"
+        if pool.capacity.type == "capacity-block" and pool.nodes.min not in (0, pool.nodes.max):
+            yield (*path, "nodes"), "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max"
 
 
 @rule(

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from gpufleet.model import FleetPlan
+from gpufleet.model.decisions import node_class_group
 from gpufleet.render.aws.cluster import GpuCluster
 from gpufleet.render.aws.fabric import EfaFabric
 from gpufleet.render.aws.network import FleetNetwork
@@ -20,16 +21,19 @@ from gpufleet.render.contract import ClusterHandle, FileSystemHandle
 
 
 def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
-    assert plan.network is not None, "an aws plan always has a network"
+    assert plan.network is not None and plan.cluster.aws is not None, "an aws plan always has a network and its AWS choices"
     child = pulumi.ResourceOptions(parent=parent)
     name = plan.cluster.name
-    network = FleetNetwork("network", plan.network, name, opts=child)
-    cluster = GpuCluster(name, plan.cluster, [network.subnet_id(s) for s in plan.network.shared_private_subnets], opts=child)
-    groups: dict[str, pulumi.Output[str]] = {"cluster": cluster.cluster_security_group_id, "nodes": network.node_security_group.id}
+    region = plan.cluster.region or ""
+    network = FleetNetwork("network", plan.network, name, plan.node_classes, opts=child)
+    cluster = GpuCluster(name, plan.cluster, [network.subnet_id(s) for s in plan.network.shared_private_subnets], plan.node_classes, opts=child)
+    node_groups = {node_class: group.id for node_class, group in network.node_security_groups.items()}
+    cluster.allow_nodes(node_groups)
+    groups: dict[str, pulumi.Output[str]] = {node_class_group(node_class): group for node_class, group in node_groups.items()}
     for fabric in plan.fabrics.values():
         if fabric.security_group:
             groups[fabric.security_group] = EfaFabric(fabric.name, name, network.vpc.id, opts=child).security_group.id
-    buckets = {tier.name: S3Tier(tier, name, opts=child) for tier in plan.storage if tier.kind == "s3"}
+    buckets = {tier.name: S3Tier(tier, name, region, opts=child) for tier in plan.storage if tier.kind == "s3"}
     file_systems: dict[str, FileSystemHandle] = {}
     for tier in plan.storage:
         if tier.kind == "fsx-lustre" and tier.subnet is not None:
@@ -37,9 +41,10 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
             lustre = LustreTier(
                 tier,
                 name,
+                region,
                 vpc_id=network.vpc.id,
                 subnet_id=network.subnet_id(tier.subnet),
-                client_security_group_id=groups["nodes"],
+                client_security_groups={node_class: node_groups[node_class] for node_class in plan.client_classes(tier)},
                 import_bucket=source.bucket.bucket if source else None,
                 opts=child,
             )
@@ -55,10 +60,12 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
             subnet_ids=[network.subnet_id(s) for s in pool.subnets],
             security_group_ids=[groups[role] for role in pool.security_groups],
             image_id=images[pool.ami_parameter],
+            imds_hop_limit=int(plan.cluster.aws.imds_hop_limit.value),
             opts=child,
         )
         for pool in plan.pools
     }
+    cluster.add_node_addons([component.node_group for component in pools.values()])
     return ClusterHandle(
         name=cluster.eks.name,
         kubernetes=cluster.provider,

@@ -29,22 +29,24 @@ class NodePool(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_ids: Sequence[pulumi.Input[str]],
         image_id: pulumi.Input[str],
+        imds_hop_limit: int,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:NodePool", pool.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         pool_tags = tags(cluster_name, **{"gpufleet:pool": pool.name, "gpufleet:workload": pool.workload})
-        placement_group = None
-        if pool.placement.strategy != "none":
-            placement_group = aws.ec2.PlacementGroup(
+        group_name: pulumi.Input[str] | None = pool.placement.existing_group
+        if pool.placement.strategy != "none" and group_name is None:
+            group_name = aws.ec2.PlacementGroup(
                 f"{pool.name}-placement",
                 strategy=pool.placement.strategy,
                 partition_count=pool.placement.partition_count,
                 tags=pool_tags,
                 opts=child,
-            )
+            ).name
         nvme = pool.local_nvme
         encoded_user_data = cluster.node_user_data(
+            pool,
             local_nvme_mount=nvme.mount_path if nvme else None,
             hugepages=pool.efa_hugepages,
         )
@@ -78,7 +80,7 @@ class NodePool(pulumi.ComponentResource):
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
-                http_put_response_hop_limit=2,
+                http_put_response_hop_limit=imds_hop_limit,
                 instance_metadata_tags="disabled",
             ),
             block_device_mappings=[
@@ -93,7 +95,7 @@ class NodePool(pulumi.ComponentResource):
                 )
             ],
             network_interfaces=network_interfaces,
-            placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=placement_group.name) if placement_group else None,
+            placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=group_name) if group_name is not None else None,
             instance_market_options=aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block") if pool.capacity.type == "capacity-block" else None,
             capacity_reservation_specification=aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
                 capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(capacity_reservation_id=reservation)
@@ -109,11 +111,11 @@ class NodePool(pulumi.ComponentResource):
         self.node_group = aws.eks.NodeGroup(
             f"{pool.name}-nodes",
             cluster_name=cluster.eks.name,
-            node_role_arn=cluster.node_role.arn,
+            node_role_arn=cluster.node_roles[pool.workload].arn,
             subnet_ids=list(subnet_ids),
             capacity_type=NODE_GROUP_CAPACITY[pool.capacity.type],
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=pool.nodes.min, max_size=pool.nodes.max, desired_size=pool.nodes.initial),
-            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1, update_strategy=pool.update.strategy),
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)),
             labels=pool.labels,
             taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=TAINT_EFFECT[t.effect]) for t in pool.taints],

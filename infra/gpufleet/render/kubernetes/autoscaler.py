@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from gpufleet.model.kubernetes import AutoscalerPlan
-from gpufleet.render.aws.cluster import assume_role_policy
+from gpufleet.render.aws.policies import trust_policy
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, under_cluster
 
@@ -36,7 +36,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, plan: AutoscalerPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:ClusterAutoscaler", "cluster-autoscaler", None, under_cluster(handle))
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role("cluster-autoscaler", assume_role_policy=assume_role_policy(POD_IDENTITY_PRINCIPAL), opts=child)
+        role = aws.iam.Role("cluster-autoscaler", assume_role_policy=trust_policy(POD_IDENTITY_PRINCIPAL), opts=child)
         aws.iam.RolePolicy("cluster-autoscaler", role=role.id, policy=autoscaler_policy(plan), opts=child)
         association = aws.eks.PodIdentityAssociation(
             "cluster-autoscaler",

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpufleet.model.kubernetes import EbsDriverPlan, LustreVolumePlan, StorageClassPlan, StoragePlan
-from gpufleet.render.aws.cluster import assume_role_policy
+from gpufleet.render.aws.policies import trust_policy
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, metadata, under_cluster
 
@@ -30,7 +30,7 @@ class KubernetesStorage(pulumi.ComponentResource):
 
     def _ebs_driver(self, plan: EbsDriverPlan, handle: ClusterHandle) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(plan.addon, assume_role_policy=assume_role_policy(POD_IDENTITY_PRINCIPAL), opts=child)
+        role = aws.iam.Role(plan.addon, assume_role_policy=trust_policy(POD_IDENTITY_PRINCIPAL), opts=child)
         attachment = aws.iam.RolePolicyAttachment(
             plan.addon,
             role=role.name,

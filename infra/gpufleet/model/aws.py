@@ -1,0 +1,240 @@
+"""AWS decisions that are the cluster's, not one pool's: pins, service CIDR, endpoint, admins, zones.
+
+Each decision keeps its reason beside it, so ``validate --json`` and the preview can say why.
+Renderers read these objects and decide nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from gpufleet.catalog import Catalog
+from gpufleet.catalog.eks import CORE_ADDONS, addon_version_numbers
+from gpufleet.stack.models import ClusterSpec, NetworkSpec, NodePoolSpec
+
+ZONE_ID = re.compile(r"^[a-z]{2,}[a-z]*\d-az(\d+)$")
+# Add-ons whose pods need a node to run on: created after the node groups, or they time out DEGRADED.
+ADDONS_NEEDING_NODES = frozenset({"coredns"})
+VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")
+
+
+def is_zone_id(zone: str) -> bool:
+    return ZONE_ID.match(zone) is not None
+
+
+def zone_index(zone: str, region: str) -> int:
+    """A zone's fixed place in the VPC's address plan: its letter (us-east-1c is 2) or id number
+    (use1-az3 is 2). It depends on the zone alone, so adding, removing or reordering zones in the
+    stack never moves another zone's subnets."""
+    found = ZONE_ID.match(zone)
+    if found:
+        return int(found.group(1)) - 1
+    suffix = zone.removeprefix(region)
+    return ord(suffix) - ord("a") if len(suffix) == 1 and suffix in string.ascii_lowercase else -1
+
+
+@dataclass(frozen=True)
+class Decision:
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NodeUpdate:
+    """How EKS replaces a pool's nodes when its launch template changes."""
+
+    strategy: str
+    """``DEFAULT`` launches a surge node before draining one; ``MINIMAL`` replaces nodes in place."""
+    reason: str
+
+
+def decide_node_update(pool: NodePoolSpec) -> NodeUpdate:
+    if pool.capacity.type == "capacity-block":
+        return NodeUpdate(
+            "MINIMAL",
+            "a capacity block holds exactly its instances, so a surge node can never launch: nodes are replaced in "
+            "place. At block start nothing launches by itself: raise desired (or let the autoscaler) up to the "
+            "block's count; about 40 minutes before the end EKS scales the group to 0 and EC2 stops instances 30 "
+            "minutes before it. pulumi up leaves desired size alone, so it never fights either",
+        )
+    if pool.capacity.type == "reservation" and pool.nodes.min == pool.nodes.max:
+        return NodeUpdate(
+            "MINIMAL",
+            "the reservation is sized exactly to the pool (min = max): a surge node would land outside it, so nodes "
+            "are replaced in place",
+        )
+    return NodeUpdate("DEFAULT", "on-demand or spot capacity: a surge node joins before an old one drains")
+
+
+@dataclass(frozen=True)
+class AddonPin:
+    name: str
+    version: str
+    needs_nodes: bool
+    configuration: str | None = None
+    service_account: tuple[str, str] | None = None
+    """Namespace and service account that get the add-on's own Pod Identity role."""
+
+
+@dataclass(frozen=True)
+class AdminEntry:
+    principal: str
+    key: str
+    """Logical-name part derived from the principal alone: the list's order never re-points an entry."""
+
+
+@dataclass(frozen=True)
+class AwsCluster:
+    service_cidr: Decision
+    ami_release: Decision
+    addons: tuple[AddonPin, ...]
+    admins: tuple[AdminEntry, ...]
+    bootstrap_admin: bool
+    public_access_cidrs: tuple[str, ...]
+    log_types: tuple[str, ...]
+    imds_hop_limit: Decision
+
+    @property
+    def endpoint(self) -> str:
+        if not self.public_access_cidrs:
+            return "private (reachable from inside the VPC only)"
+        return "private and public from " + ", ".join(self.public_access_cidrs)
+
+    def addon(self, name: str) -> AddonPin:
+        return next(pin for pin in self.addons if pin.name == name)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "service_cidr": {"value": self.service_cidr.value, "reason": self.service_cidr.reason},
+            "ami_release": {"value": self.ami_release.value, "reason": self.ami_release.reason},
+            "addons": {pin.name: pin.version for pin in self.addons},
+            "endpoint": self.endpoint,
+            "log_types": list(self.log_types),
+            "bootstrap_admin": self.bootstrap_admin,
+            "admins": [entry.principal for entry in self.admins],
+            "imds_hop_limit": {"value": self.imds_hop_limit.value, "reason": self.imds_hop_limit.reason},
+        }
+
+
+def choose_service_cidr(vpc: IPv4Network, catalog: Catalog) -> Decision:
+    """The first of the ranges EKS itself picks from that misses the VPC."""
+    candidates = catalog.eks.control_plane.service_cidrs
+    for candidate in candidates:
+        if not candidate.overlaps(vpc):
+            default = candidate == candidates[0]
+            why = "EKS's usual range" if default else f"{candidates[0]} overlaps the VPC {vpc}"
+            return Decision(str(candidate), f"{why}; services must not share addresses with the VPC")
+    raise ValueError(f"every service CIDR candidate overlaps {vpc}")  # a /16 cannot overlap two disjoint /16s
+
+
+def admin_key(principal: str) -> str:
+    """``role-platform-admin-1a2b3c``: readable, and unique per ARN (accounts and paths differ)."""
+    kind, _, path = principal.split(":", 5)[5].partition("/")
+    tail = re.sub(r"[^a-z0-9-]+", "-", path.rsplit("/", 1)[-1].lower()).strip("-")[:32]
+    return f"{kind}-{tail}-{hashlib.sha256(principal.encode()).hexdigest()[:6]}"
+
+
+def vpc_cni_configuration(catalog: Catalog) -> str:
+    """A small warm pool instead of a whole spare interface of addresses per node."""
+    cni = catalog.eks.vpc_cni
+    env = {"MINIMUM_IP_TARGET": str(cni.minimum_ip_target), "WARM_IP_TARGET": str(cni.warm_ip_target)}
+    return json.dumps({"env": env}, sort_keys=True)
+
+
+def plan_aws_cluster(cluster: ClusterSpec, network: NetworkSpec, catalog: Catalog) -> AwsCluster | None:
+    """None when the catalog pins nothing for the Kubernetes version (a rule reports it)."""
+    pins = catalog.eks.kubernetes_versions.get(cluster.kubernetes_version)
+    if pins is None:
+        return None
+    if cluster.ami_release is not None:
+        release = Decision(cluster.ami_release, "set in the stack (cluster.ami_release)")
+    else:
+        release = Decision(
+            pins.ami_release,
+            f"catalog pin for Kubernetes {cluster.kubernetes_version}; set cluster.ami_release to keep it across gpufleet upgrades",
+        )
+    addons = tuple(
+        AddonPin(
+            name=name,
+            version=pins.addons[name],
+            needs_nodes=name in ADDONS_NEEDING_NODES,
+            configuration=vpc_cni_configuration(catalog) if name == "vpc-cni" else None,
+            service_account=VPC_CNI_SERVICE_ACCOUNT if name == "vpc-cni" else None,
+        )
+        for name in CORE_ADDONS
+    )
+    return AwsCluster(
+        service_cidr=choose_service_cidr(network.vpc_cidr, catalog),
+        ami_release=release,
+        addons=addons,
+        admins=tuple(AdminEntry(principal, admin_key(principal)) for principal in dict.fromkeys(cluster.admins)),
+        bootstrap_admin=cluster.bootstrap_admin,
+        public_access_cidrs=tuple(str(cidr) for cidr in cluster.endpoint.public_cidrs),
+        log_types=tuple(dict.fromkeys(cluster.log_types)),
+        imds_hop_limit=Decision(
+            "1",
+            "pods get AWS credentials from EKS Pod Identity, never from the node's instance profile; "
+            "hop limit 1 keeps IMDS out of reach of pods that are not on the host network",
+        ),
+    )
+
+
+def vpc_cni_supports_efa_only(version: str, minimum: str) -> bool:
+    return addon_version_numbers(version) >= addon_version_numbers(minimum)
+
+
+@dataclass(frozen=True)
+class ZoneChoice:
+    zones: tuple[str, ...]
+    reason: str
+    refused: str | None = None
+    """Set when a zone the stack pins does not offer the type: the message for the rule."""
+
+
+def offered_in(zone: str, region: str, offering) -> bool:
+    return zone in offering.ids if is_zone_id(zone) else zone.removeprefix(region) in offering.names
+
+
+def choose_zones(
+    catalog: Catalog, region: str, network_zones: Sequence[str], instance_type: str, *, pinned: str | None, reserved: bool, single_zone: bool
+) -> ZoneChoice:
+    """Zones for one pool: the pinned or reserved zone, else the network's zones that offer the type.
+
+    Zone names map to physical zones per account, zone ids do not: a check by id is exact, a check
+    by name holds for the account AWS's published offerings came from; the reason says which.
+    """
+    offering = catalog.zone_offerings.zones_offering(region, instance_type)
+    if reserved:
+        return ZoneChoice((pinned,), "the reservation's zone: the capacity exists there whatever the public offerings say")
+    if offering is None:
+        zones = (pinned,) if pinned else tuple(network_zones[:1] if single_zone else network_zones)
+        return ZoneChoice(zones, f"the catalog has no zone offerings for {region}; zones are not checked")
+    how = lambda zone: "by zone id, exactly" if is_zone_id(zone) else "by zone name, as AWS published it for one account"  # noqa: E731
+    if pinned is not None:
+        if offered_in(pinned, region, offering):
+            return ZoneChoice((pinned,), f"set in the spec; {instance_type} is offered there, checked {how(pinned)}")
+        return ZoneChoice((pinned,), "set in the spec", refused=f"{pinned} does not offer {instance_type} (checked {how(pinned)}); {_offered(region, offering)}")
+    offering_zones = tuple(zone for zone in network_zones if offered_in(zone, region, offering))
+    if not offering_zones:
+        return ZoneChoice(
+            tuple(network_zones[:1]), "no zone offers the type",
+            refused=f"none of the network's zones ({', '.join(network_zones)}) offers {instance_type}; {_offered(region, offering)}",
+        )
+    checked = how(offering_zones[0])
+    if single_zone:
+        return ZoneChoice(offering_zones[:1], f"the first network zone that offers {instance_type}, checked {checked}")
+    skipped = [zone for zone in network_zones if zone not in offering_zones]
+    note = f" ({', '.join(skipped)} left out: not offered)" if skipped else ""
+    return ZoneChoice(offering_zones, f"every network zone that offers {instance_type}{note}, checked {checked}")
+
+
+def _offered(region: str, offering) -> str:
+    if not offering.ids:
+        return f"{region} offers it in no zone"
+    return f"{region} offers it in {', '.join(region + letter for letter in offering.names)} (ids {', '.join(offering.ids)})"
