@@ -120,7 +120,8 @@ def test_zone_ids_are_checked_exactly(stacks):
 
 def test_bootstrap_admin_and_an_open_endpoint_are_warnings(stacks):
     head = stacks.head.replace(
-        '  kubernetes_version: "1.33"\n', '  kubernetes_version: "1.33"\n  bootstrap_admin: true\n  endpoint: {public_cidrs: [0.0.0.0/0]}\n'
+        '  kubernetes_version: "1.33"\n',
+        '  kubernetes_version: "1.33"\n  bootstrap_admin: true\n  endpoint: {public_cidrs: [0.0.0.0/0]}\n  admins: [arn:aws:iam::123456789012:role/a]\n',
     )
     path = stacks.write(head, "node_pools:\n", stacks.system_pool)
     found = warnings(stacks, path)

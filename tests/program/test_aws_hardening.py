@@ -324,11 +324,13 @@ def test_capacity_block_pool_updates_in_place_and_starts_at_zero(fleet):
     assert fleet.named(NODE_GROUP, "train-nodes").inputs["updateConfig"]["updateStrategy"] == "DEFAULT"
 
 
-def test_head_stack_without_admins_still_renders_but_warns(tmp_path):
+def test_a_stack_without_admins_makes_the_deployer_admin_and_says_so(tmp_path):
     from gpufleet.model import resolve
     from gpufleet.stack import load_stack
 
     path = tmp_path / "s.yaml"
     path.write_text(HEAD + "node_pools:\n  sys: {workload: system, instance_type: m7i.xlarge, nodes: {min: 1, max: 2}}\n", encoding="utf-8")
-    (warning,) = resolve(load_stack(path), load_catalog()).findings
-    assert (warning.rule_id, warning.severity, warning.line) == ("GF-AWS-015", "warning", 1)
+    plan = resolve(load_stack(path), load_catalog())
+    decision = plan.cluster.aws.bootstrap_admin
+    assert decision.value == "true" and decision.reason.startswith("no admin is listed")
+    assert not plan.findings, "shown as a decision, not hidden"

@@ -95,7 +95,7 @@ class AwsCluster:
     ami_release: Decision
     addons: tuple[AddonPin, ...]
     admins: tuple[AdminEntry, ...]
-    bootstrap_admin: bool
+    bootstrap_admin: Decision
     public_access_cidrs: tuple[str, ...]
     log_types: tuple[str, ...]
     imds_hop_limit: Decision
@@ -116,7 +116,7 @@ class AwsCluster:
             "addons": {pin.name: pin.version for pin in self.addons},
             "endpoint": self.endpoint,
             "log_types": list(self.log_types),
-            "bootstrap_admin": self.bootstrap_admin,
+            "bootstrap_admin": {"value": self.bootstrap_admin.value, "reason": self.bootstrap_admin.reason},
             "admins": [entry.principal for entry in self.admins],
             "imds_hop_limit": {"value": self.imds_hop_limit.value, "reason": self.imds_hop_limit.reason},
         }
@@ -138,6 +138,15 @@ def admin_key(principal: str) -> str:
     kind, _, path = principal.split(":", 5)[5].partition("/")
     tail = re.sub(r"[^a-z0-9-]+", "-", path.rsplit("/", 1)[-1].lower()).strip("-")[:32]
     return f"{kind}-{tail}-{hashlib.sha256(principal.encode()).hexdigest()[:6]}"
+
+
+def decide_bootstrap_admin(cluster: ClusterSpec) -> Decision:
+    """EKS makes the deployer a cluster-admin only when the stack says so, or names no admin at all."""
+    if cluster.bootstrap_admin is not None:
+        return Decision(str(cluster.bootstrap_admin).lower(), "set in the stack (cluster.bootstrap_admin)")
+    if cluster.admins:
+        return Decision("false", "the admins listed are the only cluster-admins: none is hidden from the spec")
+    return Decision("true", "no admin is listed: the deployer becomes cluster-admin so someone can administer the cluster; list admins to turn it off")
 
 
 def vpc_cni_configuration(catalog: Catalog) -> str:
@@ -174,7 +183,7 @@ def plan_aws_cluster(cluster: ClusterSpec, network: NetworkSpec, catalog: Catalo
         ami_release=release,
         addons=addons,
         admins=tuple(AdminEntry(principal, admin_key(principal)) for principal in dict.fromkeys(cluster.admins)),
-        bootstrap_admin=cluster.bootstrap_admin,
+        bootstrap_admin=decide_bootstrap_admin(cluster),
         public_access_cidrs=tuple(str(cidr) for cidr in cluster.endpoint.public_cidrs),
         log_types=tuple(dict.fromkeys(cluster.log_types)),
         imds_hop_limit=Decision(

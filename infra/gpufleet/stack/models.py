@@ -109,10 +109,10 @@ class ClusterSpec(StackModel):
         description="IAM role or user ARNs given cluster-admin through EKS access entries: one "
         "principal each, no wildcards.",
     )
-    bootstrap_admin: bool = Field(
-        default=False,
-        description="Let EKS make whoever creates the cluster a cluster-admin outside the spec. Off: "
-        "only the admins listed are; EKS fixes this choice when the cluster is created.",
+    bootstrap_admin: bool | None = Field(
+        default=None,
+        description="Let EKS make whoever creates the cluster a cluster-admin outside the spec. Unset: "
+        "only when no admins are listed (someone must administer it). EKS fixes this at creation.",
     )
     endpoint: EndpointAccessSpec = EndpointAccessSpec()
     log_types: tuple[ControlPlaneLogType, ...] = Field(

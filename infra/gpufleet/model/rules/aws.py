@@ -85,19 +85,10 @@ def zone_offers_type(view: StackView):
             yield where, choice.refused
 
 
-@rule("GF-AWS-015", "warning", "A cluster nobody can administer.", "List at least one admin ARN under cluster.admins (or set bootstrap_admin: true).")
-def someone_administers(view: StackView):
-    cluster = view.spec.cluster
-    if view.on_aws and not cluster.admins and not cluster.bootstrap_admin:
-        yield ("cluster",), (
-            "no admin: with bootstrap_admin false, only the ARNs listed under admins can administer the cluster, "
-            "and pulumi up itself needs one of them to create in-cluster objects"
-        )
-
-
 @rule("GF-AWS-007", "warning", "The deployer becomes a cluster-admin that the spec does not show.", "Set bootstrap_admin: false and list the deployer under admins.")
 def hidden_admin(view: StackView):
-    if view.on_aws and view.spec.cluster.bootstrap_admin:
+    cluster = view.spec.cluster
+    if view.on_aws and cluster.bootstrap_admin and cluster.admins:
         yield ("cluster", "bootstrap_admin"), (
             "whoever runs the first pulumi up becomes a permanent cluster-admin that neither the spec nor "
             "resources.json shows; listing that principal under admins as well fails with 409 ResourceInUse"

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from gpufleet.model.aws import AddonPin
 from gpufleet.model.plan import ClusterPlan, Pool
+from gpufleet.render.aws.security import allow_from_group
 from gpufleet.render.aws.policies import ec2_trust_policy, key_policy, managed_policy_arn, partition, trust_policy
 from gpufleet.render.aws.tags import tags
 
@@ -108,7 +109,7 @@ class GpuCluster(pulumi.ComponentResource):
                 endpoint_public_access=bool(public),
                 public_access_cidrs=public or None,
             ),
-            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=plan.bootstrap_admin),
+            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=plan.bootstrap_admin.value == "true"),
             kubernetes_network_config=aws.eks.ClusterKubernetesNetworkConfigArgs(service_ipv4_cidr=plan.service_cidr.value),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn)),
             enabled_cluster_log_types=list(plan.log_types),
@@ -193,26 +194,12 @@ class GpuCluster(pulumi.ComponentResource):
         """What the control plane and nodes need of each other, and nothing more (EKS security group guide)."""
         child = pulumi.ResourceOptions(parent=self)
         for node_class, group in node_security_groups.items():
-            aws.vpc.SecurityGroupIngressRule(
-                f"{self._name}-api-from-{node_class}",
-                security_group_id=self.cluster_security_group_id,
-                referenced_security_group_id=group,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                description=f"Kubernetes API from {node_class} nodes",
-                opts=child,
+            allow_from_group(
+                f"{self._name}-api-from-{node_class}", self.cluster_security_group_id, group, f"Kubernetes API from {node_class} nodes", child, ports=(443, 443)
             )
             for low, high, what in ((443, 443, "webhooks on 443"), (10250, 10250, "kubelet"), (1025, 65535, "webhooks and metrics on pods")):
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{self._name}-{node_class}-from-api-{low}",
-                    security_group_id=group,
-                    referenced_security_group_id=self.cluster_security_group_id,
-                    ip_protocol="tcp",
-                    from_port=low,
-                    to_port=high,
-                    description=f"control plane to {node_class} nodes: {what}",
-                    opts=child,
+                allow_from_group(
+                    f"{self._name}-{node_class}-from-api-{low}", group, self.cluster_security_group_id, f"control plane to {node_class} nodes: {what}", child, ports=(low, high)
                 )
 
     def node_user_data(self, pool: Pool, *, local_nvme_mount: str | None, hugepages: int | None) -> pulumi.Output[str]:

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from gpufleet.model.plan import StorageTier
+from gpufleet.render.aws.security import allow_from_group
 from gpufleet.render.aws.policies import deny_insecure_transport, key_policy
 from gpufleet.render.aws.tags import tags
 
@@ -25,20 +26,20 @@ def _stateful(tier: StorageTier, parent: pulumi.Resource, **extra) -> pulumi.Res
     return pulumi.ResourceOptions(parent=parent, protect=tier.protected, retain_on_delete=tier.protected, **extra)
 
 
+def _tier_key(tier: StorageTier, description: str, cluster_name: str, service: str, region: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+    """A tier's own key, usable only through the service that stores the tier's data."""
+    return aws.kms.Key(
+        f"{tier.name}-key", description=description, enable_key_rotation=True, policy=key_policy(service, region), tags=tags(cluster_name), opts=opts
+    )
+
+
 class S3Tier(pulumi.ComponentResource):
     """A private bucket, encrypted with its own KMS key, reachable over TLS only."""
 
     def __init__(self, tier: StorageTier, cluster_name: str, region: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
         kept = _stateful(tier, self)
-        key = aws.kms.Key(
-            f"{tier.name}-key",
-            description=f"{cluster_name} S3 tier {tier.name}",
-            enable_key_rotation=True,
-            policy=key_policy("s3", region),
-            tags=tags(cluster_name),
-            opts=kept,
-        )
+        key = _tier_key(tier, f"{cluster_name} S3 tier {tier.name}", cluster_name, "s3", region, kept)
         self.bucket = aws.s3.Bucket(
             f"{tier.name}-bucket",
             force_destroy=not tier.protected,
@@ -111,16 +112,7 @@ class LustreTier(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         kept = _stateful(tier, self)
         persistent = tier.persistent
-        key = None
-        if persistent:
-            key = aws.kms.Key(
-                f"{tier.name}-key",
-                description=f"{cluster_name} FSx for Lustre {tier.name}",
-                enable_key_rotation=True,
-                policy=key_policy("fsx", region),
-                tags=tags(cluster_name),
-                opts=kept,
-            )
+        key = _tier_key(tier, f"{cluster_name} FSx for Lustre {tier.name}", cluster_name, "fsx", region, kept) if persistent else None
         security_group = aws.ec2.SecurityGroup(
             f"{tier.name}-lustre",
             vpc_id=vpc_id,
@@ -143,15 +135,8 @@ class LustreTier(pulumi.ComponentResource):
                         opts=options,
                     )
             for node_class, group in client_security_groups.items():
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{tier.name}-client-{node_class}-{low}",
-                    security_group_id=group,
-                    referenced_security_group_id=security_group.id,
-                    ip_protocol="tcp",
-                    from_port=low,
-                    to_port=high,
-                    description=f"Lustre {low}-{high} from {tier.name} file servers",
-                    opts=child,
+                allow_from_group(
+                    f"{tier.name}-client-{node_class}-{low}", group, security_group.id, f"Lustre {low}-{high} from {tier.name} file servers", child, ports=(low, high)
                 )
         self.file_system = aws.fsx.LustreFileSystem(
             f"{tier.name}-fs",
