@@ -59,7 +59,7 @@ CHANGES = [
     ("datasets-public-access", _set(blockPublicPolicy=False)),  # GF-SEC-003
     ("lab-l4-template", _public_nic),  # GF-SEC-005
     ("network-public-us-east-1a", _set(mapPublicIpOnLaunch=True)),  # GF-SEC-005
-    ("network-nodes-from-nodes", _open_to("cidrIpv4", "0.0.0.0/0")),  # GF-SEC-006
+    ("network-nodes-training-self", _open_to("cidrIpv4", "0.0.0.0/0")),  # GF-SEC-006
     ("train-efa-efa-ingress-self", _open_to("cidrIpv4", "10.40.0.0/16")),  # GF-SEC-007
     ("ai-prod-eks", _set(enabledClusterLogTypes=["api"])),  # GF-SEC-010
     ("scratch-key", _set(enableKeyRotation=False)),  # GF-SEC-011
@@ -127,7 +127,7 @@ def test_no_public_ip_on_node_interfaces_or_subnets(broken, prod_baseline):
 
 
 def test_no_ingress_from_the_whole_internet(broken, prod_baseline):
-    assert "network-nodes-from-nodes admits traffic from 0.0.0.0/0" in messages(broken, "GF-SEC-006", "network")
+    assert "network-nodes-training-self admits traffic from 0.0.0.0/0" in messages(broken, "GF-SEC-006", "network")
     assert "scratch-lustre-v6 admits traffic from ::/0" in messages(broken, "GF-SEC-006", "storage.scratch")
     assert of_rule(prod_baseline, "GF-SEC-006") == []
 
