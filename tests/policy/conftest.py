@@ -40,6 +40,33 @@ def identity(spec: Path, **config: str) -> StackIdentity:
     return StackIdentity(project="gpufleet", stack=spec.stem, config={"gpufleet:spec": str(spec.resolve()), **config})
 
 
+# A stack whose training pool outruns its file system and whose models outgrow their GPUs.
+TIGHT = """\
+cluster: {name: ai-tight, provider: aws, region: us-east-2, kubernetes_version: "1.33"}
+network: {vpc_cidr: 10.50.0.0/16, availability_zones: [us-east-2a, us-east-2b]}
+fabrics:
+  train-efa: {kind: efa}
+storage:
+  scratch: {kind: fsx-lustre, deployment: PERSISTENT_2, capacity_tib: 2.4, throughput_per_tib: 125}
+node_pools:
+  system: {workload: system, instance_type: m7i.xlarge, nodes: {min: 2, max: 2}}
+  train-h200:
+    workload: training
+    instance_type: p5e.48xlarge
+    nodes: {min: 16, max: 16}
+    fabric: train-efa
+    storage: [scratch]
+    models:
+      - {name: giant, parameters_b: 4000, precision: fp32}
+  serve-l4:
+    workload: inference
+    instance_type: g6.xlarge
+    nodes: {min: 0, max: 2}
+    models:
+      - {name: llama-70b, parameters_b: 70, precision: bf16}
+"""
+
+
 @pytest.fixture(scope="session")
 def prod_resources() -> Resources:
     return preview_resources(PROD, "us-east-1")

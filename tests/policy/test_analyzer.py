@@ -9,7 +9,7 @@ from gpufleet.policy.check import PROJECT_PACK
 from gpufleet.policy.pack import INSTALLED_PACK
 from gpufleet.policy.results import policy_findings
 from gpufleet.stack import load_stack
-from tests.policy.conftest import PACK, PROD, REPO, changed, identity, key_line
+from tests.policy.conftest import PACK, PROD, REPO, changed, identity, key_line, removed
 
 RAISING_PACK = REPO / "tests" / "data" / "raising_pack"
 
@@ -23,7 +23,7 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     assert rule_ids == sorted({f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 13)})
     assert all(policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies)
     advisory = sorted(policy.name for policy in run.policies if policy.enforcement == "advisory")
-    assert advisory == ["eks-endpoint-not-public-in-production", "non-production-scale-to-zero", "s3-tls-only"]
+    assert advisory == ["non-production-scale-to-zero"]
     feed = run.policy("hot-storage-feeds-training")
     assert feed is not None and feed.kind == "stack" and feed.config_schema["read_mbs_per_gpu"]["default"] == 180
     assert "mlcommons.org" in feed.config_schema["read_mbs_per_gpu"]["description"]
@@ -38,7 +38,8 @@ def test_installed_pack_runs_the_same_policies_as_the_projects(prod_resources):
 
 
 def test_policy_config_file_sets_levels_and_thresholds(analyze_prod, prod_resources):
-    findings = analyze_prod(prod_resources, {"all": "advisory", "s3-tls-only": "mandatory", "eks-endpoint-not-public-in-production": "disabled"})
+    plain_and_open = changed(removed(prod_resources, "datasets-tls-only"), "ai-prod-eks", lambda inputs: inputs["vpcConfig"].pop("publicAccessCidrs"))
+    findings = analyze_prod(plain_and_open, {"all": "advisory", "s3-tls-only": "mandatory", "eks-endpoint-not-public-in-production": "disabled"})
     assert [(f.finding.rule_id, f.finding.severity) for f in findings] == [("GF-SEC-004", "error")]
 
 

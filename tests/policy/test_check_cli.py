@@ -9,59 +9,77 @@ import pytest
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
-from tests.policy.conftest import DEV, PROD, REPO, key_line
+from tests.policy.conftest import DEV, PROD, REPO, TIGHT, key_line
 
 SARIF_SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def sarif_run(tmp_path_factory):
-    """Both example stacks, SARIF, with s3-tls-only made mandatory so the gate closes."""
-    config = tmp_path_factory.mktemp("config") / "policy-config.json"
-    config.write_text(json.dumps({"s3-tls-only": "mandatory"}), encoding="utf-8")
-    return runner.invoke(app, ["check", str(PROD), str(DEV), "--format", "sarif", "--policy-config", str(config)])
+def tight(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tight") / "tight.yaml"
+    path.write_text(TIGHT, encoding="utf-8")
+    return path
 
 
-def test_example_stacks_pass_with_advisories_grouped_by_pool_and_tier():
+@pytest.fixture(scope="module")
+def sarif_run(tight):
+    """A stack with mandatory violations beside a clean one, SARIF."""
+    return runner.invoke(app, ["check", str(tight), str(DEV), "--format", "sarif"])
+
+
+def test_example_stacks_pass_with_no_violation_and_their_feed_ratios():
     stacks = sorted((REPO / "stacks").glob("*.yaml"))
     result = runner.invoke(app, ["check", *map(str, stacks)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    summaries = [line for line in lines if line.startswith(tuple(str(stack) for stack in stacks)) or line.endswith("of 24 policies")]
-    assert len(summaries) == len(stacks) >= 4 and all(" 0 mandatory, " in line for line in summaries)
-    assert any(line.endswith("prod.yaml: 0 mandatory, 2 advisory violation(s) of 24 policies") for line in summaries)
-    assert "  storage tier datasets (" in result.stdout and f"prod.yaml:{key_line(PROD, 'storage', 'datasets')}:3)" in result.stdout
-    at = lines.index("    aws:s3/bucket:Bucket datasets-bucket")
-    assert lines[at + 1].startswith("      advisory GF-SEC-004 s3-tls-only: storage tier datasets: bucket datasets-bucket accepts plain HTTP")
+    summaries = [line for line in lines if line.endswith("of 24 policies")]
+    assert len(summaries) == len(stacks) >= 4 and all(": 0 mandatory, 0 advisory violation(s)" in line for line in summaries)
     assert "  feed: pool train-h200 <- scratch: 124,800 MB/s for 23,040 MB/s (128 GPUs of this pool), ratio 5.42" in lines
     assert lines[-1] == f"0 mandatory violation(s) in {len(stacks)} stack(s)"
 
 
-def test_sarif_validates_against_the_2_1_0_schema_and_points_at_stack_lines(sarif_run):
+def test_violations_are_grouped_by_pool_and_resource(tight):
+    result = runner.invoke(app, ["check", str(tight)])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{tight}: 3 mandatory, 1 advisory violation(s) of 24 policies"
+    at = lines.index(f"  pool train-h200 ({tight}:{key_line(tight, 'node_pools', 'train-h200')}:3)")
+    assert lines[at + 1] == "    gpufleet:aws:NodePool train-h200"
+    assert lines[at + 2].startswith("      mandatory GF-PRC-008 hot-storage-feeds-training: pool train-h200: storage tier scratch delivers 768 MB/s")
+    assert f"  pool serve-l4 ({tight}:{key_line(tight, 'node_pools', 'serve-l4')}:3)" in lines
+    assert lines[-1] == "3 mandatory violation(s) in 1 stack(s)"
+
+
+def test_sarif_validates_against_the_2_1_0_schema_and_points_at_stack_lines(sarif_run, tight):
     assert sarif_run.exit_code == 1, sarif_run.output
     document = json.loads(sarif_run.stdout)
     jsonschema.validate(document, SARIF_SCHEMA)
     (run,) = document["runs"]
     rules = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
-    assert rules == sorted(rules) and {"GF-SEC-004", "GF-SEC-009"} <= set(rules)
-    tls = [r for r in run["results"] if r["ruleId"] == "GF-SEC-004"]
-    assert {r["level"] for r in tls} == {"error"}
-    where = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in tls}
-    assert where == {("prod.yaml", key_line(PROD, "storage", "datasets")), ("dev.yaml", key_line(DEV, "storage", "scratch-bucket"))}
+    assert rules == sorted(rules) and {"GF-PRC-008", "GF-PRC-009", "GF-PRC-010"} <= set(rules)
+    fits = [r for r in run["results"] if r["ruleId"] == "GF-PRC-009"]
+    assert {r["level"] for r in fits} == {"error"}
+    where = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in fits}
+    assert where == {("tight.yaml", key_line(tight, "node_pools", "train-h200")), ("tight.yaml", key_line(tight, "node_pools", "serve-l4"))}
+    assert {r["level"] for r in run["results"] if r["ruleId"] == "GF-PRC-010"} == {"warning"}
     assert all(rules[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
-    assert tls[0]["locations"][0]["logicalLocations"][0]["kind"] == "resource"
+    assert fits[0]["locations"][0]["logicalLocations"][0]["kind"] == "resource"
 
 
-def test_json_is_sorted_and_stable():
-    first = runner.invoke(app, ["check", str(DEV), "--format", "json"])
+def test_json_is_sorted_and_stable(tight, tmp_path):
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"all": "advisory"}), encoding="utf-8")
+    first = runner.invoke(app, ["check", str(tight), "--format", "json", "--policy-config", str(config)])
     assert first.exit_code == 0, first.output
     document = json.loads(first.stdout)
     assert first.stdout == json.dumps(document, indent=2, sort_keys=True) + "\n"
     (stack,) = document["stacks"]
-    assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("dev", 0, 1, 24)
-    (violation,) = stack["violations"]
-    assert (violation["rule"], violation["field"], violation["line"], violation["enforcement"]) == ("GF-SEC-004", "storage.scratch-bucket", key_line(DEV, "storage", "scratch-bucket"), "advisory")
+    assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("tight", 0, 4, 24)
+    feed = next(v for v in stack["violations"] if v["rule"] == "GF-PRC-008")
+    assert (feed["field"], feed["line"], feed["enforcement"]) == ("node_pools.train-h200", key_line(tight, "node_pools", "train-h200"), "advisory")
+    again = runner.invoke(app, ["check", str(tight), "--format", "json", "--policy-config", str(config)])
+    assert again.stdout == first.stdout
 
 
 def test_an_invalid_stack_fails_with_its_located_problems_and_no_policy_run(tmp_path):

@@ -10,32 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.policy.conftest import DEV, changed, messages, of_rule, preview_resources, session_for
-
-TIGHT = """\
-cluster: {name: ai-tight, provider: aws, region: us-east-1, kubernetes_version: "1.33"}
-network: {vpc_cidr: 10.50.0.0/16, availability_zones: [us-east-1a, us-east-1b]}
-fabrics:
-  train-efa: {kind: efa}
-storage:
-  scratch: {kind: fsx-lustre, deployment: PERSISTENT_2, capacity_tib: 2.4, throughput_per_tib: 125}
-node_pools:
-  train-h200:
-    workload: training
-    instance_type: p5e.48xlarge
-    nodes: {min: 16, max: 16}
-    fabric: train-efa
-    storage: [scratch]
-    models:
-      - {name: giant, parameters_b: 4000, precision: fp32}
-  serve-l4:
-    workload: inference
-    instance_type: g6.xlarge
-    nodes: {min: 0, max: 2}
-    models:
-      - {name: llama-70b, parameters_b: 70, precision: bf16}
-"""
-
+from tests.policy.conftest import DEV, TIGHT, changed, messages, of_rule, preview_resources, session_for
 
 def _without_efa(inputs):
     inputs["networkInterfaces"] = inputs["networkInterfaces"][:1]
@@ -100,7 +75,7 @@ def tight_spec(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tight(tight_spec):
-    resources = preview_resources(tight_spec, "us-east-1")
+    resources = preview_resources(tight_spec, "us-east-2")
     for analyze in session_for(tight_spec):
         return analyze(resources)
 

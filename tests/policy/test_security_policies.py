@@ -73,11 +73,11 @@ def broken(analyze_prod, prod_resources):
     for name, change in CHANGES:
         fixture = changed(fixture, name, change)
     fixture = removed(fixture, "datasets-encryption")  # GF-SEC-002
-    fixture = added(fixture, "scratch-lustre-988-nodes", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "scratch-lustre-v6",
+    fixture = added(fixture, "scratch-lustre-ingress-988-training", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "scratch-lustre-v6",
                     {"cidrIpv6": "::/0", "ipProtocol": "tcp", "fromPort": 988, "toPort": 988, "securityGroupId": "sg-1"})  # GF-SEC-006
-    fixture = added(fixture, "ai-prod-nodes-AmazonEKS_CNI_Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ai-prod-nodes-admin",
-                    {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "role": "ai-prod-nodes"})  # GF-SEC-008
-    fixture = added(fixture, "ai-prod-nodes", "aws:iam/rolePolicy:RolePolicy", "ai-prod-nodes-s3", {"role": "ai-prod-nodes", "policy": json.dumps(WILDCARD)})
+    fixture = added(fixture, "ai-prod-nodes-lab-AmazonEKSWorkerNodePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ai-prod-nodes-admin",
+                    {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "role": "ai-prod-nodes-lab"})  # GF-SEC-008
+    fixture = added(fixture, "ai-prod-nodes-lab", "aws:iam/rolePolicy:RolePolicy", "ai-prod-nodes-s3", {"role": "ai-prod-nodes-lab", "policy": json.dumps(WILDCARD)})
     return analyze_prod(fixture)
 
 
@@ -95,8 +95,10 @@ def test_imdsv2_required_with_a_low_hop_limit(broken, prod_baseline):
 
 
 def test_imdsv2_hop_limit_is_configurable(analyze_prod, prod_resources):
-    findings = of_rule(analyze_prod(prod_resources, {"imdsv2-required": {"max_hop_limit": 1}}), "GF-SEC-001")
-    assert {f.finding.field for f in findings} == {f"node_pools.{pool}" for pool in ("system", "train-h200", "serve-h100", "lab-l4")}
+    two_hops = changed(prod_resources, "serve-h100-template", lambda inputs: inputs["metadataOptions"].update(httpPutResponseHopLimit=2))
+    assert of_rule(analyze_prod(two_hops), "GF-SEC-001") == [], "the default limit is 2"
+    findings = of_rule(analyze_prod(two_hops, {"imdsv2-required": {"max_hop_limit": 1}}), "GF-SEC-001")
+    assert {f.finding.field for f in findings} == {"node_pools.serve-h100"}
 
 
 def test_every_volume_file_system_and_bucket_encrypted_with_kms(broken, prod_baseline):
@@ -111,13 +113,11 @@ def test_s3_public_access_blocked(broken, prod_baseline):
     assert of_rule(prod_baseline, "GF-SEC-003") == []
 
 
-def test_s3_tls_only_is_advisory_until_the_renderer_adds_the_policy(prod_baseline, analyze_prod, prod_resources):
-    assert "bucket datasets-bucket accepts plain HTTP" in messages(prod_baseline, "GF-SEC-004", "storage.datasets")
-    assert [f.finding.severity for f in of_rule(prod_baseline, "GF-SEC-004")] == ["warning"]
-    bucket = urn_of(prod_resources, "datasets-bucket")
-    fixed = added(prod_resources, "datasets-bucket", "aws:s3/bucketPolicy:BucketPolicy", "datasets-tls",
-                  {"bucket": "datasets-bucket-x", "policy": json.dumps(DENY_PLAIN_HTTP)}, (bucket,))
-    assert of_rule(analyze_prod(fixed), "GF-SEC-004") == []
+def test_s3_tls_only(analyze_prod, prod_resources, prod_baseline):
+    plain = analyze_prod(removed(prod_resources, "datasets-tls-only"))
+    assert "bucket datasets-bucket accepts plain HTTP" in messages(plain, "GF-SEC-004", "storage.datasets")
+    assert all(f.mandatory for f in of_rule(plain, "GF-SEC-004"))
+    assert of_rule(prod_baseline, "GF-SEC-004") == [], "the renderer adds the TLS-only bucket policy"
 
 
 def test_no_public_ip_on_node_interfaces_or_subnets(broken, prod_baseline):
@@ -145,10 +145,13 @@ def test_roles_get_no_admin_or_wildcard_actions(broken, prod_baseline):
     assert of_rule(prod_baseline, "GF-SEC-008") == []
 
 
-def test_production_endpoint_not_open_to_the_internet_is_advisory_for_now(prod_baseline, analyze_prod, prod_resources, dev_baseline):
-    assert "the EKS API endpoint of ai-prod-eks is open to the whole internet" in messages(prod_baseline, "GF-SEC-009", "cluster")
-    assert [f.finding.severity for f in of_rule(prod_baseline, "GF-SEC-009")] == ["warning"]
-    private = changed(prod_resources, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].update(endpointPublicAccess=False))
+def test_production_endpoint_not_open_to_the_internet(prod_baseline, analyze_prod, prod_resources, dev_baseline):
+    assert of_rule(prod_baseline, "GF-SEC-009") == [], "prod lists its public access CIDRs"
+    opened = changed(prod_resources, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].pop("publicAccessCidrs"))
+    findings = of_rule(analyze_prod(opened), "GF-SEC-009")
+    assert "the EKS API endpoint of ai-prod-eks is open to the whole internet" in messages(findings, "GF-SEC-009", "cluster")
+    assert all(f.mandatory for f in findings)
+    private = changed(opened, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].update(endpointPublicAccess=False))
     assert of_rule(analyze_prod(private), "GF-SEC-009") == []
     assert of_rule(dev_baseline, "GF-SEC-009") == [], "dev is not a production stack"
 

@@ -341,7 +341,7 @@ POLICIES = [
     # Advisory until the AWS renderer adds a TLS-only bucket policy (issue 8); then mandatory.
     stack_policy(
         "GF-SEC-004", "s3-tls-only", "Every S3 bucket refuses requests that are not over TLS.", _tls_only,
-        fix="Add a bucket policy denying s3:* when aws:SecureTransport is false.", category="security", enforcement="advisory",
+        fix="Add a bucket policy denying s3:* when aws:SecureTransport is false.", category="security",
     ),
     resource_policy(
         "GF-SEC-005", "no-public-ip-on-nodes", "No node interface or node subnet hands out public IPs.", _no_public_ip,
@@ -362,7 +362,7 @@ POLICIES = [
     # Advisory until the AWS renderer restricts the endpoint in production (issue 8); then mandatory.
     resource_policy(
         "GF-SEC-009", "eks-endpoint-not-public-in-production", "A production cluster's API endpoint is not open to the whole internet.", _endpoint_private,
-        fix="Turn public endpoint access off or limit it with publicAccessCidrs.", category="security", enforcement="advisory",
+        fix="Turn public endpoint access off or limit it with publicAccessCidrs.", category="security",
         schema=PRODUCTION_STACKS_SCHEMA,
     ),
     resource_policy(
