@@ -12,22 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gpufleet.findings import Finding, PathPart, declare
+from gpufleet.findings import Finding, PathPart
 from gpufleet.policy.analyzer import AnalyzedResource, PackRun
+from gpufleet.policy.pack.definitions import POLICY_CRASHED, UNTAGGED_POLICY
 from gpufleet.stack.loader import Locator
 
-POLICY_CRASHED = declare(
-    "GF-POL-000",
-    "error",
-    "A policy raised an error instead of judging the stack; nothing it guards was checked.",
-    "Fix the policy (its traceback is in the message), then check again.",
-)
-UNTAGGED_POLICY = declare(
-    "GF-POL-001",
-    "warning",
-    "A violation from a policy that carries no gpufleet rule id in its tags (another pack's policy).",
-    "Tag the policy with its GF-... rule id.",
-)
 RULE_ID = re.compile(r"^GF-[A-Z]+-\d{3}$")
 OWNER_PATHS = {"NodePool": "node_pools", "StorageTier": "storage", "Fabric": "fabrics"}
 SINGLE_OWNERS = {"Cluster": ("cluster",), "Network": ("network",)}

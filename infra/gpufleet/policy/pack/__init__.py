@@ -9,20 +9,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gpufleet.policy.pack.definitions import PolicyDefinition
+
 PACK_NAME = "gpufleet"
 DESCRIPTION = "Security and GPU-fleet best practices over what the gpufleet program registers."
 INSTALLED_PACK = Path(__file__).resolve().parent
+
+
+def policy_definitions() -> tuple[PolicyDefinition, ...]:
+    """Every policy of the pack, in the order the pack serves them; no Pulumi is loaded."""
+    from gpufleet.policy.pack import practices, security
+
+    return (*security.POLICIES, *practices.POLICIES)
 
 
 def serve() -> None:
     """Start the pack's gRPC server, print its port and serve until stopped (the SDK's loop)."""
     from pulumi_policy import EnforcementLevel, PolicyPack
 
-    from gpufleet.policy.pack import practices, security
+    from gpufleet.policy.pack.build import sdk_policy
 
     PolicyPack(
         name=PACK_NAME,
         description=DESCRIPTION,
         enforcement_level=EnforcementLevel.MANDATORY,
-        policies=[*security.POLICIES, *practices.POLICIES],
+        policies=[sdk_policy(definition) for definition in policy_definitions()],
     )

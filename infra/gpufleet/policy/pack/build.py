@@ -1,9 +1,8 @@
-"""How every gpufleet policy is made: a rule id, a default enforcement level, a fix, a guard.
+"""The pack's build step: each ``PolicyDefinition`` becomes the SDK's policy, behind a guard.
 
-The rule id travels in the policy's tags so ``gpufleet check`` can file each violation under
-the same kind of id ``gpufleet validate`` uses. The guard lets the SDK's own signals (unknown
-values during a preview, not-applicable) through and turns any other exception into one that
-names the policy, so a crash reaches the engine as a failed call and is never taken for a pass.
+The guard lets the SDK's own signals (unknown values during a preview, not-applicable) through
+and turns any other exception into one that names the policy, so a crash reaches the engine as
+a failed call and is never taken for a pass.
 """
 
 from __future__ import annotations
@@ -20,6 +19,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError
+
+from gpufleet.policy.pack.definitions import PolicyDefinition
+
+POLICY_CLASSES = {"resource": ResourceValidationPolicy, "stack": StackValidationPolicy}
 
 
 class PolicyCrashed(RuntimeError):
@@ -39,28 +42,13 @@ def _guarded(name: str, validate: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _policy(
-    policy_class: type[ResourceValidationPolicy] | type[StackValidationPolicy],
-    rule_id: str,
-    name: str,
-    description: str,
-    validate: Callable[..., Any],
-    *,
-    fix: str,
-    category: str,
-    enforcement: str = "mandatory",
-    schema: dict[str, dict[str, Any]] | None = None,
-) -> ResourceValidationPolicy | StackValidationPolicy:
-    return policy_class(
-        name=name,
-        description=description,
-        validate=_guarded(name, validate),
-        enforcement_level=EnforcementLevel(enforcement),
-        config_schema=PolicyConfigSchema(properties=schema) if schema else None,
-        tags=[rule_id, category],
-        remediation_steps=fix,
+def sdk_policy(definition: PolicyDefinition) -> ResourceValidationPolicy | StackValidationPolicy:
+    return POLICY_CLASSES[definition.kind](
+        name=definition.name,
+        description=definition.description,
+        validate=_guarded(definition.name, definition.validate),
+        enforcement_level=EnforcementLevel(definition.enforcement),
+        config_schema=PolicyConfigSchema(properties=dict(definition.schema)) if definition.schema else None,
+        tags=list(definition.tags),
+        remediation_steps=definition.fix,
     )
-
-
-resource_policy = functools.partial(_policy, ResourceValidationPolicy)
-stack_policy = functools.partial(_policy, StackValidationPolicy)

@@ -14,7 +14,7 @@ from gpufleet.mig import judge_mig_parted_config
 from gpufleet.model.mig_config import mig_parted_config
 from gpufleet.policy.sizing import model_fits, training_feeds
 
-from gpufleet.policy.pack.build import stack_policy
+from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import MIG_LABEL, PRODUCTION_STACKS_SCHEMA, WORKLOAD_LABEL, PoolResources, component_urn, is_production, node_pools
 from gpufleet.policy.pack.plan import stack_plan
 

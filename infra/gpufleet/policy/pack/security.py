@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from gpufleet.policy.pack.build import resource_policy, stack_policy
+from gpufleet.policy.pack.definitions import resource_policy, stack_policy
 from gpufleet.policy.pack.graph import (
     BUCKET_TYPES,
     EKS_CLUSTER,
