@@ -23,7 +23,7 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     assert rule_ids == sorted({f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 13)})
     assert all(policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies)
     advisory = sorted(policy.name for policy in run.policies if policy.enforcement == "advisory")
-    assert advisory == ["non-production-scale-to-zero"]
+    assert advisory == [], "every policy blocks by default; a stack lowers one with --policy-config"
     feed = run.policy("hot-storage-feeds-training")
     assert feed is not None and feed.kind == "stack" and feed.config_schema["read_mbs_per_gpu"]["default"] == 180
     assert "mlcommons.org" in feed.config_schema["read_mbs_per_gpu"]["description"]

@@ -134,8 +134,10 @@ def test_non_production_gpu_pools_scale_to_zero(analyze_dev, dev_resources, dev_
     always_on = changed(dev_resources, "serve-l4-nodes", lambda inputs: inputs["scalingConfig"].update(minSize=1))
     findings = analyze_dev(always_on)
     assert "keeps 1 node(s) of 1 GPUs running outside production; set nodes.min to 0" in messages(findings, "GF-PRC-010", "node_pools.serve-l4", DEV)
-    assert [f.finding.severity for f in of_rule(findings, "GF-PRC-010")] == ["warning"], "advisory until templates allow nodes.min"
+    assert [(f.finding.severity, f.enforcement) for f in of_rule(findings, "GF-PRC-010")] == [("error", "mandatory")]
+    assert [f.finding.severity for f in of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": "advisory"}), "GF-PRC-010")] == ["warning"]
     assert of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": {"expensive_gpus_per_node": 4}}), "GF-PRC-010") == []
+    assert of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": {"production_stacks": ["dev"]}}), "GF-PRC-010") == []
     assert of_rule(dev_baseline, "GF-PRC-010") == []
     assert of_rule(prod_baseline, "GF-PRC-010") == [], "production pools may keep nodes running"
 

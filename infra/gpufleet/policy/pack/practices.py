@@ -242,11 +242,9 @@ POLICIES = [
         schema={"kv_cache_margin": {"type": "number", "minimum": 0, "default": DEFAULTS.kv_cache_margin.value,
                                     "description": f"KV-cache memory per inference replica, as a fraction of its weights. Default from: {DEFAULTS.cited(DEFAULTS.kv_cache_margin)}"}},
     ),
-    # Advisory until the llm-training template lets a stack set nodes.min below nodes.max:
-    # stacks/staging.yaml keeps 2 training and 1 inference node; then mandatory.
     stack_policy(
         "GF-PRC-010", "non-production-scale-to-zero", "Outside production, GPU pools can scale to zero.", _scale_to_zero,
-        fix="Set nodes.min to 0 for GPU pools of non-production stacks.", category="practice", enforcement="advisory",
+        fix="Set nodes.min to 0 for GPU pools of non-production stacks.", category="practice",
         schema={**PRODUCTION_STACKS_SCHEMA,
                 "expensive_gpus_per_node": {"type": "integer", "minimum": 0, "default": DEFAULTS.expensive_gpus_per_node.value,
                                             "description": f"Pools with at least this many GPUs per node must scale to zero. Default from: {DEFAULTS.cited(DEFAULTS.expensive_gpus_per_node)}"}},
