@@ -43,12 +43,12 @@ def test_violations_are_grouped_by_pool_and_resource(tight):
     result = runner.invoke(app, ["check", str(tight)])
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{tight}: 3 mandatory, 1 advisory violation(s) of 24 policies"
+    assert lines[0] == f"{tight}: 4 mandatory, 0 advisory violation(s) of 24 policies"
     at = lines.index(f"  pool train-h200 ({tight}:{key_line(tight, 'node_pools', 'train-h200')}:3)")
     assert lines[at + 1] == "    gpufleet:aws:NodePool train-h200"
     assert lines[at + 2].startswith("      mandatory GF-PRC-008 hot-storage-feeds-training: pool train-h200: storage tier scratch delivers 768 MB/s")
     assert f"  pool serve-l4 ({tight}:{key_line(tight, 'node_pools', 'serve-l4')}:3)" in lines
-    assert lines[-1] == "3 mandatory violation(s) in 1 stack(s)"
+    assert lines[-1] == "4 mandatory violation(s) in 1 stack(s)"
 
 
 def test_sarif_validates_against_the_2_1_0_schema_and_points_at_stack_lines(sarif_run, tight):
@@ -62,7 +62,7 @@ def test_sarif_validates_against_the_2_1_0_schema_and_points_at_stack_lines(sari
     assert {r["level"] for r in fits} == {"error"}
     where = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in fits}
     assert where == {("tight.yaml", key_line(tight, "node_pools", "train-h200")), ("tight.yaml", key_line(tight, "node_pools", "serve-l4"))}
-    assert {r["level"] for r in run["results"] if r["ruleId"] == "GF-PRC-010"} == {"warning"}
+    assert {r["level"] for r in run["results"] if r["ruleId"] == "GF-PRC-010"} == {"error"}
     assert all(rules[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
     assert fits[0]["locations"][0]["logicalLocations"][0]["kind"] == "resource"
 
