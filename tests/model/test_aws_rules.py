@@ -66,7 +66,7 @@ def test_every_pool_tainted_leaves_coredns_nowhere(stacks):
 def test_kubernetes_version_without_pins(stacks):
     path = stacks.write(stacks.head.replace('"1.33"', '"1.29"'), "node_pools:\n", stacks.system_pool)
     assert findings(stacks, path) == [
-        ("GF-AWS-004", 5, 23, "cluster.kubernetes_version", "the catalog pins no add-on versions or AMI release for Kubernetes 1.29 (pinned: 1.33)"),
+        ("GF-AWS-004", 5, 23, "cluster.kubernetes_version", "the catalog pins no add-on versions or AMI release for Kubernetes 1.29 (pinned: 1.32, 1.33)"),
     ]
 
 

@@ -146,6 +146,21 @@ def test_ami_release_in_the_stack_overrides_the_catalog_pin(tmp_path):
     assert result.named(LT, "sys-template").inputs["imageId"] == f"ami-{stable_digest('ssm', parameter)[:17]}"
 
 
+def test_a_kubernetes_upgrade_is_one_edit_that_moves_every_pin_together(tmp_path, fleet):
+    """1.32 -> 1.33: the cluster version, each core add-on and the AMI parameter move, nothing else."""
+    path = tmp_path / "fleet.yaml"  # the same stack name, so only the version differs
+    path.write_text(FLEET.replace('kubernetes_version: "1.33"', 'kubernetes_version: "1.32"'), encoding="utf-8")
+    older = preview_file(path)
+    before = load_catalog().eks.kubernetes_versions["1.32"]
+    addons = {r.inputs["addonName"]: r.inputs["addonVersion"] for r in older.of_type(ADDON) if r.inputs["addonName"] in CORE_ADDONS}
+    assert addons == before.addons and before.addons["kube-proxy"] != PINS.addons["kube-proxy"]
+    (cluster,) = older.of_type("aws:eks/cluster:Cluster")
+    assert cluster.inputs["version"] == "1.32"
+    parameter = f"/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.32-{before.ami_release}/image_id"
+    assert older.named(LT, "sys-template").inputs["imageId"] == f"ami-{stable_digest('ssm', parameter)[:17]}"
+    assert sorted(r.name for r in older.resources) == sorted(r.name for r in fleet.resources)
+
+
 # -- item 13: what a retained tier needs is retained with it ---------------------------------------
 
 

@@ -127,18 +127,6 @@ class ClusterSpec(StackModel):
         "for the Kubernetes version. Changing it rolls every node: an upgrade is this edit.",
     )
 
-    @field_validator("admins")
-    @classmethod
-    def _admins_once(cls, admins: tuple[str, ...]) -> tuple[str, ...]:
-        # IAM names are unique regardless of case, so two spellings are one principal.
-        seen: dict[str, str] = {}
-        for arn in admins:
-            earlier = seen.setdefault(arn.lower(), arn)
-            if earlier is not arn:
-                same = "" if earlier == arn else f" ('{earlier}' differs only in case; IAM names ignore case)"
-                raise ValueError(f"admin '{arn}' is listed twice{same}")
-        return admins
-
     @model_validator(mode="after")
     def _aws_needs_region(self) -> ClusterSpec:
         if self.provider == "aws" and self.region is None:

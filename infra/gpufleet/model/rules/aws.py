@@ -10,7 +10,7 @@ from ipaddress import IPv4Network
 
 from gpufleet.model import decisions
 from gpufleet.model.aws import choose_zones, is_zone_id, vpc_cni_supports_efa_only
-from gpufleet.model.rules.registry import rule
+from gpufleet.model.rules.registry import rule, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import FsxLustreTierSpec
 
@@ -33,6 +33,25 @@ def cluster_zones(view: StackView):
             f"EKS needs cluster subnets in at least {needed} Availability Zones; "
             f"{', '.join(network.availability_zones)} is {len(set(network.availability_zones))}"
         )
+
+
+@rule("GF-AWS-014", "error", "A region the catalog has no zone offerings for.", "Use an AWS region listed in the catalog's aws_zones.yaml, or add the region's offerings there.")
+def region_known(view: StackView):
+    region, regions = view.spec.cluster.region, view.catalog.zone_offerings.regions
+    if view.on_aws and region is not None and region not in regions:
+        yield ("cluster", "region"), unknown("AWS region", region, regions)
+
+
+@rule("GF-AWS-015", "error", "An admin listed twice, maybe in another case.", "List each IAM principal once.")
+def admins_once(view: StackView):
+    # IAM names are unique regardless of case, so two spellings are one principal (and one access entry).
+    first: dict[str, int] = {}
+    admins = view.spec.cluster.admins
+    for index, arn in enumerate(admins):
+        earlier = admins[first.setdefault(arn.lower(), index)]
+        if first[arn.lower()] != index:
+            same = "" if earlier == arn else f" ('{earlier}' differs only in case; IAM names ignore case)"
+            yield ("cluster", "admins", index), f"admin '{arn}' is listed twice{same}"
 
 
 @rule("GF-AWS-002", "error", "A zone EKS does not support for control planes.", "Replace the zone with another of the region's zones.")
