@@ -70,6 +70,24 @@ def test_kubernetes_version_without_pins(stacks):
     ]
 
 
+def test_region_the_catalog_does_not_know(stacks):
+    misspelt = stacks.write(stacks.head.replace("us-east-1", "us-eats-1"), "node_pools:\n", stacks.system_pool)
+    (region,) = [f for f in findings(stacks, misspelt) if f[0] == "GF-AWS-014"]
+    assert region[1:] == (4, 11, "cluster.region", "unknown AWS region 'us-eats-1' (did you mean 'us-east-1'?)")
+    made_up = stacks.write(stacks.head.replace("us-east-1", "xx-fake-9"), "node_pools:\n", stacks.system_pool)
+    assert [f[0] for f in findings(stacks, made_up)] == ["GF-AWS-014"]
+
+
+def test_admin_listed_twice_is_located_at_the_second_entry(stacks):
+    admins = '  admins: ["arn:aws:iam::123456789012:role/ops", "arn:aws:iam::123456789012:role/dev", "arn:aws:iam::123456789012:role/OPS"]\n'
+    head = stacks.head.replace('  kubernetes_version: "1.33"\n', '  kubernetes_version: "1.33"\n' + admins)
+    path = stacks.write(head, "node_pools:\n", stacks.system_pool)
+    assert findings(stacks, path) == [
+        ("GF-AWS-015", 6, 88, "cluster.admins.2",
+         "admin 'arn:aws:iam::123456789012:role/OPS' is listed twice ('arn:aws:iam::123456789012:role/ops' differs only in case; IAM names ignore case)"),
+    ]
+
+
 def test_pinned_zone_that_does_not_offer_the_type(stacks):
     path = stacks.aws(
         """
