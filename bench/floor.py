@@ -2,7 +2,7 @@
 
 Given the resources a preview run recorded, `floor_program` builds a program
 that registers the same resources (types, names, inputs, parents, providers,
-options, dependencies) in a bare loop of generic `CustomResource` /
+options, dependencies, the provider version and aliases) in a bare loop of generic `CustomResource` /
 `ComponentResource` / `ProviderResource` calls: no typed args, no applies, no
 invokes, no spec handling. Running it through the same `run_preview` (same SDK,
 same mocks) gives the lowest time and memory any program producing that
@@ -84,6 +84,11 @@ def _register(recorded: RecordedResource, created: Mapping[str, pulumi.Resource]
         retain_on_delete=recorded.retain_on_delete or None,
         depends_on=[created[urn] for urn in recorded.depends_on if urn in created] or None,
         id=recorded.id if recorded.external else None,
+        version=recorded.version or None,
+        plugin_download_url=recorded.plugin_download_url or None,
+        aliases=[alias if alias.startswith("urn:") else pulumi.Alias(type_=alias) for alias in recorded.aliases] or None,
+        additional_secret_outputs=list(recorded.additional_secret_outputs) or None,
+        replace_on_changes=list(recorded.replace_on_changes) or None,
     )
     props = dict(recorded.inputs)
     if not recorded.custom:

@@ -115,3 +115,49 @@ def test_an_unknown_type_token_is_caught() -> None:
     assert provider_schema.problems("aws:ec2/launchTemplates:LaunchTemplate", {}) == [
         "aws:ec2/launchTemplates:LaunchTemplate: the installed SDKs publish no typed class for this type"
     ]
+
+
+@pytest.mark.parametrize("stack", [path.stem for path in STACKS])
+def test_every_registration_asks_for_what_its_typed_class_adds(previews: dict[str, PreviewResult], stack: str) -> None:
+    """The provider version (which picks the plugin on a real ``pulumi up``) and the aliases."""
+    found = []
+    for resource in previews[stack].resources:
+        declared = provider_schema.declared(resource.type) if resource.custom else None
+        if declared is None:
+            continue
+        sent = {
+            "version": resource.version,
+            "plugin_download_url": resource.plugin_download_url or None,
+            "aliases": list(resource.aliases),
+            "additional_secret_outputs": list(resource.additional_secret_outputs),
+            "replace_on_changes": list(resource.replace_on_changes),
+        }
+        if sent != declared.options:
+            found.append((resource.urn, sent, declared.options))
+    assert found == []
+
+
+def test_the_custom_resources_of_crds_ask_for_the_kubernetes_package_version(prod: PreviewResult) -> None:
+    flavors = prod.of_type("kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor")
+    assert flavors and {flavor.version for flavor in flavors} == {provider_schema.declared("kubernetes:core/v1:Namespace").options["version"]}
+
+
+def test_provider_functions_are_invoked_with_their_package_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpufleet.preview import run_preview
+    from gpufleet.preview.monitor import RecordingMonitor
+    from gpufleet.render.aws.policies import account_id, partition
+
+    asked: list[tuple[str, str]] = []
+    invoke = RecordingMonitor.Invoke
+
+    def recording(self, request):
+        asked.append((request.tok, request.version))
+        return invoke(self, request)
+
+    monkeypatch.setattr(RecordingMonitor, "Invoke", recording)
+    run_preview(lambda: (account_id(), partition()), project="gpufleet", stack="probe", config={"aws:region": "us-east-1"})
+    aws_version = provider_schema.declared("aws:ec2/vpc:Vpc").options["version"]
+    assert sorted(asked) == [
+        ("aws:index/getCallerIdentity:getCallerIdentity", aws_version),
+        ("aws:index/getPartition:getPartition", aws_version),
+    ]

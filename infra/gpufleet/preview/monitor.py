@@ -78,6 +78,11 @@ class RecordingMonitor(MockMonitor):
                     key: tuple(sorted(set(deps.urns))) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns
                 },
                 secret_paths=secret_paths,
+                version=request.version,
+                plugin_download_url=request.pluginDownloadURL,
+                aliases=tuple(alias.urn or alias.spec.type for alias in request.aliases) + tuple(request.aliasURNs),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                replace_on_changes=tuple(request.replaceOnChanges),
             ),
             resource_id,
         )

@@ -35,6 +35,13 @@ class RecordedResource:
     secret_paths: tuple[str, ...] = ()
     external: bool = False
     """True for resources read with `Resource.get` rather than managed."""
+    version: str = ""
+    """The provider package version the registration asked for (what picks the plugin)."""
+    plugin_download_url: str = ""
+    aliases: tuple[str, ...] = ()
+    """Former types (or URNs) the resource answers to."""
+    additional_secret_outputs: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

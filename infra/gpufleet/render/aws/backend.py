@@ -8,7 +8,6 @@ already in the plan; this module only connects outputs to inputs.
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
 
 from gpufleet.model import FleetPlan
 from gpufleet.model.decisions import node_class_group
@@ -18,6 +17,7 @@ from gpufleet.render.aws.network import FleetNetwork
 from gpufleet.render.aws.node_pool import NodePool
 from gpufleet.render.aws.storage import LustreTier, S3Tier
 from gpufleet.render.contract import ClusterHandle, FileSystemHandle
+from gpufleet.render.resources import invoke
 
 
 def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
@@ -45,12 +45,12 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
                 vpc_id=network.vpc.id,
                 subnet_id=network.subnet_id(tier.subnet),
                 client_security_groups={node_class: node_groups[node_class] for node_class in plan.client_classes(tier)},
-                import_bucket=source.bucket.bucket if source else None,
+                import_bucket=source.bucket.output("bucket") if source else None,
                 opts=child,
             )
-            file_systems[tier.name] = FileSystemHandle(lustre.file_system.id, lustre.file_system.dns_name, lustre.file_system.mount_name)
+            file_systems[tier.name] = FileSystemHandle(lustre.file_system.id, lustre.file_system.output("dnsName"), lustre.file_system.output("mountName"))
     images = {
-        parameter: aws.ssm.get_parameter_output(name=parameter).value for parameter in sorted({pool.ami_parameter for pool in plan.pools})
+        parameter: invoke("aws:ssm/getParameter:getParameter", {"name": parameter})["value"] for parameter in sorted({pool.ami_parameter for pool in plan.pools})
     }
     pools = {
         pool.name: NodePool(
@@ -67,18 +67,18 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
     }
     cluster.add_node_addons([component.node_group for component in pools.values()])
     return ClusterHandle(
-        name=cluster.eks.name,
+        name=cluster.eks.output("name"),
         kubernetes=cluster.provider,
         parent=cluster,
-        endpoint=cluster.eks.endpoint,
+        endpoint=cluster.eks.output("endpoint"),
         kubeconfig=pulumi.Output.secret(cluster.kubeconfig),
         subnet_ids=dict(network.subnet_ids),
         security_group_ids=groups,
         file_systems=file_systems,
-        node_groups={pool_name: component.node_group.node_group_name for pool_name, component in pools.items()},
-        buckets={tier_name: tier.bucket.bucket for tier_name, tier in buckets.items()},
+        node_groups={pool_name: component.node_group.output("nodeGroupName") for pool_name, component in pools.items()},
+        buckets={tier_name: tier.bucket.output("bucket") for tier_name, tier in buckets.items()},
         autoscaling_groups={
-            pool_name: component.node_group.resources.apply(lambda groups: groups[0].autoscaling_groups[0].name)
+            pool_name: component.node_group.output("resources")[0]["autoscalingGroups"][0]["name"]
             for pool_name, component in pools.items()
         },
         nodes_ready=[component.node_group for component in pools.values()],

@@ -9,14 +9,15 @@ from importlib import resources
 
 import jinja2
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpufleet.model.aws import AddonPin
 from gpufleet.model.plan import ClusterPlan, Pool
+from gpufleet.render.aws.iam import attach_policy, role
 from gpufleet.render.aws.security import allow_from_group
 from gpufleet.render.aws.policies import ec2_trust_policy, key_policy, managed_policy_arn, partition, trust_policy
 from gpufleet.render.aws.tags import tags
+from gpufleet.render.resources import Registered
 
 # Only what a node itself needs: join the cluster and pull images. The VPC CNI's
 # AmazonEKS_CNI_Policy lives on the CNI's own Pod Identity role, and SSM is not granted at all.
@@ -85,103 +86,103 @@ class GpuCluster(pulumi.ComponentResource):
         self._tags = tags(name)
         child = pulumi.ResourceOptions(parent=self)
         region = spec.region or ""
-        control_plane_role = aws.iam.Role(f"{name}-control-plane", assume_role_policy=trust_policy("eks.amazonaws.com"), tags=self._tags, opts=child)
-        attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-control-plane-policy", role=control_plane_role.name, policy_arn=managed_policy_arn("AmazonEKSClusterPolicy"), opts=child
-        )
-        secrets_key = aws.kms.Key(
+        control_plane_role = role(f"{name}-control-plane", trust_policy("eks.amazonaws.com"), self._tags, child)
+        attachment = attach_policy(f"{name}-control-plane-policy", control_plane_role, managed_policy_arn("AmazonEKSClusterPolicy"), child)
+        secrets_key = Registered(
+            "aws:kms/key:Key",
             f"{name}-secrets",
-            description=f"{name} Kubernetes secrets envelope encryption",
-            enable_key_rotation=True,
-            policy=key_policy("eks", region),
-            tags=self._tags,
-            opts=child,
+            {"description": f"{name} Kubernetes secrets envelope encryption", "enableKeyRotation": True, "policy": key_policy("eks", region), "tags": self._tags},
+            child,
+            outputs=("arn",),
         )
         public = list(plan.public_access_cidrs)
-        self.eks = aws.eks.Cluster(
+        self.eks = Registered(
+            "aws:eks/cluster:Cluster",
             f"{name}-eks",
-            name=spec.name,
-            version=spec.kubernetes_version,
-            role_arn=control_plane_role.arn,
-            vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=list(subnet_ids),
-                endpoint_private_access=True,
-                endpoint_public_access=bool(public),
-                public_access_cidrs=public or None,
-            ),
-            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API", bootstrap_cluster_creator_admin_permissions=plan.bootstrap_admin.value == "true"),
-            kubernetes_network_config=aws.eks.ClusterKubernetesNetworkConfigArgs(service_ipv4_cidr=plan.service_cidr.value),
-            encryption_config=aws.eks.ClusterEncryptionConfigArgs(resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn)),
-            enabled_cluster_log_types=list(plan.log_types),
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            {
+                "name": spec.name,
+                "version": spec.kubernetes_version,
+                "roleArn": control_plane_role.output("arn"),
+                "vpcConfig": {
+                    "subnetIds": list(subnet_ids),
+                    "endpointPrivateAccess": True,
+                    "endpointPublicAccess": bool(public),
+                    "publicAccessCidrs": public or None,
+                },
+                "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": plan.bootstrap_admin.value == "true"},
+                "kubernetesNetworkConfig": {"serviceIpv4Cidr": plan.service_cidr.value},
+                "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": secrets_key.output("arn")}},
+                "enabledClusterLogTypes": list(plan.log_types),
+                "tags": self._tags,
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            outputs=("arn", "endpoint", "certificateAuthority"),
         )
-        self.node_roles: dict[str, aws.iam.Role] = {}
+        self.node_roles: dict[str, Registered] = {}
         self.node_role_ready: list[pulumi.Resource] = []
         for node_class in node_classes:
-            role = aws.iam.Role(f"{name}-nodes-{node_class}", assume_role_policy=ec2_trust_policy(), tags=tags(name, **{"gpufleet:workload": node_class}), opts=child)
-            self.node_roles[node_class] = role
+            node_role = role(f"{name}-nodes-{node_class}", ec2_trust_policy(), tags(name, **{"gpufleet:workload": node_class}), child)
+            self.node_roles[node_class] = node_role
             self.node_role_ready += [
-                aws.iam.RolePolicyAttachment(f"{name}-nodes-{node_class}-{policy}", role=role.name, policy_arn=managed_policy_arn(policy), opts=child)
-                for policy in NODE_POLICIES
+                attach_policy(f"{name}-nodes-{node_class}-{policy}", node_role, managed_policy_arn(policy), child) for policy in NODE_POLICIES
             ]
         self.addons = {pin.name: self._addon(pin) for pin in plan.addons if not pin.needs_nodes}
+        cluster_name = self.eks.output("name")
         for entry in plan.admins:
-            access = aws.eks.AccessEntry(f"{name}-admin-{entry.key}", cluster_name=self.eks.name, principal_arn=entry.principal, type="STANDARD", opts=child)
-            aws.eks.AccessPolicyAssociation(
+            access = Registered(
+                "aws:eks/accessEntry:AccessEntry",
                 f"{name}-admin-{entry.key}",
-                cluster_name=self.eks.name,
-                principal_arn=access.principal_arn,
-                policy_arn=partition().apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child,
+                {"clusterName": cluster_name, "principalArn": entry.principal, "type": "STANDARD"},
+                child,
             )
-        self.cluster_security_group_id = self.eks.vpc_config.cluster_security_group_id
-        self.kubeconfig = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(
-            lambda args: kubeconfig(*args)
-        )
-        self._bootstrap = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data)
+            Registered(
+                "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+                f"{name}-admin-{entry.key}",
+                {
+                    "clusterName": cluster_name,
+                    "principalArn": access.output("principalArn"),
+                    "policyArn": partition().apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+                    "accessScope": {"type": "cluster"},
+                },
+                child,
+            )
+        self.cluster_security_group_id = self.eks.output("vpcConfig")["clusterSecurityGroupId"]
+        self._bootstrap = pulumi.Output.all(cluster_name, self.eks.output("endpoint"), self.eks.output("certificateAuthority")["data"])
+        self.kubeconfig = self._bootstrap.apply(lambda args: kubeconfig(*args))
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child)
-        self.register_outputs({"name": self.eks.name, "endpoint": self.eks.endpoint})
+        self.register_outputs({"name": cluster_name, "endpoint": self.eks.output("endpoint")})
 
-    def _addon(self, pin: AddonPin, depends_on: Sequence[pulumi.Resource] = ()) -> aws.eks.Addon:
+    def _addon(self, pin: AddonPin, depends_on: Sequence[pulumi.Resource] = ()) -> Registered:
         """A pinned add-on; one that calls AWS gets its own least-privilege Pod Identity role first."""
         needs = list(depends_on)
         if pin.service_account is not None:
             needs.append(self._pod_identity(pin))
-        return aws.eks.Addon(
+        return Registered(
+            "aws:eks/addon:Addon",
             f"{self._name}-{pin.name}",
-            cluster_name=self.eks.name,
-            addon_name=pin.name,
-            addon_version=pin.version,
-            configuration_values=pin.configuration,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="PRESERVE",
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
+            {
+                "clusterName": self.eks.output("name"),
+                "addonName": pin.name,
+                "addonVersion": pin.version,
+                "configurationValues": pin.configuration,
+                "resolveConflictsOnCreate": "OVERWRITE",
+                "resolveConflictsOnUpdate": "PRESERVE",
+                "tags": self._tags,
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=needs),
         )
 
-    def _pod_identity(self, pin: AddonPin) -> aws.eks.PodIdentityAssociation:
+    def _pod_identity(self, pin: AddonPin) -> Registered:
         assert pin.service_account is not None
         namespace, service_account = pin.service_account
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{self._name}-{pin.name}-pod-identity",
-            assume_role_policy=trust_policy("pods.eks.amazonaws.com", self.eks.arn),
-            tags=self._tags,
-            opts=child,
-        )
-        attachment = aws.iam.RolePolicyAttachment(
-            f"{self._name}-{pin.name}-pod-identity", role=role.name, policy_arn=managed_policy_arn(ADDON_POLICIES[pin.name]), opts=child
-        )
-        return aws.eks.PodIdentityAssociation(
+        pod_role = role(f"{self._name}-{pin.name}-pod-identity", trust_policy("pods.eks.amazonaws.com", self.eks.output("arn")), self._tags, child)
+        attachment = attach_policy(f"{self._name}-{pin.name}-pod-identity", pod_role, managed_policy_arn(ADDON_POLICIES[pin.name]), child)
+        return Registered(
+            "aws:eks/podIdentityAssociation:PodIdentityAssociation",
             f"{self._name}-{pin.name}",
-            cluster_name=self.eks.name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=role.arn,
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            {"clusterName": self.eks.output("name"), "namespace": namespace, "serviceAccount": service_account, "roleArn": pod_role.output("arn"), "tags": self._tags},
+            pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
         )
 
     def add_node_addons(self, nodes: Sequence[pulumi.Resource]) -> None:

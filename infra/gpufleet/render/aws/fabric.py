@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
 
+from gpufleet.render.aws.security import rule, security_group
 from gpufleet.render.aws.tags import tags
 
 
@@ -14,27 +14,14 @@ class EfaFabric(pulumi.ComponentResource):
     def __init__(self, name: str, cluster_name: str, vpc_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:Fabric", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.security_group = aws.ec2.SecurityGroup(
+        self.security_group = security_group(
             f"{name}-efa",
-            vpc_id=vpc_id,
-            description=f"{cluster_name} EFA fabric {name}: all traffic within the group only",
-            tags=tags(cluster_name, Name=f"{cluster_name}-{name}-efa"),
-            opts=child,
+            vpc_id,
+            f"{cluster_name} EFA fabric {name}: all traffic within the group only",
+            tags(cluster_name, Name=f"{cluster_name}-{name}-efa"),
+            child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-efa-ingress-self",
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=self.security_group.id,
-            ip_protocol="-1",
-            description="EFA: all traffic from the fabric",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-efa-egress-self",
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=self.security_group.id,
-            ip_protocol="-1",
-            description="EFA: all traffic to the fabric",
-            opts=child,
-        )
-        self.register_outputs({"security_group_id": self.security_group.id})
+        group = self.security_group.id
+        rule("ingress", f"{name}-efa-ingress-self", group, "EFA: all traffic from the fabric", child, peer=group, protocol="-1")
+        rule("egress", f"{name}-efa-egress-self", group, "EFA: all traffic to the fabric", child, peer=group, protocol="-1")
+        self.register_outputs({"security_group_id": group})

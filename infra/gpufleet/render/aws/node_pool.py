@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
-import pulumi_aws as aws
 
 from gpufleet.model.plan import Pool
 from gpufleet.render.aws.cluster import GpuCluster
 from gpufleet.render.aws.tags import tags
+from gpufleet.render.resources import Registered
 
 NODE_GROUP_CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT", "capacity-block": "CAPACITY_BLOCK", "reservation": "ON_DEMAND"}
 TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
@@ -37,13 +37,13 @@ class NodePool(pulumi.ComponentResource):
         pool_tags = tags(cluster_name, **{"gpufleet:pool": pool.name, "gpufleet:workload": pool.workload})
         group_name: pulumi.Input[str] | None = pool.placement.existing_group
         if pool.placement.strategy != "none" and group_name is None:
-            group_name = aws.ec2.PlacementGroup(
+            group_name = Registered(
+                "aws:ec2/placementGroup:PlacementGroup",
                 f"{pool.name}-placement",
-                strategy=pool.placement.strategy,
-                partition_count=pool.placement.partition_count,
-                tags=pool_tags,
-                opts=child,
-            ).name
+                {"strategy": pool.placement.strategy, "partitionCount": pool.placement.partition_count, "tags": pool_tags},
+                child,
+                outputs=("name",),
+            ).output("name")
         nvme = pool.local_nvme
         encoded_user_data = cluster.node_user_data(
             pool,
@@ -52,75 +52,70 @@ class NodePool(pulumi.ComponentResource):
         )
         interfaces = pool.efa.interfaces if pool.efa else ()
         network_interfaces = [
-            aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                network_card_index=nic.card_index,
-                device_index=nic.device_index,
-                interface_type=None if nic.interface_type == "interface" else nic.interface_type,
-                security_groups=list(security_group_ids),
-                associate_public_ip_address="false",
-                delete_on_termination="true",
-            )
+            {
+                "networkCardIndex": nic.card_index,
+                "deviceIndex": nic.device_index,
+                "interfaceType": None if nic.interface_type == "interface" else nic.interface_type,
+                "securityGroups": list(security_group_ids),
+                "associatePublicIpAddress": "false",
+                "deleteOnTermination": "true",
+            }
             for nic in interfaces
-        ] or [
-            aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                device_index=0,
-                security_groups=list(security_group_ids),
-                associate_public_ip_address="false",
-                delete_on_termination="true",
-            )
-        ]
+        ] or [{"deviceIndex": 0, "securityGroups": list(security_group_ids), "associatePublicIpAddress": "false", "deleteOnTermination": "true"}]
         reservation = pool.capacity.reservation_id
-        self.launch_template = aws.ec2.LaunchTemplate(
+        self.launch_template = Registered(
+            "aws:ec2/launchTemplate:LaunchTemplate",
             f"{pool.name}-template",
-            description=f"{cluster_name} pool {pool.name}: {pool.instance.name}",
-            image_id=image_id,
-            instance_type=pool.instance.name,
-            user_data=encoded_user_data,
-            update_default_version=True,
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",
-                http_put_response_hop_limit=imds_hop_limit,
-                instance_metadata_tags="disabled",
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=pool.root_volume_gib,
-                        volume_type="gp3",
-                        encrypted="true",
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            network_interfaces=network_interfaces,
-            placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=group_name) if group_name is not None else None,
-            instance_market_options=aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block") if pool.capacity.type == "capacity-block" else None,
-            capacity_reservation_specification=aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
-                capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(capacity_reservation_id=reservation)
-            )
-            if reservation
-            else None,
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=pool_tags) for kind in ("instance", "volume", "network-interface")
-            ],
-            tags=pool_tags,
-            opts=child,
+            {
+                "description": f"{cluster_name} pool {pool.name}: {pool.instance.name}",
+                "imageId": image_id,
+                "instanceType": pool.instance.name,
+                "userData": encoded_user_data,
+                "updateDefaultVersion": True,
+                "metadataOptions": {
+                    "httpEndpoint": "enabled",
+                    "httpTokens": "required",
+                    "httpPutResponseHopLimit": imds_hop_limit,
+                    "instanceMetadataTags": "disabled",
+                },
+                "blockDeviceMappings": [
+                    {
+                        "deviceName": "/dev/xvda",
+                        "ebs": {"volumeSize": pool.root_volume_gib, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"},
+                    }
+                ],
+                "networkInterfaces": network_interfaces,
+                "placement": {"groupName": group_name} if group_name is not None else None,
+                "instanceMarketOptions": {"marketType": "capacity-block"} if pool.capacity.type == "capacity-block" else None,
+                "capacityReservationSpecification": {"capacityReservationTarget": {"capacityReservationId": reservation}} if reservation else None,
+                "tagSpecifications": [{"resourceType": kind, "tags": pool_tags} for kind in ("instance", "volume", "network-interface")],
+                "tags": pool_tags,
+            },
+            child,
+            outputs=("latestVersion",),
         )
-        self.node_group = aws.eks.NodeGroup(
+        self.node_group = Registered(
+            "aws:eks/nodeGroup:NodeGroup",
             f"{pool.name}-nodes",
-            cluster_name=cluster.eks.name,
-            node_role_arn=cluster.node_roles[pool.workload].arn,
-            subnet_ids=list(subnet_ids),
-            capacity_type=NODE_GROUP_CAPACITY[pool.capacity.type],
-            scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=pool.nodes.min, max_size=pool.nodes.max, desired_size=pool.nodes.initial),
-            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1, update_strategy=pool.update.strategy),
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)),
-            labels=pool.labels,
-            taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=TAINT_EFFECT[t.effect]) for t in pool.taints],
-            tags=pool_tags,
+            {
+                "clusterName": cluster.eks.output("name"),
+                "nodeRoleArn": cluster.node_roles[pool.workload].output("arn"),
+                "subnetIds": list(subnet_ids),
+                "capacityType": NODE_GROUP_CAPACITY[pool.capacity.type],
+                "scalingConfig": {"minSize": pool.nodes.min, "maxSize": pool.nodes.max, "desiredSize": pool.nodes.initial},
+                "updateConfig": {"maxUnavailable": 1, "updateStrategy": pool.update.strategy},
+                "launchTemplate": {"id": self.launch_template.id, "version": self.launch_template.output("latestVersion").apply(_version_number)},
+                "labels": pool.labels,
+                "taints": [{"key": t.key, "value": t.value, "effect": TAINT_EFFECT[t.effect]} for t in pool.taints],
+                "tags": pool_tags,
+            },
             # The cluster autoscaler owns the desired size once the pool exists.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.node_role_ready, ignore_changes=["scalingConfig.desiredSize"]),
+            pulumi.ResourceOptions(parent=self, depends_on=cluster.node_role_ready, ignore_changes=["scalingConfig.desiredSize"]),
+            outputs=("nodeGroupName", "resources"),
         )
-        self.register_outputs({"node_group": self.node_group.node_group_name})
+        self.register_outputs({"node_group": self.node_group.output("nodeGroupName")})
+
+
+def _version_number(latest: float) -> str:
+    """The wire carries numbers as doubles; a launch template version is a whole number."""
+    return str(int(latest))

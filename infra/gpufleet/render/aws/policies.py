@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pulumi
-import pulumi_aws as aws
+
+from gpufleet.render.resources import invoke
 
 KEY_ADMINISTRATION = (
     "kms:CancelKeyDeletion",
@@ -37,11 +38,11 @@ def _document(statements: list[dict]) -> str:
 
 
 def account_id() -> pulumi.Output[str]:
-    return aws.get_caller_identity_output().account_id
+    return invoke("aws:index/getCallerIdentity:getCallerIdentity")["accountId"]
 
 
 def partition() -> pulumi.Output[str]:
-    return aws.get_partition_output().partition
+    return invoke("aws:index/getPartition:getPartition")["partition"]
 
 
 def managed_policy_arn(name: str) -> pulumi.Output[str]:

@@ -1,9 +1,45 @@
-"""Security group rules between groups: the one shape every component's rules take."""
+"""Security groups and their rules: the shapes every component's groups and rules take."""
 
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
+
+from gpufleet.render.resources import Registered
+
+RULE_TOKENS = {
+    "ingress": "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "egress": "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+}
+
+
+def security_group(name: str, vpc_id: pulumi.Input[str], description: str, tags: dict[str, str], opts: pulumi.ResourceOptions) -> Registered:
+    return Registered("aws:ec2/securityGroup:SecurityGroup", name, {"vpcId": vpc_id, "description": description, "tags": tags}, opts)
+
+
+def rule(
+    direction: str,
+    name: str,
+    group: pulumi.Input[str],
+    description: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    peer: pulumi.Input[str] | None = None,
+    cidr: str | None = None,
+    protocol: str = "tcp",
+    ports: tuple[int, int] | None = None,
+) -> Registered:
+    """``group``'s ``direction`` rule for ``protocol`` on ``ports`` (all when None) with the members of ``peer`` or a ``cidr``."""
+    low, high = ports if ports else (None, None)
+    inputs = {
+        "securityGroupId": group,
+        "referencedSecurityGroupId": peer,
+        "cidrIpv4": cidr,
+        "ipProtocol": protocol,
+        "fromPort": low,
+        "toPort": high,
+        "description": description,
+    }
+    return Registered(RULE_TOKENS[direction], name, inputs, opts)
 
 
 def allow_from_group(
@@ -15,16 +51,6 @@ def allow_from_group(
     *,
     protocol: str = "tcp",
     ports: tuple[int, int] | None = None,
-) -> aws.vpc.SecurityGroupIngressRule:
+) -> Registered:
     """``group`` accepts ``protocol`` on ``ports`` (all ports when None) from members of ``peer``."""
-    low, high = ports if ports else (None, None)
-    return aws.vpc.SecurityGroupIngressRule(
-        name,
-        security_group_id=group,
-        referenced_security_group_id=peer,
-        ip_protocol=protocol,
-        from_port=low,
-        to_port=high,
-        description=description,
-        opts=opts,
-    )
+    return rule("ingress", name, group, description, opts, peer=peer, protocol=protocol, ports=ports)

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
-import pulumi_aws as aws
-
 from gpufleet.model.plan import StorageTier
-from gpufleet.render.aws.security import allow_from_group
+from gpufleet.render.aws.security import allow_from_group, rule, security_group
 from gpufleet.render.aws.policies import deny_insecure_transport, key_policy
 from gpufleet.render.aws.tags import tags
+from gpufleet.render.resources import Registered
 
 LUSTRE_VERSION = "2.15"
 
@@ -26,10 +25,14 @@ def _stateful(tier: StorageTier, parent: pulumi.Resource, **extra) -> pulumi.Res
     return pulumi.ResourceOptions(parent=parent, protect=tier.protected, retain_on_delete=tier.protected, **extra)
 
 
-def _tier_key(tier: StorageTier, description: str, cluster_name: str, service: str, region: str, opts: pulumi.ResourceOptions) -> aws.kms.Key:
+def _tier_key(tier: StorageTier, description: str, cluster_name: str, service: str, region: str, opts: pulumi.ResourceOptions) -> Registered:
     """A tier's own key, usable only through the service that stores the tier's data."""
-    return aws.kms.Key(
-        f"{tier.name}-key", description=description, enable_key_rotation=True, policy=key_policy(service, region), tags=tags(cluster_name), opts=opts
+    return Registered(
+        "aws:kms/key:Key",
+        f"{tier.name}-key",
+        {"description": description, "enableKeyRotation": True, "policy": key_policy(service, region), "tags": tags(cluster_name)},
+        opts,
+        outputs=("arn",),
     )
 
 
@@ -40,54 +43,49 @@ class S3Tier(pulumi.ComponentResource):
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
         kept = _stateful(tier, self)
         key = _tier_key(tier, f"{cluster_name} S3 tier {tier.name}", cluster_name, "s3", region, kept)
-        self.bucket = aws.s3.Bucket(
+        self.bucket = Registered(
+            "aws:s3/bucket:Bucket",
             f"{tier.name}-bucket",
-            force_destroy=not tier.protected,
-            tags=tags(cluster_name, **{"gpufleet:storage": tier.name}),
-            opts=kept,
+            {"forceDestroy": not tier.protected, "tags": tags(cluster_name, **{"gpufleet:storage": tier.name})},
+            kept,
+            outputs=("arn", "bucket"),
         )
+        bucket = self.bucket.id
         if tier.versioning:
-            aws.s3.BucketVersioning(
+            Registered(
+                "aws:s3/bucketVersioning:BucketVersioning",
                 f"{tier.name}-versioning",
-                bucket=self.bucket.id,
-                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-                opts=kept,
+                {"bucket": bucket, "versioningConfiguration": {"status": "Enabled"}},
+                kept,
             )
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        Registered(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
             f"{tier.name}-encryption",
-            bucket=self.bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=kept,
+            {
+                "bucket": bucket,
+                "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.output("arn")}, "bucketKeyEnabled": True}],
+            },
+            kept,
         )
-        public_access = aws.s3.BucketPublicAccessBlock(
+        public_access = Registered(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
             f"{tier.name}-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=kept,
+            {"bucket": bucket, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+            kept,
         )
-        aws.s3.BucketOwnershipControls(
+        Registered(
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
             f"{tier.name}-ownership",
-            bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=kept,
+            {"bucket": bucket, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+            kept,
         )
-        aws.s3.BucketPolicy(
+        Registered(
+            "aws:s3/bucketPolicy:BucketPolicy",
             f"{tier.name}-tls-only",
-            bucket=self.bucket.id,
-            policy=deny_insecure_transport(self.bucket.arn),
-            opts=_stateful(tier, self, depends_on=[public_access]),
+            {"bucket": bucket, "policy": deny_insecure_transport(self.bucket.output("arn"))},
+            _stateful(tier, self, depends_on=[public_access]),
         )
-        self.register_outputs({"bucket": self.bucket.bucket})
+        self.register_outputs({"bucket": self.bucket.output("bucket")})
 
 
 class LustreTier(pulumi.ComponentResource):
@@ -113,57 +111,61 @@ class LustreTier(pulumi.ComponentResource):
         kept = _stateful(tier, self)
         persistent = tier.persistent
         key = _tier_key(tier, f"{cluster_name} FSx for Lustre {tier.name}", cluster_name, "fsx", region, kept) if persistent else None
-        security_group = aws.ec2.SecurityGroup(
+        servers = security_group(
             f"{tier.name}-lustre",
-            vpc_id=vpc_id,
-            description=f"{cluster_name} Lustre {tier.name}: LNet from its clients and between servers",
-            tags=tags(cluster_name, Name=f"{cluster_name}-{tier.name}-lustre"),
-            opts=kept,
+            vpc_id,
+            f"{cluster_name} Lustre {tier.name}: LNet from its clients and between servers",
+            tags(cluster_name, Name=f"{cluster_name}-{tier.name}-lustre"),
+            kept,
         )
-        peers = {"self": (security_group.id, kept), **{node_class: (group, child) for node_class, group in client_security_groups.items()}}
+        peers = {"self": (servers.id, kept), **{node_class: (group, child) for node_class, group in client_security_groups.items()}}
         for low, high in tier.client_ports:
             for source, (peer, options) in peers.items():
-                for direction, rule_type in (("ingress", aws.vpc.SecurityGroupIngressRule), ("egress", aws.vpc.SecurityGroupEgressRule)):
-                    rule_type(
+                for direction in ("ingress", "egress"):
+                    rule(
+                        direction,
                         f"{tier.name}-lustre-{direction}-{low}-{source}",
-                        security_group_id=security_group.id,
-                        referenced_security_group_id=peer,
-                        ip_protocol="tcp",
-                        from_port=low,
-                        to_port=high,
-                        description=f"Lustre {low}-{high} {'from' if direction == 'ingress' else 'to'} {source}",
-                        opts=options,
+                        servers.id,
+                        f"Lustre {low}-{high} {'from' if direction == 'ingress' else 'to'} {source}",
+                        options,
+                        peer=peer,
+                        ports=(low, high),
                     )
             for node_class, group in client_security_groups.items():
                 allow_from_group(
-                    f"{tier.name}-client-{node_class}-{low}", group, security_group.id, f"Lustre {low}-{high} from {tier.name} file servers", child, ports=(low, high)
+                    f"{tier.name}-client-{node_class}-{low}", group, servers.id, f"Lustre {low}-{high} from {tier.name} file servers", child, ports=(low, high)
                 )
-        self.file_system = aws.fsx.LustreFileSystem(
+        self.file_system = Registered(
+            "aws:fsx/lustreFileSystem:LustreFileSystem",
             f"{tier.name}-fs",
-            deployment_type=tier.deployment,
-            storage_capacity=tier.fsx_capacity_gib,
-            per_unit_storage_throughput=tier.throughput_per_tib if persistent else None,
-            subnet_ids=subnet_id,
-            security_group_ids=[security_group.id],
-            kms_key_id=key.arn if key is not None else None,
-            automatic_backup_retention_days=tier.backup_retention_days,
-            copy_tags_to_backups=True if persistent else None,
-            file_system_type_version=LUSTRE_VERSION,
-            data_compression_type="LZ4",
-            metadata_configuration=aws.fsx.LustreFileSystemMetadataConfigurationArgs(mode="AUTOMATIC") if tier.deployment == "PERSISTENT_2" else None,
-            tags=tags(cluster_name, **{"gpufleet:storage": tier.name}),
-            opts=kept,
+            {
+                "deploymentType": tier.deployment,
+                "storageCapacity": tier.fsx_capacity_gib,
+                "perUnitStorageThroughput": tier.throughput_per_tib if persistent else None,
+                "subnetIds": subnet_id,
+                "securityGroupIds": [servers.id],
+                "kmsKeyId": key.output("arn") if key is not None else None,
+                "automaticBackupRetentionDays": tier.backup_retention_days,
+                "copyTagsToBackups": True if persistent else None,
+                "fileSystemTypeVersion": LUSTRE_VERSION,
+                "dataCompressionType": "LZ4",
+                "metadataConfiguration": {"mode": "AUTOMATIC"} if tier.deployment == "PERSISTENT_2" else None,
+                "tags": tags(cluster_name, **{"gpufleet:storage": tier.name}),
+            },
+            kept,
+            outputs=("dnsName", "mountName"),
         )
         if import_bucket is not None:
-            aws.fsx.DataRepositoryAssociation(
+            Registered(
+                "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation",
                 f"{tier.name}-import",
-                file_system_id=self.file_system.id,
-                data_repository_path=pulumi.Output.concat("s3://", import_bucket),
-                file_system_path=f"/{tier.import_from}",
-                batch_import_meta_data_on_create=True,
-                s3=aws.fsx.DataRepositoryAssociationS3Args(
-                    auto_import_policy=aws.fsx.DataRepositoryAssociationS3AutoImportPolicyArgs(events=["NEW", "CHANGED", "DELETED"]),
-                ),
-                opts=child,
+                {
+                    "fileSystemId": self.file_system.id,
+                    "dataRepositoryPath": pulumi.Output.concat("s3://", import_bucket),
+                    "fileSystemPath": f"/{tier.import_from}",
+                    "batchImportMetaDataOnCreate": True,
+                    "s3": {"autoImportPolicy": {"events": ["NEW", "CHANGED", "DELETED"]}},
+                },
+                child,
             )
-        self.register_outputs({"dns_name": self.file_system.dns_name, "mount_name": self.file_system.mount_name})
+        self.register_outputs({"dns_name": self.file_system.output("dnsName"), "mount_name": self.file_system.output("mountName")})

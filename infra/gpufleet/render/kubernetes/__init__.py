@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from gpufleet.model.kubernetes import KubernetesPlan
 from gpufleet.render.contract import ClusterHandle
@@ -13,6 +12,7 @@ from gpufleet.render.kubernetes.fabric import EfaDevicePlugin, InfinibandFabric
 from gpufleet.render.kubernetes.gpu_stack import GpuStack
 from gpufleet.render.kubernetes.queues import Queues
 from gpufleet.render.kubernetes.storage import KubernetesStorage
+from gpufleet.render.resources import kubernetes_object
 
 __all__ = ["Namespaces", "render_kubernetes"]
 
@@ -23,7 +23,7 @@ class Namespaces(pulumi.ComponentResource):
     def __init__(self, names: tuple[str, ...], handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:Namespaces", "namespaces", None, under_cluster(handle))
         self.by_name = {
-            name: k8s.core.v1.Namespace(name, metadata=metadata(name), opts=pulumi.ResourceOptions(parent=self)) for name in names
+            name: kubernetes_object("v1", "Namespace", name, {"metadata": metadata(name)}, pulumi.ResourceOptions(parent=self)) for name in names
         }
         self.register_outputs({"namespaces": list(names)})
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import pulumi
-import pulumi_aws as aws
 
 from gpufleet.model.kubernetes import AutoscalerPlan
+from gpufleet.render.aws.iam import inline_policy, role
 from gpufleet.render.aws.policies import trust_policy
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, under_cluster
+from gpufleet.render.resources import Registered
 
 
 def autoscaler_policy(plan: AutoscalerPlan) -> str:
@@ -36,25 +37,23 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, plan: AutoscalerPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:ClusterAutoscaler", "cluster-autoscaler", None, under_cluster(handle))
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role("cluster-autoscaler", assume_role_policy=trust_policy(POD_IDENTITY_PRINCIPAL), opts=child)
-        aws.iam.RolePolicy("cluster-autoscaler", role=role.id, policy=autoscaler_policy(plan), opts=child)
-        association = aws.eks.PodIdentityAssociation(
+        identity = role("cluster-autoscaler", trust_policy(POD_IDENTITY_PRINCIPAL), None, child)
+        inline_policy("cluster-autoscaler", identity, autoscaler_policy(plan), child)
+        association = Registered(
+            "aws:eks/podIdentityAssociation:PodIdentityAssociation",
             "cluster-autoscaler",
-            cluster_name=handle.name,
-            namespace=plan.release.namespace,
-            service_account=plan.service_account,
-            role_arn=role.arn,
-            opts=child,
+            {"clusterName": handle.name, "namespace": plan.release.namespace, "serviceAccount": plan.service_account, "roleArn": identity.output("arn")},
+            child,
         )
         tags = []
         for group in plan.groups:
             for key, value in group.tags.items():
                 tags.append(
-                    aws.autoscaling.Tag(
+                    Registered(
+                        "aws:autoscaling/tag:Tag",
                         f"{group.pool}-{key}",
-                        autoscaling_group_name=handle.autoscaling_groups[group.pool],
-                        tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
-                        opts=child,
+                        {"autoscalingGroupName": handle.autoscaling_groups[group.pool], "tag": {"key": key, "value": value, "propagateAtLaunch": False}},
+                        child,
                     )
                 )
         values = {
@@ -64,4 +63,4 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             ],
         }
         self.release = helm_release(plan.release, self, values=values, depends_on=[association, *tags, *handle.nodes_ready])
-        self.register_outputs({"release": self.release.status})
+        self.register_outputs({"release": self.release.output("status")})

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from gpufleet.model.kubernetes import HelmReleasePlan
 from gpufleet.render.contract import ClusterHandle
+from gpufleet.render.resources import Registered
 
 # Controllers that call AWS get their own role through EKS Pod Identity, never the node role.
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
@@ -26,21 +26,26 @@ def helm_release(
     *,
     values: dict[str, Any] | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
-) -> k8s.helm.v3.Release:
+) -> Registered:
     """``values``: the plan's values completed with what only the deployment knows."""
     chart = plan.chart
     oci = chart.repository.startswith("oci://")
-    return k8s.helm.v3.Release(
+    return Registered(
+        "kubernetes:helm.sh/v3:Release",
         plan.name,
-        name=plan.name,
-        chart=f"{chart.repository}/{chart.chart}" if oci else chart.chart,
-        version=chart.version,
-        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
-        namespace=plan.namespace,
-        create_namespace=True,
-        atomic=True,
-        values=plan.values if values is None else values,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+        {
+            "compat": "true",  # what the typed Release always sends: the provider's current Release behaviour
+            "name": plan.name,
+            "chart": f"{chart.repository}/{chart.chart}" if oci else chart.chart,
+            "version": chart.version,
+            "repositoryOpts": None if oci else {"repo": chart.repository},
+            "namespace": plan.namespace,
+            "createNamespace": True,
+            "atomic": True,
+            "values": plan.values if values is None else values,
+        },
+        pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+        outputs=("status",),
     )
 
 

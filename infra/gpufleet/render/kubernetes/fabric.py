@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from gpufleet.model.kubernetes import EfaPluginPlan, RdmaFabricPlan
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
+from gpufleet.render.resources import kubernetes_object
 
 
 class EfaDevicePlugin(pulumi.ComponentResource):
@@ -16,7 +16,7 @@ class EfaDevicePlugin(pulumi.ComponentResource):
     def __init__(self, plan: EfaPluginPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:EfaDevicePlugin", "efa-device-plugin", None, under_cluster(handle))
         self.release = helm_release(plan.release, self, depends_on=handle.nodes_ready)
-        self.register_outputs({"release": self.release.status})
+        self.register_outputs({"release": self.release.output("status")})
 
 
 class InfinibandFabric(pulumi.ComponentResource):
@@ -25,12 +25,11 @@ class InfinibandFabric(pulumi.ComponentResource):
     def __init__(self, plan: RdmaFabricPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:InfinibandFabric", plan.fabric, None, under_cluster(handle))
         self.release = helm_release(plan.operator, self, depends_on=handle.nodes_ready)
-        self.policy = k8s.apiextensions.CustomResource(
+        self.policy = kubernetes_object(
+            "mellanox.com/v1alpha1",
+            "NicClusterPolicy",
             f"{plan.fabric}-{plan.policy_name}",
-            api_version="mellanox.com/v1alpha1",
-            kind="NicClusterPolicy",
-            metadata=metadata(plan.policy_name, **{"gpufleet.io/fabric": plan.fabric}),
-            spec=plan.policy_spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+            {"metadata": metadata(plan.policy_name, **{"gpufleet.io/fabric": plan.fabric}), "spec": plan.policy_spec},
+            pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
         self.register_outputs({"resource": plan.resource})

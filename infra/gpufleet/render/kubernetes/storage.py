@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from gpufleet.model.kubernetes import EbsDriverPlan, LustreVolumePlan, StorageClassPlan, StoragePlan
-from gpufleet.render.aws.policies import trust_policy
+from gpufleet.render.aws.iam import attach_policy, role
+from gpufleet.render.aws.policies import managed_policy_arn, trust_policy
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, metadata, under_cluster
+from gpufleet.render.resources import Registered, kubernetes_object
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 
 class KubernetesStorage(pulumi.ComponentResource):
-    def __init__(self, plan: StoragePlan, handle: ClusterHandle, namespaces: Mapping[str, k8s.core.v1.Namespace]) -> None:
+    def __init__(self, plan: StoragePlan, handle: ClusterHandle, namespaces: Mapping[str, Registered]) -> None:
         super().__init__("gpufleet:kubernetes:Storage", "storage", None, under_cluster(handle))
         if plan.ebs_driver is not None:
             self._ebs_driver(plan.ebs_driver, handle)
@@ -30,21 +30,19 @@ class KubernetesStorage(pulumi.ComponentResource):
 
     def _ebs_driver(self, plan: EbsDriverPlan, handle: ClusterHandle) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(plan.addon, assume_role_policy=trust_policy(POD_IDENTITY_PRINCIPAL), opts=child)
-        attachment = aws.iam.RolePolicyAttachment(
+        identity = role(plan.addon, trust_policy(POD_IDENTITY_PRINCIPAL), None, child)
+        attachment = attach_policy(plan.addon, identity, managed_policy_arn(plan.managed_policy), child)
+        Registered(
+            "aws:eks/addon:Addon",
             plan.addon,
-            role=role.name,
-            policy_arn=aws.get_partition_output().partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{plan.managed_policy}"),
-            opts=child,
-        )
-        aws.eks.Addon(
-            plan.addon,
-            cluster_name=handle.name,
-            addon_name=plan.addon,
-            pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account=plan.service_account)],
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, *handle.nodes_ready]),
+            {
+                "clusterName": handle.name,
+                "addonName": plan.addon,
+                "podIdentityAssociations": [{"roleArn": identity.output("arn"), "serviceAccount": plan.service_account}],
+                "resolveConflictsOnCreate": "OVERWRITE",
+                "resolveConflictsOnUpdate": "OVERWRITE",
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[attachment, *handle.nodes_ready]),
         )
 
     def _storage_class(self, plan: StorageClassPlan) -> None:
@@ -56,56 +54,68 @@ class KubernetesStorage(pulumi.ComponentResource):
             topologies = [
                 {"matchLabelExpressions": [{"key": key, "values": [value]} for key, value in sorted(term.items())]} for term in plan.node_terms
             ]
-        k8s.storage.v1.StorageClass(
+        kubernetes_object(
+            "storage.k8s.io/v1",
+            "StorageClass",
             plan.name,
-            metadata=meta,
-            provisioner=plan.provisioner,
-            parameters=plan.parameters or None,
-            reclaim_policy="Delete",
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=plan.node_terms is None,
-            allowed_topologies=topologies,
-            opts=pulumi.ResourceOptions(parent=self),
+            {
+                "metadata": meta,
+                "provisioner": plan.provisioner,
+                "parameters": plan.parameters or None,
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "WaitForFirstConsumer",
+                "allowVolumeExpansion": plan.node_terms is None,
+                "allowedTopologies": topologies,
+            },
+            pulumi.ResourceOptions(parent=self),
         )
 
     def _lustre_volume(
         self,
         plan: LustreVolumePlan,
         handle: ClusterHandle,
-        namespaces: Mapping[str, k8s.core.v1.Namespace],
-        driver: k8s.helm.v3.Release | None,
+        namespaces: Mapping[str, Registered],
+        driver: Registered | None,
     ) -> None:
         file_system = handle.file_systems[plan.tier]
         size = f"{plan.capacity_gib}Gi"
         claim_ref = {"namespace": plan.claim_namespace, "name": plan.tier} if plan.claim_namespace else None
-        volume = k8s.core.v1.PersistentVolume(
+        volume = kubernetes_object(
+            "v1",
+            "PersistentVolume",
             plan.volume_name,
-            metadata=metadata(plan.volume_name, **{"gpufleet.io/storage": plan.tier}),
-            spec={
-                "capacity": {"storage": size},
-                "accessModes": ["ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "mountOptions": ["flock"],
-                "claimRef": claim_ref,
-                "csi": {
-                    "driver": plan.driver,
-                    "volumeHandle": file_system.file_system_id,
-                    "volumeAttributes": {"dnsname": file_system.dns_name, "mountname": file_system.mount_name},
+            {
+                "metadata": metadata(plan.volume_name, **{"gpufleet.io/storage": plan.tier}),
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": ["ReadWriteMany"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "",
+                    "mountOptions": ["flock"],
+                    "claimRef": claim_ref,
+                    "csi": {
+                        "driver": plan.driver,
+                        "volumeHandle": file_system.file_system_id,
+                        "volumeAttributes": {"dnsname": file_system.dns_name, "mountname": file_system.mount_name},
+                    },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[driver] if driver else []),
+            pulumi.ResourceOptions(parent=self, depends_on=[driver] if driver else []),
         )
         if plan.claim_namespace is None:
             return
-        k8s.core.v1.PersistentVolumeClaim(
+        kubernetes_object(
+            "v1",
+            "PersistentVolumeClaim",
             plan.volume_name,
-            metadata=metadata(plan.tier, plan.claim_namespace, **{"gpufleet.io/storage": plan.tier}),
-            spec={
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": "",
-                "volumeName": plan.volume_name,
-                "resources": {"requests": {"storage": size}},
+            {
+                "metadata": metadata(plan.tier, plan.claim_namespace, **{"gpufleet.io/storage": plan.tier}),
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": "",
+                    "volumeName": plan.volume_name,
+                    "resources": {"requests": {"storage": size}},
+                },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[volume, namespaces[plan.claim_namespace]]),
+            pulumi.ResourceOptions(parent=self, depends_on=[volume, namespaces[plan.claim_namespace]]),
         )
