@@ -197,3 +197,34 @@ def _reason(error: OSError) -> str:
     if error.errno == errno.ENOSPC:
         return "no space left on the device"
     return error.strerror or str(error)
+
+
+def write_file(path: str | os.PathLike[str], text: str) -> Path:
+    """Replace one file (a record committed beside its stack) whole: readers see the old or the new."""
+    target = Path(path)
+    with _signals_raise():
+        try:
+            descriptor, staging = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent)
+        except OSError as error:
+            raise OutputError(f"{target}: cannot write beside it in {target.parent}: {_reason(error)}") from None
+        os.close(descriptor)
+        try:
+            _write_file(Path(staging), text)
+            with _signals_held():
+                os.replace(staging, target)
+            _sync_folder(target.parent)
+        except OSError as error:
+            raise OutputError(f"{target}: cannot write it: {_reason(error)}; nothing was changed") from None
+        finally:
+            with _signals_held():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staging)
+    return target
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

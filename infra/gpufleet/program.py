@@ -19,7 +19,10 @@ from gpufleet.render.aws.backend import render_aws
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes import render_kubernetes
 from gpufleet.render.kubernetes.cluster import render_existing_cluster
-from gpufleet.stack import StackFileError, StackInvalid, load_stack
+from gpufleet.inputs import InputInvalid, display_path
+from gpufleet.model.subnets import record_drift
+from gpufleet.stack import StackFileError, load_stack
+from gpufleet.stack.record import record_path
 
 CloudBackend = Callable[[FleetPlan, pulumi.Resource], ClusterHandle]
 # What makes (or reaches) the cluster, by provider; the Kubernetes backend then renders into it.
@@ -27,13 +30,27 @@ CLOUD_BACKENDS: dict[str, CloudBackend] = {"aws": render_aws, "kubernetes": rend
 
 
 def load_plan(stack_file: str | Path) -> FleetPlan:
-    """Resolve a stack file, or fail the Pulumi run with every located problem."""
+    """Resolve a stack file, or fail the Pulumi run with every located problem.
+
+    A run deploys the subnets its committed record holds, never others: a record that is
+    stale for the stack (a pool added, removed or resized since the last preview) fails it.
+    """
     try:
-        return resolve(load_stack(stack_file), load_catalog())
-    except StackInvalid as invalid:
+        loaded = load_stack(stack_file)
+        plan = resolve(loaded, load_catalog())
+    except InputInvalid as invalid:  # the stack or its subnet record
         raise pulumi.RunError("invalid stack spec:\n" + "\n".join(str(f) for f in invalid.findings)) from None
     except StackFileError as unreadable:  # missing, a folder, a FIFO, too big: one line, no traceback
         raise pulumi.RunError(str(unreadable)) from None
+    if plan.network is not None:
+        drift = record_drift(loaded.record.record if loaded.record else None, plan.network.record)
+        if drift:
+            stack = display_path(loaded.path)
+            raise pulumi.RunError(
+                f"{display_path(record_path(loaded.path))} is stale for {stack} ({'; '.join(drift)}): "
+                f"run `gpufleet preview {stack}` to refresh it, review the change and commit it"
+            )
+    return plan
 
 
 class Fleet(pulumi.ComponentResource):

@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -39,6 +39,7 @@ from gpufleet.findings import Finding, Location, closest_name, declare
 from gpufleet.inputs import display_path, read_input
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.stack.loader import load_stack_text
+from gpufleet.stack.record import load_record, record_path, record_text
 from gpufleet.stack.models import NAME_PATTERN, ServiceDemand
 from gpufleet.yamltree import Locator, parse_yaml
 
@@ -523,7 +524,9 @@ class Template:
             raise TemplateError(f"{display_path(Path(file))}:{line}: template {self.name} does not render: {exc.message}") from None
         text = header(self.name, stack, {name: _as_data(value) for name, value in values.items()}) + body
         path = root / "stacks" / f"{stack}.yaml"
-        plan = resolve(load_stack_text(text, path, display_path(path)), catalog)
+        # Stamped over an existing stack (--force), its subnets stay where its record put them.
+        loaded = replace(load_stack_text(text, path, display_path(path)), record=load_record(path))
+        plan = resolve(loaded, catalog)
         return Rendered(text, pulumi_stack_config(self.name, stack, plan), plan)
 
 
@@ -749,8 +752,9 @@ def stamp(template: Template, stack: str, given: Mapping[str, Given], root: Path
     if re.fullmatch(NAME_PATTERN, stack) is None:
         raise UsageError(f"--stack {stack!r}: use lowercase letters, digits and '-', starting with a letter (it names files and the Pulumi stack)")
     rendered = template.render(stack, given, root=root)
-    written = write_all_or_nothing(
-        {root / "stacks" / f"{stack}.yaml": rendered.stack_text, root / f"Pulumi.{stack}.yaml": rendered.pulumi_text},
-        force,
-    )
+    stack_file = root / "stacks" / f"{stack}.yaml"
+    files = {stack_file: rendered.stack_text, root / f"Pulumi.{stack}.yaml": rendered.pulumi_text}
+    if rendered.plan.network is not None:  # pulumi up finds the record current from the start
+        files[record_path(stack_file)] = record_text(rendered.plan.network.record, stack_file.name)
+    written = write_all_or_nothing(files, force)
     return rendered, written

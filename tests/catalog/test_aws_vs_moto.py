@@ -211,3 +211,9 @@ def test_p6_b300_card_zero_takes_no_efa() -> None:
     assert card0["InterfaceTypes"] == ["interface"]
     assert not instance("p6-b300.48xlarge").cards[0].supports_efa
     assert all(card.supports_efa for card in instance("p6-b300.48xlarge").cards[1:])
+
+
+@pytest.mark.parametrize("name", INSTANCE_NAMES)
+def test_ipv4_addresses_per_interface(name: str) -> None:
+    """What sizes a pool's subnet: the addresses each of a node's interfaces holds."""
+    assert instance(name).ipv4_per_interface == moto(name)["NetworkInfo"]["Ipv4AddressesPerInterface"]

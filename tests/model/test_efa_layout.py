@@ -119,6 +119,7 @@ def _synthetic(groups: list[NetworkCardGroup], max_efa: int) -> InstanceType:
         architecture="x86_64",
         network_performance="test",
         max_efa_interfaces=max_efa,
+        ipv4_per_interface=50,
         network_cards=tuple(groups),
         placement_strategies=("cluster",),
         capacity_block=False,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from ipaddress import IPv4Network
 from itertools import combinations
 
@@ -23,13 +22,6 @@ fabrics:
 
 def pool(plan, name):
     return next(p for p in plan.pools if p.name == name)
-
-
-def hashed_slot(name: str) -> int:
-    """The documented rule for an unpinned training pool's dedicated /24: its own name's
-    SHA-256, first 8 bytes big-endian, modulo the 112 /24s of the VPC's upper half that
-    the public subnets leave free."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % 112
 
 
 # -- the example stacks -----------------------------------------------------------------------
@@ -356,9 +348,10 @@ def test_network_layout(stacks) -> None:
     assert [(s.zone, str(s.cidr)) for s in network.public_subnets] == [("us-east-1a", "10.0.240.0/23"), ("us-east-1b", "10.0.242.0/23")]
 
     train_a, train_b, serve = pool(plan, "train-a"), pool(plan, "train-b"), pool(plan, "serve")
-    # Training pools each get their own /24 in their own zone, from the hash of their name.
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.subnets] == [("pool-train-a", "us-east-1a", f"10.0.{128 + hashed_slot('train-a')}.0/24")]
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.subnets] == [("pool-train-b", "us-east-1b", f"10.0.{128 + hashed_slot('train-b')}.0/24")]
+    # Training pools each get their own subnet in their own zone, sized to them: (2 nodes + 2
+    # surge) x 50 addresses fits a /24; with no record yet, blocks go out in name order.
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/24")]
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.subnets] == [("pool-train-b", "us-east-1b", "10.0.129.0/24")]
     # Other pools use the shared subnet of each of their zones.
     assert serve.subnets == network.shared_private_subnets
 
@@ -367,51 +360,6 @@ def test_network_layout(stacks) -> None:
         assert not one.cidr.overlaps(other.cidr), (one, other)
     for subnet in every:
         assert subnet.cidr.subnet_of(network.vpc_cidr)
-
-
-def test_renaming_a_training_pool_keeps_the_others_subnet(stacks) -> None:
-    before = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-a", second="train-b"), name="before.yaml"))
-    after = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-a", second="train-c"), name="after.yaml"))
-    renamed_first = stacks.plan(stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="aaa-first", second="train-b"), name="first.yaml"))
-    assert pool(before, "train-a").subnets == pool(after, "train-a").subnets
-    assert pool(before, "train-b").subnets == pool(renamed_first, "train-b").subnets
-    assert pool(before, "train-b").subnets != pool(after, "train-c").subnets
-
-
-def test_colliding_training_pool_names_ask_for_a_pin(stacks) -> None:
-    # 'train-13' and 'train-15' hash to the same slot (25); 0 is the lowest free one.
-    assert hashed_slot("train-13") == hashed_slot("train-15") == 25
-    path = stacks.aws(EFA, TWO_TRAINING_POOLS.format(first="train-13", second="train-15"))
-    # Line 18 "  train-15:" (EFA takes lines 9-11, node_pools 12, train-13 13-17).
-    assert stacks.resolve_problems(path) == [
-        (18, 3, "node_pools.train-15", "training pools 'train-13' and 'train-15' both take dedicated subnet slot 25; add `subnet_slot: 0` to one of them"),
-    ]
-    assert stacks.rules == ["GF-NET-004"]
-
-
-def test_pinned_subnet_slot(stacks) -> None:
-    path = stacks.aws(
-        EFA,
-        """
-        node_pools:
-          train-13:
-            workload: training
-            instance_type: p5.48xlarge
-            nodes: {min: 2, max: 2}
-            fabric: efa
-          train-15:
-            workload: training
-            instance_type: p5.48xlarge
-            nodes: {min: 2, max: 2}
-            fabric: efa
-            subnet_slot: 3
-        """,
-        stacks.system_pool,
-    )
-    plan = stacks.plan(path)
-    # Slot n is the n-th /24 from 10.0.128.0.
-    assert [str(s.cidr) for s in pool(plan, "train-15").subnets] == ["10.0.131.0/24"]
-    assert [str(s.cidr) for s in pool(plan, "train-13").subnets] == [f"10.0.{128 + 25}.0/24"]
 
 
 # -- storage ----------------------------------------------------------------------------------------

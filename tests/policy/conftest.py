@@ -20,6 +20,7 @@ from gpufleet.policy.analyzer import AnalyzedResource, PolicyPackSession, StackI
 from gpufleet.policy.check import analyzed
 from gpufleet.policy.results import PolicyFinding, policy_findings
 from gpufleet.preview import run_preview
+from tests.program.conftest import record_subnets
 from gpufleet.stack import load_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ Analyze = Callable[..., list[PolicyFinding]]
 
 
 def preview_resources(spec: Path, region: str) -> Resources:
+    record_subnets(spec)
     config = {"gpufleet:spec": str(spec.resolve()), "aws:region": region}
     return [analyzed(r) for r in run_preview(program.run, project="gpufleet", stack=spec.stem, config=config).resources]
 

@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from gpufleet import program
+from gpufleet.catalog import load_catalog
+from gpufleet.model import resolve
+from gpufleet.records import refresh_record
+from gpufleet.stack import load_stack
 from gpufleet.preview import PreviewResult, run_preview
 
 HEAD = """\
@@ -26,7 +30,23 @@ fabrics:
 """
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def record_subnets(path: Path) -> None:
+    """What `gpufleet preview` does before `pulumi up`: write the stack's subnet record.
+
+    The repository's stacks keep the records committed beside them, which must be current:
+    those are never rewritten here, so a stale one fails the run as it would on `pulumi up`.
+    """
+    if REPO in path.resolve().parents:
+        return
+    loaded = load_stack(path)
+    refresh_record(loaded, resolve(loaded, load_catalog()))
+
+
 def preview_file(path: Path, region: str = "us-east-1") -> PreviewResult:
+    record_subnets(path)
     config = {"gpufleet:spec": str(path.resolve()), "aws:region": region}
     return run_preview(program.run, project="gpufleet", stack=path.stem, config=config)
 

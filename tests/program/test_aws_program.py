@@ -243,14 +243,12 @@ def test_stateful_storage_is_protected_unless_deletion_is_allowed(preview_stack)
 def test_renaming_one_pool_leaves_every_other_resource_unchanged(tmp_path):
     from tests.program.conftest import HEAD
 
-    before = tmp_path / "before" / "s.yaml"
-    after = tmp_path / "after" / "s.yaml"
-    before.parent.mkdir()
-    after.parent.mkdir()
-    before.write_text(HEAD + TRAINING_FLEET, encoding="utf-8")
-    after.write_text(HEAD + TRAINING_FLEET.replace("  p5en:\n", "  h200-next:\n"), encoding="utf-8")
-    old = {r.urn: r.inputs for r in preview_file(before).resources}
-    new = {r.urn: r.inputs for r in preview_file(after).resources}
+    # One stack edited in place: the second preview reads the subnet record the first wrote.
+    stack = tmp_path / "s.yaml"
+    stack.write_text(HEAD + TRAINING_FLEET, encoding="utf-8")
+    old = {r.urn: r.inputs for r in preview_file(stack).resources}
+    stack.write_text(HEAD + TRAINING_FLEET.replace("  p5en:\n", "  h200-next:\n"), encoding="utf-8")
+    new = {r.urn: r.inputs for r in preview_file(stack).resources}
     gone = {urn for urn in old if urn not in new}
     assert gone and all("p5en" in urn for urn in gone)
     for urn, inputs in old.items():

@@ -29,9 +29,9 @@ def test_preview_resolves_the_stack_exactly_once(tmp_path, monkeypatch):
     resolutions = []
     original = view_module.StackView.__init__
 
-    def counting(self, loaded, catalog):
+    def counting(self, loaded, catalog, *rest):
         resolutions.append(loaded.path)
-        original(self, loaded, catalog)
+        original(self, loaded, catalog, *rest)
 
     monkeypatch.setattr(view_module.StackView, "__init__", counting)
     result = CliRunner().invoke(app, ["preview", str(PROD), "--out", str(tmp_path)])

@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.eks import ZoneOffering
 from gpufleet.mig import check_layout
-from gpufleet.model import resolve, subnet_slot
+from gpufleet.model import resolve
 from gpufleet.stack import StackInvalid, load_stack
 
 CATALOG = load_catalog()
@@ -158,13 +158,6 @@ def valid_stacks(draw) -> dict[str, Any]:
 
     pool_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
     node_pools = {name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"], region)) for name in pool_names}
-    # Two training pools whose names hash to one dedicated subnet are refused on purpose
-    # (the user must pin one); keep generated stacks clear of that.
-    training = [subnet_slot(n) for n, p in node_pools.items() if p["workload"] == "training"]
-    if len(set(training)) != len(training):
-        node_pools = {n: p for n, p in node_pools.items() if p["workload"] != "training"} or {
-            "system": {"workload": "system", "instance_type": "m7i.xlarge", "nodes": {"min": 1, "max": 2}}
-        }
     data["node_pools"] = {**node_pools, "system-addons": ADDON_POOL}
     return data
 

@@ -69,7 +69,10 @@ def test_templates_table_names_each_template_and_parameter(project: Path) -> Non
 def test_new_writes_the_stack_and_its_pulumi_config(project: Path) -> None:
     result = invoke("new", "llm-training", "--stack", "team", "--set", "nodes=8", "--set", "gpu=B200", "--set", "region=us-west-2")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("wrote stacks/team.yaml and Pulumi.team.yaml: 2 pools, up to 64 accelerators")
+    assert result.stdout.startswith("wrote stacks/team.yaml, Pulumi.team.yaml and stacks/team.subnets.lock: 2 pools, up to 64 accelerators")
+    # The stamped stack's subnet record, so that its first `pulumi up` finds it current.
+    record = (project / "stacks" / "team.subnets.lock").read_text(encoding="utf-8")
+    assert "control_plane_zones: [us-west-2a, us-west-2b]\npool_subnets:\n  train-b200: 10.40.128.0/21\n" in record
     text = (project / "stacks" / "team.yaml").read_text(encoding="utf-8")
     assert "# template: llm-training\n" in text
     # The alias B200 is recorded by its catalog name, numbers as numbers.
@@ -85,7 +88,7 @@ def test_new_refuses_to_overwrite_without_force(project: Path) -> None:
     before = (project / "stacks" / "lab.yaml").read_text(encoding="utf-8")
     again = invoke("new", "ai-lab", "--stack", "lab", "--set", "mid_nodes_max=9")
     assert again.exit_code == 2
-    assert "stacks/lab.yaml, Pulumi.lab.yaml already exist(s); pass --force to overwrite (nothing written)" in again.stderr
+    assert "stacks/lab.yaml, Pulumi.lab.yaml, stacks/lab.subnets.lock already exist(s); pass --force to overwrite (nothing written)" in again.stderr
     assert (project / "stacks" / "lab.yaml").read_text(encoding="utf-8") == before
     forced = invoke("new", "ai-lab", "--stack", "lab", "--set", "mid_nodes_max=9", "--force")
     assert forced.exit_code == 0
@@ -186,7 +189,7 @@ def test_a_failed_second_write_restores_the_first_file(
     project: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, exit_code: int, message: str
 ) -> None:
     assert invoke("new", "ai-lab", "--stack", "lab").exit_code == 0
-    before = {name: (project / name).read_bytes() for name in ("stacks/lab.yaml", "Pulumi.lab.yaml")}
+    before = {name: (project / name).read_bytes() for name in ("stacks/lab.yaml", "Pulumi.lab.yaml", "stacks/lab.subnets.lock")}
     real_replace = os.replace
 
     def failing_replace(source: str, target: Any) -> None:
@@ -199,7 +202,7 @@ def test_a_failed_second_write_restores_the_first_file(
     assert result.exit_code == exit_code
     assert message in result.stderr
     assert {name: (project / name).read_bytes() for name in before} == before
-    assert files_in(project) == ["Pulumi.lab.yaml", "stacks/lab.yaml"]  # no staged leftovers
+    assert files_in(project) == ["Pulumi.lab.yaml", "stacks/lab.subnets.lock", "stacks/lab.yaml"]  # no staged leftovers
 
 
 def test_template_rules_are_declared_with_ids() -> None:

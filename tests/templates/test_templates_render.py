@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gpufleet.catalog import load_catalog
-from gpufleet.stack import StackInvalid
+from gpufleet.model.subnets import record_drift
+from gpufleet.stack import StackInvalid, load_stack
 from gpufleet.templating import Given, default_templates_dir, load_template, stamp, template_names
 from tests.program.conftest import preview_file
 
@@ -51,9 +52,11 @@ def test_outside_a_project_the_shipped_templates_are_used(tmp_path: Path, monkey
 @pytest.mark.parametrize("name", NAMES)
 def test_defaults_render_resolve_and_preview(name: str, tmp_path: Path) -> None:
     rendered, written = stamp(load_template(name, TEMPLATES), "check", {}, tmp_path, force=False)
-    assert written == [tmp_path / "stacks" / "check.yaml", tmp_path / "Pulumi.check.yaml"]
+    assert written == [tmp_path / "stacks" / "check.yaml", tmp_path / "Pulumi.check.yaml", tmp_path / "stacks" / "check.subnets.lock"]
     assert written[0].read_text(encoding="utf-8") == rendered.stack_text
     assert rendered.plan.findings == ()
+    # The record it wrote is current: the stamped stack's first `pulumi up` takes it as it is.
+    assert record_drift(load_stack(written[0]).record.record, rendered.plan.network.record) == []
     assert preview_node_groups(rendered, written) == sorted(f"{pool.name}-nodes" for pool in rendered.plan.pools)
 
 

@@ -125,4 +125,5 @@ def _cited(facts: EksFacts) -> EksFacts:
         _require_sources(f"eks.yaml kubernetes {version}", pins.sources, facts.sources)
     _require_sources("eks.yaml control_plane", facts.control_plane.sources, facts.sources)
     _require_sources("eks.yaml vpc_cni", facts.vpc_cni.sources, facts.sources)
+    _require_sources("eks.yaml node_addresses", facts.node_addresses.sources, facts.sources)
     return facts

@@ -35,11 +35,21 @@ class VpcCniFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
 
 
+class NodeAddressFacts(Fact):
+    surge_nodes_per_zone: int = Field(ge=0)
+    """A DEFAULT node group update adds the larger of this times its zones and maxUnavailable."""
+    host_network_pods: int = Field(ge=0)
+    """Pods in nodeadm's default maxPods that run on the host network and claim no IP."""
+    reserved_per_subnet: int = Field(ge=0)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
 class EksFacts(Fact):
     sources: dict[str, str]
     kubernetes_versions: dict[str, KubernetesVersionPins]
     control_plane: ControlPlaneFacts
     vpc_cni: VpcCniFacts
+    node_addresses: NodeAddressFacts
 
 
 class ZoneOffering(Fact):

@@ -50,7 +50,9 @@ def command(
         raise
     pools = rendered.plan.pools
     gpus = sum(pool.gpus_max for pool in pools)
-    out.print(f"wrote {' and '.join(display_path(path) for path in written)}: {len(pools)} pools, up to {gpus} accelerators")
+    shown = [display_path(path) for path in written]
+    files = f"{', '.join(shown[:-1])} and {shown[-1]}" if len(shown) > 1 else shown[0]
+    out.print(f"wrote {files}: {len(pools)} pools, up to {gpus} accelerators")
 
 
 def _header_of(path: Path, template: str) -> dict:

@@ -9,10 +9,11 @@ import typer
 
 from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
-from gpufleet.commands.tables import aws_pins_table, preview_pools_table
+from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
+from gpufleet.errors import UsageError
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.model.plan import Pool
-from gpufleet.stack import load_stack
+from gpufleet.stack import LoadedStack, load_stack
 
 NAME = "preview"
 PROJECT = "gpufleet"
@@ -93,6 +94,16 @@ def _kubernetes_decisions(plan: FleetPlan, catalog: Any) -> list[dict[str, str]]
     return decisions
 
 
+def _replaceable(loaded: LoadedStack, names: list[str]) -> frozenset[str]:
+    """Only pools with a recorded subnet of their own can have it replaced."""
+    recorded = loaded.record.record.pool_subnets if loaded.record else {}
+    unknown = [name for name in names if name not in recorded]
+    if unknown:
+        have = ", ".join(sorted(recorded)) or "none"
+        raise UsageError(f"--replace-subnet {', '.join(unknown)}: not a pool with a recorded subnet (recorded: {have})")
+    return frozenset(names)
+
+
 def command(
     stack: Annotated[Path, typer.Argument(help="Stack file, e.g. stacks/prod.yaml.")],
     out_dir: Annotated[
@@ -100,16 +111,28 @@ def command(
         typer.Option("--out", help="Folder for resources.json and mig-parted-config.yaml (default out/<stack>/); replaced whole."),
     ] = None,
     as_json: JsonFlag = False,
+    replace_subnets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replace-subnet",
+            help="A training pool that outgrew its recorded subnet gets a new, larger one (replacing its nodes). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create."""
+    """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
+
+    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it.
+    """
     from gpufleet import program
     from gpufleet.model.mig_config import mig_parted_config
     from gpufleet.outputs import write_outputs
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
+    from gpufleet.records import refresh_record
 
     catalog = load_catalog()
-    plan = resolve(load_stack(stack), catalog)
+    loaded = load_stack(stack)
+    plan = resolve(loaded, catalog, replace_subnets=_replaceable(loaded, replace_subnets or []))
     config = {"gpufleet:spec": str(stack.resolve())}
     if plan.cluster.region:
         config["aws:region"] = plan.cluster.region
@@ -123,6 +146,7 @@ def command(
         **manifest_files(result),
     }
     folder = write_outputs(out_dir or Path("out") / plan.stack, files)
+    record = refresh_record(loaded, plan)
     target, mig_config = folder / "resources.json", folder / "mig-parted-config.yaml"
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
@@ -140,6 +164,8 @@ def command(
                 "pools": pools,
                 "kubernetes_decisions": _kubernetes_decisions(plan, catalog),
                 "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
+                "network": plan.network.summary() if plan.network else None,
+                "subnet_record": record,
             }
         )
         return
@@ -147,4 +173,8 @@ def command(
     out.print(preview_pools_table(pools))
     if plan.cluster.aws:
         out.print(aws_pins_table(plan.cluster.aws))
+    if plan.network is not None:
+        out.print(pool_subnets_table(plan.network))
+    if record is not None and record["written"]:
+        out.print(f"subnet record {record['file']} updated: review and commit it beside the stack")
     out.print(f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}")

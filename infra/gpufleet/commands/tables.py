@@ -9,7 +9,7 @@ from rich.table import Table
 
 from gpufleet.catalog import Catalog
 from gpufleet.model.aws import AwsCluster
-from gpufleet.model.plan import FleetPlan, Pool
+from gpufleet.model.plan import FleetPlan, NetworkLayout, Pool
 
 # Rows a human table shows before it summarises the rest: about a screenful. Rendering
 # thousands of rows cost more than the work they describe; --json always lists every row.
@@ -59,8 +59,20 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "valid": True,
         "problems": [finding.as_json() for finding in plan.findings],
         "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
+        "network": plan.network.summary() if plan.network else None,
         "pools": [pool_row(pool) for pool in plan.pools],
     }
+
+
+def pool_subnets_table(network: NetworkLayout) -> Table:
+    """Each pool's own subnet: how big, what its nodes need, what is left, why it sits there."""
+    table = Table(title=f"pool subnets (control plane in {', '.join(network.control_plane_zones)})")
+    for column in ("subnet", "zone", "CIDR", "usable", "needed", "headroom", "placed"):
+        table.add_column(column, justify="right" if column in ("usable", "needed", "headroom") else "left")
+    for subnet in network.pool_subnets:
+        sizing = subnet.sizing
+        table.add_row(subnet.name, subnet.zone, str(subnet.cidr), str(sizing.usable), str(sizing.ips_needed), str(sizing.headroom), subnet.placed)
+    return table
 
 
 def aws_pins_table(aws: AwsCluster) -> Table:

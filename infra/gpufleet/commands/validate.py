@@ -11,7 +11,8 @@ from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
 from gpufleet.commands.tables import plan_summary, pools_table
 from gpufleet.model import resolve
-from gpufleet.stack import StackFileError, StackInvalid, load_stack
+from gpufleet.inputs import InputInvalid
+from gpufleet.stack import StackFileError, load_stack
 from gpufleet.stack.loader import display_path
 
 NAME = "validate"
@@ -37,7 +38,7 @@ def command(
             results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "error": str(exc), "problems": [], "pools": []})
             exit_code = max(exit_code, exc.exit_code)
             continue
-        except StackInvalid as exc:
+        except InputInvalid as exc:  # the stack or its subnet record
             for finding in exc.findings:
                 err.print(str(finding))
             results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "problems": [f.as_json() for f in exc.findings], "pools": []})

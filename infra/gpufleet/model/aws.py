@@ -52,6 +52,12 @@ class NodeUpdate:
     strategy: str
     """``DEFAULT`` launches a surge node before draining one; ``MINIMAL`` replaces nodes in place."""
     reason: str
+    max_unavailable: int = 1
+    """Nodes replaced at once: one, so a training job loses at most one node to an update."""
+
+    @property
+    def surges(self) -> bool:
+        return self.strategy == "DEFAULT"
 
 
 def decide_node_update(pool: NodePoolSpec) -> NodeUpdate:

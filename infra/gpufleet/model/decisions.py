@@ -6,7 +6,6 @@ ones, so rules may ask them what would happen).
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 
 from gpufleet import mig
@@ -37,7 +36,6 @@ AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 # Root volumes hold container images; CUDA and framework images run to tens of GiB each.
 ACCELERATED_ROOT_GIB = 200
 SYSTEM_ROOT_GIB = 80
-POOL_SUBNET_SLOTS = 112
 DEFAULT_BACKUP_DAYS = 7
 
 
@@ -198,53 +196,6 @@ def node_class_group(workload: str) -> str:
 
 
 # -- network ----------------------------------------------------------------------------------
-
-
-def subnet_slot(pool_name: str) -> int:
-    """The dedicated-subnet slot a training pool takes unless its spec pins one.
-
-    It depends on the pool's own name only, so adding, removing or renaming another pool
-    never moves this pool's subnet (moving it would replace the subnet and its nodes).
-    """
-    return int.from_bytes(hashlib.sha256(pool_name.encode()).digest()[:8], "big") % POOL_SUBNET_SLOTS
-
-
-def subnet_slot_owners(view: StackView) -> dict[int, list[str]]:
-    """Which training pools want each dedicated slot, in name order; the first one gets it."""
-    owners: dict[int, list[str]] = {}
-    for name, pool in view.pools():
-        if pool.workload == "training":
-            slot = subnet_slot(name) if pool.subnet_slot is None else pool.subnet_slot
-            owners.setdefault(slot, []).append(name)
-    return owners
-
-
-def network_layout(view: StackView) -> NetworkLayout | None:
-    """Lower half of the VPC: per-zone shared subnets; upper half: one /24 per training pool
-    and, in its last sixteenth, the public subnets that hold only NAT gateways."""
-    network = view.spec.network
-    if network is None or not view.on_aws:
-        return None
-    vpc = network.vpc_cidr
-    halves = list(vpc.subnets(new_prefix=vpc.prefixlen + 1))
-    shared_blocks = list(halves[0].subnets(new_prefix=vpc.prefixlen + 4))
-    upper_sixteenths = list(halves[1].subnets(new_prefix=vpc.prefixlen + 4))
-    public_blocks = list(upper_sixteenths[-1].subnets(new_prefix=vpc.prefixlen + 7))
-    pool_blocks = [b for block in upper_sixteenths[:-1] for b in block.subnets(new_prefix=vpc.prefixlen + 8)]
-    assert len(pool_blocks) == POOL_SUBNET_SLOTS
-    pools = view.spec.node_pools
-    slots = zone_slots(view)
-    return NetworkLayout(
-        vpc_cidr=vpc,
-        zones=view.zones,
-        public_subnets=tuple(Subnet(f"public-{zone}", zone, public_blocks[slot]) for zone, slot in slots.items()),
-        shared_private_subnets=tuple(Subnet(f"private-{zone}", zone, shared_blocks[slot]) for zone, slot in slots.items()),
-        pool_subnets=tuple(
-            # A training pool's own subnet holds its nodes only: no load balancer lands there.
-            Subnet(f"pool-{names[0]}", pool_zones(view, pools[names[0]])[0], pool_blocks[slot], internal_load_balancers=False)
-            for slot, names in sorted(subnet_slot_owners(view).items(), key=lambda item: item[1][0])
-        ),
-    )
 
 
 def zone_slots(view: StackView) -> dict[str, int]:

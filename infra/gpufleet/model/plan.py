@@ -17,6 +17,7 @@ from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
 from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.findings import Finding, Location
 from gpufleet.mig import DeviceLayout, ServiceDemand
+from gpufleet.stack.record import SubnetRecord
 from gpufleet.stack.models import (
     Capacity,
     FabricKind,
@@ -55,6 +56,27 @@ class Taint:
 
 
 @dataclass(frozen=True)
+class SubnetSizing:
+    """What a pool's own subnet must hold: every node it may have during an update, each with
+    the addresses its interfaces and the VPC CNI take."""
+
+    max_nodes: int
+    surge_nodes: int
+    ips_per_node: int
+    usable: int
+    """Addresses of the block AWS lets instances use (it keeps five of every subnet)."""
+    reason: str
+
+    @property
+    def ips_needed(self) -> int:
+        return (self.max_nodes + self.surge_nodes) * self.ips_per_node
+
+    @property
+    def headroom(self) -> int:
+        return self.usable - self.ips_needed
+
+
+@dataclass(frozen=True)
 class Subnet:
     name: str
     zone: str
@@ -62,6 +84,10 @@ class Subnet:
     cidr: IPv4Network
     internal_load_balancers: bool = True
     """Tagged for internal load balancers; a training pool's own subnet is not."""
+    sizing: SubnetSizing | None = None
+    """Set on a pool's own subnet, sized to the pool."""
+    placed: str = ""
+    """Why the block is where it is (kept from the record, or the first free block)."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +97,39 @@ class NetworkLayout:
     public_subnets: tuple[Subnet, ...]
     shared_private_subnets: tuple[Subnet, ...]
     pool_subnets: tuple[Subnet, ...]
+    control_plane_zones: tuple[str, ...]
+    """The zones of the cluster's own subnets: those it was created with, as the record keeps them."""
+    record: SubnetRecord
+    """The subnet record this layout implies, written beside the stack by ``gpufleet preview``."""
 
     def shared_subnet(self, zone: str) -> Subnet:
         return next(s for s in self.shared_private_subnets if s.zone == zone)
+
+    @property
+    def control_plane_subnets(self) -> tuple[Subnet, ...]:
+        return tuple(s for s in self.shared_private_subnets if s.zone in self.control_plane_zones)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "control_plane_zones": list(self.control_plane_zones),
+            "pool_subnets": [
+                {
+                    "subnet": subnet.name,
+                    "zone": subnet.zone,
+                    "cidr": str(subnet.cidr),
+                    "usable": subnet.sizing.usable,
+                    "ips_needed": subnet.sizing.ips_needed,
+                    "headroom": subnet.sizing.headroom,
+                    "max_nodes": subnet.sizing.max_nodes,
+                    "surge_nodes": subnet.sizing.surge_nodes,
+                    "ips_per_node": subnet.sizing.ips_per_node,
+                    "sized": subnet.sizing.reason,
+                    "placed": subnet.placed,
+                }
+                for subnet in self.pool_subnets
+                if subnet.sizing is not None
+            ],
+        }
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from gpufleet.catalog import Catalog
 from gpufleet.findings import errors_in
-from gpufleet.model import decisions
+from gpufleet.model import decisions, subnets
 from gpufleet.model.aws import AwsCluster, decide_node_update, plan_aws_cluster
 from gpufleet.model.plan import ClusterPlan, ExistingNodes, Fabric, FleetPlan, MigSetup, Pool, StorageTier
 from gpufleet.model.rules import SEMANTIC_RULES
@@ -19,8 +19,9 @@ from gpufleet.stack.loader import LoadedStack, StackInvalid
 from gpufleet.stack.models import FsxLustreTierSpec, LocalNvmeTierSpec, S3TierSpec
 
 
-def resolve(loaded: LoadedStack, catalog: Catalog) -> FleetPlan:
-    view = StackView(loaded, catalog)
+def resolve(loaded: LoadedStack, catalog: Catalog, *, replace_subnets: frozenset[str] = frozenset()) -> FleetPlan:
+    """``replace_subnets``: pools that outgrew their recorded subnet and may get a new, larger one."""
+    view = StackView(loaded, catalog, replace_subnets)
     findings = loaded.locator.locate(finding for semantic in SEMANTIC_RULES for finding in semantic.run(view))
     errors = errors_in(findings)
     if errors:
@@ -33,7 +34,7 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
     spec = view.spec
     fabrics = {name: Fabric(name, fabric.kind, view.location("fabrics", name)) for name, fabric in sorted(spec.fabrics.items())}
     mig_plans = {name: _fixed_mig_setup(view, name) for name in sorted(spec.mig_plans)}
-    network = decisions.network_layout(view)
+    network = subnets.network_layout(view)
     aws = plan_aws_cluster(spec.cluster, spec.network, view.catalog) if view.on_aws and spec.network else None
     storage = {name: _storage_tier(view, name) for name in sorted(spec.storage)}
     pools = [_pool(view, name, fabrics, storage, mig_plans, network, aws) for name, _ in view.pools()]

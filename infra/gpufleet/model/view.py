@@ -20,8 +20,10 @@ MAX_ZONES = 8
 
 
 class StackView:
-    def __init__(self, loaded: LoadedStack, catalog: Catalog) -> None:
+    def __init__(self, loaded: LoadedStack, catalog: Catalog, regrow: frozenset[str] = frozenset()) -> None:
         self.loaded = loaded
+        self.regrow = regrow
+        """Pools whose outgrown recorded subnet this run may replace (``preview --replace-subnet``)."""
         self.spec: StackSpec = loaded.spec
         self.catalog = catalog
         self._packings: dict[tuple[str, str], mig.NodePacking | mig.DemandError] = {}

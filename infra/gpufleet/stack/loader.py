@@ -17,6 +17,7 @@ from gpufleet.documents import findings_from_validation, parse_document, read_do
 from gpufleet.findings import declare
 from gpufleet.inputs import InputFileError, InputInvalid, display_path
 from gpufleet.stack.models import StackSpec
+from gpufleet.stack.record import LoadedRecord, load_record
 from gpufleet.yamltree import Locator, MapNode
 
 __all__ = [
@@ -46,6 +47,8 @@ class LoadedStack:
     path: Path
     spec: StackSpec
     locator: Locator
+    record: LoadedRecord | None = None
+    """The subnet record committed beside the stack file, if it has one yet."""
 
     @property
     def name(self) -> str:
@@ -58,7 +61,7 @@ _STACK = {"models": {MapNode: StackSpec}, "invalid": StackInvalid, "root_rule": 
 def load_stack(path: str | Path) -> LoadedStack:
     """Parse and type-check a stack file; raise ``StackInvalid`` listing every problem."""
     document = read_document(path, "stack file", **_STACK)
-    return LoadedStack(path=document.path, spec=document.value, locator=document.locator)
+    return LoadedStack(path=document.path, spec=document.value, locator=document.locator, record=load_record(document.path))
 
 
 def load_stack_text(text: str, path: Path, shown: str) -> LoadedStack:

@@ -375,13 +375,6 @@ class NodePoolSpec(StackModel):
         default=False, description="Accept a multi-node training pool without an RDMA fabric."
     )
     labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
-    subnet_slot: Int | None = Field(
-        default=None,
-        ge=0,
-        lt=112,
-        description="Training pools: which dedicated /24 of the VPC's upper half to use. Unset, it "
-        "comes from a hash of the pool name; pin it only when two names collide.",
-    )
 
     @model_validator(mode="after")
     def _nodes_described_once(self) -> NodePoolSpec:

@@ -255,19 +255,3 @@ def labels_not_reserved(view: StackView):
         for key in pool.labels:
             if decisions.reserved_label(key):
                 yield (*path, "labels", key), f"label '{key}' is set by gpufleet itself; choose another key"
-
-
-@rule("GF-NET-004", "error", "Two training pools want the same dedicated subnet slot.", "Pin subnet_slot on one of them.")
-def subnet_slots_distinct(view: StackView):
-    if not view.on_aws or view.spec.network is None:
-        return
-    owners = decisions.subnet_slot_owners(view)
-    free = sorted(set(range(decisions.POOL_SUBNET_SLOTS)) - set(owners))
-    for slot, names in owners.items():
-        for name in names[1:]:
-            suggestion = f"; add `subnet_slot: {free[0]}` to one of them" if free else ""
-            pinned = view.spec.node_pools[name].subnet_slot is not None
-            yield (
-                ("node_pools", name, "subnet_slot") if pinned else ("node_pools", name),
-                f"training pools '{names[0]}' and '{name}' both take dedicated subnet slot {slot}{suggestion}",
-            )

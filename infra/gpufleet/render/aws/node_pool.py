@@ -103,7 +103,7 @@ class NodePool(pulumi.ComponentResource):
                 "subnetIds": list(subnet_ids),
                 "capacityType": NODE_GROUP_CAPACITY[pool.capacity.type],
                 "scalingConfig": {"minSize": pool.nodes.min, "maxSize": pool.nodes.max, "desiredSize": pool.nodes.initial},
-                "updateConfig": {"maxUnavailable": 1, "updateStrategy": pool.update.strategy},
+                "updateConfig": {"maxUnavailable": pool.update.max_unavailable, "updateStrategy": pool.update.strategy},
                 "launchTemplate": {"id": self.launch_template.id, "version": self.launch_template.output("latestVersion").apply(_version_number)},
                 "labels": pool.labels,
                 "taints": [{"key": t.key, "value": t.value, "effect": TAINT_EFFECT[t.effect]} for t in pool.taints],

@@ -1,0 +1,102 @@
+"""The subnet record committed beside a stack: where each pool's subnet was put, and the zones
+the cluster's control plane was created in.
+
+Pool subnets are sized to their pools, so no fixed slot or hash can keep one pool's block
+from moving when another pool is added, grows or goes: the allocation has to remember what it
+handed out. ``gpufleet preview`` writes the record (``stacks/prod.subnets.lock`` beside
+``stacks/prod.yaml``), ``pulumi up`` only reads it. It is YAML read through the same reader
+and parser as the stack, so a broken record is refused file:line:column like a stack is. It
+is not named ``*.yaml`` so that ``stacks/*.yaml`` still lists exactly the stacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from gpufleet.documents import read_document
+from gpufleet.findings import declare
+from gpufleet.inputs import InputInvalid
+from gpufleet.stack.models import Identifier, StackModel
+from gpufleet.values import MAX_ENTRIES, Name
+from gpufleet.yamltree import Locator, MapNode
+
+RECORD_SUFFIX = ".subnets.lock"
+NOT_A_RECORD = declare(
+    "GF-SUBNET-001", "error", "The subnet record is not a YAML mapping.",
+    "Delete the file and run `gpufleet preview` on the stack to write it again.",
+)
+HEADER = (
+    "# The subnet record of {stack}, written by `gpufleet new` and `gpufleet preview`: commit it beside the stack.\n"
+    "# Each pool keeps its subnet while it fits; pulumi up refuses a record that is stale for the stack.\n"
+)
+
+
+def _written_as_text(block: object) -> object:
+    # ipaddress takes an int as an address; a subnet is only ever written out.
+    if not isinstance(block, str):
+        raise ValueError(f"a subnet is a CIDR block written as text, e.g. 10.0.128.0/22, got {type(block).__name__}")
+    return block
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_written_as_text)]
+
+
+class RecordInvalid(InputInvalid):
+    """The record has errors; ``findings`` holds all of them, located."""
+
+
+class SubnetRecord(StackModel):
+    control_plane_zones: tuple[Identifier, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    """The zones whose subnets the cluster was created with: EKS never takes another zone later."""
+    pool_subnets: dict[Name, Cidr] = Field(default={}, max_length=MAX_ENTRIES)
+
+    @field_validator("pool_subnets")
+    @classmethod
+    def _apart(cls, blocks: dict[str, IPv4Network]) -> dict[str, IPv4Network]:
+        seen: list[tuple[str, IPv4Network]] = []
+        for name, block in blocks.items():
+            clash = next((other for other, taken in seen if taken.overlaps(block)), None)
+            if clash is not None:
+                raise ValueError(f"{name}'s {block} overlaps {clash}'s {blocks[clash]}; two subnets of one VPC never share addresses")
+            seen.append((name, block))
+        return blocks
+
+
+@dataclass(frozen=True)
+class LoadedRecord:
+    path: Path
+    record: SubnetRecord
+    locator: Locator
+
+
+def record_path(stack_file: str | Path) -> Path:
+    stack_file = Path(stack_file)
+    return stack_file.with_name(stack_file.stem + RECORD_SUFFIX)
+
+
+def load_record(stack_file: str | Path) -> LoadedRecord | None:
+    """The record beside a stack, or None when the stack has none yet (a new stack)."""
+    path = record_path(stack_file)
+    if not path.exists() and not path.is_symlink():
+        return None
+    document = read_document(
+        path, "subnet record", {MapNode: SubnetRecord},
+        invalid=RecordInvalid, root_rule=NOT_A_RECORD, root_message="a subnet record must be a YAML mapping",
+    )
+    return LoadedRecord(path=document.path, record=document.value, locator=document.locator)
+
+
+def record_text(record: SubnetRecord, stack_shown: str) -> str:
+    """The same record always gives the same bytes: pools in name order, one line each."""
+    lines = [HEADER.format(stack=stack_shown), "control_plane_zones: [" + ", ".join(record.control_plane_zones) + "]\n"]
+    if record.pool_subnets:
+        lines.append("pool_subnets:\n")
+        lines += [f"  {name}: {block}\n" for name, block in sorted(record.pool_subnets.items())]
+    else:
+        lines.append("pool_subnets: {}\n")
+    return "".join(lines)
