@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from gpufleet.findings import Finding, Location, PathPart, Rule, closest_name, declare
 from gpufleet.inputs import InputInvalid, read_input
 from gpufleet.values import NAME_PATTERN
-from gpufleet.yamltree import Locator, parse_yaml
+from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_plain, parse_yaml
 
 UNKNOWN_FIELD = declare("GF-STACK-002", "error", "A field the stack schema does not have.", "Check the spelling against `gpufleet schema`.")
 MISSING_FIELD = declare("GF-STACK-003", "error", "A required field is missing.", "Add the field.")
@@ -49,14 +49,20 @@ def read_document(
     invalid: type[InputInvalid],
     root_rule: Rule,
     root_message: str,
+    positions: bool = True,
 ) -> Document[Any]:
     """Read, parse and type-check one input file; raise ``invalid`` listing every problem.
 
     ``models`` gives the type to validate against for each kind of root the file may have
-    (``MapNode``, ``SeqNode``); any other root is refused with ``root_message``.
+    (``MapNode``, ``SeqNode``); any other root is refused with ``root_message``. With
+    ``positions=False`` the file is first read without positions (``parse_plain``), and
+    positions are worked out only when something is wrong or the locator is asked: for
+    files whose size is in the data, not the structure (a demand of 10,000 services).
     """
     source = read_input(path, kind)
-    return parse_document(source.text, source.path, source.shown, models, invalid=invalid, root_rule=root_rule, root_message=root_message)
+    return parse_document(
+        source.text, source.path, source.shown, models, invalid=invalid, root_rule=root_rule, root_message=root_message, positions=positions
+    )
 
 
 def parse_document(
@@ -68,18 +74,27 @@ def parse_document(
     invalid: type[InputInvalid],
     root_rule: Rule,
     root_message: str,
+    positions: bool = True,
 ) -> Document[Any]:
     """``read_document`` for text already in hand (a template's output before it is written)."""
-    root = parse_yaml(text, shown, invalid)
-    locator = Locator(shown, root)
-    model = models.get(type(root))
+    root = parse_yaml(text, shown, invalid) if positions else parse_plain(text, shown, invalid)
+    model = models.get(_ROOT_KINDS.get(type(root), type(root)))
     if model is None:
         raise invalid([root_rule.finding((), root_message).located(Location(shown, 1, 1))])
+    located = isinstance(root, MapNode | SeqNode)
     try:
         value = _adapter(model).validate_python(root)
     except ValidationError as exc:
+        if not located:
+            root = parse_yaml(text, shown, invalid)
+        locator = Locator(shown, root)
         raise invalid(locator.locate(findings_from_validation(exc, root, model, locator))) from None
+    locator = Locator(shown, root) if located else Locator(shown, parse=lambda: parse_yaml(text, shown, invalid))
     return Document(path=path, value=value, locator=locator)
+
+
+# parse_plain gives plain containers where parse_yaml gives located ones.
+_ROOT_KINDS: dict[type, type] = {dict: MapNode, list: SeqNode}
 
 
 @lru_cache(maxsize=None)

@@ -18,8 +18,11 @@ ruamel's parser (slower, but with more helpful wording) is asked to describe it.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import yaml
@@ -51,6 +54,8 @@ _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 _MERGE = "<<"
+_MAP_TAG = f"{_CORE}map"
+_SEQ_TAG = f"{_CORE}seq"
 
 
 class MapNode(dict):
@@ -91,21 +96,30 @@ class _Problem(Exception):
 class _Frame:
     """A mapping or list being filled, and (for a mapping) the key waiting for its value."""
 
-    __slots__ = ("node", "start_values", "key", "key_at", "merged", "placed_at")
+    __slots__ = ("node", "is_map", "start_values", "key", "key_at", "merged", "placed_at", "nests")
 
     def __init__(self, node: MapNode | SeqNode, start_values: int, placed_at: tuple[int, int]) -> None:
         self.node = node
+        self.is_map = type(node) is MapNode
         self.start_values = start_values
         self.key: Any = _NO_KEY
         self.key_at = (0, 0)
-        self.merged: set[Any] = set()
+        self.merged: set[Any] | None = None  # keys a `<<` merge copied in, which the mapping may override
         self.placed_at = placed_at  # where this node sits in its parent
+        self.nests = False  # holds a mapping or list, so its height is more than 1
 
 
 _NO_KEY = object()
 
 
 class _Builder:
+    """Builds the tree from libyaml's events; one method per kind of event.
+
+    These run once per event (about 10 per line of a flow-style list), so the common case
+    is kept short: a plain scalar's type is looked up in ``typed`` once per distinct
+    spelling, and sizes of nested containers are summed only for containers that nest.
+    """
+
     def __init__(self) -> None:
         self.frames: list[_Frame] = []
         self.anchors: dict[str, Any] = {}
@@ -114,95 +128,158 @@ class _Builder:
         self.values = 0
         self.root: Any = None
         self.documents = 0
+        self.typed: dict[str, Any] = {}  # plain scalar spelling -> its YAML 1.2 core value
 
     # -- events ---------------------------------------------------------------------------
 
+    def run(self, events: Iterable[Any]) -> None:
+        """Feed every event to its method; a plain scalar in a mapping or list, by far the
+        most common event, is handled here, the rest (anchors, tags, quotes) in ``scalar``."""
+        frames, typed, scalar_event = self.frames, self.typed, yaml.ScalarEvent
+        for event in events:
+            kind = type(event)
+            if kind is scalar_event:
+                text = event.value
+                if not frames or event.tag is not None or event.anchor or event.style or not event.implicit[0]:
+                    self.scalar(event)
+                    continue
+                value = typed.get(text, _NO_KEY)
+                if value is _NO_KEY:
+                    value = typed[text] = _resolve_plain(text, event)
+                self.values += 1
+                if self.values > MAX_VALUES:
+                    self._too_many(event.start_mark, None)
+                frame = frames[-1]
+                mark = event.start_mark
+                if not frame.is_map:
+                    node = frame.node
+                    if type(value) is int or type(value) is float:
+                        node.written[len(node)] = text
+                    node.append(value)
+                    node.item_at.append((mark.line, mark.column))
+                elif frame.key is _NO_KEY:
+                    self._take_key(frame, value, (mark.line, mark.column))
+                else:
+                    at = frame.key_at if text == "" else (mark.line, mark.column)  # `nodes:` has no token: the key's
+                    self._place(frame, value, at, text if type(value) is int or type(value) is float else None)
+            elif kind is yaml.MappingStartEvent:
+                self.start(event, MapNode(_mark(event.start_mark)))
+            elif kind is yaml.SequenceStartEvent:
+                self.start(event, SeqNode(_mark(event.start_mark)))
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                self.end()
+            elif kind is yaml.AliasEvent:
+                self.alias(event)
+            elif kind is yaml.DocumentStartEvent:
+                self.documents += 1
+                if self.documents > 1:
+                    raise _Problem(UNSUPPORTED, "a second YAML document ('---') is not read: put everything in one", _mark(event.start_mark))
+
+
     def scalar(self, event: Any) -> None:
-        value = _scalar_value(event)
-        self._count(1, event.start_mark)
+        text = event.value
+        if event.tag is None and not event.style and event.implicit[0]:
+            value = self.typed.get(text, _NO_KEY)
+            if value is _NO_KEY:
+                value = self.typed[text] = _resolve_plain(text, event)
+        else:
+            value = _scalar_value(event)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self._too_many(event.start_mark, None)
         if event.anchor:
             self.anchors[event.anchor] = value
-        if self._expecting_key():
-            self._take_key(value, event.start_mark)
+        frames = self.frames
+        if not frames:
+            self.root = value
             return
-        at = _mark(event.start_mark)
-        if event.value == "" and not event.style and isinstance(self.frames[-1].node if self.frames else None, MapNode):
-            at = self.frames[-1].key_at  # an empty value (`nodes:`) has no token: it is the key's
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        self._place(value, at, written=event.value if number else None)
+        frame = frames[-1]
+        mark = event.start_mark
+        if frame.is_map:
+            if frame.key is _NO_KEY:
+                self._take_key(frame, value, (mark.line, mark.column))
+                return
+            at = frame.key_at if text == "" and not event.style else (mark.line, mark.column)  # `nodes:` has no token: the key's
+        else:
+            at = (mark.line, mark.column)
+        number = text if (type(value) is int or type(value) is float) else None
+        self._place(frame, value, at, number)
 
     def alias(self, event: Any) -> None:
         if event.anchor not in self.anchors:
             raise _Problem(YAML_SYNTAX, f"YAML syntax error: found undefined alias '*{event.anchor}'", _mark(event.start_mark))
         target = self.anchors[event.anchor]
         at = _mark(event.start_mark)
-        if id(target) in self.open and isinstance(target, MapNode | SeqNode):
+        container = isinstance(target, MapNode | SeqNode)
+        if container and id(target) in self.open:
             raise _Problem(ALIAS_EXPANSION, f"alias '*{event.anchor}' refers to a mapping or list that contains it", at)
-        values, height = self.sizes.get(id(target), (1, 0)) if isinstance(target, MapNode | SeqNode) else (1, 0)
+        values, height = self.sizes.get(id(target), (1, 0)) if container else (1, 0)
         if len(self.frames) + height > MAX_DEPTH:
             raise _Problem(TOO_DEEP, f"alias '*{event.anchor}' nests values deeper than {MAX_DEPTH} levels", at)
-        self._count(values, event.start_mark, alias=event.anchor)
-        if self._expecting_key():
-            if isinstance(target, MapNode | SeqNode):
+        self.values += values
+        if self.values > MAX_VALUES:
+            self._too_many(event.start_mark, event.anchor)
+        if not self.frames:
+            self.root = target
+            return
+        frame = self.frames[-1]
+        if frame.is_map and frame.key is _NO_KEY:
+            if container:
                 raise _Problem(COMPLEX_KEY, "a key must be a single value (a name), not a mapping or list", at)
-            self._take_key(target, event.start_mark)
+            self._take_key(frame, target, at)
         else:
-            self._place(target, at)
+            self._place(frame, target, at, None)
 
     def start(self, event: Any, node: MapNode | SeqNode) -> None:
-        at = _mark(event.start_mark)
-        own = "map" if isinstance(node, MapNode) else "seq"
-        if event.tag not in (None, "!", f"{_CORE}{own}"):
+        at = node.at
+        if event.tag is not None and event.tag != "!" and event.tag != (_MAP_TAG if type(node) is MapNode else _SEQ_TAG):
             raise _Problem(UNSUPPORTED, f"YAML tag '{_excerpt(event.tag)}' is not supported: gpufleet reads plain YAML values only", at)
-        if self._expecting_key():
+        frames = self.frames
+        if frames and frames[-1].is_map and frames[-1].key is _NO_KEY:
             raise _Problem(COMPLEX_KEY, "a key must be a single value (a name), not a mapping or list", at)
-        if len(self.frames) >= MAX_DEPTH:
+        if len(frames) >= MAX_DEPTH:
             raise _Problem(TOO_DEEP, f"mappings and lists are nested more than {MAX_DEPTH} levels deep here", at)
-        self._count(1, event.start_mark)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self._too_many(event.start_mark, None)
         if event.anchor:
             self.anchors[event.anchor] = node
         self.open.add(id(node))
-        self.frames.append(_Frame(node, self.values - 1, at))
+        frames.append(_Frame(node, self.values - 1, at))
 
     def end(self) -> None:
         frame = self.frames.pop()
         node = frame.node
         self.open.discard(id(node))
-        children = [self.sizes[id(v)][1] for v in (node.values() if isinstance(node, MapNode) else node) if id(v) in self.sizes]
-        self.sizes[id(node)] = (self.values - frame.start_values, 1 + max(children, default=0))
+        height = 1
+        if frame.nests:
+            sizes = self.sizes
+            children = [sizes[id(v)][1] for v in (node.values() if frame.is_map else node) if id(v) in sizes]
+            height += max(children, default=0)
+        self.sizes[id(node)] = (self.values - frame.start_values, height)
         if self.frames:
-            self._place(node, frame.placed_at)
+            self._place(self.frames[-1], node, frame.placed_at, None)
         else:
             self.root = node
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _count(self, values: int, mark: Any, alias: str | None = None) -> None:
-        self.values += values
-        if self.values > MAX_VALUES:
-            what = f"alias '*{alias}' expands" if alias else "this value takes"
-            raise _Problem(ALIAS_EXPANSION, f"{what} the file past {MAX_VALUES} values; gpufleet reads no input that large", _mark(mark))
+    def _too_many(self, mark: Any, alias: str | None) -> None:
+        what = f"alias '*{alias}' expands" if alias else "this value takes"
+        raise _Problem(ALIAS_EXPANSION, f"{what} the file past {MAX_VALUES} values; gpufleet reads no input that large", _mark(mark))
 
-    def _expecting_key(self) -> bool:
-        return bool(self.frames) and isinstance(self.frames[-1].node, MapNode) and self.frames[-1].key is _NO_KEY
-
-    def _take_key(self, key: Any, mark: Any) -> None:
-        frame = self.frames[-1]
-        at = _mark(mark)
+    def _take_key(self, frame: _Frame, key: Any, at: tuple[int, int]) -> None:
         if key is None:
             raise _Problem(COMPLEX_KEY, "a key may not be empty", at)
-        node = frame.node
-        if key in node and key not in frame.merged and key != _MERGE:
+        if key in frame.node and key != _MERGE and not (frame.merged and key in frame.merged):
             raise _Problem(DUPLICATE_KEY, f"duplicate key '{key}': a key may appear only once in a mapping (names must be unique)", at)
         frame.key, frame.key_at = key, at
 
-    def _place(self, value: Any, at: tuple[int, int], written: str | None = None) -> None:
-        if not self.frames:
-            self.root = value
-            return
-        frame = self.frames[-1]
+    def _place(self, frame: _Frame, value: Any, at: tuple[int, int], written: str | None) -> None:
         node = frame.node
-        if isinstance(node, SeqNode):
+        if type(value) is MapNode or type(value) is SeqNode:
+            frame.nests = True
+        if not frame.is_map:
             if written is not None:
                 node.written[len(node)] = written
             node.append(value)
@@ -212,7 +289,8 @@ class _Builder:
         if key == _MERGE and isinstance(value, MapNode | SeqNode):
             self._merge(frame, value, at)
             return
-        frame.merged.discard(key)
+        if frame.merged:
+            frame.merged.discard(key)
         node[key] = value
         node.key_at[key] = frame.key_at
         node.value_at[key] = at
@@ -223,6 +301,8 @@ class _Builder:
         """``<<: *base`` (or a list of them): copy the keys the mapping does not set itself."""
         sources = [value] if isinstance(value, MapNode) else list(value)
         node = frame.node
+        if frame.merged is None:
+            frame.merged = set()
         for source in sources:
             if not isinstance(source, MapNode):
                 raise _Problem(COMPLEX_KEY, "'<<' merges mappings only", at)
@@ -238,6 +318,7 @@ class _Builder:
 
 
 def _scalar_value(event: Any) -> Any:
+    """A quoted or tagged scalar (plain untagged ones are typed in ``_Builder.scalar``)."""
     text, tag = event.value, event.tag
     if tag in (None, "!") or tag.startswith(_CORE):
         kind = tag.removeprefix(_CORE) if tag and tag != "!" else None
@@ -255,7 +336,15 @@ def _scalar_value(event: Any) -> Any:
     raise _Problem(UNSUPPORTED, f"YAML tag '{_excerpt(tag)}' is not supported: gpufleet reads plain YAML values only", _mark(event.start_mark))
 
 
+# What a plain scalar's first character allows it to be: anything else is a string.
+_NUMBER_START = frozenset("0123456789+-.")
+_NULL_OR_BOOL_START = frozenset("~nNtTfF")
+
+
 def _resolve_plain(text: str, event: Any) -> Any:
+    first = text[:1]
+    if first not in _NUMBER_START and first not in _NULL_OR_BOOL_START and first != "":
+        return text
     if _NULL.match(text):
         return None
     if _BOOL.match(text):
@@ -286,30 +375,138 @@ def parse_yaml(text: str, shown: str, invalid: type[InputInvalid] = InputInvalid
     problems = check_text(text, shown)
     if problems:
         raise invalid(problems)
-    builder = _Builder()
+    return _located(text, shown, invalid)
+
+
+def parse_plain(text: str, shown: str, invalid: type[InputInvalid] = InputInvalid) -> Any:
+    """The document's values as plain dicts, lists and scalars, without their positions.
+
+    For inputs that need positions only to report a problem (a demand file of 10,000
+    services, the catalog): libyaml's events become plain containers in one tight loop,
+    about a third of what ``parse_yaml`` costs. Anything outside the everyday subset of
+    YAML (anchors, aliases, tags, merge keys, duplicate or empty keys, deep nesting, a
+    second document, a syntax error) is left to ``parse_yaml``, whose result or error is
+    returned instead, so both readings refuse and type exactly the same things.
+    """
+    problems = check_text(text, shown)
+    if problems:
+        raise invalid(problems)
+    collecting = gc.isenabled()
+    gc.disable()  # see _located
     try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            kind = type(event)
-            if kind is yaml.ScalarEvent:
-                builder.scalar(event)
-            elif kind is yaml.MappingStartEvent:
-                builder.start(event, MapNode(_mark(event.start_mark)))
-            elif kind is yaml.SequenceStartEvent:
-                builder.start(event, SeqNode(_mark(event.start_mark)))
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                builder.end()
-            elif kind is yaml.AliasEvent:
-                builder.alias(event)
-            elif kind is yaml.DocumentStartEvent:
-                builder.documents += 1
-                if builder.documents > 1:
-                    raise _Problem(UNSUPPORTED, "a second YAML document ('---') is not read: put everything in one", _mark(event.start_mark))
+        return _plain(text)
+    except (_NotPlain, yaml.YAMLError):
+        return _located(text, shown, invalid)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _NotPlain(Exception):
+    """The text uses YAML that only the located builder reads (or refuses) correctly."""
+
+
+def _plain(text: str) -> Any:
+    with _events(text) as events:
+        return _plain_tree(events)
+
+
+def _plain_tree(events: Iterator[Any]) -> Any:
+    scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    typed: dict[str, Any] = {}
+    containers: list[Any] = []  # open dicts and lists, innermost last
+    keys: list[Any] = []  # per open container: the key waiting for its value (_NO_KEY for lists and between keys)
+    values = documents = 0
+    root: Any = None
+    for event in events:
+        kind = type(event)
+        if kind is scalar_event:
+            if event.tag is not None or event.anchor:
+                raise _NotPlain
+            text_value = event.value
+            if event.style:
+                value: Any = text_value
+            elif event.implicit[0]:
+                value = typed.get(text_value, _NO_KEY)
+                if value is _NO_KEY:
+                    try:
+                        value = typed[text_value] = _resolve_plain(text_value, event)
+                    except _Problem:
+                        raise _NotPlain from None
+            else:
+                raise _NotPlain
+        elif kind is mapping_start or kind is sequence_start:
+            if event.tag is not None or event.anchor or len(containers) >= MAX_DEPTH or (keys and keys[-1] is _EXPECTING):
+                raise _NotPlain
+            values += 1
+            if values > MAX_VALUES:
+                raise _NotPlain
+            containers.append({} if kind is mapping_start else [])
+            keys.append(_EXPECTING if kind is mapping_start else _NO_KEY)
+            continue
+        elif kind in ends:
+            value = containers.pop()
+            keys.pop()
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _NotPlain
+            continue
+        elif kind is yaml.AliasEvent:
+            raise _NotPlain
+        else:
+            continue
+        if kind is scalar_event:
+            values += 1
+            if values > MAX_VALUES:
+                raise _NotPlain
+        if not containers:
+            root = value
+            continue
+        container = containers[-1]
+        key = keys[-1]
+        if key is _NO_KEY:
+            container.append(value)
+        elif key is _EXPECTING:
+            if value is None or value == _MERGE or value in container:
+                raise _NotPlain
+            keys[-1] = value
+        else:
+            container[key] = value
+            keys[-1] = _EXPECTING
+    return root
+
+
+_EXPECTING = object()  # a mapping between keys: the next value is a key
+
+
+@contextmanager
+def _events(text: str) -> Iterator[Iterator[Any]]:
+    """libyaml's events straight from its C parser, without ``yaml.parse``'s generator step per event."""
+    parser = yaml.CSafeLoader(text)
+    try:
+        yield iter(parser.get_event, None)
+    finally:
+        parser.dispose()
+
+
+def _located(text: str, shown: str, invalid: type[InputInvalid]) -> Any:
+    builder = _Builder()
+    collecting = gc.isenabled()
+    gc.disable()  # the tree has no reference cycles (aliases to an open container are refused): nothing for it to find
+    try:
+        with _events(text) as events:
+            builder.run(events)
     except _Problem as problem:
         raise invalid([problem.rule.finding((), problem.message).located(Location(shown, problem.at[0] + 1, problem.at[1] + 1))]) from None
     except yaml.MarkedYAMLError as error:
         raise invalid([_syntax_finding(text, shown, error)]) from None
     except yaml.YAMLError as error:
         raise invalid([YAML_SYNTAX.finding((), f"YAML error: {_excerpt(str(error), 200)}").located(Location(shown, 1, 1))]) from None
+    finally:
+        if collecting:
+            gc.enable()
     return builder.root
 
 
@@ -360,9 +557,15 @@ def _located_syntax(shown: str, mark: Any, start: Any, context: str | None, prob
 class Locator:
     """Maps a field path to the 1-based line and column it was written at."""
 
-    def __init__(self, file: str, root: Any) -> None:
+    def __init__(self, file: str, root: Any = None, *, parse: Callable[[], Any] | None = None) -> None:
+        """``root`` is a tree from ``parse_yaml``; or ``parse`` makes it when a position is first asked for."""
         self.file = file
-        self._root = root
+        self._given = root
+        self._parse = parse
+
+    @cached_property
+    def _root(self) -> Any:
+        return self._parse() if self._parse is not None else self._given
 
     def node(self, path: Sequence[PathPart]) -> Any:
         """The container at ``path``, or None when the path leaves what the file holds."""
