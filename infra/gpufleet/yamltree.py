@@ -26,9 +26,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError as RuamelMarkedError
-from ruamel.yaml.error import YAMLError as RuamelError
 
 from gpufleet.findings import Finding, Location, PathPart, Rule, declare, sort_findings
 from gpufleet.inputs import InputInvalid, check_text
@@ -517,6 +514,10 @@ def _syntax_finding(text: str, shown: str, error: yaml.MarkedYAMLError) -> Findi
     error, and only when that is at most ``_DESCRIBE_LIMIT`` characters; it must also find
     the error on the same line, or libyaml's description stands.
     """
+    from ruamel.yaml import YAML  # only a file with a syntax error pays for importing it
+    from ruamel.yaml.error import MarkedYAMLError as RuamelMarkedError
+    from ruamel.yaml.error import YAMLError as RuamelError
+
     mark = error.problem_mark or error.context_mark
     line = mark.line if mark else 0
     cut = _nth_newline(text, line + 2)

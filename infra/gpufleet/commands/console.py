@@ -4,16 +4,43 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+class _Console:
+    """A Rich console made on first use: ``--json`` output and a clean ``validate`` never need Rich
+    (importing it is about a tenth of a short command's time)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            options = {key: value() if callable(value) else value for key, value in self._options.items()}
+            self._console = Console(**options)
+        return getattr(self._console, name)
+
 
 # Tables keep full names when piped (rich would squeeze them to 80 columns).
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+out = _Console(highlight=False, width=lambda: None if sys.stdout.isatty() else 160)
+err = _Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Stable, machine-readable JSON on stdout.")]
+
+
+def new_table(*columns: str, **options: Any) -> Table:
+    """A Rich table, importing Rich only when a command draws one."""
+    from rich.table import Table
+
+    return Table(*columns, **options)
 
 
 def print_json(data: Any) -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.commands.handler import guarded
-from gpufleet.commands.console import JsonFlag, err, out, print_json
+from gpufleet.commands.console import JsonFlag, err, new_table, out, print_json
 from gpufleet.commands.tables import TABLE_ROWS, shown_rows
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
@@ -24,6 +23,9 @@ from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parte
 from gpufleet.mig.demand import load_demand
 from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, plan_demand, plan_node_pool
 from gpufleet.values import MAX_ACCELERATORS_PER_NODE
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 HELP = "MIG geometry, layout feasibility, mig-parted configs and automatic plans."
 mig_app = typer.Typer(
@@ -91,7 +93,7 @@ def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
         f" placement units 0-{geometry.placement_units - 1}, at most {geometry.max_instances} instances."
         f" PCI ids: {', '.join(pci_ids(catalog, geometry))}"
     )
-    table = Table("Profile", "ID", "Compute", "Memory", "Max", "Placements", "Usable GiB", "Confidence", "Notes")
+    table = new_table("Profile", "ID", "Compute", "Memory", "Max", "Placements", "Usable GiB", "Confidence", "Notes")
     for row in rows:
         notes = []
         if row["min_driver"]:
@@ -175,7 +177,7 @@ def check(
             out.print(f"  - {reason}")
         raise typer.Exit(1)
     out.print(f"FEASIBLE on {result.gpu}: {summary}")
-    table = Table("Profile", "Start", "Units", "Note")
+    table = new_table("Profile", "Start", "Units", "Note")
     for instance in result.placement:
         units = f"{instance.start}-{instance.start + instance.size - 1}" if instance.size > 1 else str(instance.start)
         table.add_row(instance.profile, str(instance.start), units, "already on the GPU" if instance.existing else "")
@@ -218,7 +220,7 @@ def check_config(
         counts = Counter(verdict.status for verdict in verdicts)
         print_json({"file": str(file), "summary": dict(sorted(counts.items())), "entries": [_verdict_json(v) for v in verdicts]})
         raise typer.Exit(1 if failed else 0)
-    table = Table("Config", "Entry", "Devices", "GPU", "Status", "Why")
+    table = new_table("Config", "Entry", "Devices", "GPU", "Status", "Why")
     for verdict in verdicts:
         gpu = verdict.gpu or ", ".join(verdict.pci_ids) or "-"
         table.add_row(
@@ -268,14 +270,14 @@ def _plan_json(plan: GpuPacking, pool: NodePacking | None) -> dict[str, Any]:
 def _choices_table(choices: dict[str, str]) -> Table:
     """Each service's profile; past a screenful, how many services chose each profile."""
     if len(choices) <= TABLE_ROWS:
-        table = Table("Service", "Profile")
+        table = new_table("Service", "Profile")
         for service, profile in choices.items():
             table.add_row(service, profile)
         return table
     by_profile: dict[str, list[str]] = {}
     for service, profile in choices.items():
         by_profile.setdefault(profile, []).append(service)
-    table = Table("Profile", "Services", "First services", caption="--json lists every service's profile")
+    table = new_table("Profile", "Services", "First services", caption="--json lists every service's profile")
     for profile, services in sorted(by_profile.items(), key=lambda item: (-len(item[1]), item[0])):
         table.add_row(profile, str(len(services)), ", ".join(services[:3]) + (", ..." if len(services) > 3 else ""))
     return table
@@ -310,7 +312,7 @@ def plan(
             groups[-1] = (groups[-1][0], gpu_layout.index, gpu_layout.layout)
         else:
             groups.append((gpu_layout.index, gpu_layout.index, gpu_layout.layout))
-    layouts = Table("GPUs", "Count", "Layout")
+    layouts = new_table("GPUs", "Count", "Layout")
     for first, last, layout in shown_rows(layouts, groups, "layout runs"):
         layouts.add_row(str(first) if first == last else f"{first}-{last}", str(last - first + 1), _layout_text(layout))
     out.print(layouts)

@@ -3,9 +3,7 @@ every policy ``gpufleet check`` runs, with its id and default level."""
 
 from __future__ import annotations
 
-from rich.table import Table
-
-from gpufleet.commands.console import JsonFlag, out, print_json
+from gpufleet.commands.console import JsonFlag, new_table, out, print_json
 from gpufleet.findings import RULES
 
 NAME = "rules"
@@ -27,11 +25,11 @@ def command(as_json: JsonFlag = False) -> None:
             }
         )
         return
-    table = Table("id", "severity", "checks", "fix", title=f"{len(rules)} rules (gpufleet validate)")
+    table = new_table("id", "severity", "checks", "fix", title=f"{len(rules)} rules (gpufleet validate)")
     for rule in rules:
         table.add_row(rule.id, rule.severity, rule.summary, rule.fix)
     out.print(table)
-    table = Table("id", "policy", "default", "checks", "fix", title=f"{len(policies)} policies (gpufleet check; levels and thresholds per stack with --policy-config)")
+    table = new_table("id", "policy", "default", "checks", "fix", title=f"{len(policies)} policies (gpufleet check; levels and thresholds per stack with --policy-config)")
     for policy in policies:
         table.add_row(policy.rule_id, policy.name, policy.enforcement, policy.description, policy.fix)
     out.print(table)

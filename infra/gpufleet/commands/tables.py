@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpufleet.catalog import Catalog
+from gpufleet.commands.console import new_table
 from gpufleet.model.aws import AwsCluster
 from gpufleet.model.plan import FleetPlan, NetworkLayout, Pool
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # Rows a human table shows before it summarises the rest: about a screenful. Rendering
 # thousands of rows cost more than the work they describe; --json always lists every row.
@@ -77,7 +79,7 @@ def pool_subnets_table(network: NetworkLayout) -> Table:
 
 def aws_pins_table(aws: AwsCluster) -> Table:
     """What this stack holds fixed until someone edits it: an AWS release changes none of it."""
-    table = Table(title="cluster pins and choices")
+    table = new_table(title="cluster pins and choices")
     for column in ("what", "value", "why"):
         table.add_column(column)
     table.add_row("AMI release", aws.ami_release.value, aws.ami_release.reason)
@@ -91,7 +93,7 @@ def aws_pins_table(aws: AwsCluster) -> Table:
 
 
 def pools_table(plan: FleetPlan) -> Table:
-    table = Table(title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})")
+    table = new_table(title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})")
     for column in ("pool", "workload", "instance", "GPU", "per node", "nodes", "GPUs total", "fabric", "placement", "capacity"):
         table.add_column(column, justify="right" if column in ("per node", "GPUs total") else "left")
     for pool in shown_rows(table, plan.pools, "pools"):
@@ -139,7 +141,7 @@ def catalog_rows(catalog: Catalog) -> list[dict[str, Any]]:
 
 
 def catalog_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="gpufleet hardware catalog: AWS instance types")
+    table = new_table(title="gpufleet hardware catalog: AWS instance types")
     for column in ("instance", "accelerator", "count", "GiB each", "vCPU", "arch", "cards", "EFA", "NVMe GB", "CB", "MIG"):
         table.add_column(column)
     for row in rows:
@@ -162,7 +164,7 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
 
 def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
     """Cloud columns show "-" for existing nodes (provider kubernetes), which gpufleet does not launch."""
-    table = Table(title="node pools as rendered")
+    table = new_table(title="node pools as rendered")
     columns = ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity", "MIG config", "pods may request (per node)", "Kueue flavor / queues")
     for column in columns:
         table.add_column(column)

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from gpufleet.commands.console import JsonFlag, out, print_json
+from gpufleet.commands.console import JsonFlag, new_table, out, print_json
 
 if TYPE_CHECKING:  # templating brings in Jinja; only this verb and `new` need it
+    from rich.table import Table
+
     from gpufleet.templating import Template
 
 NAME = "templates"
@@ -34,7 +35,7 @@ def template_row(template: Template) -> dict[str, Any]:
 def _table(row: dict[str, Any]) -> Table:
     from gpufleet.templating import flow_yaml
 
-    table = Table(title=f"{row['template']}: {row['description']}", title_justify="left")
+    table = new_table(title=f"{row['template']}: {row['description']}", title_justify="left")
     for column in ("parameter", "type", "default", "allowed", "description"):
         table.add_column(column)
     for parameter in row["parameters"]:
