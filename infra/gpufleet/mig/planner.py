@@ -225,13 +225,7 @@ def _feasible_vectors_of(budget: _Budget, profiles: tuple[MigProfile, ...]) -> f
 
 
 def _maximal(vectors: frozenset[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    def grows(vector: tuple[int, ...]) -> bool:
-        return any(
-            tuple(count + (index == position) for index, count in enumerate(vector)) in vectors
-            for position in range(len(vector))
-        )
-
-    return sorted((vector for vector in vectors if not grows(vector)), reverse=True)
+    return sorted((vector for vector in vectors if not _has_room(vector, vectors)), reverse=True)
 
 
 def _solve_cover_lp(patterns: list[tuple[int, ...]], demand: Sequence[int]) -> list[float]:
@@ -281,7 +275,7 @@ def _empty_least_filled(
     improved = True
     while improved and len(gpus) > 1:
         improved = False
-        roomy = [index for index, vector in enumerate(gpus) if _has_room(vector, feasible)]
+        roomy = [index for index, vector in enumerate(gpus) if _has_room(tuple(vector), feasible)]
         for donor in sorted(roomy, key=lambda index: (sum(gpus[index]), index)):
             trial = {index: list(gpus[index]) for index in roomy if index != donor}
             moved = True
@@ -310,7 +304,9 @@ def _empty_least_filled(
     return [tuple(vector) for vector in gpus]
 
 
-def _has_room(vector: list[int], feasible: frozenset[tuple[int, ...]]) -> bool:
+@lru_cache(maxsize=4096)
+def _has_room(vector: tuple[int, ...], feasible: frozenset[tuple[int, ...]]) -> bool:
+    """Whether one more instance of some profile still fits: thousands of GPUs share a few layouts."""
     return any(
         tuple(count + (index == position) for index, count in enumerate(vector)) in feasible
         for position in range(len(vector))
