@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+# Rows a human table shows before it summarises the rest: about a screenful. Rendering
+# thousands of rows cost more than the work they describe; --json always lists every row.
+TABLE_ROWS = 50
+
+Row = TypeVar("Row")
 
 
 class _Console:
@@ -41,6 +48,14 @@ def new_table(*columns: str, **options: Any) -> Table:
     from rich.table import Table
 
     return Table(*columns, **options)
+
+
+def shown_rows(table: Table, rows: Sequence[Row], what: str) -> Sequence[Row]:
+    """The first ``TABLE_ROWS`` of ``rows``; the table's caption counts the ones left out."""
+    if len(rows) <= TABLE_ROWS:
+        return rows
+    table.caption = f"{len(rows) - TABLE_ROWS} more {what} not shown; --json lists them all"
+    return rows[:TABLE_ROWS]
 
 
 def print_json(data: Any) -> None:

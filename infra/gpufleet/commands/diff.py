@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from itertools import groupby
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, out, print_json
 from gpufleet.errors import UsageError
-from gpufleet.model import FleetPlan, resolve
-from gpufleet.model.diff import Difference, compare
-from gpufleet.stack import StackInvalid, load_stack
+
+if TYPE_CHECKING:
+    from gpufleet.model import FleetPlan
+    from gpufleet.model.diff import Difference
 
 NAME = "diff"
 
@@ -22,6 +22,10 @@ Stack = Annotated[Path, typer.Argument(help="A stack file, e.g. stacks/staging.y
 
 def _plan(path: Path) -> FleetPlan:
     """An invalid stack cannot be compared: exit 2, as diff(1) does for trouble, so 1 only means "differ"."""
+    from gpufleet.catalog import load_catalog
+    from gpufleet.model import resolve
+    from gpufleet.stack import StackInvalid, load_stack
+
     try:
         return resolve(load_stack(path), load_catalog())
     except StackInvalid as invalid:
@@ -61,6 +65,8 @@ def _text(differences: list[Difference], left: str, right: str) -> list[str]:
 
 def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
     """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ."""
+    from gpufleet.model.diff import compare
+
     before, after = _plan(left), _plan(right)
     differences = compare(before, after)
     if as_json:

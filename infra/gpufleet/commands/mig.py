@@ -15,8 +15,7 @@ import typer
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.commands.handler import guarded
-from gpufleet.commands.console import JsonFlag, err, new_table, out, print_json
-from gpufleet.commands.tables import TABLE_ROWS, shown_rows
+from gpufleet.commands.console import TABLE_ROWS, JsonFlag, err, new_table, out, print_json, shown_rows
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config

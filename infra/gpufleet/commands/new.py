@@ -10,7 +10,6 @@ import typer
 from gpufleet.commands.console import err, out
 from gpufleet.commands.templates import TemplatesDir
 from gpufleet.errors import UsageError
-from gpufleet.stack import StackInvalid
 from gpufleet.inputs import display_path, read_input
 
 NAME = "new"
@@ -31,6 +30,7 @@ def command(
 
     Values from --from, then --values, then --set: later ones win.
     """
+    from gpufleet.stack import StackInvalid
     from gpufleet.templating import ParametersInvalid, load_template, parse_assignments, read_values_file, stamp
 
     template = load_template(template_name, templates_dir)

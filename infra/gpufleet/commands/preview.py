@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
-from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
 from gpufleet.errors import UsageError
-from gpufleet.model import FleetPlan, resolve
-from gpufleet.model.plan import Pool
-from gpufleet.stack import LoadedStack, load_stack
+
+if TYPE_CHECKING:
+    from gpufleet.model import FleetPlan
+    from gpufleet.model.plan import Pool
+    from gpufleet.stack import LoadedStack
 
 NAME = "preview"
 PROJECT = "gpufleet"
@@ -124,11 +124,15 @@ def command(
     It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it.
     """
     from gpufleet import program
+    from gpufleet.catalog import load_catalog
+    from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
+    from gpufleet.model import resolve
     from gpufleet.model.mig_config import mig_parted_config
     from gpufleet.outputs import write_outputs
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
     from gpufleet.records import refresh_record
+    from gpufleet.stack import load_stack
 
     catalog = load_catalog()
     loaded = load_stack(stack)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from gpufleet.commands.console import print_json
-from gpufleet.stack.schema import stack_json_schema
 
 NAME = "schema"
 
 
 def command() -> None:
     """Print the stack file's JSON Schema (for editors' YAML language servers)."""
+    from gpufleet.stack.schema import stack_json_schema
+
     print_json(stack_json_schema())

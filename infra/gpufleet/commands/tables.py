@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from gpufleet.catalog import Catalog
-from gpufleet.commands.console import new_table
+from gpufleet.commands.console import TABLE_ROWS, new_table, shown_rows
 from gpufleet.model.aws import AwsCluster
 from gpufleet.model.plan import FleetPlan, NetworkLayout, Pool
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-# Rows a human table shows before it summarises the rest: about a screenful. Rendering
-# thousands of rows cost more than the work they describe; --json always lists every row.
-TABLE_ROWS = 50
-
-Row = TypeVar("Row")
-
-
-def shown_rows(table: Table, rows: Sequence[Row], what: str) -> Sequence[Row]:
-    """The first ``TABLE_ROWS`` of ``rows``; the table's caption counts the ones left out."""
-    if len(rows) <= TABLE_ROWS:
-        return rows
-    table.caption = f"{len(rows) - TABLE_ROWS} more {what} not shown; --json lists them all"
-    return rows[:TABLE_ROWS]
+__all__ = ["TABLE_ROWS", "aws_pins_table", "catalog_rows", "catalog_table", "plan_summary", "pool_row", "pool_subnets_table", "pools_table", "preview_pools_table"]
 
 
 def pool_row(pool: Pool) -> dict[str, Any]:
@@ -68,7 +55,7 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
 
 def pool_subnets_table(network: NetworkLayout) -> Table:
     """Each pool's own subnet: how big, what its nodes need, what is left, why it sits there."""
-    table = Table(title=f"pool subnets (control plane in {', '.join(network.control_plane_zones)})")
+    table = new_table(title=f"pool subnets (control plane in {', '.join(network.control_plane_zones)})")
     for column in ("subnet", "zone", "CIDR", "usable", "needed", "headroom", "placed"):
         table.add_column(column, justify="right" if column in ("usable", "needed", "headroom") else "left")
     for subnet in network.pool_subnets:

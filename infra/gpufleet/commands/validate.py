@@ -7,13 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.catalog import load_catalog
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
-from gpufleet.commands.tables import plan_summary, pools_table
-from gpufleet.model import resolve
 from gpufleet.inputs import InputInvalid
-from gpufleet.stack import StackFileError, load_stack
-from gpufleet.stack.loader import display_path
 
 NAME = "validate"
 
@@ -27,6 +22,12 @@ def command(
 
     Errors fail the run; warnings are printed and fail it only with ``--strict``.
     """
+    from gpufleet.catalog import load_catalog
+    from gpufleet.commands.tables import plan_summary, pools_table
+    from gpufleet.model import resolve
+    from gpufleet.stack import StackFileError, load_stack
+    from gpufleet.stack.loader import display_path
+
     results: list[dict[str, Any]] = []
     exit_code = 0
     catalog = load_catalog()
