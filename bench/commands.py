@@ -5,8 +5,13 @@ generated demand of 10,000 services (bench/mig_plan.py's mix). Best of N after a
 with the worst wall time too (a shared machine's load swings): wall time, CPU time (user + system, less disturbed by a busy machine) and how many
 modules it imports (``python -X importtime``; deterministic). ``--tree DIR`` measures another
 checkout's ``infra/`` with this venv, so a change can be compared with the commit before it.
-Not a test: timings depend on the machine. Run: ``.venv/bin/python bench/commands.py
-[--runs 5] [--tree DIR]``.
+
+gpufleet's own modules run from cached bytecode, as an installed package's do (pip compiles
+a wheel's modules when it installs them); the cache is a temporary folder, filled by the
+first run. ``--compile-each-run`` measures instead what a machine that sets
+``PYTHONDONTWRITEBYTECODE`` (this project's does) pays: every module compiled again on every
+run. Not a test: timings depend on the machine. Run: ``.venv/bin/python bench/commands.py
+[--runs 5] [--tree DIR] [--compile-each-run]``.
 """
 
 from __future__ import annotations
@@ -46,8 +51,18 @@ def _demand_yaml(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(tree: Path, args: list[str], runs: int) -> tuple[float, float, float, int, bool]:
+def environment(tree: Path, bytecode: Path | None) -> dict[str, str]:
+    """The child's environment: ``tree``'s code, and its bytecode cached in ``bytecode`` (None: never)."""
     env = {**os.environ, "PYTHONPATH": str(tree / "infra")}
+    if bytecode is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def measure(tree: Path, args: list[str], runs: int, env: dict[str, str]) -> tuple[float, float, float, int, bool]:
     command = [sys.executable, "-c", "from gpufleet.cli import main; main()", *args]
     traced = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], cwd=tree, env=env, capture_output=True, text=True, check=True)
     modules = [line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")][1:]
@@ -69,12 +84,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tree", type=Path, default=REPO)
+    parser.add_argument("--compile-each-run", action="store_true", help="no bytecode cache: compile gpufleet's modules on every run")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.runs} runs each")
+    bytecode = "compiled on every run" if args.compile_each_run else "bytecode cached"
+    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.runs} runs each; {bytecode}")
     print(f"{'command':28} {'wall best-worst':>16} {'cpu':>7} {'modules':>8}  pulumi")
     with tempfile.TemporaryDirectory() as folder:
+        env = environment(args.tree.resolve(), None if args.compile_each_run else Path(folder) / "bytecode")
         for label, command in commands(Path(folder)).items():
-            wall, worst, cpu, modules, pulumi = measure(args.tree.resolve(), command, args.runs)
+            wall, worst, cpu, modules, pulumi = measure(args.tree.resolve(), command, args.runs, env)
             print(f"{label:28} {wall:7.2f}-{worst:<7.2f}s {cpu:6.2f}s {modules:8d}  {'yes' if pulumi else 'no'}", flush=True)
 
 

@@ -121,12 +121,12 @@ def test_gpus_per_node_is_bounded_by_what_a_node_carries(tmp_path: Path) -> None
 
 
 def test_ctrl_c_outside_a_writer_exits_130_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gpufleet.commands.validate as validate
+    import gpufleet.catalog as catalog  # validate imports load_catalog from here when it runs
 
     def interrupted():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(validate, "load_catalog", interrupted)
+    monkeypatch.setattr(catalog, "load_catalog", interrupted)
     result = CliRunner().invoke(app, ["validate", "stacks/dev.yaml"])
     assert result.exit_code == 130
     assert "gpufleet: interrupted by SIGINT" in result.stderr
