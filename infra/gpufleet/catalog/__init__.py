@@ -13,6 +13,7 @@ from typing import Any
 
 from gpufleet.yamltree import parse_plain
 
+from gpufleet.catalog.cache import cached_parse
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
 from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.eks import EksFacts, ZoneOfferings
@@ -23,9 +24,10 @@ __all__ = ["Accelerator", "Catalog", "InstanceType", "load_catalog", "read_data_
 
 
 def read_data_file(name: str) -> dict[str, Any]:
-    """A data file through the same libyaml-based parser as every input, without positions (no one asks)."""
+    """A data file through the same libyaml-based parser as every input, without positions (no
+    one asks for them); parsed once per change of the file (``gpufleet.catalog.cache``)."""
     text = resources.files("gpufleet.catalog").joinpath("data", name).read_text(encoding="utf-8")
-    return parse_plain(text, f"catalog/data/{name}")
+    return cached_parse(name, text, lambda text: parse_plain(text, f"catalog/data/{name}"))
 
 
 def _normalise(name: str) -> str:
