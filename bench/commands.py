@@ -11,7 +11,7 @@ a wheel's modules when it installs them); the cache is a temporary folder, fille
 first run. ``--compile-each-run`` measures instead what a machine that sets
 ``PYTHONDONTWRITEBYTECODE`` (this project's does) pays: every module compiled again on every
 run. Not a test: timings depend on the machine. Run: ``.venv/bin/python bench/commands.py
-[--runs 5] [--tree DIR] [--compile-each-run]``.
+[--runs 5] [--tree DIR] [--compile-each-run] [--only validate mig]``.
 """
 
 from __future__ import annotations
@@ -51,12 +51,13 @@ def _demand_yaml(count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def environment(tree: Path, bytecode: Path | None) -> dict[str, str]:
-    """The child's environment: ``tree``'s code, and its bytecode cached in ``bytecode`` (None: never)."""
-    env = {**os.environ, "PYTHONPATH": str(tree / "infra")}
-    if bytecode is not None:
+def environment(tree: Path, folder: Path, bytecode: bool = True) -> dict[str, str]:
+    """The child's environment: ``tree``'s code, its bytecode (unless not ``bytecode``) and
+    gpufleet's own cache (the parsed catalog) kept in ``folder``, so no earlier run counts."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "infra"), "XDG_CACHE_HOME": str(folder / "cache")}
+    if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "bytecode")
     else:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -85,13 +86,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tree", type=Path, default=REPO)
     parser.add_argument("--compile-each-run", action="store_true", help="no bytecode cache: compile gpufleet's modules on every run")
+    parser.add_argument("--only", nargs="+", default=[], help="measure only the commands whose label starts with one of these words")
     args = parser.parse_args()
     bytecode = "compiled on every run" if args.compile_each_run else "bytecode cached"
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.runs} runs each; {bytecode}")
     print(f"{'command':28} {'wall best-worst':>16} {'cpu':>7} {'modules':>8}  pulumi")
     with tempfile.TemporaryDirectory() as folder:
-        env = environment(args.tree.resolve(), None if args.compile_each_run else Path(folder) / "bytecode")
+        env = environment(args.tree.resolve(), Path(folder), bytecode=not args.compile_each_run)
         for label, command in commands(Path(folder)).items():
+            if args.only and not any(label.startswith(word) for word in args.only):
+                continue
             wall, worst, cpu, modules, pulumi = measure(args.tree.resolve(), command, args.runs, env)
             print(f"{label:28} {wall:7.2f}-{worst:<7.2f}s {cpu:6.2f}s {modules:8d}  {'yes' if pulumi else 'no'}", flush=True)
 
