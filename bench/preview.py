@@ -15,8 +15,10 @@ measure what each one buys.
 Fleets past ``values.MAX_POOLS`` (512, which ``validate`` holds every stack to) are loaded
 through a ``StackSpec`` whose pool-count bound alone is lifted (``load_fleet``): a bypass only
 this bench uses, to see whether the preview's cost per pool stays flat up to 1,024 pools.
-Every fleet has one system pool (CoreDNS needs one) and at most ``POOL_SUBNET_SLOTS``
-(112) training pools, the dedicated subnets there are: 1,024 pools hold 112, not 128.
+Every fleet has one system pool (CoreDNS needs one), and at most ``TRAINING_POOLS`` training
+pools, each with its own subnet: a /16, the largest VPC AWS allows, holds 112 such subnets,
+and the subnet record (``stacks/<env>.subnets.lock``) holds 64 today. So 1,024 pools hold 64
+training pools, not 128; the rest of those rows are inference pools of the same instance type.
 
     .venv/bin/python bench/preview.py [--pools 128 256 512 1024] [--runs 3] [--without drain gc]
 """
@@ -44,7 +46,6 @@ from pydantic import Field  # noqa: E402
 
 from gpufleet.documents import read_document  # noqa: E402
 from gpufleet.model import resolve  # noqa: E402
-from gpufleet.model.decisions import POOL_SUBNET_SLOTS  # noqa: E402
 from gpufleet.preview import PreviewResult, run_preview, runner  # noqa: E402
 from gpufleet.stack import LoadedStack, StackInvalid, StackSpec, load_stack  # noqa: E402
 from gpufleet.stack.loader import NOT_A_MAPPING  # noqa: E402
@@ -66,6 +67,9 @@ POOL_KINDS = (
 )
 
 
+TRAINING_POOLS = 64
+
+
 def fleet_spec(pools: int) -> str:
     lines = [
         "cluster: {name: bench, provider: aws, region: us-east-1, kubernetes_version: \"1.33\"}",
@@ -81,13 +85,13 @@ def fleet_spec(pools: int) -> str:
     training = 0
     for index in range(pools - 1):
         workload, instance, fabric, nodes, capacity = POOL_KINDS[index % len(POOL_KINDS)]
-        if workload == "training" and training == POOL_SUBNET_SLOTS:
+        if workload == "training" and training == TRAINING_POOLS:
             workload, instance, fabric, nodes, capacity = POOL_KINDS[2]
         fields = [f"workload: {workload}", f"instance_type: {instance}", f"nodes: {nodes}", f"capacity: {{type: {capacity}}}"]
         if fabric:
             fields.append(f"fabric: {fabric}")
         if workload == "training":
-            fields += [f"subnet_slot: {training}", "storage: [scratch, nvme]"]
+            fields.append("storage: [scratch, nvme]")
             training += 1
         lines.append(f"  pool-{index:04d}: {{{', '.join(fields)}}}")
     return "\n".join(lines) + "\n"
