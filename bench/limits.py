@@ -57,8 +57,9 @@ def admins(count: int) -> str:
 
 
 def pools(count: int, nodes: int, labels: int = 0, models: int = 0) -> str:
-    lines = ["node_pools:"]
-    for i in range(count):
+    """``count`` pools: the system pool every valid stack needs (CoreDNS runs there), then inference pools."""
+    lines = ["node_pools:", "  system:", "    workload: system", "    instance_type: m7i.xlarge", "    nodes: {min: 1, max: 2}"]
+    for i in range(count - 1):
         lines += [f"  pool-{i}:", "    workload: inference", "    instance_type: g6.xlarge", f"    nodes: {{min: 0, max: {nodes}}}"]
         if labels:
             lines.append("    labels: {" + ", ".join(f"team-{j}: t{j}" for j in range(labels)) + "}")
@@ -69,31 +70,26 @@ def pools(count: int, nodes: int, labels: int = 0, models: int = 0) -> str:
 
 
 def largest_allowed() -> str:
-    """Every list at its limit: pools, admins, labels and models per pool, nodes in total.
-
-    One of the pools is the system pool every valid stack needs (CoreDNS runs there).
-    """
+    """Every list at its limit: pools, admins, labels and models per pool, nodes in total."""
     head = HEAD.replace("ADMINS", admins(MAX_ADMINS))
     fabrics = "fabrics:\n" + "".join(f"  net-{i}: {{kind: ethernet}}\n" for i in range(MAX_ENTRIES))
     storage = "storage:\n" + "".join(f"  bucket-{i}: {{kind: s3}}\n" for i in range(MAX_ENTRIES))
-    system = "node_pools:\n  system:\n    workload: system\n    instance_type: m7i.xlarge\n    nodes: {min: 1, max: 2}\n"
-    per_pool = (MAX_NODES - 2) // (MAX_POOLS - 1)
-    return head + fabrics + storage + system + pools(MAX_POOLS - 1, per_pool, labels=8, models=4).removeprefix("node_pools:\n")
+    return head + fabrics + storage + pools(MAX_POOLS, (MAX_NODES - 2) // (MAX_POOLS - 1), labels=8, models=4)
 
 
 def billion_laughs() -> str:
     text = "laughs:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
     for previous, name in zip("abcdefgh", "bcdefghi"):
         text += f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
-    return text + HEAD.replace("ADMINS", "  admins: []") + pools(1, 1).replace("workload: inference", "workload: *i")
+    return text + HEAD.replace("ADMINS", "  admins: []") + pools(2, 1).replace("workload: inference", "workload: *i")
 
 
 CASES = {
-    "small valid stack (process start-up)": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(1, 1),
-    "1 MB comment line": lambda: HEAD.replace("ADMINS", "  admins: []") + "#" + "c" * 1_000_000 + "\n" + pools(1, 1),
+    "small valid stack (process start-up)": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(2, 1),
+    "1 MB comment line": lambda: HEAD.replace("ADMINS", "  admins: []") + "#" + "c" * 1_000_000 + "\n" + pools(2, 1),
     "50,000 pools": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(50_000, 1),
     f"{MAX_POOLS + 1} pools (one past the limit)": lambda: HEAD.replace("ADMINS", "  admins: []") + pools(MAX_POOLS + 1, 1),
-    "20,000 admins": lambda: HEAD.replace("ADMINS", admins(20_000)) + pools(1, 1),
+    "20,000 admins": lambda: HEAD.replace("ADMINS", admins(20_000)) + pools(2, 1),
     "billion laughs (2 KB)": billion_laughs,
     "100,000 '[' one per line": lambda: "cluster:\n" + "  [\n" * 100_000,
     "1,000 nested mappings": lambda: "cluster:\n" + "".join(" " * (i + 1) + "k:\n" for i in range(1000)),
