@@ -158,6 +158,10 @@ def valid_stacks(draw) -> dict[str, Any]:
 
     pool_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
     node_pools = {name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"], region)) for name in pool_names}
+    # Training pools get subnets sized to them; the largest a generated pool needs is a /19
+    # ((8 + 2 surge) x 750 addresses), and the VPC's pool space holds three of those.
+    training = [name for name in sorted(node_pools) if node_pools[name]["workload"] == "training"]
+    node_pools = {name: pool for name, pool in node_pools.items() if name not in training[3:]}
     data["node_pools"] = {**node_pools, "system-addons": ADDON_POOL}
     return data
 

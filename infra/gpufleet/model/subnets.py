@@ -201,12 +201,19 @@ def _allocate(view: StackView) -> Allocation:
 
 
 def _first_free(space: tuple[IPv4Network, ...], prefix: int, taken: list[IPv4Network]) -> IPv4Network | None:
+    """The lowest aligned block of the size that overlaps nothing taken; past a taken block the
+    search jumps to the next aligned start after it, so a fleet of pools stays cheap to place."""
+    size = 1 << (32 - prefix)
+    spans = [(int(block.network_address), int(block.broadcast_address)) for block in taken]
     for region in space:
         if region.prefixlen > prefix:
             continue
-        for block in region.subnets(new_prefix=prefix):
-            if not any(block.overlaps(other) for other in taken):
-                return block
+        start, end = int(region.network_address), int(region.broadcast_address)
+        while start + size - 1 <= end:
+            clash = next((last for first, last in spans if first <= start + size - 1 and start <= last), None)
+            if clash is None:
+                return IPv4Network((start, prefix))
+            start = (clash // size + 1) * size
     return None
 
 

@@ -22,7 +22,7 @@ from gpufleet.documents import read_document
 from gpufleet.findings import declare
 from gpufleet.inputs import InputInvalid
 from gpufleet.stack.models import Identifier, StackModel
-from gpufleet.values import MAX_ENTRIES, Name
+from gpufleet.values import MAX_ENTRIES, MAX_POOLS, Name
 from gpufleet.yamltree import Locator, MapNode
 
 RECORD_SUFFIX = ".subnets.lock"
@@ -53,7 +53,7 @@ class RecordInvalid(InputInvalid):
 class SubnetRecord(StackModel):
     control_plane_zones: tuple[Identifier, ...] = Field(default=(), max_length=MAX_ENTRIES)
     """The zones whose subnets the cluster was created with: EKS never takes another zone later."""
-    pool_subnets: dict[Name, Cidr] = Field(default={}, max_length=MAX_ENTRIES)
+    pool_subnets: dict[Name, Cidr] = Field(default={}, max_length=MAX_POOLS)
 
     @field_validator("pool_subnets")
     @classmethod
