@@ -9,7 +9,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
 from gpufleet.model.aws import NodeUpdate
 from gpufleet.model.decisions import efa_layout
-from gpufleet.model.subnets import node_addresses, record_drift, surge_nodes
+from gpufleet.model.subnets import node_addresses, record_drift, smallest_prefix, surge_nodes
 from gpufleet.stack import load_stack
 from gpufleet.stack.record import RecordInvalid, SubnetRecord
 
@@ -126,3 +126,11 @@ def test_the_committed_records_are_current_for_the_repositorys_stacks(stacks):
         plan = resolve(loaded, CATALOG)
         assert loaded.record is not None, name
         assert record_drift(loaded.record.record, plan.network.record) == [], name
+
+
+def test_the_smallest_pool_subnet_is_awss_smallest_subnet() -> None:
+    """AWS's VPC subnet-sizing page: an IPv4 subnet is at most a /28 (catalog eks.yaml)."""
+    catalog = load_catalog()
+    assert catalog.eks.node_addresses.smallest_subnet_prefix == 28
+    assert smallest_prefix(1, catalog) == 28
+    assert smallest_prefix(1019, catalog) == 22 and smallest_prefix(1020, catalog) == 21

@@ -41,6 +41,7 @@ class NodeAddressFacts(Fact):
     host_network_pods: int = Field(ge=0)
     """Pods in nodeadm's default maxPods that run on the host network and claim no IP."""
     reserved_per_subnet: int = Field(ge=0)
+    smallest_subnet_prefix: int = Field(ge=16, le=28)
     sources: tuple[str, ...] = Field(min_length=1)
 
 

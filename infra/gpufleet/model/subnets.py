@@ -23,8 +23,6 @@ from gpufleet.model.plan import EfaLayout, NetworkLayout, Subnet, SubnetSizing
 from gpufleet.model.view import StackView
 from gpufleet.stack.record import SubnetRecord
 
-# AWS's smallest subnet: a pool of one small node still gets a block of its own.
-SMALLEST_PREFIX = 28
 RECORD_COMMAND = "gpufleet preview {stack}"
 
 
@@ -81,9 +79,10 @@ def usable_addresses(block: IPv4Network, catalog: Catalog) -> int:
 
 
 def smallest_prefix(ips: int, catalog: Catalog) -> int:
-    """The longest prefix whose block holds ``ips`` besides the addresses AWS keeps."""
-    bits = math.ceil(math.log2(ips + catalog.eks.node_addresses.reserved_per_subnet))
-    return min(SMALLEST_PREFIX, 32 - bits)
+    """The longest prefix whose block holds ``ips`` besides the addresses AWS keeps (a pool of one
+    small node still gets AWS's smallest subnet of its own)."""
+    facts = catalog.eks.node_addresses
+    return min(facts.smallest_subnet_prefix, 32 - math.ceil(math.log2(ips + facts.reserved_per_subnet)))
 
 
 @dataclass(frozen=True)
