@@ -107,6 +107,24 @@ def test_training_queues_one_per_gpu_type_and_local_queues_per_namespace(full_st
     assert {q["cohortName"] for q in queues.values()} == {"fleet-gpus"}
 
 
+def test_each_queue_waits_only_for_what_it_names(full_stack_dir) -> None:
+    """Kueue holds a flavor or ClusterQueue in use behind a finalizer, so each queue must be
+    created after (and destroyed before) what it names; depending on every flavor instead made
+    the SDK's cycle check quadratic in pools."""
+    _, result = full(full_stack_dir)
+    by_urn = {r.urn: r for r in result.resources}
+    named = lambda urns, kind: sorted(by_urn[u].name for u in urns if by_urn[u].type == f"{KUEUE}:{kind}")  # noqa: E731
+    for queue in result.of_type(f"{KUEUE}:ClusterQueue"):
+        wanted = sorted(f["name"] for g in queue.inputs["spec"]["resourceGroups"] for f in g["flavors"])
+        assert named(queue.depends_on, "ResourceFlavor") == wanted, queue.name
+        assert [by_urn[u].type for u in queue.depends_on].count("kubernetes:helm.sh/v3:Release") == 1
+    for local in result.of_type(f"{KUEUE}:LocalQueue"):
+        assert named(local.depends_on, "ClusterQueue") == [local.inputs["spec"]["clusterQueue"]], local.name
+        assert [by_urn[u].inputs["metadata"]["name"] for u in local.depends_on if by_urn[u].type == "kubernetes:core/v1:Namespace"] == [
+            local.inputs["metadata"]["namespace"]
+        ]
+
+
 def test_autoscaler_scales_only_elastic_pools_with_node_templates_on_their_groups(full_stack_dir) -> None:
     plan, result = full(full_stack_dir)
     values = release_values(result, "cluster-autoscaler")

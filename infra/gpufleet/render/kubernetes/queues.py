@@ -23,8 +23,12 @@ class Queues(pulumi.ComponentResource):
             # Kueue keeps a priority's value and description at the top level, beside metadata.
             body = {"metadata": metadata(priority.name), "value": priority.value, "description": priority.description}
             kubernetes_object(KUEUE_API, "WorkloadPriorityClass", priority.name, body, after_kueue)
-        flavors = [
-            kubernetes_object(
+        # Each queue waits for (and on destroy goes before) only what it names: Kueue keeps a
+        # flavor or ClusterQueue in use behind a finalizer. Depending on every flavor instead
+        # made the SDK's cycle check walk the Kueue release's whole closure once per pool per
+        # queue, quadratic in pools (README, Performance).
+        flavors = {
+            flavor.name: kubernetes_object(
                 KUEUE_API,
                 "ResourceFlavor",
                 flavor.name,
@@ -35,15 +39,18 @@ class Queues(pulumi.ComponentResource):
                 after_kueue,
             )
             for flavor in plan.flavors
-        ]
-        queues = [self._cluster_queue(queue, plan.cohort, [kueue, *flavors]) for queue in plan.cluster_queues]
+        }
+        queues = {
+            queue.name: self._cluster_queue(queue, plan.cohort, [kueue, *(flavors[quota.flavor] for quota in queue.flavors)])
+            for queue in plan.cluster_queues
+        }
         for local in plan.local_queues:
             kubernetes_object(
                 KUEUE_API,
                 "LocalQueue",
                 f"{local.namespace}-{local.name}",
                 {"metadata": metadata(local.name, local.namespace), "spec": {"clusterQueue": local.cluster_queue}},
-                pulumi.ResourceOptions(parent=self, depends_on=[*queues, namespaces[local.namespace]]),
+                pulumi.ResourceOptions(parent=self, depends_on=[queues[local.cluster_queue], namespaces[local.namespace]]),
             )
         self.register_outputs({"cluster_queues": [queue.name for queue in plan.cluster_queues]})
 
