@@ -109,8 +109,9 @@ def test_training_queues_one_per_gpu_type_and_local_queues_per_namespace(full_st
 
 def test_each_queue_waits_only_for_what_it_names(full_stack_dir) -> None:
     """Kueue holds a flavor or ClusterQueue in use behind a finalizer, so each queue must be
-    created after (and destroyed before) what it names; depending on every flavor instead made
-    the SDK's cycle check quadratic in pools."""
+    created after (and destroyed before) what it names; Kueue's release waits only for the
+    untainted node groups that keep a node, where its controller runs. Depending on every
+    flavor and every node group instead made the SDK's cycle check quadratic in pools."""
     _, result = full(full_stack_dir)
     by_urn = {r.urn: r for r in result.resources}
     named = lambda urns, kind: sorted(by_urn[u].name for u in urns if by_urn[u].type == f"{KUEUE}:{kind}")  # noqa: E731
@@ -118,6 +119,13 @@ def test_each_queue_waits_only_for_what_it_names(full_stack_dir) -> None:
         wanted = sorted(f["name"] for g in queue.inputs["spec"]["resourceGroups"] for f in g["flavors"])
         assert named(queue.depends_on, "ResourceFlavor") == wanted, queue.name
         assert [by_urn[u].type for u in queue.depends_on].count("kubernetes:helm.sh/v3:Release") == 1
+    (kueue,) = [r for r in result.of_type("kubernetes:helm.sh/v3:Release") if r.name == "kueue"]
+    waits_for = sorted(by_urn[u].name for u in kueue.depends_on)
+    assert waits_for and all(by_urn[u].type == "aws:eks/nodeGroup:NodeGroup" for u in kueue.depends_on)
+    untainted = sorted(
+        group.name for group in result.of_type("aws:eks/nodeGroup:NodeGroup") if not group.inputs.get("taints") and group.inputs["scalingConfig"]["minSize"] >= 1
+    )
+    assert waits_for == untainted
     for local in result.of_type(f"{KUEUE}:LocalQueue"):
         assert named(local.depends_on, "ClusterQueue") == [local.inputs["spec"]["clusterQueue"]], local.name
         assert [by_urn[u].inputs["metadata"]["name"] for u in local.depends_on if by_urn[u].type == "kubernetes:core/v1:Namespace"] == [

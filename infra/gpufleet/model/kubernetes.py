@@ -188,6 +188,8 @@ class QueuePlan:
     cluster_queues: tuple[ClusterQueuePlan, ...]
     local_queues: tuple[LocalQueuePlan, ...]
     priorities: tuple[PriorityPlan, ...]
+    controller_pools: tuple[str, ...] = ()
+    """Pools the Kueue release waits for: where its controller can run (``controller_pools``)."""
 
     def queues_reaching(self, pool: str) -> tuple[str, ...]:
         """ClusterQueues that hold quota of this pool's flavor (nominal or borrowable)."""
@@ -550,7 +552,18 @@ def _queues(plan: FleetPlan, catalog: Catalog) -> QueuePlan | None:
         cluster_queues=tuple(queues),
         local_queues=tuple(sorted(local, key=lambda q: (q.namespace, q.name))),
         priorities=priorities,
+        controller_pools=controller_pools(plan),
     )
+
+
+def controller_pools(plan: FleetPlan) -> tuple[str, ...]:
+    """Node groups a cluster controller needs before its release can become ready: the untainted
+    pools gpufleet creates that keep a node (``nodes.min >= 1``; GF-AWS-003 holds there is one).
+
+    The controller tolerates no GPU taint, so waiting for every pool would only delay it, and
+    would make each flavor and queue after it depend on every node group.
+    """
+    return tuple(pool.name for pool in plan.pools if pool.existing is None and not pool.taints and pool.nodes.min >= 1)
 
 
 def _cluster_queue(

@@ -42,3 +42,5 @@ class ClusterHandle:
     """Pool name -> the Auto Scaling group behind its managed node group (cloud clusters only)."""
     nodes_ready: Sequence[pulumi.Resource] = ()
     """Resources that must exist before objects that need running nodes (node groups)."""
+    pool_nodes: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    """Pool name -> its node group, for objects that need only some pools' nodes."""

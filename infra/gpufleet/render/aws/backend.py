@@ -82,4 +82,5 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
             for pool_name, component in pools.items()
         },
         nodes_ready=[component.node_group for component in pools.values()],
+        pool_nodes={pool_name: component.node_group for pool_name, component in pools.items()},
     )

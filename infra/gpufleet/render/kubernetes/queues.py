@@ -17,7 +17,7 @@ KUEUE_API = "kueue.x-k8s.io/v1beta2"
 class Queues(pulumi.ComponentResource):
     def __init__(self, plan: QueuePlan, handle: ClusterHandle, namespaces: Mapping[str, Registered]) -> None:
         super().__init__("gpufleet:kubernetes:Queues", "queues", None, under_cluster(handle))
-        kueue = helm_release(plan.kueue, self, depends_on=handle.nodes_ready)
+        kueue = helm_release(plan.kueue, self, depends_on=[handle.pool_nodes[pool] for pool in plan.controller_pools])
         after_kueue = pulumi.ResourceOptions(parent=self, depends_on=[kueue])
         for priority in plan.priorities:
             # Kueue keeps a priority's value and description at the top level, beside metadata.
