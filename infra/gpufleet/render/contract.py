@@ -40,7 +40,10 @@ class ClusterHandle:
     """S3 tier name -> bucket name."""
     autoscaling_groups: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Pool name -> the Auto Scaling group behind its managed node group (cloud clusters only)."""
-    nodes_ready: Sequence[pulumi.Resource] = ()
-    """Resources that must exist before objects that need running nodes (node groups)."""
     pool_nodes: Mapping[str, pulumi.Resource] = field(default_factory=dict)
-    """Pool name -> its node group, for objects that need only some pools' nodes."""
+    """Pool name -> its node group (cloud clusters only), for objects that need running nodes."""
+
+    @property
+    def nodes_ready(self) -> Sequence[pulumi.Resource]:
+        """What objects that need nodes of every pool wait for: all node groups."""
+        return list(self.pool_nodes.values())

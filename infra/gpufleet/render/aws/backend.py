@@ -81,6 +81,5 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
             pool_name: component.node_group.output("resources")[0]["autoscalingGroups"][0]["name"]
             for pool_name, component in pools.items()
         },
-        nodes_ready=[component.node_group for component in pools.values()],
         pool_nodes={pool_name: component.node_group for pool_name, component in pools.items()},
     )
