@@ -10,7 +10,10 @@ time), each pair's ratio, CPU ms per pool (flat = linear), full garbage collecti
 and the tracemalloc peak of one more run each.
 
 ``--without drain gc`` turns the runner's settings off (for program and floor alike) to
-measure what each one buys.
+measure what each one buys. ``--sdk-uri-cache`` adds a third side, alternated with the other
+two: the program with ``upstream.py``'s per-file URI cache in the SDK's stack traces, to
+measure what that upstream fix would buy (one more line per size, its ratio against the same
+floor runs).
 
 Fleets past ``values.MAX_POOLS`` (512, which ``validate`` holds every stack to) are loaded
 through a ``StackSpec`` whose pool-count bound alone is lifted (``load_fleet``): a bypass only
@@ -20,12 +23,13 @@ pools, each with its own subnet: a /16, the largest VPC AWS allows, holds 112 su
 and the subnet record (``stacks/<env>.subnets.lock``) holds 64 today. So 1,024 pools hold 64
 training pools, not 128; the rest of those rows are inference pools of the same instance type.
 
-    .venv/bin/python bench/preview.py [--pools 128 256 512 1024] [--runs 3] [--without drain gc]
+    .venv/bin/python bench/preview.py [--pools 128 256 512 1024] [--runs 3] [--without drain gc] [--sdk-uri-cache]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -39,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from floor import floor_program  # noqa: E402
+from upstream import cached_source_positions  # noqa: E402
 
 from gpufleet import program  # noqa: E402
 from gpufleet.catalog import load_catalog  # noqa: E402
@@ -114,10 +119,20 @@ def load_fleet(path: Path, pools: int) -> LoadedStack:
 
 
 class Side:
-    """One side of the comparison (program or floor): its wall times and what one run costs."""
+    """One side of the comparison (program or floor): its wall times and what one run costs.
 
-    def __init__(self, label: str, body: Callable[[], None], stack: str, config: dict[str, str]) -> None:
-        self.label, self.body, self.stack, self.config = label, body, stack, config
+    ``patched`` is entered around each of its runs (an upstream fix under measurement).
+    """
+
+    def __init__(
+        self,
+        label: str,
+        body: Callable[[], None],
+        stack: str,
+        config: dict[str, str],
+        patched: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
+        self.label, self.body, self.stack, self.config, self.patched = label, body, stack, config, patched
         self.seconds: list[float] = []
         self.cpu_seconds: list[float] = []
         self.full_collections: list[int] = []
@@ -126,7 +141,8 @@ class Side:
         gc.collect()  # no run pays for the garbage of the one before
         collections = gc.get_stats()[2]["collections"]
         started, cpu = time.perf_counter(), time.process_time()
-        result = run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
+        with self.patched():
+            result = run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
         self.seconds.append(time.perf_counter() - started)
         self.cpu_seconds.append(time.process_time() - cpu)
         self.full_collections.append(gc.get_stats()[2]["collections"] - collections)
@@ -136,7 +152,8 @@ class Side:
         gc.collect()
         tracemalloc.start()
         try:
-            run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
+            with self.patched():
+                run_preview(self.body, project="gpufleet", stack=self.stack, config=self.config)
             return tracemalloc.get_traced_memory()[1] / 2**20
         finally:
             tracemalloc.stop()
@@ -159,6 +176,7 @@ def main() -> None:
     parser.add_argument("--pools", type=int, nargs="+", default=[128, 256, 512, 1024])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--without", nargs="*", choices=["drain", "gc"], default=[])
+    parser.add_argument("--sdk-uri-cache", action="store_true", help="also run the program with upstream.py's URI cache")
     args = parser.parse_args()
     without(args.without)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
@@ -178,11 +196,15 @@ def main() -> None:
             recorded = measured.run()
             floor = Side("floor", floor_program(recorded.resources), spec.stem, config)
             floor.run()
-            for side in (measured, floor):
+            sides = [measured, floor]
+            if args.sdk_uri_cache:
+                sides.append(Side("program, URI cache", measured.body, spec.stem, config, cached_source_positions))
+                sides[-1].run()
+            for side in sides:
                 side.seconds.clear(), side.cpu_seconds.clear(), side.full_collections.clear()
             for _ in range(args.runs):
-                measured.run()
-                floor.run()
+                for side in sides:
+                    side.run()
             ratios = [p / f for p, f in zip(measured.seconds, floor.seconds)]
             cpu_ratios = [p / f for p, f in zip(measured.cpu_seconds, floor.cpu_seconds)]
             print(
@@ -193,6 +215,13 @@ def main() -> None:
                 f"{measured.peak_mib():>9.1f} / {floor.peak_mib():<7.1f}",
                 flush=True,
             )
+            for patched in sides[2:]:
+                print(
+                    f"{'':>5} {patched.label:>23}: CPU {_range(patched.cpu_seconds, '.2f')} s, "
+                    f"{_range([p / f for p, f in zip(patched.cpu_seconds, floor.cpu_seconds)], '.2f')}x the floor's CPU, "
+                    f"{1000 * min(patched.cpu_seconds) / pools:.1f} ms/pool",
+                    flush=True,
+                )
 
 
 def _range(values: list[float], spec: str) -> str:
