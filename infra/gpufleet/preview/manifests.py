@@ -8,10 +8,10 @@ byte-identical folders and no stale file.
 
 from __future__ import annotations
 
-import io
+import re
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 from .result import PreviewResult, RecordedResource
 
@@ -42,26 +42,35 @@ def helm_values(result: PreviewResult) -> dict[str, dict[str, Any]]:
     return {resource.inputs["name"]: resource.inputs.get("values") or {} for resource in result.resources if resource.type == RELEASE_TYPE}
 
 
-def _block_strings(representer: Any, text: str) -> Any:
+class _ManifestDumper(yaml.CSafeDumper):
+    """libyaml's emitter (ten times ruamel's pure one here) that quotes every string a YAML
+    1.1 or 1.2 reader would take for something else.
+
+    PyYAML's resolver is YAML 1.1's, so ``on`` or ``12:30`` come out quoted. The go-yaml forks
+    kubectl reads through (sigs.k8s.io/yaml) also take 1.2-style numbers for numbers (``1e3``,
+    ``-.5``; v3 ``0o17``), so those are quoted too: a label value ``1e3`` must stay a string.
+    """
+
+
+_ManifestDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
+    list("-+.0123456789"),
+)
+_ManifestDumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0o[0-7_]+$"), list("-+0"))
+
+
+def _block_strings(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     """Multi-line text (a ConfigMap's config file) stays readable as a literal block."""
-    return representer.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_ManifestDumper.add_representer(str, _block_strings)
 
 
 def to_yaml(document: dict[str, Any]) -> str:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.representer.add_representer(str, _block_strings)
-    buffer = io.StringIO()
-    yaml.dump(_sorted(document), buffer)
-    return buffer.getvalue()
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
+    """Keys sorted at every level, block style, text as written."""
+    return yaml.dump(document, Dumper=_ManifestDumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
 
 
 def manifest_files(result: PreviewResult) -> dict[str, str]:
