@@ -120,7 +120,7 @@ def test_trainium2_exception_is_documented_in_gpus_yaml() -> None:
     assert str(TRAINIUM2_MOTO_MIB) in block
     assert "96 GiB" in block
     # The catalog must not claim moto as a source for a figure that contradicts it.
-    assert "moto-5.2.5" not in CATALOG.accelerators["Trainium2"].sources
+    assert "moto-ec2" not in CATALOG.accelerators["Trainium2"].sources
 
 
 @pytest.mark.parametrize("name", INSTANCE_NAMES)

@@ -123,7 +123,7 @@ def _synthetic(groups: list[NetworkCardGroup], max_efa: int) -> InstanceType:
         network_cards=tuple(groups),
         placement_strategies=("cluster",),
         capacity_block=False,
-        sources=("moto-5.2.5",),
+        sources=("moto-ec2",),
     )
 
 
