@@ -65,7 +65,9 @@ def environment(tree: Path, folder: Path, bytecode: bool = True) -> dict[str, st
 
 def measure(tree: Path, args: list[str], runs: int, env: dict[str, str]) -> tuple[float, float, float, int, bool]:
     command = [sys.executable, "-c", "from gpufleet.cli import main; main()", *args]
-    traced = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], cwd=tree, env=env, capture_output=True, text=True, check=True)
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", *command[1:]], cwd=tree, env=env, capture_output=True, text=True, check=True
+    )
     modules = [line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")][1:]
     best_wall = best_cpu = float("inf")
     worst_wall = 0.0
@@ -85,8 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tree", type=Path, default=REPO)
-    parser.add_argument("--compile-each-run", action="store_true", help="no bytecode cache: compile gpufleet's modules on every run")
-    parser.add_argument("--only", nargs="+", default=[], help="measure only the commands whose label starts with one of these words")
+    parser.add_argument(
+        "--compile-each-run", action="store_true", help="no bytecode cache: compile gpufleet's modules on every run"
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=[], help="measure only the commands whose label starts with one of these words"
+    )
     args = parser.parse_args()
     bytecode = "compiled on every run" if args.compile_each_run else "bytecode cached"
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.runs} runs each; {bytecode}")

@@ -108,11 +108,7 @@ def dependency_order(resources: Sequence[RecordedResource]) -> list[RecordedReso
     """Parents, providers and dependencies first; URN order among the ready ones (stable)."""
     by_urn = {r.urn: r for r in resources if r.type != STACK_TYPE}
     prerequisites = {
-        urn: {
-            dep
-            for dep in (r.parent, _provider_urn(r.provider) if r.provider else None, *r.depends_on)
-            if dep in by_urn
-        }
+        urn: {dep for dep in (r.parent, _provider_urn(r.provider) if r.provider else None, *r.depends_on) if dep in by_urn}
         for urn, r in by_urn.items()
     }
     dependents: dict[str, list[str]] = {urn: [] for urn in by_urn}

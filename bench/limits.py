@@ -60,7 +60,12 @@ def pools(count: int, nodes: int, labels: int = 0, models: int = 0) -> str:
     """``count`` pools: the system pool every valid stack needs (CoreDNS runs there), then inference pools."""
     lines = ["node_pools:", "  system:", "    workload: system", "    instance_type: m7i.xlarge", "    nodes: {min: 1, max: 2}"]
     for i in range(count - 1):
-        lines += [f"  pool-{i}:", "    workload: inference", "    instance_type: g6.xlarge", f"    nodes: {{min: 0, max: {nodes}}}"]
+        lines += [
+            f"  pool-{i}:",
+            "    workload: inference",
+            "    instance_type: g6.xlarge",
+            f"    nodes: {{min: 0, max: {nodes}}}",
+        ]
         if labels:
             lines.append("    labels: {" + ", ".join(f"team-{j}: t{j}" for j in range(labels)) + "}")
         if models:
@@ -79,7 +84,7 @@ def largest_allowed() -> str:
 
 def billion_laughs() -> str:
     text = "laughs:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
-    for previous, name in zip("abcdefgh", "bcdefghi"):
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
         text += f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
     return text + HEAD.replace("ADMINS", "  admins: []") + pools(2, 1).replace("workload: inference", "workload: *i")
 
@@ -100,7 +105,11 @@ CASES = {
 def measure(arguments: list[str]) -> tuple[int, float, float, float]:
     output = subprocess.run(
         [sys.executable, "-c", MEASURE, sys.executable, "-c", RUN, *arguments],
-        capture_output=True, text=True, env=ENVIRONMENT, cwd=REPO, check=True,
+        capture_output=True,
+        text=True,
+        env=ENVIRONMENT,
+        cwd=REPO,
+        check=True,
     ).stdout.split()
     return int(output[0]), float(output[1]), float(output[2]), int(output[3]) / 1024
 

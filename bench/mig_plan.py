@@ -51,7 +51,9 @@ def services(gpu: str, count: int, mix: str, seed: int = 4) -> list[ServiceDeman
 
 def main(gpus: list[str]) -> int:
     print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
-    print(f"{'gpu':<20}{'mix':<9}{'services':>9}{'replicas':>10}{'gpus used':>11}{'lower bound':>13}{'gap':>8}{'seconds':>9}  {'binding bound':<20}targets")
+    print(
+        f"{'gpu':<20}{'mix':<9}{'services':>9}{'replicas':>10}{'gpus used':>11}{'lower bound':>13}{'gap':>8}{'seconds':>9}  {'binding bound':<20}targets"
+    )
     missed = False
     for gpu in gpus:
         for mix, count in ((mix, count) for mix in MIXES for count in SIZES):

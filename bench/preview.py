@@ -42,21 +42,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from floor import floor_program  # noqa: E402
-from upstream import cached_source_positions  # noqa: E402
+from floor import floor_program
+from pydantic import Field
+from upstream import cached_source_positions
 
-from gpufleet import program  # noqa: E402
-from gpufleet.catalog import load_catalog  # noqa: E402
-from pydantic import Field  # noqa: E402
-
-from gpufleet.documents import read_document  # noqa: E402
-from gpufleet.model import resolve  # noqa: E402
-from gpufleet.preview import PreviewResult, run_preview, runner  # noqa: E402
-from gpufleet.stack import LoadedStack, StackInvalid, StackSpec, load_stack  # noqa: E402
-from gpufleet.stack.loader import NOT_A_MAPPING  # noqa: E402
-from gpufleet.stack.models import NodePoolSpec  # noqa: E402
-from gpufleet.values import MAX_POOLS, Name  # noqa: E402
-from gpufleet.yamltree import MapNode  # noqa: E402
+from gpufleet import program
+from gpufleet.catalog import load_catalog
+from gpufleet.documents import read_document
+from gpufleet.model import resolve
+from gpufleet.preview import PreviewResult, run_preview, runner
+from gpufleet.stack import LoadedStack, StackInvalid, StackSpec, load_stack
+from gpufleet.stack.loader import NOT_A_MAPPING
+from gpufleet.stack.models import NodePoolSpec
+from gpufleet.values import MAX_POOLS, Name
+from gpufleet.yamltree import MapNode
 
 REGION = "us-east-1"
 # Pool mix of a production fleet: one training pool in eight, the rest inference and lab.
@@ -77,7 +76,7 @@ TRAINING_POOLS = 64
 
 def fleet_spec(pools: int) -> str:
     lines = [
-        "cluster: {name: bench, provider: aws, region: us-east-1, kubernetes_version: \"1.33\"}",
+        'cluster: {name: bench, provider: aws, region: us-east-1, kubernetes_version: "1.33"}',
         "network: {vpc_cidr: 10.40.0.0/16, availability_zones: [us-east-1a, us-east-1b, us-east-1c]}",
         "fabrics: {rdma: {kind: efa}, tcp: {kind: ethernet}}",
         "storage:",
@@ -113,7 +112,12 @@ def load_fleet(path: Path, pools: int) -> LoadedStack:
     if pools <= MAX_POOLS:
         return load_stack(path)
     document = read_document(
-        path, "stack file", {MapNode: _PastThePoolLimit}, invalid=StackInvalid, root_rule=NOT_A_MAPPING, root_message="not a mapping"
+        path,
+        "stack file",
+        {MapNode: _PastThePoolLimit},
+        invalid=StackInvalid,
+        root_rule=NOT_A_MAPPING,
+        root_message="not a mapping",
     )
     return LoadedStack(path=document.path, spec=document.value, locator=document.locator)
 
@@ -179,7 +183,9 @@ def main() -> None:
     parser.add_argument("--sdk-uri-cache", action="store_true", help="also run the program with upstream.py's URI cache")
     args = parser.parse_args()
     without(args.without)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}"
+    )
     print(f"runner settings off: {', '.join(args.without) or 'none'}; {args.runs} alternating runs each after a warm-up")
     print(
         f"{'pools':>5} {'resources':>9} {'program s':>13} {'floor s':>13} {'ratio':>11} {'prog CPU s':>12} {'floor CPU s':>12} "
@@ -205,8 +211,8 @@ def main() -> None:
             for _ in range(args.runs):
                 for side in sides:
                     side.run()
-            ratios = [p / f for p, f in zip(measured.seconds, floor.seconds)]
-            cpu_ratios = [p / f for p, f in zip(measured.cpu_seconds, floor.cpu_seconds)]
+            ratios = [p / f for p, f in zip(measured.seconds, floor.seconds, strict=True)]
+            cpu_ratios = [p / f for p, f in zip(measured.cpu_seconds, floor.cpu_seconds, strict=True)]
             print(
                 f"{pools:>5} {len(recorded.resources):>9} {_range(measured.seconds, '.2f'):>13} {_range(floor.seconds, '.2f'):>13} "
                 f"{_range(ratios, '.2f'):>10}x {_range(measured.cpu_seconds, '.2f'):>12} {_range(floor.cpu_seconds, '.2f'):>12} "
@@ -218,7 +224,7 @@ def main() -> None:
             for patched in sides[2:]:
                 print(
                     f"{'':>5} {patched.label:>23}: CPU {_range(patched.cpu_seconds, '.2f')} s, "
-                    f"{_range([p / f for p, f in zip(patched.cpu_seconds, floor.cpu_seconds)], '.2f')}x the floor's CPU, "
+                    f"{_range([p / f for p, f in zip(patched.cpu_seconds, floor.cpu_seconds, strict=True)], '.2f')}x the floor's CPU, "
                     f"{1000 * min(patched.cpu_seconds) / pools:.1f} ms/pool",
                     flush=True,
                 )

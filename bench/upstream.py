@@ -17,21 +17,20 @@ import pathlib
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional
 
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import source_pb2
 
 
-@functools.lru_cache(maxsize=None)
-def _file_uri(filename: str) -> Optional[str]:
+@functools.cache
+def _file_uri(filename: str) -> str | None:
     try:
         return pathlib.Path(filename).as_uri()
-    except BaseException:  # noqa: BLE001 the SDK drops a frame whose name is no absolute path
+    except BaseException:
         return None
 
 
-def source_position_cached(frame: traceback.FrameSummary) -> Optional[source_pb2.SourcePosition]:
+def source_position_cached(frame: traceback.FrameSummary) -> source_pb2.SourcePosition | None:
     """The SDK's ``_get_source_position_for_frame`` with the URI looked up once per file name."""
     if frame.filename == "" or frame.lineno is None:
         return None

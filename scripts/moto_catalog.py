@@ -65,8 +65,7 @@ def derive_offerings(instance_types: set[str]) -> Offerings:
                 value = location.removeprefix(region) if key == "names" else location
                 by_type.setdefault(row["InstanceType"], {"names": [], "ids": []})[key].append(value)
         regions[region] = {
-            name: {"names": sorted(zones["names"]), "ids": sorted(zones["ids"])}
-            for name, zones in sorted(by_type.items())
+            name: {"names": sorted(zones["names"]), "ids": sorted(zones["ids"])} for name, zones in sorted(by_type.items())
         }
     return regions
 
@@ -115,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     recorded = recorded_offerings()
     stale = sorted(region for region in set(derived) | set(recorded) if derived.get(region) != recorded.get(region))
     if stale or cited_versions() != {installed}:
-        print(f"catalog: moto {installed} differs from aws_zones.yaml (cited {', '.join(sorted(cited_versions()))}; regions: {', '.join(stale) or 'none'}); run with --write")
+        print(
+            f"catalog: moto {installed} differs from aws_zones.yaml (cited {', '.join(sorted(cited_versions()))}; regions: {', '.join(stale) or 'none'}); run with --write"
+        )
         return 1
     print(f"catalog: zone offerings match moto {installed}")
     return 0

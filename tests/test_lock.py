@@ -64,7 +64,11 @@ def test_tools_only_tests_and_ci_use_are_not_runtime_dependencies() -> None:
 def test_this_environment_is_the_locked_one() -> None:
     """The suite runs on what the lock pins (README command 2 and CI install it)."""
     locked = pins("dev.txt")
-    drifted = {name: (metadata.version(name), version) for name, version in locked.items() if canonical(name) not in {"pip"} and metadata.version(name) != version}
+    drifted = {
+        name: (metadata.version(name), version)
+        for name, version in locked.items()
+        if canonical(name) not in {"pip"} and metadata.version(name) != version
+    }
     assert not drifted, f"installed != locked: {drifted}; run requirements/install dev"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -22,10 +22,22 @@ from gpufleet.inputs import InputInvalid, read_input
 from gpufleet.values import NAME_PATTERN
 from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_plain, parse_yaml
 
-UNKNOWN_FIELD = declare("GF-STACK-002", "error", "A field the stack schema does not have.", "Check the spelling against `gpufleet schema`.")
+UNKNOWN_FIELD = declare(
+    "GF-STACK-002", "error", "A field the stack schema does not have.", "Check the spelling against `gpufleet schema`."
+)
 MISSING_FIELD = declare("GF-STACK-003", "error", "A required field is missing.", "Add the field.")
-BAD_VALUE = declare("GF-STACK-004", "error", "A value of the wrong type, outside its range or not one of the allowed values.", "Use a value of the type and range the message names.")
-BAD_NAME = declare("GF-STACK-005", "error", "A name that cannot become part of AWS and Kubernetes names.", "Use lowercase letters, digits and '-', starting with a letter.")
+BAD_VALUE = declare(
+    "GF-STACK-004",
+    "error",
+    "A value of the wrong type, outside its range or not one of the allowed values.",
+    "Use a value of the type and range the message names.",
+)
+BAD_NAME = declare(
+    "GF-STACK-005",
+    "error",
+    "A name that cannot become part of AWS and Kubernetes names.",
+    "Use lowercase letters, digits and '-', starting with a letter.",
+)
 
 EXCERPT = 60
 # Models report an unknown field as extra_forbidden, pydantic dataclasses as an unexpected argument.
@@ -61,7 +73,14 @@ def read_document(
     """
     source = read_input(path, kind)
     return parse_document(
-        source.text, source.path, source.shown, models, invalid=invalid, root_rule=root_rule, root_message=root_message, positions=positions
+        source.text,
+        source.path,
+        source.shown,
+        models,
+        invalid=invalid,
+        root_rule=root_rule,
+        root_message=root_message,
+        positions=positions,
     )
 
 
@@ -97,7 +116,7 @@ def parse_document(
 _ROOT_KINDS: dict[type, type] = {dict: MapNode, list: SeqNode}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(model: Any) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
@@ -159,7 +178,7 @@ def _fields_of(annotation: Any) -> dict[str, Any] | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _all_field_names(model: Any) -> tuple[str, ...]:
     names: set[str] = set()
     seen: set[Any] = set()
@@ -180,7 +199,7 @@ def _all_field_names(model: Any) -> tuple[str, ...]:
 
 
 def _members(annotation: Any) -> list[Any]:
-    found = [argument for argument in getattr(annotation, "__args__", ()) or ()]
+    found = list(getattr(annotation, "__args__", ()) or ())
     found += [meta for meta in getattr(annotation, "__metadata__", ()) or () if isinstance(meta, type)]
     origin = getattr(annotation, "__origin__", None)
     if origin is not None and origin is not annotation:

@@ -32,7 +32,9 @@ BAD_CHARACTER = declare(
     "A character YAML does not allow, or one that hides or reorders text (bidirectional controls, zero-width characters).",
     "Delete the character; retype the line if you cannot see it.",
 )
-LONG_LINE = declare("GF-YAML-008", "error", f"A line longer than {MAX_LINE_CHARACTERS} characters.", "Break the value up or shorten it.")
+LONG_LINE = declare(
+    "GF-YAML-008", "error", f"A line longer than {MAX_LINE_CHARACTERS} characters.", "Break the value up or shorten it."
+)
 
 # YAML 1.2 allows tab, line feed, carriage return, NEL and the printable planes; the rest
 # of C0/C1, DEL, surrogates and the two non-characters are refused by the spec itself.

@@ -42,7 +42,9 @@ class Interrupted(GpufleetError):
 
     def __init__(self, signal_number: int) -> None:
         name = signal.Signals(signal_number).name
-        super().__init__(f"interrupted by {name}; the output folder holds all the old files or all the new ones, none half-written")
+        super().__init__(
+            f"interrupted by {name}; the output folder holds all the old files or all the new ones, none half-written"
+        )
         self.exit_code = 128 + signal_number
 
 
@@ -50,7 +52,11 @@ def write_outputs(folder: str | os.PathLike[str], files: Mapping[str, str]) -> P
     """Replace ``folder`` with exactly ``files`` (relative POSIX path -> UTF-8 text), as one unit."""
     target = Path(folder)
     relative = {_checked_relative(name): text for name, text in files.items()}
-    _check_target(target, {path.parts[0] for path in relative if len(path.parts) == 1}, {path.parts[0] for path in relative if len(path.parts) > 1})
+    _check_target(
+        target,
+        {path.parts[0] for path in relative if len(path.parts) == 1},
+        {path.parts[0] for path in relative if len(path.parts) > 1},
+    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -88,7 +94,9 @@ def _check_target(target: Path, files: set[str], folders: set[str]) -> None:
     except OSError as error:
         raise OutputError(f"{target}: cannot use it as the output folder: {_reason(error)}") from None
     if target.is_symlink() or not target.is_dir():
-        raise OutputError(f"{target} is {'a symbolic link' if target.is_symlink() else 'not a folder'}; --out names a folder gpufleet writes into")
+        raise OutputError(
+            f"{target} is {'a symbolic link' if target.is_symlink() else 'not a folder'}; --out names a folder gpufleet writes into"
+        )
     try:
         entries = sorted(os.listdir(target))
     except OSError as error:
@@ -216,9 +224,8 @@ def write_file(path: str | os.PathLike[str], text: str) -> Path:
         except OSError as error:
             raise OutputError(f"{target}: cannot write it: {_reason(error)}; nothing was changed") from None
         finally:
-            with _signals_held():
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(staging)
+            with _signals_held(), contextlib.suppress(FileNotFoundError):
+                os.unlink(staging)
     return target
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pulumi
 
 from gpufleet.catalog import load_catalog
+from gpufleet.inputs import InputInvalid, display_path
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.model.kubernetes import kubernetes_plan
+from gpufleet.model.subnets import record_drift
 from gpufleet.render.aws.backend import render_aws
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes import render_kubernetes
 from gpufleet.render.kubernetes.cluster import render_existing_cluster
-from gpufleet.inputs import InputInvalid, display_path
-from gpufleet.model.subnets import record_drift
 from gpufleet.stack import StackFileError, load_stack
 from gpufleet.stack.record import record_path
 

@@ -39,8 +39,8 @@ from gpufleet.findings import Finding, Location, closest_name, declare
 from gpufleet.inputs import display_path, read_input
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.stack.loader import load_stack_text
-from gpufleet.stack.record import load_record, record_path, record_text
 from gpufleet.stack.models import NAME_PATTERN, ServiceDemand
+from gpufleet.stack.record import load_record, record_path, record_text
 from gpufleet.yamltree import Locator, parse_yaml
 
 SCHEMA_FILE = "template.yaml"
@@ -53,10 +53,30 @@ HEADER_PARAMETERS = "# parameters:"
 HEADER_INDENT = "#   "
 ZONE_LETTERS = "abcdefgh"
 
-UNKNOWN_PARAMETER = declare("GF-TPL-001", "error", "A value for a parameter the template does not have.", "Run `gpufleet templates` for the template's parameters.")
-BAD_PARAMETER = declare("GF-TPL-002", "error", "A parameter value of the wrong type, outside its range or not one it allows.", "Give a value of the kind the message names.")
-PARAMETERS_OUT_OF_ORDER = declare("GF-TPL-003", "error", "A parameter exceeds the one it must not exceed (a minimum above its maximum).", "Lower the first or raise the second.")
-PARAMETER_REQUIRED = declare("GF-TPL-004", "error", "A parameter another parameter's value makes necessary is not given.", "Give the parameter, or change the value that needs it.")
+UNKNOWN_PARAMETER = declare(
+    "GF-TPL-001",
+    "error",
+    "A value for a parameter the template does not have.",
+    "Run `gpufleet templates` for the template's parameters.",
+)
+BAD_PARAMETER = declare(
+    "GF-TPL-002",
+    "error",
+    "A parameter value of the wrong type, outside its range or not one it allows.",
+    "Give a value of the kind the message names.",
+)
+PARAMETERS_OUT_OF_ORDER = declare(
+    "GF-TPL-003",
+    "error",
+    "A parameter exceeds the one it must not exceed (a minimum above its maximum).",
+    "Lower the first or raise the second.",
+)
+PARAMETER_REQUIRED = declare(
+    "GF-TPL-004",
+    "error",
+    "A parameter another parameter's value makes necessary is not given.",
+    "Give the parameter, or change the value that needs it.",
+)
 BAD_ASSIGNMENT = declare("GF-TPL-005", "error", "A --set argument that is not KEY=VALUE.", "Write --set name=value.")
 
 
@@ -147,9 +167,7 @@ class StringParameter(_Parameter):
     pattern: str
     example: str
     default: str | None = Field(default=None, description="None leaves the value out of the stack.")
-    required_when: dict[str, tuple[str, ...]] = Field(
-        default={}, description="Parameter -> values that make this one necessary."
-    )
+    required_when: dict[str, tuple[str, ...]] = Field(default={}, description="Parameter -> values that make this one necessary.")
     reads: ClassVar[TextReading] = "text"
 
     @property
@@ -294,7 +312,13 @@ class GpuListParameter(_GpuParameter):
     def check(self, value: Any, catalog: Catalog) -> Any:
         if not isinstance(value, list | tuple):
             raise ValueError(self.expected)
-        unknown = [item for item in value if not isinstance(item, str) or catalog.accelerator(item) is None or catalog.accelerator(item).name not in self.instances]
+        unknown = [
+            item
+            for item in value
+            if not isinstance(item, str)
+            or catalog.accelerator(item) is None
+            or catalog.accelerator(item).name not in self.instances
+        ]
         if unknown:
             raise ValueError(f"{self.expected} ({_shown(unknown[0])} is not one of them)")
         chosen = [self.choose(item, catalog) for item in value]
@@ -480,7 +504,13 @@ class Template:
             if name not in self.parameters:
                 guess = closest_name(name, self.parameters)
                 hint = f" (did you mean '{guess}'?)" if guess else f" (parameters: {', '.join(self.parameters)})"
-                problems.append(_at(UNKNOWN_PARAMETER.finding((name,), f"template {self.name} has no parameter '{name}'{hint}"), value, at_key=True))
+                problems.append(
+                    _at(
+                        UNKNOWN_PARAMETER.finding((name,), f"template {self.name} has no parameter '{name}'{hint}"),
+                        value,
+                        at_key=True,
+                    )
+                )
         raw: dict[str, Any] = {}
         checked: dict[str, Any] = {}
         for name, parameter in self.parameters.items():
@@ -521,7 +551,9 @@ class Template:
             body = self._jinja.get_template(STACK_FILE).render(stack=stack, lustre_capacity_tib=sizing, **values)
         except jinja2.TemplateError as exc:
             file, line = _template_position(exc, self.directory / STACK_FILE)
-            raise TemplateError(f"{display_path(Path(file))}:{line}: template {self.name} does not render: {exc.message}") from None
+            raise TemplateError(
+                f"{display_path(Path(file))}:{line}: template {self.name} does not render: {exc.message}"
+            ) from None
         text = header(self.name, stack, {name: _as_data(value) for name, value in values.items()}) + body
         path = root / "stacks" / f"{stack}.yaml"
         # Stamped over an existing stack (--force), its subnets stay where its record put them.
@@ -633,7 +665,9 @@ def zone_names(region: str, count: int) -> list[str]:
     return [f"{region}{letter}" for letter in ZONE_LETTERS[:count]]
 
 
-def lustre_capacity_tib(catalog: Catalog, deployment: str, per_unit_throughput: int, at_least_tib: float, throughput_mbs: float) -> float:
+def lustre_capacity_tib(
+    catalog: Catalog, deployment: str, per_unit_throughput: int, at_least_tib: float, throughput_mbs: float
+) -> float:
     """The smallest FSx for Lustre size FSx accepts that holds the data and delivers the throughput.
 
     Throughput scales with size (the catalog's baseline MB/s per TiB), so a file system that
@@ -699,7 +733,10 @@ def flow_yaml(value: Any) -> str:
 
 
 def pulumi_stack_config(template: str, stack: str, plan: FleetPlan) -> str:
-    lines = [f"# Made by `gpufleet new {template} --stack {stack}`; the region is stacks/{stack}.yaml's cluster.region.", "config:"]
+    lines = [
+        f"# Made by `gpufleet new {template} --stack {stack}`; the region is stacks/{stack}.yaml's cluster.region.",
+        "config:",
+    ]
     if plan.cluster.region:
         lines.append(f"  aws:region: {plan.cluster.region}")
     else:
@@ -742,7 +779,9 @@ def write_all_or_nothing(files: Mapping[Path, str], force: bool) -> list[Path]:
         for temp_name in staged.values():
             Path(temp_name).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise UsageError(f"cannot write {display_path(Path(exc.filename or '.'))}: {exc.strerror or exc} (nothing written)") from None
+            raise UsageError(
+                f"cannot write {display_path(Path(exc.filename or '.'))}: {exc.strerror or exc} (nothing written)"
+            ) from None
         raise
     return list(files)
 
@@ -750,7 +789,9 @@ def write_all_or_nothing(files: Mapping[Path, str], force: bool) -> list[Path]:
 def stamp(template: Template, stack: str, given: Mapping[str, Given], root: Path, force: bool) -> tuple[Rendered, list[Path]]:
     """Render, resolve and write ``stacks/<stack>.yaml`` and ``Pulumi.<stack>.yaml`` under ``root``."""
     if re.fullmatch(NAME_PATTERN, stack) is None:
-        raise UsageError(f"--stack {stack!r}: use lowercase letters, digits and '-', starting with a letter (it names files and the Pulumi stack)")
+        raise UsageError(
+            f"--stack {stack!r}: use lowercase letters, digits and '-', starting with a letter (it names files and the Pulumi stack)"
+        )
     rendered = template.render(stack, given, root=root)
     stack_file = root / "stacks" / f"{stack}.yaml"
     files = {stack_file: rendered.stack_text, root / f"Pulumi.{stack}.yaml": rendered.pulumi_text}

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import yaml
@@ -35,15 +35,27 @@ MAX_VALUES = 200_000
 
 YAML_SYNTAX = declare("GF-YAML-001", "error", "The file is not valid YAML.", "Fix the syntax at the position shown.")
 DUPLICATE_KEY = declare("GF-YAML-002", "error", "A key appears twice in one mapping.", "Keep one of them: names must be unique.")
-TOO_DEEP = declare("GF-YAML-004", "error", f"Mappings and lists nested deeper than {MAX_DEPTH} levels.", "Flatten the structure: no gpufleet input nests this deep.")
+TOO_DEEP = declare(
+    "GF-YAML-004",
+    "error",
+    f"Mappings and lists nested deeper than {MAX_DEPTH} levels.",
+    "Flatten the structure: no gpufleet input nests this deep.",
+)
 ALIAS_EXPANSION = declare(
     "GF-YAML-005",
     "error",
     f"YAML aliases that expand the file past {MAX_VALUES} values, or that refer to their own container.",
     "Write the values out, or use fewer nested aliases.",
 )
-COMPLEX_KEY = declare("GF-YAML-006", "error", "A key that is a mapping, a list or empty.", "Use a name (a plain string) as the key.")
-UNSUPPORTED = declare("GF-YAML-007", "error", "A YAML tag or a second document gpufleet does not read.", "Remove the tag (`!...`) or the `---` that starts another document.")
+COMPLEX_KEY = declare(
+    "GF-YAML-006", "error", "A key that is a mapping, a list or empty.", "Use a name (a plain string) as the key."
+)
+UNSUPPORTED = declare(
+    "GF-YAML-007",
+    "error",
+    "A YAML tag or a second document gpufleet does not read.",
+    "Remove the tag (`!...`) or the `---` that starts another document.",
+)
 
 _CORE = "tag:yaml.org,2002:"
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -93,7 +105,7 @@ class _Problem(Exception):
 class _Frame:
     """A mapping or list being filled, and (for a mapping) the key waiting for its value."""
 
-    __slots__ = ("node", "is_map", "start_values", "key", "key_at", "merged", "placed_at", "nests")
+    __slots__ = ("is_map", "key", "key_at", "merged", "nests", "node", "placed_at", "start_values")
 
     def __init__(self, node: MapNode | SeqNode, start_values: int, placed_at: tuple[int, int]) -> None:
         self.node = node
@@ -170,8 +182,9 @@ class _Builder:
             elif kind is yaml.DocumentStartEvent:
                 self.documents += 1
                 if self.documents > 1:
-                    raise _Problem(UNSUPPORTED, "a second YAML document ('---') is not read: put everything in one", _mark(event.start_mark))
-
+                    raise _Problem(
+                        UNSUPPORTED, "a second YAML document ('---') is not read: put everything in one", _mark(event.start_mark)
+                    )
 
     def scalar(self, event: Any) -> None:
         text = event.value
@@ -230,7 +243,9 @@ class _Builder:
     def start(self, event: Any, node: MapNode | SeqNode) -> None:
         at = node.at
         if event.tag is not None and event.tag != "!" and event.tag != (_MAP_TAG if type(node) is MapNode else _SEQ_TAG):
-            raise _Problem(UNSUPPORTED, f"YAML tag '{_excerpt(event.tag)}' is not supported: gpufleet reads plain YAML values only", at)
+            raise _Problem(
+                UNSUPPORTED, f"YAML tag '{_excerpt(event.tag)}' is not supported: gpufleet reads plain YAML values only", at
+            )
         frames = self.frames
         if frames and frames[-1].is_map and frames[-1].key is _NO_KEY:
             raise _Problem(COMPLEX_KEY, "a key must be a single value (a name), not a mapping or list", at)
@@ -263,13 +278,17 @@ class _Builder:
 
     def _too_many(self, mark: Any, alias: str | None) -> None:
         what = f"alias '*{alias}' expands" if alias else "this value takes"
-        raise _Problem(ALIAS_EXPANSION, f"{what} the file past {MAX_VALUES} values; gpufleet reads no input that large", _mark(mark))
+        raise _Problem(
+            ALIAS_EXPANSION, f"{what} the file past {MAX_VALUES} values; gpufleet reads no input that large", _mark(mark)
+        )
 
     def _take_key(self, frame: _Frame, key: Any, at: tuple[int, int]) -> None:
         if key is None:
             raise _Problem(COMPLEX_KEY, "a key may not be empty", at)
         if key in frame.node and key != _MERGE and not (frame.merged and key in frame.merged):
-            raise _Problem(DUPLICATE_KEY, f"duplicate key '{key}': a key may appear only once in a mapping (names must be unique)", at)
+            raise _Problem(
+                DUPLICATE_KEY, f"duplicate key '{key}': a key may appear only once in a mapping (names must be unique)", at
+            )
         frame.key, frame.key_at = key, at
 
     def _place(self, frame: _Frame, value: Any, at: tuple[int, int], written: str | None) -> None:
@@ -330,7 +349,11 @@ def _scalar_value(event: Any) -> Any:
             if isinstance(value, expected) and not (kind != "bool" and isinstance(value, bool)):
                 return float(value) if kind == "float" else value
             raise _Problem(UNSUPPORTED, f"'{_excerpt(text)}' is not a valid !!{kind}", _mark(event.start_mark))
-    raise _Problem(UNSUPPORTED, f"YAML tag '{_excerpt(tag)}' is not supported: gpufleet reads plain YAML values only", _mark(event.start_mark))
+    raise _Problem(
+        UNSUPPORTED,
+        f"YAML tag '{_excerpt(tag)}' is not supported: gpufleet reads plain YAML values only",
+        _mark(event.start_mark),
+    )
 
 
 # What a plain scalar's first character allows it to be: anything else is a string.
@@ -496,11 +519,15 @@ def _located(text: str, shown: str, invalid: type[InputInvalid]) -> Any:
         with _events(text) as events:
             builder.run(events)
     except _Problem as problem:
-        raise invalid([problem.rule.finding((), problem.message).located(Location(shown, problem.at[0] + 1, problem.at[1] + 1))]) from None
+        raise invalid(
+            [problem.rule.finding((), problem.message).located(Location(shown, problem.at[0] + 1, problem.at[1] + 1))]
+        ) from None
     except yaml.MarkedYAMLError as error:
         raise invalid([_syntax_finding(text, shown, error)]) from None
     except yaml.YAMLError as error:
-        raise invalid([YAML_SYNTAX.finding((), f"YAML error: {_excerpt(str(error), 200)}").located(Location(shown, 1, 1))]) from None
+        raise invalid(
+            [YAML_SYNTAX.finding((), f"YAML error: {_excerpt(str(error), 200)}").located(Location(shown, 1, 1))]
+        ) from None
     finally:
         if collecting:
             gc.enable()
@@ -572,9 +599,9 @@ class Locator:
         """The container at ``path``, or None when the path leaves what the file holds."""
         node = self._root
         for part in path:
-            if isinstance(node, MapNode) and _has(node, part):
-                node = node[part]
-            elif isinstance(node, SeqNode) and isinstance(part, int) and 0 <= part < len(node):
+            if (isinstance(node, MapNode) and _has(node, part)) or (
+                isinstance(node, SeqNode) and isinstance(part, int) and 0 <= part < len(node)
+            ):
                 node = node[part]
             else:
                 return None

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.findings import closest_name
 from gpufleet.catalog import load_catalog, read_data_file
+from gpufleet.findings import closest_name
 
 CATALOG = load_catalog()
 
@@ -83,8 +83,6 @@ def test_accelerator_sources_resolve(name: str) -> None:
         assert key in CATALOG.sources
 
 
-
-
 @pytest.mark.parametrize("name", sorted(CATALOG.accelerators))
 def test_accelerators_citing_moto_are_sold_on_aws(name: str) -> None:
     accelerator = CATALOG.accelerators[name]
@@ -139,7 +137,10 @@ def test_accelerator_keys_are_unambiguous() -> None:
     """No name, alias or PCI id may point at two accelerators (the later one would win)."""
     seen: dict[str, str] = {}
     for accelerator in CATALOG.accelerators.values():
-        for key in {k.strip().upper().replace("_", "-").replace(" ", "-") for k in (accelerator.name, *accelerator.aliases, *accelerator.pci_device_ids)}:
+        for key in {
+            k.strip().upper().replace("_", "-").replace(" ", "-")
+            for k in (accelerator.name, *accelerator.aliases, *accelerator.pci_device_ids)
+        }:
             assert seen.setdefault(key, accelerator.name) == accelerator.name, key
 
 
@@ -194,4 +195,6 @@ def test_ipv4_per_interface_matches_the_reference_and_cites_the_ec2_table() -> N
             assert reference[name]["provenance"]["network"].startswith("moto"), name
             compared += 1
     assert compared == len([n for n in catalog.instance_types if catalog.instance_types[n].accelerator])
-    assert catalog.sources["ec2-ip-per-eni"].startswith("https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AvailableIpPerENI.html")
+    assert catalog.sources["ec2-ip-per-eni"].startswith(
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AvailableIpPerENI.html"
+    )

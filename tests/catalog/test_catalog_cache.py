@@ -45,7 +45,9 @@ def test_an_edited_file_is_parsed_again_and_its_old_entry_goes(cache: Path) -> N
     assert len(list(cache.glob("t.yaml.*.marshal"))) == 1
 
 
-def test_a_damaged_entry_or_an_unwritable_folder_only_means_parsing(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_damaged_entry_or_an_unwritable_folder_only_means_parsing(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
     cached_parse("t.yaml", "a: 1\n", counting(calls))
     [entry] = cache.glob("t.yaml.*.marshal")

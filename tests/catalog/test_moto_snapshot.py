@@ -70,11 +70,15 @@ def test_a_moved_snapshot_is_reported_and_rewritten(
     original, data = moto_catalog.DATA, tmp_path / "data"
     shutil.copytree(original, data)
     zones = data / "aws_zones.yaml"
-    moved = zones.read_text(encoding="utf-8").replace("p5e.48xlarge: {names: [c], ids: [usw2-az3]}", "p5e.48xlarge: {names: [a], ids: [usw2-az2]}")
+    moved = zones.read_text(encoding="utf-8").replace(
+        "p5e.48xlarge: {names: [c], ids: [usw2-az3]}", "p5e.48xlarge: {names: [a], ids: [usw2-az2]}"
+    )
     zones.write_text(moved, encoding="utf-8")
     for name in moto_catalog.CITING_FILES:
         path = data / name
-        path.write_text(path.read_text(encoding="utf-8").replace(f"moto=={locked_version('moto')},", "moto==0.0.1,"), encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(f"moto=={locked_version('moto')},", "moto==0.0.1,"), encoding="utf-8"
+        )
     monkeypatch.setattr(moto_catalog, "DATA", data)
 
     assert moto_catalog.main([]) == 1

@@ -195,7 +195,13 @@ def test_validate_json_for_an_invalid_stack(bad_stack: Path) -> None:
     located = [{key: problem[key] for key in ("file", "line", "column", "field", "message")} for problem in entry["problems"]]
     assert all(problem["rule"].startswith("GF-") and problem["severity"] == "error" for problem in entry["problems"])
     assert located == [
-        {"file": "bad.yaml", "line": 10, "column": 14, "field": "fabrics.ib.kind", "message": "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)"},
+        {
+            "file": "bad.yaml",
+            "line": 10,
+            "column": 14,
+            "field": "fabrics.ib.kind",
+            "message": "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)",
+        },
         {
             "file": "bad.yaml",
             "line": 14,
@@ -257,7 +263,20 @@ def test_schema_structure() -> None:
     assert schema["title"] == "gpufleet stack"
     assert set(schema["properties"]) == {"cluster", "network", "fabrics", "storage", "mig_plans", "node_pools", "queues"}
     assert set(schema["required"]) == {"cluster", "node_pools"}
-    for model in ("NodePoolSpec", "NodeCount", "ClusterSpec", "NetworkSpec", "Capacity", "S3TierSpec", "FsxLustreTierSpec", "LocalNvmeTierSpec", "MigPlanSpec", "QueuesSpec", "SharingSpec", "TimeSlicingSpec"):
+    for model in (
+        "NodePoolSpec",
+        "NodeCount",
+        "ClusterSpec",
+        "NetworkSpec",
+        "Capacity",
+        "S3TierSpec",
+        "FsxLustreTierSpec",
+        "LocalNvmeTierSpec",
+        "MigPlanSpec",
+        "QueuesSpec",
+        "SharingSpec",
+        "TimeSlicingSpec",
+    ):
         assert model in schema["$defs"]
         assert schema["$defs"][model]["additionalProperties"] is False
     assert invoke("schema").stdout == result.stdout

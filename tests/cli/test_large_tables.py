@@ -49,9 +49,12 @@ def test_the_pools_table_shows_a_screenful_and_counts_the_rest(tmp_path: Path) -
     pools = TABLE_ROWS + 6  # and the system pool
     stack = tmp_path / "many.yaml"
     stack.write_text(
-        "cluster: {name: many, provider: aws, region: us-east-1, kubernetes_version: \"1.33\"}\n"
+        'cluster: {name: many, provider: aws, region: us-east-1, kubernetes_version: "1.33"}\n'
         "network: {vpc_cidr: 10.40.0.0/16, availability_zones: [us-east-1a, us-east-1b]}\n"
-        "node_pools:\n  system: {workload: system, instance_type: m7i.xlarge, nodes: {min: 2, max: 2}}\n" + "".join(f"  pool-{i:03d}: {{workload: lab, instance_type: g6.xlarge, nodes: {{min: 0, max: 1}}}}\n" for i in range(pools)),
+        "node_pools:\n  system: {workload: system, instance_type: m7i.xlarge, nodes: {min: 2, max: 2}}\n"
+        + "".join(
+            f"  pool-{i:03d}: {{workload: lab, instance_type: g6.xlarge, nodes: {{min: 0, max: 1}}}}\n" for i in range(pools)
+        ),
         encoding="utf-8",
     )
     console = Console(width=250, record=True)

@@ -13,10 +13,50 @@ from collections.abc import Callable, Iterator
 
 # Values that have broken YAML loaders and number handling before.
 HOSTILE_VALUES = (
-    ".inf", "-.inf", ".nan", "1e400", "1e308", "9" * 60, "-1", "0", "0x7fffffffffffffff", "0o777", "1_000",
-    "true", "no", "~", "null", "''", '""', "[", "]", "{", "}", "{a: 1}", "[1, [2, [3]]]", "*missing",
-    "&anchor x", "!!python/object/apply:os.system [id]", "!!binary aGk=", "? x", "- x", "|", ">-", "'unclosed",
-    '"\\x00"', '"\\u202e"', "2001-12-14", "1:20", "=", "<<", "x" * 300, "%YAML 1.1", "---", "...", "@x", "`x",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "1e400",
+    "1e308",
+    "9" * 60,
+    "-1",
+    "0",
+    "0x7fffffffffffffff",
+    "0o777",
+    "1_000",
+    "true",
+    "no",
+    "~",
+    "null",
+    "''",
+    '""',
+    "[",
+    "]",
+    "{",
+    "}",
+    "{a: 1}",
+    "[1, [2, [3]]]",
+    "*missing",
+    "&anchor x",
+    "!!python/object/apply:os.system [id]",
+    "!!binary aGk=",
+    "? x",
+    "- x",
+    "|",
+    ">-",
+    "'unclosed",
+    '"\\x00"',
+    '"\\u202e"',
+    "2001-12-14",
+    "1:20",
+    "=",
+    "<<",
+    "x" * 300,
+    "%YAML 1.1",
+    "---",
+    "...",
+    "@x",
+    "`x",
 )
 HOSTILE_CHARACTERS = "{}[]:,&*!|>'\"%@#?-\n\t\\ 0123456789.eE+~<=\x00\x07\u202e\u200b\ufeff\xa0"
 _VALUE = re.compile(r"(?<=: )[^\s{}\[\],#][^,}\]\n#]*")
@@ -38,7 +78,7 @@ def _rename_key(text: str, rng: random.Random) -> str:
     match = rng.choice(keys)
     key = match.group(2)
     new = rng.choice([key[:-1] or "x", key + rng.choice("s_-9"), key.upper(), "", "?", key + ": x", "<<"])
-    return text[: match.start(2)] + new + text[match.end(2):]
+    return text[: match.start(2)] + new + text[match.end(2) :]
 
 
 def _delete_line(text: str, rng: random.Random) -> str:
@@ -64,7 +104,9 @@ def _swap_lines(text: str, rng: random.Random) -> str:
 def _reindent(text: str, rng: random.Random) -> str:
     lines = text.split("\n")
     index = rng.randrange(len(lines))
-    lines[index] = rng.choice(["", " ", "  ", "\t", "    "]) + lines[index].lstrip(" ") if rng.random() < 0.5 else lines[index][1:]
+    lines[index] = (
+        rng.choice(["", " ", "  ", "\t", "    "]) + lines[index].lstrip(" ") if rng.random() < 0.5 else lines[index][1:]
+    )
     return "\n".join(lines)
 
 
@@ -75,7 +117,7 @@ def _insert_character(text: str, rng: random.Random) -> str:
 
 def _delete_character(text: str, rng: random.Random) -> str:
     at = rng.randrange(max(len(text), 1))
-    return text[:at] + text[at + 1:]
+    return text[:at] + text[at + 1 :]
 
 
 def _nest(text: str, rng: random.Random) -> str:
@@ -91,8 +133,17 @@ def _nest(text: str, rng: random.Random) -> str:
 
 
 MUTATIONS: tuple[Callable[[str, random.Random], str], ...] = (
-    _replace_value, _replace_value, _rename_key, _delete_line, _duplicate_line, _swap_lines,
-    _reindent, _insert_character, _insert_character, _delete_character, _nest,
+    _replace_value,
+    _replace_value,
+    _rename_key,
+    _delete_line,
+    _duplicate_line,
+    _swap_lines,
+    _reindent,
+    _insert_character,
+    _insert_character,
+    _delete_character,
+    _nest,
 )
 
 

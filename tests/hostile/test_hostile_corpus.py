@@ -80,7 +80,9 @@ def special_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("kind", sorted(COMMANDS))
-def test_files_that_cannot_be_read_are_usage_errors_for_every_input_kind(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_that_cannot_be_read_are_usage_errors_for_every_input_kind(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     for label, (path, reason) in special_inputs(tmp_path).items():
         result = run(kind, path.name)
@@ -93,9 +95,21 @@ def test_files_that_cannot_be_read_are_usage_errors_for_every_input_kind(kind: s
     ("label", "text", "says"),
     [
         ("a 1 MB comment line", "#" + "c" * 1_000_000 + "\n", f"1:{MAX_LINE_CHARACTERS + 1}: line is 1000001 characters long"),
-        ("100,000 '[' on one line", "cluster: " + "[" * 100_000 + "\n", f"1:{MAX_LINE_CHARACTERS + 1}: line is 100009 characters long"),
-        ("100,000 '[' one per line", "cluster:\n" + "  [\n" * 100_000, f"{MAX_DEPTH + 1}:3: mappings and lists are nested more than {MAX_DEPTH} levels deep here"),
-        ("1,000 nested maps (3,000 need 4.5 MB: past the size limit)", "cluster:\n" + "".join(" " * (i + 1) + "k:\n" for i in range(1000)), f"{MAX_DEPTH + 1}:{MAX_DEPTH + 1}: mappings and lists are nested"),
+        (
+            "100,000 '[' on one line",
+            "cluster: " + "[" * 100_000 + "\n",
+            f"1:{MAX_LINE_CHARACTERS + 1}: line is 100009 characters long",
+        ),
+        (
+            "100,000 '[' one per line",
+            "cluster:\n" + "  [\n" * 100_000,
+            f"{MAX_DEPTH + 1}:3: mappings and lists are nested more than {MAX_DEPTH} levels deep here",
+        ),
+        (
+            "1,000 nested maps (3,000 need 4.5 MB: past the size limit)",
+            "cluster:\n" + "".join(" " * (i + 1) + "k:\n" for i in range(1000)),
+            f"{MAX_DEPTH + 1}:{MAX_DEPTH + 1}: mappings and lists are nested",
+        ),
     ],
 )
 def test_generated_limits_cases(label: str, text: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +129,9 @@ def test_generated_limits_cases(label: str, text: str, says: str, tmp_path: Path
 def test_gpus_per_node_is_bounded_by_what_a_node_carries(tmp_path: Path) -> None:
     demand = tmp_path / "demand.yaml"
     demand.write_text("services:\n  - {name: chat, memory_gib: 18}\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand), "--gpus-per-node", "100000000"])
+    result = CliRunner().invoke(
+        app, ["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand), "--gpus-per-node", "100000000"]
+    )
     assert result.exit_code == 2
     assert "--gpus-per-node" in result.output and "16" in result.output
 

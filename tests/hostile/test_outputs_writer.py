@@ -78,8 +78,14 @@ def test_a_folder_from_before_the_marker_is_replaced_when_it_holds_only_known_fi
     [
         (lambda target: target.write_text("a file\n"), "is not a folder"),
         (lambda target: target.symlink_to(target.parent), "is a symbolic link"),
-        (lambda target: (target.mkdir(), (target / "notes.txt").write_text("mine\n")), "holds 'notes.txt', which gpufleet did not write"),
-        (lambda target: (target.mkdir(), (target / "resources.json").mkdir()), "holds 'resources.json', which gpufleet did not write"),
+        (
+            lambda target: (target.mkdir(), (target / "notes.txt").write_text("mine\n")),
+            "holds 'notes.txt', which gpufleet did not write",
+        ),
+        (
+            lambda target: (target.mkdir(), (target / "resources.json").mkdir()),
+            "holds 'resources.json', which gpufleet did not write",
+        ),
     ],
     ids=["regular file", "symlink", "foreign file", "resources.json is a folder"],
 )
@@ -158,7 +164,9 @@ def test_without_an_atomic_exchange_two_renames_still_land_whole(old_folder: Pat
     assert leftovers(old_folder) == []
 
 
-def test_without_an_atomic_exchange_a_failed_second_rename_puts_the_old_folder_back(old_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_an_atomic_exchange_a_failed_second_rename_puts_the_old_folder_back(
+    old_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(outputs, "_exchange", lambda first, second: False)
     real_rename = os.rename
 
@@ -175,7 +183,9 @@ def test_without_an_atomic_exchange_a_failed_second_rename_puts_the_old_folder_b
 
 
 @pytest.mark.parametrize(("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_while_writing_keeps_the_old_folder_and_cleans_up(old_folder: Path, monkeypatch: pytest.MonkeyPatch, number: int, code: int) -> None:
+def test_a_signal_while_writing_keeps_the_old_folder_and_cleans_up(
+    old_folder: Path, monkeypatch: pytest.MonkeyPatch, number: int, code: int
+) -> None:
     monkeypatch.setattr(outputs, "_write_file", fail_on("resources.json", lambda: os.kill(os.getpid(), number)))
     with pytest.raises(Interrupted) as interrupted:
         write_outputs(old_folder, NEW)
@@ -228,13 +238,19 @@ main()
 
 
 @pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
-def test_preview_interrupted_while_writing_exits_with_the_signal_code_and_no_traceback(tmp_path: Path, name: str, code: int) -> None:
+def test_preview_interrupted_while_writing_exits_with_the_signal_code_and_no_traceback(
+    tmp_path: Path, name: str, code: int
+) -> None:
     out = tmp_path / "out"
     write_outputs(out, OLD)
     environment = {**os.environ, "PYTHONPATH": str(REPO / "infra")}
     completed = subprocess.run(
         [sys.executable, "-c", INTERRUPTED_PREVIEW, str(out), name],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
     )
     assert completed.returncode == code, completed.stderr
     assert "Traceback" not in completed.stderr

@@ -98,7 +98,13 @@ def test_a_valid_demand_file_still_answers_where_its_values_were(tmp_path: Path)
     path = tmp_path / "demand.yaml"
     path.write_text("services:\n  - {name: chat, memory_gib: 18}\n", encoding="utf-8")
     document = read_document(
-        path, "demand file", {MapNode: DemandFile}, invalid=DemandInvalid, root_rule=NOT_A_DEMAND, root_message="-", positions=False
+        path,
+        "demand file",
+        {MapNode: DemandFile},
+        invalid=DemandInvalid,
+        root_rule=NOT_A_DEMAND,
+        root_message="-",
+        positions=False,
     )
     assert document.value.services[0].name == "chat"
     assert document.locator.position(("services", 0, "memory_gib")) == (2, 30)

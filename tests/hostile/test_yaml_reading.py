@@ -29,10 +29,27 @@ def problem(text: str) -> str:
 @pytest.mark.parametrize(
     ("written", "value"),
     [
-        ("yes", "yes"), ("no", "no"), ("on", "on"), ("true", True), ("False", False), ("~", None), ("", None),
-        ("42", 42), ("-7", -7), ("0o17", 15), ("0x1f", 31), ("017", 17), ("1_000", "1_000"), ("1.5", 1.5),
-        ("1e3", 1000.0), ("2001-12-14", "2001-12-14"), ("1:20", "1:20"), ("'42'", "42"), ("!!str 42", "42"),
-        ("!!float 1", 1.0), ("!!int 3", 3),
+        ("yes", "yes"),
+        ("no", "no"),
+        ("on", "on"),
+        ("true", True),
+        ("False", False),
+        ("~", None),
+        ("", None),
+        ("42", 42),
+        ("-7", -7),
+        ("0o17", 15),
+        ("0x1f", 31),
+        ("017", 17),
+        ("1_000", "1_000"),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ("2001-12-14", "2001-12-14"),
+        ("1:20", "1:20"),
+        ("'42'", "42"),
+        ("!!str 42", "42"),
+        ("!!float 1", 1.0),
+        ("!!int 3", 3),
     ],
 )
 def test_plain_scalars_follow_the_yaml_1_2_core_schema(written: str, value) -> None:
@@ -76,7 +93,9 @@ def test_a_byte_order_mark_at_the_start_is_allowed_elsewhere_it_is_refused(tmp_p
     path.write_text("services:\n  - {name: ch\ufeffat, memory_gib: 18}\n", encoding="utf-8")
     with pytest.raises(DemandInvalid) as caught:
         load_demand(path)
-    assert str(caught.value.findings[0]).endswith("2:14: character U+FEFF (ZERO WIDTH NO-BREAK SPACE (a byte order mark inside the text)) is not allowed here")
+    assert str(caught.value.findings[0]).endswith(
+        "2:14: character U+FEFF (ZERO WIDTH NO-BREAK SPACE (a byte order mark inside the text)) is not allowed here"
+    )
 
 
 def test_windows_line_endings_keep_lines_and_columns(tmp_path: Path) -> None:

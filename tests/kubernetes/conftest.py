@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,9 @@ EXAMPLES = ("dev", "prod", "onprem")
 
 # Every Kubernetes feature on AWS: FSx claims in two namespaces, time-sliced lab GPUs, MIG by
 # demand, two training GPU types, local NVMe on one pool, queues for every class.
-FULL = HEAD + """\
+FULL = (
+    HEAD
+    + """\
 storage:
   data: {kind: s3}
   scratch: {kind: fsx-lustre, capacity_tib: 2.4, throughput_per_tib: 250, namespaces: [research, serving]}
@@ -61,9 +63,10 @@ queues:
   inference: [serving]
   lab: [research, sandbox]
 """
+)
 
 
-@lru_cache(maxsize=None)
+@cache
 def rendered(stack: str, root: str) -> tuple[FleetPlan, PreviewResult]:
     path = Path(root) / f"{stack}.yaml"
     plan = resolve(load_stack(path), load_catalog())

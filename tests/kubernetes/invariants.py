@@ -25,7 +25,13 @@ def node_groups(plan: FleetPlan, result: PreviewResult) -> dict[str, dict[str, A
     groups = {}
     for pool in plan.pools:
         if pool.existing is not None:
-            groups[pool.name] = {"labels": dict(pool.existing.node_selector), "taints": [], "max": pool.nodes.max, "instance": None, "efa": 0}
+            groups[pool.name] = {
+                "labels": dict(pool.existing.node_selector),
+                "taints": [],
+                "max": pool.nodes.max,
+                "instance": None,
+                "efa": 0,
+            }
             continue
         group = result.named("aws:eks/nodeGroup:NodeGroup", f"{pool.name}-nodes").inputs
         template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template").inputs
@@ -171,7 +177,11 @@ def violations(plan: FleetPlan, result: PreviewResult) -> list[str]:
         names = [entry["name"] for group in spec["resourceGroups"] for entry in group["flavors"]]
         for pod_sets in (1, 2, 3):
             for assignment in itertools.product(names, repeat=pod_sets):
-                types = {next(p for p in plan.pools if p.name == flavor_pool[f]).accelerator.name for f in assignment if f in flavor_pool}
+                types = {
+                    next(p for p in plan.pools if p.name == flavor_pool[f]).accelerator.name
+                    for f in assignment
+                    if f in flavor_pool
+                }
                 if len(types) > 1:
                     found.append(f"{queue_name} admits a {pod_sets}-pod-set job on {sorted(types)}")
                     break

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,14 @@ CRDS = {
     ("kueue.x-k8s.io", "ResourceFlavor"): "kueue__config__components__crd__bases__kueue.x-k8s.io_resourceflavors.yaml",
     ("kueue.x-k8s.io", "ClusterQueue"): "kueue__config__components__crd__bases__kueue.x-k8s.io_clusterqueues.yaml",
     ("kueue.x-k8s.io", "LocalQueue"): "kueue__config__components__crd__bases__kueue.x-k8s.io_localqueues.yaml",
-    ("kueue.x-k8s.io", "WorkloadPriorityClass"): "kueue__config__components__crd__bases__kueue.x-k8s.io_workloadpriorityclasses.yaml",
-    ("mellanox.com", "NicClusterPolicy"): "network-operator__deployment__network-operator__crds__mellanox.com_nicclusterpolicies.yaml",
+    (
+        "kueue.x-k8s.io",
+        "WorkloadPriorityClass",
+    ): "kueue__config__components__crd__bases__kueue.x-k8s.io_workloadpriorityclasses.yaml",
+    (
+        "mellanox.com",
+        "NicClusterPolicy",
+    ): "network-operator__deployment__network-operator__crds__mellanox.com_nicclusterpolicies.yaml",
     ("nvidia.com", "ClusterPolicy"): "gpu-operator__deployments__gpu-operator__crds__nvidia.com_clusterpolicies.yaml",
 }
 CHART_VALUES = {
@@ -51,7 +57,7 @@ def core_errors(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
     return []
 
 
-@lru_cache(maxsize=None)
+@cache
 def _crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
     crd = yaml.safe_load((REFERENCE / CRDS[(group, kind)]).read_text(encoding="utf-8"))
     served = next(v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served"))
@@ -88,7 +94,7 @@ def is_custom(manifest: dict[str, Any]) -> bool:
     return (group, manifest["kind"]) in CRDS
 
 
-@lru_cache(maxsize=None)
+@cache
 def chart_defaults(chart: str) -> dict[str, Any]:
     return yaml.safe_load((REFERENCE / CHART_VALUES[chart]).read_text(encoding="utf-8"))
 

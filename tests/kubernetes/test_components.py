@@ -30,7 +30,11 @@ def test_an_existing_cluster_gets_no_cloud_resource_and_its_own_driver() -> None
     _, result = onprem()
     assert not [r.type for r in result.resources if r.type.startswith("aws:")]
     operator = release_values(result, "gpu-operator")
-    assert operator["driver"] == {"enabled": True, "version": load_catalog().kubernetes.gpu_operator.driver_version, "rdma": {"enabled": True, "useHostMofed": True}}
+    assert operator["driver"] == {
+        "enabled": True,
+        "version": load_catalog().kubernetes.gpu_operator.driver_version,
+        "rdma": {"enabled": True, "useHostMofed": True},
+    }
     assert operator["toolkit"] == {"enabled": True}
 
 
@@ -58,12 +62,18 @@ def test_each_fsx_namespace_gets_a_volume_bound_to_the_file_system_and_a_claim(f
     _, result = full(full_stack_dir)
     [file_system] = result.of_type("aws:fsx/lustreFileSystem:LustreFileSystem")
     volumes = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in result.of_type("kubernetes:core/v1:PersistentVolume")}
-    claims = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"] for r in result.of_type("kubernetes:core/v1:PersistentVolumeClaim")}
+    claims = {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"]
+        for r in result.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    }
     assert set(volumes) == {"scratch-research", "scratch-serving"}
     for name, spec in volumes.items():
         namespace = name.removeprefix("scratch-")
         assert spec["csi"]["volumeHandle"] == file_system.id
-        assert spec["csi"]["volumeAttributes"] == {"dnsname": file_system.outputs["dnsName"], "mountname": file_system.outputs["mountName"]}
+        assert spec["csi"]["volumeAttributes"] == {
+            "dnsname": file_system.outputs["dnsName"],
+            "mountname": file_system.outputs["mountName"],
+        }
         assert spec["claimRef"] == {"namespace": namespace, "name": "scratch"}
         assert claims[(namespace, "scratch")]["volumeName"] == name
         assert spec["capacity"]["storage"] == claims[(namespace, "scratch")]["resources"]["requests"]["storage"] == "2400Gi"
@@ -72,7 +82,9 @@ def test_each_fsx_namespace_gets_a_volume_bound_to_the_file_system_and_a_claim(f
 def test_local_nvme_is_offered_only_on_the_pools_that_mount_it(full_stack_dir) -> None:
     _, result = full(full_stack_dir)
     classes = {r.inputs["metadata"]["name"]: r.inputs for r in result.of_type("kubernetes:storage.k8s.io/v1:StorageClass")}
-    assert classes["cache"]["allowedTopologies"] == [{"matchLabelExpressions": [{"key": "gpufleet.io/pool", "values": ["train-h100"]}]}]
+    assert classes["cache"]["allowedTopologies"] == [
+        {"matchLabelExpressions": [{"key": "gpufleet.io/pool", "values": ["train-h100"]}]}
+    ]
     assert classes["gp3"]["parameters"] == {"type": "gp3", "encrypted": "true"}
     assert classes["gp3"]["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
     assert [name for name, c in classes.items() if c["metadata"].get("annotations")] == ["gp3"]
@@ -96,7 +108,9 @@ def test_training_queues_one_per_gpu_type_and_local_queues_per_namespace(full_st
     flavors = lambda q: [f["name"] for g in queues[q]["resourceGroups"] for f in g["flavors"]]  # noqa: E731
     assert flavors("training-h100-80gb") == ["train-h100"] and flavors("training-b200-180gb") == ["train-b200"]
     assert sorted(flavors("lab")) == ["lab", "serve", "train-b200", "train-h100"]
-    local = sorted((r.inputs["metadata"]["namespace"], r.inputs["spec"]["clusterQueue"]) for r in result.of_type(f"{KUEUE}:LocalQueue"))
+    local = sorted(
+        (r.inputs["metadata"]["namespace"], r.inputs["spec"]["clusterQueue"]) for r in result.of_type(f"{KUEUE}:LocalQueue")
+    )
     assert local == [
         ("research", "lab"),
         ("research", "training-b200-180gb"),
@@ -123,14 +137,16 @@ def test_each_queue_waits_only_for_what_it_names(full_stack_dir) -> None:
     waits_for = sorted(by_urn[u].name for u in kueue.depends_on)
     assert waits_for and all(by_urn[u].type == "aws:eks/nodeGroup:NodeGroup" for u in kueue.depends_on)
     untainted = sorted(
-        group.name for group in result.of_type("aws:eks/nodeGroup:NodeGroup") if not group.inputs.get("taints") and group.inputs["scalingConfig"]["minSize"] >= 1
+        group.name
+        for group in result.of_type("aws:eks/nodeGroup:NodeGroup")
+        if not group.inputs.get("taints") and group.inputs["scalingConfig"]["minSize"] >= 1
     )
     assert waits_for == untainted
     for local in result.of_type(f"{KUEUE}:LocalQueue"):
         assert named(local.depends_on, "ClusterQueue") == [local.inputs["spec"]["clusterQueue"]], local.name
-        assert [by_urn[u].inputs["metadata"]["name"] for u in local.depends_on if by_urn[u].type == "kubernetes:core/v1:Namespace"] == [
-            local.inputs["metadata"]["namespace"]
-        ]
+        assert [
+            by_urn[u].inputs["metadata"]["name"] for u in local.depends_on if by_urn[u].type == "kubernetes:core/v1:Namespace"
+        ] == [local.inputs["metadata"]["namespace"]]
 
 
 def test_autoscaler_scales_only_elastic_pools_with_node_templates_on_their_groups(full_stack_dir) -> None:
@@ -165,9 +181,14 @@ def test_autoscaler_scales_only_elastic_pools_with_node_templates_on_their_group
 def test_autoscaler_role_is_its_own_and_scales_only_this_clusters_groups(full_stack_dir) -> None:
     _, result = full(full_stack_dir)
     # The VPC CNI has its own association too (issue 8): pick the autoscaler's.
-    [association] = [r for r in result.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation") if r.name == "cluster-autoscaler"]
+    [association] = [
+        r for r in result.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation") if r.name == "cluster-autoscaler"
+    ]
     values = release_values(result, "cluster-autoscaler")
-    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("kube-system", values["rbac"]["serviceAccount"]["name"])
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        "kube-system",
+        values["rbac"]["serviceAccount"]["name"],
+    )
     [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "cluster-autoscaler"]
     trust = json.loads(role.inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
@@ -182,7 +203,10 @@ def test_autoscaler_role_is_its_own_and_scales_only_this_clusters_groups(full_st
 def test_a_bad_sharing_field_exits_1_and_writes_nothing(tmp_path) -> None:
     stack = tmp_path / "bad.yaml"
     text = (REPO / "stacks" / "dev.yaml").read_text(encoding="utf-8")
-    stack.write_text(text.replace("    workload: inference\n", "    workload: inference\n    sharing: {time_slicing: {replicas: 4}}\n", 1), encoding="utf-8")
+    stack.write_text(
+        text.replace("    workload: inference\n", "    workload: inference\n    sharing: {time_slicing: {replicas: 4}}\n", 1),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["preview", str(stack), "--out", str(out)])
     assert result.exit_code == 1
@@ -217,7 +241,9 @@ def test_the_default_storage_class_has_its_driver_with_its_own_role(full_stack_d
     assert association["serviceAccount"] == "ebs-csi-controller-sa"
     [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "aws-ebs-csi-driver"]
     assert association["roleArn"] == role.outputs["arn"]
-    [attachment] = [r for r in result.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.name == "aws-ebs-csi-driver"]
+    [attachment] = [
+        r for r in result.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.name == "aws-ebs-csi-driver"
+    ]
     assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 
 

@@ -13,9 +13,32 @@ from gpufleet.preview.manifests import helm_values, kubernetes_objects, manifest
 
 # Each a string some YAML reader resolves as another type when written plain.
 AMBIGUOUS = [
-    "on", "off", "yes", "no", "y", "true", "False", "null", "~", "",
-    "12", "0755", "0o755", "0x1F", "1_000", "1e3", "-.5", "+1.5E-3", "6.", ".inf", "-.Inf", ".NaN",
-    "12:30", "2024-01-01", "=", "<<",
+    "on",
+    "off",
+    "yes",
+    "no",
+    "y",
+    "true",
+    "False",
+    "null",
+    "~",
+    "",
+    "12",
+    "0755",
+    "0o755",
+    "0x1F",
+    "1_000",
+    "1e3",
+    "-.5",
+    "+1.5E-3",
+    "6.",
+    ".inf",
+    "-.Inf",
+    ".NaN",
+    "12:30",
+    "2024-01-01",
+    "=",
+    "<<",
 ]
 
 
@@ -34,16 +57,7 @@ def test_strings_that_look_like_other_types_stay_strings_for_every_reader(value:
 def test_plain_strings_stay_plain_and_text_stays_a_literal_block() -> None:
     text = to_yaml({"b": "serve-h100", "a": {"config.yaml": "version: v1\nmig-configs: {}\n"}, "c": ["on-demand", 3, True, None]})
     assert text == (
-        "a:\n"
-        "  config.yaml: |\n"
-        "    version: v1\n"
-        "    mig-configs: {}\n"
-        "b: serve-h100\n"
-        "c:\n"
-        "- on-demand\n"
-        "- 3\n"
-        "- true\n"
-        "- null\n"
+        "a:\n  config.yaml: |\n    version: v1\n    mig-configs: {}\nb: serve-h100\nc:\n- on-demand\n- 3\n- true\n- null\n"
     )
 
 

@@ -13,7 +13,9 @@ from tests.program.conftest import preview_file
 from tests.stack.test_properties import valid_stacks, write
 
 # Each example is a full offline preview (a few seconds), so fewer than the model's properties.
-PREVIEWS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PREVIEWS = settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @st.composite

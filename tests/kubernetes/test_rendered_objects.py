@@ -53,7 +53,12 @@ def test_every_helm_value_is_a_key_of_the_charts_values(stack) -> None:
 def test_judges_catch_typos() -> None:
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "dta": {"a": "b"}}
     assert core_errors(config_map, "1.33")
-    flavor = {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor", "metadata": {"name": "x"}, "spec": {"nodeLabel": {}}}
+    flavor = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "ResourceFlavor",
+        "metadata": {"name": "x"},
+        "spec": {"nodeLabel": {}},
+    }
     assert custom_resource_errors(flavor)
     queue = {
         "apiVersion": "kueue.x-k8s.io/v1beta2",

@@ -29,7 +29,15 @@ def test_profiles_json_is_stable_and_complete():
     assert first.exit_code == 0 and first.stdout == run("profiles", "H100-80GB", "--json").stdout
     data = json.loads(first.stdout)
     assert data["gpu"] == "H100-80GB"
-    assert [p["profile"] for p in data["profiles"]] == ["1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]
+    assert [p["profile"] for p in data["profiles"]] == [
+        "1g.10gb",
+        "1g.10gb+me",
+        "1g.20gb",
+        "2g.20gb",
+        "3g.40gb",
+        "4g.40gb",
+        "7g.80gb",
+    ]
     assert data["profiles"][4]["placements"] == {"starts": [0, 4], "size": 4}
 
 

@@ -17,9 +17,7 @@ def labels(check) -> list[str]:
 def test_3g_3g_1g_adds_up_to_seven_compute_slices_but_needs_nine_memory_slices():
     check = check_layout(CATALOG, "A100-40GB", {"3g.20gb": 2, "1g.5gb": 1})
     assert not check.feasible
-    assert check.reasons == (
-        "Memory slices: 1 x 1g.5gb (1 each) + 2 x 3g.20gb (4 each) = 9 but A100-40GB has 8.",
-    )
+    assert check.reasons == ("Memory slices: 1 x 1g.5gb (1 each) + 2 x 3g.20gb (4 each) = 9 but A100-40GB has 8.",)
 
 
 def test_4g_with_3g_fits_only_as_4g_at_0_and_3g_at_4_and_notes_the_driver():
@@ -128,9 +126,7 @@ def test_compute_instance_names_count_as_their_gpu_instance():
 
 def test_pinned_starts_must_be_allowed_and_must_not_overlap():
     bad_start = check_layout(CATALOG, "H100-80GB", {"3g.40gb": 1}, placements={"3g.40gb": [2]})
-    assert bad_start.reasons == (
-        "Placement: 3g.40gb cannot start at 2 on H100-80GB; allowed placements {0,4}:4.",
-    )
+    assert bad_start.reasons == ("Placement: 3g.40gb cannot start at 2 on H100-80GB; allowed placements {0,4}:4.",)
     overlap = check_layout(CATALOG, "H100-80GB", {"2g.20gb": 1}, existing=[("3g.40gb", 0)], placements={"2g.20gb": [2]})
     assert overlap.reasons == ("Placement: 3g.40gb@0 (units 0-3) overlaps 2g.20gb@2 (units 2-3).",)
     too_many = check_layout(CATALOG, "H100-80GB", {"2g.20gb": 1}, placements={"2g.20gb": [0, 2]})

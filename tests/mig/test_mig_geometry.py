@@ -54,7 +54,14 @@ def test_geometry_matches_the_research_profile_by_profile(gpu):
         research["max_instances"],
     )
     expected = {
-        p["name"]: (p["profile_id"], p["compute_slices"], p["memory_slices"], p["max_count"], tuple(p["placements"]["starts"]), p["placements"]["size"])
+        p["name"]: (
+            p["profile_id"],
+            p["compute_slices"],
+            p["memory_slices"],
+            p["max_count"],
+            tuple(p["placements"]["starts"]),
+            p["placements"]["size"],
+        )
         for p in research["profiles"]
     }
     actual = {

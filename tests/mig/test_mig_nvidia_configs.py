@@ -159,20 +159,45 @@ custom-config 3 A100-40GB ok
 custom-config 4 A100-40GB ok
 """
 
-STATION = "\n".join(
-    f"{name}-dgx-station-80 0 A100-80GB ok\n{name}-dgx-station-80 1 pci:0x1FB010DE not-judged"
-    for name in ("all-disabled", "all-enabled", "all-1g.10gb", "all-2g.20gb", "all-3g.40gb", "all-4g.40gb", "all-7g.80gb", "all-balanced")
-) + """
+STATION = (
+    "\n".join(
+        f"{name}-dgx-station-80 0 A100-80GB ok\n{name}-dgx-station-80 1 pci:0x1FB010DE not-judged"
+        for name in (
+            "all-disabled",
+            "all-enabled",
+            "all-1g.10gb",
+            "all-2g.20gb",
+            "all-3g.40gb",
+            "all-4g.40gb",
+            "all-7g.80gb",
+            "all-balanced",
+        )
+    )
+    + """
 balanced-k8s-dgx-station-80 0 A100-80GB ok
 balanced-k8s-dgx-station-80 1 A100-80GB ok
 balanced-k8s-dgx-station-80 2 A100-80GB ok
 balanced-k8s-dgx-station-80 3 A100-80GB ok
 balanced-k8s-dgx-station-80 4 pci:0x1FB010DE not-judged
 """
+)
 
 # Position of each all-balanced entry in the two current files (their order differs).
 BALANCED_ORDER = {
-    "mig-parted__deployments__systemd__config-default.yaml": ["GB200", "GB300", "RTX", "B200", "B300", "GH200-144", "H200", "NVL", "80GB", "40GB", "A30", "96GB"],
+    "mig-parted__deployments__systemd__config-default.yaml": [
+        "GB200",
+        "GB300",
+        "RTX",
+        "B200",
+        "B300",
+        "GH200-144",
+        "H200",
+        "NVL",
+        "80GB",
+        "40GB",
+        "A30",
+        "96GB",
+    ],
 }
 
 
@@ -218,7 +243,9 @@ def test_older_and_example_configs_entry_by_entry(name, table):
 
 
 def test_the_one_failing_entry_says_which_limit():
-    verdicts = judge_mig_parted_config(CATALOG, CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml")
+    verdicts = judge_mig_parted_config(
+        CATALOG, CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml"
+    )
     (failed,) = [verdict for verdict in verdicts if verdict.fails]
     assert failed.reasons == (
         "Profile limit: 7 x 1g.10gb but A100-40GB allows at most 4.",
@@ -230,8 +257,7 @@ def test_stale_names_point_at_the_profile_they_became():
     verdicts = judge_mig_parted_config(CATALOG, CONFIGS / "mig-parted__deployments__systemd__config-default.yaml")
     (stale,) = [v for v in verdicts if v.config == "all-7g.189gb"]
     assert stale.reasons == (
-        "No catalog GPU has all of 7g.189gb under current profile names."
-        " 7g.189gb is an earlier name of GB200-186GB 7g.186gb.",
+        "No catalog GPU has all of 7g.189gb under current profile names. 7g.189gb is an earlier name of GB200-186GB 7g.186gb.",
     )
 
 

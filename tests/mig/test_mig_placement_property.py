@@ -21,7 +21,9 @@ def mask(start: int, size: int) -> int:
     return ((1 << size) - 1) << start
 
 
-def brute_force(geometry: MigGeometry, layout: dict[str, int], pinned: dict[str, list[int]], existing: list[tuple[str, int]]) -> bool:
+def brute_force(
+    geometry: MigGeometry, layout: dict[str, int], pinned: dict[str, list[int]], existing: list[tuple[str, int]]
+) -> bool:
     """Try every way to give each instance an allowed start; True if one has no overlap."""
     totals = Counter(layout) + Counter(name for name, _ in existing)
     profiles = geometry.profiles
@@ -41,9 +43,7 @@ def brute_force(geometry: MigGeometry, layout: dict[str, int], pinned: dict[str,
         occupied |= mask(start, profiles[name].size)
     free = {name: layout.get(name, 0) - len(pinned.get(name, [])) for name in layout}
     choices = [
-        [(name, combo) for combo in itertools.combinations(profiles[name].starts, count)]
-        for name, count in free.items()
-        if count
+        [(name, combo) for combo in itertools.combinations(profiles[name].starts, count)] for name, count in free.items() if count
     ]
     for assignment in itertools.product(*choices):
         used, clash = occupied, False
@@ -121,11 +121,11 @@ def test_unpinned_sets_fit_exactly_when_the_counts_fit(gpu):
     geometry = CATALOG.mig[gpu]
     plain = list(geometry.plain_profiles)
     for counts in itertools.product(*(range(p.max_count + 1) for p in plain)):
-        layout = {p.name: c for p, c in zip(plain, counts) if c}
+        layout = {p.name: c for p, c in zip(plain, counts, strict=True) if c}
         counts_pass = (
             sum(counts) <= geometry.max_instances
-            and sum(p.compute_slices * c for p, c in zip(plain, counts)) <= geometry.compute_slices
-            and sum(p.memory_slices * c for p, c in zip(plain, counts)) <= geometry.memory_slices
+            and sum(p.compute_slices * c for p, c in zip(plain, counts, strict=True)) <= geometry.compute_slices
+            and sum(p.memory_slices * c for p, c in zip(plain, counts, strict=True)) <= geometry.memory_slices
         )
         feasible = check_geometry_layout(geometry, layout).feasible
         assert feasible == brute_force(geometry, layout, {}, []) == counts_pass, layout

@@ -171,7 +171,9 @@ mig-configs:
     ],
 )
 def test_files_that_are_not_mig_parted_configs_are_refused_as_a_whole(text, message):
-    with pytest.raises(MigConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        MigConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")
+    ):
         judge_mig_parted_config(CATALOG, text)
 
 

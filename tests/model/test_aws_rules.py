@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.stack import StackInvalid, load_stack
 from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
+from gpufleet.stack import StackInvalid, load_stack
 
 
 def findings(stacks, path):
@@ -26,21 +26,43 @@ def warnings(stacks, path):
 def test_one_zone_network_is_refused_but_a_one_zone_pool_is_fine(stacks):
     path = stacks.write(stacks.head.replace("[us-east-1a, us-east-1b]", "[us-east-1a]"), "node_pools:\n", stacks.system_pool)
     assert findings(stacks, path) == [
-        ("GF-AWS-001", 8, 3, "network.availability_zones", "EKS needs cluster subnets in at least 2 Availability Zones; us-east-1a is 1"),
+        (
+            "GF-AWS-001",
+            8,
+            3,
+            "network.availability_zones",
+            "EKS needs cluster subnets in at least 2 Availability Zones; us-east-1a is 1",
+        ),
     ]
 
 
 def test_control_plane_zone_eks_does_not_support(stacks):
-    path = stacks.write(stacks.head.replace("[us-east-1a, us-east-1b]", "[use1-az3, use1-az4]"), "node_pools:\n", stacks.system_pool)
+    path = stacks.write(
+        stacks.head.replace("[us-east-1a, us-east-1b]", "[use1-az3, use1-az4]"), "node_pools:\n", stacks.system_pool
+    )
     assert findings(stacks, path) == [
-        ("GF-AWS-002", 8, 24, "network.availability_zones.0", "EKS does not place control planes in use1-az3 (unsupported: use1-az3, usw1-az2, cac1-az3)"),
+        (
+            "GF-AWS-002",
+            8,
+            24,
+            "network.availability_zones.0",
+            "EKS does not place control planes in use1-az3 (unsupported: use1-az3, usw1-az2, cac1-az3)",
+        ),
     ]
 
 
 def test_zone_id_of_another_region(stacks):
-    path = stacks.write(stacks.head.replace("[us-east-1a, us-east-1b]", "[use1-az1, usw2-az1]"), "node_pools:\n", stacks.system_pool)
+    path = stacks.write(
+        stacks.head.replace("[us-east-1a, us-east-1b]", "[use1-az1, usw2-az1]"), "node_pools:\n", stacks.system_pool
+    )
     assert findings(stacks, path) == [
-        ("GF-AWS-013", 8, 34, "network.availability_zones.1", "zone id 'usw2-az1' is not in region 'us-east-1' (its zone ids start use1-az)"),
+        (
+            "GF-AWS-013",
+            8,
+            34,
+            "network.availability_zones.1",
+            "zone id 'usw2-az1' is not in region 'us-east-1' (its zone ids start use1-az)",
+        ),
     ]
 
 
@@ -66,7 +88,13 @@ def test_every_pool_tainted_leaves_coredns_nowhere(stacks):
 def test_kubernetes_version_without_pins(stacks):
     path = stacks.write(stacks.head.replace('"1.33"', '"1.29"'), "node_pools:\n", stacks.system_pool)
     assert findings(stacks, path) == [
-        ("GF-AWS-004", 5, 23, "cluster.kubernetes_version", "the catalog pins no add-on versions or AMI release for Kubernetes 1.29 (pinned: 1.32, 1.33)"),
+        (
+            "GF-AWS-004",
+            5,
+            23,
+            "cluster.kubernetes_version",
+            "the catalog pins no add-on versions or AMI release for Kubernetes 1.29 (pinned: 1.32, 1.33)",
+        ),
     ]
 
 
@@ -83,8 +111,13 @@ def test_admin_listed_twice_is_located_at_the_second_entry(stacks):
     head = stacks.head.replace('  kubernetes_version: "1.33"\n', '  kubernetes_version: "1.33"\n' + admins)
     path = stacks.write(head, "node_pools:\n", stacks.system_pool)
     assert findings(stacks, path) == [
-        ("GF-AWS-015", 6, 88, "cluster.admins.2",
-         "admin 'arn:aws:iam::123456789012:role/OPS' is listed twice ('arn:aws:iam::123456789012:role/ops' differs only in case; IAM names ignore case)"),
+        (
+            "GF-AWS-015",
+            6,
+            88,
+            "cluster.admins.2",
+            "admin 'arn:aws:iam::123456789012:role/OPS' is listed twice ('arn:aws:iam::123456789012:role/ops' differs only in case; IAM names ignore case)",
+        ),
     ]
 
 
@@ -104,7 +137,10 @@ def test_pinned_zone_that_does_not_offer_the_type(stacks):
     )
     assert findings(stacks, path) == [
         (
-            "GF-AWS-005", 16, 24, "node_pools.train.availability_zone",
+            "GF-AWS-005",
+            16,
+            24,
+            "node_pools.train.availability_zone",
             "us-east-1b does not offer p5en.48xlarge (checked by zone name, as AWS published it for one account); "
             "us-east-1 offers it in us-east-1a, us-east-1c (ids use1-az2, use1-az6)",
         ),
@@ -120,7 +156,10 @@ def test_training_pool_goes_to_a_zone_that_offers_its_type(stacks):
     )
     train = next(pool for pool in stacks.plan(path).pools if pool.name == "train")
     assert train.zones == ("us-east-1c",), "us-east-1b, the first zone, does not offer p5en"
-    assert train.zone_reason == "the first network zone that offers p5en.48xlarge, checked by zone name, as AWS published it for one account"
+    assert (
+        train.zone_reason
+        == "the first network zone that offers p5en.48xlarge, checked by zone name, as AWS published it for one account"
+    )
 
 
 def test_zone_ids_are_checked_exactly(stacks):
@@ -185,7 +224,13 @@ def test_reservation_placement_group_with_another_strategy(stacks):
         stacks.system_pool,
     )
     assert findings(stacks, path) == [
-        ("GF-AWS-010", 14, 16, "node_pools.odcr.placement", "capacity.placement_group names a cluster placement group, not spread"),
+        (
+            "GF-AWS-010",
+            14,
+            16,
+            "node_pools.odcr.placement",
+            "capacity.placement_group names a cluster placement group, not spread",
+        ),
     ]
 
 
@@ -224,5 +269,7 @@ def test_service_cidr_moves_off_a_vpc_that_overlaps_it(stacks):
     decision = stacks.plan(path).cluster.aws.service_cidr
     assert decision.value == "10.100.0.0/16"
     assert decision.reason.startswith("172.20.0.0/16 overlaps the VPC 172.20.0.0/16")
-    usual = stacks.plan(stacks.write(stacks.head, "node_pools:\n", stacks.system_pool, name="usual.yaml")).cluster.aws.service_cidr
+    usual = stacks.plan(
+        stacks.write(stacks.head, "node_pools:\n", stacks.system_pool, name="usual.yaml")
+    ).cluster.aws.service_cidr
     assert usual.value == "172.20.0.0/16"

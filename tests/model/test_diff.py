@@ -62,14 +62,20 @@ def test_a_stack_against_itself_has_no_differences(stacks) -> None:
 
 def test_spelling_that_resolves_the_same_is_equal(stacks) -> None:
     """Order of keys and a default written out change the file, not the plan."""
-    reordered = BASE.replace("    nodes: {min: 1, max: 2}\n    fabric: tcp\n", "    fabric: tcp\n    nodes: {min: 1, max: 2}\n    capacity: {type: on-demand}\n")
+    reordered = BASE.replace(
+        "    nodes: {min: 1, max: 2}\n    fabric: tcp\n",
+        "    fabric: tcp\n    nodes: {min: 1, max: 2}\n    capacity: {type: on-demand}\n",
+    )
     assert reordered != BASE
     assert changes(stacks, BASE, reordered) == []
 
 
 def test_gpu_type_and_count_and_fleet_totals(stacks) -> None:
     # p5en, not p5e: us-east-1 offers no p5e (catalog zone offerings, issue 8).
-    after = BASE.replace("    instance_type: p5.48xlarge\n    nodes: {min: 2, max: 2}", "    instance_type: p5en.48xlarge\n    nodes: {min: 4, max: 4}")
+    after = BASE.replace(
+        "    instance_type: p5.48xlarge\n    nodes: {min: 2, max: 2}",
+        "    instance_type: p5en.48xlarge\n    nodes: {min: 4, max: 4}",
+    )
     found = fields(changes(stacks, BASE, after))
     assert found["pool.train.instance_type"] == ("p5.48xlarge", "p5en.48xlarge")
     assert found["pool.train.accelerator"] == ("H100-80GB", "H200-141GB")
@@ -80,7 +86,10 @@ def test_gpu_type_and_count_and_fleet_totals(stacks) -> None:
 
 
 def test_fabric_efa_count_and_placement(stacks) -> None:
-    after = BASE.replace("    nodes: {min: 2, max: 2}\n    fabric: efa\n", "    nodes: {min: 2, max: 2}\n    fabric: tcp\n    allow_non_rdma: true\n")
+    after = BASE.replace(
+        "    nodes: {min: 2, max: 2}\n    fabric: efa\n",
+        "    nodes: {min: 2, max: 2}\n    fabric: tcp\n    allow_non_rdma: true\n",
+    )
     found = fields(changes(stacks, BASE, after))
     assert found["pool.train.fabric"] == ("efa", "ethernet")
     assert found["pool.train.efa_interfaces"] == (32, 0)
@@ -89,7 +98,8 @@ def test_fabric_efa_count_and_placement(stacks) -> None:
 
 def test_capacity_and_reservation(stacks) -> None:
     after = BASE.replace(
-        "    fabric: efa\n", "    fabric: efa\n    capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}\n"
+        "    fabric: efa\n",
+        "    fabric: efa\n    capacity: {type: capacity-block, reservation_id: cr-0123456789abcdef0, availability_zone: us-east-1a}\n",
     )
     found = fields(changes(stacks, BASE, after))
     assert found["pool.train.capacity"] == ("on-demand", "capacity-block")
@@ -117,16 +127,22 @@ def test_labels_and_taints(stacks) -> None:
     assert found["pool.serve.workload"] == ("inference", "lab")
     assert found["pool.serve.labels.team"] == (None, "nlp")
     assert found["pool.serve.labels.gpufleet.io/workload"] == ("inference", "lab")
-    assert found["pool.serve.taints"] == (("nvidia.com/gpu=true:NoSchedule",), ("nvidia.com/gpu=true:NoSchedule", "gpufleet.io/workload=lab:NoSchedule"))
+    assert found["pool.serve.taints"] == (
+        ("nvidia.com/gpu=true:NoSchedule",),
+        ("nvidia.com/gpu=true:NoSchedule", "gpufleet.io/workload=lab:NoSchedule"),
+    )
 
 
 def test_pools_and_tiers_only_on_one_side(stacks) -> None:
-    after = BASE.replace("  data: {kind: s3}\n", "  data: {kind: s3}\n  cache: {kind: local-nvme}\n") + """\
+    after = (
+        BASE.replace("  data: {kind: s3}\n", "  data: {kind: s3}\n  cache: {kind: local-nvme}\n")
+        + """\
   lab:
     workload: lab
     instance_type: g6.xlarge
     nodes: {min: 0, max: 3}
 """
+    )
     differences = changes(stacks, BASE, after)
     added = [(d.scope, d.name) for d in differences if d.kind == "added"]
     assert added == [("pool", "lab"), ("storage", "cache")]
@@ -137,7 +153,10 @@ def test_pools_and_tiers_only_on_one_side(stacks) -> None:
     assert lab.left_location is None
     assert (lab.right_location.line, lab.right_location.column) == (right_lines.index("  lab:") + 1, 3)
     removed = compare(stacks.plan(stacks.directory / "right.yaml"), stacks.plan(stacks.directory / "left.yaml"))
-    assert [(d.kind, d.scope, d.name) for d in removed if d.kind != "changed"] == [("removed", "pool", "lab"), ("removed", "storage", "cache")]
+    assert [(d.kind, d.scope, d.name) for d in removed if d.kind != "changed"] == [
+        ("removed", "pool", "lab"),
+        ("removed", "storage", "cache"),
+    ]
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -158,7 +177,10 @@ def test_diff_exit_codes_like_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Each pool's differences follow one heading that says where both files write the pool.
     heading = f"pool train-h200 (stacks/staging.yaml:{line_of('staging', '  train-h200:')}:3, stacks/prod.yaml:{line_of('prod', '  train-h200:')}:3)"
     group = lines[lines.index(heading) + 1 :]
-    assert "  ~ capacity: on-demand -> capacity-block" in group[: group.index(next(l for l in group if not l.startswith("  ")))]
+    assert (
+        "  ~ capacity: on-demand -> capacity-block"
+        in group[: group.index(next(row for row in group if not row.startswith("  ")))]
+    )
     assert "  ~ capacity_gib: 9600 -> 48000" in lines
     changed = [line for line in lines if line.startswith(("  ~ ", "+ ", "- "))]
     assert lines[-1] == f"{len(changed)} difference(s)"

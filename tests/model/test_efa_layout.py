@@ -131,7 +131,9 @@ EFA_TYPES_ALL = ("interface", "efa", "efa-only")
 
 
 def test_efa_maximum_below_card_count_caps_the_layout() -> None:
-    inst = _synthetic([NetworkCardGroup(first=0, count=8, interface_types=EFA_TYPES_ALL, max_interfaces=4, baseline_gbps=100)], max_efa=3)
+    inst = _synthetic(
+        [NetworkCardGroup(first=0, count=8, interface_types=EFA_TYPES_ALL, max_interfaces=4, baseline_gbps=100)], max_efa=3
+    )
     layout = efa_layout(inst)
     assert layout.efa_count == 3
     assert layout.interfaces == (
@@ -159,7 +161,9 @@ def test_efa_maximum_below_card_count_without_card_zero() -> None:
 
 def test_card_zero_with_room_for_one_interface_uses_an_efa_primary() -> None:
     # With one ENI on card 0, the only way to give it EFA is an EFA-with-ENA primary.
-    inst = _synthetic([NetworkCardGroup(first=0, count=2, interface_types=EFA_TYPES_ALL, max_interfaces=1, baseline_gbps=100)], max_efa=2)
+    inst = _synthetic(
+        [NetworkCardGroup(first=0, count=2, interface_types=EFA_TYPES_ALL, max_interfaces=1, baseline_gbps=100)], max_efa=2
+    )
     layout = efa_layout(inst)
     assert layout.interfaces == (InterfaceSlot(0, 0, "efa"), InterfaceSlot(1, 0, "efa-only"))
     assert layout.efa_count == 2

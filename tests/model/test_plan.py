@@ -344,8 +344,14 @@ def test_network_layout(stacks) -> None:
     network = plan.network
     assert network.vpc_cidr == IPv4Network("10.0.0.0/16")
     # Shared private subnets: /20s of the lower half; public: /23s of the top /20.
-    assert [(s.zone, str(s.cidr)) for s in network.shared_private_subnets] == [("us-east-1a", "10.0.0.0/20"), ("us-east-1b", "10.0.16.0/20")]
-    assert [(s.zone, str(s.cidr)) for s in network.public_subnets] == [("us-east-1a", "10.0.240.0/23"), ("us-east-1b", "10.0.242.0/23")]
+    assert [(s.zone, str(s.cidr)) for s in network.shared_private_subnets] == [
+        ("us-east-1a", "10.0.0.0/20"),
+        ("us-east-1b", "10.0.16.0/20"),
+    ]
+    assert [(s.zone, str(s.cidr)) for s in network.public_subnets] == [
+        ("us-east-1a", "10.0.240.0/23"),
+        ("us-east-1b", "10.0.242.0/23"),
+    ]
 
     train_a, train_b, serve = pool(plan, "train-a"), pool(plan, "train-b"), pool(plan, "serve")
     # Training pools each get their own subnet in their own zone, sized to them: (2 nodes + 2

@@ -55,10 +55,12 @@ def test_a_pool_larger_than_the_pool_space_is_a_located_error(stacks):
     # (64 + 2) x 750 addresses (no EFA: all 15 slots of card 0 carry pods): more than the /18
     # the pool space holds at most.
     path = stacks.aws("node_pools:\n", stacks.system_pool, reserved_p4d("huge", 64))
-    [(line, column, field, message)] = stacks.resolve_problems(path)
+    [(line, _column, field, message)] = stacks.resolve_problems(path)
     assert stacks.rules == ["GF-NET-005"]
     assert (line, field) == (17, "node_pools.huge.nodes.max")
-    assert message.startswith("needs a /16 for 49500 addresses ((64 nodes + 2 surge of a DEFAULT update) x 750 addresses per node")
+    assert message.startswith(
+        "needs a /16 for 49500 addresses ((64 nodes + 2 surge of a DEFAULT update) x 750 addresses per node"
+    )
     assert message.endswith("the largest block of the pool space is 10.0.128.0/18 (16379 usable)")
 
 
@@ -72,7 +74,9 @@ def test_a_pool_that_finds_no_free_block_left_is_a_located_error(stacks):
 
 
 def test_removed_control_plane_zones_below_the_eks_minimum_are_an_error(stacks):
-    path = stacks.write(stacks.head.replace("[us-east-1a, us-east-1b]", "[us-east-1a, us-east-1c]"), "node_pools:\n", stacks.system_pool)
+    path = stacks.write(
+        stacks.head.replace("[us-east-1a, us-east-1b]", "[us-east-1a, us-east-1c]"), "node_pools:\n", stacks.system_pool
+    )
     path.with_name("stack.subnets.lock").write_text("control_plane_zones: [us-east-1a, us-east-1b]\npool_subnets: {}\n")
     [(line, _, field, message)] = stacks.resolve_problems(path)
     assert stacks.rules == ["GF-NET-008"]
@@ -81,7 +85,11 @@ def test_removed_control_plane_zones_below_the_eks_minimum_are_an_error(stacks):
 
 
 def test_an_added_zone_is_a_note_and_stays_out_of_the_control_plane(stacks):
-    path = stacks.write(stacks.head.replace("[us-east-1a, us-east-1b]", "[us-east-1a, us-east-1b, us-east-1c]"), "node_pools:\n", stacks.system_pool)
+    path = stacks.write(
+        stacks.head.replace("[us-east-1a, us-east-1b]", "[us-east-1a, us-east-1b, us-east-1c]"),
+        "node_pools:\n",
+        stacks.system_pool,
+    )
     path.with_name("stack.subnets.lock").write_text("control_plane_zones: [us-east-1a, us-east-1b]\npool_subnets: {}\n")
     plan = stacks.plan(path)
     [note] = [f for f in plan.findings if f.rule_id == "GF-NET-007"]
@@ -95,7 +103,12 @@ def test_an_added_zone_is_a_note_and_stays_out_of_the_control_plane(stacks):
     ("text", "rule", "where", "says"),
     [
         ("- a list\n", "GF-SUBNET-001", (1, 1), "a subnet record must be a YAML mapping"),
-        ("control_plane_zones: [us-east-1a]\npool_subnets:\n  a: 10.0.128.0/24\n  b: 10.0.128.0/23\n", "GF-STACK-004", (2, 1), "b's 10.0.128.0/23 overlaps a's 10.0.128.0/24"),
+        (
+            "control_plane_zones: [us-east-1a]\npool_subnets:\n  a: 10.0.128.0/24\n  b: 10.0.128.0/23\n",
+            "GF-STACK-004",
+            (2, 1),
+            "b's 10.0.128.0/23 overlaps a's 10.0.128.0/24",
+        ),
         ("pool_subnets:\n  a: 167804928\n", "GF-STACK-004", (2, 6), "a subnet is a CIDR block written as text"),
         ("pool_subnet: {}\n", "GF-STACK-002", (1, 1), "pool_subnet"),
     ],
@@ -113,9 +126,16 @@ def test_a_broken_record_is_refused_located_in_the_record(stacks, text, rule, wh
 
 
 def test_drift_names_each_difference():
-    recorded = SubnetRecord(control_plane_zones=("us-east-1a", "us-east-1b"), pool_subnets={"a": "10.0.128.0/24", "gone": "10.0.129.0/24"})
-    planned = SubnetRecord(control_plane_zones=("us-east-1a", "us-east-1b"), pool_subnets={"a": "10.0.128.0/24", "new": "10.0.130.0/24"})
-    assert record_drift(recorded, planned) == ["pool gone: 10.0.129.0/24 recorded, no subnet planned", "pool new: not recorded recorded, 10.0.130.0/24 planned"]
+    recorded = SubnetRecord(
+        control_plane_zones=("us-east-1a", "us-east-1b"), pool_subnets={"a": "10.0.128.0/24", "gone": "10.0.129.0/24"}
+    )
+    planned = SubnetRecord(
+        control_plane_zones=("us-east-1a", "us-east-1b"), pool_subnets={"a": "10.0.128.0/24", "new": "10.0.130.0/24"}
+    )
+    assert record_drift(recorded, planned) == [
+        "pool gone: 10.0.129.0/24 recorded, no subnet planned",
+        "pool new: not recorded recorded, 10.0.130.0/24 planned",
+    ]
     assert record_drift(planned, planned) == []
     assert record_drift(None, planned) == ["the stack has no subnet record yet"]
 

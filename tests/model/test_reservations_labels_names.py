@@ -34,7 +34,12 @@ def test_reservation_zone_outside_the_network(stacks) -> None:
     )
     # Line 14; the zone value sits at column 92.
     assert stacks.resolve_problems(path) == [
-        (14, 92, "node_pools.serve.capacity.availability_zone", "zone 'us-east-1d' is not one of the network's zones: us-east-1a, us-east-1b"),
+        (
+            14,
+            92,
+            "node_pools.serve.capacity.availability_zone",
+            "zone 'us-east-1d' is not one of the network's zones: us-east-1a, us-east-1b",
+        ),
     ]
     assert stacks.rules == ["GF-ZONE-002"]
 
@@ -53,7 +58,12 @@ def test_pool_zone_that_contradicts_its_reservation(stacks) -> None:
         stacks.system_pool,
     )
     assert stacks.resolve_problems(path) == [
-        (14, 24, "node_pools.serve.availability_zone", "zone 'us-east-1a' differs from the zone of cr-0123456789abcdef0 (us-east-1b)"),
+        (
+            14,
+            24,
+            "node_pools.serve.availability_zone",
+            "zone 'us-east-1a' differs from the zone of cr-0123456789abcdef0 (us-east-1b)",
+        ),
     ]
     assert stacks.rules == ["GF-ZONE-001"]
 
@@ -70,7 +80,12 @@ def test_reserved_capacity_without_a_zone_is_refused_when_read(stacks) -> None:
         """
     )
     assert stacks.load_problems(path) == [
-        (14, 5, "node_pools.serve.capacity", "capacity type capacity-block needs availability_zone: a reservation lives in one zone"),
+        (
+            14,
+            5,
+            "node_pools.serve.capacity",
+            "capacity type capacity-block needs availability_zone: a reservation lives in one zone",
+        ),
     ]
     assert stacks.rules == ["GF-STACK-004"]
 
@@ -98,8 +113,16 @@ def test_user_labels_cannot_take_gpufleets_own_keys(stacks) -> None:
     )
     problems = stacks.resolve_problems(path)
     assert [(line, field, message) for line, _, field, message in problems] == [
-        (14, "node_pools.serve.labels.gpufleet.io/pool", "label 'gpufleet.io/pool' is set by gpufleet itself; choose another key"),
-        (14, "node_pools.serve.labels.nvidia.com/mig.config", "label 'nvidia.com/mig.config' is set by gpufleet itself; choose another key"),
+        (
+            14,
+            "node_pools.serve.labels.gpufleet.io/pool",
+            "label 'gpufleet.io/pool' is set by gpufleet itself; choose another key",
+        ),
+        (
+            14,
+            "node_pools.serve.labels.nvidia.com/mig.config",
+            "label 'nvidia.com/mig.config' is set by gpufleet itself; choose another key",
+        ),
     ]
     assert stacks.rules == ["GF-LABEL-001", "GF-LABEL-001"]
 

@@ -154,7 +154,9 @@ def test_dangling_reference_with_nothing_defined(stacks) -> None:
         """,
         stacks.system_pool,
     )
-    assert stacks.resolve_problems(path) == [(14, 10, "node_pools.serve.mig", "unknown MIG plan 'halves' (the stack defines none)")]
+    assert stacks.resolve_problems(path) == [
+        (14, 10, "node_pools.serve.mig", "unknown MIG plan 'halves' (the stack defines none)")
+    ]
     assert stacks.rules == ["GF-REF-002"]
 
 
@@ -351,7 +353,12 @@ def test_pool_zone_not_in_the_network(stacks) -> None:
     )
     # Line 14 "    availability_zone: us-east-1c": the value at column 24.
     assert stacks.resolve_problems(path) == [
-        (14, 24, "node_pools.serve.availability_zone", "zone 'us-east-1c' is not one of the network's zones: us-east-1a, us-east-1b"),
+        (
+            14,
+            24,
+            "node_pools.serve.availability_zone",
+            "zone 'us-east-1c' is not one of the network's zones: us-east-1a, us-east-1b",
+        ),
     ]
     assert stacks.rules == ["GF-ZONE-002"]
 
@@ -418,7 +425,12 @@ def test_capacity_block_needs_min_zero_or_max(stacks) -> None:
     # Line 15 "    nodes: ..." is a mapping: located at its key, column 5.
     assert stacks.resolve_problems(path) == [
         # Issue 8: min 0 is allowed too (EKS creates capacity-block groups at 0 before the block starts).
-        (15, 5, "node_pools.train.nodes", "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max"),
+        (
+            15,
+            5,
+            "node_pools.train.nodes",
+            "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max",
+        ),
     ]
     assert stacks.rules == ["GF-CAP-002"]
 
@@ -815,7 +827,12 @@ def test_every_semantic_problem_in_one_run_sorted_by_line(stacks) -> None:
     assert problems == [
         (10, 14, "fabrics.ib.kind", "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)"),
         (15, 20, "node_pools.train.instance_type", "unknown instance type 'p5e.48xl' (did you mean 'p5e.48xlarge'?)"),
-        (21, 13, "node_pools.serve.fabric", "g6.xlarge does not support EFA (EFA-capable g6 sizes: g6.8xlarge, g6.12xlarge, g6.16xlarge, g6.24xlarge, g6.48xlarge)"),
+        (
+            21,
+            13,
+            "node_pools.serve.fabric",
+            "g6.xlarge does not support EFA (EFA-capable g6 sizes: g6.8xlarge, g6.12xlarge, g6.16xlarge, g6.24xlarge, g6.48xlarge)",
+        ),
         (22, 22, "node_pools.serve.capacity.type", f"g6.xlarge cannot run in a capacity block (eligible: {CB_ELIGIBLE})"),
         (23, 3, "node_pools.lab", f"multi-node training (up to 3 nodes) has no fabric; {NO_RDMA}"),
     ]
@@ -831,7 +848,12 @@ def test_zone_suffix_must_be_a_lowercase_letter(stacks) -> None:
     path = stacks.write(text, "node_pools:\n", stacks.system_pool)
     # AWS zone names end in a lowercase letter; 'us-east-1B' is at column 36 of line 8.
     assert stacks.resolve_problems(path) == [
-        (8, 36, "network.availability_zones.1", "zone 'us-east-1B' is not in region 'us-east-1' (expected 'us-east-1a', 'us-east-1b', ...)"),
+        (
+            8,
+            36,
+            "network.availability_zones.1",
+            "zone 'us-east-1B' is not in region 'us-east-1' (expected 'us-east-1a', 'us-east-1b', ...)",
+        ),
     ]
     assert stacks.rules == ["GF-NET-003"]
 
@@ -905,7 +927,11 @@ def test_mig_demand_spread_over_identical_nodes(stacks) -> None:
     )
     plan = stacks.plan(path)
     (serve,) = [p for p in plan.pools if p.name == "serve"]
-    per_node = sum(count * (len(entry.devices) if entry.devices != "all" else 8) for entry in serve.mig.device_layouts for count in (entry.layout or {}).values())
+    per_node = sum(
+        count * (len(entry.devices) if entry.devices != "all" else 8)
+        for entry in serve.mig.device_layouts
+        for count in (entry.layout or {}).values()
+    )
     assert per_node * serve.nodes.max >= 70
     assert all(device < 8 for entry in serve.mig.device_layouts if entry.devices != "all" for device in entry.devices)
 
@@ -925,6 +951,9 @@ def test_mig_device_entries_must_not_overlap(stacks) -> None:
     )
     # GPU 1 would get two layouts; the second entry (line 14) is the one in conflict.
     problems = stacks.resolve_problems(path)
-    assert [(line, field) for line, _, field, _ in problems][:1] in ([(14, "mig_plans.mixed.devices.1")], [(14, "mig_plans.mixed.devices.1.devices")])
+    assert [(line, field) for line, _, field, _ in problems][:1] in (
+        [(14, "mig_plans.mixed.devices.1")],
+        [(14, "mig_plans.mixed.devices.1.devices")],
+    )
     assert "1" in problems[0][3]
     assert stacks.rules == ["GF-MIG-005"]

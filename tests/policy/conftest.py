@@ -20,8 +20,8 @@ from gpufleet.policy.analyzer import AnalyzedResource, PolicyPackSession, StackI
 from gpufleet.policy.check import analyzed
 from gpufleet.policy.results import PolicyFinding, policy_findings
 from gpufleet.preview import run_preview
-from tests.program.conftest import record_subnets
 from gpufleet.stack import load_stack
+from tests.program.conftest import record_subnets
 
 REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "policies"
@@ -130,13 +130,18 @@ def changed(resources: Resources, name: str, change: Callable[[dict[str, Any]], 
     return out
 
 
-def added(resources: Resources, like: str, type_token: str, name: str, inputs: dict[str, Any], depends_on: tuple[str, ...] = ()) -> Resources:
+def added(
+    resources: Resources, like: str, type_token: str, name: str, inputs: dict[str, Any], depends_on: tuple[str, ...] = ()
+) -> Resources:
     """The graph plus one resource, parented like the resource called ``like``."""
     sibling = next(r for r in resources if r.name == like)
     prefix, _, _ = sibling.urn.rpartition("::")
     parent_types = prefix.split("::")[2].rsplit("$", 1)[0]
     urn = f"{'::'.join(prefix.split('::')[:2])}::{parent_types}${type_token}::{name}"
-    return [*resources, AnalyzedResource(urn=urn, type=type_token, name=name, inputs=inputs, parent=sibling.parent, dependencies=depends_on)]
+    return [
+        *resources,
+        AnalyzedResource(urn=urn, type=type_token, name=name, inputs=inputs, parent=sibling.parent, dependencies=depends_on),
+    ]
 
 
 def removed(resources: Resources, name: str) -> Resources:

@@ -21,7 +21,9 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     assert len(names) == len(set(names)) == 24
     rule_ids = sorted(tag for policy in run.policies for tag in policy.tags if tag.startswith("GF-"))
     assert rule_ids == sorted({f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 13)})
-    assert all(policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies)
+    assert all(
+        policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies
+    )
     advisory = sorted(policy.name for policy in run.policies if policy.enforcement == "advisory")
     assert advisory == [], "every policy blocks by default; a stack lowers one with --policy-config"
     feed = run.policy("hot-storage-feeds-training")
@@ -38,8 +40,12 @@ def test_installed_pack_runs_the_same_policies_as_the_projects(prod_resources):
 
 
 def test_policy_config_file_sets_levels_and_thresholds(analyze_prod, prod_resources):
-    plain_and_open = changed(removed(prod_resources, "datasets-tls-only"), "ai-prod-eks", lambda inputs: inputs["vpcConfig"].pop("publicAccessCidrs"))
-    findings = analyze_prod(plain_and_open, {"all": "advisory", "s3-tls-only": "mandatory", "eks-endpoint-not-public-in-production": "disabled"})
+    plain_and_open = changed(
+        removed(prod_resources, "datasets-tls-only"), "ai-prod-eks", lambda inputs: inputs["vpcConfig"].pop("publicAccessCidrs")
+    )
+    findings = analyze_prod(
+        plain_and_open, {"all": "advisory", "s3-tls-only": "mandatory", "eks-endpoint-not-public-in-production": "disabled"}
+    )
     assert [(f.finding.rule_id, f.finding.severity) for f in findings] == [("GF-SEC-004", "error")]
 
 
@@ -48,8 +54,14 @@ def test_policy_config_file_sets_levels_and_thresholds(analyze_prod, prod_resour
     [
         ({"no-such-policy": "mandatory"}, "policy config names unknown policies: no-such-policy"),
         ({"s3-tls-only": "blocking"}, "policy s3-tls-only: enforcementLevel 'blocking' is not one of"),
-        ({"hot-storage-feeds-training": {"read_mbs_per_gpu": -5}}, "policy hot-storage-feeds-training: read_mbs_per_gpu: -5 is less than or equal to the minimum of 0"),
-        ({"imdsv2-required": {"max_hops": 1}}, "policy imdsv2-required: Additional properties are not allowed ('max_hops' was unexpected)"),
+        (
+            {"hot-storage-feeds-training": {"read_mbs_per_gpu": -5}},
+            "policy hot-storage-feeds-training: read_mbs_per_gpu: -5 is less than or equal to the minimum of 0",
+        ),
+        (
+            {"imdsv2-required": {"max_hops": 1}},
+            "policy imdsv2-required: Additional properties are not allowed ('max_hops' was unexpected)",
+        ),
     ],
 )
 def test_bad_policy_config_is_a_usage_error(prod_resources, config, message):
@@ -84,7 +96,7 @@ def test_any_pack_whose_policy_raises_is_reported_not_passed(prod_resources):
 
 
 def test_a_directory_without_pulumipolicy_yaml_is_refused(tmp_path):
-    with pytest.raises(PolicyPackError, match="is not a policy pack: it has no PulumiPolicy.yaml"):
+    with pytest.raises(PolicyPackError, match=r"is not a policy pack: it has no PulumiPolicy\.yaml"):
         run_pack(tmp_path, StackIdentity("gpufleet", "prod"), [])
 
 

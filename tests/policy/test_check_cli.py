@@ -46,7 +46,9 @@ def test_violations_are_grouped_by_pool_and_resource(tight):
     assert lines[0] == f"{tight}: 4 mandatory, 0 advisory violation(s) of 24 policies"
     at = lines.index(f"  pool train-h200 ({tight}:{key_line(tight, 'node_pools', 'train-h200')}:3)")
     assert lines[at + 1] == "    gpufleet:aws:NodePool train-h200"
-    assert lines[at + 2].startswith("      mandatory GF-PRC-008 hot-storage-feeds-training: pool train-h200: storage tier scratch delivers 768 MB/s")
+    assert lines[at + 2].startswith(
+        "      mandatory GF-PRC-008 hot-storage-feeds-training: pool train-h200: storage tier scratch delivers 768 MB/s"
+    )
     assert f"  pool serve-l4 ({tight}:{key_line(tight, 'node_pools', 'serve-l4')}:3)" in lines
     assert lines[-1] == "4 mandatory violation(s) in 1 stack(s)"
 
@@ -60,8 +62,17 @@ def test_sarif_validates_against_the_2_1_0_schema_and_points_at_stack_lines(sari
     assert rules == sorted(rules) and {"GF-PRC-008", "GF-PRC-009", "GF-PRC-010"} <= set(rules)
     fits = [r for r in run["results"] if r["ruleId"] == "GF-PRC-009"]
     assert {r["level"] for r in fits} == {"error"}
-    where = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in fits}
-    assert where == {("tight.yaml", key_line(tight, "node_pools", "train-h200")), ("tight.yaml", key_line(tight, "node_pools", "serve-l4"))}
+    where = {
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in fits
+    }
+    assert where == {
+        ("tight.yaml", key_line(tight, "node_pools", "train-h200")),
+        ("tight.yaml", key_line(tight, "node_pools", "serve-l4")),
+    }
     assert {r["level"] for r in run["results"] if r["ruleId"] == "GF-PRC-010"} == {"error"}
     assert all(rules[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
     assert fits[0]["locations"][0]["logicalLocations"][0]["kind"] == "resource"
@@ -77,14 +88,20 @@ def test_json_is_sorted_and_stable(tight, tmp_path):
     (stack,) = document["stacks"]
     assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("tight", 0, 4, 24)
     feed = next(v for v in stack["violations"] if v["rule"] == "GF-PRC-008")
-    assert (feed["field"], feed["line"], feed["enforcement"]) == ("node_pools.train-h200", key_line(tight, "node_pools", "train-h200"), "advisory")
+    assert (feed["field"], feed["line"], feed["enforcement"]) == (
+        "node_pools.train-h200",
+        key_line(tight, "node_pools", "train-h200"),
+        "advisory",
+    )
     again = runner.invoke(app, ["check", str(tight), "--format", "json", "--policy-config", str(config)])
     assert again.stdout == first.stdout
 
 
 def test_an_invalid_stack_fails_with_its_located_problems_and_no_policy_run(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(PROD.read_text(encoding="utf-8").replace("instance_type: p5e.48xlarge", "instance_type: p5e.48xl"), encoding="utf-8")
+    bad.write_text(
+        PROD.read_text(encoding="utf-8").replace("instance_type: p5e.48xlarge", "instance_type: p5e.48xl"), encoding="utf-8"
+    )
     result = runner.invoke(app, ["check", str(bad), "--format", "json"])
     assert result.exit_code == 1
     (stack,) = json.loads(result.stdout)["stacks"]

@@ -41,7 +41,9 @@ def test_pull_requests_run_lint_tests_and_the_offline_policy_gate():
     (run,) = steps_running(check, "gpufleet check")
     assert run["run"] == ".venv/bin/gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif"
     (upload,) = steps_running(check, "github/codeql-action/upload-sarif")
-    assert upload["with"]["sarif_file"] == "gpufleet.sarif" and "!cancelled()" in upload["if"], "findings upload even when the gate fails"
+    assert upload["with"]["sarif_file"] == "gpufleet.sarif" and "!cancelled()" in upload["if"], (
+        "findings upload even when the gate fails"
+    )
     assert check["permissions"]["security-events"] == "write"
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.policy.conftest import DEV, TIGHT, changed, messages, of_rule, preview_resources, session_for
 
+
 def _without_efa(inputs):
     inputs["networkInterfaces"] = inputs["networkInterfaces"][:1]
 
@@ -39,7 +40,11 @@ def broken(analyze_prod, prod_resources):
     MIG labels naming a missing config and a config planned for another GPU."""
     fixture = changed(prod_resources, "train-h200-template", _without_efa)
     fixture = changed(fixture, "train-h200-template", lambda inputs: inputs.update(placement={"groupName": "pg-1"}))
-    fixture = changed(fixture, "train-h200-nodes", lambda inputs: inputs.update(subnetIds=["subnet-a", "subnet-b"], instanceTypes=["p5e.48xlarge", "p4d.24xlarge"]))
+    fixture = changed(
+        fixture,
+        "train-h200-nodes",
+        lambda inputs: inputs.update(subnetIds=["subnet-a", "subnet-b"], instanceTypes=["p5e.48xlarge", "p4d.24xlarge"]),
+    )
     fixture = changed(fixture, "train-h200-nodes", _no_workload_taint)
     fixture = changed(fixture, "serve-h100-nodes", _label("serve-everything"))
     fixture = changed(fixture, "lab-l4-nodes", _label("serve-balanced"))
@@ -81,7 +86,9 @@ def tight(tight_spec):
 
 
 def test_multi_node_training_on_an_rdma_fabric(broken, prod_baseline):
-    assert "pool train-h200: trains on up to 16 nodes over plain Ethernet; give it a fabric of kind efa." in messages(broken, "GF-PRC-001", "node_pools.train-h200")
+    assert "pool train-h200: trains on up to 16 nodes over plain Ethernet; give it a fabric of kind efa." in messages(
+        broken, "GF-PRC-001", "node_pools.train-h200"
+    )
     assert of_rule(prod_baseline, "GF-PRC-001") == []
 
 
@@ -97,8 +104,12 @@ def test_training_in_one_subnet(broken, prod_baseline):
 
 
 def test_training_in_a_cluster_placement_group_unless_reserved(broken, short_of_efa, prod_baseline):
-    assert "multi-node training without a cluster placement group" in messages(short_of_efa, "GF-PRC-004", "node_pools.train-h200")
-    assert "a placement group on top of a capacity block makes launches fail" in messages(broken, "GF-PRC-004", "node_pools.train-h200")
+    assert "multi-node training without a cluster placement group" in messages(
+        short_of_efa, "GF-PRC-004", "node_pools.train-h200"
+    )
+    assert "a placement group on top of a capacity block makes launches fail" in messages(
+        broken, "GF-PRC-004", "node_pools.train-h200"
+    )
     assert of_rule(prod_baseline, "GF-PRC-004") == [], "a capacity block places the pool without a placement group"
 
 
@@ -113,29 +124,41 @@ def test_training_kept_apart_from_inference_by_taints(broken, prod_baseline):
 
 
 def test_mig_config_labels_name_feasible_entries(broken, prod_baseline):
-    assert "nvidia.com/mig.config=serve-everything names no entry of the mig-parted config" in messages(broken, "GF-PRC-007", "node_pools.serve-h100")
+    assert "nvidia.com/mig.config=serve-everything names no entry of the mig-parted config" in messages(
+        broken, "GF-PRC-007", "node_pools.serve-h100"
+    )
     assert "nvidia.com/mig.config=serve-balanced has no entry for L4" in messages(broken, "GF-PRC-007", "node_pools.lab-l4")
     assert of_rule(prod_baseline, "GF-PRC-007") == []
 
 
 def test_hot_storage_feeds_the_training_pools_mounting_it(tight, tight_spec, prod_baseline):
     text = messages(tight, "GF-PRC-008", "node_pools.train-h200", tight_spec)
-    assert "storage tier scratch delivers 768 MB/s to training pools needing 23,040 MB/s (180 MB/s per GPU), feed ratio 0.03" in text
+    assert (
+        "storage tier scratch delivers 768 MB/s to training pools needing 23,040 MB/s (180 MB/s per GPU), feed ratio 0.03" in text
+    )
     assert of_rule(prod_baseline, "GF-PRC-008") == []
 
 
 def test_models_fit_gpu_memory(tight, tight_spec, prod_baseline):
-    assert "model giant needs 582.1 GiB but has 141.0 GiB (sharded over 128 GPUs)" in messages(tight, "GF-PRC-009", "node_pools.train-h200", tight_spec)
-    assert "model llama-70b needs 163.0 GiB but has 22.4 GiB (1 x L4-24GB on one node)" in messages(tight, "GF-PRC-009", "node_pools.serve-l4", tight_spec)
+    assert "model giant needs 582.1 GiB but has 141.0 GiB (sharded over 128 GPUs)" in messages(
+        tight, "GF-PRC-009", "node_pools.train-h200", tight_spec
+    )
+    assert "model llama-70b needs 163.0 GiB but has 22.4 GiB (1 x L4-24GB on one node)" in messages(
+        tight, "GF-PRC-009", "node_pools.serve-l4", tight_spec
+    )
     assert of_rule(prod_baseline, "GF-PRC-009") == []
 
 
 def test_non_production_gpu_pools_scale_to_zero(analyze_dev, dev_resources, dev_baseline, prod_baseline):
     always_on = changed(dev_resources, "serve-l4-nodes", lambda inputs: inputs["scalingConfig"].update(minSize=1))
     findings = analyze_dev(always_on)
-    assert "keeps 1 node(s) of 1 GPUs running outside production; set nodes.min to 0" in messages(findings, "GF-PRC-010", "node_pools.serve-l4", DEV)
+    assert "keeps 1 node(s) of 1 GPUs running outside production; set nodes.min to 0" in messages(
+        findings, "GF-PRC-010", "node_pools.serve-l4", DEV
+    )
     assert [(f.finding.severity, f.enforcement) for f in of_rule(findings, "GF-PRC-010")] == [("error", "mandatory")]
-    assert [f.finding.severity for f in of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": "advisory"}), "GF-PRC-010")] == ["warning"]
+    assert [
+        f.finding.severity for f in of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": "advisory"}), "GF-PRC-010")
+    ] == ["warning"]
     assert of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": {"expensive_gpus_per_node": 4}}), "GF-PRC-010") == []
     assert of_rule(analyze_dev(always_on, {"non-production-scale-to-zero": {"production_stacks": ["dev"]}}), "GF-PRC-010") == []
     assert of_rule(dev_baseline, "GF-PRC-010") == []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.policy.conftest import PACK, PROD, identity, of_rule
 from gpufleet.policy.analyzer import PolicyPackSession, StackIdentity
 from gpufleet.policy.results import policy_findings
 from gpufleet.stack import load_stack
+from tests.policy.conftest import PACK, PROD, identity, of_rule
 
 
 def test_secret_looking_config_must_be_a_secret(prod_resources):
@@ -16,4 +16,7 @@ def test_secret_looking_config_must_be_a_secret(prod_resources):
         run = session.analyze(prod_resources, {})
     (finding,) = of_rule(policy_findings(run, prod_resources, load_stack(PROD).locator), "GF-SEC-012")
     assert finding.mandatory and finding.finding.line == 1 and finding.owner == "stack"
-    assert finding.finding.message == "stack config gpufleet:dbPassword is stored in plain text; set it with `pulumi config set --secret gpufleet:dbPassword`."
+    assert (
+        finding.finding.message
+        == "stack config gpufleet:dbPassword is stored in plain text; set it with `pulumi config set --secret gpufleet:dbPassword`."
+    )

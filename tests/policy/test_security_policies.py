@@ -11,13 +11,24 @@ import json
 
 import pytest
 
-from tests.policy.conftest import added, changed, messages, of_rule, removed, urn_of
+from tests.policy.conftest import added, changed, messages, of_rule, removed
 
 DENY_PLAIN_HTTP = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
 }
-WILDCARD = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "ec2:DescribeInstances"], "Resource": "*"}]}
+WILDCARD = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:*", "ec2:DescribeInstances"], "Resource": "*"}],
+}
 
 
 def _loosen_imds(inputs):
@@ -73,11 +84,27 @@ def broken(analyze_prod, prod_resources):
     for name, change in CHANGES:
         fixture = changed(fixture, name, change)
     fixture = removed(fixture, "datasets-encryption")  # GF-SEC-002
-    fixture = added(fixture, "scratch-lustre-ingress-988-training", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "scratch-lustre-v6",
-                    {"cidrIpv6": "::/0", "ipProtocol": "tcp", "fromPort": 988, "toPort": 988, "securityGroupId": "sg-1"})  # GF-SEC-006
-    fixture = added(fixture, "ai-prod-nodes-lab-AmazonEKSWorkerNodePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ai-prod-nodes-admin",
-                    {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "role": "ai-prod-nodes-lab"})  # GF-SEC-008
-    fixture = added(fixture, "ai-prod-nodes-lab", "aws:iam/rolePolicy:RolePolicy", "ai-prod-nodes-s3", {"role": "ai-prod-nodes-lab", "policy": json.dumps(WILDCARD)})
+    fixture = added(
+        fixture,
+        "scratch-lustre-ingress-988-training",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "scratch-lustre-v6",
+        {"cidrIpv6": "::/0", "ipProtocol": "tcp", "fromPort": 988, "toPort": 988, "securityGroupId": "sg-1"},
+    )  # GF-SEC-006
+    fixture = added(
+        fixture,
+        "ai-prod-nodes-lab-AmazonEKSWorkerNodePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "ai-prod-nodes-admin",
+        {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "role": "ai-prod-nodes-lab"},
+    )  # GF-SEC-008
+    fixture = added(
+        fixture,
+        "ai-prod-nodes-lab",
+        "aws:iam/rolePolicy:RolePolicy",
+        "ai-prod-nodes-s3",
+        {"role": "ai-prod-nodes-lab", "policy": json.dumps(WILDCARD)},
+    )
     return analyze_prod(fixture)
 
 
@@ -95,7 +122,9 @@ def test_imdsv2_required_with_a_low_hop_limit(broken, prod_baseline):
 
 
 def test_imdsv2_hop_limit_is_configurable(analyze_prod, prod_resources):
-    two_hops = changed(prod_resources, "serve-h100-template", lambda inputs: inputs["metadataOptions"].update(httpPutResponseHopLimit=2))
+    two_hops = changed(
+        prod_resources, "serve-h100-template", lambda inputs: inputs["metadataOptions"].update(httpPutResponseHopLimit=2)
+    )
     assert of_rule(analyze_prod(two_hops), "GF-SEC-001") == [], "the default limit is 2"
     findings = of_rule(analyze_prod(two_hops, {"imdsv2-required": {"max_hop_limit": 1}}), "GF-SEC-001")
     assert {f.finding.field for f in findings} == {"node_pools.serve-h100"}
@@ -122,7 +151,9 @@ def test_s3_tls_only(analyze_prod, prod_resources, prod_baseline):
 
 def test_no_public_ip_on_node_interfaces_or_subnets(broken, prod_baseline):
     assert "lab-l4-template gives interface 0/0 a public IP" in messages(broken, "GF-SEC-005", "node_pools.lab-l4")
-    assert "subnet network-public-us-east-1a gives every instance launched in it a public IP" in messages(broken, "GF-SEC-005", "network")
+    assert "subnet network-public-us-east-1a gives every instance launched in it a public IP" in messages(
+        broken, "GF-SEC-005", "network"
+    )
     assert of_rule(prod_baseline, "GF-SEC-005") == []
 
 

@@ -102,7 +102,11 @@ class ToyCluster(pulumi.ComponentResource):
         )
         self.bucket = aws.s3.Bucket(f"{name}-datasets", opts=child)
         self.pool = NodePool(
-            f"{name}-h100", self.cluster, self.role, [s.id for s in self.subnets], opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nat])
+            f"{name}-h100",
+            self.cluster,
+            self.role,
+            [s.id for s in self.subnets],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.nat]),
         )
         self.register_outputs({})
 
@@ -154,4 +158,3 @@ def gpu_cluster_program() -> None:
     pulumi.export("vpcId", cluster.vpc.id)
     pulumi.export("subnetCount", len(cluster.subnets))
     pulumi.export("kubeconfig", pulumi.Output.secret(kubeconfig(cluster.cluster)))
-

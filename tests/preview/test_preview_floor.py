@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from preview_programs import gpu_cluster_program
 
 from gpufleet.preview import RecordedResource, run_preview
-from preview_programs import gpu_cluster_program
 
 FLOOR_PATH = Path(__file__).resolve().parents[2] / "bench" / "floor.py"
 CONFIG = {"aws:region": "us-west-2", "gpufleet:spec": "fleet.yaml"}

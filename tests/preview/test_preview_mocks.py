@@ -68,9 +68,7 @@ def test_outputs_echo_inputs_and_add_arns_in_the_configured_region(mocks):
 
 def test_eks_cluster_outputs(mocks):
     subnet_id, _ = create(mocks, "aws:ec2/subnet:Subnet", "a", vpcId="vpc-0123456789abcdef0")
-    name, outputs = create(
-        mocks, "aws:eks/cluster:Cluster", "gpu", version="1.32", vpcConfig={"subnetIds": [subnet_id]}
-    )
+    name, outputs = create(mocks, "aws:eks/cluster:Cluster", "gpu", version="1.32", vpcConfig={"subnetIds": [subnet_id]})
     assert re.fullmatch(r"gpu-[0-9a-f]{7}", name) and outputs["name"] == name
     assert outputs["arn"] == f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:cluster/{name}"
     assert re.fullmatch(rf"https://[0-9A-F]{{32}}\.gr7\.{REGION}\.eks\.amazonaws\.com", outputs["endpoint"])
@@ -135,9 +133,7 @@ def test_unlisted_aws_types_get_an_arn_in_their_service(mocks):
 
 
 def test_kubernetes_objects_get_metadata_names(mocks):
-    object_id, outputs = create(
-        mocks, "kubernetes:core/v1:ConfigMap", "spec", metadata={"namespace": "fleet"}, data={"a": "b"}
-    )
+    object_id, outputs = create(mocks, "kubernetes:core/v1:ConfigMap", "spec", metadata={"namespace": "fleet"}, data={"a": "b"})
     name = outputs["metadata"]["name"]
     assert re.fullmatch(r"spec-[0-9a-f]{8}", name)
     assert object_id == f"fleet/{name}"

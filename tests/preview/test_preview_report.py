@@ -9,18 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from preview_programs import gpu_cluster_program
 from rich.console import Console
 
 from gpufleet.preview import (
     PreviewResult,
     render_resources_json,
     render_tree,
+    report,
     run_preview,
     summarize,
     write_resources_json,
 )
-from gpufleet.preview import report
-from preview_programs import gpu_cluster_program
 
 CONFIG = {"aws:region": "us-west-2", "gpufleet:spec": "fleet.yaml"}
 HERE = Path(__file__).parent

@@ -11,10 +11,10 @@ import pulumi_aws as aws
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from preview_programs import gpu_cluster_program
 from pulumi.runtime.settings import get_root_resource
 
 from gpufleet.preview import PreviewResult, run_preview
-from preview_programs import gpu_cluster_program
 
 PROJECT = "gpufleet"
 STACK = "dev"

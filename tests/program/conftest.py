@@ -11,9 +11,9 @@ import pytest
 from gpufleet import program
 from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
+from gpufleet.preview import PreviewResult, run_preview
 from gpufleet.records import refresh_record
 from gpufleet.stack import load_stack
-from gpufleet.preview import PreviewResult, run_preview
 
 HEAD = """\
 cluster:

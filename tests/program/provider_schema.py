@@ -119,7 +119,9 @@ def _provider_settings(args: type, inputs: dict[str, Any]) -> dict[str, Any]:
     """A typed provider class sends each setting that is not a string JSON-encoded; decode those."""
     declared_types = _types.input_type_types(args)
     return {
-        key: json.loads(value) if isinstance(value, str) and _types.unwrap_type(declared_types.get(key, str)) is not str else value
+        key: json.loads(value)
+        if isinstance(value, str) and _types.unwrap_type(declared_types.get(key, str)) is not str
+        else value
         for key, value in inputs.items()
     }
 
@@ -165,9 +167,11 @@ def _value_problems(declared_type: Any, value: Any, path: str) -> list[str]:
     if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             return [f"{path}: expected a map, got {type(value).__name__}"]
-        key_type, item_type = typing.get_args(typ) or (str, Any)
+        _key_type, item_type = typing.get_args(typ) or (str, Any)
         errors = [f"{path}: map key {key!r} is not a string" for key in value if not isinstance(key, str)]
-        return errors + [error for key, item in sorted(value.items()) for error in _value_problems(item_type, item, f"{path}[{key!r}]")]
+        return errors + [
+            error for key, item in sorted(value.items()) for error in _value_problems(item_type, item, f"{path}[{key!r}]")
+        ]
     if isinstance(typ, type) and issubclass(typ, enum.Enum):
         allowed = [member.value for member in typ]
         return [] if value in allowed else [f"{path}: expected one of {allowed}, got {value!r}"]
@@ -176,7 +180,11 @@ def _value_problems(declared_type: Any, value: Any, path: str) -> list[str]:
     if typ is int:
         return [] if isinstance(value, int) and not isinstance(value, bool) else [f"{path}: expected an integer, got {value!r}"]
     if typ is float:
-        return [] if isinstance(value, (int, float)) and not isinstance(value, bool) else [f"{path}: expected a number, got {value!r}"]
+        return (
+            []
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else [f"{path}: expected a number, got {value!r}"]
+        )
     if typ is str:
         return [] if isinstance(value, str) else [f"{path}: expected a string, got {value!r}"]
     return [f"{path}: the check does not know the declared type {typ!r}"]
@@ -214,7 +222,7 @@ def _probe(cls: type, **given: Any) -> tuple[dict[str, Any], pulumi.ResourceOpti
         base.__init__ = original
     props = captured["props"]
     values = props.__dict__ if not isinstance(props, dict) else props
-    return {key: value for key, value in values.items()}, captured["opts"]
+    return dict(values.items()), captured["opts"]
 
 
 def _module(name: str) -> types.ModuleType:

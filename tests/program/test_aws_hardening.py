@@ -111,10 +111,16 @@ def test_nodes_register_with_their_taints_and_labels_in_nodeadm(fleet):
 def test_lustre_clients_accept_lnet_from_the_file_system(fleet):
     lustre = next(r for r in children_of(fleet, "gpufleet:aws:StorageTier", "fast") if r.type == SG)
     training = fleet.named(SG, "network-nodes-training")
-    from_lustre = {(r["fromPort"], r["toPort"]) for r in rules_of(fleet, INGRESS, training.id) if r.get("referencedSecurityGroupId") == lustre.id}
+    from_lustre = {
+        (r["fromPort"], r["toPort"])
+        for r in rules_of(fleet, INGRESS, training.id)
+        if r.get("referencedSecurityGroupId") == lustre.id
+    }
     assert from_lustre == {(988, 988), (1018, 1023)}
     inference = fleet.named(SG, "network-nodes-inference")
-    assert not [r for r in rules_of(fleet, INGRESS, inference.id) if r.get("referencedSecurityGroupId") == lustre.id], "only clients of the tier"
+    assert not [r for r in rules_of(fleet, INGRESS, inference.id) if r.get("referencedSecurityGroupId") == lustre.id], (
+        "only clients of the tier"
+    )
 
 
 # -- item 11: AMI release and add-on versions are pinned -------------------------------------------
@@ -140,7 +146,9 @@ def test_addons_are_pinned_from_the_catalog_and_keep_local_tuning_on_update(flee
 
 def test_ami_release_in_the_stack_overrides_the_catalog_pin(tmp_path):
     path = tmp_path / "pinned.yaml"
-    path.write_text(FLEET.replace('kubernetes_version: "1.33"\n', 'kubernetes_version: "1.33"\n  ami_release: v20250101\n'), encoding="utf-8")
+    path.write_text(
+        FLEET.replace('kubernetes_version: "1.33"\n', 'kubernetes_version: "1.33"\n  ami_release: v20250101\n'), encoding="utf-8"
+    )
     result = preview_file(path)
     parameter = "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.33-v20250101/image_id"
     assert result.named(LT, "sys-template").inputs["imageId"] == f"ami-{stable_digest('ssm', parameter)[:17]}"
@@ -152,7 +160,9 @@ def test_a_kubernetes_upgrade_is_one_edit_that_moves_every_pin_together(tmp_path
     path.write_text(FLEET.replace('kubernetes_version: "1.33"', 'kubernetes_version: "1.32"'), encoding="utf-8")
     older = preview_file(path)
     before = load_catalog().eks.kubernetes_versions["1.32"]
-    addons = {r.inputs["addonName"]: r.inputs["addonVersion"] for r in older.of_type(ADDON) if r.inputs["addonName"] in CORE_ADDONS}
+    addons = {
+        r.inputs["addonName"]: r.inputs["addonVersion"] for r in older.of_type(ADDON) if r.inputs["addonName"] in CORE_ADDONS
+    }
     assert addons == before.addons and before.addons["kube-proxy"] != PINS.addons["kube-proxy"]
     (cluster,) = older.of_type("aws:eks/cluster:Cluster")
     assert cluster.inputs["version"] == "1.32"
@@ -194,7 +204,9 @@ def test_no_hidden_admin_and_audit_logs_on(fleet):
     cluster = fleet.named("aws:eks/cluster:Cluster", "fleet-eks").inputs
     assert cluster["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
     assert set(cluster["enabledClusterLogTypes"]) >= {"audit", "api", "authenticator"}
-    assert [r.inputs["principalArn"] for r in fleet.of_type("aws:eks/accessEntry:AccessEntry")] == ["arn:aws:iam::123456789012:role/platform-admin"]
+    assert [r.inputs["principalArn"] for r in fleet.of_type("aws:eks/accessEntry:AccessEntry")] == [
+        "arn:aws:iam::123456789012:role/platform-admin"
+    ]
 
 
 # -- item 15: pods cannot take the node's credentials -------------------------------------------------
@@ -213,7 +225,11 @@ def test_node_roles_carry_node_policies_only(fleet):
 
 
 def test_vpc_cni_runs_on_its_own_pod_identity_role(fleet):
-    (association,) = [r for r in fleet.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation") if r.inputs["serviceAccount"] == "aws-node"]
+    (association,) = [
+        r
+        for r in fleet.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+        if r.inputs["serviceAccount"] == "aws-node"
+    ]
     assert association.inputs["namespace"] == "kube-system"
     role = next(r for r in fleet.of_type(ROLE) if r.outputs["arn"] == association.inputs["roleArn"])
     (statement,) = policy(role, "assumeRolePolicy")["Statement"]
@@ -230,7 +246,10 @@ def test_vpc_cni_runs_on_its_own_pod_identity_role(fleet):
 
 
 def test_each_class_has_its_own_node_role_and_security_group(fleet):
-    groups = {pool: fleet.named(LT, f"{pool}-template").inputs["networkInterfaces"][0]["securityGroups"] for pool in ("sys", "serve", "lab")}
+    groups = {
+        pool: fleet.named(LT, f"{pool}-template").inputs["networkInterfaces"][0]["securityGroups"]
+        for pool in ("sys", "serve", "lab")
+    }
     assert len({group for listed in groups.values() for group in listed}) == 3
     roles = {pool: fleet.named(NODE_GROUP, f"{pool}-nodes").inputs["nodeRoleArn"] for pool in ("sys", "train", "serve", "lab")}
     assert len(set(roles.values())) == 4
@@ -267,15 +286,22 @@ def test_buckets_deny_plain_http_and_use_their_own_key(fleet):
 def test_key_policies_are_scoped_to_the_account_and_their_service(fleet):
     keys = {r.parent.split("::")[-1]: policy(r, "policy") for r in fleet.of_type("aws:kms/key:Key")}
     services = {owner: doc["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"] for owner, doc in keys.items()}
-    assert services == {"fleet": "eks.us-east-1.amazonaws.com", "data": "s3.us-east-1.amazonaws.com", "scratch-bucket": "s3.us-east-1.amazonaws.com",
-                        "fast": "fsx.us-east-1.amazonaws.com", "kept-long": "fsx.us-east-1.amazonaws.com"}
+    assert services == {
+        "fleet": "eks.us-east-1.amazonaws.com",
+        "data": "s3.us-east-1.amazonaws.com",
+        "scratch-bucket": "s3.us-east-1.amazonaws.com",
+        "fast": "fsx.us-east-1.amazonaws.com",
+        "kept-long": "fsx.us-east-1.amazonaws.com",
+    }
     for doc in keys.values():
         assert all(s["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} for s in doc["Statement"])
 
 
 def test_control_plane_trust_names_the_account(fleet):
     role = fleet.named(ROLE, "fleet-control-plane")
-    assert policy(role, "assumeRolePolicy")["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert policy(role, "assumeRolePolicy")["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"}
+    }
 
 
 def test_node_and_lustre_egress_is_limited(fleet):
@@ -309,7 +335,9 @@ def test_training_subnets_take_no_internal_load_balancers(fleet):
 def test_unversioned_bucket_is_left_unversioned(fleet):
     kinds = [r.type for r in children_of(fleet, "gpufleet:aws:StorageTier", "scratch-bucket")]
     assert "aws:s3/bucketVersioning:BucketVersioning" not in kinds
-    (versioning,) = [r for r in children_of(fleet, "gpufleet:aws:StorageTier", "data") if r.type == "aws:s3/bucketVersioning:BucketVersioning"]
+    (versioning,) = [
+        r for r in children_of(fleet, "gpufleet:aws:StorageTier", "data") if r.type == "aws:s3/bucketVersioning:BucketVersioning"
+    ]
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
 
 
@@ -344,7 +372,9 @@ def test_a_stack_without_admins_makes_the_deployer_admin_and_says_so(tmp_path):
     from gpufleet.stack import load_stack
 
     path = tmp_path / "s.yaml"
-    path.write_text(HEAD + "node_pools:\n  sys: {workload: system, instance_type: m7i.xlarge, nodes: {min: 1, max: 2}}\n", encoding="utf-8")
+    path.write_text(
+        HEAD + "node_pools:\n  sys: {workload: system, instance_type: m7i.xlarge, nodes: {min: 1, max: 2}}\n", encoding="utf-8"
+    )
     plan = resolve(load_stack(path), load_catalog())
     decision = plan.cluster.aws.bootstrap_admin
     assert decision.value == "true" and decision.reason.startswith("no admin is listed")

@@ -160,8 +160,14 @@ def test_node_groups_carry_labels_taints_and_the_accelerated_ami(training_fleet)
     group = training_fleet.named(NODE_GROUP, "p5-nodes").inputs
     assert group["labels"]["gpufleet.io/pool"] == "p5"
     assert group["labels"]["gpufleet.io/accelerator"] == "H100-80GB"
-    assert {(t["key"], t["effect"]) for t in group["taints"]} == {("nvidia.com/gpu", "NO_SCHEDULE"), ("gpufleet.io/workload", "NO_SCHEDULE")}
-    assert "taints" not in training_fleet.named(NODE_GROUP, "sys-nodes").inputs or not training_fleet.named(NODE_GROUP, "sys-nodes").inputs["taints"]
+    assert {(t["key"], t["effect"]) for t in group["taints"]} == {
+        ("nvidia.com/gpu", "NO_SCHEDULE"),
+        ("gpufleet.io/workload", "NO_SCHEDULE"),
+    }
+    assert (
+        "taints" not in training_fleet.named(NODE_GROUP, "sys-nodes").inputs
+        or not training_fleet.named(NODE_GROUP, "sys-nodes").inputs["taints"]
+    )
     user_data = base64.b64decode(training_fleet.named(LT, "p5-template").inputs["userData"]).decode()
     assert "kind: NodeConfig" in user_data and "vm.nr_hugepages = 5128" in user_data
     assert "vm.nr_hugepages" not in base64.b64decode(training_fleet.named(LT, "serve-template").inputs["userData"]).decode()
@@ -192,11 +198,15 @@ def test_capacity_block_and_reservation_pools_have_no_placement_group(preview_st
     assert not result.of_type(PLACEMENT_GROUP)
     block = result.named(LT, "block-template").inputs
     assert block["instanceMarketOptions"] == {"marketType": "capacity-block"}
-    assert block["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"] == "cr-0123456789abcdef0"
+    assert (
+        block["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"] == "cr-0123456789abcdef0"
+    )
     assert result.named(NODE_GROUP, "block-nodes").inputs["capacityType"] == "CAPACITY_BLOCK"
     odcr = result.named(LT, "odcr-template").inputs
     assert "instanceMarketOptions" not in odcr
-    assert odcr["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"] == "cr-0123456789abcdef1"
+    assert (
+        odcr["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"] == "cr-0123456789abcdef1"
+    )
     assert result.named(NODE_GROUP, "odcr-nodes").inputs["capacityType"] == "ON_DEMAND"
     block_subnet = result.named(NODE_GROUP, "block-nodes").inputs["subnetIds"]
     zones = {r.inputs["availabilityZone"] for r in result.of_type("aws:ec2/subnet:Subnet") if r.id in block_subnet}
@@ -237,7 +247,10 @@ def test_stateful_storage_is_protected_unless_deletion_is_allowed(preview_stack)
     association = result.named("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation", "fast-import").inputs
     assert association["dataRepositoryPath"] == "s3://" + buckets["data"].outputs["bucket"]
     for block in result.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
-        assert all(block.inputs[key] is True for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        assert all(
+            block.inputs[key] is True
+            for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
 
 
 def test_renaming_one_pool_leaves_every_other_resource_unchanged(tmp_path):
@@ -283,7 +296,7 @@ def test_stack_config_region_matches_the_spec(env):
 
 
 def test_region_mismatch_between_config_and_spec_is_an_error():
-    with pytest.raises(Exception, match="aws:region is eu-west-1 but .* says cluster.region us-east-1"):
+    with pytest.raises(Exception, match=r"aws:region is eu-west-1 but .* says cluster\.region us-east-1"):
         preview_file(REPO / "stacks" / "prod.yaml", region="eu-west-1")
 
 
@@ -323,7 +336,10 @@ def test_lustre_accepts_lnet_traffic_from_nodes_only():
     nodes = result.named("aws:ec2/securityGroup:SecurityGroup", "network-nodes-training")
     ingress = [r.inputs for r in children if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
     assert {(i["fromPort"], i["toPort"], i["referencedSecurityGroupId"]) for i in ingress} == {
-        (988, 988, nodes.id), (1018, 1023, nodes.id), (988, 988, group.id), (1018, 1023, group.id)
+        (988, 988, nodes.id),
+        (1018, 1023, nodes.id),
+        (988, 988, group.id),
+        (1018, 1023, group.id),
     }
     assert all(i["ipProtocol"] == "tcp" and "cidrIpv4" not in i for i in ingress)
     (file_system,) = result.of_type("aws:fsx/lustreFileSystem:LustreFileSystem")

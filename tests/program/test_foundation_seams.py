@@ -46,17 +46,23 @@ def test_preview_rows_come_from_each_pools_component(tmp_path):
     report = json.loads(result.stdout)
     resources = json.loads((tmp_path / "resources.json").read_text())["resources"]
     component = next(r for r in resources if r["type"] == "gpufleet:aws:NodePool" and r["name"] == "train-h200")
-    template = next(r for r in resources if r["parent"] == component["urn"] and r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")
+    template = next(
+        r for r in resources if r["parent"] == component["urn"] and r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"
+    )
     row = next(p for p in report["pools"] if p["pool"] == "train-h200")
     assert row["instance_type"] == template["inputs"]["instanceType"]
-    assert row["efa_interfaces"] == sum(1 for nic in template["inputs"]["networkInterfaces"] if nic.get("interfaceType") in ("efa", "efa-only"))
+    assert row["efa_interfaces"] == sum(
+        1 for nic in template["inputs"]["networkInterfaces"] if nic.get("interfaceType") in ("efa", "efa-only")
+    )
 
 
 def test_preview_prints_what_the_mock_engine_could_not_stand_in_for(tmp_path, monkeypatch):
     from gpufleet.preview import result as result_module
 
     original = result_module.PreviewResult.warnings
-    monkeypatch.setattr(result_module.PreviewResult, "warnings", lambda self: [*original(self), "the mocks do not know the invoke x:y/z:w"])
+    monkeypatch.setattr(
+        result_module.PreviewResult, "warnings", lambda self: [*original(self), "the mocks do not know the invoke x:y/z:w"]
+    )
     result = CliRunner().invoke(app, ["preview", str(PROD), "--out", str(tmp_path)])
     assert result.exit_code == 0
     assert "gpufleet: warning: the mocks do not know the invoke x:y/z:w" in result.stderr
@@ -101,7 +107,9 @@ def test_light_commands_import_no_pulumi(args):
     imported = [line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if line.startswith("import time:")]
     assert "gpufleet.commands.validate" in imported or args[0] != "validate"
     assert "gpufleet.policy.pack.definitions" in imported or args[0] != "rules", "rules lists the policy pack too"
-    assert not [name for name in imported if name.split(".")[0] in ("pulumi", "pulumi_aws", "pulumi_kubernetes", "pulumi_policy", "grpc")]
+    assert not [
+        name for name in imported if name.split(".")[0] in ("pulumi", "pulumi_aws", "pulumi_kubernetes", "pulumi_policy", "grpc")
+    ]
 
 
 def test_mig_engine_holds_no_cli():

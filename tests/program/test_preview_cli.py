@@ -56,7 +56,10 @@ def test_preview_from_two_processes_writes_identical_files(tmp_path):
         target = tmp_path / run
         completed = subprocess.run(
             [str(GPUFLEET), "preview", "stacks/dev.yaml", "--out", str(target)],
-            cwd=REPO, capture_output=True, text=True, timeout=300,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert completed.returncode == 0, completed.stderr
         assert "resources written to" in completed.stdout

@@ -99,12 +99,20 @@ def test_a_missing_required_input_is_caught(prod: PreviewResult) -> None:
 
 
 def test_what_the_typed_class_sets_itself_must_be_sent(prod: PreviewResult) -> None:
-    namespace, release, group = "kubernetes:core/v1:Namespace", "kubernetes:helm.sh/v3:Release", "aws:ec2/securityGroup:SecurityGroup"
+    namespace, release, group = (
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:helm.sh/v3:Release",
+        "aws:ec2/securityGroup:SecurityGroup",
+    )
     wrong_kind = {**_first(prod, namespace), "kind": "Namespaces"}
     no_compat = {key: value for key, value in _first(prod, release).items() if key != "compat"}
     no_description = {key: value for key, value in _first(prod, group).items() if key != "description"}
-    assert provider_schema.problems(namespace, wrong_kind) == [f"{namespace}: 'kind' must be 'Namespace', as the typed class sets it; got 'Namespaces'"]
-    assert provider_schema.problems(release, no_compat) == [f"{release}: 'compat' must be 'true', as the typed class sets it; got None"]
+    assert provider_schema.problems(namespace, wrong_kind) == [
+        f"{namespace}: 'kind' must be 'Namespace', as the typed class sets it; got 'Namespaces'"
+    ]
+    assert provider_schema.problems(release, no_compat) == [
+        f"{release}: 'compat' must be 'true', as the typed class sets it; got None"
+    ]
     assert provider_schema.problems(group, no_description) == [
         f"{group}: 'description' is missing; given none, the typed class sends 'Managed by Pulumi'"
     ]
@@ -139,7 +147,9 @@ def test_every_registration_asks_for_what_its_typed_class_adds(previews: dict[st
 
 def test_the_custom_resources_of_crds_ask_for_the_kubernetes_package_version(prod: PreviewResult) -> None:
     flavors = prod.of_type("kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor")
-    assert flavors and {flavor.version for flavor in flavors} == {provider_schema.declared("kubernetes:core/v1:Namespace").options["version"]}
+    assert flavors and {flavor.version for flavor in flavors} == {
+        provider_schema.declared("kubernetes:core/v1:Namespace").options["version"]
+    }
 
 
 def test_provider_functions_are_invoked_with_their_package_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,9 @@ def test_a_declared_output_resolves_to_what_the_provider_returned() -> None:
     seen: dict[str, object] = {}
 
     def program() -> None:
-        template = Registered("aws:ec2/launchTemplate:LaunchTemplate", "t", {"instanceType": "g6.xlarge"}, outputs=("latestVersion",))
+        template = Registered(
+            "aws:ec2/launchTemplate:LaunchTemplate", "t", {"instanceType": "g6.xlarge"}, outputs=("latestVersion",)
+        )
         template.output("latestVersion").apply(lambda version: seen.setdefault("latestVersion", version))
 
     run_preview(program, project="gpufleet", stack="probe", config=CONFIG)
@@ -33,7 +35,10 @@ def test_an_undeclared_output_names_the_resource_and_the_output() -> None:
 
 def test_kubernetes_objects_take_the_token_and_fields_their_typed_classes_use() -> None:
     result = run_preview(
-        lambda: (kubernetes_object("v1", "Namespace", "team", {}), kubernetes_object("storage.k8s.io/v1", "StorageClass", "fast", {"provisioner": "x"})),
+        lambda: (
+            kubernetes_object("v1", "Namespace", "team", {}),
+            kubernetes_object("storage.k8s.io/v1", "StorageClass", "fast", {"provisioner": "x"}),
+        ),
         project="gpufleet",
         stack="probe",
         config=CONFIG,

@@ -96,7 +96,15 @@ def test_renaming_a_pool_moves_no_other_and_never_reuses_the_old_block_in_one_ed
 
 def test_adding_and_reordering_zones_moves_no_pool_subnet_and_keeps_the_control_plane(tmp_path) -> None:
     _, before = preview(write(tmp_path, BIG, SMALL.format(name="small")))
-    result = CliRunner().invoke(app, ["preview", str(write(tmp_path, BIG, SMALL.format(name="small"), zones="us-east-1c, us-east-1b, us-east-1a")), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "preview",
+            str(write(tmp_path, BIG, SMALL.format(name="small"), zones="us-east-1c, us-east-1b, us-east-1a")),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "GF-NET-007" not in result.output  # findings print their message, the rule is in --json
     assert "us-east-1c gets node subnets, but the cluster's control plane keeps us-east-1a, us-east-1b" in result.output
@@ -130,12 +138,17 @@ def run_up(path: Path):
 
 def test_a_stale_record_refuses_pulumi_up_and_the_preview_refreshes_it(tmp_path) -> None:
     path = write(tmp_path, BIG)
-    with pytest.raises(pulumi.RunError, match=r"fleet.subnets.lock is stale for .*fleet.yaml \(the stack has no subnet record yet\)"):
+    with pytest.raises(
+        pulumi.RunError, match=r"fleet.subnets.lock is stale for .*fleet.yaml \(the stack has no subnet record yet\)"
+    ):
         run_up(path)
     preview(path)
     assert run_up(path).of_type("aws:ec2/subnet:Subnet")
     path = write(tmp_path, BIG, SMALL.format(name="small"))
-    with pytest.raises(pulumi.RunError, match=r"pool small: not recorded recorded, 10.0.132.0/24 planned\): run `gpufleet preview .*fleet.yaml` to refresh it"):
+    with pytest.raises(
+        pulumi.RunError,
+        match=r"pool small: not recorded recorded, 10.0.132.0/24 planned\): run `gpufleet preview .*fleet.yaml` to refresh it",
+    ):
         run_up(path)
     preview(path)
     subnets = {r.name: r.inputs["cidrBlock"] for r in run_up(path).of_type("aws:ec2/subnet:Subnet")}
@@ -156,10 +169,14 @@ def test_an_outgrown_pool_is_refused_until_its_replacement_is_accepted(tmp_path)
     report, cidrs = preview(grown, "--replace-subnet", "train")
     # The new block leaves the old one alone: the old subnet is deleted only after the new one exists.
     assert cidrs["network-pool-train"] == "10.0.130.0/23"
-    assert report["network"]["pool_subnets"][0]["placed"] == "first free /23 of the pool space: replaces the outgrown 10.0.128.0/24"
+    assert (
+        report["network"]["pool_subnets"][0]["placed"] == "first free /23 of the pool space: replaces the outgrown 10.0.128.0/24"
+    )
 
 
 def test_replace_subnet_names_a_recorded_pool_or_is_a_usage_error(tmp_path) -> None:
-    result = CliRunner().invoke(app, ["preview", str(write(tmp_path, BIG)), "--out", str(tmp_path / "out"), "--replace-subnet", "big"])
+    result = CliRunner().invoke(
+        app, ["preview", str(write(tmp_path, BIG)), "--out", str(tmp_path / "out"), "--replace-subnet", "big"]
+    )
     assert result.exit_code == 2
     assert "--replace-subnet big: not a pool with a recorded subnet (recorded: none)" in result.stderr

@@ -27,7 +27,9 @@ from gpufleet.model import resolve
 from gpufleet.stack import StackInvalid, load_stack
 
 CATALOG = load_catalog()
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 REGIONS = {"us-east-1": "abcdef", "us-west-2": "abcd", "eu-west-1": "abc", "ap-northeast-1": "acd"}
 INSTANCES = sorted(CATALOG.instance_types)
@@ -157,7 +159,9 @@ def valid_stacks(draw) -> dict[str, Any]:
     data["mig_plans"] = mig_plans
 
     pool_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
-    node_pools = {name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"], region)) for name in pool_names}
+    node_pools = {
+        name: draw(pools(name, storage, mig_plans, data["network"]["availability_zones"], region)) for name in pool_names
+    }
     # Training pools get subnets sized to them; the largest a generated pool needs is a /19
     # ((8 + 2 surge) x 750 addresses), and the VPC's pool space holds three of those.
     training = [name for name in sorted(node_pools) if node_pools[name]["workload"] == "training"]
@@ -204,7 +208,13 @@ def drop_required(data, pick):
         ("root", "node_pools"),
     ]
     where, key = choices[pick % len(choices)]
-    target = {"cluster": data["cluster"], "network": data["network"], "root": data, "pool": _pool(data, pick), "nodes": _pool(data, pick)["nodes"]}[where]
+    target = {
+        "cluster": data["cluster"],
+        "network": data["network"],
+        "root": data,
+        "pool": _pool(data, pick),
+        "nodes": _pool(data, pick)["nodes"],
+    }[where]
     del target[key]
 
 
@@ -286,7 +296,13 @@ scalars = st.one_of(
     st.text(alphabet="abcxyz-_.0123/ ", max_size=12),
     st.sampled_from(["efa", "data", "p5.48xlarge", "us-east-1a", "training", "capacity-block", "1.33", "cr-0123456789abcdef0"]),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["kind", "min", "max", "name", "x"]), inner, max_size=3)), max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["kind", "min", "max", "name", "x"]), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def paths_of(node: Any, prefix: tuple = ()) -> list[tuple]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.stack import StackInvalid, StackFileError, load_stack
+from gpufleet.stack import StackFileError, StackInvalid, load_stack
 
 NAME_RULE = "use lowercase letters, digits and '-', starting with a letter (at most 40)"
 
@@ -570,7 +570,9 @@ node_pools:
 def test_node_counts(stacks, nodes: str, expected) -> None:
     path = stacks.aws(POOL_WITH_NODES.format(nodes=nodes))
     assert stacks.load_problems(path) == expected
-    assert stacks.rules == ["GF-STACK-003" if message == "required field is missing" else "GF-STACK-004" for *_, message in expected]
+    assert stacks.rules == [
+        "GF-STACK-003" if message == "required field is missing" else "GF-STACK-004" for *_, message in expected
+    ]
 
 
 def test_node_counts_in_order_are_accepted(stacks) -> None:
@@ -623,11 +625,24 @@ node_pools:
 @pytest.mark.parametrize(
     ("capacity", "expected"),
     [
-        ("{type: capacity-block}", [(14, 5, "node_pools.train.capacity", "capacity type capacity-block needs reservation_id (cr-...)")]),
-        ("{type: reservation}", [(14, 5, "node_pools.train.capacity", "capacity type reservation needs reservation_id (cr-...)")]),
+        (
+            "{type: capacity-block}",
+            [(14, 5, "node_pools.train.capacity", "capacity type capacity-block needs reservation_id (cr-...)")],
+        ),
+        (
+            "{type: reservation}",
+            [(14, 5, "node_pools.train.capacity", "capacity type reservation needs reservation_id (cr-...)")],
+        ),
         (
             "{type: spot, reservation_id: cr-0123456789abcdef0}",
-            [(14, 5, "node_pools.train.capacity", "reservation_id and availability_zone only apply to capacity-block or reservation, not spot")],
+            [
+                (
+                    14,
+                    5,
+                    "node_pools.train.capacity",
+                    "reservation_id and availability_zone only apply to capacity-block or reservation, not spot",
+                )
+            ],
         ),
         (
             # "    capacity: {type: capacity-block, reservation_id: cr-xyz}": the id at column 54.
@@ -636,7 +651,14 @@ node_pools:
         ),
         (
             "{type: dedicated}",
-            [(14, 22, "node_pools.train.capacity.type", "must be 'on-demand', 'spot', 'capacity-block' or 'reservation', got 'dedicated'")],
+            [
+                (
+                    14,
+                    22,
+                    "node_pools.train.capacity.type",
+                    "must be 'on-demand', 'spot', 'capacity-block' or 'reservation', got 'dedicated'",
+                )
+            ],
         ),
     ],
 )
@@ -715,8 +737,14 @@ def test_bad_region(stacks) -> None:
 @pytest.mark.parametrize(
     ("cidr", "message"),
     [
-        ("10.0.0.0/20", "must be a /16 (the largest VPC AWS allows), not /20: gpufleet splits it into per-zone and per-pool subnets"),
-        ("10.0.0.0/8", "must be a /16 (the largest VPC AWS allows), not /8: gpufleet splits it into per-zone and per-pool subnets"),
+        (
+            "10.0.0.0/20",
+            "must be a /16 (the largest VPC AWS allows), not /20: gpufleet splits it into per-zone and per-pool subnets",
+        ),
+        (
+            "10.0.0.0/8",
+            "must be a /16 (the largest VPC AWS allows), not /8: gpufleet splits it into per-zone and per-pool subnets",
+        ),
         ("10.0.0.1/16", "input is not a valid IPv4 network"),
         ("banana", "input is not a valid IPv4 network"),
     ],
@@ -810,7 +838,12 @@ def test_every_problem_of_a_file_in_one_run_sorted_by_line(stacks) -> None:
     assert problems == [
         (2, 9, "cluster.name", f"invalid name 'Demo': {NAME_RULE}"),
         (5, 23, "cluster.kubernetes_version", "must be a string; write it in quotes ('1.33'), YAML read it as a number"),
-        (7, 13, "network.vpc_cidr", "must be a /16 (the largest VPC AWS allows), not /24: gpufleet splits it into per-zone and per-pool subnets"),
+        (
+            7,
+            13,
+            "network.vpc_cidr",
+            "must be a /16 (the largest VPC AWS allows), not /24: gpufleet splits it into per-zone and per-pool subnets",
+        ),
         (10, 17, "storage.cache.kind", "unknown kind 'tmpfs'; expected one of 's3', 'fsx-lustre', 'local-nvme'"),
         (15, 5, "node_pools.train.nodes", "need min <= desired <= max, got 4 <= 4 <= 2"),
         (16, 5, "node_pools.train.capacity", "capacity type capacity-block needs reservation_id (cr-...)"),
@@ -818,7 +851,16 @@ def test_every_problem_of_a_file_in_one_run_sorted_by_line(stacks) -> None:
         (19, 5, "node_pools.serve.instance_typ", "unknown field 'instance_typ' (did you mean 'instance_type'?)"),
     ]
     assert problems == sorted(problems)
-    assert stacks.rules == ["GF-STACK-005", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-004", "GF-STACK-002"]
+    assert stacks.rules == [
+        "GF-STACK-005",
+        "GF-STACK-004",
+        "GF-STACK-004",
+        "GF-STACK-004",
+        "GF-STACK-004",
+        "GF-STACK-004",
+        "GF-STACK-004",
+        "GF-STACK-002",
+    ]
 
 
 def test_problem_string_format(stacks, monkeypatch) -> None:
@@ -847,7 +889,10 @@ def test_problem_string_without_a_field() -> None:
 
     here = Location("a.yaml", 3, 4)
     assert str(Finding("GF-X-001", "error", (), "boom", location=here)) == "a.yaml:3:4: boom"
-    assert str(Finding("GF-X-001", "error", ("node_pools", "x", "storage", 1), "boom", location=here)) == "a.yaml:3:4: node_pools.x.storage.1: boom"
+    assert (
+        str(Finding("GF-X-001", "error", ("node_pools", "x", "storage", 1), "boom", location=here))
+        == "a.yaml:3:4: node_pools.x.storage.1: boom"
+    )
     assert str(Finding("GF-X-001", "warning", ("cluster",), "hm", location=here)) == "a.yaml:3:4: warning: cluster: hm"
 
 

@@ -51,10 +51,21 @@ def test_staging_is_prod_scaled_down() -> None:
     assert not [d for d in differences if d.kind != "changed"]
     fields = {d.field.split(".")[0] for d in differences}
     assert fields <= {
-        "name", "vpc_cidr", "accelerators_max", "nodes_max", "nodes_min", "nodes_desired", "instance_type",
-        "placement", "capacity", "reservation", "capacity_gib", "throughput_mbs",
+        "name",
+        "vpc_cidr",
+        "accelerators_max",
+        "nodes_max",
+        "nodes_min",
+        "nodes_desired",
+        "instance_type",
+        "placement",
+        "capacity",
+        "reservation",
+        "capacity_gib",
+        "throughput_mbs",
         # Staging buys p5e on demand, which us-east-1 does not offer (issue 8, GF-AWS-005).
-        "region", "zones",
+        "region",
+        "zones",
     }
 
 
@@ -73,7 +84,8 @@ def test_readme_example_errors_point_where_the_stamped_prod_has_them(tmp_path: P
     text = (REPO / "stacks" / "prod.yaml").read_text(encoding="utf-8")
     serve = text.index("  serve-h100:\n")
     broken = text[:serve].replace("instance_type: p5e.48xlarge", "instance_type: p5e.48xl") + (
-        text[serve:].replace("instance_type: p5.48xlarge", "instance_type: g6.xlarge", 1)
+        text[serve:]
+        .replace("instance_type: p5.48xlarge", "instance_type: g6.xlarge", 1)
         .replace("    mig: serve-balanced\n", "", 1)
         .replace("fabric: frontend", "fabric: train-efa", 1)
     )
@@ -81,7 +93,9 @@ def test_readme_example_errors_point_where_the_stamped_prod_has_them(tmp_path: P
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "prod.yaml").write_text(broken, encoding="utf-8")
     printed = CliRunner().invoke(app, ["validate", "stacks/prod.yaml"]).stderr.splitlines()
-    readme = [line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("stacks/prod.yaml:")]
+    readme = [
+        line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("stacks/prod.yaml:")
+    ]
     assert len(readme) == 2
     assert readme[0] == printed[0]
     assert printed[1].startswith(readme[1].removesuffix("...)"))

@@ -67,9 +67,13 @@ def test_templates_table_names_each_template_and_parameter(project: Path) -> Non
 
 
 def test_new_writes_the_stack_and_its_pulumi_config(project: Path) -> None:
-    result = invoke("new", "llm-training", "--stack", "team", "--set", "nodes=8", "--set", "gpu=B200", "--set", "region=us-west-2")
+    result = invoke(
+        "new", "llm-training", "--stack", "team", "--set", "nodes=8", "--set", "gpu=B200", "--set", "region=us-west-2"
+    )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("wrote stacks/team.yaml, Pulumi.team.yaml and stacks/team.subnets.lock: 2 pools, up to 64 accelerators")
+    assert result.stdout.startswith(
+        "wrote stacks/team.yaml, Pulumi.team.yaml and stacks/team.subnets.lock: 2 pools, up to 64 accelerators"
+    )
     # The stamped stack's subnet record, so that its first `pulumi up` finds it current.
     record = (project / "stacks" / "team.subnets.lock").read_text(encoding="utf-8")
     assert "control_plane_zones: [us-west-2a, us-west-2b]\npool_subnets:\n  train-b200: 10.40.128.0/21\n" in record
@@ -88,7 +92,10 @@ def test_new_refuses_to_overwrite_without_force(project: Path) -> None:
     before = (project / "stacks" / "lab.yaml").read_text(encoding="utf-8")
     again = invoke("new", "ai-lab", "--stack", "lab", "--set", "mid_nodes_max=9")
     assert again.exit_code == 2
-    assert "stacks/lab.yaml, Pulumi.lab.yaml, stacks/lab.subnets.lock already exist(s); pass --force to overwrite (nothing written)" in again.stderr
+    assert (
+        "stacks/lab.yaml, Pulumi.lab.yaml, stacks/lab.subnets.lock already exist(s); pass --force to overwrite (nothing written)"
+        in again.stderr
+    )
     assert (project / "stacks" / "lab.yaml").read_text(encoding="utf-8") == before
     forced = invoke("new", "ai-lab", "--stack", "lab", "--set", "mid_nodes_max=9", "--force")
     assert forced.exit_code == 0
@@ -111,7 +118,10 @@ def test_bad_value_names_parameter_origin_and_expectation_and_writes_nothing(pro
 def test_unknown_parameter_suggests_the_close_one(project: Path) -> None:
     result = invoke("new", "realtime-inference", "--stack", "x", "--set", "mig_node_max=3")
     assert result.exit_code == 2
-    assert "mig_node_max: template realtime-inference has no parameter 'mig_node_max' (did you mean 'mig_nodes_max'?) (from --set mig_node_max=3)" in result.stderr
+    assert (
+        "mig_node_max: template realtime-inference has no parameter 'mig_node_max' (did you mean 'mig_nodes_max'?) (from --set mig_node_max=3)"
+        in result.stderr
+    )
     assert files_in(project) == []
 
 
@@ -128,7 +138,11 @@ def test_values_file_errors_point_at_line_and_column(project: Path) -> None:
     lines = result.stderr.splitlines()
     # An unknown key is the key's fault; a list is placed at its key, a scalar at its value.
     assert "  values.yaml:1:1: nodes: template ai-lab has no parameter 'nodes' (did you mean 'zones'?)" in lines
-    assert any(line.startswith("  values.yaml:2:1: mid_gpus: expected a list of different GPUs of L4-24GB, L40S-48GB") and line.endswith("('H100' is not one of them), got [\"L4\", \"H100\"]") for line in lines)
+    assert any(
+        line.startswith("  values.yaml:2:1: mid_gpus: expected a list of different GPUs of L4-24GB, L40S-48GB")
+        and line.endswith('(\'H100\' is not one of them), got ["L4", "H100"]')
+        for line in lines
+    )
     assert "  values.yaml:3:16: mid_nodes_max: expected a whole number from 1 to 32, got 'many'" in lines
     assert files_in(project) == ["values.yaml"]
 
@@ -147,11 +161,14 @@ def test_reserved_capacity_needs_its_reservation_id(project: Path) -> None:
 
 
 def test_a_stack_that_does_not_resolve_is_reported_and_not_written(project: Path) -> None:
-    services = '[{name: huge, memory_gib: 70, replicas: 40}]'
+    services = "[{name: huge, memory_gib: 70, replicas: 40}]"
     result = invoke("new", "realtime-inference", "--stack", "x", "--set", f"services={services}", "--set", "mig_nodes_max=2")
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert lines[0] == "gpufleet: template realtime-inference renders a stack that does not resolve with these parameters; nothing written:"
+    assert (
+        lines[0]
+        == "gpufleet: template realtime-inference renders a stack that does not resolve with these parameters; nothing written:"
+    )
     assert lines[1].startswith("stacks/x.yaml:") and "node_pools.serve-h100.mig: MIG plan 'services' needs 5 nodes" in lines[1]
     assert files_in(project) == []
 
@@ -181,7 +198,11 @@ def test_from_re_renders_a_stamped_stack_with_one_change(project: Path) -> None:
 @pytest.mark.parametrize(
     ("failure", "exit_code", "message"),
     [
-        (PermissionError(13, "Permission denied", "Pulumi.lab.yaml"), 2, "cannot write Pulumi.lab.yaml: Permission denied (nothing written)"),
+        (
+            PermissionError(13, "Permission denied", "Pulumi.lab.yaml"),
+            2,
+            "cannot write Pulumi.lab.yaml: Permission denied (nothing written)",
+        ),
         (KeyboardInterrupt(), 130, "interrupted by SIGINT"),
     ],
 )
@@ -213,8 +234,18 @@ def test_set_reads_each_value_as_its_parameter_type(project: Path) -> None:
     """Numbers and lists are read from the text; names stay text, so `zones=2` is a number
     and a cluster named `007x` is not mangled."""
     result = invoke(
-        "new", "ai-lab", "--stack", "lab", "--set", "zones=3", "--set", "mid_gpus=L4,T4", "--set", "cluster_name=lab-007",
-        "--set", "admins=[arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b]",
+        "new",
+        "ai-lab",
+        "--stack",
+        "lab",
+        "--set",
+        "zones=3",
+        "--set",
+        "mid_gpus=L4,T4",
+        "--set",
+        "cluster_name=lab-007",
+        "--set",
+        "admins=[arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b]",
     )
     assert result.exit_code == 0, result.output
     text = (project / "stacks" / "lab.yaml").read_text(encoding="utf-8")

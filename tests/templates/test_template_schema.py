@@ -23,21 +23,27 @@ def make(tmp_path: Path, schema: str, stack: str = "cluster: {}\n") -> Path:
 
 
 def test_a_default_outside_its_own_range_is_refused(tmp_path: Path) -> None:
-    root = make(tmp_path, """
+    root = make(
+        tmp_path,
+        """
         description: x
         parameters:
           nodes: {type: integer, description: n, minimum: 1, maximum: 4, default: 9}
-        """)
+        """,
+    )
     with pytest.raises(TemplateError, match=r"nodes: default 9 is not a whole number from 1 to 4"):
         load_template("t", root)
 
 
 def test_gpu_choices_must_be_catalog_gpus_on_instances_that_carry_them(tmp_path: Path) -> None:
-    root = make(tmp_path, """
+    root = make(
+        tmp_path,
+        """
         description: x
         parameters:
           gpu: {type: gpu, description: g, default: H100-80GB, instances: {H100-80GB: g6.xlarge, X1: p5.48xlarge}}
-        """)
+        """,
+    )
     with pytest.raises(TemplateError) as caught:
         load_template("t", root)
     assert "gpu: instance type 'g6.xlarge' does not carry H100-80GB" in str(caught.value)
@@ -45,20 +51,26 @@ def test_gpu_choices_must_be_catalog_gpus_on_instances_that_carry_them(tmp_path:
 
 
 def test_schema_typos_are_located_in_template_yaml(tmp_path: Path) -> None:
-    root = make(tmp_path, """
+    root = make(
+        tmp_path,
+        """
         description: x
         parameters:
           nodes: {type: integer, description: n, minimum: 1, maximum: 4, default: 2, maximun: 5}
-        """)
+        """,
+    )
     with pytest.raises(TemplateError, match=r"template.yaml:4:3: parameters.nodes.*unknown field 'maximun'"):
         load_template("t", root)
 
 
 def test_unknown_shared_group_and_dangling_reference(tmp_path: Path) -> None:
-    root = make(tmp_path, """
+    root = make(
+        tmp_path,
+        """
         description: x
         uses: [cluster]
-        """)
+        """,
+    )
     with pytest.raises(TemplateError, match="uses unknown parameter group 'cluster'"):
         load_template("t", root)
 
@@ -89,10 +101,20 @@ def test_lustre_capacity_is_the_smallest_size_fsx_accepts() -> None:
 
 
 def test_header_values_read_back_as_written() -> None:
-    values = {"a": "ai-prod", "b": "1.33", "c": 4, "d": 2.5, "e": None, "f": ["arn:aws:iam::1:role/x"], "g": [{"name": "x", "memory_gib": 18}], "h": "true", "i": 48.0}
+    values = {
+        "a": "ai-prod",
+        "b": "1.33",
+        "c": 4,
+        "d": 2.5,
+        "e": None,
+        "f": ["arn:aws:iam::1:role/x"],
+        "g": [{"name": "x", "memory_gib": 18}],
+        "h": "true",
+        "i": 48.0,
+    }
     lines = [f"#   {name}: {flow_yaml(value)}" for name, value in values.items()]
     text = "# template: t\n# parameters:\n" + "\n".join(lines) + "\ncluster: {}\n"
     template, read = read_header(text)
     assert template == "t"
     assert read == {**values, "i": 48}
-    assert "#   b: \"1.33\"" in lines and "#   h: \"true\"" in lines and "#   a: ai-prod" in lines
+    assert '#   b: "1.33"' in lines and '#   h: "true"' in lines and "#   a: ai-prod" in lines

@@ -52,7 +52,11 @@ def test_outside_a_project_the_shipped_templates_are_used(tmp_path: Path, monkey
 @pytest.mark.parametrize("name", NAMES)
 def test_defaults_render_resolve_and_preview(name: str, tmp_path: Path) -> None:
     rendered, written = stamp(load_template(name, TEMPLATES), "check", {}, tmp_path, force=False)
-    assert written == [tmp_path / "stacks" / "check.yaml", tmp_path / "Pulumi.check.yaml", tmp_path / "stacks" / "check.subnets.lock"]
+    assert written == [
+        tmp_path / "stacks" / "check.yaml",
+        tmp_path / "Pulumi.check.yaml",
+        tmp_path / "stacks" / "check.subnets.lock",
+    ]
     assert written[0].read_text(encoding="utf-8") == rendered.stack_text
     assert rendered.plan.findings == ()
     # The record it wrote is current: the stamped stack's first `pulumi up` takes it as it is.
@@ -96,10 +100,14 @@ def test_each_allowed_gpu_renders_a_pool_of_that_gpu(name: str, parameter: str, 
 
 
 # The template's default region (us-east-2) offers no p6-b300 (catalog zone offerings); us-west-2a-b do.
-@pytest.mark.parametrize(("gpu", "region"), [("H200-141GB", "us-east-2"), ("B200-180GB", "us-east-2"), ("B300-288GB", "us-west-2")])
+@pytest.mark.parametrize(
+    ("gpu", "region"), [("H200-141GB", "us-east-2"), ("B200-180GB", "us-east-2"), ("B300-288GB", "us-west-2")]
+)
 def test_each_training_gpu_previews_with_its_efa_layout(gpu: str, region: str, tmp_path: Path) -> None:
     """The training GPUs differ most where the program works hardest: EFA interfaces per card."""
-    rendered, written = stamp(load_template("llm-training", TEMPLATES), "train", given(gpu=gpu, region=region), tmp_path, force=False)
+    rendered, written = stamp(
+        load_template("llm-training", TEMPLATES), "train", given(gpu=gpu, region=region), tmp_path, force=False
+    )
     (train,) = [pool for pool in rendered.plan.pools if pool.workload == "training"]
     result = preview_file(written[0], region=rendered.plan.cluster.region)
     template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{train.name}-template").inputs
@@ -152,9 +160,11 @@ def test_lab_time_slicing_on_the_mid_range_gpus_only() -> None:
 
 
 def test_queue_namespaces_and_the_training_file_systems_claims() -> None:
-    plan = load_template("llm-training", TEMPLATES).render(
-        "t", given(training_namespaces=["research"], lab_namespaces=["sandbox"], lab_nodes_max=2)
-    ).plan
+    plan = (
+        load_template("llm-training", TEMPLATES)
+        .render("t", given(training_namespaces=["research"], lab_namespaces=["sandbox"], lab_nodes_max=2))
+        .plan
+    )
     assert plan.queues.training == ("research",) and plan.queues.lab == ("sandbox",) and plan.queues.inference == ()
     assert plan.storage_tier("scratch").namespaces == ("research",)
 

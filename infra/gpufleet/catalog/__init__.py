@@ -11,14 +11,13 @@ from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
-from gpufleet.yamltree import parse_plain
-
 from gpufleet.catalog.cache import cached_parse
-from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
-from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.eks import EksFacts, ZoneOfferings
+from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
+from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
 from gpufleet.catalog.storage import StorageFacts
+from gpufleet.yamltree import parse_plain
 
 __all__ = ["Accelerator", "Catalog", "InstanceType", "load_catalog", "read_data_file"]
 
@@ -43,8 +42,7 @@ class Catalog:
             name: Accelerator(name=name, **record) for name, record in gpus["accelerators"].items()
         }
         self.instance_types: dict[str, InstanceType] = {
-            name: InstanceType(name=name, **record)
-            for name, record in instances["instance_types"].items()
+            name: InstanceType(name=name, **record) for name, record in instances["instance_types"].items()
         }
         self.efa_host = EfaHost(**instances["efa_host"])
         self.placement_groups = PlacementGroupLimits(**instances["placement_groups"])

@@ -70,7 +70,9 @@ class InstanceType(Fact):
     architecture: Literal["x86_64", "arm64"]
     network_performance: str
     max_efa_interfaces: int = Field(ge=0)
-    ipv4_per_interface: int = Field(ge=2, description="Private IPv4 addresses one network interface holds (its primary and its secondaries).")
+    ipv4_per_interface: int = Field(
+        ge=2, description="Private IPv4 addresses one network interface holds (its primary and its secondaries)."
+    )
     network_cards: tuple[NetworkCardGroup, ...] = Field(min_length=1)
     local_nvme: LocalNvme | None = None
     placement_strategies: tuple[GroupStrategy, ...]

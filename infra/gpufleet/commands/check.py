@@ -14,7 +14,7 @@ from gpufleet.commands.console import print_json
 NAME = "check"
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
@@ -22,9 +22,19 @@ class Format(str, enum.Enum):
 
 def command(
     stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g. stacks/*.yaml.")],
-    output_format: Annotated[Format, typer.Option("--format", help="text (grouped by pool and tier), json, or sarif (2.1.0).")] = Format.text,
-    policy_config: Annotated[Path | None, typer.Option("--policy-config", help="Policy config JSON, as for `pulumi preview --policy-pack-config`.")] = None,
-    policy_pack: Annotated[Path | None, typer.Option("--policy-pack", help="Policy pack directory (default: the project's policies/, else the pack installed with gpufleet).")] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="text (grouped by pool and tier), json, or sarif (2.1.0).")
+    ] = Format.text,
+    policy_config: Annotated[
+        Path | None, typer.Option("--policy-config", help="Policy config JSON, as for `pulumi preview --policy-pack-config`.")
+    ] = None,
+    policy_pack: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-pack",
+            help="Policy pack directory (default: the project's policies/, else the pack installed with gpufleet).",
+        ),
+    ] = None,
 ) -> None:
     """Validate, preview offline and run the policy pack; exit 1 on any mandatory violation."""
     from importlib.metadata import version

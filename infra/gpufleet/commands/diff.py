@@ -29,7 +29,9 @@ def _plan(path: Path) -> FleetPlan:
     try:
         return resolve(load_stack(path), load_catalog())
     except StackInvalid as invalid:
-        raise UsageError("cannot compare an invalid stack:\n" + "\n".join(f"  {finding}" for finding in invalid.findings)) from None
+        raise UsageError(
+            "cannot compare an invalid stack:\n" + "\n".join(f"  {finding}" for finding in invalid.findings)
+        ) from None
 
 
 def _shown(value: Any) -> str:
@@ -70,7 +72,14 @@ def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
     before, after = _plan(left), _plan(right)
     differences = compare(before, after)
     if as_json:
-        print_json({"left": before.source, "right": after.source, "equal": not differences, "differences": [d.as_json() for d in differences]})
+        print_json(
+            {
+                "left": before.source,
+                "right": after.source,
+                "equal": not differences,
+                "differences": [d.as_json() for d in differences],
+            }
+        )
     else:
         for line in _text(differences, before.source, after.source):
             out.print(line, markup=False)

@@ -14,12 +14,12 @@ import typer
 
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
-from gpufleet.commands.handler import guarded
 from gpufleet.commands.console import TABLE_ROWS, JsonFlag, err, new_table, out, print_json, shown_rows
+from gpufleet.commands.handler import guarded
+from gpufleet.mig.demand import load_demand
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
-from gpufleet.mig.demand import load_demand
 from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, plan_demand, plan_node_pool
 from gpufleet.values import MAX_ACCELERATORS_PER_NODE
 
@@ -101,8 +101,15 @@ def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
             notes.append("also seen as " + ", ".join(row["also_named"]))
         usable = f"{row['usable_gib']:g}" + (" (inferred)" if row["usable_gib_confidence"] == "inferred" else "")
         table.add_row(
-            row["profile"], str(row["profile_id"]), str(row["compute_slices"]), str(row["memory_slices"]),
-            str(row["max_count"]), row["lgipp"], usable, row["confidence"], "; ".join(notes),
+            row["profile"],
+            str(row["profile_id"]),
+            str(row["compute_slices"]),
+            str(row["memory_slices"]),
+            str(row["max_count"]),
+            row["lgipp"],
+            usable,
+            row["confidence"],
+            "; ".join(notes),
         )
     out.print(table)
 
@@ -140,9 +147,7 @@ def _check_json(check: LayoutCheck) -> dict[str, Any]:
         "layout": check.layout,
         "feasible": check.feasible,
         "reasons": list(check.reasons),
-        "placement": [
-            {"profile": i.profile, "start": i.start, "size": i.size, "existing": i.existing} for i in check.placement
-        ],
+        "placement": [{"profile": i.profile, "start": i.start, "size": i.size, "existing": i.existing} for i in check.placement],
         "creation_order": list(check.creation_order),
         "creation_profile_ids": list(check.creation_profile_ids),
         "notes": list(check.notes),
@@ -163,9 +168,7 @@ def check(
     catalog = load_catalog()
     geometry = _geometry(catalog, gpu)
     layout, pinned = _parse_specs(specs)
-    result = check_geometry_layout(
-        geometry, layout, placements=pinned, existing=_parse_existing(existing or []), catalog=catalog
-    )
+    result = check_geometry_layout(geometry, layout, placements=pinned, existing=_parse_existing(existing or []), catalog=catalog)
     if as_json:
         print_json(_check_json(result))
         raise typer.Exit(0 if result.feasible else 1)
@@ -222,9 +225,7 @@ def check_config(
     table = new_table("Config", "Entry", "Devices", "GPU", "Status", "Why")
     for verdict in verdicts:
         gpu = verdict.gpu or ", ".join(verdict.pci_ids) or "-"
-        table.add_row(
-            verdict.config, str(verdict.entry), verdict.devices, gpu, verdict.status, " ".join(verdict.reasons)
-        )
+        table.add_row(verdict.config, str(verdict.entry), verdict.devices, gpu, verdict.status, " ".join(verdict.reasons))
     out.print(table)
     counts = Counter(verdict.status for verdict in verdicts)
     out.print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())))
@@ -247,8 +248,7 @@ def _plan_json(plan: GpuPacking, pool: NodePacking | None) -> dict[str, Any]:
                 "index": gpu.index,
                 "layout": gpu.layout,
                 "instances": [
-                    {"service": i.service, "replica": i.replica, "profile": i.profile, "start": i.start}
-                    for i in gpu.instances
+                    {"service": i.service, "replica": i.replica, "profile": i.profile, "start": i.start} for i in gpu.instances
                 ],
             }
             for gpu in plan.gpus
@@ -259,8 +259,7 @@ def _plan_json(plan: GpuPacking, pool: NodePacking | None) -> dict[str, Any]:
             "nodes": pool.nodes,
             "gpus_per_node": pool.gpus_per_node,
             "devices": [
-                {"devices": d.devices if d.devices == "all" else list(d.devices), "layout": d.layout}
-                for d in pool.devices
+                {"devices": d.devices if d.devices == "all" else list(d.devices), "layout": d.layout} for d in pool.devices
             ],
         }
     return data
@@ -286,10 +285,14 @@ def _choices_table(choices: dict[str, str]) -> Table:
 @guarded
 def plan(
     gpu: Annotated[str, typer.Option("--gpu", help="Catalog name or PCI id of the GPU to plan for.")],
-    demand: Annotated[Path, typer.Option("--demand", help="YAML/JSON list of services: name, memory_gib, compute_share, replicas.")],
+    demand: Annotated[
+        Path, typer.Option("--demand", help="YAML/JSON list of services: name, memory_gib, compute_share, replicas.")
+    ],
     gpus_per_node: Annotated[
         int | None,
-        typer.Option("--gpus-per-node", min=1, max=MAX_ACCELERATORS_PER_NODE, help="Also plan identical nodes with this many GPUs."),
+        typer.Option(
+            "--gpus-per-node", min=1, max=MAX_ACCELERATORS_PER_NODE, help="Also plan identical nodes with this many GPUs."
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:

@@ -46,7 +46,9 @@ def command(
     try:
         rendered, written = stamp(template, stack, given, Path("."), force)
     except StackInvalid:
-        err.print(f"gpufleet: template {template.name} renders a stack that does not resolve with these parameters; nothing written:")
+        err.print(
+            f"gpufleet: template {template.name} renders a stack that does not resolve with these parameters; nothing written:"
+        )
         raise
     pools = rendered.plan.pools
     gpus = sum(pool.gpus_max for pool in pools)

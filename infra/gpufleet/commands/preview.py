@@ -108,7 +108,9 @@ def command(
     stack: Annotated[Path, typer.Argument(help="Stack file, e.g. stacks/prod.yaml.")],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder for resources.json and mig-parted-config.yaml (default out/<stack>/); replaced whole."),
+        typer.Option(
+            "--out", help="Folder for resources.json and mig-parted-config.yaml (default out/<stack>/); replaced whole."
+        ),
     ] = None,
     as_json: JsonFlag = False,
     replace_subnets: Annotated[
@@ -181,4 +183,6 @@ def command(
         out.print(pool_subnets_table(plan.network))
     if record is not None and record["written"]:
         out.print(f"subnet record {record['file']} updated: review and commit it beside the stack")
-    out.print(f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}")
+    out.print(
+        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}"
+    )

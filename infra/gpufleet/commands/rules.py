@@ -11,7 +11,7 @@ NAME = "rules"
 
 def command(as_json: JsonFlag = False) -> None:
     """List every rule and policy: stable id, severity or default level, what it checks, the fix."""
-    import gpufleet.model.rules  # noqa: F401  (declares the semantic rules)
+    import gpufleet.model.rules
     import gpufleet.stack.loader  # noqa: F401  (declares the schema rules)
     from gpufleet.policy.pack import policy_definitions  # declares the check's own rules too
 
@@ -29,7 +29,14 @@ def command(as_json: JsonFlag = False) -> None:
     for rule in rules:
         table.add_row(rule.id, rule.severity, rule.summary, rule.fix)
     out.print(table)
-    table = new_table("id", "policy", "default", "checks", "fix", title=f"{len(policies)} policies (gpufleet check; levels and thresholds per stack with --policy-config)")
+    table = new_table(
+        "id",
+        "policy",
+        "default",
+        "checks",
+        "fix",
+        title=f"{len(policies)} policies (gpufleet check; levels and thresholds per stack with --policy-config)",
+    )
     for policy in policies:
         table.add_row(policy.rule_id, policy.name, policy.enforcement, policy.description, policy.fix)
     out.print(table)

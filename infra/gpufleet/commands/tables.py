@@ -12,7 +12,17 @@ from gpufleet.model.plan import FleetPlan, NetworkLayout, Pool
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["TABLE_ROWS", "aws_pins_table", "catalog_rows", "catalog_table", "plan_summary", "pool_row", "pool_subnets_table", "pools_table", "preview_pools_table"]
+__all__ = [
+    "TABLE_ROWS",
+    "aws_pins_table",
+    "catalog_rows",
+    "catalog_table",
+    "plan_summary",
+    "pool_row",
+    "pool_subnets_table",
+    "pools_table",
+    "preview_pools_table",
+]
 
 
 def pool_row(pool: Pool) -> dict[str, Any]:
@@ -60,7 +70,15 @@ def pool_subnets_table(network: NetworkLayout) -> Table:
         table.add_column(column, justify="right" if column in ("usable", "needed", "headroom") else "left")
     for subnet in network.pool_subnets:
         sizing = subnet.sizing
-        table.add_row(subnet.name, subnet.zone, str(subnet.cidr), str(sizing.usable), str(sizing.ips_needed), str(sizing.headroom), subnet.placed)
+        table.add_row(
+            subnet.name,
+            subnet.zone,
+            str(subnet.cidr),
+            str(sizing.usable),
+            str(sizing.ips_needed),
+            str(sizing.headroom),
+            subnet.placed,
+        )
     return table
 
 
@@ -71,7 +89,11 @@ def aws_pins_table(aws: AwsCluster) -> Table:
         table.add_column(column)
     table.add_row("AMI release", aws.ami_release.value, aws.ami_release.reason)
     for pin in aws.addons:
-        table.add_row(f"add-on {pin.name}", pin.version, "catalog pin (eks.yaml)" + ("; created after the node groups" if pin.needs_nodes else ""))
+        table.add_row(
+            f"add-on {pin.name}",
+            pin.version,
+            "catalog pin (eks.yaml)" + ("; created after the node groups" if pin.needs_nodes else ""),
+        )
     table.add_row("service CIDR", aws.service_cidr.value, aws.service_cidr.reason)
     table.add_row("API endpoint", aws.endpoint, "cluster.endpoint.public_cidrs")
     table.add_row("control-plane logs", ", ".join(aws.log_types), "cluster.log_types")
@@ -80,7 +102,9 @@ def aws_pins_table(aws: AwsCluster) -> Table:
 
 
 def pools_table(plan: FleetPlan) -> Table:
-    table = new_table(title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})")
+    table = new_table(
+        title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})"
+    )
     for column in ("pool", "workload", "instance", "GPU", "per node", "nodes", "GPUs total", "fabric", "placement", "capacity"):
         table.add_column(column, justify="right" if column in ("per node", "GPUs total") else "left")
     for pool in shown_rows(table, plan.pools, "pools"):
@@ -152,7 +176,19 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
 def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
     """Cloud columns show "-" for existing nodes (provider kubernetes), which gpufleet does not launch."""
     table = new_table(title="node pools as rendered")
-    columns = ("pool", "instance", "accelerators", "EFA", "zones", "subnets", "placement group", "capacity", "MIG config", "pods may request (per node)", "Kueue flavor / queues")
+    columns = (
+        "pool",
+        "instance",
+        "accelerators",
+        "EFA",
+        "zones",
+        "subnets",
+        "placement group",
+        "capacity",
+        "MIG config",
+        "pods may request (per node)",
+        "Kueue flavor / queues",
+    )
     for column in columns:
         table.add_column(column)
     for row in shown_rows(table, rows, "pools"):

@@ -36,13 +36,23 @@ def command(
             plan = resolve(load_stack(stack), catalog)
         except StackFileError as exc:
             err.print(f"gpufleet: {exc}")
-            results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "error": str(exc), "problems": [], "pools": []})
+            results.append(
+                {"stack": stack.stem, "file": display_path(stack), "valid": False, "error": str(exc), "problems": [], "pools": []}
+            )
             exit_code = max(exit_code, exc.exit_code)
             continue
         except InputInvalid as exc:  # the stack or its subnet record
             for finding in exc.findings:
                 err.print(str(finding))
-            results.append({"stack": stack.stem, "file": display_path(stack), "valid": False, "problems": [f.as_json() for f in exc.findings], "pools": []})
+            results.append(
+                {
+                    "stack": stack.stem,
+                    "file": display_path(stack),
+                    "valid": False,
+                    "problems": [f.as_json() for f in exc.findings],
+                    "pools": [],
+                }
+            )
             exit_code = max(exit_code, exc.exit_code)
             continue
         results.append(plan_summary(plan))

@@ -21,7 +21,12 @@ from gpufleet.inputs import InputInvalid
 from gpufleet.values import MAX_DEMAND_REPLICAS, MAX_GPU_MEMORY_GIB, Float, Int, Name
 from gpufleet.yamltree import MapNode, SeqNode
 
-NOT_A_DEMAND = declare("GF-DEMAND-001", "error", "A demand file that is not a list of services.", "Write `services:` and a list of name, memory_gib, compute_share, replicas.")
+NOT_A_DEMAND = declare(
+    "GF-DEMAND-001",
+    "error",
+    "A demand file that is not a list of services.",
+    "Write `services:` and a list of name, memory_gib, compute_share, replicas.",
+)
 
 
 class DemandInvalid(InputInvalid):

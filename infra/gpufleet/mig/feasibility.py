@@ -86,9 +86,7 @@ def check_layout(
     existing: Sequence[tuple[str, int]] = (),
 ) -> LayoutCheck:
     """Judge ``layout`` (profile -> count) on ``gpu``; raises only for an unknown GPU."""
-    return check_geometry_layout(
-        resolve_gpu(catalog, gpu), layout, placements=placements, existing=existing, catalog=catalog
-    )
+    return check_geometry_layout(resolve_gpu(catalog, gpu), layout, placements=placements, existing=existing, catalog=catalog)
 
 
 def check_geometry_layout(
@@ -130,19 +128,13 @@ def check_geometry_layout(
             pinned.append(PlacedInstance(profile=profile.name, start=start, size=profile.size))
     for name, count in sorted(explicit.items()):
         if count > requested[name]:
-            reasons.append(
-                f"{count} placement(s) given for {name} but the layout asks for {requested[name]} of it."
-            )
+            reasons.append(f"{count} placement(s) given for {name} but the layout asks for {requested[name]} of it.")
     if not reasons:
         reasons = _count_reasons(geometry, requested, pinned) or _pinned_reasons(geometry, pinned)
     if reasons:
         return LayoutCheck(gpu=geometry.gpu, layout=dict(sorted(requested.items())), feasible=False, reasons=tuple(reasons))
 
-    free = [
-        geometry.profiles[name]
-        for name in sorted(requested)
-        for _ in range(requested[name] - explicit[name])
-    ]
+    free = [geometry.profiles[name] for name in sorted(requested) for _ in range(requested[name] - explicit[name])]
     occupied = 0
     for instance in pinned:
         occupied |= instance.mask
@@ -155,12 +147,11 @@ def check_geometry_layout(
             reasons=tuple(_placement_reasons(geometry, free, pinned, occupied)),
         )
     placed = [
-        PlacedInstance(profile=profile.name, start=start, size=profile.size)
-        for profile, start in zip(free, starts, strict=True)
+        PlacedInstance(profile=profile.name, start=start, size=profile.size) for profile, start in zip(free, starts, strict=True)
     ]
     new = sorted(
         (instance for instance in (*pinned, *placed) if not instance.existing),
-        key=lambda instance: _constraint_key(geometry.profiles[instance.profile]) + (instance.start,),
+        key=lambda instance: (*_constraint_key(geometry.profiles[instance.profile]), instance.start),
     )
     return LayoutCheck(
         gpu=geometry.gpu,
@@ -211,9 +202,7 @@ def _count_reasons(geometry: MigGeometry, requested: Counter[str], pinned: list[
         profile = geometry.profiles[name]
         if totals[name] > profile.max_count:
             already = f" ({existing[name]} already on the GPU)" if existing[name] else ""
-            reasons.append(
-                f"Profile limit: {totals[name]} x {name}{already} but {gpu} allows at most {profile.max_count}."
-            )
+            reasons.append(f"Profile limit: {totals[name]} x {name}{already} but {gpu} allows at most {profile.max_count}.")
     instances = sum(totals.values())
     if instances > geometry.max_instances:
         reasons.append(f"Instance limit: {instances} GPU instances but {gpu} holds at most {geometry.max_instances}.")
@@ -249,9 +238,7 @@ def _pinned_reasons(geometry: MigGeometry, pinned: list[PlacedInstance]) -> list
     return reasons
 
 
-def _placement_reasons(
-    geometry: MigGeometry, free: list[MigProfile], pinned: list[PlacedInstance], occupied: int
-) -> list[str]:
+def _placement_reasons(geometry: MigGeometry, free: list[MigProfile], pinned: list[PlacedInstance], occupied: int) -> list[str]:
     reasons: list[str] = []
     counts = Counter(profile.name for profile in free)
     for name in sorted(counts, key=lambda name: _constraint_key(geometry.profiles[name])):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 from gpufleet.catalog import Catalog
-from gpufleet.findings import closest_name
 from gpufleet.catalog.mig import MigGeometry, MigProfile, parse_profile_name
+from gpufleet.findings import closest_name
 
 _PCI_PACKED = re.compile(r"^(?:0x)?([0-9a-f]{8})$")
 _PCI_LSPCI = re.compile(r"^([0-9a-f]{4}):([0-9a-f]{4})$")
@@ -45,9 +45,7 @@ def resolve_gpu(catalog: Catalog, name_or_pci: str) -> MigGeometry:
         )
     geometry = catalog.mig.get(accelerator.name)
     if geometry is None:
-        raise UnknownMigGpu(
-            f"{accelerator.name} is in the catalog but does not support MIG. MIG-capable GPUs: {supported}."
-        )
+        raise UnknownMigGpu(f"{accelerator.name} is in the catalog but does not support MIG. MIG-capable GPUs: {supported}.")
     return geometry
 
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, parse_profile_name
 from gpufleet.documents import excerpt
@@ -50,9 +49,7 @@ def render_mig_parted_config(catalog: Catalog, plans: Mapping[str, GpuPlan]) -> 
     meaningful per GPU, so an entry must never reach a GPU it was not checked for.
     """
     problems: list[str] = []
-    configs: dict[str, tuple[MigPartedEntry, ...]] = {
-        RESET_CONFIG: (MigPartedEntry(devices="all", mig_enabled=False),)
-    }
+    configs: dict[str, tuple[MigPartedEntry, ...]] = {RESET_CONFIG: (MigPartedEntry(devices="all", mig_enabled=False),)}
     for name in sorted(plans):
         gpu, devices = plans[name]
         if not LABEL_VALUE.match(name):
@@ -148,7 +145,9 @@ def load_mig_parted_document(text_or_path: str | Path) -> dict[str, Any]:
         raise MigConfigError(f"Unsupported mig-parted config version {excerpt(document.get('version'))}; expected 'v1'.")
     unexpected = sorted(str(key) for key in set(document) - {"version", "mig-configs"})
     if unexpected:
-        raise MigConfigError(f"Unexpected top-level field(s) [{', '.join(excerpt(key) for key in unexpected[:5])}] in a mig-parted config.")
+        raise MigConfigError(
+            f"Unexpected top-level field(s) [{', '.join(excerpt(key) for key in unexpected[:5])}] in a mig-parted config."
+        )
     configs = document.get("mig-configs")
     if not isinstance(configs, dict) or not configs:
         raise MigConfigError("'mig-configs' must be a non-empty mapping of config name to entries.")
@@ -180,7 +179,13 @@ def judge_mig_parted_config(catalog: Catalog, text_or_path: str | Path) -> list[
         config = str(config)
         if not isinstance(entries, list) or not entries:
             verdicts.append(
-                EntryVerdict(config=config, entry=0, devices="?", status="invalid", reasons=("A config needs a non-empty list of entries.",))
+                EntryVerdict(
+                    config=config,
+                    entry=0,
+                    devices="?",
+                    status="invalid",
+                    reasons=("A config needs a non-empty list of entries.",),
+                )
             )
             continue
         for index, entry in enumerate(entries):
@@ -277,9 +282,7 @@ def _parse_entry(raw: Any) -> tuple[list[str], str, tuple[str, ...], MigPartedEn
     devices: tuple[int, ...] | Literal["all"] | None = None
     if devices_raw == "all":
         devices = "all"
-    elif isinstance(devices_raw, list) and all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in devices_raw
-    ):
+    elif isinstance(devices_raw, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in devices_raw):
         devices = tuple(devices_raw)
     elif "devices" in raw:
         problems.append(f"'devices' must be 'all' or a list of GPU indexes, got {devices_raw!r}.")

@@ -15,8 +15,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from gpufleet.catalog.mig import MigGeometry, MigProfile
-from gpufleet.mig.feasibility import DeviceLayout, FrozenModel, check_geometry_layout, place
 from gpufleet.mig.demand import ServiceDemand, demand_overflow
+from gpufleet.mig.feasibility import DeviceLayout, FrozenModel, check_geometry_layout, place
 from gpufleet.values import MAX_ACCELERATORS_PER_NODE
 
 _EPSILON = 1e-9
@@ -267,9 +267,7 @@ def _solve_cover_lp(patterns: list[tuple[int, ...]], demand: Sequence[int]) -> l
     return [max(0.0, objective[types + row]) for row in range(rows)]
 
 
-def _empty_least_filled(
-    chosen: list[tuple[int, ...]], feasible: frozenset[tuple[int, ...]]
-) -> list[tuple[int, ...]]:
+def _empty_least_filled(chosen: list[tuple[int, ...]], feasible: frozenset[tuple[int, ...]]) -> list[tuple[int, ...]]:
     """Move every instance of a barely used GPU into spare room elsewhere, while possible."""
     gpus = [list(vector) for vector in chosen]
     improved = True
@@ -308,8 +306,7 @@ def _empty_least_filled(
 def _has_room(vector: tuple[int, ...], feasible: frozenset[tuple[int, ...]]) -> bool:
     """Whether one more instance of some profile still fits: thousands of GPUs share a few layouts."""
     return any(
-        tuple(count + (index == position) for index, count in enumerate(vector)) in feasible
-        for position in range(len(vector))
+        tuple(count + (index == position) for index, count in enumerate(vector)) in feasible for position in range(len(vector))
     )
 
 

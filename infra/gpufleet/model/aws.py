@@ -152,7 +152,10 @@ def decide_bootstrap_admin(cluster: ClusterSpec) -> Decision:
         return Decision(str(cluster.bootstrap_admin).lower(), "set in the stack (cluster.bootstrap_admin)")
     if cluster.admins:
         return Decision("false", "the admins listed are the only cluster-admins: none is hidden from the spec")
-    return Decision("true", "no admin is listed: the deployer becomes cluster-admin so someone can administer the cluster; list admins to turn it off")
+    return Decision(
+        "true",
+        "no admin is listed: the deployer becomes cluster-admin so someone can administer the cluster; list admins to turn it off",
+    )
 
 
 def vpc_cni_configuration(catalog: Catalog) -> str:
@@ -217,7 +220,14 @@ def offered_in(zone: str, region: str, offering) -> bool:
 
 
 def choose_zones(
-    catalog: Catalog, region: str, network_zones: Sequence[str], instance_type: str, *, pinned: str | None, reserved: bool, single_zone: bool
+    catalog: Catalog,
+    region: str,
+    network_zones: Sequence[str],
+    instance_type: str,
+    *,
+    pinned: str | None,
+    reserved: bool,
+    single_zone: bool,
 ) -> ZoneChoice:
     """Zones for one pool: the pinned or reserved zone, else the network's zones that offer the type.
 
@@ -234,11 +244,16 @@ def choose_zones(
     if pinned is not None:
         if offered_in(pinned, region, offering):
             return ZoneChoice((pinned,), f"set in the spec; {instance_type} is offered there, checked {how(pinned)}")
-        return ZoneChoice((pinned,), "set in the spec", refused=f"{pinned} does not offer {instance_type} (checked {how(pinned)}); {_offered(region, offering)}")
+        return ZoneChoice(
+            (pinned,),
+            "set in the spec",
+            refused=f"{pinned} does not offer {instance_type} (checked {how(pinned)}); {_offered(region, offering)}",
+        )
     offering_zones = tuple(zone for zone in network_zones if offered_in(zone, region, offering))
     if not offering_zones:
         return ZoneChoice(
-            tuple(network_zones[:1]), "no zone offers the type",
+            tuple(network_zones[:1]),
+            "no zone offers the type",
             refused=f"none of the network's zones ({', '.join(network_zones)}) offers {instance_type}; {_offered(region, offering)}",
         )
     checked = how(offering_zones[0])

@@ -10,6 +10,7 @@ from collections import Counter
 
 from gpufleet import mig
 from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.model.aws import ZoneChoice, choose_zones, zone_index
 from gpufleet.model.plan import (
     EfaLayout,
     Fabric,
@@ -17,11 +18,9 @@ from gpufleet.model.plan import (
     MigSetup,
     NetworkLayout,
     PlacementDecision,
-    StorageTier,
     Subnet,
     Taint,
 )
-from gpufleet.model.aws import ZoneChoice, choose_zones, zone_index
 from gpufleet.model.view import MAX_ZONES, StackView
 from gpufleet.stack.models import RDMA_FABRICS, FabricSpec, NodePoolSpec
 
@@ -78,7 +77,9 @@ def pool_zone_choice(pool: NodePoolSpec) -> str | None:
 
 def single_zone(view: StackView, pool: NodePoolSpec) -> bool:
     """EFA, training, cluster-placement and pinned pools live in one zone; others spread over all."""
-    return uses_efa(view, pool) or pool.placement == "cluster" or pool.workload == "training" or pool_zone_choice(pool) is not None
+    return (
+        uses_efa(view, pool) or pool.placement == "cluster" or pool.workload == "training" or pool_zone_choice(pool) is not None
+    )
 
 
 def zone_choice(view: StackView, pool: NodePoolSpec) -> ZoneChoice:
@@ -91,8 +92,13 @@ def zone_choice(view: StackView, pool: NodePoolSpec) -> ZoneChoice:
     if (chosen is not None and chosen not in zones) or instance is None:
         return ZoneChoice((chosen if chosen in zones else zones[0],), "the stack is invalid; a rule says why")
     return choose_zones(
-        view.catalog, view.spec.cluster.region or "", zones, instance.name,
-        pinned=chosen, reserved=pool.capacity.availability_zone is not None, single_zone=single_zone(view, pool),
+        view.catalog,
+        view.spec.cluster.region or "",
+        zones,
+        instance.name,
+        pinned=chosen,
+        reserved=pool.capacity.availability_zone is not None,
+        single_zone=single_zone(view, pool),
     )
 
 
@@ -244,7 +250,9 @@ def fixed_mig_layouts(view: StackView, plan_name: str) -> tuple[mig.DeviceLayout
     plan = view.spec.mig_plans[plan_name]
     if plan.layout is not None:
         return (mig.DeviceLayout(devices="all", layout=dict(sorted(plan.layout.items()))),)
-    return tuple(mig.DeviceLayout(devices=entry.devices, layout=dict(sorted(entry.layout.items()))) for entry in plan.devices or ())
+    return tuple(
+        mig.DeviceLayout(devices=entry.devices, layout=dict(sorted(entry.layout.items()))) for entry in plan.devices or ()
+    )
 
 
 def packed_mig_layouts(packing: mig.NodePacking) -> tuple[mig.DeviceLayout, ...]:

@@ -201,7 +201,10 @@ def tier_facts(tier: StorageTier) -> TierFacts:
 
 def mig_facts(setup: MigSetup) -> MigFacts:
     layouts = {
-        "all" if entry.devices == "all" else ",".join(map(str, entry.devices)): ", ".join(f"{profile}={count}" for profile, count in (entry.layout or {}).items()) or "MIG off"
+        "all" if entry.devices == "all" else ",".join(map(str, entry.devices)): ", ".join(
+            f"{profile}={count}" for profile, count in (entry.layout or {}).items()
+        )
+        or "MIG off"
         for entry in setup.device_layouts
     }
     demand = tuple(f"{d.name}: {d.replicas} x {d.memory_gib:g} GiB" for d in setup.demand)
@@ -215,7 +218,9 @@ def compare(left: FleetPlan, right: FleetPlan) -> list[Difference]:
     differences += _compare_named("network", *({"": Entry(facts)} if (facts := network_facts(plan)) else {} for plan in sides))
     differences += _compare_named("fleet", *({"": Entry(fleet_facts(plan))} for plan in sides))
     differences += _compare_named("pool", *({p.name: Entry(pool_facts(p), p.location) for p in plan.pools} for plan in sides))
-    differences += _compare_named("storage", *({t.name: Entry(tier_facts(t), t.location) for t in plan.storage} for plan in sides))
+    differences += _compare_named(
+        "storage", *({t.name: Entry(tier_facts(t), t.location) for t in plan.storage} for plan in sides)
+    )
     differences += _compare_named("mig", *({m.name: Entry(mig_facts(m), m.location) for m in plan.mig_plans} for plan in sides))
     return differences
 
@@ -241,7 +246,9 @@ def _compare_facts(scope: Scope, name: str, left: Entry, right: Entry) -> list[D
         if isinstance(before, dict) and isinstance(after, dict):
             for key in sorted(set(before) | set(after)):
                 if before.get(key) != after.get(key):
-                    differences.append(Difference("changed", scope, name, f"{field.name}.{key}", before.get(key), after.get(key), **where))
+                    differences.append(
+                        Difference("changed", scope, name, f"{field.name}.{key}", before.get(key), after.get(key), **where)
+                    )
         elif before != after:
             differences.append(Difference("changed", scope, name, field.name, before, after, **where))
     return differences

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.kubernetes import Chart
+from gpufleet.model.decisions import EFA_LABEL
 from gpufleet.model.mig_config import mig_parted_config
 from gpufleet.model.plan import FleetPlan, Pool, StorageTier, Taint
-from gpufleet.model.decisions import EFA_LABEL
 
 POOL_LABEL = "gpufleet.io/pool"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -307,16 +307,30 @@ def _gpu_stack(plan: FleetPlan, catalog: Catalog) -> GpuStackPlan | None:
         reasons.append(Reason("driver.rdma", "GPUDirect RDMA over the InfiniBand fabric, with the nodes' own MOFED"))
     mig_map = None
     if uses_mig:
-        mig_map = ConfigMapPlan(MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_parted_config(plan, catalog).to_yaml()})
+        mig_map = ConfigMapPlan(
+            MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_parted_config(plan, catalog).to_yaml()}
+        )
         values["migManager"] = {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"}}
-        reasons.append(Reason("migManager.config", "the stack's own mig-parted config, whose entries the pools' nvidia.com/mig.config labels name"))
+        reasons.append(
+            Reason(
+                "migManager.config",
+                "the stack's own mig-parted config, whose entries the pools' nvidia.com/mig.config labels name",
+            )
+        )
     plugin_map = None
     if sharing:
         data = {DEFAULT_DEVICE_PLUGIN_CONFIG: _device_plugin_config(strategy, None)}
         data.update({pool.name: _device_plugin_config(strategy, pool.time_slicing_replicas) for pool in sharing})
         plugin_map = ConfigMapPlan(DEVICE_PLUGIN_CONFIG_MAP, chart.namespace, data)
-        values["devicePlugin"] = {"config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG}}
-        reasons.append(Reason("devicePlugin.config", f"time-slicing on {', '.join(p.name for p in sharing)}, picked per node by {facts.device_plugin_config_label}"))
+        values["devicePlugin"] = {
+            "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG}
+        }
+        reasons.append(
+            Reason(
+                "devicePlugin.config",
+                f"time-slicing on {', '.join(p.name for p in sharing)}, picked per node by {facts.device_plugin_config_label}",
+            )
+        )
     return GpuStackPlan(
         operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons)),
         mig_config=mig_map,
@@ -328,7 +342,9 @@ def _gpu_stack(plan: FleetPlan, catalog: Catalog) -> GpuStackPlan | None:
 def _device_plugin_config(strategy: str, replicas: int | None) -> str:
     config: Json = {"version": "v1", "flags": {"migStrategy": "none" if strategy == "single" else strategy}}
     if replicas:
-        config["sharing"] = {"timeSlicing": {"renameByDefault": False, "resources": [{"name": GPU_RESOURCE, "replicas": replicas}]}}
+        config["sharing"] = {
+            "timeSlicing": {"renameByDefault": False, "resources": [{"name": GPU_RESOURCE, "replicas": replicas}]}
+        }
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
@@ -341,16 +357,23 @@ def _efa(plan: FleetPlan, catalog: Catalog) -> EfaPluginPlan | None:
         return None
     tolerations = sorted({Toleration.of(taint) for pool in pools for taint in pool.taints}, key=lambda t: (t.key, t.value))
     values: Json = {
-        "supportedInstanceLabels": {"keys": ["node.kubernetes.io/instance-type"], "values": sorted({pool.node_kind for pool in pools})},
+        "supportedInstanceLabels": {
+            "keys": ["node.kubernetes.io/instance-type"],
+            "values": sorted({pool.node_kind for pool in pools}),
+        },
         "nodeSelector": {EFA_LABEL: "true"},
         "tolerations": [t.manifest() for t in tolerations],
     }
     reasons = (
-        Reason("supportedInstanceLabels", "the chart schedules only on the instance types it lists: exactly the EFA pools' types"),
+        Reason(
+            "supportedInstanceLabels", "the chart schedules only on the instance types it lists: exactly the EFA pools' types"
+        ),
         Reason("nodeSelector", "only pools with EFA interfaces carry the label: elsewhere the plugin has no device to offer"),
         Reason("tolerations", "EFA pools are GPU and training pools, tainted so other work stays off"),
     )
-    release = HelmReleasePlan("aws-efa-k8s-device-plugin", catalog.kubernetes.charts["aws-efa-k8s-device-plugin"], values, reasons)
+    release = HelmReleasePlan(
+        "aws-efa-k8s-device-plugin", catalog.kubernetes.charts["aws-efa-k8s-device-plugin"], values, reasons
+    )
     return EfaPluginPlan(release, {pool.name: pool.efa.efa_count for pool in pools})
 
 
@@ -362,15 +385,30 @@ def _fabrics(plan: FleetPlan, catalog: Catalog) -> tuple[RdmaFabricPlan, ...]:
         if fabric.kind != "infiniband" or not pools:
             continue
         values: Json = {"nfd": {"enabled": not gpu_pools(plan)}}
-        reasons = (Reason("nfd.enabled", "the GPU Operator's Node Feature Discovery already labels the nodes; two would fight" if gpu_pools(plan) else "nothing else runs Node Feature Discovery"),)
+        reasons = (
+            Reason(
+                "nfd.enabled",
+                "the GPU Operator's Node Feature Discovery already labels the nodes; two would fight"
+                if gpu_pools(plan)
+                else "nothing else runs Node Feature Discovery",
+            ),
+        )
         operator = HelmReleasePlan("network-operator", catalog.kubernetes.charts["network-operator"], values, reasons)
         device_config = {
             "configList": [
-                {"resourceName": rdma_resource_name(name), "rdmaHcaMax": facts.hca_max, "selectors": {"vendors": [facts.vendor], "linkTypes": ["infiniband"]}}
+                {
+                    "resourceName": rdma_resource_name(name),
+                    "rdmaHcaMax": facts.hca_max,
+                    "selectors": {"vendors": [facts.vendor], "linkTypes": ["infiniband"]},
+                }
             ]
         }
         terms = [
-            {"matchExpressions": [{"key": key, "operator": "In", "values": [value]} for key, value in sorted(pool_selector(pool).items())]}
+            {
+                "matchExpressions": [
+                    {"key": key, "operator": "In", "values": [value]} for key, value in sorted(pool_selector(pool).items())
+                ]
+            }
             for pool in pools
         ]
         spec: Json = {
@@ -447,7 +485,9 @@ def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, .
         return ()
     namespaces = tier.namespaces or (None,)
     return tuple(
-        LustreVolumePlan(tier.name, f"{tier.name}-{namespace}" if namespace else tier.name, namespace, tier.fsx_capacity_gib, driver)
+        LustreVolumePlan(
+            tier.name, f"{tier.name}-{namespace}" if namespace else tier.name, namespace, tier.fsx_capacity_gib, driver
+        )
         for namespace in namespaces
     )
 
@@ -482,7 +522,9 @@ def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
     if pool.efa is not None and pool.efa.efa_count:
         capacity[catalog.kubernetes.efa.resource] = pool.efa.efa_count * nodes
     if pool.fabric is not None and pool.fabric.kind == "infiniband" and pool.existing is not None:
-        capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{rdma_resource_name(pool.fabric_name)}"] = catalog.kubernetes.rdma.hca_max * nodes
+        capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{rdma_resource_name(pool.fabric_name)}"] = (
+            catalog.kubernetes.rdma.hca_max * nodes
+        )
     return dict(sorted(capacity.items()))
 
 
@@ -525,7 +567,11 @@ def _queues(plan: FleetPlan, catalog: Catalog) -> QueuePlan | None:
         )
     inference = [by_pool[p.name] for p in pools if p.workload == "inference"]
     if inference:
-        queues.append(_cluster_queue("inference", "inference", inference, [], never_borrow, "serving never borrows, so no reclaim can ever preempt it"))
+        queues.append(
+            _cluster_queue(
+                "inference", "inference", inference, [], never_borrow, "serving never borrows, so no reclaim can ever preempt it"
+            )
+        )
     lab = [by_pool[p.name] for p in pools if p.workload == "lab"]
     if lab:
         others = [flavor for flavor in flavors if workload_of[flavor.pool] != "lab"]
@@ -535,7 +581,11 @@ def _queues(plan: FleetPlan, catalog: Catalog) -> QueuePlan | None:
                 "lab",
                 lab,
                 others,
-                {"reclaimWithinCohort": "Never", "borrowWithinCohort": {"policy": "Never"}, "withinClusterQueue": "LowerPriority"},
+                {
+                    "reclaimWithinCohort": "Never",
+                    "borrowWithinCohort": {"policy": "Never"},
+                    "withinClusterQueue": "LowerPriority",
+                },
                 "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
             )
         )
@@ -576,8 +626,10 @@ def _cluster_queue(
 ) -> ClusterQueuePlan:
     """One resource group over every resource its flavors offer: Kueue lets a flavor sit in one group only."""
     resources = tuple(sorted({resource for flavor in (*own, *borrowed) for resource in flavor.capacity}))
-    quotas = [FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=None if borrowed else 0) for f in own]
-    quotas += [FlavorQuota(f.name, {r: 0 for r in resources}) for f in borrowed]
+    quotas = [
+        FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=None if borrowed else 0) for f in own
+    ]
+    quotas += [FlavorQuota(f.name, dict.fromkeys(resources, 0)) for f in borrowed]
     return ClusterQueuePlan(name, workload, resources, tuple(quotas), preemption, reason)
 
 

@@ -8,4 +8,6 @@ from gpufleet.model.plan import FleetPlan
 
 
 def mig_parted_config(plan: FleetPlan, catalog: Catalog) -> MigPartedConfig:
-    return render_mig_parted_config(catalog, {setup.name: (setup.accelerator.name, setup.device_layouts) for setup in plan.mig_plans})
+    return render_mig_parted_config(
+        catalog, {setup.name: (setup.accelerator.name, setup.device_layouts) for setup in plan.mig_plans}
+    )

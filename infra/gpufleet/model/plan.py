@@ -12,17 +12,16 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Literal
 
-from gpufleet.model.aws import AwsCluster, NodeUpdate
 from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
 from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.findings import Finding, Location
 from gpufleet.mig import DeviceLayout, ServiceDemand
-from gpufleet.stack.record import SubnetRecord
+from gpufleet.model.aws import AwsCluster, NodeUpdate
 from gpufleet.stack.models import (
+    RDMA_FABRICS,
     Capacity,
     FabricKind,
     NodeCount,
-    RDMA_FABRICS,
     PlacementStrategy,
     Provider,
     QueuesSpec,
@@ -30,6 +29,7 @@ from gpufleet.stack.models import (
     StorageKind,
     WorkloadClass,
 )
+from gpufleet.stack.record import SubnetRecord
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ class Pool:
     location: Location
     existing: ExistingNodes | None = None
     time_slicing_replicas: int | None = None
-    update: NodeUpdate = NodeUpdate("DEFAULT", "a surge node joins before an old one drains")
+    update: NodeUpdate = field(default_factory=lambda: NodeUpdate("DEFAULT", "a surge node joins before an old one drains"))
     zone_reason: str = ""
 
     @property
@@ -299,7 +299,7 @@ class FleetPlan:
     storage: tuple[StorageTier, ...]
     mig_plans: tuple[MigSetup, ...]
     pools: tuple[Pool, ...]
-    queues: QueuesSpec = QueuesSpec()
+    queues: QueuesSpec = field(default_factory=QueuesSpec)
     findings: tuple[Finding, ...] = ()
     """Warnings and notes about a valid stack; errors never reach a plan."""
 

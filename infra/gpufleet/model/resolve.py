@@ -62,7 +62,9 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
         fabrics=fabrics,
         storage=tuple(storage.values()),
         # A demand plan exists on nodes only as packed for the pool that uses it.
-        mig_plans=tuple(used_demand.get(name, setup) for name, setup in mig_plans.items() if not setup.demand or name in used_demand),
+        mig_plans=tuple(
+            used_demand.get(name, setup) for name, setup in mig_plans.items() if not setup.demand or name in used_demand
+        ),
         pools=tuple(pools),
         queues=spec.queues,
         findings=findings,
@@ -180,7 +182,9 @@ def _pool(view, name, fabrics, storage, mig_plans, network, aws: AwsCluster | No
         storage=(),
         mig=mig_setup,
         models=pool.models,
-        labels=decisions.labels(name, pool, accelerator, mig_setup, accelerator is not None and accelerator.name in view.catalog.mig, efa is not None),
+        labels=decisions.labels(
+            name, pool, accelerator, mig_setup, accelerator is not None and accelerator.name in view.catalog.mig, efa is not None
+        ),
         taints=decisions.taints(pool, accelerator),
         ami_family=family,
         ami_parameter=decisions.ami_parameter(view.spec.cluster.kubernetes_version, family, aws.ami_release.value if aws else ""),

@@ -151,7 +151,9 @@ def pool_needs(view: StackView) -> list[PoolNeed]:
             f"{node.pod_ips} for pods (maxPods {node.max_pods} on {instance.name})"
         )
         prefix = smallest_prefix((pool.nodes.max + surge) * node.total, view.catalog)
-        sizing = SubnetSizing(pool.nodes.max, surge, node.total, usable_addresses(IPv4Network(f"0.0.0.0/{prefix}"), view.catalog), reason)
+        sizing = SubnetSizing(
+            pool.nodes.max, surge, node.total, usable_addresses(IPv4Network(f"0.0.0.0/{prefix}"), view.catalog), reason
+        )
         needs.append(PoolNeed(name, zones[0] if zones else "", sizing, prefix))
     return needs
 
@@ -186,7 +188,13 @@ def _allocate(view: StackView) -> Allocation:
         block = _first_free(space, need.prefix, taken)
         if block is not None:
             taken.append(block)
-        why = f"replaces the outgrown {old}" if old is not None else "a new pool" if need.name not in recorded.pool_subnets else "its recorded block lies outside the VPC's pool space"
+        why = (
+            f"replaces the outgrown {old}"
+            if old is not None
+            else "a new pool"
+            if need.name not in recorded.pool_subnets
+            else "its recorded block lies outside the VPC's pool space"
+        )
         placed[need.name] = PoolBlock(need, block, f"first free /{need.prefix} of the pool space: {why}")
     zones = tuple(decisions.zone_slots(view))
     control_plane = recorded.control_plane_zones or zones
@@ -236,8 +244,12 @@ def network_layout(view: StackView) -> NetworkLayout | None:
         pool_subnets=tuple(
             # A training pool's own subnet holds its nodes only: no load balancer lands there.
             Subnet(
-                f"pool-{pool.need.name}", pool.need.zone, pool.block, internal_load_balancers=False,
-                sizing=replace(pool.need.sizing, usable=usable_addresses(pool.block, view.catalog)), placed=pool.placed,
+                f"pool-{pool.need.name}",
+                pool.need.zone,
+                pool.block,
+                internal_load_balancers=False,
+                sizing=replace(pool.need.sizing, usable=usable_addresses(pool.block, view.catalog)),
+                placed=pool.placed,
             )
             for pool in allocation.pools
             if pool.block is not None
@@ -253,7 +265,9 @@ def record_drift(recorded: SubnetRecord | None, planned: SubnetRecord) -> list[s
         return ["the stack has no subnet record yet"]
     drift = []
     if recorded.control_plane_zones != planned.control_plane_zones:
-        drift.append(f"control-plane zones {', '.join(recorded.control_plane_zones) or 'none'} recorded, {', '.join(planned.control_plane_zones)} planned")
+        drift.append(
+            f"control-plane zones {', '.join(recorded.control_plane_zones) or 'none'} recorded, {', '.join(planned.control_plane_zones)} planned"
+        )
     for name in sorted(recorded.pool_subnets.keys() | planned.pool_subnets.keys()):
         was, now = recorded.pool_subnets.get(name), planned.pool_subnets.get(name)
         if was != now:

@@ -72,7 +72,9 @@ class StackView:
             instance = self.instance(self.spec.node_pools[pool_name])
             assert accelerator is not None and instance is not None
             try:
-                self._packings[key] = mig.plan_node_pool(self.catalog.mig[accelerator.name], self.demand_of(plan_name), instance.accelerator_count)
+                self._packings[key] = mig.plan_node_pool(
+                    self.catalog.mig[accelerator.name], self.demand_of(plan_name), instance.accelerator_count
+                )
             except mig.DemandError as error:
                 self._packings[key] = error
         return self._packings[key]

@@ -166,7 +166,9 @@ class PolicyPackSession:
         caller does other work (``gpufleet check`` runs the preview meanwhile)."""
         if self._channel is None:
             port = self._read_port()
-            self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+            self._channel = grpc.insecure_channel(
+                f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+            )
         return self._channel
 
     def __exit__(self, *exc_info: object) -> None:
@@ -234,7 +236,9 @@ class PolicyPackSession:
         return int(line)
 
     def _failure(self, what: str) -> str:
-        tail = [line for output in (self._stdout, self._stderr) for line in output.decode(errors="replace").strip().splitlines()[-15:]]
+        tail = [
+            line for output in (self._stdout, self._stderr) for line in output.decode(errors="replace").strip().splitlines()[-15:]
+        ]
         logs = self._engine_log.messages[-5:]
         detail = "\n".join([*logs, *tail])
         return f"the policy pack in {self.pack_dir} {what}" + (f":\n{detail}" if detail else "")
@@ -330,7 +334,9 @@ class PolicyPackSession:
             response = method(request, timeout=CALL_SECONDS)
         except grpc.RpcError as error:
             details = error.details() or str(error.code())  # type: ignore[attr-defined]
-            return [PackDiagnostic(policy=_crashed_policy(details), enforcement="mandatory", message=details, urn=urn, crashed=True)]
+            return [
+                PackDiagnostic(policy=_crashed_policy(details), enforcement="mandatory", message=details, urn=urn, crashed=True)
+            ]
         return [
             PackDiagnostic(
                 policy=diagnostic.policyName,
@@ -423,7 +429,9 @@ def effective_config(
 def _check_against_schema(policy: PolicyInfo, merged: Mapping[str, Any]) -> None:
     level = merged.get("enforcementLevel")
     if level not in ENFORCEMENT_VALUES:
-        raise PolicyConfigError(f"policy {policy.name}: enforcementLevel {level!r} is not one of {', '.join(sorted(ENFORCEMENT_VALUES))}")
+        raise PolicyConfigError(
+            f"policy {policy.name}: enforcementLevel {level!r} is not one of {', '.join(sorted(ENFORCEMENT_VALUES))}"
+        )
     properties = {key: value for key, value in merged.items() if key != "enforcementLevel"}
     schema = {"type": "object", "properties": dict(policy.config_schema), "additionalProperties": False}
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -125,7 +126,11 @@ def check_stacks(paths: Sequence[Path], policy_config: Mapping[str, Any], pack_d
     previews; each stack's Analyzer calls then run while the next stack previews."""
     checks: list[StackCheck] = []
     for start in range(0, len(paths), PACKS_AT_ONCE):
-        checks.extend(_check_batch([_prepare(path) for path in paths[start : start + PACKS_AT_ONCE]], policy_config, pack_dir or default_pack()))
+        checks.extend(
+            _check_batch(
+                [_prepare(path) for path in paths[start : start + PACKS_AT_ONCE]], policy_config, pack_dir or default_pack()
+            )
+        )
     return checks
 
 
@@ -147,7 +152,9 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
             session, config = sessions[item.path]
             preview_config = {key: value for key, value in config.items() if key in PROGRAM_CONFIG}
             plan = item.plan
-            result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=preview_config)
+            result = run_preview(
+                functools.partial(program.run_plan, plan), project=PROJECT, stack=plan.stack, config=preview_config
+            )
             resources = [analyzed(resource) for resource in result.resources]
             runs[item.path] = (resources, calls.submit(session.analyze, resources, policy_config))
         return [_outcome(item, runs.get(item.path)) for item in batch]

@@ -22,7 +22,10 @@ def _label(finding: Finding) -> str:
 def text_report(checks: Sequence[StackCheck]) -> str:
     lines: list[str] = []
     for check in checks:
-        lines.append(f"{check.file}: {check.mandatory} mandatory, {check.advisory} advisory violation(s)" + (f" of {len(check.run.policies)} policies" if check.run else ""))
+        lines.append(
+            f"{check.file}: {check.mandatory} mandatory, {check.advisory} advisory violation(s)"
+            + (f" of {len(check.run.policies)} policies" if check.run else "")
+        )
         for finding in check.invalid:
             lines.append(f"  {finding}")
         for owner, group in groupby(sorted(check.findings, key=_owner_order), key=lambda f: f.owner):
@@ -65,7 +68,14 @@ def json_report(checks: Sequence[StackCheck]) -> dict[str, Any]:
                 "problems": [finding.as_json() for finding in check.invalid],
                 "violations": [finding.as_json() for finding in check.findings],
                 "feeds": [
-                    {"pool": f.pool, "tier": f.tier, "gpus": f.gpus, "supply_mbs": f.tier_supply_mbs, "demand_mbs": f.tier_demand_mbs, "ratio": round(f.ratio, 4)}
+                    {
+                        "pool": f.pool,
+                        "tier": f.tier,
+                        "gpus": f.gpus,
+                        "supply_mbs": f.tier_supply_mbs,
+                        "demand_mbs": f.tier_demand_mbs,
+                        "ratio": round(f.ratio, 4),
+                    }
                     for f in check.feeds
                 ],
             }
@@ -87,7 +97,9 @@ def sarif_report(checks: Sequence[StackCheck], version: str) -> dict[str, Any]:
             policy = policies.get(item.policy)
             if item.finding.rule_id not in rules:
                 rules[item.finding.rule_id] = (
-                    _policy_rule(item.finding.rule_id, policy) if policy and not item.finding.rule_id.startswith("GF-POL-") else _declared_rule(item.finding.rule_id)
+                    _policy_rule(item.finding.rule_id, policy)
+                    if policy and not item.finding.rule_id.startswith("GF-POL-")
+                    else _declared_rule(item.finding.rule_id)
                 )
             results.append(_result(item.finding, item))
     ordered = sorted(rules)
@@ -98,7 +110,14 @@ def sarif_report(checks: Sequence[StackCheck], version: str) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "gpufleet", "version": version, "informationUri": TOOL_URI, "rules": [rules[rule] for rule in ordered]}},
+                "tool": {
+                    "driver": {
+                        "name": "gpufleet",
+                        "version": version,
+                        "informationUri": TOOL_URI,
+                        "rules": [rules[rule] for rule in ordered],
+                    }
+                },
                 "columnKind": "unicodeCodePoints",
                 "results": results,
             }

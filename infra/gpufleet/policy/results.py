@@ -36,7 +36,13 @@ class PolicyFinding:
         return self.finding.severity == "error"
 
     def as_json(self) -> dict[str, object]:
-        return {**self.finding.as_json(), "policy": self.policy, "enforcement": self.enforcement, "resource": self.resource, "owner": self.owner}
+        return {
+            **self.finding.as_json(),
+            "policy": self.policy,
+            "enforcement": self.enforcement,
+            "resource": self.resource,
+            "owner": self.owner,
+        }
 
 
 def owner_path(urn: str | None, resources: Mapping[str, AnalyzedResource]) -> tuple[tuple[PathPart, ...], str]:
@@ -68,10 +74,18 @@ def policy_findings(run: PackRun, resources: Sequence[AnalyzedResource], locator
             where = f" on {by_urn[diagnostic.urn].name}" if diagnostic.urn in by_urn else " on the stack"
             message = f"policy {diagnostic.policy or '(unknown)'} crashed{where}: {diagnostic.message}"
         else:
-            rule_id = next((tag for tag in policy.tags if RULE_ID.match(tag)), UNTAGGED_POLICY.id) if policy else UNTAGGED_POLICY.id
+            rule_id = (
+                next((tag for tag in policy.tags if RULE_ID.match(tag)), UNTAGGED_POLICY.id) if policy else UNTAGGED_POLICY.id
+            )
             severity = SEVERITY_OF.get(diagnostic.enforcement, "warning")
             fix = policy.remediation if policy else ""
             message = diagnostic.message
         finding = Finding(rule_id, severity, path, message, fix, location=locator.location(path, at_key=True))  # type: ignore[arg-type]
-        results.append(PolicyFinding(finding, diagnostic.policy, "mandatory" if diagnostic.crashed else diagnostic.enforcement, diagnostic.urn, owner))
-    return sorted(results, key=lambda r: (r.finding.line, r.finding.column, r.resource or "", r.finding.rule_id, r.finding.message))
+        results.append(
+            PolicyFinding(
+                finding, diagnostic.policy, "mandatory" if diagnostic.crashed else diagnostic.enforcement, diagnostic.urn, owner
+            )
+        )
+    return sorted(
+        results, key=lambda r: (r.finding.line, r.finding.column, r.resource or "", r.finding.rule_id, r.finding.message)
+    )

@@ -94,7 +94,9 @@ def model_fits(plan: FleetPlan, kv_cache_margin: float | None = None) -> list[Mo
             if pool.workload == "training":
                 state = weights * 2 + _parameters(model) * defaults.optimizer_state_bytes_per_parameter.value
                 need = state / max(pool.gpus_max, 1) / BYTES_PER_GIB
-                fits.append(ModelFit(pool.name, model.name, need, pool.accelerator.memory_gib, f"sharded over {pool.gpus_max} GPUs"))
+                fits.append(
+                    ModelFit(pool.name, model.name, need, pool.accelerator.memory_gib, f"sharded over {pool.gpus_max} GPUs")
+                )
             else:
                 have, basis = _replica_memory_gib(pool)
                 fits.append(ModelFit(pool.name, model.name, weights * (1 + margin) / BYTES_PER_GIB, have, basis))

@@ -39,7 +39,11 @@ def kubernetes_objects(result: PreviewResult) -> dict[str, dict[str, Any]]:
 
 def helm_values(result: PreviewResult) -> dict[str, dict[str, Any]]:
     """Release name -> the values the program gave it."""
-    return {resource.inputs["name"]: resource.inputs.get("values") or {} for resource in result.resources if resource.type == RELEASE_TYPE}
+    return {
+        resource.inputs["name"]: resource.inputs.get("values") or {}
+        for resource in result.resources
+        if resource.type == RELEASE_TYPE
+    }
 
 
 class _ManifestDumper(yaml.CSafeDumper):

@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
@@ -70,7 +70,7 @@ class _Minted:
         h = self.hex(32, salt)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def autoname(self, key: str, prefix_key: Optional[str] = None, lower: bool = False) -> str:
+    def autoname(self, key: str, prefix_key: str | None = None, lower: bool = False) -> str:
         """The given name input, else `<prefix or logical name>-<7 hex>` like Pulumi's autonaming."""
         if self.inputs.get(key):
             return self.inputs[key]
@@ -90,18 +90,18 @@ _ResourceBuilder = Callable[["FleetMocks", _Minted], tuple[str, Outputs]]
 def _ec2(kind: str, prefix: str) -> _ResourceBuilder:
     """Builder for EC2 resources whose id is `<prefix>-<hex>` and ARN `ec2:...:<kind>/<id>`."""
 
-    def build(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+    def build(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
         resource_id = m.aws_id(prefix)
         return resource_id, {"arn": m.arn("ec2", f"{kind}/{resource_id}"), "ownerId": m.account_id}
 
     return build
 
 
-def _route_table_association(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _route_table_association(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     return m.aws_id("rtbassoc"), {}
 
 
-def _vpc(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _vpc(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     vpc_id = m.aws_id("vpc")
     return vpc_id, {
         "arn": m.arn("ec2", f"vpc/{vpc_id}"),
@@ -114,7 +114,7 @@ def _vpc(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _subnet(mocks: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _subnet(mocks: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     subnet_id = m.aws_id("subnet")
     outputs = {"arn": m.arn("ec2", f"subnet/{subnet_id}"), "ownerId": m.account_id}
     zone = m.inputs.get("availabilityZone")
@@ -123,7 +123,7 @@ def _subnet(mocks: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     return subnet_id, outputs
 
 
-def _security_group(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _security_group(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     group_id = m.aws_id("sg")
     return group_id, {
         "arn": m.arn("ec2", f"security-group/{group_id}"),
@@ -132,7 +132,7 @@ def _security_group(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _security_group_rule_v2(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _security_group_rule_v2(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     rule_id = m.aws_id("sgr")
     return rule_id, {
         "arn": m.arn("ec2", f"security-group-rule/{rule_id}"),
@@ -140,11 +140,11 @@ def _security_group_rule_v2(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _security_group_rule(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _security_group_rule(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     return f"sgrule-{int(m.hex(8), 16)}", {"securityGroupRuleId": m.aws_id("sgr")}
 
 
-def _eip(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _eip(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     allocation_id = m.aws_id("eipalloc")
     return allocation_id, {
         "allocationId": allocation_id,
@@ -159,7 +159,7 @@ def _documentation_ip(m: _Minted) -> str:
     return f"203.0.113.{int(m.hex(4), 16) % 254 + 1}"
 
 
-def _nat_gateway(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _nat_gateway(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     nat_id = m.aws_id("nat")
     return nat_id, {
         "networkInterfaceId": m.aws_id("eni"),
@@ -168,11 +168,11 @@ def _nat_gateway(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _route(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _route(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     return f"r-{m.inputs.get('routeTableId', m.aws_id('rtb'))}{int(m.hex(8), 16)}", {}
 
 
-def _launch_template(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _launch_template(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     template_id = m.aws_id("lt")
     return template_id, {
         "arn": m.arn("ec2", f"launch-template/{template_id}"),
@@ -182,7 +182,7 @@ def _launch_template(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _placement_group(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _placement_group(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name")
     return name, {
         "name": name,
@@ -191,7 +191,7 @@ def _placement_group(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _lustre_file_system(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _lustre_file_system(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     fs_id = m.aws_id("fs")
     return fs_id, {
         "arn": m.arn("fsx", f"file-system/{fs_id}"),
@@ -202,7 +202,7 @@ def _lustre_file_system(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _bucket(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _bucket(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     bucket = m.autoname("bucket", "bucketPrefix", lower=True)
     return bucket, {
         "bucket": bucket,
@@ -213,7 +213,7 @@ def _bucket(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _eks_cluster(mocks: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _eks_cluster(mocks: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name")
     vpc_config = dict(m.inputs.get("vpcConfig") or {})
     vpc_config["clusterSecurityGroupId"] = m.aws_id("sg", "eks-cluster")
@@ -230,9 +230,7 @@ def _eks_cluster(mocks: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
         "platformVersion": "eks.1",
         "status": "ACTIVE",
         "vpcConfig": vpc_config,
-        "identities": [
-            {"oidcs": [{"issuer": f"https://oidc.eks.{m.region}.amazonaws.com/id/{m.hex(32, 'oidc').upper()}"}]}
-        ],
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{m.region}.amazonaws.com/id/{m.hex(32, 'oidc').upper()}"}]}],
     }
 
 
@@ -243,7 +241,7 @@ def _fake_certificate(m: _Minted) -> str:
     return base64.b64encode(pem.encode()).decode()
 
 
-def _eks_node_group(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _eks_node_group(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     cluster = m.inputs.get("clusterName", "cluster")
     group = m.autoname("nodeGroupName", "nodeGroupNamePrefix")
     return f"{cluster}:{group}", {
@@ -255,13 +253,13 @@ def _eks_node_group(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _eks_addon(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _eks_addon(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     cluster = m.inputs.get("clusterName", "cluster")
     addon = m.inputs.get("addonName", m.name)
     return f"{cluster}:{addon}", {"arn": m.arn("eks", f"addon/{cluster}/{addon}/{m.uuid()}")}
 
 
-def _iam_role(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _iam_role(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name", "namePrefix")
     path = m.inputs.get("path", "/")
     return name, {
@@ -271,13 +269,13 @@ def _iam_role(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _iam_policy(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _iam_policy(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name", "namePrefix")
     arn = m.arn("iam", f"policy{m.inputs.get('path', '/')}{name}", regional=False)
     return arn, {"name": name, "arn": arn, "policyId": f"ANPA{m.base32(17)}"}
 
 
-def _iam_instance_profile(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _iam_instance_profile(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name", "namePrefix")
     path = m.inputs.get("path", "/")
     return name, {
@@ -287,23 +285,23 @@ def _iam_instance_profile(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _iam_oidc_provider(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _iam_oidc_provider(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     url = str(m.inputs.get("url", f"oidc.example.com/{m.hex(8)}")).removeprefix("https://")
     arn = m.arn("iam", f"oidc-provider/{url}", regional=False)
     return arn, {"arn": arn}
 
 
-def _kms_key(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _kms_key(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     key_id = m.uuid()
     return key_id, {"keyId": key_id, "arn": m.arn("kms", f"key/{key_id}")}
 
 
-def _kms_alias(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _kms_alias(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     name = m.autoname("name", "namePrefix")
     return name, {"name": name, "arn": m.arn("kms", name)}
 
 
-def _generic_aws(_: "FleetMocks", m: _Minted) -> tuple[str, Outputs]:
+def _generic_aws(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     """Any other AWS resource: `<name>-<hex>` id and an ARN in the service's namespace."""
     module, kind = m.token.split(":")[1].split("/")
     resource_id = f"{m.name}-{m.hex(7)}"
@@ -402,7 +400,7 @@ class FleetMocks(Mocks):
         with self._lock:
             return self._outputs_by_id.get(resource_id, {}).get(key)
 
-    def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom:
             return "", dict(args.inputs)
         minted = _Minted(args, self.region, self.account_id)
@@ -423,7 +421,7 @@ class FleetMocks(Mocks):
             self._outputs_by_id[resource_id] = outputs
         return resource_id, outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         handler = self._invokes.get(args.token)
         if handler is None:
             with self._lock:
@@ -548,9 +546,7 @@ def _policy_statement(statement: dict[str, Any]) -> dict[str, Any]:
     if statement.get("conditions"):
         conditions: dict[str, dict[str, Any]] = {}
         for condition in statement["conditions"]:
-            conditions.setdefault(condition["test"], {})[condition["variable"]] = _one_or_many(
-                condition["values"]
-            )
+            conditions.setdefault(condition["test"], {})[condition["variable"]] = _one_or_many(condition["values"])
         rendered["Condition"] = conditions
     return rendered
 

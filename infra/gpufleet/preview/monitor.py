@@ -41,8 +41,7 @@ class RecordingMonitor(MockMonitor):
         if request.remote:
             self._warn(
                 urn,
-                "remote (multi-language) component: its provider creates its children, "
-                "so they are missing offline",
+                "remote (multi-language) component: its provider creates its children, so they are missing offline",
             )
         if request.transforms:
             self._warn(urn, "resource transforms are not run offline; recorded inputs are untransformed")
@@ -86,9 +85,7 @@ class RecordingMonitor(MockMonitor):
             ),
             resource_id,
         )
-        return resource_pb2.RegisterResourceResponse(
-            urn=urn, id=resource_id, object=plain_to_struct(outputs)
-        )
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=plain_to_struct(outputs))
 
     def ReadResource(self, request: resource_pb2.ReadResourceRequest):
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -137,17 +134,10 @@ class RecordingMonitor(MockMonitor):
         if request.tok == _GET_RESOURCE_TOKEN:
             result = self._get_resource(args["urn"])
         else:
-            answer = self.mocks.call(
-                MockCallArgs(token=request.tok, args=args, provider=request.provider)
-            )
+            answer = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
             result, check_failures = answer if isinstance(answer, tuple) else (answer, None)
-            failures = [
-                provider_pb2.CheckFailure(property=prop, reason=reason)
-                for prop, reason in check_failures or ()
-            ]
-        return resource_pb2.ResourceInvokeResponse(
-            failures=failures, **{"return": plain_to_struct(result)}
-        )
+            failures = [provider_pb2.CheckFailure(property=prop, reason=reason) for prop, reason in check_failures or ()]
+        return resource_pb2.ResourceInvokeResponse(failures=failures, **{"return": plain_to_struct(result)})
 
     def RegisterStackTransform(self, request):
         self._warn(None, "stack transforms are not run offline; recorded inputs are untransformed")
@@ -167,13 +157,9 @@ class RecordingMonitor(MockMonitor):
     def _record(self, resource: RecordedResource, resource_id: str) -> None:
         with self._lock:
             if resource.urn in self.recorded:
-                raise ValueError(
-                    f"Duplicate resource URN '{resource.urn}': give the resource a unique name"
-                )
+                raise ValueError(f"Duplicate resource URN '{resource.urn}': give the resource a unique name")
             self.recorded[resource.urn] = resource
-            self.resources[resource.urn] = MockMonitor.ResourceRegistration(
-                resource.urn, resource_id, resource.outputs
-            )
+            self.resources[resource.urn] = MockMonitor.ResourceRegistration(resource.urn, resource_id, resource.outputs)
 
 
 class RecordingEngine:

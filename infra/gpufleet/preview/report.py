@@ -9,7 +9,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from rich.markup import escape
 from rich.tree import Tree
@@ -74,11 +74,11 @@ def render_resources_json(result: PreviewResult) -> str:
     return json.dumps(resources_document(result), indent=2, sort_keys=True) + "\n"
 
 
-def write_resources_json(result: PreviewResult, path: Union[str, os.PathLike]) -> Path:
+def write_resources_json(result: PreviewResult, path: str | os.PathLike) -> Path:
     return write_text_atomically(path, render_resources_json(result))
 
 
-def write_text_atomically(path: Union[str, os.PathLike], text: str) -> Path:
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     """Readers see the old file or the new one, never half of it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +108,7 @@ class ComponentSummary:
     type: str
     name: str
     counts: dict[str, int]
-    children: tuple["ComponentSummary", ...]
+    children: tuple[ComponentSummary, ...]
 
     @property
     def direct_total(self) -> int:
@@ -148,7 +148,7 @@ def summarize(result: PreviewResult) -> PreviewSummary:
     by_urn = {resource.urn: resource for resource in result.resources}
     components = [resource for resource in result.resources if not resource.custom]
     counts: dict[str, Counter[str]] = {component.urn: Counter() for component in components}
-    child_components: dict[Optional[str], list[str]] = {}
+    child_components: dict[str | None, list[str]] = {}
     for component in components:
         owner = _nearest_component(component.parent, by_urn)
         child_components.setdefault(owner, []).append(component.urn)
@@ -175,7 +175,7 @@ def summarize(result: PreviewResult) -> PreviewSummary:
     return PreviewSummary(project=result.project, stack=result.stack, root=build(roots[0]))
 
 
-def _nearest_component(urn: Optional[str], by_urn: dict[str, RecordedResource]) -> Optional[str]:
+def _nearest_component(urn: str | None, by_urn: dict[str, RecordedResource]) -> str | None:
     while urn is not None and by_urn[urn].custom:
         urn = by_urn[urn].parent
     return urn
@@ -184,19 +184,14 @@ def _nearest_component(urn: Optional[str], by_urn: dict[str, RecordedResource]) 
 def render_tree(summary: PreviewSummary) -> Tree:
     """A rich tree: components as branches, `count x type` leaves for their resources."""
     root = summary.root
-    tree = Tree(
-        f"[bold]{escape(root.name)}[/bold] [dim]{root.type}[/dim] "
-        f"({_plural(root.total)})"
-    )
+    tree = Tree(f"[bold]{escape(root.name)}[/bold] [dim]{root.type}[/dim] ({_plural(root.total)})")
     _add_component_contents(tree, root)
     return tree
 
 
 def _add_component_contents(branch: Tree, component: ComponentSummary) -> None:
     for child in component.children:
-        node = branch.add(
-            f"[bold cyan]{escape(child.name)}[/bold cyan] [dim]{escape(child.type)}[/dim] ({_plural(child.total)})"
-        )
+        node = branch.add(f"[bold cyan]{escape(child.name)}[/bold cyan] [dim]{escape(child.type)}[/dim] ({_plural(child.total)})")
         _add_component_contents(node, child)
     for type_token, count in component.counts.items():
         branch.add(f"{count} × [green]{escape(type_token)}[/green]")

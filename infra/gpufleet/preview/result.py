@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -21,12 +21,12 @@ class RecordedResource:
     urn: str
     type: str
     name: str
-    parent: Optional[str]
+    parent: str | None
     custom: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any]
-    id: Optional[str] = None
-    provider: Optional[str] = None
+    id: str | None = None
+    provider: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
     depends_on: tuple[str, ...] = ()
@@ -50,7 +50,7 @@ class Diagnostic:
 
     severity: str
     message: str
-    urn: Optional[str] = None
+    urn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,7 @@ class PreviewResult:
     stack_outputs: dict[str, Any]
     unknown_invokes: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
-    _by_urn: dict[str, RecordedResource] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
+    _by_urn: dict[str, RecordedResource] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_urn.update((resource.urn, resource) for resource in self.resources)

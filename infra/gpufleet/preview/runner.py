@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from inspect import isawaitable
-from typing import Optional, Union
 
 from pulumi.runtime import run_in_stack, set_all_config
 from pulumi.runtime.settings import ROOT, Settings, configure
@@ -44,7 +43,7 @@ def run_preview(
     project: str,
     stack: str,
     config: Mapping[str, str] = {},
-    root_directory: Optional[Union[str, os.PathLike]] = None,
+    root_directory: str | os.PathLike | None = None,
 ) -> PreviewResult:
     """Run `program` as `pulumi up` would, with mocked providers, and record every resource.
 
@@ -59,7 +58,7 @@ def run_preview(
     def run_isolated() -> None:
         try:
             outcome["result"] = _run_in_fresh_runtime(program, project, stack, root, dict(config))
-        except BaseException as error:  # noqa: BLE001 re-raised on the caller's thread
+        except BaseException as error:
             outcome["error"] = error
 
     worker = threading.Thread(target=run_isolated, name=f"gpufleet-preview-{stack}", daemon=True)
@@ -72,7 +71,7 @@ def run_preview(
 
 
 def _run_in_fresh_runtime(
-    program: Program, project: str, stack: str, root_directory: Optional[str], config: dict[str, str]
+    program: Program, project: str, stack: str, root_directory: str | None, config: dict[str, str]
 ) -> PreviewResult:
     mocks = FleetMocks(region=config.get("aws:region", DEFAULT_REGION))
     monitor = RecordingMonitor(mocks)
@@ -140,7 +139,7 @@ def _fewer_collections() -> Iterator[None]:
 def _install_runtime(
     project: str,
     stack: str,
-    root_directory: Optional[str],
+    root_directory: str | None,
     config: dict[str, str],
     monitor: RecordingMonitor,
     engine: RecordingEngine,

@@ -65,11 +65,7 @@ def _from_tagged(fields, path: str, secret_paths: list[str]) -> Any:
         return fields["urn"].string_value
     if signature in (_ASSET_SIGNATURE, _ARCHIVE_SIGNATURE):
         kind = "asset" if signature == _ASSET_SIGNATURE else "archive"
-        body = {
-            key: _from_value(value, f"{path}/{key}", secret_paths)
-            for key, value in fields.items()
-            if key != _SIGNATURE_KEY
-        }
+        body = {key: _from_value(value, f"{path}/{key}", secret_paths) for key, value in fields.items() if key != _SIGNATURE_KEY}
         return {kind: body}
     raise ValueError(f"unsupported property signature {signature!r} at {path or '/'}")
 
@@ -79,10 +75,7 @@ def _from_value(value: struct_pb2.Value, path: str, secret_paths: list[str]) -> 
     if kind == "struct_value":
         return _from_struct(value.struct_value, path, secret_paths)
     if kind == "list_value":
-        return [
-            _from_value(item, f"{path}/{index}", secret_paths)
-            for index, item in enumerate(value.list_value.values)
-        ]
+        return [_from_value(item, f"{path}/{index}", secret_paths) for index, item in enumerate(value.list_value.values)]
     if kind == "string_value":
         return None if value.string_value == _UNKNOWN else value.string_value
     if kind == "number_value":

@@ -64,7 +64,9 @@ class Registered(pulumi.CustomResource):
     ) -> None:
         # None is what the typed classes hold for an unset input or an output: never sent.
         props = {**dict.fromkeys(outputs), **inputs}
-        own = pulumi.ResourceOptions(version=package_version(token), aliases=[pulumi.Alias(type_=alias) for alias in ALIASES.get(token, ())])
+        own = pulumi.ResourceOptions(
+            version=package_version(token), aliases=[pulumi.Alias(type_=alias) for alias in ALIASES.get(token, ())]
+        )
         super().__init__(token, name, props, pulumi.ResourceOptions.merge(own, opts))
 
     def output(self, name: str) -> pulumi.Output[Any]:
@@ -74,7 +76,9 @@ class Registered(pulumi.CustomResource):
             raise AttributeError(f"{self._name}: {name!r} is neither an input nor a declared output of this resource") from None
 
 
-def kubernetes_object(api_version: str, kind: str, name: str, body: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> Registered:
+def kubernetes_object(
+    api_version: str, kind: str, name: str, body: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None
+) -> Registered:
     """A Kubernetes object through the Kubernetes provider, with ``apiVersion`` and ``kind`` as its typed class sets them."""
     group_version = api_version if "/" in api_version else f"core/{api_version}"
     return Registered(f"kubernetes:{group_version}:{kind}", name, {"apiVersion": api_version, "kind": kind, **body}, opts)

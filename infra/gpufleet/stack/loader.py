@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 from gpufleet import yamltree
@@ -55,7 +54,12 @@ class LoadedStack:
         return self.path.stem
 
 
-_STACK = {"models": {MapNode: StackSpec}, "invalid": StackInvalid, "root_rule": NOT_A_MAPPING, "root_message": "a stack file must be a YAML mapping"}
+_STACK = {
+    "models": {MapNode: StackSpec},
+    "invalid": StackInvalid,
+    "root_rule": NOT_A_MAPPING,
+    "root_message": "a stack file must be a YAML mapping",
+}
 
 
 def load_stack(path: str | Path) -> LoadedStack:

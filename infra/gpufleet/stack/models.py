@@ -16,11 +16,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
-from gpufleet.mig.feasibility import DeviceLayout, Layout
-
 from gpufleet.catalog.models import GroupStrategy
 from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.mig.demand import ServiceDemand, Services
+from gpufleet.mig.feasibility import DeviceLayout, Layout
 from gpufleet.mig.parted_config import RESET_CONFIG
 from gpufleet.values import (
     MAX_ACCELERATORS_PER_NODE,
@@ -76,7 +75,9 @@ ADMIN_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,
 
 def _one_principal(arn: str) -> str:
     if "*" in arn or "?" in arn:
-        raise ValueError(f"'{arn}' has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them")
+        raise ValueError(
+            f"'{arn}' has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them"
+        )
     if not re.match(ADMIN_ARN_PATTERN, arn):
         raise ValueError(f"'{arn}' is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
     return arn
@@ -106,8 +107,7 @@ class ClusterSpec(StackModel):
     admins: tuple[Annotated[str, Field(max_length=2048), AfterValidator(_one_principal)], ...] = Field(
         default=(),
         max_length=MAX_ADMINS,
-        description="IAM role or user ARNs given cluster-admin through EKS access entries: one "
-        "principal each, no wildcards.",
+        description="IAM role or user ARNs given cluster-admin through EKS access entries: one principal each, no wildcards.",
     )
     bootstrap_admin: bool | None = Field(
         default=None,
@@ -150,10 +150,14 @@ class NetworkSpec(StackModel):
     @classmethod
     def _room_for_subnets(cls, vpc_cidr: IPv4Network) -> IPv4Network:
         if vpc_cidr.prefixlen != 16:
-            raise ValueError(f"must be a /16 (the largest VPC AWS allows), not /{vpc_cidr.prefixlen}: gpufleet splits it into per-zone and per-pool subnets")
+            raise ValueError(
+                f"must be a /16 (the largest VPC AWS allows), not /{vpc_cidr.prefixlen}: gpufleet splits it into per-zone and per-pool subnets"
+            )
         unusable = _unroutable(vpc_cidr)
         if unusable:
-            raise ValueError(f"{vpc_cidr} is {unusable}, which AWS does not accept for a VPC; use a private range such as 10.0.0.0/16 (RFC 1918)")
+            raise ValueError(
+                f"{vpc_cidr} is {unusable}, which AWS does not accept for a VPC; use a private range such as 10.0.0.0/16 (RFC 1918)"
+            )
         return vpc_cidr
 
 
@@ -172,17 +176,14 @@ def _unroutable(network: IPv4Network) -> str | None:
 
 class FabricSpec(StackModel):
     kind: FabricKind = Field(
-        description="efa and infiniband are RDMA fabrics for multi-node training; ethernet is "
-        "plain TCP networking."
+        description="efa and infiniband are RDMA fabrics for multi-node training; ethernet is plain TCP networking."
     )
 
 
 class S3TierSpec(StackModel):
     kind: Literal["s3"]
     versioning: Bool = True
-    allow_deletion: Bool = Field(
-        default=False, description="Stateful tiers are protected from deletion unless set."
-    )
+    allow_deletion: Bool = Field(default=False, description="Stateful tiers are protected from deletion unless set.")
 
 
 class FsxLustreTierSpec(StackModel):
@@ -194,9 +195,7 @@ class FsxLustreTierSpec(StackModel):
         description="In FSx's own units, where 1.2 TiB is 1200 GiB of StorageCapacity.",
     )
     throughput_per_tib: Int = Field(gt=0, le=1_000_000, description="PerUnitStorageThroughput, MB/s per TiB.")
-    import_from: Name | None = Field(
-        default=None, description="An s3 tier linked by a data repository association."
-    )
+    import_from: Name | None = Field(default=None, description="An s3 tier linked by a data repository association.")
     allow_deletion: Bool = False
     backup_retention_days: Int | None = Field(
         default=None,
@@ -205,7 +204,9 @@ class FsxLustreTierSpec(StackModel):
         description="Daily automatic backups kept (persistent deployments only); unset, 7. 0 turns them off.",
     )
     namespaces: tuple[Name, ...] = Field(
-        default=(), max_length=MAX_ENTRIES, description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system."
+        default=(),
+        max_length=MAX_ENTRIES,
+        description="Kubernetes namespaces that get a PersistentVolumeClaim bound to this file system.",
     )
 
 
@@ -222,13 +223,34 @@ class LocalNvmeTierSpec(StackModel):
         if any(part in ("", ".", "..") for part in parts):
             raise ValueError(f"mount_path '{mount_path}' has an empty, '.' or '..' part: write the directory itself")
         if mount_path in _SYSTEM_DIRECTORIES:
-            raise ValueError(f"mount_path '{mount_path}' is a system directory; mounting the disks there hides the node's own files (use e.g. /mnt/nvme)")
+            raise ValueError(
+                f"mount_path '{mount_path}' is a system directory; mounting the disks there hides the node's own files (use e.g. /mnt/nvme)"
+            )
         return mount_path
 
 
 # Mounting over one of these makes the node unbootable or hides what the kubelet needs.
 _SYSTEM_DIRECTORIES = frozenset(
-    f"/{name}" for name in ("bin", "boot", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var")
+    f"/{name}"
+    for name in (
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib64",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    )
 ) | {"/var/lib", "/var/lib/kubelet", "/var/lib/containerd", "/var/log"}
 
 
@@ -322,7 +344,9 @@ class Capacity(StackModel):
 
 
 class ServedModel(StackModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$", description="As the model hub names it, e.g. meta-llama/Llama-3.1-8B.")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$", description="As the model hub names it, e.g. meta-llama/Llama-3.1-8B."
+    )
     parameters_b: Float = Field(gt=0, le=MAX_PARAMETERS_B, description="Parameters, in billions.")
     precision: Precision = "bf16"
     replicas: Int = Field(default=1, ge=1, le=MAX_PODS)
@@ -338,25 +362,25 @@ class SharingSpec(StackModel):
 
 class NodePoolSpec(StackModel):
     workload: WorkloadClass
-    instance_type: Identifier | None = Field(
-        default=None, description="provider aws: the EC2 instance type gpufleet launches."
-    )
+    instance_type: Identifier | None = Field(default=None, description="provider aws: the EC2 instance type gpufleet launches.")
     node_selector: dict[LabelKey, LabelValue] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_ENTRIES,
         description="provider kubernetes: the labels that pick this pool's existing nodes.",
     )
-    gpu: Identifier | None = Field(
-        default=None, description="provider kubernetes: the catalog GPU the existing nodes carry."
+    gpu: Identifier | None = Field(default=None, description="provider kubernetes: the catalog GPU the existing nodes carry.")
+    gpus_per_node: Int | None = Field(
+        default=None, ge=1, le=MAX_ACCELERATORS_PER_NODE, description="provider kubernetes: GPUs on each node."
     )
-    gpus_per_node: Int | None = Field(default=None, ge=1, le=MAX_ACCELERATORS_PER_NODE, description="provider kubernetes: GPUs on each node.")
-    cpus_per_node: Int | None = Field(default=None, ge=1, le=MAX_CPUS_PER_NODE, description="provider kubernetes: CPUs on each node (queue quotas).")
-    memory_gib_per_node: Int | None = Field(default=None, ge=1, le=MAX_NODE_MEMORY_GIB, description="provider kubernetes: memory of each node in GiB (queue quotas).")
+    cpus_per_node: Int | None = Field(
+        default=None, ge=1, le=MAX_CPUS_PER_NODE, description="provider kubernetes: CPUs on each node (queue quotas)."
+    )
+    memory_gib_per_node: Int | None = Field(
+        default=None, ge=1, le=MAX_NODE_MEMORY_GIB, description="provider kubernetes: memory of each node in GiB (queue quotas)."
+    )
     nodes: NodeCount
-    sharing: SharingSpec | None = Field(
-        default=None, description="Lab pools: let several pods share a GPU by time-slicing."
-    )
+    sharing: SharingSpec | None = Field(default=None, description="Lab pools: let several pods share a GPU by time-slicing.")
     fabric: Name | None = None
     placement: PlacementStrategy | None = Field(
         default=None,
@@ -371,9 +395,7 @@ class NodePoolSpec(StackModel):
     storage: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     mig: Name | None = None
     models: tuple[ServedModel, ...] = Field(default=(), max_length=MAX_ENTRIES)
-    allow_non_rdma: Bool = Field(
-        default=False, description="Accept a multi-node training pool without an RDMA fabric."
-    )
+    allow_non_rdma: Bool = Field(default=False, description="Accept a multi-node training pool without an RDMA fabric.")
     labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
@@ -410,7 +432,9 @@ class StackSpec(StackModel):
     def _cluster_size(cls, pools: dict[str, NodePoolSpec]) -> dict[str, NodePoolSpec]:
         total = sum(pool.nodes.max for pool in pools.values())
         if total > MAX_NODES:
-            raise ValueError(f"the pools may grow to {total} nodes together; Kubernetes supports at most {MAX_NODES} in one cluster")
+            raise ValueError(
+                f"the pools may grow to {total} nodes together; Kubernetes supports at most {MAX_NODES} in one cluster"
+            )
         return pools
 
     @model_validator(mode="after")

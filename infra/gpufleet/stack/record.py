@@ -27,7 +27,9 @@ from gpufleet.yamltree import Locator, MapNode
 
 RECORD_SUFFIX = ".subnets.lock"
 NOT_A_RECORD = declare(
-    "GF-SUBNET-001", "error", "The subnet record is not a YAML mapping.",
+    "GF-SUBNET-001",
+    "error",
+    "The subnet record is not a YAML mapping.",
     "Delete the file and run `gpufleet preview` on the stack to write it again.",
 )
 HEADER = (
@@ -62,7 +64,9 @@ class SubnetRecord(StackModel):
         for name, block in blocks.items():
             clash = next((other for other, taken in seen if taken.overlaps(block)), None)
             if clash is not None:
-                raise ValueError(f"{name}'s {block} overlaps {clash}'s {blocks[clash]}; two subnets of one VPC never share addresses")
+                raise ValueError(
+                    f"{name}'s {block} overlaps {clash}'s {blocks[clash]}; two subnets of one VPC never share addresses"
+                )
             seen.append((name, block))
         return blocks
 
@@ -85,8 +89,12 @@ def load_record(stack_file: str | Path) -> LoadedRecord | None:
     if not path.exists() and not path.is_symlink():
         return None
     document = read_document(
-        path, "subnet record", {MapNode: SubnetRecord},
-        invalid=RecordInvalid, root_rule=NOT_A_RECORD, root_message="a subnet record must be a YAML mapping",
+        path,
+        "subnet record",
+        {MapNode: SubnetRecord},
+        invalid=RecordInvalid,
+        root_rule=NOT_A_RECORD,
+        root_message="a subnet record must be a YAML mapping",
     )
     return LoadedRecord(path=document.path, record=document.value, locator=document.locator)
 

@@ -21,15 +21,24 @@ def nodes_described_for_the_provider(view: StackView):
         if view.on_aws:
             for field_name in EXISTING_NODE_FIELDS:
                 if getattr(pool, field_name) is not None:
-                    yield (*path, field_name), f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type"
+                    yield (
+                        (*path, field_name),
+                        f"{field_name} describes existing nodes (provider kubernetes); on provider aws gpufleet launches instance_type",
+                    )
             if pool.instance_type is None:
                 yield path, "provider aws needs instance_type: the EC2 type gpufleet launches for this pool"
             continue
         if pool.instance_type is not None:
-            yield (*path, "instance_type"), f"{EXISTING}: describe them with node_selector, gpu and gpus_per_node instead of instance_type"
+            yield (
+                (*path, "instance_type"),
+                f"{EXISTING}: describe them with node_selector, gpu and gpus_per_node instead of instance_type",
+            )
         for field_name, what in (("mig", "a MIG plan"), ("sharing", "time-slicing"), ("labels", "labels")):
             if getattr(pool, field_name):
-                yield (*path, field_name), f"{EXISTING}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them"
+                yield (
+                    (*path, field_name),
+                    f"{EXISTING}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them",
+                )
         if pool.node_selector is None:
             yield path, f"{EXISTING}: give node_selector, the labels that pick this pool's nodes"
         if pool.gpu is not None and pool.gpus_per_node is None:
@@ -46,7 +55,12 @@ def nodes_described_for_the_provider(view: StackView):
             yield (*path, "fabric"), "EFA exists only on AWS instances; existing nodes use an infiniband or ethernet fabric"
 
 
-@rule("GF-K8S-006", "error", "Existing nodes said to carry a GPU the catalog does not know.", "Use a catalog GPU name (`gpufleet catalog`).")
+@rule(
+    "GF-K8S-006",
+    "error",
+    "Existing nodes said to carry a GPU the catalog does not know.",
+    "Use a catalog GPU name (`gpufleet catalog`).",
+)
 def existing_gpu_known(view: StackView):
     if view.on_aws:
         return
@@ -68,7 +82,10 @@ def time_slicing_only_on_lab_gpus(view: StackView):
             continue
         where, accelerator = ("node_pools", name, "sharing"), view.catalog.accelerator_of(instance)
         if pool.workload != "lab":
-            yield where, f"time-slicing gives no memory or fault isolation between pods; only lab pools may share GPUs, not {pool.workload}"
+            yield (
+                where,
+                f"time-slicing gives no memory or fault isolation between pods; only lab pools may share GPUs, not {pool.workload}",
+            )
         if accelerator is None or accelerator.kind != "gpu":
             yield where, "time-slicing shares NVIDIA GPUs; this pool has none"
         if pool.mig is not None:
@@ -106,8 +123,11 @@ def one_infiniband_fabric(view: StackView):
         return
     infiniband = sorted(name for name, fabric in view.spec.fabrics.items() if fabric.kind == "infiniband")
     for name in infiniband[1:]:
-        yield ("fabrics", name, "kind"), (
-            f"one infiniband fabric per cluster: the Network Operator reconciles a single NicClusterPolicy, which serves '{infiniband[0]}'"
+        yield (
+            ("fabrics", name, "kind"),
+            (
+                f"one infiniband fabric per cluster: the Network Operator reconciles a single NicClusterPolicy, which serves '{infiniband[0]}'"
+            ),
         )
 
 
@@ -122,4 +142,7 @@ def no_cloud_storage_on_existing_clusters(view: StackView):
         return
     for name, tier in sorted(view.spec.storage.items()):
         if tier.kind != "local-nvme":
-            yield ("storage", name, "kind"), f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme"
+            yield (
+                ("storage", name, "kind"),
+                f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme",
+            )

@@ -72,7 +72,12 @@ def plan_usable(view: StackView, name: str) -> bool:
     return view.memo[key]
 
 
-@rule("GF-MIG-001", "error", "A MIG plan names a GPU the catalog does not know.", "Use a catalog name or PCI id (`gpufleet catalog`).")
+@rule(
+    "GF-MIG-001",
+    "error",
+    "A MIG plan names a GPU the catalog does not know.",
+    "Use a catalog name or PCI id (`gpufleet catalog`).",
+)
 def mig_gpu_known(view: StackView):
     for name, plan in _plans(view):
         if view.catalog.accelerator(plan.gpu) is None:
@@ -95,7 +100,12 @@ def demand_services_unique(view: StackView):
             yield from _duplicate_services(view, name)
 
 
-@rule("GF-MIG-004", "error", "No profile of the GPU can serve a service of the demand.", "Lower the service's memory or compute share, or use a larger GPU.")
+@rule(
+    "GF-MIG-004",
+    "error",
+    "No profile of the GPU can serve a service of the demand.",
+    "Lower the service's memory or compute share, or use a larger GPU.",
+)
 def demand_placeable(view: StackView):
     for name, _ in _plans(view):
         yield from _unplaceable_demand(view, name)
@@ -108,7 +118,9 @@ def devices_claimed_once(view: StackView):
             yield from _claimed_twice(view, name)
 
 
-@rule("GF-MIG-006", "error", "A MIG layout that does not fit its GPU.", "Check it with `gpufleet mig check GPU PROFILE=COUNT...`.")
+@rule(
+    "GF-MIG-006", "error", "A MIG layout that does not fit its GPU.", "Check it with `gpufleet mig check GPU PROFILE=COUNT...`."
+)
 def layouts_feasible(view: StackView):
     for name, _ in _plans(view):
         yield from _infeasible_layouts(view, name)

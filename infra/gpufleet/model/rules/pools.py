@@ -27,7 +27,12 @@ def instance_type_known(view: StackView):
             yield ("node_pools", name, "instance_type"), unknown("instance type", pool.instance_type, view.catalog.instance_types)
 
 
-@rule("GF-POOL-002", "error", "A general-purpose instance type in a pool that needs accelerators.", "Use workload: system, or an accelerated type.")
+@rule(
+    "GF-POOL-002",
+    "error",
+    "A general-purpose instance type in a pool that needs accelerators.",
+    "Use workload: system, or an accelerated type.",
+)
 def accelerator_unless_system(view: StackView):
     for path, _, pool, instance in _known_pools(view):
         if view.catalog.accelerator_of(instance) is None and pool.workload != "system":
@@ -71,12 +76,20 @@ def efa_supported(view: StackView):
             yield (*path, "fabric"), f"{instance.name} does not support EFA{hint}"
 
 
-@rule("GF-ZONE-001", "error", "A pool's zone differs from the zone of its reservation.", "Drop availability_zone: the reservation's zone is used.")
+@rule(
+    "GF-ZONE-001",
+    "error",
+    "A pool's zone differs from the zone of its reservation.",
+    "Drop availability_zone: the reservation's zone is used.",
+)
 def zone_matches_reservation(view: StackView):
     for path, _, pool, _ in _known_pools(view):
         reserved, chosen = pool.capacity.availability_zone, pool.availability_zone
         if view.zones and reserved is not None and chosen is not None and chosen != reserved:
-            yield (*path, "availability_zone"), f"zone '{chosen}' differs from the zone of {pool.capacity.reservation_id} ({reserved})"
+            yield (
+                (*path, "availability_zone"),
+                f"zone '{chosen}' differs from the zone of {pool.capacity.reservation_id} ({reserved})",
+            )
 
 
 @rule("GF-ZONE-002", "error", "A pool's zone is not one of the network's zones.", "Add the zone to network.availability_zones.")
@@ -97,9 +110,12 @@ def zone_in_network(view: StackView):
 def no_group_on_capacity_block(view: StackView):
     for path, _, pool, _ in _known_pools(view):
         if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
-            yield (*path, "placement"), (
-                "a capacity block is already co-located in an EC2 UltraCluster; a cluster placement "
-                "group on top of it makes launches fail with InsufficientInstanceCapacity: drop placement"
+            yield (
+                (*path, "placement"),
+                (
+                    "a capacity block is already co-located in an EC2 UltraCluster; a cluster placement "
+                    "group on top of it makes launches fail with InsufficientInstanceCapacity: drop placement"
+                ),
             )
 
 
@@ -112,25 +128,38 @@ def no_group_on_capacity_block(view: StackView):
 def no_new_group_for_reservation(view: StackView):
     for path, _, pool, _ in _known_pools(view):
         if pool.placement == "cluster" and pool.capacity.type == "reservation" and pool.capacity.placement_group is None:
-            yield (*path, "placement"), (
-                "a targeted capacity reservation created in a cluster placement group only launches into that "
-                "group: name it in capacity.placement_group (or drop placement)"
+            yield (
+                (*path, "placement"),
+                (
+                    "a targeted capacity reservation created in a cluster placement group only launches into that "
+                    "group: name it in capacity.placement_group (or drop placement)"
+                ),
             )
 
 
-@rule("GF-PLACE-003", "error", "A spread placement group holding more instances than AWS allows.", "Lower nodes.max or add zones.")
+@rule(
+    "GF-PLACE-003", "error", "A spread placement group holding more instances than AWS allows.", "Lower nodes.max or add zones."
+)
 def spread_within_limit(view: StackView):
     limit = view.catalog.placement_groups.spread_instances_per_zone
     for path, _, pool, _ in _known_pools(view):
         zones = decisions.pool_zones(view, pool)
         if pool.placement == "spread" and pool.nodes.max > limit * max(len(zones), 1):
-            yield (*path, "placement"), (
-                f"a spread placement group holds at most {limit} running instances per zone; "
-                f"this pool may have {pool.nodes.max} in {len(zones)} zone(s)"
+            yield (
+                (*path, "placement"),
+                (
+                    f"a spread placement group holds at most {limit} running instances per zone; "
+                    f"this pool may have {pool.nodes.max} in {len(zones)} zone(s)"
+                ),
             )
 
 
-@rule("GF-CAP-001", "error", "A capacity block for an instance type that cannot run in one.", "Use an eligible type, or another capacity type.")
+@rule(
+    "GF-CAP-001",
+    "error",
+    "A capacity block for an instance type that cannot run in one.",
+    "Use an eligible type, or another capacity type.",
+)
 def capacity_block_eligible(view: StackView):
     for path, _, pool, instance in _known_pools(view):
         if pool.capacity.type == "capacity-block" and not instance.capacity_block:
@@ -159,9 +188,12 @@ def training_on_rdma(view: StackView):
         fabric = view.fabric(pool)
         if fabric is None or fabric.kind not in RDMA_FABRICS:
             what = "no fabric" if fabric is None else f"fabric '{pool.fabric}' ({fabric.kind})"
-            yield (*path, "fabric") if pool.fabric else path, (
-                f"multi-node training (up to {pool.nodes.max} nodes) has {what}; it needs an RDMA fabric "
-                "(efa or infiniband), or allow_non_rdma: true to accept TCP"
+            yield (
+                (*path, "fabric") if pool.fabric else path,
+                (
+                    f"multi-node training (up to {pool.nodes.max} nodes) has {what}; it needs an RDMA fabric "
+                    "(efa or infiniband), or allow_non_rdma: true to accept TCP"
+                ),
             )
 
 
@@ -174,8 +206,9 @@ def training_on_rdma(view: StackView):
 def training_not_on_spot(view: StackView):
     for path, _, pool, _ in _known_pools(view):
         if pool.workload == "training" and pool.nodes.max > 1 and pool.capacity.type == "spot":
-            yield (*path, "capacity", "type"), (
-                f"multi-node training on spot: reclaiming any of up to {pool.nodes.max} nodes stops the whole job"
+            yield (
+                (*path, "capacity", "type"),
+                (f"multi-node training on spot: reclaiming any of up to {pool.nodes.max} nodes stops the whole job"),
             )
 
 
@@ -201,10 +234,20 @@ def mig_plan_matches_gpu(view: StackView):
 
 def _pool_mig_applies(view: StackView, pool, instance) -> bool:
     carried = view.catalog.accelerator_of(instance)
-    return pool.mig is not None and plan_usable(view, pool.mig) and carried is not None and carried.name == view.mig_accelerator(pool.mig).name
+    return (
+        pool.mig is not None
+        and plan_usable(view, pool.mig)
+        and carried is not None
+        and carried.name == view.mig_accelerator(pool.mig).name
+    )
 
 
-@rule("GF-MIG-008", "error", "A MIG plan configures GPU indexes the pool's nodes do not have.", "Use indexes below the node's GPU count.")
+@rule(
+    "GF-MIG-008",
+    "error",
+    "A MIG plan configures GPU indexes the pool's nodes do not have.",
+    "Use indexes below the node's GPU count.",
+)
 def mig_devices_exist(view: StackView):
     for path, _, pool, instance in _known_pools(view):
         if not _pool_mig_applies(view, pool, instance) or view.spec.mig_plans[pool.mig].demand is not None:
@@ -213,7 +256,10 @@ def mig_devices_exist(view: StackView):
         layouts = decisions.fixed_mig_layouts(view, pool.mig)
         beyond = sorted({i for layout in layouts if layout.devices != "all" for i in layout.devices if i >= gpus})
         if beyond:
-            yield (*path, "mig"), f"MIG plan '{pool.mig}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}"
+            yield (
+                (*path, "mig"),
+                f"MIG plan '{pool.mig}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}",
+            )
 
 
 @rule(
@@ -233,14 +279,20 @@ def mig_demand_fits_pool(view: StackView):
             continue
         if packing.nodes > pool.nodes.max:
             needed = sum(1 for layout in packing.per_node_layouts if layout) * packing.nodes
-            yield (*path, "mig"), (
-                f"MIG plan '{pool.mig}' needs {packing.nodes} nodes of {gpus} GPUs ({needed} GPUs in use) for its demand, "
-                f"but the pool has at most {pool.nodes.max}"
+            yield (
+                (*path, "mig"),
+                (
+                    f"MIG plan '{pool.mig}' needs {packing.nodes} nodes of {gpus} GPUs ({needed} GPUs in use) for its demand, "
+                    f"but the pool has at most {pool.nodes.max}"
+                ),
             )
             continue
         layouts = decisions.packed_mig_layouts(packing)
         if first_layouts.setdefault(pool.mig, layouts) != layouts:
-            yield (*path, "mig"), f"MIG plan '{pool.mig}' is packed differently for another pool's nodes; give each pool its own demand plan"
+            yield (
+                (*path, "mig"),
+                f"MIG plan '{pool.mig}' is packed differently for another pool's nodes; give each pool its own demand plan",
+            )
 
 
 @rule("GF-POOL-003", "error", "A model is listed twice in one pool.", "Give each model its own name.")

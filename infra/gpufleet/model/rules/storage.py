@@ -22,7 +22,10 @@ def lustre_throughput_offered(view: StackView):
         facts = view.catalog.storage.fsx_lustre.deployments[tier.deployment]
         if tier.throughput_per_tib not in facts.per_unit_throughputs:
             allowed = ", ".join(str(v) for v in facts.per_unit_throughputs)
-            yield ("storage", name, "throughput_per_tib"), f"{tier.deployment} accepts {allowed} MB/s per TiB, not {tier.throughput_per_tib}"
+            yield (
+                ("storage", name, "throughput_per_tib"),
+                f"{tier.deployment} accepts {allowed} MB/s per TiB, not {tier.throughput_per_tib}",
+            )
 
 
 @rule(

@@ -29,7 +29,9 @@ def _preview(view: StackView, *options: str) -> str:
 
 
 @allocation_rule(
-    "GF-NET-005", "error", "A training pool's subnet does not fit in what the VPC's pool space has left.",
+    "GF-NET-005",
+    "error",
+    "A training pool's subnet does not fit in what the VPC's pool space has left.",
     "Lower nodes.max, pick an instance type whose nodes take fewer addresses, or move a pool to another stack.",
 )
 def pool_subnet_fits(view: StackView, allocation: subnets.Allocation):
@@ -43,11 +45,16 @@ def pool_subnet_fits(view: StackView, allocation: subnets.Allocation):
             if need.prefix < largest.prefixlen
             else "no free block of that size is left beside the other pools' subnets"
         )
-        yield ("node_pools", need.name, "nodes", "max"), f"needs a /{need.prefix} for {need.sizing.ips_needed} addresses ({need.sizing.reason}); {where}"
+        yield (
+            ("node_pools", need.name, "nodes", "max"),
+            f"needs a /{need.prefix} for {need.sizing.ips_needed} addresses ({need.sizing.reason}); {where}",
+        )
 
 
 @allocation_rule(
-    "GF-NET-006", "error", "A training pool outgrew the subnet its record keeps.",
+    "GF-NET-006",
+    "error",
+    "A training pool outgrew the subnet its record keeps.",
     "Lower nodes.max back, or accept a new subnet (it replaces the pool's nodes) with `gpufleet preview <stack> --replace-subnet <pool>`.",
 )
 def pool_subnet_kept(view: StackView, allocation: subnets.Allocation):
@@ -56,28 +63,38 @@ def pool_subnet_kept(view: StackView, allocation: subnets.Allocation):
         if pool.outgrown is None:
             continue
         need = pool.need
-        yield ("node_pools", need.name, "nodes", "max"), (
-            f"needs {need.sizing.ips_needed} addresses ({need.sizing.reason}) but its subnet {pool.outgrown} in {record} holds "
-            f"{subnets.usable_addresses(pool.outgrown, view.catalog)}; a larger subnet replaces the subnet and every node of the pool. "
-            f"To accept that, run `{_preview(view, '--replace-subnet', need.name)}` and commit {record}"
+        yield (
+            ("node_pools", need.name, "nodes", "max"),
+            (
+                f"needs {need.sizing.ips_needed} addresses ({need.sizing.reason}) but its subnet {pool.outgrown} in {record} holds "
+                f"{subnets.usable_addresses(pool.outgrown, view.catalog)}; a larger subnet replaces the subnet and every node of the pool. "
+                f"To accept that, run `{_preview(view, '--replace-subnet', need.name)}` and commit {record}"
+            ),
         )
 
 
 @allocation_rule(
-    "GF-NET-007", "info", "A zone the cluster was not created with gets node subnets, not control-plane ones.",
+    "GF-NET-007",
+    "info",
+    "A zone the cluster was not created with gets node subnets, not control-plane ones.",
     "Nothing to do for nodes; a control plane in the new zone needs a new cluster (EKS keeps a cluster's zones).",
 )
 def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation):
     for zone in allocation.added_zones:
         index = view.spec.network.availability_zones.index(zone)
-        yield ("network", "availability_zones", index), (
-            f"{zone} gets node subnets, but the cluster's control plane keeps {', '.join(allocation.control_plane_zones)}: "
-            "EKS takes new cluster subnets only in the zones the cluster was created with"
+        yield (
+            ("network", "availability_zones", index),
+            (
+                f"{zone} gets node subnets, but the cluster's control plane keeps {', '.join(allocation.control_plane_zones)}: "
+                "EKS takes new cluster subnets only in the zones the cluster was created with"
+            ),
         )
 
 
 @allocation_rule(
-    "GF-NET-008", "error", "Fewer of the cluster's recorded control-plane zones remain than EKS needs.",
+    "GF-NET-008",
+    "error",
+    "Fewer of the cluster's recorded control-plane zones remain than EKS needs.",
     "Keep the zones the cluster was created with in network.availability_zones.",
 )
 def control_plane_zones_remain(view: StackView, allocation: subnets.Allocation):
@@ -87,7 +104,10 @@ def control_plane_zones_remain(view: StackView, allocation: subnets.Allocation):
     needed = view.catalog.eks.control_plane.min_zones
     if len(kept) < needed:
         record = display_path(record_path(view.loaded.path))
-        yield ("network", "availability_zones"), (
-            f"the cluster was created in {', '.join(allocation.control_plane_zones)} ({record}); {len(kept)} of them remain "
-            f"and EKS needs its subnets in at least {needed} of the zones it was created with"
+        yield (
+            ("network", "availability_zones"),
+            (
+                f"the cluster was created in {', '.join(allocation.control_plane_zones)} ({record}); {len(kept)} of them remain "
+                f"and EKS needs its subnets in at least {needed} of the zones it was created with"
+            ),
         )

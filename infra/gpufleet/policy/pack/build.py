@@ -36,7 +36,7 @@ def _guarded(name: str, validate: Callable[..., Any]) -> Callable[..., Any]:
             validate(args, report_violation)
         except (UnknownValueError, _NotApplicableError):
             raise
-        except Exception as error:  # noqa: BLE001 re-raised with the policy's name
+        except Exception as error:
             raise PolicyCrashed(f"gpufleet policy {name}: {type(error).__name__}: {error}") from error
 
     return run

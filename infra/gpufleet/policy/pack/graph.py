@@ -53,7 +53,12 @@ def truthy(value: Any) -> bool:
 
 
 PRODUCTION_STACKS_SCHEMA = {
-    "production_stacks": {"type": "array", "items": {"type": "string"}, "default": ["prod", "production"], "description": "Stack names that are production."}
+    "production_stacks": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["prod", "production"],
+        "description": "Stack names that are production.",
+    }
 }
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
+from gpufleet.policy.pack.graph import stack_config
 from gpufleet.stack import load_stack
 
-from gpufleet.policy.pack.graph import stack_config
 
 def project_root() -> Path:
     """The engine starts a pack in its own directory, which sits in the project (policies/)."""

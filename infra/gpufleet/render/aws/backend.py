@@ -26,7 +26,9 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
     name = plan.cluster.name
     region = plan.cluster.region or ""
     network = FleetNetwork("network", plan.network, name, plan.node_classes, opts=child)
-    cluster = GpuCluster(name, plan.cluster, [network.subnet_id(s) for s in plan.network.control_plane_subnets], plan.node_classes, opts=child)
+    cluster = GpuCluster(
+        name, plan.cluster, [network.subnet_id(s) for s in plan.network.control_plane_subnets], plan.node_classes, opts=child
+    )
     node_groups = {node_class: group.id for node_class, group in network.node_security_groups.items()}
     cluster.allow_nodes(node_groups)
     groups: dict[str, pulumi.Output[str]] = {node_class_group(node_class): group for node_class, group in node_groups.items()}
@@ -48,9 +50,12 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
                 import_bucket=source.bucket.output("bucket") if source else None,
                 opts=child,
             )
-            file_systems[tier.name] = FileSystemHandle(lustre.file_system.id, lustre.file_system.output("dnsName"), lustre.file_system.output("mountName"))
+            file_systems[tier.name] = FileSystemHandle(
+                lustre.file_system.id, lustre.file_system.output("dnsName"), lustre.file_system.output("mountName")
+            )
     images = {
-        parameter: invoke("aws:ssm/getParameter:getParameter", {"name": parameter})["value"] for parameter in sorted({pool.ami_parameter for pool in plan.pools})
+        parameter: invoke("aws:ssm/getParameter:getParameter", {"name": parameter})["value"]
+        for parameter in sorted({pool.ami_parameter for pool in plan.pools})
     }
     pools = {
         pool.name: NodePool(

@@ -14,8 +14,8 @@ import pulumi_kubernetes as k8s
 from gpufleet.model.aws import AddonPin
 from gpufleet.model.plan import ClusterPlan, Pool
 from gpufleet.render.aws.iam import attach_policy, role
-from gpufleet.render.aws.security import allow_from_group
 from gpufleet.render.aws.policies import ec2_trust_policy, key_policy, managed_policy_arn, partition, trust_policy
+from gpufleet.render.aws.security import allow_from_group
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
 
@@ -26,7 +26,9 @@ ADDON_POLICIES = {"vpc-cni": "AmazonEKS_CNI_Policy"}
 
 
 _templates = jinja2.Environment(
-    loader=jinja2.FunctionLoader(lambda name: resources.files("gpufleet.render.aws").joinpath("templates", name).read_text("utf-8")),
+    loader=jinja2.FunctionLoader(
+        lambda name: resources.files("gpufleet.render.aws").joinpath("templates", name).read_text("utf-8")
+    ),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,
@@ -87,11 +89,18 @@ class GpuCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region = spec.region or ""
         control_plane_role = role(f"{name}-control-plane", trust_policy("eks.amazonaws.com"), self._tags, child)
-        attachment = attach_policy(f"{name}-control-plane-policy", control_plane_role, managed_policy_arn("AmazonEKSClusterPolicy"), child)
+        attachment = attach_policy(
+            f"{name}-control-plane-policy", control_plane_role, managed_policy_arn("AmazonEKSClusterPolicy"), child
+        )
         secrets_key = Registered(
             "aws:kms/key:Key",
             f"{name}-secrets",
-            {"description": f"{name} Kubernetes secrets envelope encryption", "enableKeyRotation": True, "policy": key_policy("eks", region), "tags": self._tags},
+            {
+                "description": f"{name} Kubernetes secrets envelope encryption",
+                "enableKeyRotation": True,
+                "policy": key_policy("eks", region),
+                "tags": self._tags,
+            },
             child,
             outputs=("arn",),
         )
@@ -109,7 +118,10 @@ class GpuCluster(pulumi.ComponentResource):
                     "endpointPublicAccess": bool(public),
                     "publicAccessCidrs": public or None,
                 },
-                "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": plan.bootstrap_admin.value == "true"},
+                "accessConfig": {
+                    "authenticationMode": "API",
+                    "bootstrapClusterCreatorAdminPermissions": plan.bootstrap_admin.value == "true",
+                },
                 "kubernetesNetworkConfig": {"serviceIpv4Cidr": plan.service_cidr.value},
                 "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": secrets_key.output("arn")}},
                 "enabledClusterLogTypes": list(plan.log_types),
@@ -121,10 +133,13 @@ class GpuCluster(pulumi.ComponentResource):
         self.node_roles: dict[str, Registered] = {}
         self.node_role_ready: list[pulumi.Resource] = []
         for node_class in node_classes:
-            node_role = role(f"{name}-nodes-{node_class}", ec2_trust_policy(), tags(name, **{"gpufleet:workload": node_class}), child)
+            node_role = role(
+                f"{name}-nodes-{node_class}", ec2_trust_policy(), tags(name, **{"gpufleet:workload": node_class}), child
+            )
             self.node_roles[node_class] = node_role
             self.node_role_ready += [
-                attach_policy(f"{name}-nodes-{node_class}-{policy}", node_role, managed_policy_arn(policy), child) for policy in NODE_POLICIES
+                attach_policy(f"{name}-nodes-{node_class}-{policy}", node_role, managed_policy_arn(policy), child)
+                for policy in NODE_POLICIES
             ]
         self.addons = {pin.name: self._addon(pin) for pin in plan.addons if not pin.needs_nodes}
         cluster_name = self.eks.output("name")
@@ -141,13 +156,17 @@ class GpuCluster(pulumi.ComponentResource):
                 {
                     "clusterName": cluster_name,
                     "principalArn": access.output("principalArn"),
-                    "policyArn": partition().apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+                    "policyArn": partition().apply(
+                        lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+                    ),
                     "accessScope": {"type": "cluster"},
                 },
                 child,
             )
         self.cluster_security_group_id = self.eks.output("vpcConfig")["clusterSecurityGroupId"]
-        self._bootstrap = pulumi.Output.all(cluster_name, self.eks.output("endpoint"), self.eks.output("certificateAuthority")["data"])
+        self._bootstrap = pulumi.Output.all(
+            cluster_name, self.eks.output("endpoint"), self.eks.output("certificateAuthority")["data"]
+        )
         self.kubeconfig = self._bootstrap.apply(lambda args: kubeconfig(*args))
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child)
         self.register_outputs({"name": cluster_name, "endpoint": self.eks.output("endpoint")})
@@ -176,12 +195,25 @@ class GpuCluster(pulumi.ComponentResource):
         assert pin.service_account is not None
         namespace, service_account = pin.service_account
         child = pulumi.ResourceOptions(parent=self)
-        pod_role = role(f"{self._name}-{pin.name}-pod-identity", trust_policy("pods.eks.amazonaws.com", self.eks.output("arn")), self._tags, child)
-        attachment = attach_policy(f"{self._name}-{pin.name}-pod-identity", pod_role, managed_policy_arn(ADDON_POLICIES[pin.name]), child)
+        pod_role = role(
+            f"{self._name}-{pin.name}-pod-identity",
+            trust_policy("pods.eks.amazonaws.com", self.eks.output("arn")),
+            self._tags,
+            child,
+        )
+        attachment = attach_policy(
+            f"{self._name}-{pin.name}-pod-identity", pod_role, managed_policy_arn(ADDON_POLICIES[pin.name]), child
+        )
         return Registered(
             "aws:eks/podIdentityAssociation:PodIdentityAssociation",
             f"{self._name}-{pin.name}",
-            {"clusterName": self.eks.output("name"), "namespace": namespace, "serviceAccount": service_account, "roleArn": pod_role.output("arn"), "tags": self._tags},
+            {
+                "clusterName": self.eks.output("name"),
+                "namespace": namespace,
+                "serviceAccount": service_account,
+                "roleArn": pod_role.output("arn"),
+                "tags": self._tags,
+            },
             pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
         )
 
@@ -196,11 +228,25 @@ class GpuCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         for node_class, group in node_security_groups.items():
             allow_from_group(
-                f"{self._name}-api-from-{node_class}", self.cluster_security_group_id, group, f"Kubernetes API from {node_class} nodes", child, ports=(443, 443)
+                f"{self._name}-api-from-{node_class}",
+                self.cluster_security_group_id,
+                group,
+                f"Kubernetes API from {node_class} nodes",
+                child,
+                ports=(443, 443),
             )
-            for low, high, what in ((443, 443, "webhooks on 443"), (10250, 10250, "kubelet"), (1025, 65535, "webhooks and metrics on pods")):
+            for low, high, what in (
+                (443, 443, "webhooks on 443"),
+                (10250, 10250, "kubelet"),
+                (1025, 65535, "webhooks and metrics on pods"),
+            ):
                 allow_from_group(
-                    f"{self._name}-{node_class}-from-api-{low}", group, self.cluster_security_group_id, f"control plane to {node_class} nodes: {what}", child, ports=(low, high)
+                    f"{self._name}-{node_class}-from-api-{low}",
+                    group,
+                    self.cluster_security_group_id,
+                    f"control plane to {node_class} nodes: {what}",
+                    child,
+                    ports=(low, high),
                 )
 
     def node_user_data(self, pool: Pool, *, local_nvme_mount: str | None, hugepages: int | None) -> pulumi.Output[str]:
@@ -208,7 +254,9 @@ class GpuCluster(pulumi.ComponentResource):
         flags = kubelet_flags(pool)
         service_cidr = self._plan.service_cidr.value
         return self._bootstrap.apply(
-            lambda args: base64.b64encode(node_user_data(*args, service_cidr, flags, local_nvme_mount, hugepages).encode()).decode()
+            lambda args: base64.b64encode(
+                node_user_data(*args, service_cidr, flags, local_nvme_mount, hugepages).encode()
+            ).decode()
         )
 
 
@@ -218,7 +266,9 @@ def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str) -> 
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}
+            ],
             "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
             "current-context": cluster_name,
             "users": [

@@ -11,7 +11,9 @@ from gpufleet.render.aws.tags import tags
 class EfaFabric(pulumi.ComponentResource):
     """A security group that lets all traffic to and from itself, and nothing else, for EFA."""
 
-    def __init__(self, name: str, cluster_name: str, vpc_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, cluster_name: str, vpc_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("gpufleet:aws:Fabric", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.security_group = security_group(

@@ -16,7 +16,9 @@ def role(name: str, trust: pulumi.Input[str], tags: Mapping[str, str] | None, op
 
 def attach_policy(name: str, to: Registered, policy_arn: pulumi.Input[str], opts: pulumi.ResourceOptions) -> Registered:
     """A managed policy attached to the role ``to``."""
-    return Registered("aws:iam/rolePolicyAttachment:RolePolicyAttachment", name, {"role": to.output("name"), "policyArn": policy_arn}, opts)
+    return Registered(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name, {"role": to.output("name"), "policyArn": policy_arn}, opts
+    )
 
 
 def inline_policy(name: str, to: Registered, policy: pulumi.Input[str], opts: pulumi.ResourceOptions) -> Registered:

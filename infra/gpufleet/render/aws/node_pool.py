@@ -61,7 +61,14 @@ class NodePool(pulumi.ComponentResource):
                 "deleteOnTermination": "true",
             }
             for nic in interfaces
-        ] or [{"deviceIndex": 0, "securityGroups": list(security_group_ids), "associatePublicIpAddress": "false", "deleteOnTermination": "true"}]
+        ] or [
+            {
+                "deviceIndex": 0,
+                "securityGroups": list(security_group_ids),
+                "associatePublicIpAddress": "false",
+                "deleteOnTermination": "true",
+            }
+        ]
         reservation = pool.capacity.reservation_id
         self.launch_template = Registered(
             "aws:ec2/launchTemplate:LaunchTemplate",
@@ -81,14 +88,23 @@ class NodePool(pulumi.ComponentResource):
                 "blockDeviceMappings": [
                     {
                         "deviceName": "/dev/xvda",
-                        "ebs": {"volumeSize": pool.root_volume_gib, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"},
+                        "ebs": {
+                            "volumeSize": pool.root_volume_gib,
+                            "volumeType": "gp3",
+                            "encrypted": "true",
+                            "deleteOnTermination": "true",
+                        },
                     }
                 ],
                 "networkInterfaces": network_interfaces,
                 "placement": {"groupName": group_name} if group_name is not None else None,
                 "instanceMarketOptions": {"marketType": "capacity-block"} if pool.capacity.type == "capacity-block" else None,
-                "capacityReservationSpecification": {"capacityReservationTarget": {"capacityReservationId": reservation}} if reservation else None,
-                "tagSpecifications": [{"resourceType": kind, "tags": pool_tags} for kind in ("instance", "volume", "network-interface")],
+                "capacityReservationSpecification": {"capacityReservationTarget": {"capacityReservationId": reservation}}
+                if reservation
+                else None,
+                "tagSpecifications": [
+                    {"resourceType": kind, "tags": pool_tags} for kind in ("instance", "volume", "network-interface")
+                ],
                 "tags": pool_tags,
             },
             child,
@@ -104,7 +120,10 @@ class NodePool(pulumi.ComponentResource):
                 "capacityType": NODE_GROUP_CAPACITY[pool.capacity.type],
                 "scalingConfig": {"minSize": pool.nodes.min, "maxSize": pool.nodes.max, "desiredSize": pool.nodes.initial},
                 "updateConfig": {"maxUnavailable": pool.update.max_unavailable, "updateStrategy": pool.update.strategy},
-                "launchTemplate": {"id": self.launch_template.id, "version": self.launch_template.output("latestVersion").apply(_version_number)},
+                "launchTemplate": {
+                    "id": self.launch_template.id,
+                    "version": self.launch_template.output("latestVersion").apply(_version_number),
+                },
                 "labels": pool.labels,
                 "taints": [{"key": t.key, "value": t.value, "effect": TAINT_EFFECT[t.effect]} for t in pool.taints],
                 "tags": pool_tags,

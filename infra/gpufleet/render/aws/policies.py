@@ -57,7 +57,14 @@ def trust_policy(service: str, source_arn: pulumi.Input[str] | None = None) -> p
         if arn is not None:
             condition["ArnLike"] = {"aws:SourceArn": arn}
         return _document(
-            [{"Effect": "Allow", "Principal": {"Service": service}, "Action": ["sts:AssumeRole", "sts:TagSession"], "Condition": condition}]
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": condition,
+                }
+            ]
         )
 
     return pulumi.Output.all(account_id(), source_arn).apply(lambda args: build(*args))
@@ -75,14 +82,22 @@ def key_policy(service: str, region: str) -> pulumi.Output[str]:
         root = {"AWS": f"arn:{part}:iam::{account}:root"}
         return _document(
             [
-                {"Sid": "AccountAdministersKey", "Effect": "Allow", "Principal": root, "Action": list(KEY_ADMINISTRATION), "Resource": "*"},
+                {
+                    "Sid": "AccountAdministersKey",
+                    "Effect": "Allow",
+                    "Principal": root,
+                    "Action": list(KEY_ADMINISTRATION),
+                    "Resource": "*",
+                },
                 {
                     "Sid": f"UseThrough{service.capitalize()}",
                     "Effect": "Allow",
                     "Principal": root,
                     "Action": list(KEY_USE),
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"{service}.{region}.amazonaws.com"}},
+                    "Condition": {
+                        "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"{service}.{region}.amazonaws.com"}
+                    },
                 },
             ]
         )

@@ -12,8 +12,12 @@ RULE_TOKENS = {
 }
 
 
-def security_group(name: str, vpc_id: pulumi.Input[str], description: str, tags: dict[str, str], opts: pulumi.ResourceOptions) -> Registered:
-    return Registered("aws:ec2/securityGroup:SecurityGroup", name, {"vpcId": vpc_id, "description": description, "tags": tags}, opts)
+def security_group(
+    name: str, vpc_id: pulumi.Input[str], description: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> Registered:
+    return Registered(
+        "aws:ec2/securityGroup:SecurityGroup", name, {"vpcId": vpc_id, "description": description, "tags": tags}, opts
+    )
 
 
 def rule(

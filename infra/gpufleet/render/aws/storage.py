@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
+
 from gpufleet.model.plan import StorageTier
-from gpufleet.render.aws.security import allow_from_group, rule, security_group
 from gpufleet.render.aws.policies import deny_insecure_transport, key_policy
+from gpufleet.render.aws.security import allow_from_group, rule, security_group
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
 
@@ -25,12 +26,19 @@ def _stateful(tier: StorageTier, parent: pulumi.Resource, **extra) -> pulumi.Res
     return pulumi.ResourceOptions(parent=parent, protect=tier.protected, retain_on_delete=tier.protected, **extra)
 
 
-def _tier_key(tier: StorageTier, description: str, cluster_name: str, service: str, region: str, opts: pulumi.ResourceOptions) -> Registered:
+def _tier_key(
+    tier: StorageTier, description: str, cluster_name: str, service: str, region: str, opts: pulumi.ResourceOptions
+) -> Registered:
     """A tier's own key, usable only through the service that stores the tier's data."""
     return Registered(
         "aws:kms/key:Key",
         f"{tier.name}-key",
-        {"description": description, "enableKeyRotation": True, "policy": key_policy(service, region), "tags": tags(cluster_name)},
+        {
+            "description": description,
+            "enableKeyRotation": True,
+            "policy": key_policy(service, region),
+            "tags": tags(cluster_name),
+        },
         opts,
         outputs=("arn",),
     )
@@ -63,14 +71,25 @@ class S3Tier(pulumi.ComponentResource):
             f"{tier.name}-encryption",
             {
                 "bucket": bucket,
-                "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.output("arn")}, "bucketKeyEnabled": True}],
+                "rules": [
+                    {
+                        "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.output("arn")},
+                        "bucketKeyEnabled": True,
+                    }
+                ],
             },
             kept,
         )
         public_access = Registered(
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
             f"{tier.name}-public-access",
-            {"bucket": bucket, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+            {
+                "bucket": bucket,
+                "blockPublicAcls": True,
+                "blockPublicPolicy": True,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
             kept,
         )
         Registered(
@@ -110,7 +129,11 @@ class LustreTier(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         kept = _stateful(tier, self)
         persistent = tier.persistent
-        key = _tier_key(tier, f"{cluster_name} FSx for Lustre {tier.name}", cluster_name, "fsx", region, kept) if persistent else None
+        key = (
+            _tier_key(tier, f"{cluster_name} FSx for Lustre {tier.name}", cluster_name, "fsx", region, kept)
+            if persistent
+            else None
+        )
         servers = security_group(
             f"{tier.name}-lustre",
             vpc_id,
@@ -118,7 +141,10 @@ class LustreTier(pulumi.ComponentResource):
             tags(cluster_name, Name=f"{cluster_name}-{tier.name}-lustre"),
             kept,
         )
-        peers = {"self": (servers.id, kept), **{node_class: (group, child) for node_class, group in client_security_groups.items()}}
+        peers = {
+            "self": (servers.id, kept),
+            **{node_class: (group, child) for node_class, group in client_security_groups.items()},
+        }
         for low, high in tier.client_ports:
             for source, (peer, options) in peers.items():
                 for direction in ("ingress", "egress"):
@@ -133,7 +159,12 @@ class LustreTier(pulumi.ComponentResource):
                     )
             for node_class, group in client_security_groups.items():
                 allow_from_group(
-                    f"{tier.name}-client-{node_class}-{low}", group, servers.id, f"Lustre {low}-{high} from {tier.name} file servers", child, ports=(low, high)
+                    f"{tier.name}-client-{node_class}-{low}",
+                    group,
+                    servers.id,
+                    f"Lustre {low}-{high} from {tier.name} file servers",
+                    child,
+                    ports=(low, high),
                 )
         self.file_system = Registered(
             "aws:fsx/lustreFileSystem:LustreFileSystem",
@@ -168,4 +199,6 @@ class LustreTier(pulumi.ComponentResource):
                 },
                 child,
             )
-        self.register_outputs({"dns_name": self.file_system.output("dnsName"), "mount_name": self.file_system.output("mountName")})
+        self.register_outputs(
+            {"dns_name": self.file_system.output("dnsName"), "mount_name": self.file_system.output("mountName")}
+        )

@@ -23,7 +23,8 @@ class Namespaces(pulumi.ComponentResource):
     def __init__(self, names: tuple[str, ...], handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:Namespaces", "namespaces", None, under_cluster(handle))
         self.by_name = {
-            name: kubernetes_object("v1", "Namespace", name, {"metadata": metadata(name)}, pulumi.ResourceOptions(parent=self)) for name in names
+            name: kubernetes_object("v1", "Namespace", name, {"metadata": metadata(name)}, pulumi.ResourceOptions(parent=self))
+            for name in names
         }
         self.register_outputs({"namespaces": list(names)})
 

@@ -42,7 +42,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         association = Registered(
             "aws:eks/podIdentityAssociation:PodIdentityAssociation",
             "cluster-autoscaler",
-            {"clusterName": handle.name, "namespace": plan.release.namespace, "serviceAccount": plan.service_account, "roleArn": identity.output("arn")},
+            {
+                "clusterName": handle.name,
+                "namespace": plan.release.namespace,
+                "serviceAccount": plan.service_account,
+                "roleArn": identity.output("arn"),
+            },
             child,
         )
         tags = []
@@ -52,14 +57,18 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                     Registered(
                         "aws:autoscaling/tag:Tag",
                         f"{group.pool}-{key}",
-                        {"autoscalingGroupName": handle.autoscaling_groups[group.pool], "tag": {"key": key, "value": value, "propagateAtLaunch": False}},
+                        {
+                            "autoscalingGroupName": handle.autoscaling_groups[group.pool],
+                            "tag": {"key": key, "value": value, "propagateAtLaunch": False},
+                        },
                         child,
                     )
                 )
         values = {
             **plan.release.values,
             "autoscalingGroups": [
-                {"name": handle.autoscaling_groups[group.pool], "minSize": group.min_size, "maxSize": group.max_size} for group in plan.groups
+                {"name": handle.autoscaling_groups[group.pool], "minSize": group.min_size, "maxSize": group.max_size}
+                for group in plan.groups
             ],
         }
         self.release = helm_release(plan.release, self, values=values, depends_on=[association, *tags, *handle.nodes_ready])

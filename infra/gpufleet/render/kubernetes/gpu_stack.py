@@ -15,8 +15,16 @@ class GpuStack(pulumi.ComponentResource):
 
     def __init__(self, plan: GpuStackPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:GpuStack", "gpu-stack", None, under_cluster(handle))
-        namespace = kubernetes_object("v1", "Namespace", plan.operator.namespace, {"metadata": metadata(plan.operator.namespace)}, pulumi.ResourceOptions(parent=self))
-        maps = [self._config_map(config, namespace) for config in (plan.mig_config, plan.device_plugin_config) if config is not None]
+        namespace = kubernetes_object(
+            "v1",
+            "Namespace",
+            plan.operator.namespace,
+            {"metadata": metadata(plan.operator.namespace)},
+            pulumi.ResourceOptions(parent=self),
+        )
+        maps = [
+            self._config_map(config, namespace) for config in (plan.mig_config, plan.device_plugin_config) if config is not None
+        ]
         self.release = helm_release(plan.operator, self, depends_on=[*maps, *handle.nodes_ready])
         self.register_outputs({"release": self.release.output("status")})
 

@@ -52,7 +52,8 @@ class KubernetesStorage(pulumi.ComponentResource):
         topologies = None
         if plan.node_terms is not None:
             topologies = [
-                {"matchLabelExpressions": [{"key": key, "values": [value]} for key, value in sorted(term.items())]} for term in plan.node_terms
+                {"matchLabelExpressions": [{"key": key, "values": [value]} for key, value in sorted(term.items())]}
+                for term in plan.node_terms
             ]
         kubernetes_object(
             "storage.k8s.io/v1",
