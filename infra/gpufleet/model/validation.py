@@ -20,6 +20,9 @@ from gpufleet.model.plan import FleetPlan, Pool
 Json = dict[str, Any]
 
 CHECK_LABEL = "gpufleet.io/check"
+JOB_LABEL = "gpufleet.io/job"
+# Whose log holds the result: every DCGM pod, the NCCL launcher (the workers only run sshd).
+ROLE_LABEL = "gpufleet.io/role"
 POOL_LABEL = "gpufleet.io/pool"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # Kueue's topology-aware scheduling reads this pod-template annotation: keep the pods under one
@@ -87,6 +90,7 @@ class DcgmJob:
     def manifest(self) -> Json:
         """One Indexed Job of ``nodes`` pods, never two on a node: each takes every device its node offers."""
         labels = {CHECK_LABEL: "dcgm", POOL_LABEL: self.pool}
+        pod_labels = {**labels, JOB_LABEL: self.name, ROLE_LABEL: "diagnostic"}
         pod: Json = {
             "restartPolicy": "Never",
             "nodeSelector": dict(self.placement.node_selector),
@@ -120,7 +124,7 @@ class DcgmJob:
                 "completions": self.nodes,
                 "parallelism": self.nodes,
                 "backoffLimit": 0,
-                "template": {"metadata": {"labels": labels}, "spec": pod},
+                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
             },
         }
 
@@ -178,13 +182,13 @@ class NcclJob:
             "nodeSelector": dict(placement.node_selector),
             "tolerations": [t.manifest() for t in placement.tolerations],
         }
-        worker_metadata: Json = {"labels": labels}
+        worker_metadata: Json = {"labels": {**labels, JOB_LABEL: self.name, ROLE_LABEL: "worker"}}
         if placement.topology is not None:
             worker_metadata["annotations"] = placement.topology.annotations()
         launcher = {
             "replicas": 1,
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": {**labels, JOB_LABEL: self.name, ROLE_LABEL: "launcher"}},
                 "spec": {
                     **common,
                     "restartPolicy": "Never",
