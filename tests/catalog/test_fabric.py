@@ -81,7 +81,7 @@ def test_network_performance_reads_as_gigabits() -> None:
 
 
 def test_topology_layers_follow_the_ec2_prerequisites_page() -> None:
-    """"Returns 4* network nodes in the response: p6-b200.48xlarge | p6-b300.48xlarge"; the other
+    """ "Returns 4* network nodes in the response: p6-b200.48xlarge | p6-b300.48xlarge"; the other
     supported types return 3; p5.4xlarge is not listed."""
     layers = FABRIC.topology.layers
     assert {name for name, depth in layers.items() if depth == 4} == {"p6-b200.48xlarge", "p6-b300.48xlarge"}

@@ -75,8 +75,11 @@ def test_jobs_land_where_training_does_and_in_its_queue(planned) -> None:
         queue = manifest["metadata"]["labels"].get(QUEUE_LABEL)
         if queue is not None:
             assert local[(manifest["metadata"]["namespace"], queue)] in reaching[job.pool], job.name
-        (container,) = _containers(manifest)
-        spec = manifest["spec"]["template"]["spec"] if manifest["kind"] == "Job" else manifest["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]
+        spec = (
+            manifest["spec"]["template"]["spec"]
+            if manifest["kind"] == "Job"
+            else manifest["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]
+        )
         assert spec["nodeSelector"].items() <= {**pool.labels, **(pool.existing.node_selector if pool.existing else {})}.items()
         tolerated = {(t["key"], t["value"], t["effect"]) for t in spec["tolerations"]}
         assert tolerated == {(t.key, t.value, t.effect) for t in pool.taints}, job.name
@@ -89,7 +92,11 @@ def test_every_gpu_pool_gets_dcgm_and_every_multi_node_rdma_pool_gets_nccl(plann
     fabric = {
         p.name
         for p in plan.pools
-        if p.name in nvidia and p.fabric is not None and p.fabric.rdma and p.nodes.max >= 2 and GPU_RESOURCE in pool_capacity(p, CATALOG)
+        if p.name in nvidia
+        and p.fabric is not None
+        and p.fabric.rdma
+        and p.nodes.max >= 2
+        and GPU_RESOURCE in pool_capacity(p, CATALOG)
     }
     assert {job.pool for job in checks.nccl} == fabric
     assert {job.pool for job in checks.nccl}.isdisjoint({r.subject for r in checks.skipped})
