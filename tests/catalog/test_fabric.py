@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gpufleet.catalog import load_catalog
@@ -102,3 +104,20 @@ def test_socket_interfaces_exclude_the_ones_nccl_must_never_pick() -> None:
     """NCCL docs: "Using the ^ symbol, NCCL will exclude interfaces starting with any prefix in that
     list"; aws-do-eks PR 54 shows the socket fallback picking pod-id-link0 and hanging."""
     assert FABRIC.nccl.socket_ifname == "^lo,docker,veth,pod-id-link0"
+
+
+def test_readme_floor_table_matches_the_catalog() -> None:
+    """The README's "Verifying the fleet" table states the catalog's floors, row for row."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Verifying the fleet", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0] in CATALOG.instance_types:
+            rows[cells[0]] = (float(cells[1]), cells[3], cells[4])
+    expected = {}
+    for name, instance in CATALOG.instance_types.items():
+        found = FABRIC.floor(instance, CATALOG.accelerator_of(instance))
+        if found is not None:
+            expected[name] = (found.busbw_gbs, found.algorithm, found.basis)
+    assert rows == expected
