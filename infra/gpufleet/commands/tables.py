@@ -89,9 +89,10 @@ def pools_table(plan: FleetPlan) -> Table:
     table = new_table(
         title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})"
     )
-    for _, title in PoolFacts.columns():
+    rows = plan.pool_facts()
+    for _, title in (type(rows[0]) if rows else PoolFacts).columns():
         table.add_column(title, justify="right" if title in ("per node", "GPUs total", "EFA") else "left")
-    for facts in shown_rows(table, plan.pool_facts(), "pools"):
+    for facts in shown_rows(table, rows, "pools"):
         table.add_row(*facts.cells())
     return table
 
