@@ -293,19 +293,18 @@ def choose_zones(
     by name holds for the account AWS's published offerings came from; the reason says which.
     """
     offering = catalog.zone_offerings.zones_offering(region, instance_type)
-    if reserved:
+    if reserved and pinned is not None:
         return ZoneChoice((pinned,), "the reservation's zone: the capacity exists there whatever the public offerings say")
     if offering is None:
         zones = (pinned,) if pinned else tuple(network_zones[:1] if single_zone else network_zones)
         return ZoneChoice(zones, f"the catalog has no zone offerings for {region}; zones are not checked")
-    how = lambda zone: "by zone id, exactly" if is_zone_id(zone) else "by zone name, as AWS published it for one account"  # noqa: E731
     if pinned is not None:
         if offered_in(pinned, region, offering):
-            return ZoneChoice((pinned,), f"set in the spec; {instance_type} is offered there, checked {how(pinned)}")
+            return ZoneChoice((pinned,), f"set in the spec; {instance_type} is offered there, checked {zone_check(pinned)}")
         return ZoneChoice(
             (pinned,),
             "set in the spec",
-            refused=f"{pinned} does not offer {instance_type} (checked {how(pinned)}); {_offered(region, offering)}",
+            refused=f"{pinned} does not offer {instance_type} (checked {zone_check(pinned)}); {_offered(region, offering)}",
         )
     offering_zones = tuple(zone for zone in network_zones if offered_in(zone, region, offering))
     if not offering_zones:
@@ -314,12 +313,17 @@ def choose_zones(
             "no zone offers the type",
             refused=f"none of the network's zones ({', '.join(network_zones)}) offers {instance_type}; {_offered(region, offering)}",
         )
-    checked = how(offering_zones[0])
+    checked = zone_check(offering_zones[0])
     if single_zone:
         return ZoneChoice(offering_zones[:1], f"the first network zone that offers {instance_type}, checked {checked}")
     skipped = [zone for zone in network_zones if zone not in offering_zones]
     note = f" ({', '.join(skipped)} left out: not offered)" if skipped else ""
     return ZoneChoice(offering_zones, f"every network zone that offers {instance_type}{note}, checked {checked}")
+
+
+def zone_check(zone: str) -> str:
+    """How a zone was checked against the offerings: ids are exact, names hold for one account."""
+    return "by zone id, exactly" if is_zone_id(zone) else "by zone name, as AWS published it for one account"
 
 
 def _offered(region: str, offering: ZoneOffering) -> str:

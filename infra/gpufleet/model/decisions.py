@@ -281,7 +281,8 @@ def fixed_mig_layouts(view: StackView, plan_name: str) -> tuple[mig.DeviceLayout
     if plan.layout is not None:
         return (mig.DeviceLayout(devices="all", layout=dict(sorted(plan.layout.items()))),)
     return tuple(
-        mig.DeviceLayout(devices=entry.devices, layout=dict(sorted(entry.layout.items()))) for entry in plan.devices or ()
+        mig.DeviceLayout(devices=entry.devices, layout=None if entry.layout is None else dict(sorted(entry.layout.items())))
+        for entry in plan.devices or ()
     )
 
 

@@ -445,7 +445,7 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
                 "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
             )
         )
-    local = []
+    local: list[LocalQueuePlan] = []
     for workload in QUEUE_WORKLOADS:
         targets = [queue.name for queue in queues if queue.workload == workload]
         for namespace in getattr(namespaces, workload):

@@ -20,6 +20,7 @@ from gpufleet.model.aws import (
     ManagedAddonPlan,
     NodeGroupTag,
     PodIdentityPlan,
+    ZoneChoice,
     decide_capacity_type,
     decide_node_update,
     plan_aws_cluster,
@@ -131,7 +132,7 @@ def _storage_tier(
     view: StackView,
     name: str,
     aws: AwsFoundation | None,
-    zones: Mapping[str, decisions.ZoneChoice],
+    zones: Mapping[str, ZoneChoice],
 ) -> StorageTier:
     tier = view.spec.storage[name]
     location = view.location("storage", name)
@@ -195,7 +196,7 @@ def _pool(
     storage: Mapping[str, StorageTier],
     mig_plans: Mapping[str, MigSetup],
     aws: AwsFoundation | None,
-    zones: Mapping[str, decisions.ZoneChoice],
+    zones: Mapping[str, ZoneChoice],
 ) -> Pool:
     pool = view.spec.node_pools[name]
     fabric = fabrics.get(pool.fabric) if pool.fabric else None
@@ -239,7 +240,7 @@ def _pool(
 
 
 def _launched_nodes(
-    view: StackView, name: str, pool: NodePoolSpec, fabric: Fabric | None, aws: AwsFoundation, zone_choice: decisions.ZoneChoice
+    view: StackView, name: str, pool: NodePoolSpec, fabric: Fabric | None, aws: AwsFoundation, zone_choice: ZoneChoice
 ) -> LaunchedNodes:
     instance = view.instance(pool)
     assert instance is not None, "GF-POOL: the instance type is in the catalog"

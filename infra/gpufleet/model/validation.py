@@ -245,7 +245,7 @@ class ValidationPlan:
     skipped: tuple[Reason, ...]
 
     def manifests(self) -> list[Json]:
-        return [job.manifest() for job in (*self.dcgm, *self.nccl)]
+        return [job.manifest() for job in self.dcgm] + [job.manifest() for job in self.nccl]
 
 
 def validation_plan(plan: FleetPlan, catalog: Catalog) -> ValidationPlan:
@@ -313,6 +313,8 @@ def _instance(pool: Pool) -> InstanceType | None:
 def _no_nccl(pool: Pool, catalog: Catalog) -> str | None:
     if pool.fabric is None or not pool.fabric.rdma:
         return "no RDMA fabric: multi-node jobs would run over TCP, so no all-reduce floor applies"
+    if pool.accelerator is None:
+        return "no GPUs: no all-reduce to run"
     if pool.accelerator.name in catalog.fabric.nccl.not_nccl:
         return catalog.fabric.nccl.not_nccl[pool.accelerator.name]
     if pool.nodes.max < catalog.fabric.nccl.min_nodes:
@@ -333,7 +335,7 @@ def _transport(pool: Pool, catalog: Catalog) -> Transport:
         "NCCL_ALGO": nccl.algorithm,
         "NCCL_SOCKET_IFNAME": nccl.socket_ifname,
     }
-    if pool.fabric.kind == "efa":
+    if pool.fabric is not None and pool.fabric.kind == "efa":
         env |= {
             "NCCL_NET": nccl.efa.net,
             "FI_PROVIDER": nccl.efa.provider or "efa",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from gpufleet import mig
+from gpufleet.catalog.models import InstanceType
 from gpufleet.model import decisions
 from gpufleet.model.rules.mig import plan_usable
-from gpufleet.model.rules.registry import duplicates, rule, sentence, unknown
+from gpufleet.model.rules.registry import Problems, duplicates, rule, sentence, unknown
 from gpufleet.model.view import StackView
-from gpufleet.stack.models import RDMA_FABRICS
+from gpufleet.stack.models import RDMA_FABRICS, NodePoolSpec
 
 
-def _known_pools(view: StackView):
+def _known_pools(view: StackView) -> Iterator[tuple[tuple[str, str], str, NodePoolSpec, InstanceType]]:
     """AWS pools whose instance type the catalog knows: the only ones deeper rules can judge."""
     if not view.on_aws:
         return
@@ -21,7 +24,7 @@ def _known_pools(view: StackView):
 
 
 @rule("GF-POOL-001", "error", "An instance type the catalog does not know.", "Use a type from `gpufleet catalog`.")
-def instance_type_known(view: StackView):
+def instance_type_known(view: StackView) -> Problems:
     for name, pool in view.pools():
         if pool.instance_type is not None and view.on_aws and view.instance(pool) is None:
             yield ("node_pools", name, "instance_type"), unknown("instance type", pool.instance_type, view.catalog.instance_types)
@@ -33,28 +36,28 @@ def instance_type_known(view: StackView):
     "A general-purpose instance type in a pool that needs accelerators.",
     "Use workload: system, or an accelerated type.",
 )
-def accelerator_unless_system(view: StackView):
+def accelerator_unless_system(view: StackView) -> Problems:
     for path, _, pool, instance in _known_pools(view):
         if view.catalog.accelerator_of(instance) is None and pool.workload != "system":
             yield (*path, "instance_type"), f"{instance.name} has no accelerator; only system pools may use it"
 
 
 @rule("GF-REF-001", "error", "A pool names a fabric the stack does not define.", "Define it under fabrics, or fix the name.")
-def fabric_defined(view: StackView):
+def fabric_defined(view: StackView) -> Problems:
     for name, pool in view.pools():
         if pool.fabric is not None and pool.fabric not in view.spec.fabrics:
             yield ("node_pools", name, "fabric"), unknown("fabric", pool.fabric, view.spec.fabrics)
 
 
 @rule("GF-REF-002", "error", "A pool names a MIG plan the stack does not define.", "Define it under mig_plans, or fix the name.")
-def mig_plan_defined(view: StackView):
+def mig_plan_defined(view: StackView) -> Problems:
     for name, pool in view.pools():
         if pool.mig is not None and pool.mig not in view.spec.mig_plans:
             yield ("node_pools", name, "mig"), unknown("MIG plan", pool.mig, view.spec.mig_plans)
 
 
 @rule("GF-REF-003", "error", "A pool names a storage tier that is not defined, or one twice.", "Name each defined tier once.")
-def storage_defined_once(view: StackView):
+def storage_defined_once(view: StackView) -> Problems:
     for name, pool in view.pools():
         seen: set[str] = set()
         for index, tier_name in enumerate(pool.storage):
@@ -66,7 +69,7 @@ def storage_defined_once(view: StackView):
 
 
 @rule("GF-EFA-001", "error", "A pool on an EFA fabric whose instance type has no EFA.", "Use an EFA-capable size of the family.")
-def efa_supported(view: StackView):
+def efa_supported(view: StackView) -> Problems:
     for path, _, pool, instance in _known_pools(view):
         fabric = view.fabric(pool)
         if fabric is not None and fabric.kind == "efa" and not instance.efa_supported:
@@ -82,7 +85,7 @@ def efa_supported(view: StackView):
     "A pool's zone differs from the zone of its reservation.",
     "Drop availability_zone: the reservation's zone is used.",
 )
-def zone_matches_reservation(view: StackView):
+def zone_matches_reservation(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         reserved, chosen = pool.capacity.availability_zone, pool.availability_zone
         if view.zones and reserved is not None and chosen is not None and chosen != reserved:
@@ -93,7 +96,7 @@ def zone_matches_reservation(view: StackView):
 
 
 @rule("GF-ZONE-002", "error", "A pool's zone is not one of the network's zones.", "Add the zone to network.availability_zones.")
-def zone_in_network(view: StackView):
+def zone_in_network(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         chosen = decisions.pool_zone_choice(pool)
         if view.zones and chosen is not None and chosen not in view.zones:
@@ -107,7 +110,7 @@ def zone_in_network(view: StackView):
     "A cluster placement group on top of a capacity block.",
     "Drop placement: the capacity block is already co-located.",
 )
-def no_group_on_capacity_block(view: StackView):
+def no_group_on_capacity_block(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
             yield (
@@ -125,7 +128,7 @@ def no_group_on_capacity_block(view: StackView):
     "Cluster placement for a targeted reservation that names no placement group.",
     "Name the group the reservation was created in (capacity.placement_group), or drop placement.",
 )
-def no_new_group_for_reservation(view: StackView):
+def no_new_group_for_reservation(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         if pool.placement == "cluster" and pool.capacity.type == "reservation" and pool.capacity.placement_group is None:
             yield (
@@ -140,7 +143,7 @@ def no_new_group_for_reservation(view: StackView):
 @rule(
     "GF-PLACE-003", "error", "A spread placement group holding more instances than AWS allows.", "Lower nodes.max or add zones."
 )
-def spread_within_limit(view: StackView):
+def spread_within_limit(view: StackView) -> Problems:
     limit = view.catalog.placement_groups.spread_instances_per_zone
     for path, _, pool, _ in _known_pools(view):
         zones = decisions.pool_zones(view, pool)
@@ -160,7 +163,7 @@ def spread_within_limit(view: StackView):
     "A capacity block for an instance type that cannot run in one.",
     "Use an eligible type, or another capacity type.",
 )
-def capacity_block_eligible(view: StackView):
+def capacity_block_eligible(view: StackView) -> Problems:
     for path, _, pool, instance in _known_pools(view):
         if pool.capacity.type == "capacity-block" and not instance.capacity_block:
             eligible = sorted(t.name for t in view.catalog.instance_types.values() if t.capacity_block)
@@ -168,7 +171,7 @@ def capacity_block_eligible(view: StackView):
 
 
 @rule("GF-CAP-002", "error", "A capacity-block pool whose size can change.", "Set nodes.min to 0 (recommended) or to nodes.max.")
-def capacity_block_fixed_size(view: StackView):
+def capacity_block_fixed_size(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         if pool.capacity.type == "capacity-block" and pool.nodes.min not in (0, pool.nodes.max):
             yield (*path, "nodes"), "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max"
@@ -180,7 +183,7 @@ def capacity_block_fixed_size(view: StackView):
     "Multi-node training without an RDMA fabric.",
     "Put the pool on an efa or infiniband fabric, or set allow_non_rdma: true.",
 )
-def training_on_rdma(view: StackView):
+def training_on_rdma(view: StackView) -> Problems:
     described = _known_pools(view) if view.on_aws else ((("node_pools", name), name, pool, None) for name, pool in view.pools())
     for path, _, pool, _ in described:
         if pool.workload != "training" or pool.nodes.max <= 1 or pool.allow_non_rdma:
@@ -203,7 +206,7 @@ def training_on_rdma(view: StackView):
     "Multi-node training on spot capacity: one interruption stops the whole job.",
     "Use on-demand, a reservation or a capacity block, or checkpoint often.",
 )
-def training_not_on_spot(view: StackView):
+def training_not_on_spot(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         if pool.workload == "training" and pool.nodes.max > 1 and pool.capacity.type == "spot":
             yield (
@@ -213,7 +216,7 @@ def training_not_on_spot(view: StackView):
 
 
 @rule("GF-NVME-001", "error", "A local-NVMe tier on an instance type without NVMe disks.", "Use a type with instance storage.")
-def nvme_present(view: StackView):
+def nvme_present(view: StackView) -> Problems:
     for path, _, pool, instance in _known_pools(view):
         for index, tier_name in enumerate(pool.storage):
             tier = view.spec.storage.get(tier_name)
@@ -222,24 +225,23 @@ def nvme_present(view: StackView):
 
 
 @rule("GF-MIG-007", "error", "A pool uses a MIG plan made for another GPU.", "Use a plan for the pool's GPU.")
-def mig_plan_matches_gpu(view: StackView):
+def mig_plan_matches_gpu(view: StackView) -> Problems:
     for path, _, pool, instance in _known_pools(view):
         if pool.mig is None or not plan_usable(view, pool.mig):
             continue
         planned, carried = view.mig_accelerator(pool.mig), view.catalog.accelerator_of(instance)
+        if planned is None:
+            continue
         if carried is None or carried.name != planned.name:
             what = carried.name if carried else "no GPU"
             yield (*path, "mig"), f"MIG plan '{pool.mig}' is for {planned.name}, but {instance.name} carries {what}"
 
 
-def _pool_mig_applies(view: StackView, pool, instance) -> bool:
+def _applied_plan(view: StackView, pool: NodePoolSpec, instance: InstanceType) -> str | None:
+    """The pool's MIG plan when it is usable and made for the GPU the pool's nodes carry."""
     carried = view.catalog.accelerator_of(instance)
-    return (
-        pool.mig is not None
-        and plan_usable(view, pool.mig)
-        and carried is not None
-        and carried.name == view.mig_accelerator(pool.mig).name
-    )
+    planned = view.mig_accelerator(pool.mig) if pool.mig is not None and plan_usable(view, pool.mig) else None
+    return pool.mig if planned is not None and carried is not None and carried.name == planned.name else None
 
 
 @rule(
@@ -248,17 +250,18 @@ def _pool_mig_applies(view: StackView, pool, instance) -> bool:
     "A MIG plan configures GPU indexes the pool's nodes do not have.",
     "Use indexes below the node's GPU count.",
 )
-def mig_devices_exist(view: StackView):
+def mig_devices_exist(view: StackView) -> Problems:
     for path, _, pool, instance in _known_pools(view):
-        if not _pool_mig_applies(view, pool, instance) or view.spec.mig_plans[pool.mig].demand is not None:
+        plan = _applied_plan(view, pool, instance)
+        if plan is None or view.spec.mig_plans[plan].demand is not None:
             continue
         gpus = instance.accelerator_count
-        layouts = decisions.fixed_mig_layouts(view, pool.mig)
+        layouts = decisions.fixed_mig_layouts(view, plan)
         beyond = sorted({i for layout in layouts if layout.devices != "all" for i in layout.devices if i >= gpus})
         if beyond:
             yield (
                 (*path, "mig"),
-                f"MIG plan '{pool.mig}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}",
+                f"MIG plan '{plan}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}",
             )
 
 
@@ -268,12 +271,13 @@ def mig_devices_exist(view: StackView):
     "A MIG demand that the pool's identical nodes cannot carry.",
     "Raise nodes.max, split the demand, or give each pool its own demand plan.",
 )
-def mig_demand_fits_pool(view: StackView):
-    first_layouts: dict[str, tuple] = {}
+def mig_demand_fits_pool(view: StackView) -> Problems:
+    first_layouts: dict[str, tuple[mig.DeviceLayout, ...]] = {}
     for path, name, pool, instance in _known_pools(view):
-        if not _pool_mig_applies(view, pool, instance) or view.spec.mig_plans[pool.mig].demand is None:
+        plan = _applied_plan(view, pool, instance)
+        if plan is None or view.spec.mig_plans[plan].demand is None:
             continue
-        packing, gpus = view.packing(pool.mig, name), instance.accelerator_count
+        packing, gpus = view.packing(plan, name), instance.accelerator_count
         if isinstance(packing, mig.DemandError):
             yield (*path, "mig"), f"MIG plan '{pool.mig}' does not fit {instance.name} nodes: {sentence(str(packing))}"
             continue
@@ -288,7 +292,7 @@ def mig_demand_fits_pool(view: StackView):
             )
             continue
         layouts = decisions.packed_mig_layouts(packing)
-        if first_layouts.setdefault(pool.mig, layouts) != layouts:
+        if first_layouts.setdefault(plan, layouts) != layouts:
             yield (
                 (*path, "mig"),
                 f"MIG plan '{pool.mig}' is packed differently for another pool's nodes; give each pool its own demand plan",
@@ -296,13 +300,13 @@ def mig_demand_fits_pool(view: StackView):
 
 
 @rule("GF-POOL-003", "error", "A model is listed twice in one pool.", "Give each model its own name.")
-def models_unique(view: StackView):
+def models_unique(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         yield from duplicates((*path, "models"), [m.name for m in pool.models], "model")
 
 
 @rule("GF-LABEL-001", "error", "A pool label that gpufleet sets itself.", "Choose another key.")
-def labels_not_reserved(view: StackView):
+def labels_not_reserved(view: StackView) -> Problems:
     for path, _, pool, _ in _known_pools(view):
         for key in pool.labels:
             if decisions.reserved_label(key):
