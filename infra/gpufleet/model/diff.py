@@ -13,7 +13,7 @@ field, so a fact added there is compared here without another edit.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from gpufleet.findings import Location
 from gpufleet.model.facts import Facts, data
@@ -86,20 +86,8 @@ def compare(left: FleetPlan, right: FleetPlan) -> list[Difference]:
     return differences
 
 
-_SCOPES: tuple[Scope, ...] = (
-    "cluster",
-    "network",
-    "fleet",
-    "pool",
-    "storage",
-    "mig",
-    "flavor",
-    "queue",
-    "release",
-    "storage-class",
-    "autoscaling",
-    "kubernetes",
-)
+_SCOPES: tuple[Scope, ...] = get_args(Scope)
+"""Each scope in the order ``diff`` reports it; ``_entries`` gives their facts in this order."""
 
 
 def _entries(plan: FleetPlan) -> tuple[dict[str, Entry], ...]:

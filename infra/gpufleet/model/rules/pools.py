@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from gpufleet import mig
 from gpufleet.catalog.models import InstanceType
+from gpufleet.findings import Severity
 from gpufleet.model import decisions
 from gpufleet.model.rules.mig import plan_usable
 from gpufleet.model.rules.registry import Problems, duplicates, rule, sentence, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import RDMA_FABRICS, NodePoolSpec
 
+PoolPath = tuple[str, str]
+PoolCheck = Callable[[StackView, PoolPath, str, NodePoolSpec, InstanceType], Problems]
 
-def _known_pools(view: StackView) -> Iterator[tuple[tuple[str, str], str, NodePoolSpec, InstanceType]]:
+
+def _known_pools(view: StackView) -> Iterator[tuple[PoolPath, str, NodePoolSpec, InstanceType]]:
     """AWS pools whose instance type the catalog knows: the only ones deeper rules can judge."""
     if not view.on_aws:
         return
@@ -23,6 +27,20 @@ def _known_pools(view: StackView) -> Iterator[tuple[tuple[str, str], str, NodePo
             yield ("node_pools", name), name, pool, instance
 
 
+def pool_rule(rule_id: str, severity: Severity, summary: str, fix: str = "") -> Callable[[PoolCheck], PoolCheck]:
+    """A rule asked once per AWS pool whose instance type the catalog knows (``_known_pools``)."""
+
+    def register(check: PoolCheck) -> PoolCheck:
+        @rule(rule_id, severity, summary, fix)
+        def each_pool(view: StackView) -> Problems:
+            for path, name, pool, instance in _known_pools(view):
+                yield from check(view, path, name, pool, instance)
+
+        return check
+
+    return register
+
+
 @rule("GF-POOL-001", "error", "An instance type the catalog does not know.", "Use a type from `gpufleet catalog`.")
 def instance_type_known(view: StackView) -> Problems:
     for name, pool in view.pools():
@@ -30,16 +48,15 @@ def instance_type_known(view: StackView) -> Problems:
             yield ("node_pools", name, "instance_type"), unknown("instance type", pool.instance_type, view.catalog.instance_types)
 
 
-@rule(
+@pool_rule(
     "GF-POOL-002",
     "error",
     "A general-purpose instance type in a pool that needs accelerators.",
     "Use workload: system, or an accelerated type.",
 )
-def accelerator_unless_system(view: StackView) -> Problems:
-    for path, _, pool, instance in _known_pools(view):
-        if view.catalog.accelerator_of(instance) is None and pool.workload != "system":
-            yield (*path, "instance_type"), f"{instance.name} has no accelerator; only system pools may use it"
+def accelerator_unless_system(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    if view.catalog.accelerator_of(instance) is None and pool.workload != "system":
+        yield (*path, "instance_type"), f"{instance.name} has no accelerator; only system pools may use it"
 
 
 @rule("GF-REF-001", "error", "A pool names a fabric the stack does not define.", "Define it under fabrics, or fix the name.")
@@ -68,76 +85,79 @@ def storage_defined_once(view: StackView) -> Problems:
             seen.add(tier_name)
 
 
-@rule("GF-EFA-001", "error", "A pool on an EFA fabric whose instance type has no EFA.", "Use an EFA-capable size of the family.")
-def efa_supported(view: StackView) -> Problems:
-    for path, _, pool, instance in _known_pools(view):
-        fabric = view.fabric(pool)
-        if fabric is not None and fabric.kind == "efa" and not instance.efa_supported:
-            sizes = sorted(view.catalog.instance_types.values(), key=lambda t: t.vcpus)
-            capable = [t.name for t in sizes if t.family == instance.family and t.efa_supported]
-            hint = f" (EFA-capable {instance.family} sizes: {', '.join(capable)})" if capable else ""
-            yield (*path, "fabric"), f"{instance.name} does not support EFA{hint}"
+@pool_rule(
+    "GF-EFA-001", "error", "A pool on an EFA fabric whose instance type has no EFA.", "Use an EFA-capable size of the family."
+)
+def efa_supported(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    fabric = view.fabric(pool)
+    if fabric is not None and fabric.kind == "efa" and not instance.efa_supported:
+        sizes = sorted(view.catalog.instance_types.values(), key=lambda t: t.vcpus)
+        capable = [t.name for t in sizes if t.family == instance.family and t.efa_supported]
+        hint = f" (EFA-capable {instance.family} sizes: {', '.join(capable)})" if capable else ""
+        yield (*path, "fabric"), f"{instance.name} does not support EFA{hint}"
 
 
-@rule(
+@pool_rule(
     "GF-ZONE-001",
     "error",
     "A pool's zone differs from the zone of its reservation.",
     "Drop availability_zone: the reservation's zone is used.",
 )
-def zone_matches_reservation(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        reserved, chosen = pool.capacity.availability_zone, pool.availability_zone
-        if view.zones and reserved is not None and chosen is not None and chosen != reserved:
-            yield (
-                (*path, "availability_zone"),
-                f"zone '{chosen}' differs from the zone of {pool.capacity.reservation_id} ({reserved})",
-            )
+def zone_matches_reservation(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    reserved, chosen = pool.capacity.availability_zone, pool.availability_zone
+    if view.zones and reserved is not None and chosen is not None and chosen != reserved:
+        yield (
+            (*path, "availability_zone"),
+            f"zone '{chosen}' differs from the zone of {pool.capacity.reservation_id} ({reserved})",
+        )
 
 
-@rule("GF-ZONE-002", "error", "A pool's zone is not one of the network's zones.", "Add the zone to network.availability_zones.")
-def zone_in_network(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        chosen = decisions.pool_zone_choice(pool)
-        if view.zones and chosen is not None and chosen not in view.zones:
-            where = (*path, "capacity", "availability_zone") if pool.capacity.availability_zone else (*path, "availability_zone")
-            yield where, f"zone '{chosen}' is not one of the network's zones: {', '.join(view.zones)}"
+@pool_rule(
+    "GF-ZONE-002", "error", "A pool's zone is not one of the network's zones.", "Add the zone to network.availability_zones."
+)
+def zone_in_network(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    chosen = decisions.pool_zone_choice(pool)
+    if view.zones and chosen is not None and chosen not in view.zones:
+        where = (*path, "capacity", "availability_zone") if pool.capacity.availability_zone else (*path, "availability_zone")
+        yield where, f"zone '{chosen}' is not one of the network's zones: {', '.join(view.zones)}"
 
 
-@rule(
+@pool_rule(
     "GF-PLACE-001",
     "error",
     "A cluster placement group on top of a capacity block.",
     "Drop placement: the capacity block is already co-located.",
 )
-def no_group_on_capacity_block(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
-            yield (
-                (*path, "placement"),
-                (
-                    "a capacity block is already co-located in an EC2 UltraCluster; a cluster placement "
-                    "group on top of it makes launches fail with InsufficientInstanceCapacity: drop placement"
-                ),
-            )
+def no_group_on_capacity_block(
+    view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType
+) -> Problems:
+    if pool.placement == "cluster" and pool.capacity.type == "capacity-block":
+        yield (
+            (*path, "placement"),
+            (
+                "a capacity block is already co-located in an EC2 UltraCluster; a cluster placement "
+                "group on top of it makes launches fail with InsufficientInstanceCapacity: drop placement"
+            ),
+        )
 
 
-@rule(
+@pool_rule(
     "GF-PLACE-002",
     "error",
     "Cluster placement for a targeted reservation that names no placement group.",
     "Name the group the reservation was created in (capacity.placement_group), or drop placement.",
 )
-def no_new_group_for_reservation(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        if pool.placement == "cluster" and pool.capacity.type == "reservation" and pool.capacity.placement_group is None:
-            yield (
-                (*path, "placement"),
-                (
-                    "a targeted capacity reservation created in a cluster placement group only launches into that "
-                    "group: name it in capacity.placement_group (or drop placement)"
-                ),
-            )
+def no_new_group_for_reservation(
+    view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType
+) -> Problems:
+    if pool.placement == "cluster" and pool.capacity.type == "reservation" and pool.capacity.placement_group is None:
+        yield (
+            (*path, "placement"),
+            (
+                "a targeted capacity reservation created in a cluster placement group only launches into that "
+                "group: name it in capacity.placement_group (or drop placement)"
+            ),
+        )
 
 
 @rule(
@@ -157,24 +177,24 @@ def spread_within_limit(view: StackView) -> Problems:
             )
 
 
-@rule(
+@pool_rule(
     "GF-CAP-001",
     "error",
     "A capacity block for an instance type that cannot run in one.",
     "Use an eligible type, or another capacity type.",
 )
-def capacity_block_eligible(view: StackView) -> Problems:
-    for path, _, pool, instance in _known_pools(view):
-        if pool.capacity.type == "capacity-block" and not instance.capacity_block:
-            eligible = sorted(t.name for t in view.catalog.instance_types.values() if t.capacity_block)
-            yield (*path, "capacity", "type"), f"{instance.name} cannot run in a capacity block (eligible: {', '.join(eligible)})"
+def capacity_block_eligible(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    if pool.capacity.type == "capacity-block" and not instance.capacity_block:
+        eligible = sorted(t.name for t in view.catalog.instance_types.values() if t.capacity_block)
+        yield (*path, "capacity", "type"), f"{instance.name} cannot run in a capacity block (eligible: {', '.join(eligible)})"
 
 
-@rule("GF-CAP-002", "error", "A capacity-block pool whose size can change.", "Set nodes.min to 0 (recommended) or to nodes.max.")
-def capacity_block_fixed_size(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        if pool.capacity.type == "capacity-block" and pool.nodes.min not in (0, pool.nodes.max):
-            yield (*path, "nodes"), "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max"
+@pool_rule(
+    "GF-CAP-002", "error", "A capacity-block pool whose size can change.", "Set nodes.min to 0 (recommended) or to nodes.max."
+)
+def capacity_block_fixed_size(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    if pool.capacity.type == "capacity-block" and pool.nodes.min not in (0, pool.nodes.max):
+        yield (*path, "nodes"), "a capacity block holds a fixed number of instances: set min to 0 (recommended) or to max"
 
 
 @rule(
@@ -200,41 +220,40 @@ def training_on_rdma(view: StackView) -> Problems:
             )
 
 
-@rule(
+@pool_rule(
     "GF-TRAIN-002",
     "warning",
     "Multi-node training on spot capacity: one interruption stops the whole job.",
     "Use on-demand, a reservation or a capacity block, or checkpoint often.",
 )
-def training_not_on_spot(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        if pool.workload == "training" and pool.nodes.max > 1 and pool.capacity.type == "spot":
-            yield (
-                (*path, "capacity", "type"),
-                (f"multi-node training on spot: reclaiming any of up to {pool.nodes.max} nodes stops the whole job"),
-            )
+def training_not_on_spot(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    if pool.workload == "training" and pool.nodes.max > 1 and pool.capacity.type == "spot":
+        yield (
+            (*path, "capacity", "type"),
+            (f"multi-node training on spot: reclaiming any of up to {pool.nodes.max} nodes stops the whole job"),
+        )
 
 
-@rule("GF-NVME-001", "error", "A local-NVMe tier on an instance type without NVMe disks.", "Use a type with instance storage.")
-def nvme_present(view: StackView) -> Problems:
-    for path, _, pool, instance in _known_pools(view):
-        for index, tier_name in enumerate(pool.storage):
-            tier = view.spec.storage.get(tier_name)
-            if tier is not None and tier.kind == "local-nvme" and instance.local_nvme is None:
-                yield (*path, "storage", index), f"{instance.name} has no local NVMe disks for tier '{tier_name}'"
+@pool_rule(
+    "GF-NVME-001", "error", "A local-NVMe tier on an instance type without NVMe disks.", "Use a type with instance storage."
+)
+def nvme_present(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    for index, tier_name in enumerate(pool.storage):
+        tier = view.spec.storage.get(tier_name)
+        if tier is not None and tier.kind == "local-nvme" and instance.local_nvme is None:
+            yield (*path, "storage", index), f"{instance.name} has no local NVMe disks for tier '{tier_name}'"
 
 
-@rule("GF-MIG-007", "error", "A pool uses a MIG plan made for another GPU.", "Use a plan for the pool's GPU.")
-def mig_plan_matches_gpu(view: StackView) -> Problems:
-    for path, _, pool, instance in _known_pools(view):
-        if pool.mig is None or not plan_usable(view, pool.mig):
-            continue
-        planned, carried = view.mig_accelerator(pool.mig), view.catalog.accelerator_of(instance)
-        if planned is None:
-            continue
-        if carried is None or carried.name != planned.name:
-            what = carried.name if carried else "no GPU"
-            yield (*path, "mig"), f"MIG plan '{pool.mig}' is for {planned.name}, but {instance.name} carries {what}"
+@pool_rule("GF-MIG-007", "error", "A pool uses a MIG plan made for another GPU.", "Use a plan for the pool's GPU.")
+def mig_plan_matches_gpu(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    if pool.mig is None or not plan_usable(view, pool.mig):
+        return
+    planned, carried = view.mig_accelerator(pool.mig), view.catalog.accelerator_of(instance)
+    if planned is None:
+        return
+    if carried is None or carried.name != planned.name:
+        what = carried.name if carried else "no GPU"
+        yield (*path, "mig"), f"MIG plan '{pool.mig}' is for {planned.name}, but {instance.name} carries {what}"
 
 
 def _applied_plan(view: StackView, pool: NodePoolSpec, instance: InstanceType) -> str | None:
@@ -244,25 +263,24 @@ def _applied_plan(view: StackView, pool: NodePoolSpec, instance: InstanceType) -
     return pool.mig if planned is not None and carried is not None and carried.name == planned.name else None
 
 
-@rule(
+@pool_rule(
     "GF-MIG-008",
     "error",
     "A MIG plan configures GPU indexes the pool's nodes do not have.",
     "Use indexes below the node's GPU count.",
 )
-def mig_devices_exist(view: StackView) -> Problems:
-    for path, _, pool, instance in _known_pools(view):
-        plan = _applied_plan(view, pool, instance)
-        if plan is None or view.spec.mig_plans[plan].demand is not None:
-            continue
-        gpus = instance.accelerator_count
-        layouts = decisions.fixed_mig_layouts(view, plan)
-        beyond = sorted({i for layout in layouts if layout.devices != "all" for i in layout.devices if i >= gpus})
-        if beyond:
-            yield (
-                (*path, "mig"),
-                f"MIG plan '{plan}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}",
-            )
+def mig_devices_exist(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    plan = _applied_plan(view, pool, instance)
+    if plan is None or view.spec.mig_plans[plan].demand is not None:
+        return
+    gpus = instance.accelerator_count
+    layouts = decisions.fixed_mig_layouts(view, plan)
+    beyond = sorted({i for layout in layouts if layout.devices != "all" for i in layout.devices if i >= gpus})
+    if beyond:
+        yield (
+            (*path, "mig"),
+            f"MIG plan '{plan}' configures GPU {', '.join(map(str, beyond))}, but {instance.name} has GPUs 0-{gpus - 1}",
+        )
 
 
 @rule(
@@ -299,15 +317,13 @@ def mig_demand_fits_pool(view: StackView) -> Problems:
             )
 
 
-@rule("GF-POOL-003", "error", "A model is listed twice in one pool.", "Give each model its own name.")
-def models_unique(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        yield from duplicates((*path, "models"), [m.name for m in pool.models], "model")
+@pool_rule("GF-POOL-003", "error", "A model is listed twice in one pool.", "Give each model its own name.")
+def models_unique(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    yield from duplicates((*path, "models"), [m.name for m in pool.models], "model")
 
 
-@rule("GF-LABEL-001", "error", "A pool label that gpufleet sets itself.", "Choose another key.")
-def labels_not_reserved(view: StackView) -> Problems:
-    for path, _, pool, _ in _known_pools(view):
-        for key in pool.labels:
-            if decisions.reserved_label(key):
-                yield (*path, "labels", key), f"label '{key}' is set by gpufleet itself; choose another key"
+@pool_rule("GF-LABEL-001", "error", "A pool label that gpufleet sets itself.", "Choose another key.")
+def labels_not_reserved(view: StackView, path: PoolPath, name: str, pool: NodePoolSpec, instance: InstanceType) -> Problems:
+    for key in pool.labels:
+        if decisions.reserved_label(key):
+            yield (*path, "labels", key), f"label '{key}' is set by gpufleet itself; choose another key"

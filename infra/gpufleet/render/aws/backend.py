@@ -47,43 +47,8 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
         if fabric.security_group:
             efa = EfaFabric(fabric.name, name, network.vpc.id, cloud.security.owned_by(fabric.security_group), opts=child)
             groups[fabric.security_group] = efa.security_group.id
-    buckets = {tier.name: S3Bucket(tier, name, opts=child) for tier in plan.storage if isinstance(tier, S3Tier)}
-    file_systems: dict[str, FileSystemHandle] = {}
-    for tier in plan.storage:
-        if isinstance(tier, LustreTier):
-            source = buckets.get(tier.import_from) if tier.import_from else None
-            lustre = LustreFileSystem(
-                tier,
-                name,
-                vpc_id=network.vpc.id,
-                subnet_id=network.subnet_id(tier.subnet),
-                rules=cloud.security.owned_by(security.storage_owner(tier.name)),
-                node_groups=groups,
-                import_bucket=source.bucket.output("bucket") if source else None,
-                opts=child,
-            )
-            file_systems[tier.name] = FileSystemHandle(
-                lustre.file_system.id, lustre.file_system.output("dnsName"), lustre.file_system.output("mountName")
-            )
-    launched = [(pool, pool.source) for pool in plan.pools if isinstance(pool.source, LaunchedNodes)]
-    images = {
-        parameter: invoke("aws:ssm/getParameter:getParameter", {"name": parameter})["value"]
-        for parameter in sorted({nodes.ami.parameter for _, nodes in launched})
-    }
-    pools = {
-        pool.name: NodePool(
-            pool,
-            nodes,
-            cluster=cluster,
-            cluster_name=name,
-            subnet_ids=[network.subnet_id(s) for s in nodes.subnets],
-            security_group_ids=[groups[role] for role in nodes.security_groups],
-            image_id=images[nodes.ami.parameter],
-            imds_hop_limit=int(cloud.eks.imds_hop_limit.value),
-            opts=child,
-        )
-        for pool, nodes in launched
-    }
+    buckets, file_systems = _storage(plan, cloud, network, groups, child)
+    pools = _node_pools(plan, cloud, cluster, network, groups, child)
     cluster.add_node_addons([component.node_group for component in pools.values()])
     autoscaling_groups = {
         pool_name: component.node_group.output("resources")[0]["autoscalingGroups"][0]["name"]
@@ -104,3 +69,63 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
         pool_nodes=pool_nodes,
         cloud=AwsClusterServices(cloud, cluster_name, autoscaling_groups, list(pool_nodes.values())),
     )
+
+
+def _storage(
+    plan: FleetPlan,
+    cloud: AwsCloud,
+    network: FleetNetwork,
+    groups: dict[str, pulumi.Output[str]],
+    child: pulumi.ResourceOptions,
+) -> tuple[dict[str, S3Bucket], dict[str, FileSystemHandle]]:
+    """Buckets first: a Lustre tier may import from one."""
+    name = plan.cluster.name
+    buckets = {tier.name: S3Bucket(tier, name, opts=child) for tier in plan.storage if isinstance(tier, S3Tier)}
+    file_systems: dict[str, FileSystemHandle] = {}
+    for tier in plan.storage:
+        if isinstance(tier, LustreTier):
+            source = buckets.get(tier.import_from) if tier.import_from else None
+            lustre = LustreFileSystem(
+                tier,
+                name,
+                vpc_id=network.vpc.id,
+                subnet_id=network.subnet_id(tier.subnet),
+                rules=cloud.security.owned_by(security.storage_owner(tier.name)),
+                node_groups=groups,
+                import_bucket=source.bucket.output("bucket") if source else None,
+                opts=child,
+            )
+            file_systems[tier.name] = FileSystemHandle(
+                lustre.file_system.id, lustre.file_system.output("dnsName"), lustre.file_system.output("mountName")
+            )
+    return buckets, file_systems
+
+
+def _node_pools(
+    plan: FleetPlan,
+    cloud: AwsCloud,
+    cluster: GpuCluster,
+    network: FleetNetwork,
+    groups: dict[str, pulumi.Output[str]],
+    child: pulumi.ResourceOptions,
+) -> dict[str, NodePool]:
+    """One component per pool of launched nodes, each reading its AMI from the pinned release's parameter."""
+    launched = [(pool, pool.source) for pool in plan.pools if isinstance(pool.source, LaunchedNodes)]
+    images = {
+        parameter: invoke("aws:ssm/getParameter:getParameter", {"name": parameter})["value"]
+        for parameter in sorted({nodes.ami.parameter for _, nodes in launched})
+    }
+    return {
+        pool.name: NodePool(
+            pool,
+            nodes,
+            cluster=cluster,
+            cluster_name=plan.cluster.name,
+            subnet_ids=[network.subnet_id(s) for s in nodes.subnets],
+            security_group_ids=[groups[role] for role in nodes.security_groups],
+            image_id=images[nodes.ami.parameter],
+            imds_hop_limit=int(cloud.eks.imds_hop_limit.value),
+            opts=child,
+        )
+        for pool, nodes in launched
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 
@@ -51,25 +52,7 @@ class NodePool(pulumi.ComponentResource):
             local_nvme_mount=nvme.mount_path if nvme else None,
             hugepages=launched.efa_hugepages,
         )
-        interfaces = launched.efa.interfaces if launched.efa else ()
-        network_interfaces = [
-            {
-                "networkCardIndex": nic.card_index,
-                "deviceIndex": nic.device_index,
-                "interfaceType": None if nic.interface_type == "interface" else nic.interface_type,
-                "securityGroups": list(security_group_ids),
-                "associatePublicIpAddress": "false",
-                "deleteOnTermination": "true",
-            }
-            for nic in interfaces
-        ] or [
-            {
-                "deviceIndex": 0,
-                "securityGroups": list(security_group_ids),
-                "associatePublicIpAddress": "false",
-                "deleteOnTermination": "true",
-            }
-        ]
+        network_interfaces = _network_interfaces(launched, security_group_ids)
         reservation = launched.capacity.reservation_id
         self.launch_template = Registered(
             "aws:ec2/launchTemplate:LaunchTemplate",
@@ -134,6 +117,30 @@ class NodePool(pulumi.ComponentResource):
             outputs=("nodeGroupName", "resources"),
         )
         self.register_outputs({"node_group": self.node_group.output("nodeGroupName")})
+
+
+def _network_interfaces(launched: LaunchedNodes, security_group_ids: Sequence[pulumi.Input[str]]) -> list[dict[str, Any]]:
+    """The plan's EFA layout, every interface in the pool's groups and without a public address;
+    a pool without EFA gets the one primary interface."""
+    interfaces = launched.efa.interfaces if launched.efa else ()
+    return [
+        {
+            "networkCardIndex": nic.card_index,
+            "deviceIndex": nic.device_index,
+            "interfaceType": None if nic.interface_type == "interface" else nic.interface_type,
+            "securityGroups": list(security_group_ids),
+            "associatePublicIpAddress": "false",
+            "deleteOnTermination": "true",
+        }
+        for nic in interfaces
+    ] or [
+        {
+            "deviceIndex": 0,
+            "securityGroups": list(security_group_ids),
+            "associatePublicIpAddress": "false",
+            "deleteOnTermination": "true",
+        }
+    ]
 
 
 def _version_number(latest: float) -> str:
