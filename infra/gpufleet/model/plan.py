@@ -179,6 +179,8 @@ class StorageTier:
     """Daily automatic backups kept; None where the deployment has none (SCRATCH_2)."""
     namespaces: tuple[str, ...] = ()
     """Kubernetes namespaces that get a claim bound to this file system."""
+    size_gb: int | None = None
+    """An s3 tier's stated size (GB as S3 bills it), which prices it; None when unknown."""
 
     @property
     def persistent(self) -> bool:

@@ -98,6 +98,7 @@ def _storage_tier(view: StackView, name: str) -> StorageTier:
             protected=decisions.storage_protected(tier.kind, True, tier.allow_deletion),
             location=location,
             versioning=tier.versioning,
+            size_gb=tier.size_gb,
         )
     assert isinstance(tier, LocalNvmeTierSpec)
     return StorageTier(name=name, kind=tier.kind, protected=False, location=location, mount_path=tier.mount_path)
