@@ -413,7 +413,7 @@ def _tier_cost(tier: StorageTier, prices: PriceTable, region: str | None) -> Tie
     size = tier.size_gb
     what = f"S3 Standard, {size:,} GB" if size is not None else "S3 Standard, size unknown"
     if size is None:
-        return TierCost(tier.name, tier.kind, tier.location, what, None, "size unknown: set size_gb to price it")
+        return TierCost(tier.name, tier.kind, tier.location, what, None, "set size_gb to price it")
     bands = prices.storage.s3_standard.get(region or "")
     if not bands:
         return TierCost(

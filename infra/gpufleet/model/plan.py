@@ -142,6 +142,8 @@ class ClusterPlan:
     location: Location
     aws: AwsCluster | None = None
     """The AWS pins and choices (AMI release, add-ons, service CIDR, endpoint, admins)."""
+    monthly_budget_usd: float | None = None
+    """What the stack may cost per 30 days (the budget policies' own figure for it)."""
 
 
 @dataclass(frozen=True)

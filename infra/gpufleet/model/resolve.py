@@ -57,6 +57,7 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
             admins=cluster.admins,
             location=view.location("cluster"),
             aws=aws,
+            monthly_budget_usd=cluster.monthly_budget_usd,
         ),
         network=network,
         fabrics=fabrics,
