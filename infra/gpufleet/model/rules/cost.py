@@ -29,18 +29,33 @@ def reserved_capacity_priced(view: StackView):
 @rule(
     "GF-COST-002",
     "warning",
-    "A pool whose instance type has no on-demand or spot figure in the catalog's price table for its region or zones.",
-    "Choose a type or region the table prices, reserve the capacity and give its price, or add the figure to the table.",
+    "An on-demand pool whose instance type has no on-demand figure in the catalog's price table for its region.",
+    "Choose a type or region the table prices on demand (AWS sells some types only as capacity blocks), "
+    "or reserve the capacity and give its price.",
 )
-def table_prices_pool(view: StackView):
+def on_demand_priced(view: StackView):
+    yield from _table_gaps(view, "on-demand")
+
+
+@rule(
+    "GF-COST-004",
+    "info",
+    "A spot pool whose instance type had no spot figure in the price table's snapshot for its zones.",
+    "The pool still launches if spot capacity exists; its cost is unknown until the table has a figure.",
+)
+def spot_priced(view: StackView):
+    yield from _table_gaps(view, "spot")
+
+
+def _table_gaps(view: StackView, capacity: str):
     region = view.spec.cluster.region
     if not view.on_aws or region is None:
         return
     for name, pool in view.pools():
         instance = view.instance(pool)
-        if instance is None or pool.capacity.reserved:
+        if instance is None or pool.capacity.type != capacity:
             continue
-        rate = table_rate(view.catalog.prices, instance.name, region, pool.capacity.type, decisions.pool_zones(view, pool))
+        rate = table_rate(view.catalog.prices, instance.name, region, capacity, decisions.pool_zones(view, pool))
         if isinstance(rate, Unpriced):
             field = "capacity" if "capacity" in pool.model_fields_set else "instance_type"
             yield ("node_pools", name, field), f"{rate.reason}; the pool's cost is unknown and left out of every total"
