@@ -39,7 +39,7 @@ def test_validate_json_has_prods_cost() -> None:
 def test_validate_text_prints_a_cost_table_and_the_shares() -> None:
     result = invoke("validate", str(PROD))
     assert result.exit_code == 0 and result.stderr == ""
-    assert "cost (prices of 2026-12-05; spot is that day's snapshot)" in result.stdout
+    assert "cost in us-east-1 (prices of 2026-12-05; spot is that day's snapshot)" in result.stdout
     assert "$578,193.41" in result.stdout and "$822,585.60" in result.stdout
     assert "lab-l4: per time-sliced replica (4 per GPU): $0.13 per hour (spot snapshot)" in result.stdout
     assert "serve-h100: per MIG slice per hour (its compute slices' share of the GPU): 1g.10gb $0.98" in result.stdout
@@ -59,3 +59,13 @@ def test_a_date_that_is_not_one_is_a_usage_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("GPUFLEET_TODAY", "yesterday")
     result = invoke("validate", str(PROD))
     assert result.exit_code == 2 and "GPUFLEET_TODAY='yesterday' is not a date (YYYY-MM-DD)" in result.stderr
+
+
+def test_readme_shows_prods_real_cost_table() -> None:
+    """The README's "Cost" section prints what `gpufleet validate stacks/prod.yaml` prints."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("\n## Cost\n", 1)[1].split("```\n", 2)[1].rstrip("\n")
+    printed = invoke("validate", str(PROD)).stdout
+    shown = "\n".join(line.rstrip() for line in printed[printed.index("cost in us-east-1") :].splitlines())
+    assert block.splitlines()[0].strip() == shown.splitlines()[0].strip()
+    assert [line.rstrip() for line in block.splitlines()[1:]] == shown.splitlines()[1:]

@@ -54,7 +54,8 @@ def _usd(value: Any) -> str:
 
 def cost_table(cost: FleetCost, budget_usd: float | None = None) -> Table:
     """Per pool and tier: what it costs per hour at its node counts and per 30 days at its floor and ceiling."""
-    table = new_table(title=f"cost (prices of {cost.as_of}; spot is that day's snapshot)")
+    where = f" in {cost.region}" if cost.region else ""
+    table = new_table(title=f"cost{where} (prices of {cost.as_of}; spot is that day's snapshot)")
     for column in ("pool / tier", "priced as", "per node-hour", "per hour min-max", "30 days floor", "30 days ceiling"):
         table.add_column(column, justify="left" if column in ("pool / tier", "priced as") else "right")
     for pool in cost.pools:
@@ -65,7 +66,7 @@ def cost_table(cost: FleetCost, budget_usd: float | None = None) -> Table:
         floor, ceiling = pool.floor_per_hour, pool.ceiling_per_hour
         table.add_row(
             pool.name,
-            rate.basis + (" (paid whether nodes run or not)" if rate.paid_regardless else ""),
+            rate.basis + (", paid whether nodes run or not" if rate.paid_regardless else ""),
             f"${rate.usd_per_hour}",
             f"{_usd(floor)} - {_usd(ceiling)}",
             _usd(floor * HOURS_PER_30_DAYS if floor is not None else None),

@@ -78,7 +78,7 @@ def table_rate(prices: PriceTable, instance_type: str, region: str, capacity: st
     if capacity == "on-demand":
         if regional is None or regional.on_demand is None:
             return Unpriced(f"the price table has no on-demand figure for {instance_type} in {region}")
-        return NodeRate(regional.on_demand, f"on-demand, {region}")
+        return NodeRate(regional.on_demand, "on-demand")
     ids = tuple(zone for zone in zones if ZONE_ID.match(zone))
     named = len(ids) == len(zones) and bool(zones)
     figures = regional.spot_in(ids if named else ()) if regional else {}
@@ -87,17 +87,17 @@ def table_rate(prices: PriceTable, instance_type: str, region: str, capacity: st
         return Unpriced(f"the price table has no spot figure for {instance_type} in {where}")
     zone, figure = max(figures.items(), key=lambda item: (item[1], item[0]))
     scope = f"zone {zone}" if len(figures) == 1 else f"highest of {len(figures)} zones ({zone})"
-    return NodeRate(figure, f"spot snapshot {prices.as_of}, {region} {scope}", snapshot=True)
+    return NodeRate(figure, f"spot, snapshot {prices.as_of}, {scope}", snapshot=True)
 
 
 def reserved_rate(capacity: Capacity, nodes_max: int) -> NodeRate | Unpriced:
     """A capacity block's or reservation's figure from the stack, per node of the reservation."""
     price = capacity.price
     if isinstance(price, HourlyPrice):
-        return NodeRate(exact(price.hourly_usd), f"{capacity.type}, stack price per instance-hour", paid_regardless=True)
+        return NodeRate(exact(price.hourly_usd), f"{capacity.type}, the stack's price", paid_regardless=True)
     if isinstance(price, UpfrontPrice):
         hourly = exact(price.upfront_usd) / price.hours / nodes_max
-        basis = f"{capacity.type}, stack price ${exact(price.upfront_usd):,} up front for {price.hours} h over {nodes_max} nodes"
+        basis = f"{capacity.type}, the stack's ${exact(price.upfront_usd):,} for {price.hours} h, {nodes_max} nodes"
         return NodeRate(hourly, basis, paid_regardless=True)
     return Unpriced(f"{capacity.type} has no price: no public table has one; set capacity.price")
 
@@ -406,9 +406,7 @@ def _tier_cost(tier: StorageTier, prices: PriceTable, region: str | None) -> Tie
         what = f"FSx for Lustre {tier.deployment}, {tier.throughput_per_tib} MB/s/TiB x {tier.fsx_capacity_gib:,} GiB"
         rate = prices.storage.fsx_lustre.get(region or "", {}).get(tier.deployment or "", {}).get(tier.throughput_per_tib or 0)
         if rate is None:
-            return TierCost(
-                tier.name, tier.kind, tier.location, what, None, f"the price table has no figure for this in {region}"
-            )
+            return TierCost(tier.name, tier.kind, tier.location, what, None, f"no figure in the price table for {region}")
         return TierCost(tier.name, tier.kind, tier.location, what, rate * (tier.fsx_capacity_gib or 0))
     size = tier.size_gb
     what = f"S3 Standard, {size:,} GB" if size is not None else "S3 Standard, size unknown"
@@ -416,9 +414,7 @@ def _tier_cost(tier: StorageTier, prices: PriceTable, region: str | None) -> Tie
         return TierCost(tier.name, tier.kind, tier.location, what, None, "set size_gb to price it")
     bands = prices.storage.s3_standard.get(region or "")
     if not bands:
-        return TierCost(
-            tier.name, tier.kind, tier.location, what, None, f"the price table has no S3 Standard figure for {region}"
-        )
+        return TierCost(tier.name, tier.kind, tier.location, what, None, f"no figure in the price table for {region}")
     return TierCost(tier.name, tier.kind, tier.location, what, s3_monthly(bands, size))
 
 
