@@ -69,3 +69,13 @@ def test_readme_shows_prods_real_cost_table() -> None:
     shown = "\n".join(line.rstrip() for line in printed[printed.index("cost in us-east-1") :].splitlines())
     assert block.splitlines()[0].strip() == shown.splitlines()[0].strip()
     assert [line.rstrip() for line in block.splitlines()[1:]] == shown.splitlines()[1:]
+
+
+def test_a_stacks_budget_is_shown_beside_its_cost(tmp_path: Path) -> None:
+    text = PROD.read_text(encoding="utf-8").replace(
+        "\n  ami_release: v20250620\n", "\n  ami_release: v20250620\n  monthly_budget_usd: 950000.5\n"
+    )
+    (tmp_path / "prod.yaml").write_text(text, encoding="utf-8")
+    (stack,) = json.loads(invoke("validate", "--json", str(tmp_path / "prod.yaml")).stdout)["stacks"]
+    assert stack["cost"]["monthly_budget_usd"] == "950000.50"
+    assert "monthly budget $950,000.50" in invoke("validate", str(tmp_path / "prod.yaml")).stdout

@@ -15,7 +15,7 @@ from gpufleet.catalog import Catalog
 from gpufleet.commands.console import new_table
 from gpufleet.errors import UsageError
 from gpufleet.findings import Finding
-from gpufleet.model.cost import HOURS_PER_30_DAYS, FleetCost, cents, fleet_cost, stale_prices
+from gpufleet.model.cost import HOURS_PER_30_DAYS, FleetCost, cents, exact, fleet_cost, money, stale_prices
 from gpufleet.model.plan import FleetPlan
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def cost_findings(catalog: Catalog, on: date) -> list[Finding]:
 
 
 def cost_json(cost: FleetCost, budget_usd: float | None) -> dict[str, Any]:
-    return {**cost.as_json(), "monthly_budget_usd": None if budget_usd is None else str(budget_usd)}
+    return {**cost.as_json(), "monthly_budget_usd": None if budget_usd is None else money(exact(budget_usd))}
 
 
 def _usd(value: Any) -> str:
@@ -88,7 +88,7 @@ def cost_table(cost: FleetCost, budget_usd: float | None = None) -> Table:
     if cost.excluded:
         notes.append(f"totals leave out {', '.join(cost.excluded)} (no figure)")
     if budget_usd is not None:
-        notes.append(f"monthly budget ${budget_usd:,.2f}")
+        notes.append(f"monthly budget {_usd(exact(budget_usd))}")
     table.caption = "; ".join(notes) or None
     return table
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from gpufleet.catalog import load_catalog
-from gpufleet.model.cost import Bound, FleetCost, cents, exact, fleet_cost
+from gpufleet.model.cost import HOURS_PER_30_DAYS, Bound, FleetCost, cents, exact, fleet_cost
 from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import component_urn
 from gpufleet.policy.pack.plan import stack_plan
@@ -60,9 +60,12 @@ def _judged(args: Any) -> tuple[FleetCost, Decimal, str] | None:
 
 def _report_at_costliest(args: Any, report: Any, cost: FleetCost, bound: Bound, message: str) -> None:
     costliest = cost.costliest(bound)
-    where = component_urn(args.resources, "pool", costliest.name) if costliest else None
-    named = f" (pool {costliest.name} costs most: ${cents(costliest.bound_per_hour(bound) * 720):,})" if costliest else ""  # type: ignore[operator]
-    report(message + named + _caveats(cost), where)
+    hourly = costliest.bound_per_hour(bound) if costliest else None
+    if costliest is None or hourly is None:
+        report(message + _caveats(cost), None)
+        return
+    named = f" (pool {costliest.name} costs most: ${cents(hourly * HOURS_PER_30_DAYS):,})"
+    report(message + named + _caveats(cost), component_urn(args.resources, "pool", costliest.name))
 
 
 def _caveats(cost: FleetCost) -> str:
