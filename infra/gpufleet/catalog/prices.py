@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import Field
 
@@ -18,7 +17,6 @@ from gpufleet.catalog.storage import LustreDeployment
 
 Usd = Decimal
 ZONE_ID = re.compile(r"^[a-z]+[0-9]+-az[0-9]+$")
-StorageKey = Literal["fsx_lustre", "s3_standard"]
 
 
 class RegionPrices(Fact):

@@ -297,9 +297,9 @@ class FleetCost:
         return any(pool.rate is not None and pool.rate.snapshot for pool in self.pools)
 
     def costliest(self, bound: Bound) -> PoolCost | None:
-        """The pool that costs most at the floor or the ceiling (first by name on a tie)."""
-        priced = [pool for pool in self.pools if pool.bound_per_hour(bound)]
-        return max(priced, key=lambda pool: (pool.bound_per_hour(bound), _reverse(pool.name)), default=None)
+        """The pool that costs most at the floor or the ceiling (the first by name on a tie)."""
+        priced = sorted((pool for pool in self.pools if pool.bound_per_hour(bound)), key=lambda pool: pool.name)
+        return max(priced, key=lambda pool: pool.bound_per_hour(bound) or Decimal(0), default=None)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -323,10 +323,6 @@ class FleetCost:
                 "excludes": list(self.excluded),
             },
         }
-
-
-def _reverse(name: str) -> tuple[int, ...]:
-    return tuple(-ord(character) for character in name)
 
 
 def fleet_cost(plan: FleetPlan, prices: PriceTable, mig: Mapping[str, MigGeometry]) -> FleetCost:
