@@ -203,6 +203,8 @@ class TierFacts(Facts):
     namespaces: tuple[str, ...] | None = fact(default=None)
     zone: str | None = fact(default=None)
     versioning: bool | None = fact(default=None)
+    size_gb: int | None = fact(default=None)
+    """An s3 tier's stated size, which prices it."""
     mount_path: str | None = fact(default=None)
 
     @property

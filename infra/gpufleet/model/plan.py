@@ -191,6 +191,9 @@ class ClusterPlan:
         """The AWS region; None for an existing cluster, which has none."""
         return self.cloud.region if isinstance(self.cloud, AwsCloud) else None
 
+    monthly_budget_usd: float | None = None
+    """What the stack may cost per 30 days (the budget policies' own figure for it)."""
+
 
 @dataclass(frozen=True)
 class Fabric:
@@ -222,9 +225,13 @@ class S3Tier:
     versioning: bool
     key_policy: PolicyDocument
     bucket_policy: PolicyDocument
+    size_gb: int | None = None
+    """The tier's stated size (GB as S3 bills it), which prices it; None when unknown."""
 
     def facts(self) -> TierFacts:
-        return TierFacts(tier=self.name, kind=self.kind, protected=self.protected, versioning=self.versioning)
+        return TierFacts(
+            tier=self.name, kind=self.kind, protected=self.protected, versioning=self.versioning, size_gb=self.size_gb
+        )
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
             admins=cluster.admins,
             location=view.location("cluster"),
             cloud=cloud,
+            monthly_budget_usd=cluster.monthly_budget_usd,
         ),
         fabrics=fabrics,
         storage=tuple(storage.values()),
@@ -148,6 +149,7 @@ def _storage_tier(
             versioning=tier.versioning,
             key_policy=iam.key_policy("s3", region),
             bucket_policy=iam.deny_insecure_transport(),
+            size_gb=tier.size_gb,
         )
     assert isinstance(tier, FsxLustreTierSpec)
     lustre = view.catalog.storage.fsx_lustre
