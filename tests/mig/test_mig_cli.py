@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from gpufleet.commands.mig import mig_app
+from tests.reference import reference_path
 
-CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nvidia-mig-configs"
 runner = CliRunner()
 
 
@@ -83,10 +83,15 @@ def test_check_unknown_profile_is_infeasible_not_a_crash():
 
 
 def test_check_config_on_nvidia_files():
-    current = run("check-config", str(CONFIGS / "mig-parted__deployments__systemd__config-default.yaml"), "--json")
+    current = run(
+        "check-config", str(reference_path("nvidia-mig-configs/mig-parted__deployments__systemd__config-default.yaml")), "--json"
+    )
     assert current.exit_code == 0
     assert json.loads(current.stdout)["summary"] == {"not-judged": 5, "ok": 132}
-    first = run("check-config", str(CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml"))
+    first = run(
+        "check-config",
+        str(reference_path("nvidia-mig-configs/gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml")),
+    )
     assert first.exit_code == 1
     assert "Profile limit: 7 x 1g.10gb but A100-40GB allows at most 4." in first.stdout
 
