@@ -601,11 +601,11 @@ def _shown(value: Any) -> str:
 
 
 def default_templates_dir() -> Path:
-    """``templates/`` of the project in the working directory, else the one this code ships beside."""
+    """``templates/`` of the project in the working directory, else the ones shipped in the package."""
     here = Path("templates")
     if (here / "README.md").is_file() or any(here.glob(f"*/{SCHEMA_FILE}")):
         return here
-    return Path(__file__).resolve().parents[2] / "templates"
+    return Path(__file__).resolve().parent / "templates"
 
 
 def template_names(directory: Path) -> list[str]:

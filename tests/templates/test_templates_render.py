@@ -15,7 +15,7 @@ from gpufleet.templating import Given, default_templates_dir, load_template, sta
 from tests.program.conftest import preview_file
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "templates"
+TEMPLATES = REPO / "infra" / "gpufleet" / "templates"
 NAMES = template_names(TEMPLATES)
 
 

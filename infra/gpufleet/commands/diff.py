@@ -66,7 +66,10 @@ def _text(differences: list[Difference], left: str, right: str) -> list[str]:
 
 
 def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
-    """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ."""
+    """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ.
+
+    Example: gpufleet diff stacks/staging.yaml stacks/prod.yaml
+    """
     from gpufleet.model.diff import compare
 
     before, after = _plan(left), _plan(right)
