@@ -101,7 +101,13 @@ def test_check_config_rejects_missing_or_foreign_files(tmp_path: Path):
     other = tmp_path / "other.yaml"
     other.write_text("apiVersion: v1\nkind: Pod\n", encoding="utf-8")
     result = run("check-config", str(other))
-    assert result.exit_code == 2 and "Unsupported mig-parted config version" in result.stderr
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{other}:1:1: version: required field is missing",
+        f"{other}:1:1: mig-configs: required field is missing",
+        f"{other}:1:1: apiVersion: unknown field 'apiVersion' (did you mean 'version'?)",
+        f"{other}:2:1: kind: unknown field 'kind'",
+    ]
 
 
 def test_plan_packs_demand_and_reports_the_bound(tmp_path: Path):

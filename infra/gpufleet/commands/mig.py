@@ -20,7 +20,7 @@ from gpufleet.commands.help import Command, Group
 from gpufleet.mig.demand import load_demand
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
-from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
+from gpufleet.mig.migparted import EntryVerdict, judge_mig_parted_config
 from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, plan_demand, plan_node_pool
 from gpufleet.values import MAX_ACCELERATORS_PER_NODE
 
@@ -224,10 +224,7 @@ def check_config(
 
     Example: gpufleet mig check-config out/prod/mig-parted-config.yaml
     """
-    try:
-        verdicts = judge_mig_parted_config(load_catalog(), file)
-    except MigConfigError as error:
-        raise _fail(f"{file}: {error}") from None
+    verdicts = judge_mig_parted_config(load_catalog(), file)
     failed = [verdict for verdict in verdicts if verdict.fails]
     if as_json:
         counts = Counter(verdict.status for verdict in verdicts)

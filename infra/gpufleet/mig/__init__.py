@@ -18,12 +18,11 @@ from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import (
     EntryVerdict,
     GpuPlan,
-    MigConfigError,
     MigPlanError,
     judge_mig_parted_config,
     render_mig_parted_config,
 )
-from gpufleet.mig.parted_config import RESET_CONFIG, MigPartedConfig, MigPartedEntry
+from gpufleet.mig.parted_config import RESET_CONFIG, MigConfigInvalid, MigPartedConfig, MigPartedEntry, read_mig_parted_config
 from gpufleet.mig.planner import (
     DemandError,
     GpuLayout,
@@ -45,7 +44,7 @@ __all__ = [
     "GpuPacking",
     "GpuPlan",
     "LayoutCheck",
-    "MigConfigError",
+    "MigConfigInvalid",
     "MigPartedConfig",
     "MigPartedEntry",
     "MigPlanError",
@@ -61,6 +60,7 @@ __all__ = [
     "pci_ids",
     "plan_demand",
     "plan_node_pool",
+    "read_mig_parted_config",
     "render_mig_parted_config",
     "resolve_gpu",
 ]
