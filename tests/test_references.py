@@ -138,7 +138,7 @@ def test_a_missing_or_altered_reference_fails_its_tests_in_one_line_naming_the_f
         "Traceback" not in output and "skipped" not in output and re.search(r"^(1 failed, 1 passed|2 failed) in ", output, re.M)
     )
     reasons = [line for line in output.splitlines() if FETCH_COMMAND in line and not line.startswith("FAILED")]
-    then = f": run {FETCH_COMMAND} (the folder is $GPUFLEET_REFERENCE, default ../shared/reference)"
+    then = f": run {FETCH_COMMAND} (the folder is $GPUFLEET_REFERENCE, by default shared/reference beside the checkout)"
     if state == "empty":
         assert reasons == [
             f"nvidia-mig-configs/gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml is missing from {folder}{then}",

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from gpufleet.commands import catalog, check, diff, mig, new, preview, rules, schema, templates, validate
+from gpufleet.commands import catalog, check, diff, mig, new, preview, rules, schema, templates, validate, verify
 from gpufleet.commands.handler import guarded
 from gpufleet.commands.help import Command, Group
 
@@ -21,7 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for verb in (validate, preview, check, rules, catalog, schema, templates, new, diff):
+for verb in (validate, preview, check, rules, catalog, schema, templates, new, diff, verify):
     app.command(verb.NAME, cls=Command)(guarded(verb.command))
 app.add_typer(mig.mig_app, name="mig")
 

@@ -31,8 +31,19 @@ PYTHON_TYPE = re.compile(r"<(bool|str|int|float|path|Path|list\[[^>]*\])( range)
 
 def test_the_walk_reaches_every_verb_and_mig_subcommand():
     names = {" ".join(path) for path, _ in VERBS}
-    assert {"validate", "preview", "check", "new", "templates", "diff", "mig check", "mig check-config", "mig plan"} <= names
-    assert len(names) == 15  # the root, 10 verbs (mig among them) and mig's 4
+    assert {
+        "validate",
+        "preview",
+        "check",
+        "new",
+        "templates",
+        "diff",
+        "verify",
+        "mig check",
+        "mig check-config",
+        "mig plan",
+    } <= names
+    assert len(names) == 16  # the root, 11 verbs (mig among them) and mig's 4
 
 
 @pytest.mark.parametrize(("path", "command"), VERBS, ids=[" ".join(path) or "gpufleet" for path, _ in VERBS])

@@ -28,7 +28,10 @@ def reference_path(name: str) -> Path:
     if path not in _verified:
         found = problem(folder, manifest()[name])
         if found is not None:
-            pytest.fail(f"{found}: run {FETCH_COMMAND} (the folder is ${SETTING}, default ../shared/reference)", pytrace=False)
+            pytest.fail(
+                f"{found}: run {FETCH_COMMAND} (the folder is ${SETTING}, by default shared/reference beside the checkout)",
+                pytrace=False,
+            )
         _verified.add(path)
     return path
 
