@@ -70,7 +70,9 @@ def test_jobs_land_where_training_does_and_in_its_queue(planned) -> None:
     plan, kubernetes, checks = planned
     pools = {pool.name: pool for pool in plan.pools}
     local = {(q.namespace, q.name): q.cluster_queue for q in kubernetes.queues.local_queues} if kubernetes.queues else {}
-    reaching = {p: set(kubernetes.queues.queues_reaching(p)) for p in pools} if kubernetes.queues else {}
+    # The ClusterQueues holding quota of each pool's flavor (nominal or borrowable).
+    cluster_queues = kubernetes.queues.cluster_queues if kubernetes.queues else ()
+    reaching = {p: {q.name for q in cluster_queues if any(f.flavor == p for f in q.flavors)} for p in pools}
     for job in (*checks.dcgm, *checks.nccl):
         manifest, pool = job.manifest(), pools[job.pool]
         queue = manifest["metadata"]["labels"].get(QUEUE_LABEL)
