@@ -23,6 +23,7 @@ from gpufleet.model.plan import EfaLayout, NetworkLayout, Subnet, SubnetSizing
 from gpufleet.model.view import StackView
 from gpufleet.stack.record import SubnetRecord
 
+
 @dataclass(frozen=True)
 class NodeAddresses:
     """The private IPv4 addresses one node takes from its subnet."""
