@@ -245,7 +245,7 @@ def _strip_optional(annotation: Any) -> Any:
 def _step_into(container: Any, part: Any) -> Any:
     """One step from a dict/tuple/list/union annotation towards the element at ``part``."""
     origin = getattr(container, "__origin__", None)
-    arguments = getattr(container, "__args__", ()) or ()
+    arguments: tuple[Any, ...] = getattr(container, "__args__", ()) or ()
     if origin is dict and len(arguments) == 2:
         return _strip_optional(arguments[1])
     if origin in (tuple, list) and arguments:

@@ -61,7 +61,7 @@ def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
     """
     catalog = load_catalog()
     geometry = _geometry(catalog, gpu)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "profile": profile.name,
             "profile_id": profile.profile_id,

@@ -5,6 +5,7 @@ catalog where every GPU matters); nothing here loads the catalog, talks to a clo
 Pulumi, or prints.
 """
 
+from gpufleet.mig.demand import ServiceDemand
 from gpufleet.mig.feasibility import (
     DeviceLayout,
     DevicePlanCheck,
@@ -28,7 +29,6 @@ from gpufleet.mig.planner import (
     GpuLayout,
     GpuPacking,
     NodePacking,
-    ServiceDemand,
     ServiceInstance,
     plan_demand,
     plan_node_pool,

@@ -163,15 +163,15 @@ def _judge_entry(catalog: Catalog, config: str, index: int, entry: MigPartedEntr
             )
     for gpu in sorted(targets):
         ids = tuple(targets[gpu])
-        geometry = catalog.mig.get(gpu)
+        target = catalog.mig.get(gpu)
         if not entry.mig_enabled:
             verdicts.append(EntryVerdict(**base, gpu=gpu, pci_ids=ids, status="ok"))
-        elif geometry is None:
+        elif target is None:
             verdicts.append(
                 EntryVerdict(**base, gpu=gpu, pci_ids=ids, status="infeasible", reasons=(f"{gpu} does not support MIG.",))
             )
         else:
-            check = check_geometry_layout(geometry, counts, catalog=catalog)
+            check = check_geometry_layout(target, counts, catalog=catalog)
             verdicts.append(
                 EntryVerdict(
                     **base,

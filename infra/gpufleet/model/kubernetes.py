@@ -585,7 +585,7 @@ def _queues(plan: FleetPlan, catalog: Catalog) -> QueuePlan | None:
                 "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
             )
         )
-    local = []
+    local: list[LocalQueuePlan] = []
     for workload in ("training", "inference", "lab"):
         targets = [queue.name for queue in queues if queue.workload == workload]
         for namespace in getattr(plan.queues, workload):

@@ -352,11 +352,12 @@ class FleetMocks(Mocks):
         with self._lock:
             return self._outputs_by_id.get(resource_id, {}).get(key)
 
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, Outputs]:
         if not args.custom:
             return "", dict(args.inputs)
         minted = _Minted(args, self.region, self.account_id)
         token = args.typ
+        computed: Outputs
         if token.startswith("pulumi:providers:"):
             resource_id, computed = minted.uuid(), {}
         elif token == "kubernetes:helm.sh/v3:Release":
