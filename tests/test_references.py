@@ -48,6 +48,14 @@ def test_every_manifest_file_is_in_the_reference_folder_as_published():
         assert reference_path(name).is_file()
 
 
+def _copy_of_the_reference(folder: Path) -> Path:
+    """Every manifest file, verified, copied into ``folder`` (the tests below alter their copy)."""
+    for name in manifest():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(reference_path(name), folder / name)
+    return folder
+
+
 def test_a_folder_that_does_not_exist_is_named_as_such(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUFLEET_REFERENCE", str(tmp_path / "absent"))
     with pytest.raises(pytest.fail.Exception) as failed:
@@ -96,13 +104,13 @@ def test_fetch_downloads_by_repository_commit_and_path_and_writes_only_what_matc
 
 def test_a_verified_folder_is_kept_without_asking_the_network(tmp_path):
     dest = tmp_path / "dest"
-    assert main(["--dest", str(dest), "--from", str(reference_folder())]) == 0
+    assert main(["--dest", str(dest), "--from", str(_copy_of_the_reference(tmp_path / "source"))]) == 0
     assert sorted(str(path.relative_to(dest)) for path in dest.rglob("*") if path.is_file()) == sorted(manifest())
     # Every file is there with its hash, so an unreachable source is never asked.
     assert main(["--dest", str(dest), "--base-url", (tmp_path / "nowhere").as_uri()]) == 0
     (dest / "nvidia-mig-configs" / "mig-parted__examples__config.yaml").write_text("version: v1\n", encoding="utf-8")
     assert main(["--dest", str(dest), "--base-url", (tmp_path / "nowhere").as_uri()]) == 1
-    assert fetch(list(manifest().values()), dest, from_folder(reference_folder())) == []
+    assert fetch(list(manifest().values()), dest, from_folder(tmp_path / "source")) == []
 
 
 def _pytest_with_reference(folder: Path) -> subprocess.CompletedProcess[str]:
@@ -125,8 +133,7 @@ def _pytest_with_reference(folder: Path) -> subprocess.CompletedProcess[str]:
 def test_a_missing_or_altered_reference_fails_its_tests_in_one_line_naming_the_fetch(tmp_path, state):
     folder = tmp_path / "reference"
     if state == "altered":
-        shutil.copytree(reference_folder() / "nvidia-mig-configs", folder / "nvidia-mig-configs")
-        shutil.copytree(reference_folder() / "k8s", folder / "k8s")
+        _copy_of_the_reference(folder)
         altered = folder / "k8s" / "network-operator__deployment__network-operator__Chart.yaml"
         altered.write_bytes(altered.read_bytes().replace(b"26.4.1", b"26.4.2"))
     else:
