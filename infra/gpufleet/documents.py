@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from gpufleet.findings import Finding, Location, PathPart, Rule, closest_name, declare
 from gpufleet.inputs import InputInvalid, read_input
-from gpufleet.values import NAME_PATTERN
+from gpufleet.values import NAME_PATTERN, UNION_TAGS
 from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_plain, parse_yaml
 
 UNKNOWN_FIELD = declare(
@@ -146,11 +146,11 @@ def _rule_for(error: Any) -> Rule:
 
 
 def _strip_tags(path: tuple[PathPart, ...], root: Any) -> tuple[PathPart, ...]:
-    """Drop the discriminator values pydantic inserts for tagged unions (storage kinds)."""
+    """Drop the discriminator values pydantic inserts for tagged unions (storage kinds, price forms)."""
     kept: list[PathPart] = []
     node = root
     for part in path:
-        if isinstance(node, dict) and _absent(node, part) and node.get("kind") == part:
+        if isinstance(node, dict) and _absent(node, part) and (node.get("kind") == part or part in UNION_TAGS):
             continue
         kept.append(part)
         if isinstance(node, dict):

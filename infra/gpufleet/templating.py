@@ -160,7 +160,13 @@ class NumberParameter(_RangeParameter):
     kinds: ClassVar[tuple[type[int] | type[float], ...]] = (int, float)
     words: ClassVar[str] = "a number"
     type: Literal["number"]
-    default: float
+    default: float | None = Field(description="None leaves the value out of the stack (a price only the user knows).")
+    required_when: dict[str, tuple[str, ...]] = Field(default={}, description="Parameter -> values that make this one necessary.")
+
+    def check(self, value: Any, catalog: Catalog) -> Any:
+        if value is None and self.default is None:
+            return None
+        return super().check(value, catalog)
 
 
 class StringParameter(_Parameter):

@@ -17,6 +17,7 @@ from gpufleet.catalog.fabric import FabricFacts
 from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
+from gpufleet.catalog.prices import PriceTable
 from gpufleet.catalog.storage import StorageFacts
 from gpufleet.yamltree import parse_plain
 
@@ -91,6 +92,13 @@ class Catalog:
     @cached_property
     def eks(self) -> EksFacts:
         return _cited(EksFacts.model_validate(read_data_file("eks.yaml")))
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        """EC2 and storage prices from one dated snapshot (``data/prices.yaml``)."""
+        table = PriceTable.model_validate(read_data_file("prices.yaml"))
+        _require_sources("prices.yaml", (*table.compute_sources, *table.storage.sources), table.sources)
+        return table
 
     @cached_property
     def fabric(self) -> FabricFacts:
