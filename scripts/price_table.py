@@ -3,8 +3,8 @@
 The snapshot is ``aws_gpu_vms.csv`` in the project's reference folder: SkyPilot's AWS price
 catalog (on-demand from AWS's Price List API, spot from EC2's spot price history), extracted on
 the date its SOURCES.md gives. The catalog keeps its own copy of the figures for the instance
-types it carries; ``tests/catalog/test_prices.py`` checks that copy against the snapshot figure
-by figure. After a new snapshot:
+types it carries; ``tests/catalog/test_prices.py`` checks a sample of rows (tests/data/pricing), this
+script the whole table. After a new snapshot:
 
     .venv/bin/python scripts/price_table.py --csv PATH/aws_gpu_vms.csv --write   # then set as_of by hand
 

@@ -170,12 +170,14 @@ def _absent(node: dict, part: Any) -> bool:
 
 
 def _fields_of(annotation: Any) -> dict[str, Any] | None:
-    """The fields of a pydantic model or pydantic dataclass, else None."""
+    """The fields of a pydantic model or pydantic dataclass by the name files write (its alias), else None."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return dict(annotation.model_fields)
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        return dict(getattr(annotation, "__pydantic_fields__", {}) or {})
-    return None
+        fields = dict(annotation.model_fields)
+    elif isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        fields = dict(getattr(annotation, "__pydantic_fields__", {}) or {})
+    else:
+        return None
+    return {field.alias or name: field for name, field in fields.items()}
 
 
 @cache
@@ -243,7 +245,7 @@ def _strip_optional(annotation: Any) -> Any:
 def _step_into(container: Any, part: Any) -> Any:
     """One step from a dict/tuple/list/union annotation towards the element at ``part``."""
     origin = getattr(container, "__origin__", None)
-    arguments = getattr(container, "__args__", ()) or ()
+    arguments: tuple[Any, ...] = getattr(container, "__args__", ()) or ()
     if origin is dict and len(arguments) == 2:
         return _strip_optional(arguments[1])
     if origin in (tuple, list) and arguments:

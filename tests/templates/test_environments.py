@@ -28,7 +28,7 @@ def test_environment_re_renders_byte_identical(env: str) -> None:
     stack_text = (REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8")
     template_name, given = header_values(stack_text)
     assert template_name == ENVIRONMENTS[env]
-    rendered = load_template(template_name, REPO / "templates").render(env, given, root=REPO)
+    rendered = load_template(template_name, REPO / "infra" / "gpufleet" / "templates").render(env, given, root=REPO)
     assert rendered.stack_text == stack_text
     assert rendered.pulumi_text == (REPO / f"Pulumi.{env}.yaml").read_text(encoding="utf-8")
 
@@ -43,7 +43,7 @@ def test_every_environment_has_a_pulumi_config_with_its_region() -> None:
 def test_staging_is_prod_scaled_down() -> None:
     """The same template keeps them alike: staging differs from prod in sizes, names and how
     the training capacity is bought, never in which pools, fabrics and tiers exist."""
-    template = load_template("llm-training", REPO / "templates")
+    template = load_template("llm-training", REPO / "infra" / "gpufleet" / "templates")
     plans = {}
     for env in ("staging", "prod"):
         _, given = header_values((REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8"))
@@ -124,7 +124,9 @@ def test_environments_and_template_defaults_pass_gpufleet_check(tmp_path: Path, 
     for name, stack in sorted(DEFAULTS_STACK.items()):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        stamped = CliRunner().invoke(app, ["new", name, "--stack", stack, "--templates", str(REPO / "templates")])
+        stamped = CliRunner().invoke(
+            app, ["new", name, "--stack", stack, "--templates", str(REPO / "infra" / "gpufleet" / "templates")]
+        )
         assert stamped.exit_code == 0, stamped.output
         stacks.append(str(tmp_path / name / "stacks" / f"{stack}.yaml"))
     result = CliRunner().invoke(app, ["check", "--format", "json", *stacks])

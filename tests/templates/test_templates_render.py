@@ -15,7 +15,7 @@ from gpufleet.templating import Given, default_templates_dir, load_template, sta
 from tests.program.conftest import preview_file
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "templates"
+TEMPLATES = REPO / "infra" / "gpufleet" / "templates"
 NAMES = template_names(TEMPLATES)
 # What the catalog's price table cannot price in a template's defaults (rule, pool): its snapshot
 # of 2026-12-05 has no on-demand row for p5e.48xlarge (AWS sells it through capacity blocks) and

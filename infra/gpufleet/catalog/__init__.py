@@ -28,7 +28,8 @@ def read_data_file(name: str) -> dict[str, Any]:
     """A data file through the same libyaml-based parser as every input, without positions (no
     one asks for them); parsed once per change of the file (``gpufleet.catalog.cache``)."""
     text = resources.files("gpufleet.catalog").joinpath("data", name).read_text(encoding="utf-8")
-    return cached_parse(name, text, lambda text: parse_plain(text, f"catalog/data/{name}"))
+    data: dict[str, Any] = cached_parse(name, text, lambda text: parse_plain(text, f"catalog/data/{name}"))
+    return data
 
 
 def _normalise(name: str) -> str:

@@ -60,6 +60,8 @@ def command(
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
 
     It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it.
+
+    Example: gpufleet preview stacks/prod.yaml --out out/prod
     """
     from gpufleet import program
     from gpufleet.catalog import load_catalog

@@ -21,6 +21,8 @@ def command(
     """Check stack files against the catalog and print each pool's resolved shape and cost.
 
     Errors fail the run; warnings are printed and fail it only with ``--strict``.
+
+    Example: gpufleet validate stacks/dev.yaml stacks/prod.yaml --strict
     """
     from gpufleet.catalog import load_catalog
     from gpufleet.commands.costs import cost_findings, cost_json, cost_table, plan_cost, share_lines, today
