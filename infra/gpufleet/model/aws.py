@@ -148,6 +148,8 @@ ClusterService = PodIdentityPlan | ManagedAddonPlan
 class NodeGroupTag:
     """A tag on the Auto Scaling group behind a pool's node group (EKS copies no labels there)."""
 
+    serves: str
+    """The Kubernetes component that reads it (the Cluster Autoscaler)."""
     pool: str
     key: str
     value: str

@@ -301,7 +301,7 @@ def _aws_cloud(
         roles=roles,
         services=_cluster_services(view, kubernetes),
         node_group_tags=tuple(
-            NodeGroupTag(group.pool, key, value)
+            NodeGroupTag("cluster-autoscaler", group.pool, key, value)
             for group in (kubernetes.autoscaler.groups if kubernetes.autoscaler else ())
             for key, value in group.tags.items()
         ),

@@ -17,8 +17,6 @@ from gpufleet.model.plan import AwsCloud
 from gpufleet.render.aws.iam import role_of
 from gpufleet.render.resources import Registered
 
-AUTOSCALER = "cluster-autoscaler"
-
 
 class AwsClusterServices:
     """The AWS backend's ``CloudServices``: renders the plan's AWS pieces of one Kubernetes component."""
@@ -44,19 +42,19 @@ class AwsClusterServices:
                 waits.append(self._pod_identity(service, child))
             else:
                 self._managed_addon(service, parent)
-        if component == AUTOSCALER:
-            waits += [
-                Registered(
-                    "aws:autoscaling/tag:Tag",
-                    f"{tag.pool}-{tag.key}",
-                    {
-                        "autoscalingGroupName": self._autoscaling_groups[tag.pool],
-                        "tag": {"key": tag.key, "value": tag.value, "propagateAtLaunch": False},
-                    },
-                    child,
-                )
-                for tag in self._cloud.node_group_tags
-            ]
+        waits += [
+            Registered(
+                "aws:autoscaling/tag:Tag",
+                f"{tag.pool}-{tag.key}",
+                {
+                    "autoscalingGroupName": self._autoscaling_groups[tag.pool],
+                    "tag": {"key": tag.key, "value": tag.value, "propagateAtLaunch": False},
+                },
+                child,
+            )
+            for tag in self._cloud.node_group_tags
+            if tag.serves == component
+        ]
         return waits
 
     def _pod_identity(self, plan: PodIdentityPlan, child: pulumi.ResourceOptions) -> Registered:
