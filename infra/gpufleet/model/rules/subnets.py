@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gpufleet.findings import Severity
 from gpufleet.inputs import display_path
 from gpufleet.model import subnets
-from gpufleet.model.rules.registry import rule
+from gpufleet.model.rules.registry import Problems, rule
 from gpufleet.model.view import StackView
 from gpufleet.stack.record import record_path
 
+AllocationCheck = Callable[[StackView, subnets.Allocation], Problems]
 
-def allocation_rule(rule_id: str, severity: Severity, summary: str, fix: str):
+
+def allocation_rule(rule_id: str, severity: Severity, summary: str, fix: str) -> Callable[[AllocationCheck], AllocationCheck]:
     """A rule over the subnet allocation of an AWS stack with a network; others have none."""
 
-    def register(check):
+    def register(check: AllocationCheck) -> AllocationCheck:
         @rule(rule_id, severity, summary, fix)
-        def on_allocation(view: StackView):
+        def on_allocation(view: StackView) -> Problems:
             if view.on_aws and view.spec.network is not None:
                 yield from check(view, subnets.allocate(view))
 
@@ -34,7 +38,7 @@ def _preview(view: StackView, *options: str) -> str:
     "A training pool's subnet does not fit in what the VPC's pool space has left.",
     "Lower nodes.max, pick an instance type whose nodes take fewer addresses, or move a pool to another stack.",
 )
-def pool_subnet_fits(view: StackView, allocation: subnets.Allocation):
+def pool_subnet_fits(view: StackView, allocation: subnets.Allocation) -> Problems:
     largest = allocation.largest_block
     for pool in allocation.pools:
         if pool.block is not None:
@@ -57,7 +61,7 @@ def pool_subnet_fits(view: StackView, allocation: subnets.Allocation):
     "A training pool outgrew the subnet its record keeps.",
     "Lower nodes.max back, or accept a new subnet (it replaces the pool's nodes) with `gpufleet preview <stack> --replace-subnet <pool>`.",
 )
-def pool_subnet_kept(view: StackView, allocation: subnets.Allocation):
+def pool_subnet_kept(view: StackView, allocation: subnets.Allocation) -> Problems:
     record = display_path(record_path(view.loaded.path))
     for pool in allocation.pools:
         if pool.outgrown is None:
@@ -79,9 +83,10 @@ def pool_subnet_kept(view: StackView, allocation: subnets.Allocation):
     "A zone the cluster was not created with gets node subnets, not control-plane ones.",
     "Nothing to do for nodes; a control plane in the new zone needs a new cluster (EKS keeps a cluster's zones).",
 )
-def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation):
+def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation) -> Problems:
+    zones = view.spec.network.availability_zones if view.spec.network else ()
     for zone in allocation.added_zones:
-        index = view.spec.network.availability_zones.index(zone)
+        index = zones.index(zone)
         yield (
             ("network", "availability_zones", index),
             (
@@ -97,7 +102,7 @@ def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation
     "Fewer of the cluster's recorded control-plane zones remain than EKS needs.",
     "Keep the zones the cluster was created with in network.availability_zones.",
 )
-def control_plane_zones_remain(view: StackView, allocation: subnets.Allocation):
+def control_plane_zones_remain(view: StackView, allocation: subnets.Allocation) -> Problems:
     if not allocation.control_plane_recorded:
         return  # a new cluster: GF-AWS-001 holds the network to EKS's minimum
     kept = [zone for zone in allocation.control_plane_zones if zone in view.zones]
