@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 NAME = "preview"
 PROJECT = "gpufleet"
+PICTURE = "fleet.svg"
 
 
 def _pool_preview_rows(plan: FleetPlan) -> list[dict[str, Any]]:
@@ -70,6 +71,7 @@ def command(
     from gpufleet.model import resolve
     from gpufleet.model.plan import AwsCloud
     from gpufleet.outputs import write_outputs
+    from gpufleet.picture import plan_scene, render_svg
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
     from gpufleet.records import refresh_record
@@ -88,11 +90,12 @@ def command(
     files = {
         "resources.json": render_resources_json(result),
         "mig-parted-config.yaml": plan.mig_config.to_yaml(),
+        PICTURE: render_svg(plan_scene(plan, catalog)),
         **manifest_files(result),
     }
     folder = write_outputs(out_dir or Path("out") / plan.stack, files)
     record = refresh_record(loaded, plan)
-    target, mig_config = folder / "resources.json", folder / "mig-parted-config.yaml"
+    target, mig_config, picture = folder / "resources.json", folder / "mig-parted-config.yaml", folder / PICTURE
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
     cloud = plan.cluster.cloud
@@ -103,6 +106,7 @@ def command(
                 "stack": plan.stack,
                 "resources_file": str(target),
                 "mig_parted_config_file": str(mig_config),
+                "picture_file": str(picture),
                 "kubernetes_dir": str(k8s_dir),
                 "helm_dir": str(helm_dir),
                 "resource_count": len(result.resources),
@@ -125,5 +129,5 @@ def command(
     if record is not None and record["written"]:
         out.print(f"subnet record {record['file']} updated: review and commit it beside the stack")
     out.print(
-        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}"
+        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}; the fleet drawn in {picture}"
     )
