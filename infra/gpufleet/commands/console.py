@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,20 @@ out = _Console(highlight=False, width=lambda: None if sys.stdout.isatty() else 1
 err = _Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Stable, machine-readable JSON on stdout.")]
+
+
+class Format(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+FormatOption = Annotated[
+    Format,
+    typer.Option(
+        "--format", help="text (tables), json (as --json) or markdown (for $GITHUB_STEP_SUMMARY or a pull-request comment)."
+    ),
+]
 
 
 def new_table(*columns: str, **options: Any) -> Table:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
+from gpufleet.commands.console import Format, FormatOption, JsonFlag, err, out, print_findings, print_json
 from gpufleet.errors import UsageError
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ def command(
             help="A training pool that outgrew its recorded subnet gets a new, larger one (replacing its nodes). Repeatable.",
         ),
     ] = None,
+    output_format: FormatOption = Format.text,
 ) -> None:
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
 
@@ -84,13 +86,14 @@ def command(
     if plan.cluster.region:
         config["aws:region"] = plan.cluster.region
     result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=config)
+    scene = plan_scene(plan, catalog)
     for warning in result.warnings():
         err.print(f"gpufleet: warning: {warning}")
     print_findings(plan.findings)
     files = {
         "resources.json": render_resources_json(result),
         "mig-parted-config.yaml": plan.mig_config.to_yaml(),
-        PICTURE: render_svg(plan_scene(plan, catalog)),
+        PICTURE: render_svg(scene),
         **manifest_files(result),
     }
     folder = write_outputs(out_dir or Path("out") / plan.stack, files)
@@ -100,7 +103,12 @@ def command(
     summary = summarize(result)
     cloud = plan.cluster.cloud
     pools = _pool_preview_rows(plan)
-    if as_json:
+    if output_format is Format.markdown:
+        from gpufleet.commands.markdown import preview_report
+
+        sys.stdout.write(preview_report(scene, len(result.resources), plan.findings))
+        return
+    if as_json or output_format is Format.json:
         print_json(
             {
                 "stack": plan.stack,

@@ -6,7 +6,8 @@ each storage tier points at the pools it feeds with the SVG's label. Only a smal
 the flowchart grammar is written: ``flowchart LR``, ``subgraph id["label"]`` / ``end``, nodes
 ``id["label"]`` and ``id[("label")]``, edges ``a -->|"label"| b`` and ``a -.->|"label"| b``,
 ``classDef`` and ``class``. Ids are ``[a-z][a-z0-9_]*`` with a prefix per kind, so no name can
-become a keyword (``end``); labels are quoted, with ``"`` written as ``#quot;``.
+become a keyword (``end``); labels are quoted, with ``#``, ``"``, ``&``, ``<`` and ``>`` written as
+Mermaid's entity codes (``#35;``, ``#quot;``, ...).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def node_id(kind: str, name: str) -> str:
 
 def label(text: str) -> str:
     """A quoted Mermaid label: quotes as entities, lines joined by ``<br/>``."""
-    escaped = text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    escaped = text.replace("#", "#35;").replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
     return '"' + escaped.replace("\n", "<br/>") + '"'
 
 

@@ -46,6 +46,8 @@ class StackCheck:
     findings: tuple[PolicyFinding, ...] = ()
     feeds: tuple[PoolFeed, ...] = ()
     run: PackRun | None = None
+    plan: FleetPlan | None = None
+    """The resolved plan the pack judged; None for an invalid stack."""
 
     @property
     def mandatory(self) -> int:
@@ -173,4 +175,5 @@ def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]
         findings=tuple(policy_findings(pack_run, resources, item.loaded.locator)),
         feeds=tuple(training_feeds(item.plan, per_gpu)),
         run=pack_run,
+        plan=item.plan,
     )
