@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gpufleet.commands.console import print_json
+from gpufleet.commands.console import print_json, print_styled, progress
 
 if TYPE_CHECKING:
     from gpufleet.policy.check import StackCheck
@@ -51,10 +51,11 @@ def command(
     from importlib.metadata import version
 
     from gpufleet.policy.check import check_stacks, read_policy_config
-    from gpufleet.policy.report import json_report, sarif_report, text_report
+    from gpufleet.policy.report import json_report, sarif_report, text_lines
 
     overrides = read_policy_config(policy_config)
-    checks = check_stacks(stacks, overrides, policy_pack)
+    with progress(output_format is Format.text) as step:
+        checks = check_stacks(stacks, overrides, policy_pack, progress=step)
     if output_format is Format.json:
         print_json(json_report(checks))
     elif output_format is Format.sarif:
@@ -62,7 +63,7 @@ def command(
     elif output_format is Format.markdown:
         sys.stdout.write(_markdown(checks))
     else:
-        sys.stdout.write(text_report(checks))
+        print_styled(text_lines(checks))
     raise typer.Exit(1 if any(check.mandatory for check in checks) else 0)
 
 

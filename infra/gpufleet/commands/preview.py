@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gpufleet.commands.console import Format, FormatOption, JsonFlag, err, out, print_findings, print_json
+from gpufleet.commands.console import (
+    Format,
+    FormatOption,
+    JsonFlag,
+    WideFlag,
+    err,
+    out,
+    print_findings,
+    print_json,
+    print_table,
+    progress,
+)
 from gpufleet.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,16 +31,12 @@ PROJECT = "gpufleet"
 PICTURE = "fleet.svg"
 
 
-def _pool_preview_rows(plan: FleetPlan) -> list[dict[str, Any]]:
-    """Per pool, the preview's fields of its one projection (``PoolFacts``): what its launch
-    template and node group carry, and the Kueue flavor and queues that reach it."""
-    from gpufleet.model.facts import preview_row
-    from gpufleet.model.plan import LaunchedNodes
-
-    return [
-        preview_row(facts, launched=isinstance(pool.source, LaunchedNodes))
-        for pool, facts in zip(plan.pools, plan.pool_facts(), strict=True)
-    ]
+def _config(stack: Path, plan: FleetPlan) -> dict[str, str]:
+    """The stack config the program reads: the spec's path, and the region on AWS."""
+    config = {"gpufleet:spec": str(stack.resolve())}
+    if plan.cluster.region:
+        config["aws:region"] = plan.cluster.region
+    return config
 
 
 def _replaceable(loaded: LoadedStack, names: list[str]) -> frozenset[str]:
@@ -59,6 +66,7 @@ def command(
         ),
     ] = None,
     output_format: FormatOption = Format.text,
+    wide: WideFlag = False,
 ) -> None:
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
 
@@ -69,24 +77,28 @@ def command(
     from gpufleet import program
     from gpufleet.catalog import load_catalog
     from gpufleet.commands.costs import cost_json, plan_cost
-    from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
+    from gpufleet.commands.tables import aws_pins_table, pool_preview_rows, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.plan import AwsCloud
     from gpufleet.outputs import write_outputs
-    from gpufleet.picture import plan_scene, render_svg
+    from gpufleet.picture import fleet_scene, render_svg
+    from gpufleet.policy.sizing import training_feeds
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
     from gpufleet.records import refresh_record
     from gpufleet.stack import load_stack
 
     catalog = load_catalog()
-    loaded = load_stack(stack)
-    plan = resolve(loaded, catalog, replace_subnets=_replaceable(loaded, replace_subnets or []))
-    config = {"gpufleet:spec": str(stack.resolve())}
-    if plan.cluster.region:
-        config["aws:region"] = plan.cluster.region
-    result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=config)
-    scene = plan_scene(plan, catalog)
+    show_progress = not as_json and output_format is Format.text
+    with progress(show_progress) as step:
+        say = step or (lambda _: None)
+        say(f"resolving {stack}")
+        loaded = load_stack(stack)
+        plan = resolve(loaded, catalog, replace_subnets=_replaceable(loaded, replace_subnets or []))
+        say(f"running the Pulumi program for {plan.stack} under the mock runtime")
+        result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=_config(stack, plan))
+    cost = plan_cost(plan, catalog)
+    scene = fleet_scene(plan, cost, training_feeds(plan))
     for warning in result.warnings():
         err.print(f"gpufleet: warning: {warning}")
     print_findings(plan.findings)
@@ -102,7 +114,7 @@ def command(
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
     cloud = plan.cluster.cloud
-    pools = _pool_preview_rows(plan)
+    pools = pool_preview_rows(plan)
     if output_format is Format.markdown:
         from gpufleet.commands.markdown import preview_report
 
@@ -124,12 +136,12 @@ def command(
                 "aws": cloud.eks.summary() if isinstance(cloud, AwsCloud) else None,
                 "network": plan.network.summary() if plan.network else None,
                 "subnet_record": record,
-                "cost": cost_json(plan_cost(plan, catalog), plan.cluster.monthly_budget_usd),
+                "cost": cost_json(cost, plan.cluster.monthly_budget_usd),
             }
         )
         return
     out.print(render_tree(summary))
-    out.print(preview_pools_table(pools))
+    print_table(preview_pools_table(plan, cost, width=out.width, wide=wide), wide=wide)
     if isinstance(cloud, AwsCloud):
         out.print(aws_pins_table(cloud.eks))
     if plan.network is not None:
