@@ -109,6 +109,8 @@ def fitted_table(
                 kept = sorted([*kept, index])
         dropped = [columns[index].title for _, index in order if index not in kept]
     table = new_table(**options)
+    if wide:
+        table.min_width = table_width()
     for index in kept:
         table.add_column(columns[index].title, justify=columns[index].justify, no_wrap=True, min_width=natural[index])
     for row in rows:
@@ -142,8 +144,14 @@ def progress(wanted: bool) -> Iterator[Callable[[str], None] | None]:
 
 
 def print_table(table: Table, *, wide: bool = False) -> None:
-    """``--wide``: the table at its own full width, past the terminal's edge, never squeezed."""
-    out.print(table, width=10_000 if wide else None, crop=not wide)
+    """``--wide``: the table at its own full width (``fitted_table`` sets it as the table's
+    ``min_width``), past the terminal's edge, never squeezed."""
+    if not wide or not table.min_width or table.min_width <= out.width:
+        out.print(table)
+        return
+    from rich.console import Console
+
+    Console(width=table.min_width, highlight=False).print(table, crop=False)
 
 
 def shown_rows(table: Table, rows: Sequence[Row], what: str) -> Sequence[Row]:

@@ -138,7 +138,7 @@ def check_report(checks: Sequence[StackCheck], scenes: dict[str, Scene]) -> str:
         if check.invalid:
             lines += [*findings_table(check.invalid), ""]
         if check.findings:
-            rows = [
+            results = [
                 (
                     SEVERITY[item.finding.severity],
                     f"`{item.finding.rule_id}`",
@@ -149,11 +149,11 @@ def check_report(checks: Sequence[StackCheck], scenes: dict[str, Scene]) -> str:
                 )
                 for item in check.findings
             ]
-            lines += [*table(("", "rule", "policy", "where", "owner", "what"), rows), ""]
+            lines += [*table(("", "rule", "policy", "where", "owner", "what"), results), ""]
         elif not check.invalid:
             lines += ["No policy violation.", ""]
         if check.feeds:
-            rows = [
+            feeds = [
                 (
                     feed.pool,
                     feed.tier,
@@ -163,7 +163,7 @@ def check_report(checks: Sequence[StackCheck], scenes: dict[str, Scene]) -> str:
                 )
                 for feed in check.feeds
             ]
-            lines += [*table(("pool", "hot tier", "per GPU", "needs per GPU", "ratio"), rows), ""]
+            lines += [*table(("pool", "hot tier", "per GPU", "needs per GPU", "ratio"), feeds), ""]
         scene = scenes.get(check.file)
         if scene is not None:
             lines += [*details(f"The fleet of {check.file}", fleet(scene)), ""]
