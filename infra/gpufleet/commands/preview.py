@@ -54,7 +54,8 @@ def command(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Folder for resources.json and mig-parted-config.yaml (default out/<stack>/); replaced whole."
+            "--out",
+            help="Folder for resources.json, mig-parted-config.yaml, fleet.svg and the Kubernetes objects (default out/<stack>/); replaced whole.",
         ),
     ] = None,
     as_json: JsonFlag = False,
