@@ -96,7 +96,9 @@ def display_path(path: Path) -> str:
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute, os.getcwd())
     outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
-    return str(path) if outside else relative
+    shown = str(path) if outside else relative
+    # A newline or an escape sequence in a file name must not forge lines of gpufleet's output.
+    return shown if shown.isprintable() else ascii(shown)
 
 
 def read_input(path: str | Path, kind: str) -> InputText:
