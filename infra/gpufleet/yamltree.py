@@ -620,7 +620,7 @@ class Locator:
         for index, part in enumerate(path):
             if isinstance(node, MapNode):
                 if not _has(node, part):
-                    if node.get("kind") == part:  # a discriminated union's tag in pydantic's path
+                    if part in (node.get("kind"), node.get("type")):  # a discriminated union's tag in pydantic's path
                         continue
                     break
                 key_line, key_column = node.key_at[part]

@@ -12,6 +12,7 @@ import pytest
 from preview_programs import gpu_cluster_program
 from rich.console import Console
 
+from gpufleet.outputs import OutputError
 from gpufleet.preview import (
     PreviewResult,
     render_resources_json,
@@ -114,7 +115,7 @@ def test_failed_write_keeps_the_old_file(preview, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(report.os, "replace", interrupted)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         write_resources_json(preview, target)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["resources.json"]

@@ -59,7 +59,7 @@ def test_schema_typos_are_located_in_template_yaml(tmp_path: Path) -> None:
           nodes: {type: integer, description: n, minimum: 1, maximum: 4, default: 2, maximun: 5}
         """,
     )
-    with pytest.raises(TemplateError, match=r"template.yaml:4:3: parameters.nodes.*unknown field 'maximun'"):
+    with pytest.raises(TemplateError, match=r"template.yaml:4:78: parameters.nodes.maximun: unknown field 'maximun'"):
         load_template("t", root)
 
 

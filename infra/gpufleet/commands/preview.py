@@ -123,17 +123,18 @@ def command(
 ) -> None:
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
 
-    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it.
+    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it,
+    together with the output folder: both land, or neither.
     """
     from gpufleet import program
     from gpufleet.catalog import load_catalog
     from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.mig_config import mig_parted_config
-    from gpufleet.outputs import write_outputs
+    from gpufleet.outputs import commit
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
-    from gpufleet.records import refresh_record
+    from gpufleet.records import record_update
     from gpufleet.stack import load_stack
 
     catalog = load_catalog()
@@ -151,8 +152,9 @@ def command(
         "mig-parted-config.yaml": mig_parted_config(plan, catalog).to_yaml(),
         **manifest_files(result),
     }
-    folder = write_outputs(out_dir or Path("out") / plan.stack, files)
-    record = refresh_record(loaded, plan)
+    folder = out_dir or Path("out") / plan.stack
+    record, record_file = record_update(loaded, plan)
+    commit(folders={folder: files}, files=record_file)  # one commit point: the outputs and the record land together
     target, mig_config = folder / "resources.json", folder / "mig-parted-config.yaml"
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
