@@ -112,10 +112,10 @@ def test_an_invalid_stack_fails_with_its_located_problems_and_no_policy_run(tmp_
 
 def test_usage_errors_exit_2(tmp_path):
     missing = runner.invoke(app, ["check", str(tmp_path / "nope.yaml")])
-    assert missing.exit_code == 2 and "nope.yaml" in missing.stderr
+    assert missing.exit_code == 2 and "nope.yaml:1:1: cannot read stack file: No such file or directory" in missing.stdout
     config = tmp_path / "config.json"
     config.write_text("{not json", encoding="utf-8")
     bad_config = runner.invoke(app, ["check", str(DEV), "--policy-config", str(config)])
-    assert bad_config.exit_code == 2 and "policy config is not valid JSON" in bad_config.stderr
+    assert bad_config.exit_code == 2 and "config.json:1:2: policy config is not valid JSON" in bad_config.output
     bad_format = runner.invoke(app, ["check", str(DEV), "--format", "xml"])
     assert bad_format.exit_code == 2
