@@ -642,7 +642,9 @@ class Locator:
         return Location(self.file, *self.position(path, at_key))
 
     def locate(self, findings: Iterable[Finding]) -> list[Finding]:
-        return sort_findings([f.located(self.location(f.path, f.at_key)) for f in findings])
+        """Each finding at its path in this file; one already located (in another file, such as
+        the subnet record beside a stack) keeps its place."""
+        return sort_findings([f if f.location is not None else f.located(self.location(f.path, f.at_key)) for f in findings])
 
 
 def _has(node: MapNode, part: PathPart) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from gpufleet.findings import Finding, PathPart, Rule, Severity, closest_name, declare
+from gpufleet.findings import Finding, Location, PathPart, Rule, Severity, closest_name, declare
 from gpufleet.model.view import StackView
 
-Check = Callable[[StackView], Iterable[tuple[tuple[PathPart, ...], str]]]
+# A check yields (path, message) for a field of the stack file, or (path, message, location)
+# for a problem in another file read with the stack (its subnet record).
+Check = Callable[[StackView], Iterable[tuple[tuple[PathPart, ...], str] | tuple[tuple[PathPart, ...], str, Location]]]
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,11 @@ class SemanticRule:
     check: Check
 
     def run(self, view: StackView) -> list[Finding]:
-        return [self.rule.finding(path, message) for path, message in self.check(view)]
+        findings = []
+        for path, message, *elsewhere in self.check(view):
+            finding = self.rule.finding(path, message)
+            findings.append(finding.located(elsewhere[0]) if elsewhere else finding)
+        return findings
 
 
 SEMANTIC_RULES: list[SemanticRule] = []

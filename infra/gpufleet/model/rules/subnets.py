@@ -29,6 +29,35 @@ def _preview(view: StackView, *options: str) -> str:
 
 
 @allocation_rule(
+    "GF-SUBNET-002",
+    "error",
+    "The subnet record holds a pool subnet outside the VPC's pool space (over the zone or public subnets, or outside the VPC).",
+    "Restore the record from version control; to give the pool a new subnet (replacing its nodes), "
+    "run `gpufleet preview <stack> --replace-subnet <pool>`.",
+)
+def recorded_blocks_in_pool_space(view: StackView, allocation: subnets.Allocation):
+    """gpufleet only ever records blocks of the pool space; any other block was written by hand,
+    and taking it would move the pool to a new subnet (every node replaced) without saying so."""
+    record = view.loaded.record
+    if record is None:
+        return
+    space = ", ".join(str(block) for block in allocation.pool_space)
+    for name, block in record.record.pool_subnets.items():
+        if name in view.regrow or any(block.subnet_of(region) for region in allocation.pool_space):
+            continue
+        where = "outside the VPC" if not block.overlaps(view.spec.network.vpc_cidr) else "over the VPC's zone or public subnets"
+        yield (
+            ("pool_subnets", name),
+            (
+                f"{block} lies {where}; gpufleet places pool subnets only in the pool space ({space}). "
+                f"Restore the record, or accept a new subnet for {name} (it replaces the pool's nodes) with "
+                f"`{_preview(view, '--replace-subnet', name)}`"
+            ),
+            record.locator.location(("pool_subnets", name)),
+        )
+
+
+@allocation_rule(
     "GF-NET-005",
     "error",
     "A training pool's subnet does not fit in what the VPC's pool space has left.",
