@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from gpufleet.commands import catalog, check, diff, mig, new, preview, rules, schema, templates, validate
+from gpufleet.commands import catalog, check, diff, mig, new, preview, rules, schema, templates, validate, verify
 from gpufleet.commands.handler import guarded
 
 app = typer.Typer(
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for verb in (validate, preview, check, rules, catalog, schema, templates, new, diff):
+for verb in (validate, preview, check, rules, catalog, schema, templates, new, diff, verify):
     app.command(verb.NAME)(guarded(verb.command))
 app.add_typer(mig.mig_app, name="mig", help=mig.HELP)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from gpufleet.catalog.cache import cached_parse
 from gpufleet.catalog.eks import EksFacts, ZoneOfferings
+from gpufleet.catalog.fabric import FabricFacts
 from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
@@ -89,6 +90,17 @@ class Catalog:
     @cached_property
     def eks(self) -> EksFacts:
         return _cited(EksFacts.model_validate(read_data_file("eks.yaml")))
+
+    @cached_property
+    def fabric(self) -> FabricFacts:
+        facts = FabricFacts.model_validate(read_data_file("fabric.yaml"))
+        for name in (*facts.nccl.published, *facts.topology.layers):
+            if name not in self.instance_types:
+                raise ValueError(f"fabric.yaml: {name!r} is not a catalog instance type")
+        for name in facts.nccl.not_nccl:
+            if name not in self.accelerators:
+                raise ValueError(f"fabric.yaml: {name!r} is not a catalog accelerator")
+        return facts
 
     @cached_property
     def zone_offerings(self) -> ZoneOfferings:

@@ -1,0 +1,161 @@
+"""The validation jobs: each asks what a training job on its pool would, and fails loudly without the fabric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from gpufleet.catalog import load_catalog
+from gpufleet.model import resolve
+from gpufleet.model.kubernetes import GPU_RESOURCE, kubernetes_plan, pool_capacity
+from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL, validation_plan
+from gpufleet.stack import load_stack
+from tests.kubernetes.conftest import FULL
+from tests.kubernetes.references import REFERENCE, core_errors
+
+REPO = Path(__file__).resolve().parents[2]
+CATALOG = load_catalog()
+STACKS = ("dev", "staging", "prod", "onprem", "full")
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def planned(request, tmp_path_factory):
+    if request.param == "full":
+        path = tmp_path_factory.mktemp("full") / "full.yaml"
+        path.write_text(FULL, encoding="utf-8")
+    else:
+        path = REPO / "stacks" / f"{request.param}.yaml"
+    plan = resolve(load_stack(path), CATALOG)
+    kubernetes = kubernetes_plan(plan, CATALOG)
+    return plan, kubernetes, validation_plan(plan, kubernetes, CATALOG)
+
+
+def _containers(manifest):
+    if manifest["kind"] == "Job":
+        return manifest["spec"]["template"]["spec"]["containers"]
+    return manifest["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]["containers"]
+
+
+def test_every_jobs_requests_equal_its_pools_allocatable_per_node(planned) -> None:
+    """The device plugins advertise per node what ``pool_capacity`` totals over ``nodes.max``: the
+    NVIDIA plugin ``nvidia.com/gpu`` (or MIG profiles, or time-sliced replicas), the EFA plugin
+    "vpc.amazonaws.com/efa, one per EFA interface" (EKS node-efa docs), and the EFA driver's 2 MiB
+    huge pages. The shared RDMA plugin's count is a share count (README: the resource "allows
+    sharing of RDMA devices"), so a pod asks one share."""
+    plan, _, checks = planned
+    pools = {pool.name: pool for pool in plan.pools}
+    for job in (*checks.dcgm, *checks.nccl):
+        pool = pools[job.pool]
+        expected = {
+            resource: (1 if resource.startswith("rdma/") else total // pool.nodes.max)
+            for resource, total in pool_capacity(pool, CATALOG).items()
+            if resource not in ("cpu", "memory")
+        }
+        if pool.efa_hugepages:
+            expected["hugepages-2Mi"] = f"{pool.efa_hugepages * 2}Mi"
+        (container,) = _containers(job.manifest())
+        asked = {k: v for k, v in container["resources"]["requests"].items() if k not in ("cpu", "memory")}
+        assert asked == expected, job.name
+        assert container["resources"]["limits"] == container["resources"]["requests"], job.name
+
+
+def test_jobs_land_where_training_does_and_in_its_queue(planned) -> None:
+    """Kueue admits a job through the LocalQueue named by ``kueue.x-k8s.io/queue-name`` in the
+    job's namespace; the queue must be one the Kubernetes plan made, pointing at a ClusterQueue
+    that holds the pool's flavor. Every pool taint needs a toleration or the pods never schedule."""
+    plan, kubernetes, checks = planned
+    pools = {pool.name: pool for pool in plan.pools}
+    local = {(q.namespace, q.name): q.cluster_queue for q in kubernetes.queues.local_queues} if kubernetes.queues else {}
+    reaching = {p: set(kubernetes.queues.queues_reaching(p)) for p in pools} if kubernetes.queues else {}
+    for job in (*checks.dcgm, *checks.nccl):
+        manifest, pool = job.manifest(), pools[job.pool]
+        queue = manifest["metadata"]["labels"].get(QUEUE_LABEL)
+        if queue is not None:
+            assert local[(manifest["metadata"]["namespace"], queue)] in reaching[job.pool], job.name
+        spec = (
+            manifest["spec"]["template"]["spec"]
+            if manifest["kind"] == "Job"
+            else manifest["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]
+        )
+        assert spec["nodeSelector"].items() <= {**pool.labels, **(pool.existing.node_selector if pool.existing else {})}.items()
+        tolerated = {(t["key"], t["value"], t["effect"]) for t in spec["tolerations"]}
+        assert tolerated == {(t.key, t.value, t.effect) for t in pool.taints}, job.name
+
+
+def test_every_gpu_pool_gets_dcgm_and_every_multi_node_rdma_pool_gets_nccl(planned) -> None:
+    plan, _, checks = planned
+    nvidia = {p.name for p in plan.pools if p.accelerator is not None and p.accelerator.vendor == "nvidia"}
+    assert {job.pool for job in checks.dcgm} == nvidia
+    fabric = {
+        p.name
+        for p in plan.pools
+        if p.name in nvidia
+        and p.fabric is not None
+        and p.fabric.rdma
+        and p.nodes.max >= 2
+        and GPU_RESOURCE in pool_capacity(p, CATALOG)
+    }
+    assert {job.pool for job in checks.nccl} == fabric
+    assert {job.pool for job in checks.nccl}.isdisjoint({r.subject for r in checks.skipped})
+
+
+def test_nccl_fails_loudly_without_the_fabric(planned) -> None:
+    """NCCL docs: NCCL_NET "forces NCCL to use a specific network ... and doesn't automatically fall
+    back"; aws-ofi-nccl names its network Libfabric; the interface list excludes lo, docker, veth and
+    EKS Pod Identity's pod-id-link0; NCCL_ALGO=Ring keeps two-node busbw honest (nccl-tests issue 22)."""
+    _, _, checks = planned
+    for job in checks.nccl:
+        launcher = job.manifest()["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]["containers"][0]
+        exported = dict(arg.split("=", 1) for arg in launcher["command"] if "=" in arg)
+        assert exported["NCCL_SOCKET_IFNAME"] == "^lo,docker,veth,pod-id-link0"
+        assert exported["NCCL_ALGO"] == "Ring"
+        assert exported["NCCL_DEBUG"] == "INFO"
+        if job.transport.fabric == "efa":
+            assert (exported["NCCL_NET"], exported["FI_PROVIDER"]) == ("Libfabric", "efa")
+        else:
+            assert exported["NCCL_NET"] == "IB"
+        assert launcher["command"][launcher["command"].index("-np") + 1] == str(job.nodes * job.gpus_per_node)
+
+
+def test_topology_preference_names_the_layer_nearest_the_instance(planned) -> None:
+    """EKS docs: network-node-layer-3 is "the bottom layer for most supported instance types";
+    layer-4 exists "only on instance types whose topology has four layers" (p6-b200, p6-b300)."""
+    plan, _, checks = planned
+    pools = {pool.name: pool for pool in plan.pools}
+    for job in checks.nccl:
+        worker = job.manifest()["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["metadata"]
+        instance = pools[job.pool].instance
+        depth = CATALOG.fabric.topology.layers.get(instance.name) if instance else None
+        if depth is None:
+            assert "annotations" not in worker
+        else:
+            assert worker["annotations"] == {PREFERRED_TOPOLOGY: f"topology.k8s.aws/network-node-layer-{depth}"}
+
+
+def test_manifests_are_valid_for_kubernetes_and_the_mpijob_crd(planned) -> None:
+    plan, _, checks = planned
+    crd = yaml.safe_load((REFERENCE / "mpi-operator__manifests__base__kubeflow.org_mpijobs.yaml").read_text(encoding="utf-8"))
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v2beta1"]
+    schema = version["schema"]["openAPIV3Schema"]
+    for job in checks.dcgm:
+        assert core_errors(job.manifest(), plan.cluster.kubernetes_version) == [], job.name
+    for job in checks.nccl:
+        body = {k: v for k, v in job.manifest().items() if k != "metadata"}
+        schema_without_metadata = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k != "metadata"}}
+        errors = sorted(e.message for e in jsonschema.Draft7Validator(schema_without_metadata).iter_errors(body))
+        assert errors == [], job.name
+
+
+def test_b200_pool_prefers_layer_four_and_has_a_floor(tmp_path) -> None:
+    """The FULL stack's p6-b200 training pool on EFA: four network layers, a derived floor, 8 EFAs."""
+    path = tmp_path / "full.yaml"
+    path.write_text(FULL, encoding="utf-8")
+    plan = resolve(load_stack(path), CATALOG)
+    checks = validation_plan(plan, kubernetes_plan(plan, CATALOG), CATALOG)
+    (b200,) = [job for job in checks.nccl if job.pool == "train-b200"]
+    assert b200.placement.topology.level == "topology.k8s.aws/network-node-layer-4"
+    assert (b200.floor.busbw_gbs, b200.floor.basis) == (345.6, "derived")
+    assert b200.requests["vpc.amazonaws.com/efa"] == 8
