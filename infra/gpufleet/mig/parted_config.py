@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from gpufleet.mig.feasibility import Devices, devices_text
 
 RESET_CONFIG = "all-disabled"
-LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"  # pydantic's engine: $ is the end of the text
+LABEL_VALUE = re.compile(LABEL_VALUE_PATTERN.removesuffix("$") + r"\Z")
 
 # Every config name is what a node's ``nvidia.com/mig.config`` label says to select it.
-ConfigName = Annotated[str, StringConstraints(pattern=LABEL_VALUE.pattern)]
+ConfigName = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN)]
 ProfileCount = Annotated[int, Field(strict=True, ge=0)]
 
 

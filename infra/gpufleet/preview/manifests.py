@@ -59,9 +59,9 @@ class _ManifestDumper(yaml.CSafeDumper):
 # Only what YAML 1.1's own float and int patterns (PyYAML's) miss: an exponent without a dot,
 # a leading dot, the 0o octal prefix.
 _ManifestDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$"), list("-+.0123456789")
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?\Z"), list("-+.0123456789")
 )
-_ManifestDumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0o[0-7_]+$"), list("-+0"))
+_ManifestDumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0o[0-7_]+\Z"), list("-+0"))
 
 
 def _block_strings(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:

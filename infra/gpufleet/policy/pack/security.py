@@ -28,7 +28,7 @@ from gpufleet.policy.pack.graph import (
 )
 
 WORLD = ("0.0.0.0/0", "::/0")
-ADMIN_POLICY_ARNS = re.compile(r"^arn:aws[-a-z]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess)$")
+ADMIN_POLICY_ARNS = re.compile(r"arn:aws[-a-z]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess)\Z")
 SECRET_KEY_NAMES = r"(password|passwd|secret|token|api[-_]?key|private[-_]?key|access[-_]?key)"
 SECRET_VALUES = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
