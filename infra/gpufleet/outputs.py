@@ -119,7 +119,12 @@ def _stage_file(target: Path, text: str | bytes) -> Path:
     except OSError as error:
         raise OutputError(f"{target}: cannot write beside it in {target.parent}: {_reason(error)}") from None
     os.close(descriptor)
-    _write_file(Path(staging), text)
+    try:
+        _write_file(Path(staging), text)
+    except BaseException:  # a full disk or a signal part way: the half-written file goes too
+        with _signals_held():
+            os.unlink(staging)
+        raise
     return Path(staging)
 
 

@@ -726,7 +726,10 @@ def default_templates_dir() -> Path:
 
 
 def template_names(directory: Path) -> list[str]:
-    return sorted(entry.parent.name for entry in directory.glob(f"*/{SCHEMA_FILE}"))
+    """Folders holding a schema file, whatever it is: one gpufleet cannot read is refused by name, not skipped."""
+    if not directory.is_dir():
+        return []
+    return sorted(entry.name for entry in directory.iterdir() if entry.is_dir() and os.path.lexists(entry / SCHEMA_FILE))
 
 
 def load_template(name: str, directory: Path | None = None, catalog: Catalog | None = None) -> Template:

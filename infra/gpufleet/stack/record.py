@@ -42,6 +42,10 @@ def _written_as_text(block: object) -> object:
     # ipaddress takes an int as an address; a subnet is only ever written out.
     if not isinstance(block, str):
         raise ValueError(f"a subnet is a CIDR block written as text, e.g. 10.0.128.0/22, got {type(block).__name__}")
+    try:
+        IPv4Network(block)
+    except ValueError as error:  # ipaddress says why: host bits set, a prefix past 32, not an address
+        raise ValueError(f"not a CIDR block: {str(error)[:100]}") from None
     return block
 
 
