@@ -291,12 +291,26 @@ def _signals_raise() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM for the few system calls of the swap: it finishes or never starts."""
+    """Hold SIGINT and SIGTERM for the few system calls of the swap: it finishes or never starts.
+
+    Blocking them in this thread is not enough once the process has other threads (the
+    preview's and the pack's): the kernel then hands a process-wide signal to one of those,
+    and Python runs its handler in the main thread anyway. So the handlers are swapped too,
+    for ones that only note the signal; it is raised again once the section is done.
+    """
+    noted: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {number: signal.signal(number, lambda number, _frame: noted.append(number)) for number in _SIGNALS}
     signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # one held in this thread arrives here, and is noted
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(noted):
+            signal.raise_signal(number)  # now handled as it would have been
 
 
 def _reason(error: OSError) -> str:
