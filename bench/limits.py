@@ -144,7 +144,7 @@ def surfaces(folder: Path) -> dict[str, tuple[list[str], str]]:
         (project / name).write_text((REPO / "stacks" / name).read_text(encoding="utf-8"), encoding="utf-8")
     (project / "Pulumi.prod.yaml").write_text("config:\n" + laughs("  "), encoding="utf-8")
     (project / "deep.json").write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
-    templates = str(REPO / "templates")
+    templates = str(REPO / "infra" / "gpufleet" / "templates")
     new = ["new", "llm-training", "--stack", "bench", "--templates", templates]
     return {
         "new --from, billion-laughs header": ([*new, "--from", str(header)], "traceback"),

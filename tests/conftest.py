@@ -104,3 +104,10 @@ class StackFiles:
 @pytest.fixture
 def stacks(tmp_path: Path) -> StackFiles:
     return StackFiles(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def priced_on_the_tables_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands judge the price table's age on its own date, not the day the tests run, so no
+    output changes as the calendar moves; tests of the age set GPUFLEET_TODAY themselves."""
+    monkeypatch.setenv("GPUFLEET_TODAY", load_catalog().prices.as_of.isoformat())

@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from gpufleet.findings import Finding, Location, PathPart, Rule, closest_name, declare
 from gpufleet.inputs import InputInvalid, read_input
-from gpufleet.values import NAME_PATTERN
+from gpufleet.values import NAME_PATTERN, UNION_TAGS
 from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_plain, parse_yaml
 
 UNKNOWN_FIELD = declare(
@@ -147,11 +147,15 @@ def _rule_for(error: Any) -> Rule:
 
 def _strip_tags(path: tuple[PathPart, ...], root: Any) -> tuple[PathPart, ...]:
     """Drop the discriminator values pydantic inserts for tagged unions (storage kinds, a
-    template parameter's type)."""
+    template parameter's type, price forms)."""
     kept: list[PathPart] = []
     node = root
     for part in path:
-        if isinstance(node, dict) and _absent(node, part) and part in (node.get("kind"), node.get("type")):
+        if (
+            isinstance(node, dict)
+            and _absent(node, part)
+            and (part in (node.get("kind"), node.get("type")) or part in UNION_TAGS)
+        ):
             continue
         kept.append(part)
         if isinstance(node, dict):
@@ -171,12 +175,14 @@ def _absent(node: dict, part: Any) -> bool:
 
 
 def _fields_of(annotation: Any) -> dict[str, Any] | None:
-    """The fields of a pydantic model or pydantic dataclass, else None."""
+    """The fields of a pydantic model or pydantic dataclass by the name files write (its alias), else None."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return dict(annotation.model_fields)
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        return dict(getattr(annotation, "__pydantic_fields__", {}) or {})
-    return None
+        fields = dict(annotation.model_fields)
+    elif isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        fields = dict(getattr(annotation, "__pydantic_fields__", {}) or {})
+    else:
+        return None
+    return {field.alias or name: field for name, field in fields.items()}
 
 
 @cache
@@ -244,7 +250,7 @@ def _strip_optional(annotation: Any) -> Any:
 def _step_into(container: Any, part: Any) -> Any:
     """One step from a dict/tuple/list/union annotation towards the element at ``part``."""
     origin = getattr(container, "__origin__", None)
-    arguments = getattr(container, "__args__", ()) or ()
+    arguments: tuple[Any, ...] = getattr(container, "__args__", ()) or ()
     if origin is dict and len(arguments) == 2:
         return _strip_optional(arguments[1])
     if origin in (tuple, list) and arguments:

@@ -97,9 +97,9 @@ def commit(folders: Mapping[Path, Mapping[str, str]] | None = None, files: Mappi
                     _write_file(staging / path, text)
                 _write_file(staging / MARKER, _MARKER_TEXT)
                 _sync_tree(staging)
-            for target, text in files.items():
+            for target, content in files.items():
                 at[:] = [target]
-                staged_files[target] = _stage_file(target, text)
+                staged_files[target] = _stage_file(target, content)
             with _signals_held():
                 _swap_all(staged_folders, staged_files, at)
         except OSError as error:
@@ -307,8 +307,8 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # one held in this thread arrives here, and is noted
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for held, handler in previous.items():
+            signal.signal(held, handler)
         for number in dict.fromkeys(noted):
             signal.raise_signal(number)  # now handled as it would have been
 

@@ -61,10 +61,11 @@ class Fleet(pulumi.ComponentResource):
     """
 
     cluster_name: pulumi.Output[str]
-    endpoint: pulumi.Output[str]
+    endpoint: pulumi.Output[str | None]
     kubeconfig: pulumi.Output[str]
-    node_groups: pulumi.Output[dict[str, str]]
-    buckets: pulumi.Output[dict[str, str]]
+    # Resolved, each maps a name to a string; typed as the handle's inputs they are made from.
+    node_groups: pulumi.Output[dict[str, pulumi.Input[str]]]
+    buckets: pulumi.Output[dict[str, pulumi.Input[str]]]
 
     def __init__(
         self,
@@ -74,9 +75,10 @@ class Fleet(pulumi.ComponentResource):
         stack_file: str | Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        if (plan is None) == (stack_file is None):
+        if plan is None and stack_file is not None:
+            plan = load_plan(stack_file)
+        elif plan is None or stack_file is not None:
             raise ValueError("Fleet takes exactly one of plan or stack_file")
-        plan = plan if plan is not None else load_plan(stack_file)
         super().__init__("gpufleet:index:Fleet", name, None, opts)
         handle = CLOUD_BACKENDS[plan.cluster.provider](plan, self)
         render_kubernetes(kubernetes_plan(plan, load_catalog()), handle)

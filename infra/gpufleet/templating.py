@@ -33,6 +33,7 @@ from pydantic_core import SchemaError
 
 from gpufleet.bounded import Limits, WorkFailed, run_bounded
 from gpufleet.catalog import Catalog, load_catalog
+from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.documents import as_written, excerpt, findings_from_validation
 from gpufleet.errors import GpufleetError, UsageError
 from gpufleet.findings import Finding, Location, closest_name, declare
@@ -148,7 +149,7 @@ class _Parameter(ParameterModel):
 
 
 class _RangeParameter(_Parameter):
-    kinds: ClassVar[tuple[type, ...]]
+    kinds: ClassVar[tuple[type[int] | type[float], ...]]
     words: ClassVar[str]
     minimum: float
     maximum: float
@@ -164,7 +165,7 @@ class _RangeParameter(_Parameter):
 
 
 class IntegerParameter(_RangeParameter):
-    kinds: ClassVar[tuple[type, ...]] = (int,)
+    kinds: ClassVar[tuple[type[int] | type[float], ...]] = (int,)
     words: ClassVar[str] = "a whole number"
     type: Literal["integer"]
     default: int
@@ -174,10 +175,16 @@ class IntegerParameter(_RangeParameter):
 
 
 class NumberParameter(_RangeParameter):
-    kinds: ClassVar[tuple[type, ...]] = (int, float)
+    kinds: ClassVar[tuple[type[int] | type[float], ...]] = (int, float)
     words: ClassVar[str] = "a number"
     type: Literal["number"]
-    default: float
+    default: float | None = Field(description="None leaves the value out of the stack (a price only the user knows).")
+    required_when: dict[str, tuple[str, ...]] = Field(default={}, description="Parameter -> values that make this one necessary.")
+
+    def check(self, value: Any, catalog: Catalog) -> Any:
+        if value is None and self.default is None:
+            return None
+        return super().check(value, catalog)
 
 
 class StringParameter(_Parameter):
@@ -324,7 +331,8 @@ class _GpuParameter(_Parameter):
         for gpu, instance_name in self.instances.items():
             instance = catalog.instance_type(instance_name)
             carried = catalog.accelerator_of(instance) if instance else None
-            if catalog.accelerator(gpu) is None or catalog.accelerator(gpu).name != gpu:
+            named = catalog.accelerator(gpu)
+            if named is None or named.name != gpu:
                 problems.append(f"'{gpu}' is not a catalog GPU name")
             elif carried is None or carried.name != gpu:
                 problems.append(f"instance type '{instance_name}' does not carry {gpu}")
@@ -365,9 +373,7 @@ class GpuListParameter(_GpuParameter):
         unknown = [
             item
             for item in value
-            if not isinstance(item, str)
-            or catalog.accelerator(item) is None
-            or catalog.accelerator(item).name not in self.instances
+            if not isinstance(item, str) or getattr(catalog.accelerator(item), "name", None) not in self.instances
         ]
         if unknown:
             raise ValueError(f"{self.expected} ({_shown(unknown[0])} is not one of them)")
@@ -718,11 +724,11 @@ def _shown(value: Any) -> str:
 
 
 def default_templates_dir() -> Path:
-    """``templates/`` of the project in the working directory, else the one this code ships beside."""
+    """``templates/`` of the project in the working directory, else the ones shipped in the package."""
     here = Path("templates")
     if (here / "README.md").is_file() or any(here.glob(f"*/{SCHEMA_FILE}")):
         return here
-    return Path(__file__).resolve().parents[2] / "templates"
+    return Path(__file__).resolve().parent / "templates"
 
 
 def template_names(directory: Path) -> list[str]:
@@ -794,7 +800,7 @@ def zone_names(region: str, count: int) -> list[str]:
 
 
 def lustre_capacity_tib(
-    catalog: Catalog, deployment: str, per_unit_throughput: int, at_least_tib: float, throughput_mbs: float
+    catalog: Catalog, deployment: LustreDeployment, per_unit_throughput: int, at_least_tib: float, throughput_mbs: float
 ) -> float:
     """The smallest FSx for Lustre size FSx accepts that holds the data and delivers the throughput.
 

@@ -24,6 +24,10 @@ Name = Annotated[
     ),
 ]
 
+# Tags of unions told apart by which keys are written (a reserved price, hourly or up front):
+# pydantic puts the tag in an error's path, the reader drops it again.
+UNION_TAGS = frozenset({"hourly", "upfront"})
+
 Int = Annotated[int, Field(strict=True)]
 Bool = Annotated[bool, Field(strict=True)]  # not "yes", 1 or "on"
 Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -57,3 +61,11 @@ MAX_ADMINS = 100
 MAX_ENTRIES = 64
 # The largest models published have about 2 trillion parameters.
 MAX_PARAMETERS_B = 100_000
+# Prices and budgets in US dollars: a trillion is far above any fleet's, and keeps sums of them
+# exact and small. Reserved capacity is bought for at most 182 days as a capacity block
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-capacity-blocks.html); gpufleet takes
+# up to five years of hours, the longest term EC2 sells reserved capacity for.
+MAX_USD = 1_000_000_000_000
+MAX_RESERVATION_HOURS = 5 * 8760
+# S3 holds any amount; a stated size is bounded at a zettabyte (10^12 GB).
+MAX_STORAGE_GB = 1_000_000_000_000

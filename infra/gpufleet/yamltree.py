@@ -89,7 +89,7 @@ class SeqNode(list):
         super().__init__()
         self.at = at
         self.item_at: list[tuple[int, int]] = []
-        self.written: dict[int, str] = {}
+        self.written: dict[Any, str] = {}  # by index
 
 
 def _mark(mark: Any) -> tuple[int, int]:
@@ -108,7 +108,8 @@ class _Frame:
     __slots__ = ("is_map", "key", "key_at", "merged", "nests", "node", "placed_at", "start_values")
 
     def __init__(self, node: MapNode | SeqNode, start_values: int, placed_at: tuple[int, int]) -> None:
-        self.node = node
+        # ``is_map`` says which it is: typed as the union, every use on this hot path would need a test.
+        self.node: Any = node
         self.is_map = type(node) is MapNode
         self.start_values = start_values
         self.key: Any = _NO_KEY
@@ -345,8 +346,9 @@ def _scalar_value(event: Any) -> Any:
             return text
         if kind in ("int", "float", "bool", "null"):
             value = _resolve_plain(text, event)
-            expected = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}[kind]
-            if isinstance(value, expected) and not (kind != "bool" and isinstance(value, bool)):
+            expected: dict[str, type | tuple[type, ...]] = {"int": int, "float": (float, int), "bool": bool, "null": type(None)}
+            matches = isinstance(value, expected[kind]) and not (kind != "bool" and isinstance(value, bool))
+            if matches:
                 return float(value) if kind == "float" else value
             raise _Problem(UNSUPPORTED, f"'{_excerpt(text)}' is not a valid !!{kind}", _mark(event.start_mark))
     raise _Problem(
@@ -599,9 +601,11 @@ class Locator:
         """The container at ``path``, or None when the path leaves what the file holds."""
         node = self._root
         for part in path:
-            if (isinstance(node, MapNode) and _has(node, part)) or (
-                isinstance(node, SeqNode) and isinstance(part, int) and 0 <= part < len(node)
-            ):
+            if isinstance(node, MapNode):
+                if not _has(node, part):
+                    return None
+                node = node[part]
+            elif isinstance(node, SeqNode) and isinstance(part, int) and 0 <= part < len(node):
                 node = node[part]
             else:
                 return None

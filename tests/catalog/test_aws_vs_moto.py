@@ -215,5 +215,9 @@ def test_p6_b300_card_zero_takes_no_efa() -> None:
 
 @pytest.mark.parametrize("name", INSTANCE_NAMES)
 def test_ipv4_addresses_per_interface(name: str) -> None:
-    """What sizes a pool's subnet: the addresses each of a node's interfaces holds."""
+    """What sizes a pool's subnet: the addresses each of a node's interfaces holds (also cited to AWS's table)."""
     assert instance(name).ipv4_per_interface == moto(name)["NetworkInfo"]["Ipv4AddressesPerInterface"]
+    assert "ec2-ip-per-eni" in instance(name).sources
+    assert CATALOG.sources["ec2-ip-per-eni"].startswith(
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AvailableIpPerENI.html"
+    )

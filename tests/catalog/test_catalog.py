@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import metadata, resources
 from pathlib import Path
@@ -177,24 +176,3 @@ def test_data_files_ship_with_the_package() -> None:
     data = resources.files("gpufleet.catalog").joinpath("data")
     for name in ("gpus.yaml", "aws_instances.yaml", "storage.yaml"):
         assert data.joinpath(name).is_file()
-
-
-GPU_REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "aws_gpu_instances.json"
-
-
-def test_ipv4_per_interface_matches_the_reference_and_cites_the_ec2_table() -> None:
-    """Every accelerated type the reference holds (DescribeInstanceTypes data with provenance)
-    has the same addresses per interface in the catalog, which cites AWS's own table."""
-    reference = json.loads(GPU_REFERENCE.read_text(encoding="utf-8"))["instances"]
-    catalog = load_catalog()
-    compared = 0
-    for name, instance in catalog.instance_types.items():
-        assert "ec2-ip-per-eni" in instance.sources, name
-        if name in reference:
-            assert instance.ipv4_per_interface == reference[name]["network"]["ipv4_per_interface"], name
-            assert reference[name]["provenance"]["network"].startswith("moto"), name
-            compared += 1
-    assert compared == len([n for n in catalog.instance_types if catalog.instance_types[n].accelerator])
-    assert catalog.sources["ec2-ip-per-eni"].startswith(
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AvailableIpPerENI.html"
-    )

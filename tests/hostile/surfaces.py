@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "templates"
+TEMPLATES = REPO / "infra" / "gpufleet" / "templates"
 # The one-parameter template a hostile stack.yaml.j2 is tried in, and the body a hostile
 # template.yaml is tried with.
 SCHEMA = "description: a template under test\nparameters:\n  nodes: {type: integer, minimum: 1, maximum: 4, default: 1, description: n}\n"

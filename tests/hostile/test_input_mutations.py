@@ -22,7 +22,7 @@ from tests.hostile.mutate import mutations
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
-TEMPLATE = load_template("llm-training", REPO / "templates", CATALOG)
+TEMPLATE = load_template("llm-training", REPO / "infra" / "gpufleet" / "templates", CATALOG)
 STAGING = (REPO / "stacks" / "staging.yaml").read_text(encoding="utf-8")
 HEADER = STAGING[: STAGING.index("\ncluster:") + 1]
 PER_SURFACE = 300

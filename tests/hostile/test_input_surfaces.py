@@ -118,7 +118,7 @@ def test_the_shipped_templates_render_in_the_sandbox_child_and_land_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = invoke("new", "llm-training", "--stack", "t", "--templates", str(REPO / "templates"))
+    result = invoke("new", "llm-training", "--stack", "t", "--templates", str(REPO / "infra" / "gpufleet" / "templates"))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["Pulumi.t.yaml", "t.subnets.lock", "t.yaml"]
     assert templating.RENDER_LIMITS.cpu_seconds <= 5 and templating.RENDER_LIMITS.memory_mib <= 512
@@ -145,7 +145,17 @@ def test_new_interrupted_while_writing_leaves_all_old_files_and_no_temporary_one
     """The stack, its Pulumi config and its record land together or not at all."""
     environment = {**os.environ, "PYTHONPATH": str(REPO / "infra")}
     first = subprocess.run(
-        [sys.executable, "-m", "gpufleet.cli", "new", "llm-training", "--stack", "t", "--templates", str(REPO / "templates")],
+        [
+            sys.executable,
+            "-m",
+            "gpufleet.cli",
+            "new",
+            "llm-training",
+            "--stack",
+            "t",
+            "--templates",
+            str(REPO / "infra" / "gpufleet" / "templates"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -156,7 +166,7 @@ def test_new_interrupted_while_writing_leaves_all_old_files_and_no_temporary_one
     files = ["Pulumi.t.yaml", "stacks/t.subnets.lock", "stacks/t.yaml"]
     before = {file: (tmp_path / file).read_bytes() for file in files}
     completed = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_NEW, str(REPO / "templates"), name],
+        [sys.executable, "-c", INTERRUPTED_NEW, str(REPO / "infra" / "gpufleet" / "templates"), name],
         cwd=tmp_path,
         capture_output=True,
         text=True,

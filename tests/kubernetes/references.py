@@ -1,4 +1,4 @@
-"""Judges for rendered Kubernetes objects, built from the upstream files in ../shared/reference/k8s.
+"""Judges for rendered Kubernetes objects, built from the upstream files of the reference folder (``k8s/``).
 
 * core objects: ``kubernetes-validate``'s strict OpenAPI schemas of the stack's version;
 * custom resources: the served version's ``openAPIV3Schema`` of their CRD, made strict the way
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
 import yaml
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "k8s"
+from tests.reference import reference_path
 
 CRDS = {
     ("kueue.x-k8s.io", "ResourceFlavor"): "kueue__config__components__crd__bases__kueue.x-k8s.io_resourceflavors.yaml",
@@ -59,7 +58,7 @@ def core_errors(manifest: dict[str, Any], kubernetes_version: str) -> list[str]:
 
 @cache
 def _crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
-    crd = yaml.safe_load((REFERENCE / CRDS[(group, kind)]).read_text(encoding="utf-8"))
+    crd = yaml.safe_load(reference_path("k8s/" + CRDS[(group, kind)]).read_text(encoding="utf-8"))
     served = next(v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served"))
     return _strict(copy.deepcopy(served["schema"]["openAPIV3Schema"]))
 
@@ -96,11 +95,11 @@ def is_custom(manifest: dict[str, Any]) -> bool:
 
 @cache
 def chart_defaults(chart: str) -> dict[str, Any]:
-    return yaml.safe_load((REFERENCE / CHART_VALUES[chart]).read_text(encoding="utf-8"))
+    return yaml.safe_load(reference_path("k8s/" + CHART_VALUES[chart]).read_text(encoding="utf-8"))
 
 
 def chart_version(chart: str) -> str:
-    return str(yaml.safe_load((REFERENCE / CHART_FILES[chart]).read_text(encoding="utf-8"))["version"])
+    return str(yaml.safe_load(reference_path("k8s/" + CHART_FILES[chart]).read_text(encoding="utf-8"))["version"])
 
 
 def unknown_value_keys(chart: str, values: dict[str, Any]) -> list[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from gpufleet.commands.mig import mig_app
+from tests.reference import reference_path
 
-CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nvidia-mig-configs"
 runner = CliRunner()
 
 
@@ -83,10 +83,15 @@ def test_check_unknown_profile_is_infeasible_not_a_crash():
 
 
 def test_check_config_on_nvidia_files():
-    current = run("check-config", str(CONFIGS / "mig-parted__deployments__systemd__config-default.yaml"), "--json")
+    current = run(
+        "check-config", str(reference_path("nvidia-mig-configs/mig-parted__deployments__systemd__config-default.yaml")), "--json"
+    )
     assert current.exit_code == 0
     assert json.loads(current.stdout)["summary"] == {"not-judged": 5, "ok": 132}
-    first = run("check-config", str(CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml"))
+    first = run(
+        "check-config",
+        str(reference_path("nvidia-mig-configs/gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml")),
+    )
     assert first.exit_code == 1
     assert "Profile limit: 7 x 1g.10gb but A100-40GB allows at most 4." in first.stdout
 
@@ -96,7 +101,13 @@ def test_check_config_rejects_missing_or_foreign_files(tmp_path: Path):
     other = tmp_path / "other.yaml"
     other.write_text("apiVersion: v1\nkind: Pod\n", encoding="utf-8")
     result = run("check-config", str(other))
-    assert result.exit_code == 2 and "Unsupported mig-parted config version" in result.stderr
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{other}:1:1: version: required field is missing",
+        f"{other}:1:1: mig-configs: required field is missing",
+        f"{other}:1:1: apiVersion: unknown field 'apiVersion' (did you mean 'version'?)",
+        f"{other}:2:1: kind: unknown field 'kind'",
+    ]
 
 
 def test_plan_packs_demand_and_reports_the_bound(tmp_path: Path):

@@ -1,9 +1,6 @@
-"""The MIG geometry catalog: faithful to the research, per-GPU names, GPU resolution."""
+"""The MIG geometry catalog: NVIDIA's published tables, per-GPU names, GPU resolution."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 
@@ -13,65 +10,66 @@ from gpufleet.mig import UnknownMigGpu, resolve_gpu
 
 CATALOG = load_catalog()
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+MIG_GPUS = [
+    "A100-40GB",
+    "A100-80GB",
+    "A30-24GB",
+    "B200-180GB",
+    "B300-288GB",
+    "GB200-186GB",
+    "GB300-288GB",
+    "GH200-144GB",
+    "GH200-96GB",
+    "H100-80GB",
+    "H100-NVL-94GB",
+    "H200-141GB",
+    "RTX-PRO-6000-96GB",
+]
 
-RESEARCH_MODEL_TO_GPU = {
-    "A100-SXM4-40GB": "A100-40GB",
-    "A100-SXM4-80GB / A100 80GB PCIe": "A100-80GB",
-    "A30-24GB": "A30-24GB",
-    "H100 80GB (SXM5 and PCIe)": "H100-80GB",
-    "H100 NVL 94GB": "H100-NVL-94GB",
-    "H100 96GB / GH200 96GB / H20 96GB": "GH200-96GB",
-    "H200 141GB (SXM) and H200 NVL": "H200-141GB",
-    "GH200 144GB HBM3e": "GH200-144GB",
-    "B200 180GB": "B200-180GB",
-    "GB200 (186GB)": "GB200-186GB",
-    "B300 (Blackwell Ultra, ~269GB usable)": "B300-288GB",
-    "GB300": "GB300-288GB",
-    "RTX PRO 6000 Blackwell (Server / Workstation / Max-Q Workstation, 96GB)": "RTX-PRO-6000-96GB",
+# NVIDIA MIG User Guide, "Supported GPUs" (https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-gpus.html),
+# column "Max Number of Instances", for the products the guide lists (read 2026-12): A100-SXM4/PCIE 40GB and
+# 80GB 7, A30 4, H100-SXM5/PCIE 80GB and 94GB 7, "H100 on GH200" 96GB 7, H200-SXM5 141GB 7, B200 7, GB200 7,
+# RTX PRO 6000 Blackwell (Server, Workstation, Max-Q) 4. B300, GB300 and GH200 144GB are not in that table.
+GUIDE_MAX_INSTANCES = {
+    "A100-40GB": 7,
+    "A100-80GB": 7,
+    "A30-24GB": 4,
+    "H100-80GB": 7,
+    "H100-NVL-94GB": 7,
+    "GH200-96GB": 7,
+    "H200-141GB": 7,
+    "B200-180GB": 7,
+    "GB200-186GB": 7,
+    "RTX-PRO-6000-96GB": 4,
 }
 
 
-def research_gpus() -> dict[str, dict]:
-    data = json.loads((REFERENCE / "mig_geometry.json").read_text(encoding="utf-8"))
-    return {RESEARCH_MODEL_TO_GPU[gpu["model"]]: gpu for gpu in data["gpus"] if gpu["model"] in RESEARCH_MODEL_TO_GPU}
-
-
-def test_every_mig_capable_gpu_of_the_issue_has_geometry_keyed_by_its_catalog_name():
-    assert sorted(CATALOG.mig) == sorted(RESEARCH_MODEL_TO_GPU.values())
+def test_every_mig_capable_gpu_has_geometry_keyed_by_its_catalog_name():
+    assert sorted(CATALOG.mig) == MIG_GPUS
     for gpu in CATALOG.mig:
         assert CATALOG.accelerators[gpu].pci_device_ids, gpu
 
 
-@pytest.mark.parametrize("gpu", sorted(RESEARCH_MODEL_TO_GPU.values()))
-def test_geometry_matches_the_research_profile_by_profile(gpu):
-    research = research_gpus()[gpu]
-    geometry = CATALOG.mig[gpu]
-    assert (geometry.compute_slices, geometry.memory_slices, geometry.placement_units, geometry.max_instances) == (
-        research["compute_slices"],
-        research["memory_slices"],
-        research["placement_slots"],
-        research["max_instances"],
-    )
-    expected = {
-        p["name"]: (
-            p["profile_id"],
-            p["compute_slices"],
-            p["memory_slices"],
-            p["max_count"],
-            tuple(p["placements"]["starts"]),
-            p["placements"]["size"],
-        )
-        for p in research["profiles"]
+@pytest.mark.parametrize(("gpu", "instances"), sorted(GUIDE_MAX_INSTANCES.items()))
+def test_max_instances_are_the_mig_user_guides(gpu, instances):
+    assert CATALOG.mig[gpu].max_instances == instances
+
+
+def test_a30_profiles_are_the_mig_user_guides_table():
+    """NVIDIA MIG User Guide, "Supported MIG Profiles", A30-24GB table
+    (https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html): fraction of memory,
+    fraction of SMs and "Number of Instances Available": 1g.6gb 1/4 1/4 4; 1g.6gb+me 1/4 1/4 1 ("A single 1g
+    profile can include media extensions"); 2g.12gb 2/4 2/4 2; 2g.12gb+me 2/4 2/4 1; 4g.24gb full 4/4 1. The
+    quarters are the card's four memory and four compute slices."""
+    a30 = CATALOG.mig["A30-24GB"]
+    assert (a30.compute_slices, a30.memory_slices) == (4, 4)
+    assert {p.name: (p.memory_slices, p.compute_slices, p.max_count) for p in a30.profiles.values()} == {
+        "1g.6gb": (1, 1, 4),
+        "1g.6gb+me": (1, 1, 1),
+        "2g.12gb": (2, 2, 2),
+        "2g.12gb+me": (2, 2, 1),
+        "4g.24gb": (4, 4, 1),
     }
-    actual = {
-        p.name: (p.profile_id, p.compute_slices, p.memory_slices, p.max_count, p.starts, p.size)
-        for p in geometry.profiles.values()
-    }
-    assert actual == expected
-    assert sorted(CATALOG.accelerators[gpu].pci_device_ids) == sorted(
-        pci for pci in research["pci_device_ids"] if CATALOG.accelerator(pci) is not None
-    )
 
 
 def test_confidence_is_marked_where_the_geometry_was_not_seen_on_hardware():

@@ -10,16 +10,14 @@ config asks 7 x 1g.10gb without a filter, which A100-40GB (whose 1g.10gb is the
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gpufleet.catalog import load_catalog
 from gpufleet.mig import judge_mig_parted_config
+from tests.reference import reference_names, reference_path
 
 CATALOG = load_catalog()
 
-CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nvidia-mig-configs"
 ALL = "*"
 H80 = "A100-80GB,H100-80GB"
 RTX = "RTX-PRO-6000-96GB"
@@ -211,9 +209,13 @@ def expected_rows(table: str, balanced_order: list[str] | None = None) -> list[t
     return sorted(rows)
 
 
-def actual_rows(path: Path) -> list[tuple[str, int, str, str]]:
+def nvidia_config(name: str):
+    return reference_path(f"nvidia-mig-configs/{name}")
+
+
+def actual_rows(name: str) -> list[tuple[str, int, str, str]]:
     rows = []
-    for verdict in judge_mig_parted_config(CATALOG, path):
+    for verdict in judge_mig_parted_config(CATALOG, nvidia_config(name)):
         target = verdict.gpu or (f"pci:{verdict.pci_ids[0]}" if verdict.pci_ids else "-")
         rows.append((verdict.config, verdict.entry, target, verdict.status))
     return sorted(rows)
@@ -221,11 +223,11 @@ def actual_rows(path: Path) -> list[tuple[str, int, str, str]]:
 
 def test_current_mig_parted_default_config_entry_by_entry():
     name = "mig-parted__deployments__systemd__config-default.yaml"
-    assert actual_rows(CONFIGS / name) == expected_rows(CURRENT, BALANCED_ORDER[name])
+    assert actual_rows(name) == expected_rows(CURRENT, BALANCED_ORDER[name])
 
 
 def test_current_gpu_operator_configmap_holds_the_same_verdicts_in_another_order():
-    operator = actual_rows(CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap.yaml")
+    operator = actual_rows("gpu-operator__assets__state-mig-manager__0400_configmap.yaml")
     expected = expected_rows(CURRENT, BALANCED_ORDER["mig-parted__deployments__systemd__config-default.yaml"])
     assert sorted((c, g, s) for c, _, g, s in operator) == sorted((c, g, s) for c, _, g, s in expected)
 
@@ -239,12 +241,12 @@ def test_current_gpu_operator_configmap_holds_the_same_verdicts_in_another_order
     ],
 )
 def test_older_and_example_configs_entry_by_entry(name, table):
-    assert actual_rows(CONFIGS / name) == expected_rows(table)
+    assert actual_rows(name) == expected_rows(table)
 
 
 def test_the_one_failing_entry_says_which_limit():
     verdicts = judge_mig_parted_config(
-        CATALOG, CONFIGS / "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml"
+        CATALOG, nvidia_config("gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml")
     )
     (failed,) = [verdict for verdict in verdicts if verdict.fails]
     assert failed.reasons == (
@@ -254,7 +256,7 @@ def test_the_one_failing_entry_says_which_limit():
 
 
 def test_stale_names_point_at_the_profile_they_became():
-    verdicts = judge_mig_parted_config(CATALOG, CONFIGS / "mig-parted__deployments__systemd__config-default.yaml")
+    verdicts = judge_mig_parted_config(CATALOG, nvidia_config("mig-parted__deployments__systemd__config-default.yaml"))
     (stale,) = [v for v in verdicts if v.config == "all-7g.189gb"]
     assert stale.reasons == (
         "No catalog GPU has all of 7g.189gb under current profile names. 7g.189gb is an earlier name of GB200-186GB 7g.186gb.",
@@ -262,7 +264,7 @@ def test_stale_names_point_at_the_profile_they_became():
 
 
 def test_every_reference_file_is_covered():
-    assert sorted(path.name for path in CONFIGS.glob("*.yaml")) == sorted(
+    assert reference_names("nvidia-mig-configs") == sorted(
         [
             "gpu-operator__assets__state-mig-manager__0400_configmap.yaml",
             "gpu-operator__assets__state-mig-manager__0400_configmap@2e41c6e2d.yaml",

@@ -14,7 +14,8 @@ from gpufleet.model.kubernetes import GPU_RESOURCE, kubernetes_plan, pool_capaci
 from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL, validation_plan
 from gpufleet.stack import load_stack
 from tests.kubernetes.conftest import FULL
-from tests.kubernetes.references import REFERENCE, core_errors
+from tests.kubernetes.references import core_errors
+from tests.reference import reference_path
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
@@ -69,7 +70,9 @@ def test_jobs_land_where_training_does_and_in_its_queue(planned) -> None:
     plan, kubernetes, checks = planned
     pools = {pool.name: pool for pool in plan.pools}
     local = {(q.namespace, q.name): q.cluster_queue for q in kubernetes.queues.local_queues} if kubernetes.queues else {}
-    reaching = {p: set(kubernetes.queues.queues_reaching(p)) for p in pools} if kubernetes.queues else {}
+    # The ClusterQueues holding quota of each pool's flavor (nominal or borrowable).
+    cluster_queues = kubernetes.queues.cluster_queues if kubernetes.queues else ()
+    reaching = {p: {q.name for q in cluster_queues if any(f.flavor == p for f in q.flavors)} for p in pools}
     for job in (*checks.dcgm, *checks.nccl):
         manifest, pool = job.manifest(), pools[job.pool]
         queue = manifest["metadata"]["labels"].get(QUEUE_LABEL)
@@ -137,7 +140,9 @@ def test_topology_preference_names_the_layer_nearest_the_instance(planned) -> No
 
 def test_manifests_are_valid_for_kubernetes_and_the_mpijob_crd(planned) -> None:
     plan, _, checks = planned
-    crd = yaml.safe_load((REFERENCE / "mpi-operator__manifests__base__kubeflow.org_mpijobs.yaml").read_text(encoding="utf-8"))
+    crd = yaml.safe_load(
+        reference_path("k8s/mpi-operator__manifests__base__kubeflow.org_mpijobs.yaml").read_text(encoding="utf-8")
+    )
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v2beta1"]
     schema = version["schema"]["openAPIV3Schema"]
     for job in checks.dcgm:

@@ -18,14 +18,18 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     run = run_pack(PACK, identity(PROD), prod_resources[:1])
     assert run.pack == "gpufleet"
     names = [policy.name for policy in run.policies]
-    assert len(names) == len(set(names)) == 24
+    assert len(names) == len(set(names)) == 26
     rule_ids = sorted(tag for policy in run.policies for tag in policy.tags if tag.startswith("GF-"))
-    assert rule_ids == sorted({f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 13)})
+    assert rule_ids == sorted(
+        {f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 13)} | {"GF-CST-001", "GF-CST-002"}
+    )
     assert all(
         policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies
     )
     advisory = sorted(policy.name for policy in run.policies if policy.enforcement == "advisory")
-    assert advisory == [], "every policy blocks by default; a stack lowers one with --policy-config"
+    # Every policy blocks by default (a stack lowers one with --policy-config) but the budget's
+    # warning band, whose point is to warn below the budget that monthly-budget enforces.
+    assert advisory == ["monthly-budget-headroom"]
     feed = run.policy("hot-storage-feeds-training")
     assert feed is not None and feed.kind == "stack" and feed.config_schema["read_mbs_per_gpu"]["default"] == 180
     assert "mlcommons.org" in feed.config_schema["read_mbs_per_gpu"]["description"]

@@ -34,7 +34,7 @@ def test_example_stacks_pass_with_no_violation_and_their_feed_ratios():
     result = runner.invoke(app, ["check", *map(str, stacks)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    summaries = [line for line in lines if line.endswith("of 24 policies")]
+    summaries = [line for line in lines if line.endswith("of 26 policies")]
     assert len(summaries) == len(stacks) >= 4 and all(": 0 mandatory, 0 advisory violation(s)" in line for line in summaries)
     assert "  feed: pool train-h200 <- scratch: 124,800 MB/s for 23,040 MB/s (128 GPUs of this pool), ratio 5.42" in lines
     assert lines[-1] == f"0 mandatory violation(s) in {len(stacks)} stack(s)"
@@ -44,7 +44,7 @@ def test_violations_are_grouped_by_pool_and_resource(tight):
     result = runner.invoke(app, ["check", str(tight)])
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{tight}: 4 mandatory, 0 advisory violation(s) of 24 policies"
+    assert lines[0] == f"{tight}: 4 mandatory, 0 advisory violation(s) of 26 policies"
     at = lines.index(f"  pool train-h200 ({tight}:{key_line(tight, 'node_pools', 'train-h200')}:3)")
     assert lines[at + 1] == "    gpufleet:aws:NodePool train-h200"
     assert lines[at + 2].startswith(
@@ -87,7 +87,7 @@ def test_json_is_sorted_and_stable(tight, tmp_path):
     document = json.loads(first.stdout)
     assert first.stdout == json.dumps(document, indent=2, sort_keys=True) + "\n"
     (stack,) = document["stacks"]
-    assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("tight", 0, 4, 24)
+    assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("tight", 0, 4, 26)
     feed = next(v for v in stack["violations"] if v["rule"] == "GF-PRC-008")
     assert (feed["field"], feed["line"], feed["enforcement"]) == (
         "node_pools.train-h200",

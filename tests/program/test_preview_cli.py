@@ -31,6 +31,8 @@ def test_preview_json_reports_each_pool_as_rendered(tmp_path):
     written = json.loads((tmp_path / "resources.json").read_text())
     assert len(written["resources"]) == report["resource_count"]
     assert report["counts_by_type"]["aws:eks/nodeGroup:NodeGroup"] == 4
+    # The cost block is validate's (tests/cli/test_cost_cli.py), under a key of its own.
+    assert report["cost"]["totals"]["ceiling"]["usd_per_30_days"] == "822585.60"
 
 
 def test_invalid_stack_exits_1_with_located_errors_and_writes_nothing(tmp_path):

@@ -4,6 +4,7 @@ header gives the very same bytes, for the stack and for its Pulumi config."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def test_environment_re_renders_byte_identical(env: str) -> None:
     stack_text = (REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8")
     template_name, given = header_values(stack_text)
     assert template_name == ENVIRONMENTS[env]
-    rendered = load_template(template_name, REPO / "templates").render(env, given, root=REPO)
+    rendered = load_template(template_name, REPO / "infra" / "gpufleet" / "templates").render(env, given, root=REPO)
     assert rendered.stack_text == stack_text
     assert rendered.pulumi_text == (REPO / f"Pulumi.{env}.yaml").read_text(encoding="utf-8")
 
@@ -42,7 +43,7 @@ def test_every_environment_has_a_pulumi_config_with_its_region() -> None:
 def test_staging_is_prod_scaled_down() -> None:
     """The same template keeps them alike: staging differs from prod in sizes, names and how
     the training capacity is bought, never in which pools, fabrics and tiers exist."""
-    template = load_template("llm-training", REPO / "templates")
+    template = load_template("llm-training", REPO / "infra" / "gpufleet" / "templates")
     plans = {}
     for env in ("staging", "prod"):
         _, given = header_values((REPO / "stacks" / f"{env}.yaml").read_text(encoding="utf-8"))
@@ -94,7 +95,9 @@ def test_readme_example_errors_point_where_the_stamped_prod_has_them(tmp_path: P
     (tmp_path / "stacks" / "prod.yaml").write_text(broken, encoding="utf-8")
     printed = CliRunner().invoke(app, ["validate", "stacks/prod.yaml"]).stderr.splitlines()
     readme = [
-        line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("stacks/prod.yaml:")
+        line
+        for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+        if re.match(r"stacks/prod\.yaml:\d+:\d+: ", line)  # a located error, not a check summary
     ]
     assert len(readme) == 2
     assert readme[0] == printed[0]
@@ -113,7 +116,9 @@ def test_environments_and_template_defaults_pass_gpufleet_check(tmp_path: Path, 
     for name, stack in sorted(DEFAULTS_STACK.items()):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        stamped = CliRunner().invoke(app, ["new", name, "--stack", stack, "--templates", str(REPO / "templates")])
+        stamped = CliRunner().invoke(
+            app, ["new", name, "--stack", stack, "--templates", str(REPO / "infra" / "gpufleet" / "templates")]
+        )
         assert stamped.exit_code == 0, stamped.output
         stacks.append(str(tmp_path / name / "stacks" / f"{stack}.yaml"))
     result = CliRunner().invoke(app, ["check", "--format", "json", *stacks])

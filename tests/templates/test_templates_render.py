@@ -15,8 +15,20 @@ from gpufleet.templating import Given, default_templates_dir, load_template, sta
 from tests.program.conftest import preview_file
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "templates"
+TEMPLATES = REPO / "infra" / "gpufleet" / "templates"
 NAMES = template_names(TEMPLATES)
+# What the catalog's price table cannot price in a template's defaults (rule, pool): its snapshot
+# of 2026-12-05 has no on-demand row for p5e.48xlarge (AWS sells it through capacity blocks) and
+# no spot figure for p5.4xlarge in us-west-2. Anything else found is a failure.
+PRICE_GAPS = {
+    "ai-lab": {("GF-COST-004", "lab-h100")},
+    "llm-training": {("GF-COST-002", "train-h200")},
+    "realtime-inference": set(),
+}
+
+
+def price_gaps(findings) -> set[tuple[str, str]]:
+    return {(finding.rule_id, str(finding.path[1])) for finding in findings}
 
 
 def given(**values: object) -> dict[str, Given]:
@@ -58,7 +70,7 @@ def test_defaults_render_resolve_and_preview(name: str, tmp_path: Path) -> None:
         tmp_path / "stacks" / "check.subnets.lock",
     ]
     assert written[0].read_text(encoding="utf-8") == rendered.stack_text
-    assert rendered.plan.findings == ()
+    assert price_gaps(rendered.plan.findings) == PRICE_GAPS[name]
     # The record it wrote is current: the stamped stack's first `pulumi up` takes it as it is.
     assert record_drift(load_stack(written[0]).record.record, rendered.plan.network.record) == []
     assert preview_node_groups(rendered, written) == sorted(f"{pool.name}-nodes" for pool in rendered.plan.pools)
@@ -77,7 +89,8 @@ def test_every_number_at_its_bound_still_resolves_and_previews(name: str, bound:
     rendered, written = stamp(template, "edge", at_bound(name, bound), tmp_path, force=False)
     plan = rendered.plan
     assert preview_node_groups(rendered, written) == sorted(f"{pool.name}-nodes" for pool in plan.pools)
-    assert plan.findings == ()  # not even a warning: `gpufleet validate --strict` passes
+    # Nothing but the table's known gaps: `gpufleet validate --strict` passes where the table prices the pools.
+    assert price_gaps(plan.findings) <= PRICE_GAPS[name]
     if name == "llm-training":
         (train,) = [pool for pool in plan.pools if pool.workload == "training"]
         nodes = template.parameters["nodes"]

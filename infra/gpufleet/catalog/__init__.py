@@ -17,6 +17,7 @@ from gpufleet.catalog.fabric import FabricFacts
 from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
+from gpufleet.catalog.prices import PriceTable
 from gpufleet.catalog.storage import StorageFacts
 from gpufleet.yamltree import parse_plain
 
@@ -27,7 +28,8 @@ def read_data_file(name: str) -> dict[str, Any]:
     """A data file through the same libyaml-based parser as every input, without positions (no
     one asks for them); parsed once per change of the file (``gpufleet.catalog.cache``)."""
     text = resources.files("gpufleet.catalog").joinpath("data", name).read_text(encoding="utf-8")
-    return cached_parse(name, text, lambda text: parse_plain(text, f"catalog/data/{name}"))
+    data: dict[str, Any] = cached_parse(name, text, lambda text: parse_plain(text, f"catalog/data/{name}"))
+    return data
 
 
 def _normalise(name: str) -> str:
@@ -90,6 +92,13 @@ class Catalog:
     @cached_property
     def eks(self) -> EksFacts:
         return _cited(EksFacts.model_validate(read_data_file("eks.yaml")))
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        """EC2 and storage prices from one dated snapshot (``data/prices.yaml``)."""
+        table = PriceTable.model_validate(read_data_file("prices.yaml"))
+        _require_sources("prices.yaml", (*table.compute_sources, *table.storage.sources), table.sources)
+        return table
 
     @cached_property
     def fabric(self) -> FabricFacts:

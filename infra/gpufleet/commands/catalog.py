@@ -8,7 +8,10 @@ NAME = "catalog"
 
 
 def command(as_json: JsonFlag = False) -> None:
-    """List the hardware catalog's instance types and their accelerators."""
+    """List the hardware catalog's instance types and their accelerators.
+
+    Example: gpufleet catalog --json
+    """
     from gpufleet.catalog import load_catalog
     from gpufleet.commands.tables import catalog_rows, catalog_table
 

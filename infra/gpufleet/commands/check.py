@@ -36,7 +36,10 @@ def command(
         ),
     ] = None,
 ) -> None:
-    """Validate, preview offline and run the policy pack; exit 1 on any mandatory violation."""
+    """Validate, preview offline and run the policy pack; exit 1 on any mandatory violation.
+
+    Example: gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif
+    """
     from importlib.metadata import version
 
     from gpufleet.policy.analyzer import PolicyConfigError

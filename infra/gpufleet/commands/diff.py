@@ -47,8 +47,8 @@ def _shown(value: Any) -> str:
 def _text(differences: list[Difference], left: str, right: str) -> list[str]:
     """Grouped pool by pool and tier by tier, each group headed by where both files write it."""
     lines = [f"--- {left}", f"+++ {right}"]
-    for (scope, name), group in groupby(differences, key=lambda d: (d.scope, d.name)):
-        group = list(group)
+    for (scope, name), grouped in groupby(differences, key=lambda d: (d.scope, d.name)):
+        group = list(grouped)
         where = ", ".join(str(at) for at in (group[0].left_location, group[0].right_location) if at)
         title = f"{scope} {name}".strip() + (f" ({where})" if where else "")
         for difference in group:
@@ -66,7 +66,10 @@ def _text(differences: list[Difference], left: str, right: str) -> list[str]:
 
 
 def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
-    """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ."""
+    """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ.
+
+    Example: gpufleet diff stacks/staging.yaml stacks/prod.yaml
+    """
     from gpufleet.model.diff import compare
 
     before, after = _plan(left), _plan(right)

@@ -16,10 +16,11 @@ from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.commands.console import TABLE_ROWS, JsonFlag, err, new_table, out, print_json, shown_rows
 from gpufleet.commands.handler import guarded
+from gpufleet.commands.help import Command, Group
 from gpufleet.mig.demand import load_demand
 from gpufleet.mig.feasibility import LayoutCheck, check_geometry_layout
 from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
-from gpufleet.mig.migparted import EntryVerdict, MigConfigError, judge_mig_parted_config
+from gpufleet.mig.migparted import EntryVerdict, judge_mig_parted_config
 from gpufleet.mig.planner import DemandError, GpuPacking, NodePacking, plan_demand, plan_node_pool
 from gpufleet.values import MAX_ACCELERATORS_PER_NODE
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 HELP = "MIG geometry, layout feasibility, mig-parted configs and automatic plans."
 mig_app = typer.Typer(
     name="mig",
-    help=HELP,
+    cls=Group,
+    help=f"{HELP}\n\nExample: gpufleet mig check H100-80GB 3g.40gb=1 1g.10gb=4",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -50,13 +52,16 @@ def _geometry(catalog: Catalog, gpu: str) -> MigGeometry:
         raise _fail(str(error)) from None
 
 
-@mig_app.command()
+@mig_app.command(cls=Command)
 @guarded
 def profiles(gpu: GpuArgument, as_json: JsonFlag = False) -> None:
-    """Table of a GPU's MIG profiles and their placements."""
+    """Table of a GPU's MIG profiles and their placements.
+
+    Example: gpufleet mig profiles H100-80GB
+    """
     catalog = load_catalog()
     geometry = _geometry(catalog, gpu)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "profile": profile.name,
             "profile_id": profile.profile_id,
@@ -154,7 +159,7 @@ def _check_json(check: LayoutCheck) -> dict[str, Any]:
     }
 
 
-@mig_app.command()
+@mig_app.command(cls=Command)
 @guarded
 def check(
     gpu: GpuArgument,
@@ -164,7 +169,10 @@ def check(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Prove a layout fits a GPU: placement and creation order, or exactly why not."""
+    """Prove a layout fits a GPU: placement and creation order, or exactly why not.
+
+    Example: gpufleet mig check H100-80GB 3g.40gb=1 1g.10gb=4
+    """
     catalog = load_catalog()
     geometry = _geometry(catalog, gpu)
     layout, pinned = _parse_specs(specs)
@@ -206,17 +214,17 @@ def _verdict_json(verdict: EntryVerdict) -> dict[str, Any]:
     }
 
 
-@mig_app.command("check-config")
+@mig_app.command("check-config", cls=Command)
 @guarded
 def check_config(
     file: Annotated[Path, typer.Argument(help="A mig-parted config, or a GPU Operator ConfigMap holding one.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Judge every entry of a mig-parted config on every catalog GPU it reaches."""
-    try:
-        verdicts = judge_mig_parted_config(load_catalog(), file)
-    except MigConfigError as error:
-        raise _fail(f"{file}: {error}") from None
+    """Judge every entry of a mig-parted config on every catalog GPU it reaches.
+
+    Example: gpufleet mig check-config out/prod/mig-parted-config.yaml
+    """
+    verdicts = judge_mig_parted_config(load_catalog(), file)
     failed = [verdict for verdict in verdicts if verdict.fails]
     if as_json:
         counts = Counter(verdict.status for verdict in verdicts)
@@ -281,7 +289,7 @@ def _choices_table(choices: dict[str, str]) -> Table:
     return table
 
 
-@mig_app.command()
+@mig_app.command(cls=Command)
 @guarded
 def plan(
     gpu: Annotated[str, typer.Option("--gpu", help="Catalog name or PCI id of the GPU to plan for.")],
@@ -296,7 +304,10 @@ def plan(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Choose a profile per replica and pack them onto the fewest GPUs."""
+    """Choose a profile per replica and pack them onto the fewest GPUs.
+
+    Example: gpufleet mig plan --gpu H100-80GB --demand services.yaml
+    """
     geometry = _geometry(load_catalog(), gpu)
     services = load_demand(demand)
     try:

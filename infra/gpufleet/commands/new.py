@@ -29,6 +29,8 @@ def command(
     """Render a template into a stack, check it like any stack, and write it only if it resolves.
 
     Values from --from, then --values, then --set: later ones win.
+
+    Example: gpufleet new llm-training --stack team --set nodes=8 --set gpu=B200
     """
     from gpufleet.outputs import interruptible
 

@@ -125,9 +125,12 @@ def command(
 
     It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it,
     together with the output folder: both land, or neither.
+
+    Example: gpufleet preview stacks/prod.yaml --out out/prod
     """
     from gpufleet import program
     from gpufleet.catalog import load_catalog
+    from gpufleet.commands.costs import cost_json, plan_cost
     from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.mig_config import mig_parted_config
@@ -174,6 +177,7 @@ def command(
                 "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
                 "network": plan.network.summary() if plan.network else None,
                 "subnet_record": record,
+                "cost": cost_json(plan_cost(plan, catalog), plan.cluster.monthly_budget_usd),
             }
         )
         return

@@ -10,7 +10,10 @@ NAME = "rules"
 
 
 def command(as_json: JsonFlag = False) -> None:
-    """List every rule and policy: stable id, severity or default level, what it checks, the fix."""
+    """List every rule and policy: stable id, severity or default level, what it checks, the fix.
+
+    Example: gpufleet rules --json
+    """
     import gpufleet.model.rules
     import gpufleet.stack.loader  # noqa: F401  (declares the schema rules)
     from gpufleet.policy.pack import policy_definitions  # declares the check's own rules too

@@ -8,7 +8,10 @@ NAME = "schema"
 
 
 def command() -> None:
-    """Print the stack file's JSON Schema (for editors' YAML language servers)."""
+    """Print the stack file's JSON Schema (for editors' YAML language servers).
+
+    Example: gpufleet schema > stack.schema.json
+    """
     from gpufleet.stack.schema import stack_json_schema
 
     print_json(stack_json_schema())

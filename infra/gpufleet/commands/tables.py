@@ -70,6 +70,7 @@ def pool_subnets_table(network: NetworkLayout) -> Table:
         table.add_column(column, justify="right" if column in ("usable", "needed", "headroom") else "left")
     for subnet in network.pool_subnets:
         sizing = subnet.sizing
+        assert sizing is not None, "a pool's own subnet is always sized"
         table.add_row(
             subnet.name,
             subnet.zone,

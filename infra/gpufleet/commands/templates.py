@@ -50,7 +50,10 @@ def _table(row: dict[str, Any]) -> Table:
 
 
 def command(as_json: JsonFlag = False, templates_dir: TemplatesDir = None) -> None:
-    """List the stack templates with their parameters and defaults."""
+    """List the stack templates with their parameters and defaults.
+
+    Example: gpufleet templates --json
+    """
     from gpufleet.templating import default_templates_dir, load_template, template_names
 
     directory = templates_dir or default_templates_dir()

@@ -18,11 +18,14 @@ def command(
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check stack files against the catalog and print each pool's resolved shape.
+    """Check stack files against the catalog and print each pool's resolved shape and cost.
 
     Errors fail the run; warnings are printed and fail it only with ``--strict``.
+
+    Example: gpufleet validate stacks/dev.yaml stacks/prod.yaml --strict
     """
     from gpufleet.catalog import load_catalog
+    from gpufleet.commands.costs import cost_findings, cost_json, cost_table, plan_cost, share_lines, today
     from gpufleet.commands.tables import plan_summary, pools_table
     from gpufleet.model import resolve
     from gpufleet.stack import StackFileError, load_stack
@@ -31,6 +34,7 @@ def command(
     results: list[dict[str, Any]] = []
     exit_code = 0
     catalog = load_catalog()
+    priced_on = today()
     for stack in stacks:
         try:
             plan = resolve(load_stack(stack), catalog)
@@ -55,13 +59,22 @@ def command(
             )
             exit_code = max(exit_code, exc.exit_code)
             continue
-        results.append(plan_summary(plan))
-        warnings = [finding for finding in plan.findings if finding.severity == "warning"]
+        cost = plan_cost(plan, catalog)
+        budget = plan.cluster.monthly_budget_usd
+        findings = [*plan.findings, *cost_findings(catalog, priced_on)]
+        summary = plan_summary(plan)
+        summary["problems"] = [finding.as_json() for finding in findings]
+        summary["cost"] = cost_json(cost, budget)
+        results.append(summary)
+        warnings = [finding for finding in findings if finding.severity == "warning"]
         if strict and warnings:
             exit_code = max(exit_code, 1)
         if not as_json:
-            print_findings(plan.findings)
+            print_findings(findings)
             out.print(pools_table(plan))
+            out.print(cost_table(cost, budget))
+            for line in share_lines(cost):
+                out.print(line, highlight=False)
     if as_json:
         print_json({"stacks": results})
     elif exit_code == 1:

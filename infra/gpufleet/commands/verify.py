@@ -46,7 +46,10 @@ def command(
     timeout: Timeout = 3600.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Apply DCGM and NCCL jobs per pool, wait, read their logs, and print pass/fail per pool against the catalog's floors."""
+    """Apply DCGM and NCCL jobs per pool, wait, read their logs, and print pass/fail per pool against the catalog's floors.
+
+    Example: gpufleet verify stacks/prod.yaml --kubeconfig prod.kubeconfig --timeout 1800
+    """
     from gpufleet.catalog import load_catalog
     from gpufleet.model import resolve
     from gpufleet.model.kubernetes import kubernetes_plan

@@ -5,6 +5,7 @@ catalog where every GPU matters); nothing here loads the catalog, talks to a clo
 Pulumi, or prints.
 """
 
+from gpufleet.mig.demand import ServiceDemand
 from gpufleet.mig.feasibility import (
     DeviceLayout,
     DevicePlanCheck,
@@ -18,18 +19,16 @@ from gpufleet.mig.geometry import UnknownMigGpu, pci_ids, resolve_gpu
 from gpufleet.mig.migparted import (
     EntryVerdict,
     GpuPlan,
-    MigConfigError,
     MigPlanError,
     judge_mig_parted_config,
     render_mig_parted_config,
 )
-from gpufleet.mig.parted_config import RESET_CONFIG, MigPartedConfig, MigPartedEntry
+from gpufleet.mig.parted_config import RESET_CONFIG, MigConfigInvalid, MigPartedConfig, MigPartedEntry, read_mig_parted_config
 from gpufleet.mig.planner import (
     DemandError,
     GpuLayout,
     GpuPacking,
     NodePacking,
-    ServiceDemand,
     ServiceInstance,
     plan_demand,
     plan_node_pool,
@@ -45,7 +44,7 @@ __all__ = [
     "GpuPacking",
     "GpuPlan",
     "LayoutCheck",
-    "MigConfigError",
+    "MigConfigInvalid",
     "MigPartedConfig",
     "MigPartedEntry",
     "MigPlanError",
@@ -61,6 +60,7 @@ __all__ = [
     "pci_ids",
     "plan_demand",
     "plan_node_pool",
+    "read_mig_parted_config",
     "render_mig_parted_config",
     "resolve_gpu",
 ]

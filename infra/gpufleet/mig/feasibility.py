@@ -118,12 +118,12 @@ def check_geometry_layout(
         else:
             pinned.append(PlacedInstance(profile=profile.name, start=start, size=profile.size, existing=True))
     explicit: Counter[str] = Counter()
-    for key, starts in (placements or {}).items():
+    for key, given in (placements or {}).items():
         profile = resolve_profile(geometry, key)
         if profile is None:
             reasons.append("Placement: " + unknown_profile_reason(geometry, key, catalog))
             continue
-        for start in starts:
+        for start in given:
             explicit[profile.name] += 1
             pinned.append(PlacedInstance(profile=profile.name, start=start, size=profile.size))
     for name, count in sorted(explicit.items()):

@@ -100,7 +100,7 @@ def plan_demand(geometry: MigGeometry, services: Sequence[ServiceDemand]) -> Gpu
             chosen[need] = choose_profile(geometry, service)
         choice[service.name] = chosen[need]
     types = sorted({profile.name for profile in choice.values()}, key=lambda name: _size_key(geometry.profiles[name]))
-    replicas = Counter()
+    replicas: Counter[str] = Counter()
     for service in services:
         replicas[choice[service.name].name] += service.replicas
     vectors = pack(geometry, tuple(types), tuple(replicas[name] for name in types)) if types else []
@@ -116,8 +116,8 @@ def plan_demand(geometry: MigGeometry, services: Sequence[ServiceDemand]) -> Gpu
             placements[vector] = tuple((placed.profile, placed.start) for placed in check.placement)
         instances = []
         for profile, start in placements[vector]:
-            service, replica = queues[profile].popleft()
-            instances.append(ServiceInstance(service=service, replica=replica, profile=profile, start=start))
+            service_name, replica = queues[profile].popleft()
+            instances.append(ServiceInstance(service=service_name, replica=replica, profile=profile, start=start))
         gpus.append(GpuLayout(index=index, layout=layout, instances=tuple(instances)))
     bounds = lower_bounds(geometry, [(choice[s.name], s.replicas) for s in services])
     return GpuPacking(

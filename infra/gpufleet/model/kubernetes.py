@@ -191,10 +191,6 @@ class QueuePlan:
     controller_pools: tuple[str, ...] = ()
     """Pools the Kueue release waits for: where its controller can run (``controller_pools``)."""
 
-    def queues_reaching(self, pool: str) -> tuple[str, ...]:
-        """ClusterQueues that hold quota of this pool's flavor (nominal or borrowable)."""
-        return tuple(queue.name for queue in self.cluster_queues if any(q.flavor == pool for q in queue.flavors))
-
 
 @dataclass(frozen=True)
 class AutoscaledGroup:
@@ -589,7 +585,7 @@ def _queues(plan: FleetPlan, catalog: Catalog) -> QueuePlan | None:
                 "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
             )
         )
-    local = []
+    local: list[LocalQueuePlan] = []
     for workload in ("training", "inference", "lab"):
         targets = [queue.name for queue in queues if queue.workload == workload]
         for namespace in getattr(plan.queues, workload):

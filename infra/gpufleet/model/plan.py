@@ -142,6 +142,8 @@ class ClusterPlan:
     location: Location
     aws: AwsCluster | None = None
     """The AWS pins and choices (AMI release, add-ons, service CIDR, endpoint, admins)."""
+    monthly_budget_usd: float | None = None
+    """What the stack may cost per 30 days (the budget policies' own figure for it)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class StorageTier:
     """Daily automatic backups kept; None where the deployment has none (SCRATCH_2)."""
     namespaces: tuple[str, ...] = ()
     """Kubernetes namespaces that get a claim bound to this file system."""
+    size_gb: int | None = None
+    """An s3 tier's stated size (GB as S3 bills it), which prices it; None when unknown."""
 
     @property
     def persistent(self) -> bool:

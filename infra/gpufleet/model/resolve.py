@@ -57,6 +57,7 @@ def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
             admins=cluster.admins,
             location=view.location("cluster"),
             aws=aws,
+            monthly_budget_usd=cluster.monthly_budget_usd,
         ),
         network=network,
         fabrics=fabrics,
@@ -98,6 +99,7 @@ def _storage_tier(view: StackView, name: str) -> StorageTier:
             protected=decisions.storage_protected(tier.kind, True, tier.allow_deletion),
             location=location,
             versioning=tier.versioning,
+            size_gb=tier.size_gb,
         )
     assert isinstance(tier, LocalNvmeTierSpec)
     return StorageTier(name=name, kind=tier.kind, protected=False, location=location, mount_path=tier.mount_path)

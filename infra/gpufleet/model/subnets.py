@@ -23,8 +23,6 @@ from gpufleet.model.plan import EfaLayout, NetworkLayout, Subnet, SubnetSizing
 from gpufleet.model.view import StackView
 from gpufleet.stack.record import SubnetRecord
 
-RECORD_COMMAND = "gpufleet preview {stack}"
-
 
 @dataclass(frozen=True)
 class NodeAddresses:

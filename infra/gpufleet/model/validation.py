@@ -242,7 +242,8 @@ class ValidationPlan:
     skipped: tuple[Reason, ...]
 
     def manifests(self) -> list[Json]:
-        return [job.manifest() for job in (*self.dcgm, *self.nccl)]
+        jobs: tuple[DcgmJob | NcclJob, ...] = (*self.dcgm, *self.nccl)
+        return [job.manifest() for job in jobs]
 
 
 def validation_plan(plan: FleetPlan, kubernetes: KubernetesPlan, catalog: Catalog) -> ValidationPlan:

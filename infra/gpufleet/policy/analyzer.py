@@ -273,8 +273,8 @@ class PolicyPackSession:
         try:
             stub.Handshake(request, timeout=CALL_SECONDS)
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
-                raise PolicyPackError(self._failure(f"failed Handshake: {error.details()}")) from None  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise PolicyPackError(self._failure(f"failed Handshake: {error.details()}")) from None
 
     def _configure_stack(self, stub: analyzer_pb2_grpc.AnalyzerStub) -> None:
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
@@ -288,14 +288,14 @@ class PolicyPackSession:
         try:
             stub.ConfigureStack(request, timeout=CALL_SECONDS)
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:  # type: ignore[attr-defined]
-                raise PolicyPackError(self._failure(f"failed ConfigureStack: {error.details()}")) from None  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise PolicyPackError(self._failure(f"failed ConfigureStack: {error.details()}")) from None
 
     def _call(self, method: Any, request: Any, name: str) -> Any:
         try:
             return method(request, timeout=CALL_SECONDS)
         except grpc.RpcError as error:
-            raise PolicyPackError(self._failure(f"failed {name}: {error.details()}")) from None  # type: ignore[attr-defined]
+            raise PolicyPackError(self._failure(f"failed {name}: {error.details()}")) from None
 
     def _analyze_one(self, stub: analyzer_pb2_grpc.AnalyzerStub, resource: AnalyzedResource) -> list[PackDiagnostic]:
         request = analyzer_pb2.AnalyzeRequest(
@@ -333,7 +333,7 @@ class PolicyPackSession:
         try:
             response = method(request, timeout=CALL_SECONDS)
         except grpc.RpcError as error:
-            details = error.details() or str(error.code())  # type: ignore[attr-defined]
+            details = error.details() or str(error.code())
             return [
                 PackDiagnostic(policy=_crashed_policy(details), enforcement="mandatory", message=details, urn=urn, crashed=True)
             ]

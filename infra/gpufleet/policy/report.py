@@ -29,8 +29,8 @@ def text_report(checks: Sequence[StackCheck]) -> str:
         )
         for finding in check.invalid:
             lines.append(f"  {finding}")
-        for owner, group in groupby(sorted(check.findings, key=_owner_order), key=lambda f: f.owner):
-            group = list(group)
+        for owner, grouped in groupby(sorted(check.findings, key=_owner_order), key=lambda f: f.owner):
+            group = list(grouped)
             lines.append(f"  {owner} ({group[0].finding.location})")
             for resource, items in groupby(group, key=lambda f: f.resource):
                 lines.append(f"    {_resource_words(resource)}")

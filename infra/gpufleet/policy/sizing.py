@@ -111,10 +111,10 @@ def _replica_memory_gib(pool: Pool) -> tuple[float, str]:
     assert pool.accelerator is not None
     if pool.mig is not None:
         sizes = [
-            parse_profile_name(profile).nominal_gb
+            parsed.nominal_gb
             for layout in pool.mig.device_layouts
             for profile, count in (layout.layout or {}).items()
-            if count > 0 and parse_profile_name(profile) is not None
+            if count > 0 and (parsed := parse_profile_name(profile)) is not None
         ]
         if sizes:
             return max(sizes) * BYTES_PER_GB / BYTES_PER_GIB, f"largest MIG slice of {pool.mig.name}"

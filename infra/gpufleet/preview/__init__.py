@@ -7,7 +7,6 @@ from .report import (
     render_resources_json,
     render_tree,
     summarize,
-    write_resources_json,
 )
 from .result import Diagnostic, PreviewResult, RecordedResource
 from .runner import run_preview
@@ -24,5 +23,4 @@ __all__ = [
     "render_tree",
     "run_preview",
     "summarize",
-    "write_resources_json",
 ]

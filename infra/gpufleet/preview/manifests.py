@@ -64,7 +64,7 @@ _ManifestDumper.add_implicit_resolver(
 _ManifestDumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0o[0-7_]+\Z"), list("-+0"))
 
 
-def _block_strings(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+def _block_strings(dumper: _ManifestDumper, text: str) -> yaml.ScalarNode:
     """Multi-line text (a ConfigMap's config file) stays readable as a literal block."""
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
 

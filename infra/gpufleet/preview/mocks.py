@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -37,11 +36,6 @@ def zone_id_prefix(region: str) -> str:
     area, *words, number = region.split("-")
     short = "".join("".join(w[0] for w in _COMPASS_WORDS.findall(word)) or word[0] for word in words)
     return f"{area}{short}{number}"
-
-
-def availability_zone_count(region: str) -> int:
-    """us-east-1 has six zones; four is a realistic size for the rest."""
-    return 6 if region == "us-east-1" else 4
 
 
 class _Minted:
@@ -138,10 +132,6 @@ def _security_group_rule_v2(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
         "arn": m.arn("ec2", f"security-group-rule/{rule_id}"),
         "securityGroupRuleId": rule_id,
     }
-
-
-def _security_group_rule(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
-    return f"sgrule-{int(m.hex(8), 16)}", {"securityGroupRuleId": m.aws_id("sgr")}
 
 
 def _eip(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
@@ -269,36 +259,9 @@ def _iam_role(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     }
 
 
-def _iam_policy(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
-    name = m.autoname("name", "namePrefix")
-    arn = m.arn("iam", f"policy{m.inputs.get('path', '/')}{name}", regional=False)
-    return arn, {"name": name, "arn": arn, "policyId": f"ANPA{m.base32(17)}"}
-
-
-def _iam_instance_profile(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
-    name = m.autoname("name", "namePrefix")
-    path = m.inputs.get("path", "/")
-    return name, {
-        "name": name,
-        "arn": m.arn("iam", f"instance-profile{path}{name}", regional=False),
-        "uniqueId": f"AIPA{m.base32(17)}",
-    }
-
-
-def _iam_oidc_provider(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
-    url = str(m.inputs.get("url", f"oidc.example.com/{m.hex(8)}")).removeprefix("https://")
-    arn = m.arn("iam", f"oidc-provider/{url}", regional=False)
-    return arn, {"arn": arn}
-
-
 def _kms_key(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
     key_id = m.uuid()
     return key_id, {"keyId": key_id, "arn": m.arn("kms", f"key/{key_id}")}
-
-
-def _kms_alias(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
-    name = m.autoname("name", "namePrefix")
-    return name, {"name": name, "arn": m.arn("kms", name)}
 
 
 def _generic_aws(_: FleetMocks, m: _Minted) -> tuple[str, Outputs]:
@@ -315,7 +278,6 @@ _AWS_RESOURCES: dict[str, _ResourceBuilder] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _security_group_rule_v2,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _security_group_rule_v2,
-    "aws:ec2/securityGroupRule:SecurityGroupRule": _security_group_rule,
     "aws:ec2/internetGateway:InternetGateway": _ec2("internet-gateway", "igw"),
     "aws:ec2/natGateway:NatGateway": _nat_gateway,
     "aws:ec2/eip:Eip": _eip,
@@ -326,16 +288,11 @@ _AWS_RESOURCES: dict[str, _ResourceBuilder] = {
     "aws:ec2/placementGroup:PlacementGroup": _placement_group,
     "aws:fsx/lustreFileSystem:LustreFileSystem": _lustre_file_system,
     "aws:s3/bucket:Bucket": _bucket,
-    "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
     "aws:eks/addon:Addon": _eks_addon,
     "aws:iam/role:Role": _iam_role,
-    "aws:iam/policy:Policy": _iam_policy,
-    "aws:iam/instanceProfile:InstanceProfile": _iam_instance_profile,
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _iam_oidc_provider,
     "aws:kms/key:Key": _kms_key,
-    "aws:kms/alias:Alias": _kms_alias,
 }
 
 
@@ -378,13 +335,8 @@ class FleetMocks(Mocks):
         self._outputs_by_id: dict[str, Outputs] = {}
         self._invokes: dict[str, Callable[[dict[str, Any]], Outputs]] = {
             "aws:ssm/getParameter:getParameter": self._get_parameter,
-            "aws:index/getAvailabilityZones:getAvailabilityZones": self._get_availability_zones,
             "aws:index/getCallerIdentity:getCallerIdentity": self._get_caller_identity,
             "aws:index/getPartition:getPartition": self._get_partition,
-            "aws:index/getRegion:getRegion": self._get_region,
-            "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
-            "aws:ec2/getAmi:getAmi": self._get_ami,
-            "aws:eks/getAddonVersion:getAddonVersion": _addon_version,
         }
 
     @property
@@ -400,11 +352,12 @@ class FleetMocks(Mocks):
         with self._lock:
             return self._outputs_by_id.get(resource_id, {}).get(key)
 
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, Outputs]:
         if not args.custom:
             return "", dict(args.inputs)
         minted = _Minted(args, self.region, self.account_id)
         token = args.typ
+        computed: Outputs
         if token.startswith("pulumi:providers:"):
             resource_id, computed = minted.uuid(), {}
         elif token == "kubernetes:helm.sh/v3:Release":
@@ -448,20 +401,6 @@ class FleetMocks(Mocks):
             "withDecryption": args.get("withDecryption", True),
         }
 
-    def _get_availability_zones(self, args: dict[str, Any]) -> Outputs:
-        letters = "abcdefgh"[: availability_zone_count(self.region)]
-        zones = [(f"{self.region}{letter}", self.zone_id(letter)) for letter in letters]
-        excluded_names = set(args.get("excludeNames") or ())
-        excluded_ids = set(args.get("excludeZoneIds") or ())
-        zones = [(n, z) for n, z in zones if n not in excluded_names and z not in excluded_ids]
-        return {
-            "id": self.region,
-            "names": [name for name, _ in zones],
-            "zoneIds": [zone_id for _, zone_id in zones],
-            "groupNames": [self.region] * len(zones),
-            "state": args.get("state", "available"),
-        }
-
     def _get_caller_identity(self, _: dict[str, Any]) -> Outputs:
         return {
             "id": self.account_id,
@@ -477,86 +416,3 @@ class FleetMocks(Mocks):
             "dnsSuffix": "amazonaws.com",
             "reverseDnsPrefix": "com.amazonaws",
         }
-
-    def _get_region(self, args: dict[str, Any]) -> Outputs:
-        region = args.get("region") or args.get("name") or self.region
-        return {
-            "id": region,
-            "name": region,
-            "region": region,
-            "endpoint": f"ec2.{region}.amazonaws.com",
-        }
-
-    def _get_ami(self, args: dict[str, Any]) -> Outputs:
-        digest = stable_digest("ami", json.dumps(args, sort_keys=True))
-        image_id = f"ami-{digest[:17]}"
-        return {
-            **args,
-            "id": image_id,
-            "imageId": image_id,
-            "arn": f"arn:{PARTITION}:ec2:{self.region}::image/{image_id}",
-            "name": f"mock-image-{digest[:8]}",
-            "architecture": "x86_64",
-            "ownerId": (args.get("owners") or [self.account_id])[0],
-            "rootDeviceName": "/dev/xvda",
-            "virtualizationType": "hvm",
-            "state": "available",
-        }
-
-
-def _addon_version(args: dict[str, Any]) -> Outputs:
-    """kube-proxy tracks the Kubernetes minor version; other add-ons get a plausible current build."""
-    addon = args["addonName"]
-    kubernetes_version = args.get("kubernetesVersion", DEFAULT_EKS_VERSION)
-    current = {"vpc-cni": "v1.20.4-eksbuild.2", "coredns": "v1.12.1-eksbuild.2", "eks-pod-identity-agent": "v1.3.8-eksbuild.2"}
-    version = f"v{kubernetes_version}.0-eksbuild.1" if addon == "kube-proxy" else current.get(addon, "v1.0.0-eksbuild.1")
-    return {**args, "id": addon, "version": version}
-
-
-def _policy_document(args: dict[str, Any]) -> Outputs:
-    """Render `getPolicyDocument` statements as IAM policy JSON, as the provider does."""
-    document: dict[str, Any] = {"Version": args.get("version", "2012-10-17")}
-    if args.get("policyId"):
-        document["Id"] = args["policyId"]
-    document["Statement"] = [_policy_statement(s) for s in args.get("statements") or ()]
-    return {
-        "id": stable_digest("policy", json.dumps(document, sort_keys=True))[:10],
-        "json": json.dumps(document, indent=2),
-        "minifiedJson": json.dumps(document, separators=(",", ":")),
-        **{key: value for key, value in args.items() if key != "json"},
-    }
-
-
-def _policy_statement(statement: dict[str, Any]) -> dict[str, Any]:
-    rendered: dict[str, Any] = {}
-    if statement.get("sid"):
-        rendered["Sid"] = statement["sid"]
-    rendered["Effect"] = statement.get("effect", "Allow")
-    for source, target in (
-        ("actions", "Action"),
-        ("notActions", "NotAction"),
-        ("resources", "Resource"),
-        ("notResources", "NotResource"),
-    ):
-        if statement.get(source):
-            rendered[target] = _one_or_many(sorted(statement[source]))
-    for source, target in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
-        if statement.get(source):
-            rendered[target] = _principals(statement[source])
-    if statement.get("conditions"):
-        conditions: dict[str, dict[str, Any]] = {}
-        for condition in statement["conditions"]:
-            conditions.setdefault(condition["test"], {})[condition["variable"]] = _one_or_many(condition["values"])
-        rendered["Condition"] = conditions
-    return rendered
-
-
-def _principals(principals: list[dict[str, Any]]) -> Any:
-    """`{"type": "*", "identifiers": ["*"]}` renders as the bare wildcard, as in IAM JSON."""
-    if any(p["type"] == "*" for p in principals):
-        return "*"
-    return {p["type"]: _one_or_many(sorted(p["identifiers"])) for p in principals}
-
-
-def _one_or_many(values: list[Any]) -> Any:
-    return values[0] if len(values) == 1 else values

@@ -45,10 +45,10 @@ class RecordingMonitor(MockMonitor):
             )
         if request.transforms:
             self._warn(urn, "resource transforms are not run offline; recorded inputs are untransformed")
-        if request.type == STACK_TYPE:
-            resource_id, outputs = "", {}
-        else:
-            resource_id, outputs = self.mocks.new_resource(
+        outputs: dict[str, Any] = {}
+        resource_id = ""
+        if request.type != STACK_TYPE:
+            minted, outputs = self.mocks.new_resource(
                 MockResourceArgs(
                     typ=request.type,
                     name=request.name,
@@ -58,7 +58,7 @@ class RecordingMonitor(MockMonitor):
                     custom=request.custom,
                 )
             )
-            resource_id = resource_id or ""
+            resource_id = minted or ""
         self._record(
             RecordedResource(
                 urn=urn,
@@ -137,7 +137,8 @@ class RecordingMonitor(MockMonitor):
             answer = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
             result, check_failures = answer if isinstance(answer, tuple) else (answer, None)
             failures = [provider_pb2.CheckFailure(property=prop, reason=reason) for prop, reason in check_failures or ()]
-        return resource_pb2.ResourceInvokeResponse(failures=failures, **{"return": plain_to_struct(result)})
+        answer_field: dict[str, Any] = {"return": plain_to_struct(result)}  # a Python keyword: passed by name
+        return resource_pb2.ResourceInvokeResponse(failures=failures, **answer_field)
 
     def RegisterStackTransform(self, request):
         self._warn(None, "stack transforms are not run offline; recorded inputs are untransformed")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -71,17 +69,6 @@ def _unescape_pointer(segment: str) -> str:
 def render_resources_json(result: PreviewResult) -> str:
     """Canonical text: sorted keys, two-space indent, trailing newline."""
     return json.dumps(resources_document(result), indent=2, sort_keys=True) + "\n"
-
-
-def write_resources_json(result: PreviewResult, path: str | os.PathLike) -> Path:
-    return write_text_atomically(path, render_resources_json(result))
-
-
-def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
-    """Readers see the old file or the new one, never half of it."""
-    from gpufleet.outputs import write_file
-
-    return write_file(path, text)
 
 
 @dataclass(frozen=True)

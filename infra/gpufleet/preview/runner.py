@@ -24,7 +24,8 @@ from .mocks import DEFAULT_REGION, FleetMocks
 from .monitor import RecordingEngine, RecordingMonitor
 from .result import Diagnostic, PreviewResult
 
-Program = Callable[[], None]
+# A Pulumi program: a function, synchronous or a coroutine function.
+Program = Callable[[], object]
 
 # Objects the young generation may gain before CPython collects it (its default is 700). A
 # preview allocates a few hundred thousand long-lived SDK objects (Outputs, Futures, Tasks);

@@ -61,7 +61,7 @@ class LoadedStack:
         return self.path.stem
 
 
-_STACK = {
+_STACK: dict[str, Any] = {
     "models": {MapNode: StackSpec},
     "invalid": StackInvalid,
     "root_rule": NOT_A_MAPPING,

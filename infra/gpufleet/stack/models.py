@@ -13,7 +13,17 @@ import re
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails
 
 from gpufleet.catalog.models import GroupStrategy
@@ -32,6 +42,9 @@ from gpufleet.values import (
     MAX_PARAMETERS_B,
     MAX_PODS,
     MAX_POOLS,
+    MAX_RESERVATION_HOURS,
+    MAX_STORAGE_GB,
+    MAX_USD,
     NAME_PATTERN,
     Bool,
     Float,
@@ -126,6 +139,13 @@ class ClusterSpec(StackModel):
         description="EKS-optimized AMI release (v20250620) every node runs; unset, the catalog's pin "
         "for the Kubernetes version. Changing it rolls every node: an upgrade is this edit.",
     )
+    monthly_budget_usd: Float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_USD,
+        description="What the stack may cost per 30 days, in US dollars: `gpufleet check` fails when its "
+        "floor or ceiling goes over (policy monthly-budget) and warns near it (monthly-budget-headroom).",
+    )
 
     @model_validator(mode="after")
     def _aws_needs_region(self) -> ClusterSpec:
@@ -184,6 +204,12 @@ class S3TierSpec(StackModel):
     kind: Literal["s3"]
     versioning: Bool = True
     allow_deletion: Bool = Field(default=False, description="Stateful tiers are protected from deletion unless set.")
+    size_gb: Int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_STORAGE_GB,
+        description="The data it holds, in GB as S3 bills it (GB-months): prices the tier. Unset, its size is unknown.",
+    )
 
 
 class FsxLustreTierSpec(StackModel):
@@ -316,6 +342,30 @@ class NodeCount(StackModel):
         return self.min if self.desired is None else self.desired
 
 
+class HourlyPrice(StackModel):
+    hourly_usd: Float = Field(
+        gt=0,
+        le=MAX_USD,
+        description="What one reserved instance costs per hour: a capacity block's effective instance hourly "
+        "rate, a reservation's on-demand (or discounted) rate.",
+    )
+
+
+class UpfrontPrice(StackModel):
+    upfront_usd: Float = Field(gt=0, le=MAX_USD, description="What the whole reservation cost, paid up front.")
+    hours: Int = Field(ge=1, le=MAX_RESERVATION_HOURS, description="The hours that figure buys: the reservation's length.")
+
+
+def _price_form(value: object) -> str:
+    """Which form a reserved price is written in (one of ``UNION_TAGS``)."""
+    return "upfront" if isinstance(value, dict) and "upfront_usd" in value else "hourly"
+
+
+CapacityPrice = Annotated[
+    Annotated[HourlyPrice, Tag("hourly")] | Annotated[UpfrontPrice, Tag("upfront")], Discriminator(_price_form)
+]
+
+
 class Capacity(StackModel):
     type: CapacityType = "on-demand"
     reservation_id: str | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
@@ -327,6 +377,11 @@ class Capacity(StackModel):
         pattern=r"^[A-Za-z0-9._-]{1,255}$",
         description="reservation only: the existing cluster placement group the reservation was "
         "created in; instances must launch into it.",
+    )
+    price: CapacityPrice | None = Field(
+        default=None,
+        description="capacity-block or reservation: what it costs, {hourly_usd} per instance or {upfront_usd, hours} "
+        "for the whole reservation; no public table has it. On-demand and spot are priced from the catalog.",
     )
 
     @model_validator(mode="after")
@@ -340,7 +395,14 @@ class Capacity(StackModel):
             raise ValueError(f"reservation_id and availability_zone only apply to capacity-block or reservation, not {self.type}")
         if self.placement_group is not None and self.type != "reservation":
             raise ValueError(f"placement_group only applies to a reservation, not {self.type}")
+        if self.price is not None and not reserved:
+            raise ValueError(f"price only applies to capacity-block or reservation; {self.type} is priced from the catalog")
         return self
+
+    @property
+    def reserved(self) -> bool:
+        """Paid for whether its instances run or not."""
+        return self.type in ("capacity-block", "reservation")
 
 
 class ServedModel(StackModel):

@@ -60,7 +60,8 @@ class Cluster(Protocol):
 def job_status(kind: str, status: Json) -> JobStatus:
     """A Job's or MPIJob's ``status`` as a phase: a finished condition first, then running pods."""
     conditions = {c.get("type"): c for c in status.get("conditions", []) if c.get("status") == "True"}
-    for kind_of_end, phase in (("Complete", "succeeded"), ("Succeeded", "succeeded"), ("Failed", "failed")):
+    ends: tuple[tuple[str, Phase], ...] = (("Complete", "succeeded"), ("Succeeded", "succeeded"), ("Failed", "failed"))
+    for kind_of_end, phase in ends:
         if kind_of_end in conditions:
             return JobStatus(phase, conditions[kind_of_end].get("message", "") or conditions[kind_of_end].get("reason", ""))
     if kind == "Job":

@@ -69,7 +69,7 @@ def plan_usable(view: StackView, name: str) -> bool:
             and not _claimed_twice(view, name)
             and not _infeasible_layouts(view, name)
         )
-    return view.memo[key]
+    return bool(view.memo[key])
 
 
 @rule(

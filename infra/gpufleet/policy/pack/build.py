@@ -48,7 +48,9 @@ def sdk_policy(definition: PolicyDefinition) -> ResourceValidationPolicy | Stack
         description=definition.description,
         validate=_guarded(definition.name, definition.validate),
         enforcement_level=EnforcementLevel(definition.enforcement),
-        config_schema=PolicyConfigSchema(properties=dict(definition.schema)) if definition.schema else None,
+        config_schema=PolicyConfigSchema(properties={key: dict(value) for key, value in definition.schema.items()})
+        if definition.schema
+        else None,
         tags=list(definition.tags),
         remediation_steps=definition.fix,
     )

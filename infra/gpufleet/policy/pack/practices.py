@@ -188,7 +188,7 @@ def _models_fit(args: Any, report: Any) -> None:
             )
 
 
-def _queues(args: Any, workload: str) -> list[tuple[Any, list[str]]]:
+def _queues(args: Any, workload: str) -> list[tuple[Any, Any, list[str]]]:
     """The Kueue ClusterQueues for one workload class (their ``gpufleet.io/workload`` label),
     each with the pools its flavors stand for (a flavor is named after its pool)."""
     found = []

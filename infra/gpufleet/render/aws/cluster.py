@@ -253,11 +253,13 @@ class GpuCluster(pulumi.ComponentResource):
         """Base64 user data: per pool, since each registers with its own labels and taints."""
         flags = kubelet_flags(pool)
         service_cidr = self._plan.service_cidr.value
-        return self._bootstrap.apply(
-            lambda args: base64.b64encode(
-                node_user_data(*args, service_cidr, flags, local_nvme_mount, hugepages).encode()
-            ).decode()
-        )
+
+        def encoded(bootstrap: list[str]) -> str:
+            cluster_name, endpoint, authority = bootstrap
+            text = node_user_data(cluster_name, endpoint, authority, service_cidr, flags, local_nvme_mount, hugepages)
+            return base64.b64encode(text.encode()).decode()
+
+        return self._bootstrap.apply(encoded)
 
 
 def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str) -> str:

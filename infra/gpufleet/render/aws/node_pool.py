@@ -33,6 +33,8 @@ class NodePool(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:NodePool", pool.name, None, opts)
+        instance = pool.instance
+        assert instance is not None, "a pool gpufleet launches has an instance type (the resolver refuses one without)"
         child = pulumi.ResourceOptions(parent=self)
         pool_tags = tags(cluster_name, **{"gpufleet:pool": pool.name, "gpufleet:workload": pool.workload})
         group_name: pulumi.Input[str] | None = pool.placement.existing_group
@@ -74,9 +76,9 @@ class NodePool(pulumi.ComponentResource):
             "aws:ec2/launchTemplate:LaunchTemplate",
             f"{pool.name}-template",
             {
-                "description": f"{cluster_name} pool {pool.name}: {pool.instance.name}",
+                "description": f"{cluster_name} pool {pool.name}: {instance.name}",
                 "imageId": image_id,
-                "instanceType": pool.instance.name,
+                "instanceType": instance.name,
                 "userData": encoded_user_data,
                 "updateDefaultVersion": True,
                 "metadataOptions": {
