@@ -44,7 +44,7 @@ from gpufleet.outputs import commit
 from gpufleet.stack.loader import load_stack_text
 from gpufleet.stack.models import ServiceDemand
 from gpufleet.stack.record import load_record, record_path, record_text
-from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_yaml
+from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_yaml, plain
 
 SCHEMA_FILE = "template.yaml"
 STACK_FILE = "stack.yaml.j2"
@@ -491,7 +491,7 @@ def read_value(text: str) -> Any:
     ``TemplateInputInvalid`` when it is not YAML (a syntax error, aliases that expand past the
     reader's bounds, a line past its length); the caller reports that against the parameter.
     """
-    return _plain(parse_yaml(text, "--set", TemplateInputInvalid))
+    return plain(parse_yaml(text, "--set", TemplateInputInvalid))
 
 
 def _given_from(root: Any, shown: str, what: str) -> dict[str, Given]:
@@ -502,7 +502,7 @@ def _given_from(root: Any, shown: str, what: str) -> dict[str, Given]:
         raise TemplateInputInvalid([NOT_PARAMETERS.finding((), f"{what} must be a mapping of parameter: value").located(at)])
     locator = Locator(shown, root)
     return {
-        str(key): Given(_plain(value), shown, locator.location((key,)), key_location=locator.location((key,), at_key=True))
+        str(key): Given(plain(value), shown, locator.location((key,)), key_location=locator.location((key,), at_key=True))
         for key, value in root.items()
     }
 
@@ -510,16 +510,6 @@ def _given_from(root: Any, shown: str, what: str) -> dict[str, Given]:
 def _first_position(root: Any) -> tuple[int, int]:
     line, column = root.at if isinstance(root, MapNode | SeqNode) else (0, 0)
     return line + 1, column + 1
-
-
-def _plain(value: Any) -> Any:
-    """The reader's located mappings and lists as plain dicts and lists. The reader bounds
-    depth and the expanded size (aliases included), so this walk is bounded too."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 # -- templates --------------------------------------------------------------------------------

@@ -584,6 +584,16 @@ def _located_syntax(shown: str, mark: Any, start: Any, context: str | None, prob
     return YAML_SYNTAX.finding((), f"YAML syntax error: {message}").located(Location(shown, line, column))
 
 
+def plain(value: Any) -> Any:
+    """A parsed tree's located mappings and lists as plain dicts and lists (keys as text). The
+    parser bounded depth and expanded size, aliases included, so this walk is bounded too."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 class Locator:
     """Maps a field path to the 1-based line and column it was written at."""
 

@@ -237,3 +237,29 @@ def test_preview_commits_its_outputs_and_the_record_together(tmp_path: Path, mon
     }
     assert not (tmp_path / "prod.subnets.lock").exists()
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "says"),
+    [
+        ("- kubernetes:context\n", 1, "Pulumi.onprem.yaml:1:1: a Pulumi stack config must be a YAML mapping"),
+        ("config: [kubernetes:context]\n", 1, "Pulumi.onprem.yaml:1:1: config: must be a mapping (key: value pairs), got a list"),
+        ("config:\n  kubernetes:context: caf\xe9\n".encode("latin-1"), 2, "cannot read Pulumi stack config: not UTF-8 text"),
+        (None, 2, "cannot read Pulumi stack config: it is a FIFO (named pipe), not a regular file"),
+    ],
+)
+def test_verify_reads_the_pulumi_stack_config_through_the_one_reader(
+    text: str | bytes | None, code: int, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``verify`` takes the Kubernetes context from ``Pulumi.<stack>.yaml``: the same reader as
+    ``check``'s, so a list, a non-UTF-8 file or a FIFO is a located error before any cluster call."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "stacks" / "onprem.yaml", tmp_path / "onprem.yaml")
+    settings = tmp_path / "Pulumi.onprem.yaml"
+    if text is None:
+        os.mkfifo(settings)
+    else:
+        settings.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    result = invoke("verify", "onprem.yaml")
+    assert result.exit_code == code, result.output
+    assert says in result.output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -12,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from gpufleet.catalog import load_catalog
-from gpufleet.documents import parse_document, read_document
+from gpufleet.documents import parse_document
 from gpufleet.findings import Finding, Location, declare
 from gpufleet.inputs import InputFileError, InputInvalid, read_input
 from gpufleet.model import FleetPlan, resolve
@@ -24,8 +23,9 @@ from gpufleet.policy.results import PolicyFinding, policy_findings
 from gpufleet.policy.sizing import PoolFeed, training_feeds
 from gpufleet.preview.result import RecordedResource
 from gpufleet.stack import LoadedStack, StackInvalid, load_stack
+from gpufleet.stack.config import read_stack_config
 from gpufleet.stack.loader import display_path
-from gpufleet.yamltree import Locator, MapNode
+from gpufleet.yamltree import Locator, MapNode, plain
 
 PROJECT = "gpufleet"
 PROGRAM_CONFIG = ("gpufleet:spec", "aws:region")  # the keys the program reads
@@ -66,12 +66,6 @@ NOT_A_POLICY_CONFIG = declare(
     "error",
     "The policy config is not a JSON object of policy name: enforcement level or settings.",
     'Write it as `pulumi preview --policy-pack-config` reads it, e.g. {"all": "advisory"}.',
-)
-NOT_A_STACK_CONFIG = declare(
-    "GF-CFG-002",
-    "error",
-    "The Pulumi stack config beside a stack (Pulumi.<stack>.yaml) is not a mapping with a `config` mapping.",
-    "Write it as `pulumi config set` does: config: {aws:region: us-east-1}.",
 )
 
 
@@ -128,7 +122,7 @@ def read_policy_config(path: Path | None) -> PolicyConfig:
         root_rule=NOT_A_POLICY_CONFIG,
         root_message="a policy config must be a JSON object of policy names",
     )
-    return PolicyConfig(_plain(document.value), document.locator)
+    return PolicyConfig(plain(document.value), document.locator)
 
 
 def _require_json(text: str, shown: str) -> None:
@@ -150,43 +144,18 @@ def _require_json(text: str, shown: str) -> None:
         raise PolicyConfigInvalid([finding.located(Location(shown, 1, 1))]) from None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-class _StackConfigFile(BaseModel):
-    """``Pulumi.<stack>.yaml``: only ``config`` matters to the pack; Pulumi's other keys pass."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    config: dict[Annotated[str, Field(min_length=1, max_length=256)], Any] | None = None
-
-
 def stack_config(stack: str, spec: Path, region: str | None, project_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
     """The config the engine would hand the pack: ``Pulumi.<stack>.yaml`` plus what the
     preview sets; secure values are passed as secret keys, never decrypted. The file is read by
     the one reader (a FIFO is refused, never waited on; aliases cannot expand past its bounds)."""
     config: dict[str, str] = {}
     secret: list[str] = []
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if os.path.lexists(stack_file):
-        document = read_document(
-            stack_file,
-            "Pulumi stack config",
-            {MapNode: _StackConfigFile},
-            invalid=InputInvalid,
-            root_rule=NOT_A_STACK_CONFIG,
-            root_message="a Pulumi stack config must be a YAML mapping",
-        )
-        for key, value in (document.value.config or {}).items():
-            if isinstance(value, Mapping) and "secure" in value:
-                secret.append(key)
-                config[key] = "[secret]"
-            else:
-                config[key] = value if isinstance(value, str) else json.dumps(_plain(value))
+    for key, value in read_stack_config(stack, project_dir).items():
+        if isinstance(value, Mapping) and "secure" in value:
+            secret.append(key)
+            config[key] = "[secret]"
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
     config["gpufleet:spec"] = str(spec.resolve())
     if region:
         config["aws:region"] = region
