@@ -44,6 +44,7 @@ from gpufleet.outputs import commit
 from gpufleet.stack.loader import load_stack_text
 from gpufleet.stack.models import ServiceDemand
 from gpufleet.stack.record import load_record, record_path, record_text
+from gpufleet.yamldump import dump_flow, dump_record
 from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_yaml, plain
 
 SCHEMA_FILE = "template.yaml"
@@ -548,7 +549,7 @@ class Template:
             autoescape=False,
         )
         environment.filters["number"] = lambda value: f"{value:g}"
-        environment.filters["flow"] = flow_yaml
+        environment.filters["flow"] = dump_flow
         environment.globals["zone_names"] = zone_names
         return environment
 
@@ -816,7 +817,7 @@ def header(template: str, stack: str, values: Mapping[str, Any]) -> str:
         f"# gpufleet new {template} --stack {stack} --from stacks/{stack}.yaml --set KEY=VALUE --force",
         f"{HEADER_TEMPLATE}{template}",
         HEADER_PARAMETERS,
-        *(f"{HEADER_INDENT}{name}: {flow_yaml(value)}" for name, value in sorted(values.items())),
+        *(f"{HEADER_INDENT}{name}: {dump_flow(value)}" for name, value in sorted(values.items())),
     ]
     return "\n".join(lines) + "\n"
 
@@ -847,30 +848,9 @@ def header_values(text: str, shown: str = "the stack's header") -> tuple[str, di
     return template, _given_from(parse_yaml(block, shown, TemplateInputInvalid), shown, "the header's parameters")
 
 
-def flow_yaml(value: Any) -> str:
-    """A value on one line, as YAML reads it back unchanged."""
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}: {flow_yaml(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(flow_yaml(item) for item in value) + "]"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", value) and read_value(value) == value
-        return value if plain else json.dumps(value)
-    return json.dumps(value)
-
-
 def pulumi_stack_config(template: str, stack: str, plan: FleetPlan) -> str:
-    lines = [
-        f"# Made by `gpufleet new {template} --stack {stack}`; the region is stacks/{stack}.yaml's cluster.region.",
-        "config:",
-    ]
-    if plan.cluster.region:
-        lines.append(f"  aws:region: {plan.cluster.region}")
-    else:
-        lines[-1] += " {}"
-    return "\n".join(lines) + "\n"
+    made_by = f"# Made by `gpufleet new {template} --stack {stack}`; the region is stacks/{stack}.yaml's cluster.region.\n"
+    return made_by + dump_record({"config": {"aws:region": plan.cluster.region} if plan.cluster.region else {}})
 
 
 def write_all_or_nothing(files: Mapping[Path, str], force: bool) -> list[Path]:

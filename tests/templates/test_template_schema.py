@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gpufleet.catalog import load_catalog
-from gpufleet.templating import TemplateError, flow_yaml, load_template, lustre_capacity_tib, read_header
+from gpufleet.templating import TemplateError, load_template, lustre_capacity_tib, read_header
+from gpufleet.yamldump import dump_flow
 
 CATALOG = load_catalog()
 
@@ -112,7 +113,7 @@ def test_header_values_read_back_as_written() -> None:
         "h": "true",
         "i": 48.0,
     }
-    lines = [f"#   {name}: {flow_yaml(value)}" for name, value in values.items()]
+    lines = [f"#   {name}: {dump_flow(value)}" for name, value in values.items()]
     text = "# template: t\n# parameters:\n" + "\n".join(lines) + "\ncluster: {}\n"
     template, read = read_header(text)
     assert template == "t"

@@ -23,6 +23,7 @@ from gpufleet.findings import declare
 from gpufleet.inputs import InputInvalid
 from gpufleet.stack.models import Identifier, StackModel
 from gpufleet.values import MAX_ENTRIES, MAX_POOLS, Name
+from gpufleet.yamldump import dump_record
 from gpufleet.yamltree import Locator, MapNode
 
 RECORD_SUFFIX = ".subnets.lock"
@@ -105,10 +106,8 @@ def load_record(stack_file: str | Path) -> LoadedRecord | None:
 
 def record_text(record: SubnetRecord, stack_shown: str) -> str:
     """The same record always gives the same bytes: pools in name order, one line each."""
-    lines = [HEADER.format(stack=stack_shown), "control_plane_zones: [" + ", ".join(record.control_plane_zones) + "]\n"]
-    if record.pool_subnets:
-        lines.append("pool_subnets:\n")
-        lines += [f"  {name}: {block}\n" for name, block in sorted(record.pool_subnets.items())]
-    else:
-        lines.append("pool_subnets: {}\n")
-    return "".join(lines)
+    document = {
+        "control_plane_zones": list(record.control_plane_zones),
+        "pool_subnets": {name: str(block) for name, block in sorted(record.pool_subnets.items())},
+    }
+    return HEADER.format(stack=stack_shown) + dump_record(document)
