@@ -29,6 +29,13 @@ POOL_LABEL = f"{LABEL_PREFIX}pool"
 WORKLOAD_LABEL = f"{LABEL_PREFIX}workload"
 ACCELERATOR_LABEL = f"{LABEL_PREFIX}accelerator"
 
+# Type tokens the outputs and the policy pack look resources up by.
+NODE_POOL_TYPE = "gpufleet:aws:NodePool"
+LAUNCH_TEMPLATE_TYPE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP_TYPE = "aws:eks/nodeGroup:NodeGroup"
+RESOURCE_FLAVOR_TYPE = "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor"
+CLUSTER_QUEUE_TYPE = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
+
 # Pulumi URNs: urn:pulumi:<stack>::<project>::<parent type>$<type>::<name>
 URN_SEPARATOR = "::"
 TYPE_SEPARATOR = "$"

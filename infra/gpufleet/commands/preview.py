@@ -9,6 +9,7 @@ import typer
 
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
 from gpufleet.errors import UsageError
+from gpufleet.names import CLUSTER_QUEUE_TYPE, LAUNCH_TEMPLATE_TYPE, NODE_GROUP_TYPE, NODE_POOL_TYPE, RESOURCE_FLAVOR_TYPE
 
 if TYPE_CHECKING:
     from gpufleet.model import FleetPlan
@@ -17,11 +18,11 @@ if TYPE_CHECKING:
 
 NAME = "preview"
 PROJECT = "gpufleet"
-POOL_COMPONENT = "gpufleet:aws:NodePool"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-FLAVOR = "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor"
-CLUSTER_QUEUE = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
+POOL_COMPONENT = NODE_POOL_TYPE
+LAUNCH_TEMPLATE = LAUNCH_TEMPLATE_TYPE
+NODE_GROUP = NODE_GROUP_TYPE
+FLAVOR = RESOURCE_FLAVOR_TYPE
+CLUSTER_QUEUE = CLUSTER_QUEUE_TYPE
 
 
 def _pool_preview_rows(plan: FleetPlan, result: Any) -> list[dict[str, Any]]:

@@ -12,13 +12,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gpufleet import names
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.kubernetes import Chart
 from gpufleet.model.decisions import EFA_LABEL
 from gpufleet.model.mig_config import mig_parted_config
 from gpufleet.model.plan import FleetPlan, Pool, StorageTier, Taint
 
-POOL_LABEL = "gpufleet.io/pool"
+POOL_LABEL = names.POOL_LABEL
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_CONFIG_MAP = "gpufleet-mig-parted-config"
 DEVICE_PLUGIN_CONFIG_MAP = "gpufleet-device-plugin-config"

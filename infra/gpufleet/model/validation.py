@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gpufleet import names
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.fabric import BusBandwidthFloor
 from gpufleet.model.kubernetes import GPU_RESOURCE, KubernetesPlan, Reason, Toleration, pool_capacity, pool_selector
@@ -23,7 +24,7 @@ CHECK_LABEL = "gpufleet.io/check"
 JOB_LABEL = "gpufleet.io/job"
 # Whose log holds the result: every DCGM pod, the NCCL launcher (the workers only run sshd).
 ROLE_LABEL = "gpufleet.io/role"
-POOL_LABEL = "gpufleet.io/pool"
+POOL_LABEL = names.POOL_LABEL
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # Kueue's topology-aware scheduling reads this pod-template annotation: keep the pods under one
 # value of the label if it can, anywhere otherwise (the "required" form would leave them pending).

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gpufleet.names import WORKLOAD_LABEL, urn_name, urn_type
+from gpufleet.names import LAUNCH_TEMPLATE_TYPE, NODE_GROUP_TYPE, WORKLOAD_LABEL, urn_name, urn_type
 
 OWNER_WORDS = {"NodePool": "pool", "StorageTier": "storage tier", "Fabric": "fabric", "Cluster": "cluster", "Network": "network"}
 
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = LAUNCH_TEMPLATE_TYPE
+NODE_GROUP = NODE_GROUP_TYPE
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
