@@ -56,7 +56,8 @@ def run_bounded(work: Callable[[], str], limits: Limits, what: str) -> str:
         _child(work, limits, what, writing)
     os.close(writing)
     try:
-        data = _read_until(reading, time.monotonic() + limits.wall_seconds, limits.output_bytes * 2 + 4096)
+        # JSON escapes at most 6 bytes per character (a control character as \u0000).
+        data = _read_until(reading, time.monotonic() + limits.wall_seconds, limits.output_bytes * 6 + 4096)
     finally:
         os.close(reading)
         _reap(child)
@@ -94,7 +95,7 @@ def _child(work: Callable[[], str], limits: Limits, what: str, writing: int) -> 
             reply = {"error": f"{what} nests too deeply (Python's recursion limit); stopped", "exit": 1}
         except Exception as error:  # the work is untrusted: whatever it raises is its failure, not gpufleet's
             reply = {"error": f"{what} failed: {type(error).__name__}: {str(error)[:200]}", "exit": 1}
-        payload = json.dumps(reply).encode("utf-8")
+        payload = json.dumps(reply, ensure_ascii=False).encode("utf-8")
         view = memoryview(payload)
         while view:
             view = view[os.write(writing, view) :]

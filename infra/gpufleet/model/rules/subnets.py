@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
+
 from gpufleet.findings import Severity
 from gpufleet.inputs import display_path
 from gpufleet.model import subnets
@@ -55,6 +57,29 @@ def recorded_blocks_in_pool_space(view: StackView, allocation: subnets.Allocatio
             ),
             record.locator.location(("pool_subnets", name)),
         )
+
+
+@allocation_rule(
+    "GF-SUBNET-003",
+    "error",
+    "Two pool subnets in the subnet record overlap.",
+    "Restore the record from version control: gpufleet never records two blocks that share addresses.",
+)
+def recorded_blocks_apart(view: StackView, allocation: subnets.Allocation):
+    """Two subnets of one VPC never share addresses; a record that says they do was edited by hand."""
+    record = view.loaded.record
+    if record is None:
+        return
+    seen: list[tuple[str, IPv4Network]] = []
+    for name, block in record.record.pool_subnets.items():
+        clash = next(((other, taken) for other, taken in seen if taken.overlaps(block)), None)
+        if clash is not None:
+            yield (
+                ("pool_subnets", name),
+                f"{block} overlaps {clash[0]}'s {clash[1]}; two subnets of one VPC never share addresses",
+                record.locator.location(("pool_subnets", name)),
+            )
+        seen.append((name, block))
 
 
 @allocation_rule(
