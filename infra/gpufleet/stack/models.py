@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails
 
 from gpufleet.catalog.models import GroupStrategy
 from gpufleet.catalog.storage import LustreDeployment
+from gpufleet.documents import excerpt
 from gpufleet.mig.demand import ServiceDemand, Services
 from gpufleet.mig.feasibility import DeviceLayout, Layout
 from gpufleet.mig.parted_config import RESET_CONFIG
@@ -89,10 +90,10 @@ ADMIN_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+
 def _one_principal(arn: str) -> str:
     if "*" in arn or "?" in arn:
         raise ValueError(
-            f"'{arn}' has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them"
+            f"{excerpt(arn)} has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them"
         )
     if not ADMIN_ARN.match(arn):
-        raise ValueError(f"'{arn}' is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+        raise ValueError(f"{excerpt(arn)} is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
     return arn
 
 
