@@ -29,7 +29,7 @@ def test_ruff_format_is_applied() -> None:
 
 
 def test_mypy_passes() -> None:
-    """Strict for the stack models, the catalog and the MIG engine, mypy's default elsewhere
+    """Strict for the stack models, the catalog, the MIG engine and the plan, mypy's default elsewhere
     (``files`` in [tool.mypy]: the package and scripts/); the cache in .mypy_cache keeps reruns short."""
     result = subprocess.run([str(MYPY)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

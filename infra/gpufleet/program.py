@@ -15,7 +15,6 @@ import pulumi
 from gpufleet.catalog import load_catalog
 from gpufleet.inputs import InputInvalid, display_path
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.model.kubernetes import kubernetes_plan
 from gpufleet.model.subnets import record_drift
 from gpufleet.render.aws.backend import render_aws
 from gpufleet.render.contract import ClusterHandle
@@ -81,7 +80,7 @@ class Fleet(pulumi.ComponentResource):
             raise ValueError("Fleet takes exactly one of plan or stack_file")
         super().__init__("gpufleet:index:Fleet", name, None, opts)
         handle = CLOUD_BACKENDS[plan.cluster.provider](plan, self)
-        render_kubernetes(kubernetes_plan(plan, load_catalog()), handle)
+        render_kubernetes(plan.kubernetes, handle)
         self.plan = plan
         self.handle = handle
         self.cluster_name = pulumi.Output.from_input(handle.name)

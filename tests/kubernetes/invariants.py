@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from gpufleet.catalog import load_catalog
-from gpufleet.model.plan import FleetPlan
+from gpufleet.model.plan import ExistingNodes, FleetPlan
 from gpufleet.preview import PreviewResult
 
 KUEUE = "kubernetes:kueue.x-k8s.io/v1beta2"
@@ -24,9 +24,9 @@ def node_groups(plan: FleetPlan, result: PreviewResult) -> dict[str, dict[str, A
     """Pool -> what its nodes carry: labels, taints, max size, instance type, EFA interfaces."""
     groups = {}
     for pool in plan.pools:
-        if pool.existing is not None:
+        if isinstance(pool.source, ExistingNodes):
             groups[pool.name] = {
-                "labels": dict(pool.existing.node_selector),
+                "labels": dict(pool.source.node_selector),
                 "taints": [],
                 "max": pool.nodes.max,
                 "instance": None,
@@ -126,11 +126,9 @@ def violations(plan: FleetPlan, result: PreviewResult) -> list[str]:
     maps = {r.inputs["metadata"]["name"]: r.inputs["data"] for r in result.of_type("kubernetes:core/v1:ConfigMap")}
     mig_entries: dict[str, Any] = {}
     if any(p.mig for p in plan.pools):
-        from gpufleet.model.mig_config import mig_parted_config
-
         name = operator["migManager"]["config"]["name"]
         text = maps[name]["config.yaml"]
-        if text != mig_parted_config(plan, catalog).to_yaml():
+        if text != plan.mig_config.to_yaml():
             found.append("MIG ConfigMap differs from the stack's mig-parted config")
         mig_entries = yaml.safe_load(text)["mig-configs"]
         for pool, group in groups.items():
@@ -208,7 +206,7 @@ def _expected_capacity(pool, group, catalog, mig_entries, sharing_configs) -> di
         instance = catalog.instance_types[group["instance"]]
         gpus, cpus, memory = instance.accelerator_count, instance.vcpus, instance.memory_mib
     else:
-        gpus, cpus, memory = pool.existing.gpus_per_node, pool.existing.vcpus, pool.existing.memory_gib * 1024
+        gpus, cpus, memory = pool.source.gpus_per_node, pool.source.vcpus, pool.source.memory_gib * 1024
     expected = {"cpu": cpus * nodes, "memory": memory * nodes}
     whole = gpus
     entry = group["labels"].get("nvidia.com/mig.config")

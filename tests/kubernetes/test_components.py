@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from gpufleet import program
 from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
+from gpufleet.model.plan import ExistingNodes
 from gpufleet.preview import run_preview
 from tests.kubernetes.conftest import REPO, rendered
 from tests.kubernetes.invariants import release_values
@@ -43,7 +44,7 @@ def test_the_nic_cluster_policy_selects_exactly_the_fabrics_nodes() -> None:
     [policy] = result.of_type("kubernetes:mellanox.com/v1alpha1:NicClusterPolicy")
     terms = policy.inputs["spec"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     selected = [{e["key"]: e["values"][0] for e in term["matchExpressions"]} for term in terms]
-    on_fabric = [p.existing.node_selector for p in plan.pools if p.fabric_name == "hdr-ib"]
+    on_fabric = [p.source.node_selector for p in plan.pools if p.fabric_name == "hdr-ib" and isinstance(p.source, ExistingNodes)]
     assert selected == on_fabric and on_fabric
     config = json.loads(policy.inputs["spec"]["rdmaSharedDevicePlugin"]["config"])
     assert [c["resourceName"] for c in config["configList"]] == ["hdr_ib"]
@@ -248,10 +249,8 @@ def test_the_default_storage_class_has_its_driver_with_its_own_role(full_stack_d
 
 
 def test_every_helm_value_gpufleet_sets_says_why(full_stack_dir) -> None:
-    from gpufleet.model.kubernetes import kubernetes_plan
-
     for stack in ("full", "onprem"):
         plan, _ = rendered(stack, str(full_stack_dir if stack == "full" else REPO / "stacks"))
-        for release in kubernetes_plan(plan, load_catalog()).releases:
+        for release in plan.kubernetes.releases:
             named = {part.strip().split(".")[0] for reason in release.reasons for part in reason.subject.split(",")}
             assert set(release.values) <= named, release.name

@@ -155,9 +155,9 @@ def test_training_pool_goes_to_a_zone_that_offers_its_type(stacks):
         stacks.system_pool,
     )
     train = next(pool for pool in stacks.plan(path).pools if pool.name == "train")
-    assert train.zones == ("us-east-1c",), "us-east-1b, the first zone, does not offer p5en"
+    assert train.source.zones == ("us-east-1c",), "us-east-1b, the first zone, does not offer p5en"
     assert (
-        train.zone_reason
+        train.source.zone_reason
         == "the first network zone that offers p5en.48xlarge, checked by zone name, as AWS published it for one account"
     )
 
@@ -171,7 +171,7 @@ def test_zone_ids_are_checked_exactly(stacks):
     )
     plan = stacks.plan(path)
     train = next(pool for pool in plan.pools if pool.name == "train")
-    assert train.zones == ("use1-az6",) and train.zone_reason.endswith("checked by zone id, exactly")
+    assert train.source.zones == ("use1-az6",) and train.source.zone_reason.endswith("checked by zone id, exactly")
     assert {subnet.zone for subnet in plan.network.shared_private_subnets} == {"use1-az1", "use1-az6"}
 
 
@@ -205,9 +205,9 @@ def test_reservation_names_its_placement_group(stacks):
         stacks.system_pool,
     )
     odcr = next(pool for pool in stacks.plan(path).pools if pool.name == "odcr")
-    assert (odcr.placement.strategy, odcr.placement.existing_group) == ("cluster", "odcr-pg")
-    assert "created in cluster placement group odcr-pg" in odcr.placement.reason
-    assert odcr.update.strategy == "MINIMAL", "a reservation sized exactly to its pool leaves no room for surge"
+    assert (odcr.source.placement.strategy, odcr.source.placement.existing_group) == ("cluster", "odcr-pg")
+    assert "created in cluster placement group odcr-pg" in odcr.source.placement.reason
+    assert odcr.source.update.strategy == "MINIMAL", "a reservation sized exactly to its pool leaves no room for surge"
 
 
 def test_reservation_placement_group_with_another_strategy(stacks):
@@ -266,10 +266,10 @@ def test_scratch_file_system_takes_no_backups(stacks):
 
 def test_service_cidr_moves_off_a_vpc_that_overlaps_it(stacks):
     path = stacks.write(stacks.head.replace("10.0.0.0/16", "172.20.0.0/16"), "node_pools:\n", stacks.system_pool)
-    decision = stacks.plan(path).cluster.aws.service_cidr
+    decision = stacks.plan(path).cluster.cloud.eks.service_cidr
     assert decision.value == "10.100.0.0/16"
     assert decision.reason.startswith("172.20.0.0/16 overlaps the VPC 172.20.0.0/16")
     usual = stacks.plan(
         stacks.write(stacks.head, "node_pools:\n", stacks.system_pool, name="usual.yaml")
-    ).cluster.aws.service_cidr
+    ).cluster.cloud.eks.service_cidr
     assert usual.value == "172.20.0.0/16"

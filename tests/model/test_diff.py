@@ -110,7 +110,12 @@ def test_capacity_and_reservation(stacks) -> None:
 def test_mig_layout(stacks) -> None:
     after = BASE.replace("layout: {3g.40gb: 2}", "layout: {3g.40gb: 1, 1g.10gb: 4}")
     found = fields(changes(stacks, BASE, after))
-    assert found == {"mig.slices.layouts.all": ("3g.40gb=2", "1g.10gb=4, 3g.40gb=1")}
+    assert {path: change for path, change in found.items() if path.startswith("mig.")} == {
+        "mig.slices.layouts.all": ("3g.40gb=2", "1g.10gb=4, 3g.40gb=1")
+    }
+    # What the MIG manager makes of it: the inference queue's quota per profile, 2 nodes x 8 GPUs.
+    assert found["queue.inference.quotas.serve.nvidia.com/mig-3g.40gb"] == (32, 16)
+    assert found["queue.inference.quotas.serve.nvidia.com/mig-1g.10gb"] == (None, 64)
 
 
 def test_storage_tier_size_and_throughput(stacks) -> None:
@@ -145,7 +150,14 @@ def test_pools_and_tiers_only_on_one_side(stacks) -> None:
     )
     differences = changes(stacks, BASE, after)
     added = [(d.scope, d.name) for d in differences if d.kind == "added"]
-    assert added == [("pool", "lab"), ("storage", "cache")]
+    assert added == [
+        ("pool", "lab"),
+        ("storage", "cache"),
+        ("flavor", "lab"),
+        ("queue", "lab"),
+        ("storage-class", "cache"),
+        ("autoscaling", "lab"),
+    ]
     lab = next(d for d in differences if d.name == "lab")
     assert lab.right.summary == "lab, 0-3 x g6.xlarge, up to 3 L4-24GB, on-demand"
     # The added pool is placed where the right file writes it (the AWS head is 8 lines).
@@ -153,7 +165,7 @@ def test_pools_and_tiers_only_on_one_side(stacks) -> None:
     assert lab.left_location is None
     assert (lab.right_location.line, lab.right_location.column) == (right_lines.index("  lab:") + 1, 3)
     removed = compare(stacks.plan(stacks.directory / "right.yaml"), stacks.plan(stacks.directory / "left.yaml"))
-    assert [(d.kind, d.scope, d.name) for d in removed if d.kind != "changed"] == [
+    assert [(d.kind, d.scope, d.name) for d in removed if d.kind != "changed" and d.scope in ("pool", "storage")] == [
         ("removed", "pool", "lab"),
         ("removed", "storage", "cache"),
     ]

@@ -6,6 +6,7 @@ import pytest
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
+from gpufleet.model.plan import ExistingNodes
 from gpufleet.stack import StackInvalid, load_stack
 
 ONPREM_HEAD = """\
@@ -224,6 +225,6 @@ def test_an_existing_gpu_pool_resolves_from_its_description(stacks) -> None:
         """,
     )
     [pool] = resolve(load_stack(path), load_catalog()).pools
-    assert pool.instance is None and pool.accelerator.name == "H100-80GB"
+    assert isinstance(pool.source, ExistingNodes) and pool.accelerator.name == "H100-80GB"
     assert (pool.gpus_max, pool.vcpus_per_node, pool.memory_mib_per_node) == (24, 192, 2048 * 1024)
     assert pool.labels == {"example.com/rack": "r1"} and pool.taints == ()

@@ -10,7 +10,7 @@ import pytest
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
-from gpufleet.model.plan import Taint
+from gpufleet.model.plan import ExistingCluster, ExistingNodes, Taint
 from gpufleet.stack import load_stack
 
 EFA = """
@@ -40,25 +40,25 @@ def test_prod_stack_decisions(stacks) -> None:
     assert [p.name for p in plan.pools] == ["lab-l4", "serve-h100", "system", "train-h200"]
 
     train = pool(plan, "train-h200")
-    assert train.instance.name == "p5e.48xlarge" and train.accelerator.name == "H200-141GB"
+    assert train.source.instance.name == "p5e.48xlarge" and train.accelerator.name == "H200-141GB"
     assert train.gpus_max == 16 * 8
-    assert train.efa is not None and train.efa.efa_count == 32
+    assert train.source.efa is not None and train.source.efa.efa_count == 32
     # A capacity block decides placement itself: no placement group, and the reason says why.
-    assert train.placement.strategy == "none"
-    assert "capacity-block" in train.placement.reason
-    assert train.zones == ("us-east-1a",)
-    assert [s.name for s in train.subnets] == ["pool-train-h200"]
+    assert train.source.placement.strategy == "none"
+    assert "capacity-block" in train.source.placement.reason
+    assert train.source.zones == ("us-east-1a",)
+    assert [s.name for s in train.source.subnets] == ["pool-train-h200"]
     assert [t.name for t in train.storage] == ["scratch", "nvme-cache"]
 
     serve = pool(plan, "serve-h100")
     assert serve.mig is not None and serve.mig.name == "serve-balanced"
     assert serve.mig.accelerator.name == "H100-80GB"
     assert serve.labels["nvidia.com/mig.config"] == "serve-balanced"
-    assert serve.zones == ("us-east-1a", "us-east-1b")
-    assert serve.efa is None
+    assert serve.source.zones == ("us-east-1a", "us-east-1b")
+    assert serve.source.efa is None
 
     scratch = plan.storage_tier("scratch")
-    assert scratch.fsx_capacity_gib == 48000
+    assert scratch.fsx.storage_capacity_gib == 48000
     # PERSISTENT_2 at 1000 MB/s/TiB gives 2600 MB/s/TiB baseline network throughput.
     assert scratch.throughput_mbs == pytest.approx(48 * 2600)
     assert scratch.protected
@@ -70,12 +70,12 @@ def test_dev_stack_decisions(stacks) -> None:
     plan = resolve(load_stack(stacks.repo / "stacks" / "dev.yaml"), load_catalog())
     assert plan.cluster.region == "us-west-2"
     serve = pool(plan, "serve-l4")
-    assert serve.capacity.type == "spot"
+    assert serve.source.capacity.type == "spot"
     assert serve.local_nvme is not None and serve.local_nvme.name == "nvme-cache"
-    assert serve.zones == ("us-west-2a", "us-west-2b")
+    assert serve.source.zones == ("us-west-2a", "us-west-2b")
     # The dev bucket says allow_deletion: true.
     assert not plan.storage_tier("scratch-bucket").protected
-    assert all(p.placement.strategy == "none" for p in plan.pools)
+    assert all(p.source.placement.strategy == "none" for p in plan.pools)
 
 
 # -- placement --------------------------------------------------------------------------------
@@ -95,9 +95,9 @@ def test_multi_node_on_demand_efa_training_gets_a_cluster_group(stacks) -> None:
         stacks.system_pool,
     )
     train = pool(stacks.plan(path), "train")
-    assert train.placement.strategy == "cluster"
-    assert train.placement.reason == "multi-node training on an RDMA fabric: one cluster placement group, one zone"
-    assert train.placement.partition_count is None
+    assert train.source.placement.strategy == "cluster"
+    assert train.source.placement.reason == "multi-node training on an RDMA fabric: one cluster placement group, one zone"
+    assert train.source.placement.partition_count is None
 
 
 @pytest.mark.parametrize("capacity", ["capacity-block", "reservation"])
@@ -116,8 +116,8 @@ def test_reserved_training_capacity_gets_no_placement_group(stacks, capacity: st
         stacks.system_pool,
     )
     train = pool(stacks.plan(path), "train")
-    assert train.placement.strategy == "none"
-    assert train.placement.reason == (
+    assert train.source.placement.strategy == "none"
+    assert train.source.placement.reason == (
         f"{capacity}: the reserved capacity decides where instances land; adding a placement group "
         "risks InsufficientInstanceCapacity"
     )
@@ -140,7 +140,7 @@ def test_other_pools_get_no_placement_group(stacks, workload: str, nodes: str, f
         """,
         stacks.system_pool,
     )
-    decision = pool(stacks.plan(path), "pool").placement
+    decision = pool(stacks.plan(path), "pool").source.placement
     assert (decision.strategy, decision.reason) == ("none", "single-node or non-training pool")
 
 
@@ -158,7 +158,7 @@ def test_explicit_partition_placement(stacks) -> None:
         """,
         stacks.system_pool,
     )
-    decision = pool(stacks.plan(path), "train").placement
+    decision = pool(stacks.plan(path), "train").source.placement
     # EC2 partition groups have at most 7 partitions per zone.
     assert (decision.strategy, decision.reason, decision.partition_count) == ("partition", "set in the spec", 7)
 
@@ -206,16 +206,16 @@ def test_zones_per_pool_kind(stacks) -> None:
     )
     plan = stacks.plan(path)
     # Inference without EFA spreads over every network zone.
-    assert pool(plan, "serve").zones == ("us-east-1a", "us-east-1b")
-    assert not pool(plan, "serve").single_zone
+    assert pool(plan, "serve").source.zones == ("us-east-1a", "us-east-1b")
+    assert len(pool(plan, "serve").source.zones) == 2
     # EFA traffic stays in one subnet, so EFA pools are single-zone, the first zone by default.
-    assert pool(plan, "serve-efa").zones == ("us-east-1a",)
+    assert pool(plan, "serve-efa").source.zones == ("us-east-1a",)
     # Training pools are single-zone even on TCP.
-    assert pool(plan, "train-tcp").zones == ("us-east-1a",)
-    assert pool(plan, "train-b").zones == ("us-east-1b",)
-    assert pool(plan, "pinned").zones == ("us-east-1b",)
+    assert pool(plan, "train-tcp").source.zones == ("us-east-1a",)
+    assert pool(plan, "train-b").source.zones == ("us-east-1b",)
+    assert pool(plan, "pinned").source.zones == ("us-east-1b",)
     # A reservation lives in one zone.
-    assert pool(plan, "reserved").zones == ("us-east-1a",)
+    assert pool(plan, "reserved").source.zones == ("us-east-1a",)
 
 
 def test_existing_kubernetes_cluster_has_no_network(stacks) -> None:
@@ -239,8 +239,10 @@ def test_existing_kubernetes_cluster_has_no_network(stacks) -> None:
     plan = stacks.plan(path)
     assert plan.network is None
     serve = pool(plan, "serve")
-    assert serve.zones == () and serve.subnets == ()
-    assert serve.instance is None and serve.gpus_max == 8 and serve.labels == {"example.com/rack": "r12"}
+    assert isinstance(plan.cluster.cloud, ExistingCluster) and plan.cluster.region is None
+    assert serve.source == ExistingNodes({"example.com/rack": "r12"}, gpus_per_node=4, vcpus=64, memory_gib=512)
+    assert serve.gpus_max == 8 and serve.labels == {"example.com/rack": "r12"}
+    assert serve.node_kind == "example.com/rack=r12"
 
 
 # -- labels and taints ---------------------------------------------------------------------------
@@ -356,10 +358,10 @@ def test_network_layout(stacks) -> None:
     train_a, train_b, serve = pool(plan, "train-a"), pool(plan, "train-b"), pool(plan, "serve")
     # Training pools each get their own subnet in their own zone, sized to them: (2 nodes + 2
     # surge) x 50 addresses fits a /24; with no record yet, blocks go out in name order.
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/24")]
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.subnets] == [("pool-train-b", "us-east-1b", "10.0.129.0/24")]
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.source.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/24")]
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.source.subnets] == [("pool-train-b", "us-east-1b", "10.0.129.0/24")]
     # Other pools use the shared subnet of each of their zones.
-    assert serve.subnets == network.shared_private_subnets
+    assert serve.source.subnets == network.shared_private_subnets
 
     every = [*network.public_subnets, *network.shared_private_subnets, *network.pool_subnets]
     for one, other in combinations(every, 2):

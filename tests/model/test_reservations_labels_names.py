@@ -16,8 +16,8 @@ def test_reserved_capacity_pins_the_pool_to_the_reservations_zone(stacks) -> Non
         stacks.system_pool,
     )
     serve = next(pool for pool in stacks.plan(path).pools if pool.name == "serve")
-    assert serve.zones == ("us-east-1b",)
-    assert [s.zone for s in serve.subnets] == ["us-east-1b"]
+    assert serve.source.zones == ("us-east-1b",)
+    assert [s.zone for s in serve.source.subnets] == ["us-east-1b"]
 
 
 def test_reservation_zone_outside_the_network(stacks) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from gpufleet.model.plan import ExistingNodes
+
 CB_ELIGIBLE = (
     "p4d.24xlarge, p4de.24xlarge, p5.48xlarge, p5.4xlarge, p5e.48xlarge, p5en.48xlarge, "
     "p6-b200.48xlarge, p6-b300.48xlarge, trn1.32xlarge, trn2.3xlarge, trn2.48xlarge"
@@ -257,7 +259,7 @@ def test_infiniband_on_an_existing_kubernetes_cluster_is_fine(stacks) -> None:
     )
     plan = stacks.plan(path)
     assert plan.pools[0].fabric.kind == "infiniband"
-    assert plan.pools[0].efa is None
+    assert isinstance(plan.pools[0].source, ExistingNodes), "no EFA layout: existing nodes have none"
 
 
 def test_efa_on_an_instance_without_efa(stacks) -> None:
@@ -683,9 +685,9 @@ def test_multi_node_training_with_allow_non_rdma_is_accepted(stacks) -> None:
     )
     plan = stacks.plan(path)
     pool = next(p for p in plan.pools if p.name == "train")
-    assert pool.fabric is None and pool.efa is None
+    assert pool.fabric is None and pool.source.efa is None
     # Without an RDMA fabric there is nothing to co-locate for.
-    assert pool.placement.strategy == "none"
+    assert pool.source.placement.strategy == "none"
 
 
 def test_single_node_training_needs_no_fabric(stacks) -> None:
@@ -767,7 +769,7 @@ def test_fsx_combinations(stacks, deployment: str, capacity: str, throughput: in
     )
     if ok:
         tier = stacks.plan(path).storage_tier("scratch")
-        assert tier.fsx_capacity_gib == round(float(capacity) * 1000)
+        assert tier.fsx.storage_capacity_gib == round(float(capacity) * 1000)
     else:
         problems = stacks.resolve_problems(path)
         assert problems and all(field.startswith("storage.scratch.") for _, _, field, _ in problems)

@@ -10,7 +10,9 @@ import yaml
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import resolve
-from gpufleet.model.kubernetes import GPU_RESOURCE, kubernetes_plan, pool_capacity
+from gpufleet.model.kubernetes import GPU_RESOURCE
+from gpufleet.model.kubernetes_decisions import pool_capacity
+from gpufleet.model.plan import ExistingNodes, LaunchedNodes
 from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL, validation_plan
 from gpufleet.stack import load_stack
 from tests.kubernetes.conftest import FULL
@@ -30,8 +32,7 @@ def planned(request, tmp_path_factory):
     else:
         path = REPO / "stacks" / f"{request.param}.yaml"
     plan = resolve(load_stack(path), CATALOG)
-    kubernetes = kubernetes_plan(plan, CATALOG)
-    return plan, kubernetes, validation_plan(plan, kubernetes, CATALOG)
+    return plan, plan.kubernetes, validation_plan(plan, CATALOG)
 
 
 def _containers(manifest):
@@ -55,8 +56,9 @@ def test_every_jobs_requests_equal_its_pools_allocatable_per_node(planned) -> No
             for resource, total in pool_capacity(pool, CATALOG).items()
             if resource not in ("cpu", "memory")
         }
-        if pool.efa_hugepages:
-            expected["hugepages-2Mi"] = f"{pool.efa_hugepages * 2}Mi"
+        hugepages = pool.source.efa_hugepages if isinstance(pool.source, LaunchedNodes) else None
+        if hugepages:
+            expected["hugepages-2Mi"] = f"{hugepages * 2}Mi"
         (container,) = _containers(job.manifest())
         asked = {k: v for k, v in container["resources"]["requests"].items() if k not in ("cpu", "memory")}
         assert asked == expected, job.name
@@ -83,7 +85,10 @@ def test_jobs_land_where_training_does_and_in_its_queue(planned) -> None:
             if manifest["kind"] == "Job"
             else manifest["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]
         )
-        assert spec["nodeSelector"].items() <= {**pool.labels, **(pool.existing.node_selector if pool.existing else {})}.items()
+        assert (
+            spec["nodeSelector"].items()
+            <= {**pool.labels, **(pool.source.node_selector if isinstance(pool.source, ExistingNodes) else {})}.items()
+        )
         tolerated = {(t["key"], t["value"], t["effect"]) for t in spec["tolerations"]}
         assert tolerated == {(t.key, t.value, t.effect) for t in pool.taints}, job.name
 
@@ -130,7 +135,8 @@ def test_topology_preference_names_the_layer_nearest_the_instance(planned) -> No
     pools = {pool.name: pool for pool in plan.pools}
     for job in checks.nccl:
         worker = job.manifest()["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["metadata"]
-        instance = pools[job.pool].instance
+        source = pools[job.pool].source
+        instance = source.instance if isinstance(source, LaunchedNodes) else None
         depth = CATALOG.fabric.topology.layers.get(instance.name) if instance else None
         if depth is None:
             assert "annotations" not in worker
@@ -159,7 +165,7 @@ def test_b200_pool_prefers_layer_four_and_has_a_floor(tmp_path) -> None:
     path = tmp_path / "full.yaml"
     path.write_text(FULL, encoding="utf-8")
     plan = resolve(load_stack(path), CATALOG)
-    checks = validation_plan(plan, kubernetes_plan(plan, CATALOG), CATALOG)
+    checks = validation_plan(plan, CATALOG)
     (b200,) = [job for job in checks.nccl if job.pool == "train-b200"]
     assert b200.placement.topology.level == "topology.k8s.aws/network-node-layer-4"
     assert (b200.floor.busbw_gbs, b200.floor.basis) == (345.6, "derived")

@@ -376,6 +376,6 @@ def test_a_stack_without_admins_makes_the_deployer_admin_and_says_so(tmp_path):
         HEAD + "node_pools:\n  sys: {workload: system, instance_type: m7i.xlarge, nodes: {min: 1, max: 2}}\n", encoding="utf-8"
     )
     plan = resolve(load_stack(path), load_catalog())
-    decision = plan.cluster.aws.bootstrap_admin
+    decision = plan.cluster.cloud.eks.bootstrap_admin
     assert decision.value == "true" and decision.reason.startswith("no admin is listed")
     assert not plan.findings, "shown as a decision, not hidden"

@@ -1,6 +1,6 @@
-"""The seams the next capabilities build on: one resolution per preview, rows from each
-pool's own component, the mock engine's warnings shown, backends chosen by provider, the
-public ``Fleet`` component, and commands that do not import Pulumi."""
+"""The seams the next capabilities build on: one resolution per preview, pool rows that state
+what each pool's own component registered, the mock engine's warnings shown, backends chosen
+by provider, the public ``Fleet`` component, and commands that do not import Pulumi."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def test_preview_resolves_the_stack_exactly_once(tmp_path, monkeypatch):
     assert resolutions == [PROD]
 
 
-def test_preview_rows_come_from_each_pools_component(tmp_path):
-    """A pool's row reads the template and node group its component registered, whatever
-    those resources are called."""
+def test_preview_rows_state_what_each_pools_component_registered(tmp_path):
+    """A pool's row is the pool's projection in the plan (``PoolFacts``); the renderer writes
+    the plan verbatim, so the row says what the template its component registered carries."""
     result = CliRunner().invoke(app, ["preview", str(PROD), "--out", str(tmp_path), "--json"])
     report = json.loads(result.stdout)
     resources = json.loads((tmp_path / "resources.json").read_text())["resources"]

@@ -178,11 +178,11 @@ def test_valid_random_stacks_load_and_resolve(tmp_path_factory, data) -> None:
     assert {p.name for p in plan.pools} == set(data["node_pools"])
     for pool in plan.pools:
         spec = data["node_pools"][pool.name]
-        assert pool.instance.name == spec["instance_type"]
+        assert pool.source.instance.name == spec["instance_type"]
         if spec.get("fabric") == "efa":
-            assert pool.efa is not None and pool.efa.efa_count == pool.instance.max_efa_interfaces
-            assert pool.single_zone
-        assert set(pool.zones) <= set(data["network"]["availability_zones"])
+            assert pool.source.efa is not None and pool.source.efa.efa_count == pool.source.instance.max_efa_interfaces
+            assert len(pool.source.zones) == 1
+        assert set(pool.source.zones) <= set(data["network"]["availability_zones"])
 
 
 # -- targeted mutations: always refused ---------------------------------------------------------

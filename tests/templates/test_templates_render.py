@@ -96,7 +96,7 @@ def test_every_number_at_its_bound_still_resolves_and_previews(name: str, bound:
         nodes = template.parameters["nodes"]
         assert train.nodes.max == getattr(nodes, bound)
         # Smallest: one node, no placement group; largest: many on-demand nodes in one cluster group.
-        assert train.placement.strategy == ("none" if bound == "minimum" else "cluster")
+        assert train.source.placement.strategy == ("none" if bound == "minimum" else "cluster")
 
 
 @pytest.mark.parametrize(("name", "parameter", "gpu"), gpu_choices())
@@ -108,7 +108,7 @@ def test_each_allowed_gpu_renders_a_pool_of_that_gpu(name: str, parameter: str, 
     # us-west-2a-c offer every allowed type; one region offers none of some (GF-AWS-005, issue 8).
     plan = template.render("gpus", given(**pools_on, region="us-west-2", zones=3, **{parameter: value})).plan
     instance = template.parameters[parameter].instances[gpu]
-    pools = [pool for pool in plan.pools if pool.instance.name == instance]
+    pools = [pool for pool in plan.pools if pool.source.instance.name == instance]
     assert pools and all(pool.accelerator.name == gpu for pool in pools)
 
 
@@ -125,7 +125,7 @@ def test_each_training_gpu_previews_with_its_efa_layout(gpu: str, region: str, t
     result = preview_file(written[0], region=rendered.plan.cluster.region)
     template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{train.name}-template").inputs
     efa = [nic for nic in template["networkInterfaces"] if nic.get("interfaceType") in ("efa", "efa-only")]
-    assert len(efa) == train.efa.efa_count == load_catalog().instance_type(train.instance.name).max_efa_interfaces
+    assert len(efa) == train.source.efa.efa_count == load_catalog().instance_type(train.source.instance.name).max_efa_interfaces
 
 
 def test_gpu_parameters_name_only_catalog_gpus_on_instances_that_carry_them() -> None:
@@ -140,9 +140,9 @@ def test_training_lustre_grows_until_it_feeds_every_gpu() -> None:
     scratch = small_data.storage_tier("scratch")
     # 32 nodes x 8 GPUs x 1250 MB/s = 320,000 MB/s; PERSISTENT_2 at 1000 gives 2600 MB/s per TiB.
     assert scratch.throughput_mbs >= 320_000
-    assert scratch.fsx_capacity_gib == 124_800  # 123.1 TiB rounded up to FSx's 2.4 TiB steps
+    assert scratch.fsx.storage_capacity_gib == 124_800  # 123.1 TiB rounded up to FSx's 2.4 TiB steps
     big_data = template.render("t", given(nodes=1, dataset_tib=500)).plan
-    assert big_data.storage_tier("scratch").fsx_capacity_gib == 501_600
+    assert big_data.storage_tier("scratch").fsx.storage_capacity_gib == 501_600
 
 
 def test_inference_services_become_a_demand_plan_packed_on_the_mig_pool() -> None:
@@ -153,14 +153,14 @@ def test_inference_services_become_a_demand_plan_packed_on_the_mig_pool() -> Non
     # Each of the eight replicas gets a GPU instance of its own, on the node's eight GPUs.
     slices = sum(len(entry.devices) * count for entry in serve.mig.device_layouts for count in (entry.layout or {}).values())
     assert slices == 8
-    assert all(pool.zones == plan.network.zones for pool in plan.pools if pool.workload == "inference")
+    assert all(pool.source.zones == plan.network.zones for pool in plan.pools if pool.workload == "inference")
 
 
 def test_lab_pools_are_spot_and_scale_to_zero() -> None:
     plan = load_template("ai-lab", TEMPLATES).render("lab", {}).plan
     gpu_pools = [pool for pool in plan.pools if pool.accelerator is not None]
     assert len(gpu_pools) == 4
-    assert all(pool.capacity.type == "spot" and pool.nodes.min == 0 for pool in gpu_pools)
+    assert all(pool.source.capacity.type == "spot" and pool.nodes.min == 0 for pool in gpu_pools)
     assert not plan.storage_tier("scratch-bucket").protected
 
 

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
 from gpufleet.model import resolve
-from gpufleet.model.kubernetes import kubernetes_plan
 from gpufleet.model.validation import validation_plan
 from gpufleet.stack import load_stack
 from gpufleet.verify import cluster as cluster_module
@@ -31,7 +30,7 @@ def sample(name: str) -> str:
 
 def checks():
     plan = resolve(load_stack(STAGING), CATALOG)
-    return validation_plan(plan, kubernetes_plan(plan, CATALOG), CATALOG)
+    return validation_plan(plan, CATALOG)
 
 
 def ranks(hosts: int, per_host: int = 8) -> str:

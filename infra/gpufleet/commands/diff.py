@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,18 +34,10 @@ def _plan(path: Path) -> FleetPlan:
         ) from None
 
 
-def _shown(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(getattr(value, "summary", value))
-
-
 def _text(differences: list[Difference], left: str, right: str) -> list[str]:
     """Grouped pool by pool and tier by tier, each group headed by where both files write it."""
+    from gpufleet.model.facts import shown
+
     lines = [f"--- {left}", f"+++ {right}"]
     for (scope, name), grouped in groupby(differences, key=lambda d: (d.scope, d.name)):
         group = list(grouped)
@@ -53,14 +45,14 @@ def _text(differences: list[Difference], left: str, right: str) -> list[str]:
         title = f"{scope} {name}".strip() + (f" ({where})" if where else "")
         for difference in group:
             if difference.kind == "added":
-                lines.append(f"+ {title}: only in {right}: {_shown(difference.right)}")
+                lines.append(f"+ {title}: only in {right}: {shown(difference.right)}")
             elif difference.kind == "removed":
-                lines.append(f"- {title}: only in {left}: {_shown(difference.left)}")
+                lines.append(f"- {title}: only in {left}: {shown(difference.left)}")
             else:
                 if title:
                     lines.append(title)
                     title = ""
-                lines.append(f"  ~ {difference.field}: {_shown(difference.left)} -> {_shown(difference.right)}")
+                lines.append(f"  ~ {difference.field}: {shown(difference.left)} -> {shown(difference.right)}")
     lines.append(f"{len(differences)} difference(s)" if differences else "no differences")
     return lines
 

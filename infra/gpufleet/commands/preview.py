@@ -9,90 +9,25 @@ import typer
 
 from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
 from gpufleet.errors import UsageError
-from gpufleet.names import CLUSTER_QUEUE_TYPE, LAUNCH_TEMPLATE_TYPE, NODE_GROUP_TYPE, NODE_POOL_TYPE, RESOURCE_FLAVOR_TYPE
 
 if TYPE_CHECKING:
     from gpufleet.model import FleetPlan
-    from gpufleet.model.plan import Pool
     from gpufleet.stack import LoadedStack
 
 NAME = "preview"
 PROJECT = "gpufleet"
-POOL_COMPONENT = NODE_POOL_TYPE
-LAUNCH_TEMPLATE = LAUNCH_TEMPLATE_TYPE
-NODE_GROUP = NODE_GROUP_TYPE
-FLAVOR = RESOURCE_FLAVOR_TYPE
-CLUSTER_QUEUE = CLUSTER_QUEUE_TYPE
 
 
-def _pool_preview_rows(plan: FleetPlan, result: Any) -> list[dict[str, Any]]:
-    """Per pool, what its component actually registered (launch template, node group) and the
-    Kueue objects that reach it."""
-    rows = []
-    for pool in plan.pools:
-        kueue = _kueue_of(pool, result)
-        if plan.network is None:
-            rows.append({"pool": pool.name, "instance_type": pool.node_kind, "accelerators": _accelerators(pool), **kueue})
-            continue
-        component = result.component(POOL_COMPONENT, pool.name)
-        registered = {resource.type: resource for resource in result.subtree(component.urn)}
-        template, node_group = registered[LAUNCH_TEMPLATE], registered[NODE_GROUP]
-        interfaces = template.inputs.get("networkInterfaces", [])
-        placement = template.inputs.get("placement") or {}
-        rows.append(
-            {
-                **kueue,
-                "pool": pool.name,
-                "instance_type": template.inputs["instanceType"],
-                "accelerators": _accelerators(pool),
-                "efa_interfaces": sum(1 for nic in interfaces if nic.get("interfaceType") in ("efa", "efa-only")),
-                "zones": list(pool.zones),
-                "subnets": [str(subnet.cidr) for subnet in pool.subnets],
-                "placement_group": pool.placement.strategy if placement.get("groupName") else None,
-                "capacity": node_group.inputs["capacityType"],
-                "reservation": pool.capacity.reservation_id,
-                "mig_config": node_group.inputs.get("labels", {}).get("nvidia.com/mig.config"),
-            }
-        )
-    return rows
+def _pool_preview_rows(plan: FleetPlan) -> list[dict[str, Any]]:
+    """Per pool, the preview's fields of its one projection (``PoolFacts``): what its launch
+    template and node group carry, and the Kueue flavor and queues that reach it."""
+    from gpufleet.model.facts import preview_row
+    from gpufleet.model.plan import LaunchedNodes
 
-
-def _accelerators(pool: Pool) -> str:
-    return f"{pool.gpus_per_node} x {pool.accelerator.name}" if pool.accelerator else "-"
-
-
-def _kueue_of(pool: Pool, result: Any) -> dict[str, Any]:
-    """The flavor that pins this pool, the queues holding its quota, what each node offers pods."""
-    from gpufleet.model.kubernetes import POOL_LABEL
-
-    flavor = next((f for f in result.of_type(FLAVOR) if f.inputs["metadata"]["labels"].get(POOL_LABEL) == pool.name), None)
-    if flavor is None:
-        return {"flavor": None, "queues": [], "pod_resources": {}}
-    name = flavor.inputs["metadata"]["name"]
-    queues, offered = [], {}
-    for queue in result.of_type(CLUSTER_QUEUE):
-        for group in queue.inputs["spec"]["resourceGroups"]:
-            for entry in group["flavors"]:
-                if entry["name"] != name:
-                    continue
-                queues.append(queue.inputs["metadata"]["name"])
-                for quota in entry["resources"]:
-                    if quota["name"] not in ("cpu", "memory") and quota["nominalQuota"]:
-                        offered[quota["name"]] = quota["nominalQuota"] // pool.nodes.max
-    return {"flavor": name, "queues": sorted(queues), "pod_resources": dict(sorted(offered.items()))}
-
-
-def _kubernetes_decisions(plan: FleetPlan, catalog: Any) -> list[dict[str, str]]:
-    """Why each stack-dependent Helm value and queue is what it is."""
-    from gpufleet.model.kubernetes import kubernetes_plan
-
-    k8s = kubernetes_plan(plan, catalog)
-    decisions = [{"what": f"{r.name}: {reason.subject}", "why": reason.why} for r in k8s.releases for reason in r.reasons]
-    if k8s.queues is not None:
-        decisions += [{"what": f"ClusterQueue {q.name}", "why": q.reason} for q in k8s.queues.cluster_queues]
-    if k8s.autoscaler is not None:
-        decisions += [{"what": f"cluster-autoscaler: {r.subject}", "why": r.why} for r in k8s.autoscaler.skipped]
-    return decisions
+    return [
+        preview_row(facts, launched=isinstance(pool.source, LaunchedNodes))
+        for pool, facts in zip(plan.pools, plan.pool_facts(), strict=True)
+    ]
 
 
 def _replaceable(loaded: LoadedStack, names: list[str]) -> frozenset[str]:
@@ -134,7 +69,7 @@ def command(
     from gpufleet.commands.costs import cost_json, plan_cost
     from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
-    from gpufleet.model.mig_config import mig_parted_config
+    from gpufleet.model.plan import AwsCloud
     from gpufleet.outputs import commit
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
@@ -153,7 +88,7 @@ def command(
     print_findings(plan.findings)
     files = {
         "resources.json": render_resources_json(result),
-        "mig-parted-config.yaml": mig_parted_config(plan, catalog).to_yaml(),
+        "mig-parted-config.yaml": plan.mig_config.to_yaml(),
         **manifest_files(result),
     }
     folder = out_dir or Path("out") / plan.stack
@@ -162,7 +97,8 @@ def command(
     target, mig_config = folder / "resources.json", folder / "mig-parted-config.yaml"
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
-    pools = _pool_preview_rows(plan, result)
+    cloud = plan.cluster.cloud
+    pools = _pool_preview_rows(plan)
     if as_json:
         print_json(
             {
@@ -174,8 +110,8 @@ def command(
                 "resource_count": len(result.resources),
                 "counts_by_type": summary.counts_by_type(),
                 "pools": pools,
-                "kubernetes_decisions": _kubernetes_decisions(plan, catalog),
-                "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
+                "kubernetes_decisions": plan.kubernetes.decisions(),
+                "aws": cloud.eks.summary() if isinstance(cloud, AwsCloud) else None,
                 "network": plan.network.summary() if plan.network else None,
                 "subnet_record": record,
                 "cost": cost_json(plan_cost(plan, catalog), plan.cluster.monthly_budget_usd),
@@ -184,8 +120,8 @@ def command(
         return
     out.print(render_tree(summary))
     out.print(preview_pools_table(pools))
-    if plan.cluster.aws:
-        out.print(aws_pins_table(plan.cluster.aws))
+    if isinstance(cloud, AwsCloud):
+        out.print(aws_pins_table(cloud.eks))
     if plan.network is not None:
         out.print(pool_subnets_table(plan.network))
     if record is not None and record["written"]:

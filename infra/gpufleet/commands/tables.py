@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from gpufleet.catalog import Catalog
 from gpufleet.commands.console import TABLE_ROWS, new_table, shown_rows
 from gpufleet.model.aws import AwsCluster
-from gpufleet.model.plan import FleetPlan, NetworkLayout, Pool
+from gpufleet.model.facts import PoolFacts
+from gpufleet.model.plan import AwsCloud, FleetPlan, NetworkLayout
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -18,37 +19,16 @@ __all__ = [
     "catalog_rows",
     "catalog_table",
     "plan_summary",
-    "pool_row",
     "pool_subnets_table",
     "pools_table",
     "preview_pools_table",
 ]
 
 
-def pool_row(pool: Pool) -> dict[str, Any]:
-    return {
-        "pool": pool.name,
-        "workload": pool.workload,
-        "instance_type": pool.node_kind,
-        "accelerator": pool.accelerator.name if pool.accelerator else None,
-        "accelerators_per_node": pool.gpus_per_node,
-        "nodes": {"min": pool.nodes.min, "desired": pool.nodes.initial, "max": pool.nodes.max},
-        "accelerators_max": pool.gpus_max,
-        "fabric": pool.fabric.kind if pool.fabric else None,
-        "efa_interfaces": pool.efa.efa_count if pool.efa else 0,
-        "placement": pool.placement.strategy,
-        "placement_reason": pool.placement.reason,
-        "capacity": pool.capacity.type,
-        "zones": list(pool.zones),
-        "subnets": [str(subnet.cidr) for subnet in pool.subnets],
-        "zone_reason": pool.zone_reason,
-        "update_strategy": pool.update.strategy,
-        "update_reason": pool.update.reason,
-        "mig_config": pool.mig.label_value if pool.mig else None,
-    }
-
-
 def plan_summary(plan: FleetPlan) -> dict[str, Any]:
+    """``validate --json``'s record of one stack: every pool and tier as its facts, and every
+    decision with its reason (AWS pins, security-group rules, the Kubernetes side)."""
+    cloud = plan.cluster.cloud
     return {
         "stack": plan.stack,
         "file": plan.source,
@@ -57,9 +37,12 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "region": plan.cluster.region,
         "valid": True,
         "problems": [finding.as_json() for finding in plan.findings],
-        "aws": plan.cluster.aws.summary() if plan.cluster.aws else None,
+        "aws": cloud.eks.summary() if isinstance(cloud, AwsCloud) else None,
+        "security_group_rules": [rule.as_json() for rule in cloud.security.rules] if isinstance(cloud, AwsCloud) else None,
         "network": plan.network.summary() if plan.network else None,
-        "pools": [pool_row(pool) for pool in plan.pools],
+        "pools": [facts.as_json() for facts in plan.pool_facts()],
+        "storage": [tier.facts().as_json() for tier in plan.storage],
+        "kubernetes": plan.kubernetes.summary(),
     }
 
 
@@ -103,27 +86,15 @@ def aws_pins_table(aws: AwsCluster) -> Table:
 
 
 def pools_table(plan: FleetPlan) -> Table:
+    """One row per pool, one column per fact the pool projection marks for the table."""
     table = new_table(
         title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})"
     )
-    for column in ("pool", "workload", "instance", "GPU", "per node", "nodes", "GPUs total", "fabric", "placement", "capacity"):
-        table.add_column(column, justify="right" if column in ("per node", "GPUs total") else "left")
-    for pool in shown_rows(table, plan.pools, "pools"):
-        fabric = "-"
-        if pool.fabric:
-            fabric = f"{pool.fabric.kind} x{pool.efa.efa_count}" if pool.efa else pool.fabric.kind
-        table.add_row(
-            pool.name,
-            pool.workload,
-            pool.node_kind,
-            pool.accelerator.name if pool.accelerator else "-",
-            str(pool.gpus_per_node),
-            f"{pool.nodes.min}-{pool.nodes.max}",
-            str(pool.gpus_max),
-            fabric,
-            pool.placement.strategy,
-            pool.capacity.type,
-        )
+    rows = plan.pool_facts()
+    for _, title in (type(rows[0]) if rows else PoolFacts).columns():
+        table.add_column(title, justify="right" if title in ("per node", "GPUs total", "EFA") else "left")
+    for facts in shown_rows(table, rows, "pools"):
+        table.add_row(*facts.cells())
     return table
 
 

@@ -11,12 +11,14 @@ import json
 import re
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
 from gpufleet.catalog import Catalog
-from gpufleet.catalog.eks import CORE_ADDONS, addon_version_numbers
-from gpufleet.stack.models import ClusterSpec, NetworkSpec, NodePoolSpec
+from gpufleet.catalog.eks import CORE_ADDONS, ZoneOffering, addon_version_numbers
+from gpufleet.model.iam import PolicyDocument, RolePlan
+from gpufleet.model.reasons import Decision
+from gpufleet.stack.models import Capacity, ClusterSpec, NetworkSpec, NodePoolSpec
 
 ZONE_ID = re.compile(r"[a-z]{2,}[a-z]*[0-9]-az([0-9]+)\Z")
 # Add-ons whose pods need a node to run on: created after the node groups, or they time out DEGRADED.
@@ -40,12 +42,6 @@ def zone_index(zone: str, region: str) -> int:
 
 
 @dataclass(frozen=True)
-class Decision:
-    value: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class NodeUpdate:
     """How EKS replaces a pool's nodes when its launch template changes."""
 
@@ -58,6 +54,19 @@ class NodeUpdate:
     @property
     def surges(self) -> bool:
         return self.strategy == "DEFAULT"
+
+
+# EKS managed node groups take ON_DEMAND, SPOT or CAPACITY_BLOCK; a targeted reservation is
+# on-demand capacity that the launch template points at.
+NODE_GROUP_CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT", "capacity-block": "CAPACITY_BLOCK", "reservation": "ON_DEMAND"}
+
+
+def decide_capacity_type(capacity: Capacity) -> Decision:
+    """The node group's capacityType for the capacity the stack asks for."""
+    value = NODE_GROUP_CAPACITY[capacity.type]
+    if capacity.type == "reservation":
+        return Decision(value, "a targeted reservation is on-demand capacity; the launch template names the reservation")
+    return Decision(value, f"capacity {capacity.type}")
 
 
 def decide_node_update(pool: NodePoolSpec) -> NodeUpdate:
@@ -93,6 +102,57 @@ class AdminEntry:
     principal: str
     key: str
     """Logical-name part derived from the principal alone: the list's order never re-points an entry."""
+    access_policy: str = "AmazonEKSClusterAdminPolicy"
+    """The EKS access policy the entry is associated with, cluster-wide."""
+
+
+@dataclass(frozen=True)
+class AwsRoles:
+    """Every IAM role and key policy of the cluster itself (the tiers carry their own keys)."""
+
+    control_plane: RolePlan
+    nodes: dict[str, RolePlan] = field(hash=False)
+    """Workload class -> its node role."""
+    addons: dict[str, RolePlan] = field(hash=False)
+    """Add-on -> its own Pod Identity role, for add-ons that call AWS."""
+    flow_logs: RolePlan
+    secrets_key: PolicyDocument
+
+
+@dataclass(frozen=True)
+class PodIdentityPlan:
+    """A Kubernetes component's service account with its own IAM role through EKS Pod Identity."""
+
+    serves: str
+    """The Kubernetes component it belongs to, whose resources it is rendered beside."""
+    role: RolePlan
+    namespace: str
+    service_account: str
+
+
+@dataclass(frozen=True)
+class ManagedAddonPlan:
+    """An EKS add-on that runs a Kubernetes component's driver, with its own Pod Identity role."""
+
+    serves: str
+    addon: str
+    role: RolePlan
+    service_account: str
+    reason: str
+
+
+ClusterService = PodIdentityPlan | ManagedAddonPlan
+
+
+@dataclass(frozen=True)
+class NodeGroupTag:
+    """A tag on the Auto Scaling group behind a pool's node group (EKS copies no labels there)."""
+
+    serves: str
+    """The Kubernetes component that reads it (the Cluster Autoscaler)."""
+    pool: str
+    key: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -215,7 +275,7 @@ class ZoneChoice:
     """Set when a zone the stack pins does not offer the type: the message for the rule."""
 
 
-def offered_in(zone: str, region: str, offering) -> bool:
+def offered_in(zone: str, region: str, offering: ZoneOffering) -> bool:
     return zone in offering.ids if is_zone_id(zone) else zone.removeprefix(region) in offering.names
 
 
@@ -235,19 +295,18 @@ def choose_zones(
     by name holds for the account AWS's published offerings came from; the reason says which.
     """
     offering = catalog.zone_offerings.zones_offering(region, instance_type)
-    if reserved:
+    if reserved and pinned is not None:
         return ZoneChoice((pinned,), "the reservation's zone: the capacity exists there whatever the public offerings say")
     if offering is None:
         zones = (pinned,) if pinned else tuple(network_zones[:1] if single_zone else network_zones)
         return ZoneChoice(zones, f"the catalog has no zone offerings for {region}; zones are not checked")
-    how = lambda zone: "by zone id, exactly" if is_zone_id(zone) else "by zone name, as AWS published it for one account"  # noqa: E731
     if pinned is not None:
         if offered_in(pinned, region, offering):
-            return ZoneChoice((pinned,), f"set in the spec; {instance_type} is offered there, checked {how(pinned)}")
+            return ZoneChoice((pinned,), f"set in the spec; {instance_type} is offered there, checked {zone_check(pinned)}")
         return ZoneChoice(
             (pinned,),
             "set in the spec",
-            refused=f"{pinned} does not offer {instance_type} (checked {how(pinned)}); {_offered(region, offering)}",
+            refused=f"{pinned} does not offer {instance_type} (checked {zone_check(pinned)}); {_offered(region, offering)}",
         )
     offering_zones = tuple(zone for zone in network_zones if offered_in(zone, region, offering))
     if not offering_zones:
@@ -256,7 +315,7 @@ def choose_zones(
             "no zone offers the type",
             refused=f"none of the network's zones ({', '.join(network_zones)}) offers {instance_type}; {_offered(region, offering)}",
         )
-    checked = how(offering_zones[0])
+    checked = zone_check(offering_zones[0])
     if single_zone:
         return ZoneChoice(offering_zones[:1], f"the first network zone that offers {instance_type}, checked {checked}")
     skipped = [zone for zone in network_zones if zone not in offering_zones]
@@ -264,7 +323,12 @@ def choose_zones(
     return ZoneChoice(offering_zones, f"every network zone that offers {instance_type}{note}, checked {checked}")
 
 
-def _offered(region: str, offering) -> str:
+def zone_check(zone: str) -> str:
+    """How a zone was checked against the offerings: ids are exact, names hold for one account."""
+    return "by zone id, exactly" if is_zone_id(zone) else "by zone name, as AWS published it for one account"
+
+
+def _offered(region: str, offering: ZoneOffering) -> str:
     if not offering.ids:
         return f"{region} offers it in no zone"
     return f"{region} offers it in {', '.join(region + letter for letter in offering.names)} (ids {', '.join(offering.ids)})"

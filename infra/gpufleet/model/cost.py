@@ -27,7 +27,7 @@ from gpufleet.catalog.mig import MigGeometry
 from gpufleet.catalog.prices import ZONE_ID, PriceTable, S3Band
 from gpufleet.findings import Finding, Location, declare
 from gpufleet.mig.planner import choose_profile
-from gpufleet.model.plan import FleetPlan, Pool, StorageTier
+from gpufleet.model.plan import ExistingNodes, FleetPlan, LaunchedNodes, LocalNvmeTier, LustreTier, Pool, S3Tier
 from gpufleet.stack.models import Capacity, HourlyPrice, UpfrontPrice
 
 HOURS_PER_30_DAYS = 720
@@ -132,7 +132,8 @@ class PoolCost:
     name: str
     location: Location
     node_kind: str
-    capacity: str
+    capacity: str | None
+    """How the nodes are bought; None for existing nodes, which gpufleet does not buy."""
     nodes_min: int
     nodes_max: int
     nodes_desired: int | None
@@ -334,18 +335,19 @@ def fleet_cost(plan: FleetPlan, prices: PriceTable, mig: Mapping[str, MigGeometr
         as_of=prices.as_of,
         sources=prices.cited(),
         pools=tuple(_pool_cost(pool, prices, region, mig) for pool in plan.pools),
-        tiers=tuple(_tier_cost(tier, prices, region) for tier in plan.storage if tier.kind != "local-nvme"),
+        tiers=tuple(_tier_cost(tier, prices, region) for tier in plan.storage if not isinstance(tier, LocalNvmeTier)),
     )
 
 
 def _pool_cost(pool: Pool, prices: PriceTable, region: str | None, mig: Mapping[str, MigGeometry]) -> PoolCost:
     rate: NodeRate | Unpriced
-    if pool.instance is None:
+    source = pool.source
+    if isinstance(source, ExistingNodes):
         rate = Unpriced("existing nodes: gpufleet does not launch them, so it has no price for them")
-    elif pool.capacity.reserved:
-        rate = reserved_rate(pool.capacity, pool.nodes.max)
+    elif source.capacity.reserved:
+        rate = reserved_rate(source.capacity, pool.nodes.max)
     else:
-        rate = table_rate(prices, pool.instance.name, region or "", pool.capacity.type, pool.zones)
+        rate = table_rate(prices, source.instance.name, region or "", source.capacity.type, source.zones)
     priced = rate if isinstance(rate, NodeRate) else None
     slices: tuple[SlicePrice, ...] = ()
     services: tuple[ServiceShare, ...] = ()
@@ -355,7 +357,7 @@ def _pool_cost(pool: Pool, prices: PriceTable, region: str | None, mig: Mapping[
         name=pool.name,
         location=pool.location,
         node_kind=pool.node_kind,
-        capacity=pool.capacity.type,
+        capacity=source.capacity.type if isinstance(source, LaunchedNodes) else None,
         nodes_min=pool.nodes.min,
         nodes_max=pool.nodes.max,
         nodes_desired=pool.nodes.desired,
@@ -397,13 +399,14 @@ def _mig_shares(
     return slices, tuple(services)
 
 
-def _tier_cost(tier: StorageTier, prices: PriceTable, region: str | None) -> TierCost:
-    if tier.kind == "fsx-lustre":
-        what = f"FSx for Lustre {tier.deployment}, {tier.throughput_per_tib} MB/s/TiB x {tier.fsx_capacity_gib:,} GiB"
-        rate = prices.storage.fsx_lustre.get(region or "", {}).get(tier.deployment or "", {}).get(tier.throughput_per_tib or 0)
+def _tier_cost(tier: S3Tier | LustreTier, prices: PriceTable, region: str | None) -> TierCost:
+    if isinstance(tier, LustreTier):
+        fsx = tier.fsx
+        what = f"FSx for Lustre {fsx.deployment_type}, {tier.throughput_per_tib} MB/s/TiB x {fsx.storage_capacity_gib:,} GiB"
+        rate = prices.storage.fsx_lustre.get(region or "", {}).get(fsx.deployment_type, {}).get(tier.throughput_per_tib)
         if rate is None:
             return TierCost(tier.name, tier.kind, tier.location, what, None, f"no figure in the price table for {region}")
-        return TierCost(tier.name, tier.kind, tier.location, what, rate * (tier.fsx_capacity_gib or 0))
+        return TierCost(tier.name, tier.kind, tier.location, what, rate * fsx.storage_capacity_gib)
     size = tier.size_gb
     what = f"S3 Standard, {size:,} GB" if size is not None else "S3 Standard, size unknown"
     if size is None:

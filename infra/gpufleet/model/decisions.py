@@ -10,10 +10,15 @@ from collections import Counter
 
 from gpufleet import mig
 from gpufleet.catalog.models import Accelerator, InstanceType
+from gpufleet.catalog.storage import LustreFacts
+from gpufleet.model import iam, security
 from gpufleet.model.aws import ZoneChoice, choose_zones, zone_index
+from gpufleet.model.kubernetes import MIG_CONFIG_LABEL
 from gpufleet.model.plan import (
+    AmiChoice,
     EfaLayout,
     Fabric,
+    FsxOptions,
     InterfaceSlot,
     MigSetup,
     NetworkLayout,
@@ -21,11 +26,11 @@ from gpufleet.model.plan import (
     Subnet,
     Taint,
 )
+from gpufleet.model.reasons import Reason
 from gpufleet.model.view import MAX_ZONES, StackView
-from gpufleet.stack.models import RDMA_FABRICS, FabricSpec, NodePoolSpec
+from gpufleet.stack.models import RDMA_FABRICS, FabricSpec, FsxLustreTierSpec, NodePoolSpec
 
 LABEL_DOMAIN = "gpufleet.io"
-MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 # The GPU Operator's device plugin picks its named config from this node label.
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 EFA_LABEL = f"{LABEL_DOMAIN}/efa"
@@ -36,6 +41,8 @@ AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 ACCELERATED_ROOT_GIB = 200
 SYSTEM_ROOT_GIB = 80
 DEFAULT_BACKUP_DAYS = 7
+LUSTRE_VERSION = "2.15"
+LUSTRE_COMPRESSION = "LZ4"
 
 
 # -- pools ------------------------------------------------------------------------------------
@@ -155,10 +162,6 @@ def reserved_label(key: str) -> bool:
     return key.startswith(f"{LABEL_DOMAIN}/") or key in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, AUTOSCALER_GPU_LABEL)
 
 
-def existing_placement() -> PlacementDecision:
-    return PlacementDecision("none", "existing nodes: placement is the cluster owner's")
-
-
 def taints(pool: NodePoolSpec, accelerator: Accelerator | None) -> tuple[Taint, ...]:
     """Accelerator nodes and training/lab nodes only take pods that ask for them; system pools none."""
     chosen = []
@@ -171,17 +174,13 @@ def taints(pool: NodePoolSpec, accelerator: Accelerator | None) -> tuple[Taint, 
     return tuple(chosen)
 
 
-def ami_family(instance: InstanceType, accelerator: Accelerator | None) -> str:
-    """The EKS-optimized AL2023 AMI variant whose drivers match the accelerator."""
+def ami(instance: InstanceType, accelerator: Accelerator | None, kubernetes_version: str, release: str) -> AmiChoice:
+    """The EKS-optimized AL2023 AMI variant whose drivers match the accelerator, read from the SSM
+    parameter of one release: its value never changes, unlike ``recommended``'s."""
     variant = {None: "standard", "gpu": "nvidia", "neuron": "neuron"}[accelerator.kind if accelerator else None]
-    return f"amazon-linux-2023/{instance.architecture}/{variant}"
-
-
-def ami_parameter(kubernetes_version: str, family: str, release: str) -> str:
-    """The SSM parameter of one AMI release: its value never changes, unlike ``recommended``'s."""
-    _, architecture, variant = family.split("/")
-    image = f"amazon-eks-node-al2023-{architecture}-{variant}-{kubernetes_version}-{release}"
-    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/{family}/{image}/image_id"
+    family = f"amazon-linux-2023/{instance.architecture}/{variant}"
+    image = f"amazon-eks-node-al2023-{instance.architecture}-{variant}-{kubernetes_version}-{release}"
+    return AmiChoice(family, f"/aws/service/eks/optimized-ami/{kubernetes_version}/{family}/{image}/image_id")
 
 
 def root_volume_gib(accelerator: Accelerator | None) -> int:
@@ -191,14 +190,10 @@ def root_volume_gib(accelerator: Accelerator | None) -> int:
 def security_groups(workload: str, fabric: Fabric | None, efa: EfaLayout | None) -> tuple[str, ...]:
     """Every node joins its workload class's group (not the cluster's, which lets every member reach
     every other); EFA nodes also their fabric's."""
-    groups = [node_class_group(workload)]
+    groups = [security.nodes(workload)]
     if efa is not None and fabric is not None and fabric.security_group:
         groups.append(fabric.security_group)
     return tuple(groups)
-
-
-def node_class_group(workload: str) -> str:
-    return f"nodes:{workload}"
 
 
 # -- network ----------------------------------------------------------------------------------
@@ -236,11 +231,46 @@ def backup_retention_days(persistent: bool, chosen: int | None) -> int | None:
     return DEFAULT_BACKUP_DAYS if chosen is None else chosen
 
 
-def storage_protected(kind: str, persistent: bool, allow_deletion: bool) -> bool:
+def storage_protected(persistent: bool, allow_deletion: bool) -> bool:
     """Datasets, checkpoints and persistent file systems survive a typo; scratch does not need to."""
-    if kind == "local-nvme":
-        return False
     return persistent and not allow_deletion
+
+
+def fsx_options(tier: FsxLustreTierSpec, lustre: LustreFacts, region: str) -> FsxOptions:
+    """Every FSx for Lustre setting, from the deployment type: persistent deployments take a
+    per-unit throughput, their own KMS key, daily backups and tags copied to them; SCRATCH_2
+    takes none of these (FSx encrypts it with a key of its own); only PERSISTENT_2 has a
+    metadata configuration."""
+    persistent = lustre.deployments[tier.deployment].persistent
+    metadata = "AUTOMATIC" if tier.deployment == "PERSISTENT_2" else None
+    kind = "persistent" if persistent else "scratch"
+    reasons = [
+        Reason("perUnitStorageThroughput", f"set on persistent deployments only; {tier.deployment} is {kind}"),
+        Reason(
+            "kmsKeyId",
+            "the file system's own key, usable only through FSx"
+            if persistent
+            else "scratch file systems are encrypted with a key FSx manages; they take none of their own",
+        ),
+        Reason(
+            "automaticBackupRetentionDays",
+            "daily backups, 7 days unless the tier says" if persistent else "scratch has no backups",
+        ),
+        Reason("metadataConfiguration", "AUTOMATIC: FSx scales metadata IOPS with capacity" if metadata else "PERSISTENT_2 only"),
+        Reason("dataCompressionType", "LZ4: less storage and network per byte read, at little CPU"),
+    ]
+    return FsxOptions(
+        deployment_type=tier.deployment,
+        storage_capacity_gib=lustre.capacity_gib(tier.capacity_tib),
+        per_unit_throughput=tier.throughput_per_tib if persistent else None,
+        key_policy=iam.key_policy("fsx", region) if persistent else None,
+        backup_retention_days=backup_retention_days(persistent, tier.backup_retention_days),
+        copy_tags_to_backups=True if persistent else None,
+        metadata_mode=metadata,
+        file_system_type_version=LUSTRE_VERSION,
+        data_compression=LUSTRE_COMPRESSION,
+        reasons=tuple(reasons),
+    )
 
 
 # -- MIG --------------------------------------------------------------------------------------
@@ -251,7 +281,8 @@ def fixed_mig_layouts(view: StackView, plan_name: str) -> tuple[mig.DeviceLayout
     if plan.layout is not None:
         return (mig.DeviceLayout(devices="all", layout=dict(sorted(plan.layout.items()))),)
     return tuple(
-        mig.DeviceLayout(devices=entry.devices, layout=dict(sorted(entry.layout.items()))) for entry in plan.devices or ()
+        mig.DeviceLayout(devices=entry.devices, layout=None if entry.layout is None else dict(sorted(entry.layout.items())))
+        for entry in plan.devices or ()
     )
 
 

@@ -1,22 +1,35 @@
 """The resolved, validated plan: a stack joined with catalog facts and every decision made.
 
 Renderers read only these objects. Anything a renderer needs that is not a plain copy of
-the stack (EFA interface layout, subnets, placement, labels, taints, security groups, the
-AMI parameter) is decided here once, with the reason kept beside it. Each named thing
-keeps the ``Location`` it was written at, so a policy or a SARIF result can point there.
+the stack (EFA interface layout, subnets, placement, labels, taints, security groups, IAM
+policies, FSx options, the AMI parameter, the Kubernetes side) is decided here once, with the
+reason kept beside it. Each named thing keeps the ``Location`` it was written at, so a policy
+or a SARIF result can point there.
+
+Variants are types, not optional fields: a pool's nodes are ``LaunchedNodes`` or
+``ExistingNodes``, a storage tier is an ``S3Tier``, a ``LustreTier`` or a ``LocalNvmeTier``, and
+the cluster's cloud side is ``AwsCloud`` or ``ExistingCluster``; code for one variant cannot
+read a field only another has (mypy holds it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network
-from typing import Literal
+from typing import ClassVar, Literal
 
 from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
 from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.findings import Finding, Location
-from gpufleet.mig import DeviceLayout, ServiceDemand
-from gpufleet.model.aws import AwsCluster, NodeUpdate
+from gpufleet.mig import DeviceLayout, MigPartedConfig, ServiceDemand
+from gpufleet.model import security
+from gpufleet.model.aws import AwsCluster, AwsRoles, ClusterService, NodeGroupTag, NodeUpdate
+from gpufleet.model.facts import ClusterFacts, FleetFacts, MigFacts, NetworkFacts, PoolFacts, TierFacts
+from gpufleet.model.iam import PolicyDocument
+from gpufleet.model.kubernetes import MIG_CONFIG_LABEL, KubernetesPlan, PoolScheduling
+from gpufleet.model.reasons import Decision, Reason
+from gpufleet.model.security import SecurityPlan
 from gpufleet.stack.models import (
     RDMA_FABRICS,
     Capacity,
@@ -26,7 +39,6 @@ from gpufleet.stack.models import (
     Provider,
     QueuesSpec,
     ServedModel,
-    StorageKind,
     WorkloadClass,
 )
 from gpufleet.stack.record import SubnetRecord
@@ -133,15 +145,52 @@ class NetworkLayout:
 
 
 @dataclass(frozen=True)
+class ExistingCluster:
+    """An existing cluster (provider kubernetes), reached through stack config: nothing cloud-side."""
+
+    provider: ClassVar[Literal["kubernetes"]] = "kubernetes"
+
+
+@dataclass(frozen=True)
+class AwsCloud:
+    """The cluster's cloud side on AWS (provider aws): what gpufleet creates around EKS."""
+
+    provider: ClassVar[Literal["aws"]] = "aws"
+    region: str
+    eks: AwsCluster
+    """The pins and choices of the EKS cluster (AMI release, add-ons, service CIDR, endpoint, admins)."""
+    network: NetworkLayout
+    security: SecurityPlan
+    roles: AwsRoles
+    services: tuple[ClusterService, ...] = ()
+    """What the Kubernetes side's components need of AWS (Pod Identity roles, managed add-ons)."""
+    node_group_tags: tuple[NodeGroupTag, ...] = ()
+    """Tags on the Auto Scaling groups behind the node groups (the Cluster Autoscaler's hints)."""
+
+    def services_of(self, component: str) -> tuple[ClusterService, ...]:
+        return tuple(service for service in self.services if service.serves == component)
+
+
+Cloud = AwsCloud | ExistingCluster
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     name: str
-    provider: Provider
-    region: str | None
     kubernetes_version: str
     admins: tuple[str, ...]
     location: Location
-    aws: AwsCluster | None = None
-    """The AWS pins and choices (AMI release, add-ons, service CIDR, endpoint, admins)."""
+    cloud: Cloud
+
+    @property
+    def provider(self) -> Provider:
+        return self.cloud.provider
+
+    @property
+    def region(self) -> str | None:
+        """The AWS region; None for an existing cluster, which has none."""
+        return self.cloud.region if isinstance(self.cloud, AwsCloud) else None
+
     monthly_budget_usd: float | None = None
     """What the stack may cost per 30 days (the budget policies' own figure for it)."""
 
@@ -159,34 +208,102 @@ class Fabric:
     @property
     def security_group(self) -> str | None:
         """EFA traffic only flows between members of one security group: each EFA fabric has its own."""
-        return f"fabric:{self.name}" if self.kind == "efa" else None
+        return security.fabric(self.name) if self.kind == "efa" else None
+
+
+# -- storage tiers: one type per kind ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class StorageTier:
-    name: str
-    kind: StorageKind
-    protected: bool
-    location: Location
-    versioning: bool = False
-    deployment: LustreDeployment | None = None
-    fsx_capacity_gib: int | None = None
-    throughput_per_tib: int | None = None
-    throughput_mbs: float | None = None
-    import_from: str | None = None
-    subnet: Subnet | None = None
-    client_ports: tuple[tuple[int, int], ...] = ()
-    mount_path: str | None = None
-    backup_retention_days: int | None = None
-    """Daily automatic backups kept; None where the deployment has none (SCRATCH_2)."""
-    namespaces: tuple[str, ...] = ()
-    """Kubernetes namespaces that get a claim bound to this file system."""
-    size_gb: int | None = None
-    """An s3 tier's stated size (GB as S3 bills it), which prices it; None when unknown."""
+class S3Tier:
+    """A bucket for datasets and checkpoints."""
 
-    @property
-    def persistent(self) -> bool:
-        return self.deployment not in (None, "SCRATCH_2")
+    kind: ClassVar[Literal["s3"]] = "s3"
+    name: str
+    location: Location
+    protected: bool
+    versioning: bool
+    key_policy: PolicyDocument
+    bucket_policy: PolicyDocument
+    size_gb: int | None = None
+    """The tier's stated size (GB as S3 bills it), which prices it; None when unknown."""
+
+    def facts(self) -> TierFacts:
+        return TierFacts(
+            tier=self.name, kind=self.kind, protected=self.protected, versioning=self.versioning, size_gb=self.size_gb
+        )
+
+
+@dataclass(frozen=True)
+class FsxOptions:
+    """The FSx for Lustre settings gpufleet renders verbatim, decided from the deployment type."""
+
+    deployment_type: LustreDeployment
+    storage_capacity_gib: int
+    per_unit_throughput: int | None
+    """PerUnitStorageThroughput: persistent deployments only."""
+    key_policy: PolicyDocument | None
+    """The file system's own KMS key (persistent deployments); None: FSx's default encryption."""
+    backup_retention_days: int | None
+    """Daily automatic backups kept; None where the deployment has none (SCRATCH_2)."""
+    copy_tags_to_backups: bool | None
+    metadata_mode: str | None
+    """Lustre metadata performance mode: ``AUTOMATIC`` on PERSISTENT_2, the only deployment that takes one."""
+    file_system_type_version: str
+    data_compression: str
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class LustreTier:
+    """An FSx for Lustre file system in its clients' zone, optionally linked to an S3 tier."""
+
+    kind: ClassVar[Literal["fsx-lustre"]] = "fsx-lustre"
+    name: str
+    location: Location
+    protected: bool
+    persistent: bool
+    fsx: FsxOptions
+    throughput_per_tib: int
+    throughput_mbs: float
+    import_from: str | None
+    subnet: Subnet
+    client_ports: tuple[tuple[int, int], ...]
+    namespaces: tuple[str, ...]
+    """Kubernetes namespaces that get a claim bound to this file system."""
+
+    def facts(self) -> TierFacts:
+        return TierFacts(
+            tier=self.name,
+            kind=self.kind,
+            protected=self.protected,
+            deployment=self.fsx.deployment_type,
+            persistent=self.persistent,
+            capacity_gib=self.fsx.storage_capacity_gib,
+            throughput_per_tib=self.throughput_per_tib,
+            throughput_mbs=self.throughput_mbs,
+            import_from=self.import_from,
+            backup_retention_days=self.fsx.backup_retention_days,
+            namespaces=self.namespaces,
+            zone=self.subnet.zone,
+        )
+
+
+@dataclass(frozen=True)
+class LocalNvmeTier:
+    """The nodes' own NVMe disks, assembled and mounted by the node's user data: never protected."""
+
+    kind: ClassVar[Literal["local-nvme"]] = "local-nvme"
+    protected: ClassVar[bool] = False
+    name: str
+    location: Location
+    mount_path: str
+
+    def facts(self) -> TierFacts:
+        return TierFacts(tier=self.name, kind=self.kind, protected=False, mount_path=self.mount_path)
+
+
+StorageTier = S3Tier | LustreTier | LocalNvmeTier
 
 
 @dataclass(frozen=True)
@@ -200,6 +317,17 @@ class MigSetup:
     location: Location
     demand: tuple[ServiceDemand, ...] = ()
 
+    def facts(self) -> MigFacts:
+        layouts = {
+            "all" if entry.devices == "all" else ",".join(map(str, entry.devices)): ", ".join(
+                f"{profile}={count}" for profile, count in (entry.layout or {}).items()
+            )
+            or "MIG off"
+            for entry in self.device_layouts
+        }
+        demand = tuple(f"{d.name}: {d.replicas} x {d.memory_gib:g} GiB" for d in self.demand)
+        return MigFacts(self.accelerator.name, layouts, demand)
+
 
 @dataclass(frozen=True)
 class PlacementDecision:
@@ -210,46 +338,95 @@ class PlacementDecision:
     """A placement group gpufleet does not own (the one a reservation was created in)."""
 
 
+# -- pools: where their nodes come from -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AmiChoice:
+    """The EKS-optimized AMI nodes run: its family (which says which drivers it ships) and the
+    SSM parameter of one release."""
+
+    family: str
+    parameter: str
+
+
+@dataclass(frozen=True)
+class LaunchedNodes:
+    """Nodes gpufleet launches (provider aws): one instance type in an EKS managed node group,
+    as eksctl's managed node groups or a Karpenter NodePool describe them."""
+
+    instance: InstanceType
+    capacity: Capacity
+    capacity_type: Decision
+    """The node group's capacityType (``ON_DEMAND``, ``SPOT``, ``CAPACITY_BLOCK``)."""
+    efa: EfaLayout | None
+    placement: PlacementDecision
+    zones: tuple[str, ...]
+    zone_reason: str
+    subnets: tuple[Subnet, ...]
+    ami: AmiChoice
+    root_volume_gib: int
+    security_groups: tuple[str, ...]
+    """Roles of the groups every interface joins: ``nodes:<workload>``, ``fabric:<name>``."""
+    efa_hugepages: int | None
+    update: NodeUpdate
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.instance.accelerator_count
+
+    @property
+    def vcpus(self) -> int:
+        return self.instance.vcpus
+
+    @property
+    def memory_mib(self) -> int:
+        return self.instance.memory_mib
+
+    @property
+    def kind(self) -> str:
+        return self.instance.name
+
+
 @dataclass(frozen=True)
 class ExistingNodes:
-    """Nodes of an existing cluster, as the stack describes them (gpufleet cannot look)."""
+    """Nodes of an existing cluster (provider kubernetes), as the stack describes them: gpufleet
+    neither creates nor relabels them, and cannot look."""
 
     node_selector: dict[str, str] = field(hash=False)
     gpus_per_node: int
     vcpus: int
     memory_gib: int
 
+    @property
+    def memory_mib(self) -> int:
+        return self.memory_gib * 1024
+
+    @property
+    def kind(self) -> str:
+        return ",".join(f"{key}={value}" for key, value in sorted(self.node_selector.items()))
+
+
+NodeSource = LaunchedNodes | ExistingNodes
+
 
 @dataclass(frozen=True)
 class Pool:
     name: str
     workload: WorkloadClass
-    instance: InstanceType | None
-    """None for a pool of existing nodes (provider kubernetes), picked by ``existing.node_selector``."""
+    source: NodeSource
+    """Where the nodes come from: launched by gpufleet, or existing ones picked by their labels."""
     accelerator: Accelerator | None
     nodes: NodeCount
-    capacity: Capacity
     fabric: Fabric | None
-    efa: EfaLayout | None
-    placement: PlacementDecision
-    zones: tuple[str, ...]
-    subnets: tuple[Subnet, ...]
     storage: tuple[StorageTier, ...]
     mig: MigSetup | None
     models: tuple[ServedModel, ...]
     labels: dict[str, str] = field(hash=False)
+    """Labels the nodes carry: gpufleet's own on launched nodes, the selector on existing ones."""
     taints: tuple[Taint, ...]
-    ami_family: str
-    ami_parameter: str
-    root_volume_gib: int
-    security_groups: tuple[str, ...]
-    """Roles of the groups every interface joins: ``nodes:<workload>``, ``fabric:<name>``."""
-    efa_hugepages: int | None
     location: Location
-    existing: ExistingNodes | None = None
     time_slicing_replicas: int | None = None
-    update: NodeUpdate = field(default_factory=lambda: NodeUpdate("DEFAULT", "a surge node joins before an old one drains"))
-    zone_reason: str = ""
 
     @property
     def fabric_name(self) -> str | None:
@@ -257,40 +434,70 @@ class Pool:
 
     @property
     def gpus_per_node(self) -> int:
-        if self.instance is not None:
-            return self.instance.accelerator_count
-        return self.existing.gpus_per_node if self.existing else 0
+        return self.source.gpus_per_node
 
     @property
     def vcpus_per_node(self) -> int:
-        if self.instance is not None:
-            return self.instance.vcpus
-        return self.existing.vcpus if self.existing else 0
+        return self.source.vcpus
 
     @property
     def memory_mib_per_node(self) -> int:
-        if self.instance is not None:
-            return self.instance.memory_mib
-        return self.existing.memory_gib * 1024 if self.existing else 0
+        return self.source.memory_mib
 
     @property
     def node_kind(self) -> str:
         """What the nodes are: an instance type, or the selector of existing nodes."""
-        if self.instance is not None:
-            return self.instance.name
-        return ",".join(f"{key}={value}" for key, value in sorted(self.existing.node_selector.items())) if self.existing else "-"
+        return self.source.kind
 
     @property
     def gpus_max(self) -> int:
         return self.gpus_per_node * self.nodes.max
 
     @property
-    def single_zone(self) -> bool:
-        return len(self.zones) == 1
+    def local_nvme(self) -> LocalNvmeTier | None:
+        return next((tier for tier in self.storage if isinstance(tier, LocalNvmeTier)), None)
 
-    @property
-    def local_nvme(self) -> StorageTier | None:
-        return next((tier for tier in self.storage if tier.kind == "local-nvme"), None)
+    def facts(self, scheduling: PoolScheduling) -> PoolFacts:
+        """The pool's one projection; ``scheduling``: how pods reach it (the Kubernetes plan's)."""
+        accelerator = self.accelerator.name if self.accelerator else None
+        facts = PoolFacts(
+            pool=self.name,
+            workload=self.workload,
+            instance_type=self.node_kind,
+            accelerator=accelerator,
+            accelerators_per_node=self.gpus_per_node,
+            accelerators=f"{self.gpus_per_node} x {accelerator}" if accelerator else "-",
+            nodes={"min": self.nodes.min, "desired": self.nodes.initial, "max": self.nodes.max},
+            accelerators_max=self.gpus_max,
+            fabric=self.fabric.kind if self.fabric else None,
+            storage=tuple(tier.name for tier in self.storage),
+            mig_config=self.mig.label_value if self.mig else None,
+            labels=dict(self.labels),
+            taints=tuple(f"{taint.key}={taint.value}:{taint.effect}" for taint in self.taints),
+            flavor=scheduling.flavor,
+            queues=scheduling.queues,
+            pod_resources=dict(scheduling.pod_resources),
+        )
+        source = self.source
+        if isinstance(source, ExistingNodes):
+            return facts
+        placement = source.placement
+        return replace(
+            facts,
+            efa_interfaces=source.efa.efa_count if source.efa else 0,
+            placement=placement.strategy,
+            placement_reason=placement.reason,
+            placement_group=placement.strategy if placement.strategy != "none" else None,
+            capacity=source.capacity.type,
+            capacity_type=source.capacity_type.value,
+            reservation=source.capacity.reservation_id,
+            zones=source.zones,
+            zone_reason=source.zone_reason,
+            subnets=tuple(str(subnet.cidr) for subnet in source.subnets),
+            update_strategy=source.update.strategy,
+            update_reason=source.update.reason,
+            mig_config_label=self.labels.get(MIG_CONFIG_LABEL),
+        )
 
 
 @dataclass(frozen=True)
@@ -298,14 +505,23 @@ class FleetPlan:
     stack: str
     source: str
     cluster: ClusterPlan
-    network: NetworkLayout | None
     fabrics: dict[str, Fabric] = field(hash=False)
     storage: tuple[StorageTier, ...]
     mig_plans: tuple[MigSetup, ...]
     pools: tuple[Pool, ...]
+    kubernetes: KubernetesPlan
+    """The cluster's Kubernetes side: every object's shape and why."""
+    mig_config: MigPartedConfig
+    """Every MIG plan of the stack as one mig-parted config, mounted by the MIG manager."""
     queues: QueuesSpec = field(default_factory=QueuesSpec)
     findings: tuple[Finding, ...] = ()
     """Warnings and notes about a valid stack; errors never reach a plan."""
+
+    @property
+    def network(self) -> NetworkLayout | None:
+        """The VPC layout of a cluster on AWS; an existing cluster has none."""
+        cloud = self.cluster.cloud
+        return cloud.network if isinstance(cloud, AwsCloud) else None
 
     def storage_tier(self, name: str) -> StorageTier:
         return next(tier for tier in self.storage if tier.name == name)
@@ -318,3 +534,21 @@ class FleetPlan:
     def client_classes(self, tier: StorageTier) -> tuple[str, ...]:
         """The node classes whose pools mount ``tier``: their security groups need its traffic."""
         return tuple(sorted({pool.workload for pool in self.pools if any(t.name == tier.name for t in pool.storage)}))
+
+    def pool_facts(self) -> tuple[PoolFacts, ...]:
+        return tuple(pool.facts(self.kubernetes.scheduling[pool.name]) for pool in self.pools)
+
+    def cluster_facts(self) -> ClusterFacts:
+        cluster = self.cluster
+        return ClusterFacts(cluster.name, cluster.provider, cluster.region, cluster.kubernetes_version, tuple(cluster.admins))
+
+    def network_facts(self) -> NetworkFacts | None:
+        network = self.network
+        return NetworkFacts(str(network.vpc_cidr), network.zones) if network else None
+
+    def fleet_facts(self) -> FleetFacts:
+        totals: Counter[str] = Counter()
+        for pool in self.pools:
+            if pool.accelerator is not None:
+                totals[pool.accelerator.name] += pool.gpus_max
+        return FleetFacts(len(self.pools), dict(sorted(totals.items())), sum(pool.nodes.max for pool in self.pools))

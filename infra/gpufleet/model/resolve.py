@@ -6,17 +6,49 @@ All rules run on every stack, so one run reports every problem; ``resolve`` rais
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from gpufleet import mig
 from gpufleet.catalog import Catalog
-from gpufleet.findings import errors_in
-from gpufleet.model import decisions, subnets
-from gpufleet.model.aws import AwsCluster, decide_node_update, plan_aws_cluster
-from gpufleet.model.plan import ClusterPlan, ExistingNodes, Fabric, FleetPlan, MigSetup, Pool, StorageTier
+from gpufleet.findings import Finding, errors_in
+from gpufleet.mig import MigPartedConfig, render_mig_parted_config
+from gpufleet.model import decisions, iam, subnets
+from gpufleet.model.aws import (
+    AwsCluster,
+    AwsRoles,
+    ManagedAddonPlan,
+    NodeGroupTag,
+    PodIdentityPlan,
+    ZoneChoice,
+    decide_capacity_type,
+    decide_node_update,
+    plan_aws_cluster,
+)
+from gpufleet.model.kubernetes import KubernetesPlan
+from gpufleet.model.kubernetes_decisions import kubernetes_plan
+from gpufleet.model.plan import (
+    AwsCloud,
+    Cloud,
+    ClusterPlan,
+    ExistingCluster,
+    ExistingNodes,
+    Fabric,
+    FleetPlan,
+    LaunchedNodes,
+    LocalNvmeTier,
+    LustreTier,
+    MigSetup,
+    NetworkLayout,
+    Pool,
+    S3Tier,
+    StorageTier,
+)
 from gpufleet.model.rules import SEMANTIC_RULES
+from gpufleet.model.security import security_plan
 from gpufleet.model.view import StackView
 from gpufleet.stack.loader import LoadedStack, StackInvalid
-from gpufleet.stack.models import FsxLustreTierSpec, LocalNvmeTierSpec, S3TierSpec
+from gpufleet.stack.models import FsxLustreTierSpec, LocalNvmeTierSpec, NodePoolSpec, S3TierSpec
 
 
 def resolve(loaded: LoadedStack, catalog: Catalog, *, replace_subnets: frozenset[str] = frozenset()) -> FleetPlan:
@@ -29,115 +61,112 @@ def resolve(loaded: LoadedStack, catalog: Catalog, *, replace_subnets: frozenset
     return build_plan(view, tuple(findings))
 
 
-def build_plan(view: StackView, findings: tuple = ()) -> FleetPlan:
+def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan:
     """The plan of a stack every rule passed; decisions may assume what the rules checked."""
     spec = view.spec
     fabrics = {name: Fabric(name, fabric.kind, view.location("fabrics", name)) for name, fabric in sorted(spec.fabrics.items())}
     mig_plans = {name: _fixed_mig_setup(view, name) for name in sorted(spec.mig_plans)}
-    network = subnets.network_layout(view)
-    aws = plan_aws_cluster(spec.cluster, spec.network, view.catalog) if view.on_aws and spec.network else None
-    storage = {name: _storage_tier(view, name) for name in sorted(spec.storage)}
-    pools = [_pool(view, name, fabrics, storage, mig_plans, network, aws) for name, _ in view.pools()]
-    if network is not None:
-        for name, tier in storage.items():
-            if tier.kind == "fsx-lustre":
-                clients = [pool.zones[0] for pool in pools if name in spec.node_pools[pool.name].storage and pool.zones]
-                storage[name] = replace(tier, subnet=decisions.file_system_subnet(name, clients, network))
-    pools = [_with_storage(pool, storage, spec.node_pools[pool.name].storage) for pool in pools]
+    aws = _aws_foundation(view)
+    zones = {name: decisions.zone_choice(view, pool) for name, pool in view.pools()} if aws else {}
+    storage = {name: _storage_tier(view, name, aws, zones) for name in sorted(spec.storage)}
+    pools = tuple(_pool(view, name, fabrics, storage, mig_plans, aws, zones) for name, _ in view.pools())
     used_demand = {pool.mig.name: pool.mig for pool in pools if pool.mig is not None and pool.mig.demand}
+    # A demand plan exists on nodes only as packed for the pool that uses it.
+    setups = tuple(used_demand.get(name, setup) for name, setup in mig_plans.items() if not setup.demand or name in used_demand)
+    config = _mig_parted_config(view, setups)
+    kubernetes = kubernetes_plan(
+        cluster=spec.cluster.name,
+        aws_region=aws.region if aws else None,
+        pools=pools,
+        storage=tuple(storage.values()),
+        fabrics=fabrics,
+        queues=spec.queues,
+        mig_config=config,
+        catalog=view.catalog,
+    )
+    cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
     cluster = spec.cluster
     return FleetPlan(
         stack=view.loaded.name,
         source=view.loaded.locator.file,
         cluster=ClusterPlan(
             name=cluster.name,
-            provider=cluster.provider,
-            region=cluster.region,
             kubernetes_version=cluster.kubernetes_version,
             admins=cluster.admins,
             location=view.location("cluster"),
-            aws=aws,
+            cloud=cloud,
             monthly_budget_usd=cluster.monthly_budget_usd,
         ),
-        network=network,
         fabrics=fabrics,
         storage=tuple(storage.values()),
-        # A demand plan exists on nodes only as packed for the pool that uses it.
-        mig_plans=tuple(
-            used_demand.get(name, setup) for name, setup in mig_plans.items() if not setup.demand or name in used_demand
-        ),
-        pools=tuple(pools),
+        mig_plans=setups,
+        pools=pools,
+        kubernetes=kubernetes,
+        mig_config=config,
         queues=spec.queues,
         findings=findings,
     )
 
 
-def _storage_tier(view: StackView, name: str) -> StorageTier:
+@dataclass(frozen=True)
+class AwsFoundation:
+    """What every AWS decision of a pool or tier builds on: the region, the EKS pins, the VPC layout."""
+
+    region: str
+    eks: AwsCluster
+    network: NetworkLayout
+
+
+def _aws_foundation(view: StackView) -> AwsFoundation | None:
+    """The EKS pins and the VPC layout of a stack on AWS; None for an existing cluster."""
+    spec = view.spec
+    if not view.on_aws:
+        return None
+    network = subnets.network_layout(view)
+    assert spec.network is not None and network is not None, "GF-STACK: provider aws needs a network"
+    eks = plan_aws_cluster(spec.cluster, spec.network, view.catalog)
+    assert eks is not None, "GF-AWS-004: the catalog pins the Kubernetes version"
+    return AwsFoundation(spec.cluster.region or "", eks, network)
+
+
+def _storage_tier(
+    view: StackView,
+    name: str,
+    aws: AwsFoundation | None,
+    zones: Mapping[str, ZoneChoice],
+) -> StorageTier:
     tier = view.spec.storage[name]
     location = view.location("storage", name)
-    if isinstance(tier, FsxLustreTierSpec):
-        lustre = view.catalog.storage.fsx_lustre
-        persistent = lustre.deployments[tier.deployment].persistent
-        return StorageTier(
-            name=name,
-            kind=tier.kind,
-            protected=decisions.storage_protected(tier.kind, persistent, tier.allow_deletion),
-            location=location,
-            deployment=tier.deployment,
-            fsx_capacity_gib=lustre.capacity_gib(tier.capacity_tib),
-            throughput_per_tib=tier.throughput_per_tib,
-            throughput_mbs=lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib),
-            import_from=tier.import_from,
-            client_ports=lustre.lnet_ports,
-            backup_retention_days=decisions.backup_retention_days(persistent, tier.backup_retention_days),
-            namespaces=tier.namespaces,
-        )
+    if isinstance(tier, LocalNvmeTierSpec):
+        return LocalNvmeTier(name, location, tier.mount_path)
+    assert aws is not None, "GF-K8S-005: an existing cluster has local-nvme tiers only"
+    region = aws.region
     if isinstance(tier, S3TierSpec):
-        return StorageTier(
-            name=name,
-            kind=tier.kind,
-            protected=decisions.storage_protected(tier.kind, True, tier.allow_deletion),
-            location=location,
+        return S3Tier(
+            name,
+            location,
+            protected=decisions.storage_protected(True, tier.allow_deletion),
             versioning=tier.versioning,
+            key_policy=iam.key_policy("s3", region),
+            bucket_policy=iam.deny_insecure_transport(),
             size_gb=tier.size_gb,
         )
-    assert isinstance(tier, LocalNvmeTierSpec)
-    return StorageTier(name=name, kind=tier.kind, protected=False, location=location, mount_path=tier.mount_path)
-
-
-def _existing_pool(view: StackView, name: str, fabrics) -> Pool:
-    """A pool of nodes that already exist: gpufleet neither creates nor relabels them."""
-    pool = view.spec.node_pools[name]
-    selector = dict(sorted(pool.node_selector.items()))
-    return Pool(
-        name=name,
-        workload=pool.workload,
-        instance=None,
-        accelerator=view.catalog.accelerator(pool.gpu) if pool.gpu else None,
-        nodes=pool.nodes,
-        capacity=pool.capacity,
-        fabric=fabrics.get(pool.fabric) if pool.fabric else None,
-        efa=None,
-        placement=decisions.existing_placement(),
-        zones=(),
-        subnets=(),
-        storage=(),
-        mig=None,
-        models=pool.models,
-        labels=selector,
-        taints=(),
-        ami_family="",
-        ami_parameter="",
-        root_volume_gib=0,
-        security_groups=(),
-        efa_hugepages=None,
-        location=view.location("node_pools", name),
-        existing=ExistingNodes(
-            node_selector=selector,
-            gpus_per_node=pool.gpus_per_node or 0,
-            vcpus=pool.cpus_per_node or 0,
-            memory_gib=pool.memory_gib_per_node or 0,
-        ),
+    assert isinstance(tier, FsxLustreTierSpec)
+    lustre = view.catalog.storage.fsx_lustre
+    persistent = lustre.deployments[tier.deployment].persistent
+    clients = [zones[pool_name].zones[0] for pool_name, pool in view.pools() if name in pool.storage and zones[pool_name].zones]
+    return LustreTier(
+        name,
+        location,
+        protected=decisions.storage_protected(persistent, tier.allow_deletion),
+        persistent=persistent,
+        fsx=decisions.fsx_options(tier, lustre, region),
+        throughput_per_tib=tier.throughput_per_tib,
+        throughput_mbs=lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib),
+        import_from=tier.import_from,
+        subnet=decisions.file_system_subnet(name, clients, aws.network),
+        client_ports=lustre.lnet_ports,
+        namespaces=tier.namespaces,
     )
 
 
@@ -155,50 +184,163 @@ def _fixed_mig_setup(view: StackView, name: str) -> MigSetup:
     )
 
 
-def _pool(view, name, fabrics, storage, mig_plans, network, aws: AwsCluster | None) -> Pool:
-    if not view.on_aws:
-        return _existing_pool(view, name, fabrics)
-    pool = view.spec.node_pools[name]
-    instance = view.instance(pool)
-    accelerator = view.catalog.accelerator_of(instance)
-    fabric = fabrics.get(pool.fabric) if pool.fabric else None
-    efa = decisions.efa_layout(instance) if decisions.uses_efa(view, pool) else None
-    zone_choice = decisions.zone_choice(view, pool)
-    zones = zone_choice.zones
-    mig_setup = mig_plans.get(pool.mig) if pool.mig else None
-    if mig_setup is not None and mig_setup.demand:
-        mig_setup = replace(mig_setup, device_layouts=decisions.packed_mig_layouts(view.packing(pool.mig, name)))
-    family = decisions.ami_family(instance, accelerator)
-    return Pool(
-        name=name,
-        workload=pool.workload,
-        instance=instance,
-        accelerator=accelerator,
-        nodes=pool.nodes,
-        capacity=pool.capacity,
-        fabric=fabric,
-        efa=efa,
-        placement=decisions.placement(pool, view.fabric(pool), len(zones), view.catalog.placement_groups.partitions_per_zone),
-        zones=zones,
-        subnets=decisions.pool_subnets(network, name, zones),
-        storage=(),
-        mig=mig_setup,
-        models=pool.models,
-        labels=decisions.labels(
-            name, pool, accelerator, mig_setup, accelerator is not None and accelerator.name in view.catalog.mig, efa is not None
-        ),
-        taints=decisions.taints(pool, accelerator),
-        ami_family=family,
-        ami_parameter=decisions.ami_parameter(view.spec.cluster.kubernetes_version, family, aws.ami_release.value if aws else ""),
-        root_volume_gib=decisions.root_volume_gib(accelerator),
-        security_groups=decisions.security_groups(pool.workload, fabric, efa),
-        efa_hugepages=view.catalog.efa_host.hugepages_2mib if efa else None,
-        location=view.location("node_pools", name),
-        time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,
-        update=decide_node_update(pool),
-        zone_reason=zone_choice.reason,
+def _mig_parted_config(view: StackView, setups: Sequence[MigSetup]) -> MigPartedConfig:
+    """Every MIG plan of the stack in one mig-parted config, each entry checked for its GPU."""
+    return render_mig_parted_config(
+        view.catalog, {setup.name: (setup.accelerator.name, setup.device_layouts) for setup in setups}
     )
 
 
-def _with_storage(pool: Pool, storage: dict[str, StorageTier], names: tuple[str, ...]) -> Pool:
-    return replace(pool, storage=tuple(storage[name] for name in names))
+def _pool(
+    view: StackView,
+    name: str,
+    fabrics: Mapping[str, Fabric],
+    storage: Mapping[str, StorageTier],
+    mig_plans: Mapping[str, MigSetup],
+    aws: AwsFoundation | None,
+    zones: Mapping[str, ZoneChoice],
+) -> Pool:
+    pool = view.spec.node_pools[name]
+    fabric = fabrics.get(pool.fabric) if pool.fabric else None
+    location = view.location("node_pools", name)
+    mounts = tuple(storage[tier] for tier in pool.storage)
+    if aws is None:
+        selector = dict(sorted((pool.node_selector or {}).items()))
+        existing = ExistingNodes(
+            node_selector=selector,
+            gpus_per_node=pool.gpus_per_node or 0,
+            vcpus=pool.cpus_per_node or 0,
+            memory_gib=pool.memory_gib_per_node or 0,
+        )
+        accelerator = view.catalog.accelerator(pool.gpu) if pool.gpu else None
+        return Pool(
+            name, pool.workload, existing, accelerator, pool.nodes, fabric, mounts, None, pool.models, selector, (), location
+        )
+    launched = _launched_nodes(view, name, pool, fabric, aws, zones[name])
+    accelerator = view.catalog.accelerator_of(launched.instance)
+    mig_setup = mig_plans.get(pool.mig) if pool.mig else None
+    if mig_setup is not None and mig_setup.demand:
+        packing = view.packing(mig_setup.name, name)
+        assert isinstance(packing, mig.NodePacking), "GF-MIG: the demand packs onto the pool's nodes"
+        mig_setup = replace(mig_setup, device_layouts=decisions.packed_mig_layouts(packing))
+    mig_capable = accelerator is not None and accelerator.name in view.catalog.mig
+    return Pool(
+        name,
+        pool.workload,
+        launched,
+        accelerator,
+        pool.nodes,
+        fabric,
+        mounts,
+        mig_setup,
+        pool.models,
+        labels=decisions.labels(name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None),
+        taints=decisions.taints(pool, accelerator),
+        location=location,
+        time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,
+    )
+
+
+def _launched_nodes(
+    view: StackView, name: str, pool: NodePoolSpec, fabric: Fabric | None, aws: AwsFoundation, zone_choice: ZoneChoice
+) -> LaunchedNodes:
+    instance = view.instance(pool)
+    assert instance is not None, "GF-POOL: the instance type is in the catalog"
+    accelerator = view.catalog.accelerator_of(instance)
+    efa = decisions.efa_layout(instance) if decisions.uses_efa(view, pool) else None
+    return LaunchedNodes(
+        instance=instance,
+        capacity=pool.capacity,
+        capacity_type=decide_capacity_type(pool.capacity),
+        efa=efa,
+        placement=decisions.placement(
+            pool, view.fabric(pool), len(zone_choice.zones), view.catalog.placement_groups.partitions_per_zone
+        ),
+        zones=zone_choice.zones,
+        zone_reason=zone_choice.reason,
+        subnets=decisions.pool_subnets(aws.network, name, zone_choice.zones),
+        ami=decisions.ami(instance, accelerator, view.spec.cluster.kubernetes_version, aws.eks.ami_release.value),
+        root_volume_gib=decisions.root_volume_gib(accelerator),
+        security_groups=decisions.security_groups(pool.workload, fabric, efa),
+        efa_hugepages=view.catalog.efa_host.hugepages_2mib if efa else None,
+        update=decide_node_update(pool),
+    )
+
+
+def _aws_cloud(
+    view: StackView,
+    aws: AwsFoundation,
+    pools: Sequence[Pool],
+    fabrics: Mapping[str, Fabric],
+    storage: Iterable[StorageTier],
+    kubernetes: KubernetesPlan,
+) -> AwsCloud:
+    """Everything gpufleet creates on AWS beside the pools and tiers: security groups, roles, and
+    what the Kubernetes side's components need of AWS."""
+    eks, network, region = aws.eks, aws.network, aws.region
+    cluster = view.spec.cluster.name
+    node_classes = tuple(sorted({pool.workload for pool in pools}))
+    lustre = [
+        (tier.name, tier.client_ports, tuple(sorted({p.workload for p in pools if any(t.name == tier.name for t in p.storage)})))
+        for tier in storage
+        if isinstance(tier, LustreTier)
+    ]
+    efa_fabrics = [fabric.name for fabric in fabrics.values() if fabric.security_group]
+    roles = AwsRoles(
+        control_plane=iam.control_plane_role(cluster),
+        nodes={node_class: iam.node_role(cluster, node_class) for node_class in node_classes},
+        addons={pin.name: iam.addon_role(cluster, pin.name) for pin in eks.addons if pin.service_account is not None},
+        flow_logs=iam.flow_logs_role("network"),
+        secrets_key=iam.key_policy("eks", region),
+    )
+    return AwsCloud(
+        region=region,
+        eks=eks,
+        network=network,
+        security=security_plan(cluster, str(network.vpc_cidr), node_classes, efa_fabrics, lustre),
+        roles=roles,
+        services=_cluster_services(view, kubernetes),
+        node_group_tags=tuple(
+            NodeGroupTag("cluster-autoscaler", group.pool, key, value)
+            for group in (kubernetes.autoscaler.groups if kubernetes.autoscaler else ())
+            for key, value in group.tags.items()
+        ),
+    )
+
+
+def _cluster_services(view: StackView, kubernetes: KubernetesPlan) -> tuple[PodIdentityPlan | ManagedAddonPlan, ...]:
+    """The AWS side of Kubernetes components: the EBS CSI add-on behind the default storage class,
+    and the Cluster Autoscaler's own role."""
+    facts = view.catalog.kubernetes
+    ebs = facts.storage
+    services: list[PodIdentityPlan | ManagedAddonPlan] = [
+        ManagedAddonPlan(
+            serves="storage",
+            addon=ebs.ebs_addon,
+            role=iam.RolePlan(
+                ebs.ebs_addon,
+                iam.trust(iam.POD_IDENTITY_PRINCIPAL),
+                ((ebs.ebs_addon, ebs.ebs_policy),),
+                reason="the EBS CSI driver creates and attaches volumes: its own role, not the node role",
+            ),
+            service_account=ebs.ebs_service_account,
+            reason="EKS runs the EBS CSI driver that provisions the default gp3 class",
+        )
+    ]
+    autoscaler = kubernetes.autoscaler
+    if autoscaler is not None:
+        scaler = facts.autoscaler
+        services.append(
+            PodIdentityPlan(
+                serves="cluster-autoscaler",
+                role=iam.RolePlan(
+                    "cluster-autoscaler",
+                    iam.trust(iam.POD_IDENTITY_PRINCIPAL),
+                    inline=iam.scaling_policy(scaler.describe_actions, scaler.scaling_actions, autoscaler.owner_tag),
+                    reason="describe calls anywhere; scaling calls only on the groups tagged for this cluster",
+                ),
+                namespace=autoscaler.release.namespace,
+                service_account=autoscaler.service_account,
+            )
+        )
+    return tuple(services)

@@ -113,7 +113,8 @@ class Allocation:
 
     def record(self) -> SubnetRecord:
         blocks = {pool.need.name: str(pool.block) for pool in self.pools if pool.block is not None}
-        return SubnetRecord(control_plane_zones=self.control_plane_zones, pool_subnets=blocks)
+        # The record takes CIDRs as text only, as a file writes them.
+        return SubnetRecord.model_validate({"control_plane_zones": self.control_plane_zones, "pool_subnets": blocks})
 
     @property
     def largest_block(self) -> IPv4Network:
@@ -164,7 +165,9 @@ def allocate(view: StackView) -> Allocation:
 
 
 def _allocate(view: StackView) -> Allocation:
-    vpc = view.spec.network.vpc_cidr
+    network = view.spec.network
+    assert network is not None, "allocate runs for stacks with a network only"
+    vpc = network.vpc_cidr
     space = pool_space(vpc)
     recorded = view.loaded.record.record if view.loaded.record else SubnetRecord()
     inside = {name: block for name, block in recorded.pool_subnets.items() if any(block.subnet_of(region) for region in space)}

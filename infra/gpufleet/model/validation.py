@@ -1,6 +1,6 @@
 """The jobs that prove a fleet after apply: DCGM diagnostics per node and an NCCL all-reduce per fabric pool.
 
-Decided once from the ``FleetPlan`` and the ``KubernetesPlan`` (queues, device counts), so every
+Decided once from the ``FleetPlan`` and its ``KubernetesPlan`` (queues, device counts), so every
 job asks what a training job on its pool would: the pool's devices per node, its huge pages,
 its taints' tolerations, its node selector, its Kueue queue and, where EC2 publishes the
 type's network layers, a topology preference. ``manifest()`` gives each job as a plain
@@ -15,8 +15,11 @@ from typing import Any, Literal
 from gpufleet import names
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.fabric import BusBandwidthFloor
-from gpufleet.model.kubernetes import GPU_RESOURCE, KubernetesPlan, Reason, Toleration, pool_capacity, pool_selector
-from gpufleet.model.plan import FleetPlan, Pool
+from gpufleet.catalog.models import InstanceType
+from gpufleet.model.kubernetes import GPU_RESOURCE, KubernetesPlan, Toleration
+from gpufleet.model.kubernetes_decisions import pool_capacity, pool_selector, toleration
+from gpufleet.model.plan import FleetPlan, LaunchedNodes, Pool
+from gpufleet.model.reasons import Reason
 
 Json = dict[str, Any]
 
@@ -243,11 +246,11 @@ class ValidationPlan:
     skipped: tuple[Reason, ...]
 
     def manifests(self) -> list[Json]:
-        jobs: tuple[DcgmJob | NcclJob, ...] = (*self.dcgm, *self.nccl)
-        return [job.manifest() for job in jobs]
+        return [job.manifest() for job in self.dcgm] + [job.manifest() for job in self.nccl]
 
 
-def validation_plan(plan: FleetPlan, kubernetes: KubernetesPlan, catalog: Catalog) -> ValidationPlan:
+def validation_plan(plan: FleetPlan, catalog: Catalog) -> ValidationPlan:
+    kubernetes = plan.kubernetes
     dcgm, nccl, skipped = [], [], []
     for pool in plan.pools:
         if pool.accelerator is None or pool.accelerator.vendor != "nvidia":
@@ -265,7 +268,8 @@ def validation_plan(plan: FleetPlan, kubernetes: KubernetesPlan, catalog: Catalo
         if reason:
             skipped.append(Reason(pool.name, reason))
             continue
-        floor = catalog.fabric.floor(pool.instance, pool.accelerator) if pool.instance is not None else None
+        instance = _instance(pool)
+        floor = catalog.fabric.floor(instance, pool.accelerator) if instance is not None else None
         nccl.append(
             NcclJob(
                 pool=pool.name,
@@ -296,19 +300,28 @@ def per_node_requests(pool: Pool, catalog: Catalog) -> dict[str, int | str]:
             continue
         shared_rdma = resource.startswith(f"{catalog.kubernetes.rdma.resource_prefix}/")
         requests[resource] = 1 if shared_rdma else total // nodes
-    if pool.efa_hugepages:
-        requests["hugepages-2Mi"] = f"{pool.efa_hugepages * 2}Mi"
+    hugepages = pool.source.efa_hugepages if isinstance(pool.source, LaunchedNodes) else None
+    if hugepages:
+        requests["hugepages-2Mi"] = f"{hugepages * 2}Mi"
     return dict(sorted(requests.items()))
+
+
+def _instance(pool: Pool) -> InstanceType | None:
+    """The instance type of nodes gpufleet launches; existing nodes have none the catalog knows."""
+    return pool.source.instance if isinstance(pool.source, LaunchedNodes) else None
 
 
 def _no_nccl(pool: Pool, catalog: Catalog) -> str | None:
     if pool.fabric is None or not pool.fabric.rdma:
         return "no RDMA fabric: multi-node jobs would run over TCP, so no all-reduce floor applies"
+    if pool.accelerator is None:
+        return "no GPUs: no all-reduce to run"
     if pool.accelerator.name in catalog.fabric.nccl.not_nccl:
         return catalog.fabric.nccl.not_nccl[pool.accelerator.name]
     if pool.nodes.max < catalog.fabric.nccl.min_nodes:
         return f"at most {pool.nodes.max} node: an all-reduce over the fabric needs {catalog.fabric.nccl.min_nodes}"
-    if pool.fabric.kind == "efa" and (pool.efa is None or pool.efa.efa_count == 0):
+    efa = pool.source.efa if isinstance(pool.source, LaunchedNodes) else None
+    if pool.fabric.kind == "efa" and (efa is None or efa.efa_count == 0):
         return f"{pool.node_kind} has no EFA interface on this fabric"
     if GPU_RESOURCE not in pool_capacity(pool, catalog):
         return "every GPU is MIG-partitioned: NCCL ranks need whole GPUs"
@@ -323,7 +336,7 @@ def _transport(pool: Pool, catalog: Catalog) -> Transport:
         "NCCL_ALGO": nccl.algorithm,
         "NCCL_SOCKET_IFNAME": nccl.socket_ifname,
     }
-    if pool.fabric.kind == "efa":
+    if pool.fabric is not None and pool.fabric.kind == "efa":
         env |= {
             "NCCL_NET": nccl.efa.net,
             "FI_PROVIDER": nccl.efa.provider or "efa",
@@ -349,13 +362,14 @@ def _placement(pool: Pool, kubernetes: KubernetesPlan, catalog: Catalog) -> Plac
             queue, namespace = local[0].name, local[0].namespace
             why = f"LocalQueue {queue} in {namespace}, the first namespace submitting {pool.workload} work to this pool"
     topology = None
-    if pool.instance is not None:
-        levels = catalog.fabric.topology.levels(pool.instance.name)
+    instance = _instance(pool)
+    if instance is not None:
+        levels = catalog.fabric.topology.levels(instance.name)
         if levels:
             topology = TopologyRequest(
-                levels[-1], f"{pool.instance.name} has {len(levels)} network layers; the last is nearest the instance"
+                levels[-1], f"{instance.name} has {len(levels)} network layers; the last is nearest the instance"
             )
-    return Placement(namespace, queue, pool_selector(pool), tuple(Toleration.of(taint) for taint in pool.taints), topology, why)
+    return Placement(namespace, queue, pool_selector(pool), tuple(toleration(taint) for taint in pool.taints), topology, why)
 
 
 def _resources(devices: dict[str, int | str], cpu: str, memory: str) -> Json:

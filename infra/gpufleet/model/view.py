@@ -47,7 +47,8 @@ class StackView:
         return sorted(self.spec.node_pools.items())
 
     def instance(self, pool: NodePoolSpec) -> InstanceType | None:
-        return self.catalog.instance_type(pool.instance_type)
+        """The catalog's instance type of a launched pool; None for existing nodes or an unknown name."""
+        return self.catalog.instance_type(pool.instance_type) if pool.instance_type is not None else None
 
     def accelerator(self, pool: NodePoolSpec) -> Accelerator | None:
         instance = self.instance(pool)

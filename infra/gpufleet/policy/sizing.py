@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from gpufleet.catalog.mig import parse_profile_name
 from gpufleet.catalog.policy import load_policy_defaults
 from gpufleet.model import FleetPlan
-from gpufleet.model.plan import Pool, StorageTier
+from gpufleet.model.plan import LustreTier, Pool
 from gpufleet.stack.models import ServedModel
 
-HOT_TIER_KINDS = ("fsx-lustre",)
 BYTES_PER_GB = 1e9
 BYTES_PER_GIB = 1024**3
 
@@ -37,16 +36,15 @@ class PoolFeed:
 
 def training_feeds(plan: FleetPlan, read_mbs_per_gpu: float | None = None) -> list[PoolFeed]:
     per_gpu = load_policy_defaults().training_read_mbs_per_gpu.value if read_mbs_per_gpu is None else read_mbs_per_gpu
-    mounting: dict[str, list[Pool]] = {}
+    mounting: dict[str, tuple[LustreTier, list[Pool]]] = {}
     for pool in plan.pools:
         if pool.workload == "training":
             for tier in pool.storage:
-                if tier.kind in HOT_TIER_KINDS:
-                    mounting.setdefault(tier.name, []).append(pool)
+                if isinstance(tier, LustreTier):  # the hot tier: what feeds GPUs
+                    mounting.setdefault(tier.name, (tier, []))[1].append(pool)
     feeds = []
     for tier_name in sorted(mounting):
-        tier = plan.storage_tier(tier_name)
-        pools = mounting[tier_name]
+        tier, pools = mounting[tier_name]
         tier_demand = sum(pool.gpus_max * per_gpu for pool in pools)
         for pool in pools:
             feeds.append(
@@ -62,8 +60,8 @@ def training_feeds(plan: FleetPlan, read_mbs_per_gpu: float | None = None) -> li
     return feeds
 
 
-def _supply(tier: StorageTier) -> float:
-    return float(tier.throughput_mbs or 0.0)
+def _supply(tier: LustreTier) -> float:
+    return float(tier.throughput_mbs)
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ from ipaddress import IPv4Network
 
 from gpufleet.model import decisions
 from gpufleet.model.aws import choose_zones, is_zone_id, vpc_cni_supports_efa_only
-from gpufleet.model.rules.registry import rule, unknown
+from gpufleet.model.rules.registry import Problems, rule, unknown
 from gpufleet.model.view import StackView
-from gpufleet.stack.models import FsxLustreTierSpec
+from gpufleet.stack.models import FsxLustreTierSpec, NetworkSpec
 
 OPEN_INTERNET = IPv4Network("0.0.0.0/0")
 
 
-def _aws_network(view: StackView):
+def _aws_network(view: StackView) -> NetworkSpec | None:
     return view.spec.network if view.on_aws else None
 
 
@@ -27,7 +27,7 @@ def _aws_network(view: StackView):
     "EKS cluster subnets need at least two Availability Zones.",
     "List a second zone under network.availability_zones; a pool can still stay in one zone.",
 )
-def cluster_zones(view: StackView):
+def cluster_zones(view: StackView) -> Problems:
     network = _aws_network(view)
     needed = view.catalog.eks.control_plane.min_zones
     if network is not None and len(set(network.availability_zones)) < needed:
@@ -46,14 +46,14 @@ def cluster_zones(view: StackView):
     "A region the catalog has no zone offerings for.",
     "Use an AWS region listed in the catalog's aws_zones.yaml, or add the region's offerings there.",
 )
-def region_known(view: StackView):
+def region_known(view: StackView) -> Problems:
     region, regions = view.spec.cluster.region, view.catalog.zone_offerings.regions
     if view.on_aws and region is not None and region not in regions:
         yield ("cluster", "region"), unknown("AWS region", region, regions)
 
 
 @rule("GF-AWS-015", "error", "An admin listed twice, maybe in another case.", "List each IAM principal once.")
-def admins_once(view: StackView):
+def admins_once(view: StackView) -> Problems:
     # IAM names are unique regardless of case, so two spellings are one principal (and one access entry).
     first: dict[str, int] = {}
     admins = view.spec.cluster.admins
@@ -70,7 +70,7 @@ def admins_once(view: StackView):
     "A zone EKS does not support for control planes.",
     "Replace the zone with another of the region's zones.",
 )
-def control_plane_zones(view: StackView):
+def control_plane_zones(view: StackView) -> Problems:
     network = _aws_network(view)
     unsupported = view.catalog.eks.control_plane.unsupported_zone_ids
     for index, zone in enumerate(network.availability_zones if network else ()):
@@ -87,7 +87,7 @@ def control_plane_zones(view: StackView):
     "A zone id that is not in the cluster's region.",
     "Zone ids carry the region's short code: use1-az4 for us-east-1.",
 )
-def zone_ids_in_region(view: StackView):
+def zone_ids_in_region(view: StackView) -> Problems:
     network, region = _aws_network(view), view.spec.cluster.region
     if network is None or region is None:
         return
@@ -107,7 +107,7 @@ def zone_ids_in_region(view: StackView):
     "A Kubernetes version the catalog pins no add-ons or AMI for.",
     "Use a version listed in the catalog's eks.yaml.",
 )
-def kubernetes_pins(view: StackView):
+def kubernetes_pins(view: StackView) -> Problems:
     version = view.spec.cluster.kubernetes_version
     if view.on_aws and version not in view.catalog.eks.kubernetes_versions:
         pinned = ", ".join(sorted(view.catalog.eks.kubernetes_versions))
@@ -123,7 +123,7 @@ def kubernetes_pins(view: StackView):
     "A zone that does not offer the pool's instance type.",
     "Pin a zone that offers the type, or leave availability_zone unset so gpufleet picks one.",
 )
-def zone_offers_type(view: StackView):
+def zone_offers_type(view: StackView) -> Problems:
     if not view.zones:
         return
     for name, pool in view.pools():
@@ -151,7 +151,7 @@ def zone_offers_type(view: StackView):
     "The deployer becomes a cluster-admin that the spec does not show.",
     "Set bootstrap_admin: false and list the deployer under admins.",
 )
-def hidden_admin(view: StackView):
+def hidden_admin(view: StackView) -> Problems:
     cluster = view.spec.cluster
     if view.on_aws and cluster.bootstrap_admin and cluster.admins:
         yield (
@@ -169,7 +169,7 @@ def hidden_admin(view: StackView):
     "The EKS API endpoint is open to the whole internet.",
     "List your own CIDRs under cluster.endpoint.public_cidrs.",
 )
-def open_endpoint(view: StackView):
+def open_endpoint(view: StackView) -> Problems:
     for index, cidr in enumerate(view.spec.cluster.endpoint.public_cidrs):
         if cidr == OPEN_INTERNET:
             yield ("cluster", "endpoint", "public_cidrs", index), "0.0.0.0/0 opens the Kubernetes API to the whole internet"
@@ -181,7 +181,7 @@ def open_endpoint(view: StackView):
     "The pinned VPC CNI is older than EFA-only interfaces need.",
     "Pin a newer vpc-cni for this Kubernetes version in eks.yaml.",
 )
-def cni_for_efa(view: StackView):
+def cni_for_efa(view: StackView) -> Problems:
     pins = view.catalog.eks.kubernetes_versions.get(view.spec.cluster.kubernetes_version)
     minimum = view.catalog.efa_host.vpc_cni_min_version
     uses_efa = any(decisions.uses_efa(view, pool) for _, pool in view.pools())
@@ -198,7 +198,7 @@ def cni_for_efa(view: StackView):
     "A reservation's placement group does not fit the pool.",
     "capacity.placement_group names a cluster placement group the reservation was created in.",
 )
-def reservation_placement_group(view: StackView):
+def reservation_placement_group(view: StackView) -> Problems:
     for name, pool in view.pools():
         group, instance = pool.capacity.placement_group, view.instance(pool)
         if group is None or instance is None:
@@ -221,7 +221,7 @@ def reservation_placement_group(view: StackView):
     "A capacity-block pool whose minimum is above zero.",
     "Set nodes.min: 0 (EKS scales the group to zero before the block ends) and raise desired when the block starts.",
 )
-def capacity_block_minimum(view: StackView):
+def capacity_block_minimum(view: StackView) -> Problems:
     for name, pool in view.pools():
         if pool.capacity.type == "capacity-block" and pool.nodes.min > 0:
             yield (
@@ -240,7 +240,7 @@ def capacity_block_minimum(view: StackView):
     "Backups on a SCRATCH_2 file system, which FSx does not back up.",
     "Drop backup_retention_days or use a persistent deployment.",
 )
-def scratch_backups(view: StackView):
+def scratch_backups(view: StackView) -> Problems:
     for name, tier in view.spec.storage.items():
         if isinstance(tier, FsxLustreTierSpec) and tier.deployment == "SCRATCH_2" and tier.backup_retention_days:
             yield ("storage", name, "backup_retention_days"), "SCRATCH_2 file systems have no backups; FSx refuses a retention"
@@ -252,15 +252,16 @@ def scratch_backups(view: StackView):
     "No untainted node for the cluster add-ons (CoreDNS).",
     "Add a pool with workload: system and nodes.min >= 1.",
 )
-def addon_nodes(view: StackView):
+def addon_nodes(view: StackView) -> Problems:
     """While a pool's instance type is unknown its taints are too, and the rule says nothing."""
     if not view.on_aws:
         return
     pools = [(pool, view.instance(pool)) for _, pool in view.pools()]
-    if any(instance is None for _, instance in pools):
+    known = [(pool, instance) for pool, instance in pools if instance is not None]
+    if len(known) < len(pools):
         return
     if not any(
-        not decisions.taints(pool, view.catalog.accelerator_of(instance)) and pool.nodes.min >= 1 for pool, instance in pools
+        not decisions.taints(pool, view.catalog.accelerator_of(instance)) and pool.nodes.min >= 1 for pool, instance in known
     ):
         yield (
             ("node_pools",),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gpufleet.model import decisions
 from gpufleet.model.cost import Unpriced, table_rate
-from gpufleet.model.rules.registry import rule
+from gpufleet.model.rules.registry import Problems, rule
 from gpufleet.model.view import StackView
 
 
@@ -14,7 +14,7 @@ from gpufleet.model.view import StackView
     "A pool on a capacity block or reservation with no price: no public table has one, so its cost is unknown.",
     "Add capacity.price: {hourly_usd: <per instance-hour>} or {upfront_usd: <whole reservation>, hours: <its length>}.",
 )
-def reserved_capacity_priced(view: StackView):
+def reserved_capacity_priced(view: StackView) -> Problems:
     if not view.on_aws:
         return
     for name, pool in view.pools():
@@ -33,7 +33,7 @@ def reserved_capacity_priced(view: StackView):
     "Choose a type or region the table prices on demand (AWS sells some types only as capacity blocks), "
     "or reserve the capacity and give its price.",
 )
-def on_demand_priced(view: StackView):
+def on_demand_priced(view: StackView) -> Problems:
     yield from _table_gaps(view, "on-demand")
 
 
@@ -43,11 +43,11 @@ def on_demand_priced(view: StackView):
     "A spot pool whose instance type had no spot figure in the price table's snapshot for its zones.",
     "The pool still launches if spot capacity exists; its cost is unknown until the table has a figure.",
 )
-def spot_priced(view: StackView):
+def spot_priced(view: StackView) -> Problems:
     yield from _table_gaps(view, "spot")
 
 
-def _table_gaps(view: StackView, capacity: str):
+def _table_gaps(view: StackView, capacity: str) -> Problems:
     region = view.spec.cluster.region
     if not view.on_aws or region is None:
         return

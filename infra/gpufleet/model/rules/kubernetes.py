@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpufleet.model.rules.registry import duplicates, rule, unknown
+from gpufleet.model.rules.registry import Problems, duplicates, rule, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import Capacity
 
@@ -18,7 +18,7 @@ EXISTING = "provider kubernetes uses existing nodes"
     "provider kubernetes pools describe existing nodes; provider aws pools describe nodes gpufleet launches.",
     "provider kubernetes: node_selector, gpu, gpus_per_node, cpus_per_node, memory_gib_per_node; provider aws: instance_type.",
 )
-def nodes_described_for_the_provider(view: StackView):
+def nodes_described_for_the_provider(view: StackView) -> Problems:
     for name, pool in view.pools():
         path = ("node_pools", name)
         if view.on_aws:
@@ -70,7 +70,7 @@ def nodes_described_for_the_provider(view: StackView):
     "Existing nodes said to carry a GPU the catalog does not know.",
     "Use a catalog GPU name (`gpufleet catalog`).",
 )
-def existing_gpu_known(view: StackView):
+def existing_gpu_known(view: StackView) -> Problems:
     if view.on_aws:
         return
     for name, pool in view.pools():
@@ -84,7 +84,7 @@ def existing_gpu_known(view: StackView):
     "Only lab pools with NVIDIA GPUs and no MIG plan may time-slice their GPUs.",
     "Drop sharing, or move the work to a lab pool.",
 )
-def time_slicing_only_on_lab_gpus(view: StackView):
+def time_slicing_only_on_lab_gpus(view: StackView) -> Problems:
     for name, pool in view.pools():
         instance = view.instance(pool)
         if pool.sharing is None or instance is None or not view.on_aws:
@@ -107,7 +107,7 @@ def time_slicing_only_on_lab_gpus(view: StackView):
     "A namespace named twice, or a queue namespace with no pool of its workload class.",
     "Name each namespace once; add a pool of that workload class or drop the namespace.",
 )
-def namespaces_named_once_and_served(view: StackView):
+def namespaces_named_once_and_served(view: StackView) -> Problems:
     for workload in ("training", "inference", "lab"):
         namespaces = getattr(view.spec.queues, workload)
         if not namespaces:
@@ -127,7 +127,7 @@ def namespaces_named_once_and_served(view: StackView):
     "An existing cluster has at most one InfiniBand fabric: one NicClusterPolicy serves it.",
     "Merge the InfiniBand fabrics into one.",
 )
-def one_infiniband_fabric(view: StackView):
+def one_infiniband_fabric(view: StackView) -> Problems:
     if view.on_aws:
         return
     infiniband = sorted(name for name, fabric in view.spec.fabrics.items() if fabric.kind == "infiniband")
@@ -146,7 +146,7 @@ def one_infiniband_fabric(view: StackView):
     "provider kubernetes creates nothing cloud-side: no s3 or fsx-lustre tiers.",
     "Use s3 and fsx-lustre tiers only with provider aws.",
 )
-def no_cloud_storage_on_existing_clusters(view: StackView):
+def no_cloud_storage_on_existing_clusters(view: StackView) -> Problems:
     if view.on_aws:
         return
     for name, tier in sorted(view.spec.storage.items()):
@@ -163,7 +163,7 @@ def no_cloud_storage_on_existing_clusters(view: StackView):
     "Two pools of existing nodes whose selectors pick the same nodes.",
     "Give each pool a label the other's nodes do not carry (a different value for a key both select on).",
 )
-def existing_pools_apart(view: StackView):
+def existing_pools_apart(view: StackView) -> Problems:
     """A node every label of one selector matches and that carries the other's labels too
     belongs to both pools: Kueue then offers its GPUs in both flavors and counts them twice.
     When one selector holds every label of the other, every node the narrower one picks is

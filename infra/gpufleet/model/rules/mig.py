@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from gpufleet import mig
-from gpufleet.model.rules.registry import duplicates, rule, sentence, unknown
+from gpufleet.findings import PathPart
+from gpufleet.mig.feasibility import Devices, Layout
+from gpufleet.model.rules.registry import Problem, Problems, duplicates, rule, sentence, unknown
 from gpufleet.model.view import StackView
+from gpufleet.stack.models import MigPlanSpec
 
 
-def _plans(view: StackView):
+def _plans(view: StackView) -> list[tuple[str, MigPlanSpec]]:
     return sorted(view.spec.mig_plans.items())
 
 
-def _fixed_entries(view: StackView, name: str):
+def _fixed_entries(view: StackView, name: str) -> list[tuple[Devices, Layout | None, tuple[PathPart, ...]]]:
     plan = view.spec.mig_plans[name]
     if plan.layout is not None:
         return [("all", plan.layout, ("mig_plans", name, "layout"))]
     return [(entry.devices, entry.layout, ("mig_plans", name, "devices", i)) for i, entry in enumerate(plan.devices or ())]
 
 
-def _duplicate_services(view: StackView, name: str):
+def _duplicate_services(view: StackView, name: str) -> list[Problem]:
     plan = view.spec.mig_plans[name]
     return list(duplicates(("mig_plans", name, "demand"), [d.name for d in plan.demand or ()], "service"))
 
 
-def _unplaceable_demand(view: StackView, name: str):
+def _unplaceable_demand(view: StackView, name: str) -> list[Problem]:
     accelerator = view.mig_accelerator(name)
     if accelerator is None or view.spec.mig_plans[name].demand is None or _duplicate_services(view, name):
         return []
@@ -34,9 +37,9 @@ def _unplaceable_demand(view: StackView, name: str):
     return []
 
 
-def _claimed_twice(view: StackView, name: str):
+def _claimed_twice(view: StackView, name: str) -> list[Problem]:
     claimed: dict[int, int] = {}
-    found = []
+    found: list[Problem] = []
     for position, (devices, _, where) in enumerate(_fixed_entries(view, name)):
         for index in () if devices == "all" else devices:
             if index in claimed:
@@ -45,11 +48,13 @@ def _claimed_twice(view: StackView, name: str):
     return found
 
 
-def _infeasible_layouts(view: StackView, name: str):
+def _infeasible_layouts(view: StackView, name: str) -> list[Problem]:
     accelerator = view.mig_accelerator(name)
-    found = []
-    for devices, layout, where in _fixed_entries(view, name) if accelerator else ():
-        result = mig.check_layout(view.catalog, accelerator.name, layout)
+    found: list[Problem] = []
+    if accelerator is None:
+        return found
+    for devices, layout, where in _fixed_entries(view, name):
+        result = mig.check_layout(view.catalog, accelerator.name, layout or {})
         if not result.feasible:
             at = where if devices == "all" else (*where, "layout")
             found.append((at, f"infeasible on {accelerator.name}: " + " ".join(result.reasons)))
@@ -78,14 +83,14 @@ def plan_usable(view: StackView, name: str) -> bool:
     "A MIG plan names a GPU the catalog does not know.",
     "Use a catalog name or PCI id (`gpufleet catalog`).",
 )
-def mig_gpu_known(view: StackView):
+def mig_gpu_known(view: StackView) -> Problems:
     for name, plan in _plans(view):
         if view.catalog.accelerator(plan.gpu) is None:
             yield ("mig_plans", name, "gpu"), unknown("GPU", plan.gpu, view.catalog.accelerators)
 
 
 @rule("GF-MIG-002", "error", "A MIG plan names a GPU that cannot be partitioned.", "Use a MIG-capable GPU.")
-def mig_gpu_capable(view: StackView):
+def mig_gpu_capable(view: StackView) -> Problems:
     for name, plan in _plans(view):
         accelerator = view.catalog.accelerator(plan.gpu)
         if accelerator is not None and accelerator.name not in view.catalog.mig:
@@ -94,7 +99,7 @@ def mig_gpu_capable(view: StackView):
 
 
 @rule("GF-MIG-003", "error", "A service is listed twice in one demand.", "Give each service its own name.")
-def demand_services_unique(view: StackView):
+def demand_services_unique(view: StackView) -> Problems:
     for name, _ in _plans(view):
         if view.mig_accelerator(name) is not None:
             yield from _duplicate_services(view, name)
@@ -106,13 +111,13 @@ def demand_services_unique(view: StackView):
     "No profile of the GPU can serve a service of the demand.",
     "Lower the service's memory or compute share, or use a larger GPU.",
 )
-def demand_placeable(view: StackView):
+def demand_placeable(view: StackView) -> Problems:
     for name, _ in _plans(view):
         yield from _unplaceable_demand(view, name)
 
 
 @rule("GF-MIG-005", "error", "Two device entries of a MIG plan configure the same GPU.", "Give each GPU index one entry.")
-def devices_claimed_once(view: StackView):
+def devices_claimed_once(view: StackView) -> Problems:
     for name, _ in _plans(view):
         if view.mig_accelerator(name) is not None:
             yield from _claimed_twice(view, name)
@@ -121,6 +126,6 @@ def devices_claimed_once(view: StackView):
 @rule(
     "GF-MIG-006", "error", "A MIG layout that does not fit its GPU.", "Check it with `gpufleet mig check GPU PROFILE=COUNT...`."
 )
-def layouts_feasible(view: StackView):
+def layouts_feasible(view: StackView) -> Problems:
     for name, _ in _plans(view):
         yield from _infeasible_layouts(view, name)

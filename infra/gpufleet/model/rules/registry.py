@@ -6,15 +6,18 @@ rule's id, severity and fix. Checks never decide anything: they ask the decision
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from gpufleet.findings import Finding, Location, PathPart, Rule, Severity, closest_name, declare
 from gpufleet.model.view import StackView
 
-# A check yields (path, message) for a field of the stack file, or (path, message, location)
-# for a problem in another file read with the stack (its subnet record).
-Check = Callable[[StackView], Iterable[tuple[tuple[PathPart, ...], str] | tuple[tuple[PathPart, ...], str, Location]]]
+Problem = tuple[tuple[PathPart, ...], str]
+"""Where (the field's path) and what: a check's answer, located and made a finding by the registry."""
+LocatedProblem = tuple[tuple[PathPart, ...], str, Location]
+"""The same about another file read with the stack (its subnet record), located there already."""
+Problems = Iterable[Problem | LocatedProblem]
+Check = Callable[[StackView], Problems]
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def rule(rule_id: str, severity: Severity, summary: str, fix: str = "") -> Calla
     return register
 
 
-def unknown(what: str, name: str, known) -> str:
+def unknown(what: str, name: str, known: Collection[str]) -> str:
     """An unknown-name message with the catalog's one "did you mean" helper."""
     guess = closest_name(name, known)
     if guess:
@@ -52,7 +55,7 @@ def unknown(what: str, name: str, known) -> str:
     return f"unknown {what} '{name}'" + (f" (known: {listed})" if listed else "")
 
 
-def duplicates(path: tuple[PathPart, ...], names: list[str], what: str) -> Iterable[tuple[tuple[PathPart, ...], str]]:
+def duplicates(path: tuple[PathPart, ...], names: list[str], what: str) -> Iterable[Problem]:
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gpufleet.model.rules.registry import rule, unknown
+from gpufleet.model.rules.registry import Problems, rule, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import FsxLustreTierSpec
 
 
-def _lustre_tiers(view: StackView):
+def _lustre_tiers(view: StackView) -> list[tuple[str, FsxLustreTierSpec]]:
     return [(name, tier) for name, tier in sorted(view.spec.storage.items()) if isinstance(tier, FsxLustreTierSpec)]
 
 
@@ -17,7 +17,7 @@ def _lustre_tiers(view: StackView):
     "A per-TiB throughput the FSx for Lustre deployment type does not offer.",
     "Pick one of the throughputs the message lists.",
 )
-def lustre_throughput_offered(view: StackView):
+def lustre_throughput_offered(view: StackView) -> Problems:
     for name, tier in _lustre_tiers(view):
         facts = view.catalog.storage.fsx_lustre.deployments[tier.deployment]
         if tier.throughput_per_tib not in facts.per_unit_throughputs:
@@ -34,7 +34,7 @@ def lustre_throughput_offered(view: StackView):
     "A capacity the FSx for Lustre deployment type cannot be created with.",
     "Round the capacity to a size the message names.",
 )
-def lustre_capacity_allowed(view: StackView):
+def lustre_capacity_allowed(view: StackView) -> Problems:
     lustre = view.catalog.storage.fsx_lustre
     for name, tier in _lustre_tiers(view):
         facts = lustre.deployments[tier.deployment]
@@ -46,7 +46,7 @@ def lustre_capacity_allowed(view: StackView):
 
 
 @rule("GF-REF-004", "error", "import_from does not name an s3 tier of the stack.", "Name an s3 tier.")
-def lustre_imports_from_s3(view: StackView):
+def lustre_imports_from_s3(view: StackView) -> Problems:
     for name, tier in _lustre_tiers(view):
         if tier.import_from is None:
             continue

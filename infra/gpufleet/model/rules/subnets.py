@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv4Network
 
 from gpufleet.findings import Severity
 from gpufleet.inputs import display_path
 from gpufleet.model import subnets
-from gpufleet.model.rules.registry import rule
+from gpufleet.model.rules.registry import Problems, rule
 from gpufleet.model.view import StackView
 from gpufleet.stack.record import record_path
 
+AllocationCheck = Callable[[StackView, subnets.Allocation], Problems]
 
-def allocation_rule(rule_id: str, severity: Severity, summary: str, fix: str):
+
+def allocation_rule(rule_id: str, severity: Severity, summary: str, fix: str) -> Callable[[AllocationCheck], AllocationCheck]:
     """A rule over the subnet allocation of an AWS stack with a network; others have none."""
 
-    def register(check):
+    def register(check: AllocationCheck) -> AllocationCheck:
         @rule(rule_id, severity, summary, fix)
-        def on_allocation(view: StackView):
+        def on_allocation(view: StackView) -> Problems:
             if view.on_aws and view.spec.network is not None:
                 yield from check(view, subnets.allocate(view))
 
@@ -37,17 +40,17 @@ def _preview(view: StackView, *options: str) -> str:
     "Restore the record from version control; to give the pool a new subnet (replacing its nodes), "
     "run `gpufleet preview <stack> --replace-subnet <pool>`.",
 )
-def recorded_blocks_in_pool_space(view: StackView, allocation: subnets.Allocation):
+def recorded_blocks_in_pool_space(view: StackView, allocation: subnets.Allocation) -> Problems:
     """gpufleet only ever records blocks of the pool space; any other block was written by hand,
     and taking it would move the pool to a new subnet (every node replaced) without saying so."""
-    record = view.loaded.record
-    if record is None:
+    record, network = view.loaded.record, view.spec.network
+    if record is None or network is None:
         return
     space = ", ".join(str(block) for block in allocation.pool_space)
     for name, block in record.record.pool_subnets.items():
         if name in view.regrow or any(block.subnet_of(region) for region in allocation.pool_space):
             continue
-        where = "outside the VPC" if not block.overlaps(view.spec.network.vpc_cidr) else "over the VPC's zone or public subnets"
+        where = "outside the VPC" if not block.overlaps(network.vpc_cidr) else "over the VPC's zone or public subnets"
         yield (
             ("pool_subnets", name),
             (
@@ -65,7 +68,7 @@ def recorded_blocks_in_pool_space(view: StackView, allocation: subnets.Allocatio
     "Two pool subnets in the subnet record overlap.",
     "Restore the record from version control: gpufleet never records two blocks that share addresses.",
 )
-def recorded_blocks_apart(view: StackView, allocation: subnets.Allocation):
+def recorded_blocks_apart(view: StackView, allocation: subnets.Allocation) -> Problems:
     """Two subnets of one VPC never share addresses; a record that says they do was edited by hand."""
     record = view.loaded.record
     if record is None:
@@ -88,7 +91,7 @@ def recorded_blocks_apart(view: StackView, allocation: subnets.Allocation):
     "A training pool's subnet does not fit in what the VPC's pool space has left.",
     "Lower nodes.max, pick an instance type whose nodes take fewer addresses, or move a pool to another stack.",
 )
-def pool_subnet_fits(view: StackView, allocation: subnets.Allocation):
+def pool_subnet_fits(view: StackView, allocation: subnets.Allocation) -> Problems:
     largest = allocation.largest_block
     for pool in allocation.pools:
         if pool.block is not None:
@@ -111,7 +114,7 @@ def pool_subnet_fits(view: StackView, allocation: subnets.Allocation):
     "A training pool outgrew the subnet its record keeps.",
     "Lower nodes.max back, or accept a new subnet (it replaces the pool's nodes) with `gpufleet preview <stack> --replace-subnet <pool>`.",
 )
-def pool_subnet_kept(view: StackView, allocation: subnets.Allocation):
+def pool_subnet_kept(view: StackView, allocation: subnets.Allocation) -> Problems:
     record = display_path(record_path(view.loaded.path))
     for pool in allocation.pools:
         if pool.outgrown is None:
@@ -133,9 +136,10 @@ def pool_subnet_kept(view: StackView, allocation: subnets.Allocation):
     "A zone the cluster was not created with gets node subnets, not control-plane ones.",
     "Nothing to do for nodes; a control plane in the new zone needs a new cluster (EKS keeps a cluster's zones).",
 )
-def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation):
+def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation) -> Problems:
+    zones = view.spec.network.availability_zones if view.spec.network else ()
     for zone in allocation.added_zones:
-        index = view.spec.network.availability_zones.index(zone)
+        index = zones.index(zone)
         yield (
             ("network", "availability_zones", index),
             (
@@ -151,7 +155,7 @@ def zones_added_to_control_plane(view: StackView, allocation: subnets.Allocation
     "Fewer of the cluster's recorded control-plane zones remain than EKS needs.",
     "Keep the zones the cluster was created with in network.availability_zones.",
 )
-def control_plane_zones_remain(view: StackView, allocation: subnets.Allocation):
+def control_plane_zones_remain(view: StackView, allocation: subnets.Allocation) -> Problems:
     if not allocation.control_plane_recorded:
         return  # a new cluster: GF-AWS-001 holds the network to EKS's minimum
     kept = [zone for zone in allocation.control_plane_zones if zone in view.zones]

@@ -11,7 +11,6 @@ from typing import Any
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.policy import load_policy_defaults
 from gpufleet.mig import judge_mig_parted_config
-from gpufleet.model.mig_config import mig_parted_config
 from gpufleet.names import ACCELERATOR_LABEL
 from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import (
@@ -137,7 +136,7 @@ def _mig_configs(args: Any) -> str:
             texts = [value for value in data.values() if isinstance(value, str) and "mig-configs" in value]
             if texts:
                 return texts[0]
-    return mig_parted_config(stack_plan(args), load_catalog()).to_yaml()
+    return stack_plan(args).mig_config.to_yaml()
 
 
 def _mig_label_feasible(args: Any, report: Any) -> None:

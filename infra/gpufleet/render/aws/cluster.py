@@ -11,19 +11,14 @@ import jinja2
 import pulumi
 import pulumi_kubernetes as k8s
 
+from gpufleet.model import security
 from gpufleet.model.aws import AddonPin
-from gpufleet.model.plan import ClusterPlan, Pool
-from gpufleet.render.aws.iam import attach_policy, role
-from gpufleet.render.aws.policies import ec2_trust_policy, key_policy, managed_policy_arn, partition, trust_policy
-from gpufleet.render.aws.security import allow_from_group
+from gpufleet.model.plan import AwsCloud, ClusterPlan, Pool
+from gpufleet.render.aws.iam import role_of
+from gpufleet.render.aws.policies import eks_access_policy_arn, policy
+from gpufleet.render.aws.security import rules_of
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
-
-# Only what a node itself needs: join the cluster and pull images. The VPC CNI's
-# AmazonEKS_CNI_Policy lives on the CNI's own Pod Identity role, and SSM is not granted at all.
-NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")
-ADDON_POLICIES = {"vpc-cni": "AmazonEKS_CNI_Policy"}
-
 
 _templates = jinja2.Environment(
     loader=jinja2.FunctionLoader(
@@ -76,29 +71,25 @@ class GpuCluster(pulumi.ComponentResource):
         self,
         name: str,
         spec: ClusterPlan,
+        cloud: AwsCloud,
         subnet_ids: Sequence[pulumi.Input[str]],
-        node_classes: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:Cluster", name, None, opts)
-        assert spec.aws is not None, "an aws cluster plan carries its AWS choices"
-        plan = spec.aws
+        plan = cloud.eks
         self._name = name
         self._plan = plan
+        self._cloud = cloud
         self._tags = tags(name)
         child = pulumi.ResourceOptions(parent=self)
-        region = spec.region or ""
-        control_plane_role = role(f"{name}-control-plane", trust_policy("eks.amazonaws.com"), self._tags, child)
-        attachment = attach_policy(
-            f"{name}-control-plane-policy", control_plane_role, managed_policy_arn("AmazonEKSClusterPolicy"), child
-        )
+        control_plane_role, granted = role_of(cloud.roles.control_plane, self._tags, child)
         secrets_key = Registered(
             "aws:kms/key:Key",
             f"{name}-secrets",
             {
                 "description": f"{name} Kubernetes secrets envelope encryption",
                 "enableKeyRotation": True,
-                "policy": key_policy("eks", region),
+                "policy": policy(cloud.roles.secrets_key),
                 "tags": self._tags,
             },
             child,
@@ -127,20 +118,15 @@ class GpuCluster(pulumi.ComponentResource):
                 "enabledClusterLogTypes": list(plan.log_types),
                 "tags": self._tags,
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            pulumi.ResourceOptions(parent=self, depends_on=granted),
             outputs=("arn", "endpoint", "certificateAuthority"),
         )
         self.node_roles: dict[str, Registered] = {}
         self.node_role_ready: list[pulumi.Resource] = []
-        for node_class in node_classes:
-            node_role = role(
-                f"{name}-nodes-{node_class}", ec2_trust_policy(), tags(name, **{"gpufleet:workload": node_class}), child
-            )
+        for node_class, node_role_plan in cloud.roles.nodes.items():
+            node_role, ready = role_of(node_role_plan, tags(name, **{"gpufleet:workload": node_class}), child)
             self.node_roles[node_class] = node_role
-            self.node_role_ready += [
-                attach_policy(f"{name}-nodes-{node_class}-{policy}", node_role, managed_policy_arn(policy), child)
-                for policy in NODE_POLICIES
-            ]
+            self.node_role_ready += ready
         self.addons = {pin.name: self._addon(pin) for pin in plan.addons if not pin.needs_nodes}
         cluster_name = self.eks.output("name")
         for entry in plan.admins:
@@ -156,9 +142,7 @@ class GpuCluster(pulumi.ComponentResource):
                 {
                     "clusterName": cluster_name,
                     "principalArn": access.output("principalArn"),
-                    "policyArn": partition().apply(
-                        lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-                    ),
+                    "policyArn": eks_access_policy_arn(entry.access_policy),
                     "accessScope": {"type": "cluster"},
                 },
                 child,
@@ -195,15 +179,7 @@ class GpuCluster(pulumi.ComponentResource):
         assert pin.service_account is not None
         namespace, service_account = pin.service_account
         child = pulumi.ResourceOptions(parent=self)
-        pod_role = role(
-            f"{self._name}-{pin.name}-pod-identity",
-            trust_policy("pods.eks.amazonaws.com", self.eks.output("arn")),
-            self._tags,
-            child,
-        )
-        attachment = attach_policy(
-            f"{self._name}-{pin.name}-pod-identity", pod_role, managed_policy_arn(ADDON_POLICIES[pin.name]), child
-        )
+        pod_role, granted = role_of(self._cloud.roles.addons[pin.name], self._tags, child, trusted_arn=self.eks.output("arn"))
         return Registered(
             "aws:eks/podIdentityAssociation:PodIdentityAssociation",
             f"{self._name}-{pin.name}",
@@ -214,7 +190,7 @@ class GpuCluster(pulumi.ComponentResource):
                 "roleArn": pod_role.output("arn"),
                 "tags": self._tags,
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            pulumi.ResourceOptions(parent=self, depends_on=granted),
         )
 
     def add_node_addons(self, nodes: Sequence[pulumi.Resource]) -> None:
@@ -224,30 +200,10 @@ class GpuCluster(pulumi.ComponentResource):
                 self.addons[pin.name] = self._addon(pin, nodes)
 
     def allow_nodes(self, node_security_groups: Mapping[str, pulumi.Input[str]]) -> None:
-        """What the control plane and nodes need of each other, and nothing more (EKS security group guide)."""
-        child = pulumi.ResourceOptions(parent=self)
-        for node_class, group in node_security_groups.items():
-            allow_from_group(
-                f"{self._name}-api-from-{node_class}",
-                self.cluster_security_group_id,
-                group,
-                f"Kubernetes API from {node_class} nodes",
-                child,
-                ports=(443, 443),
-            )
-            for low, high, what in (
-                (443, 443, "webhooks on 443"),
-                (10250, 10250, "kubelet"),
-                (1025, 65535, "webhooks and metrics on pods"),
-            ):
-                allow_from_group(
-                    f"{self._name}-{node_class}-from-api-{low}",
-                    group,
-                    self.cluster_security_group_id,
-                    f"control plane to {node_class} nodes: {what}",
-                    child,
-                    ports=(low, high),
-                )
+        """The plan's rules between the control plane and each node class (EKS security group guide)."""
+        groups = {security.nodes(node_class): group for node_class, group in node_security_groups.items()}
+        groups[security.CONTROL_PLANE] = self.cluster_security_group_id
+        rules_of(self._cloud.security.owned_by("cluster"), groups, pulumi.ResourceOptions(parent=self))
 
     def node_user_data(self, pool: Pool, *, local_nvme_mount: str | None, hugepages: int | None) -> pulumi.Output[str]:
         """Base64 user data: per pool, since each registers with its own labels and taints."""

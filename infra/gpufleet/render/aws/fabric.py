@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 
-from gpufleet.render.aws.security import rule, security_group
+from gpufleet.model.security import SecurityRule, fabric
+from gpufleet.render.aws.security import rules_of, security_group
 from gpufleet.render.aws.tags import tags
 
 
 class EfaFabric(pulumi.ComponentResource):
-    """A security group that lets all traffic to and from itself, and nothing else, for EFA."""
+    """A security group that lets all traffic to and from itself, and nothing else, for EFA
+    (its rules are the plan's, ``model.security``)."""
 
     def __init__(
-        self, name: str, cluster_name: str, vpc_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        cluster_name: str,
+        vpc_id: pulumi.Input[str],
+        rules: Sequence[SecurityRule],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:Fabric", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -24,6 +33,5 @@ class EfaFabric(pulumi.ComponentResource):
             child,
         )
         group = self.security_group.id
-        rule("ingress", f"{name}-efa-ingress-self", group, "EFA: all traffic from the fabric", child, peer=group, protocol="-1")
-        rule("egress", f"{name}-efa-egress-self", group, "EFA: all traffic to the fabric", child, peer=group, protocol="-1")
+        rules_of(rules, {fabric(name): group}, child)
         self.register_outputs({"security_group_id": group})

@@ -6,25 +6,22 @@ from collections.abc import Sequence
 
 import pulumi
 
+from gpufleet.model import security
 from gpufleet.model.aws import is_zone_id
+from gpufleet.model.iam import RolePlan
 from gpufleet.model.plan import NetworkLayout, Subnet
-from gpufleet.render.aws.iam import inline_policy, role
-from gpufleet.render.aws.policies import flow_log_delivery, trust_policy
-from gpufleet.render.aws.security import allow_from_group, rule, security_group
+from gpufleet.model.security import SecurityRule
+from gpufleet.render.aws.iam import role_of
+from gpufleet.render.aws.security import rules_of, security_group
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
 
 FLOW_LOG_RETENTION_DAYS = 365
-# Node classes that host the cluster's own services (CoreDNS, controllers, monitoring).
-SYSTEM_CLASS = "system"
 
 
 class FleetNetwork(pulumi.ComponentResource):
-    """VPC, one NAT gateway per zone, flow logs, and one security group per node class.
-
-    Classes (training, inference, lab, system) do not reach each other except for DNS and the
-    system class's own services: a lab pod cannot open a port on a training or inference node.
-    """
+    """VPC, one NAT gateway per zone, flow logs, and one security group per node class with the
+    rules the plan gives the network (``model.security``)."""
 
     def __init__(
         self,
@@ -32,6 +29,8 @@ class FleetNetwork(pulumi.ComponentResource):
         plan: NetworkLayout,
         cluster_name: str,
         node_classes: Sequence[str],
+        rules: Sequence[SecurityRule],
+        flow_logs: RolePlan,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:Network", name, None, opts)
@@ -56,7 +55,7 @@ class FleetNetwork(pulumi.ComponentResource):
             {"vpcId": vpc_id, "tags": tags(cluster_name, Name=f"{cluster_name}-default-closed")},
             child,
         )
-        self._flow_logs(cluster_name)
+        self._flow_logs(cluster_name, flow_logs)
         gateway = Registered(
             "aws:ec2/internetGateway:InternetGateway", f"{name}-igw", {"vpcId": vpc_id, "tags": tags(cluster_name)}, child
         )
@@ -91,13 +90,12 @@ class FleetNetwork(pulumi.ComponentResource):
             private = self._subnet(subnet, cluster_name, public=False)
             _associate(f"{name}-{subnet.name}", private, private_routes[subnet.zone], child)
             self.subnet_ids[subnet.name] = private.id
-        self.node_security_groups = {
-            node_class: self._node_class_group(node_class, cluster_name, str(plan.vpc_cidr)) for node_class in node_classes
-        }
-        self._between_classes()
+        self.node_security_groups = {node_class: self._node_class_group(node_class, cluster_name) for node_class in node_classes}
+        groups = {security.nodes(node_class): group.id for node_class, group in self.node_security_groups.items()}
+        rules_of(rules, groups, child)
         self.register_outputs({"vpc_id": self.vpc.id})
 
-    def _flow_logs(self, cluster_name: str) -> None:
+    def _flow_logs(self, cluster_name: str, delivery_role: RolePlan) -> None:
         child = pulumi.ResourceOptions(parent=self)
         group = Registered(
             "aws:cloudwatch/logGroup:LogGroup",
@@ -110,8 +108,7 @@ class FleetNetwork(pulumi.ComponentResource):
             child,
             outputs=("arn",),
         )
-        delivery = role(f"{self._name}-flow-logs", trust_policy("vpc-flow-logs.amazonaws.com"), tags(cluster_name), child)
-        inline_policy(f"{self._name}-flow-logs", delivery, flow_log_delivery(group.output("arn")), child)
+        delivery, _ = role_of(delivery_role, tags(cluster_name), child, guarded_arn=group.output("arn"))
         Registered(
             "aws:ec2/flowLog:FlowLog",
             f"{self._name}-flow-logs",
@@ -126,64 +123,14 @@ class FleetNetwork(pulumi.ComponentResource):
             child,
         )
 
-    def _node_class_group(self, node_class: str, cluster_name: str, vpc_cidr: str) -> Registered:
-        child = pulumi.ResourceOptions(parent=self)
-        group = security_group(
+    def _node_class_group(self, node_class: str, cluster_name: str) -> Registered:
+        return security_group(
             f"{self._name}-nodes-{node_class}",
             self.vpc.id,
             f"{cluster_name} {node_class} nodes",
             tags(cluster_name, Name=f"{cluster_name}-nodes-{node_class}", **{"gpufleet:workload": node_class}),
-            child,
+            pulumi.ResourceOptions(parent=self),
         )
-        prefix = f"{self._name}-nodes-{node_class}"
-        rule("ingress", f"{prefix}-self", group.id, f"pod to pod among {node_class} nodes", child, peer=group.id, protocol="-1")
-        rule(
-            "egress",
-            f"{prefix}-vpc",
-            group.id,
-            "within the VPC: the receiving group decides what it accepts",
-            child,
-            cidr=vpc_cidr,
-            protocol="-1",
-        )
-        rule(
-            "egress",
-            f"{prefix}-https",
-            group.id,
-            "HTTPS through NAT: container registries and AWS APIs",
-            child,
-            cidr="0.0.0.0/0",
-            ports=(443, 443),
-        )
-        return group
-
-    def _between_classes(self) -> None:
-        """DNS to wherever CoreDNS runs; the system class's services to and from every class."""
-        child = pulumi.ResourceOptions(parent=self)
-        groups = self.node_security_groups
-        for target, group in groups.items():
-            for source, peer in groups.items():
-                if source == target:
-                    continue
-                for protocol in ("udp", "tcp"):
-                    allow_from_group(
-                        f"{self._name}-nodes-{target}-dns-{protocol}-from-{source}",
-                        group.id,
-                        peer.id,
-                        f"DNS from {source} nodes",
-                        child,
-                        protocol=protocol,
-                        ports=(53, 53),
-                    )
-                if SYSTEM_CLASS in (source, target):
-                    allow_from_group(
-                        f"{self._name}-nodes-{target}-services-from-{source}",
-                        group.id,
-                        peer.id,
-                        f"cluster services: {source} to {target} nodes",
-                        child,
-                        ports=(1025, 65535),
-                    )
 
     def _subnet(self, subnet: Subnet, cluster_name: str, *, public: bool) -> Registered:
         extra = {f"kubernetes.io/cluster/{cluster_name}": "shared", "Name": f"{cluster_name}-{subnet.name}"}

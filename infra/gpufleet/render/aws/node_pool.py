@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 
-from gpufleet.model.plan import Pool
+from gpufleet.model.plan import LaunchedNodes, Pool
 from gpufleet.render.aws.cluster import GpuCluster
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
 
-NODE_GROUP_CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT", "capacity-block": "CAPACITY_BLOCK", "reservation": "ON_DEMAND"}
 TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
 
 
@@ -23,6 +23,7 @@ class NodePool(pulumi.ComponentResource):
     def __init__(
         self,
         pool: Pool,
+        launched: LaunchedNodes,
         *,
         cluster: GpuCluster,
         cluster_name: str,
@@ -33,16 +34,15 @@ class NodePool(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:NodePool", pool.name, None, opts)
-        instance = pool.instance
-        assert instance is not None, "a pool gpufleet launches has an instance type (the resolver refuses one without)"
         child = pulumi.ResourceOptions(parent=self)
         pool_tags = tags(cluster_name, **{"gpufleet:pool": pool.name, "gpufleet:workload": pool.workload})
-        group_name: pulumi.Input[str] | None = pool.placement.existing_group
-        if pool.placement.strategy != "none" and group_name is None:
+        placement = launched.placement
+        group_name: pulumi.Input[str] | None = placement.existing_group
+        if placement.strategy != "none" and group_name is None:
             group_name = Registered(
                 "aws:ec2/placementGroup:PlacementGroup",
                 f"{pool.name}-placement",
-                {"strategy": pool.placement.strategy, "partitionCount": pool.placement.partition_count, "tags": pool_tags},
+                {"strategy": placement.strategy, "partitionCount": placement.partition_count, "tags": pool_tags},
                 child,
                 outputs=("name",),
             ).output("name")
@@ -50,35 +50,17 @@ class NodePool(pulumi.ComponentResource):
         encoded_user_data = cluster.node_user_data(
             pool,
             local_nvme_mount=nvme.mount_path if nvme else None,
-            hugepages=pool.efa_hugepages,
+            hugepages=launched.efa_hugepages,
         )
-        interfaces = pool.efa.interfaces if pool.efa else ()
-        network_interfaces = [
-            {
-                "networkCardIndex": nic.card_index,
-                "deviceIndex": nic.device_index,
-                "interfaceType": None if nic.interface_type == "interface" else nic.interface_type,
-                "securityGroups": list(security_group_ids),
-                "associatePublicIpAddress": "false",
-                "deleteOnTermination": "true",
-            }
-            for nic in interfaces
-        ] or [
-            {
-                "deviceIndex": 0,
-                "securityGroups": list(security_group_ids),
-                "associatePublicIpAddress": "false",
-                "deleteOnTermination": "true",
-            }
-        ]
-        reservation = pool.capacity.reservation_id
+        network_interfaces = _network_interfaces(launched, security_group_ids)
+        reservation = launched.capacity.reservation_id
         self.launch_template = Registered(
             "aws:ec2/launchTemplate:LaunchTemplate",
             f"{pool.name}-template",
             {
-                "description": f"{cluster_name} pool {pool.name}: {instance.name}",
+                "description": f"{cluster_name} pool {pool.name}: {launched.instance.name}",
                 "imageId": image_id,
-                "instanceType": instance.name,
+                "instanceType": launched.instance.name,
                 "userData": encoded_user_data,
                 "updateDefaultVersion": True,
                 "metadataOptions": {
@@ -91,7 +73,7 @@ class NodePool(pulumi.ComponentResource):
                     {
                         "deviceName": "/dev/xvda",
                         "ebs": {
-                            "volumeSize": pool.root_volume_gib,
+                            "volumeSize": launched.root_volume_gib,
                             "volumeType": "gp3",
                             "encrypted": "true",
                             "deleteOnTermination": "true",
@@ -100,7 +82,7 @@ class NodePool(pulumi.ComponentResource):
                 ],
                 "networkInterfaces": network_interfaces,
                 "placement": {"groupName": group_name} if group_name is not None else None,
-                "instanceMarketOptions": {"marketType": "capacity-block"} if pool.capacity.type == "capacity-block" else None,
+                "instanceMarketOptions": {"marketType": "capacity-block"} if launched.capacity.type == "capacity-block" else None,
                 "capacityReservationSpecification": {"capacityReservationTarget": {"capacityReservationId": reservation}}
                 if reservation
                 else None,
@@ -119,9 +101,9 @@ class NodePool(pulumi.ComponentResource):
                 "clusterName": cluster.eks.output("name"),
                 "nodeRoleArn": cluster.node_roles[pool.workload].output("arn"),
                 "subnetIds": list(subnet_ids),
-                "capacityType": NODE_GROUP_CAPACITY[pool.capacity.type],
+                "capacityType": launched.capacity_type.value,
                 "scalingConfig": {"minSize": pool.nodes.min, "maxSize": pool.nodes.max, "desiredSize": pool.nodes.initial},
-                "updateConfig": {"maxUnavailable": pool.update.max_unavailable, "updateStrategy": pool.update.strategy},
+                "updateConfig": {"maxUnavailable": launched.update.max_unavailable, "updateStrategy": launched.update.strategy},
                 "launchTemplate": {
                     "id": self.launch_template.id,
                     "version": self.launch_template.output("latestVersion").apply(_version_number),
@@ -135,6 +117,30 @@ class NodePool(pulumi.ComponentResource):
             outputs=("nodeGroupName", "resources"),
         )
         self.register_outputs({"node_group": self.node_group.output("nodeGroupName")})
+
+
+def _network_interfaces(launched: LaunchedNodes, security_group_ids: Sequence[pulumi.Input[str]]) -> list[dict[str, Any]]:
+    """The plan's EFA layout, every interface in the pool's groups and without a public address;
+    a pool without EFA gets the one primary interface."""
+    interfaces = launched.efa.interfaces if launched.efa else ()
+    return [
+        {
+            "networkCardIndex": nic.card_index,
+            "deviceIndex": nic.device_index,
+            "interfaceType": None if nic.interface_type == "interface" else nic.interface_type,
+            "securityGroups": list(security_group_ids),
+            "associatePublicIpAddress": "false",
+            "deleteOnTermination": "true",
+        }
+        for nic in interfaces
+    ] or [
+        {
+            "deviceIndex": 0,
+            "securityGroups": list(security_group_ids),
+            "associatePublicIpAddress": "false",
+            "deleteOnTermination": "true",
+        }
+    ]
 
 
 def _version_number(latest: float) -> str:

@@ -1,9 +1,14 @@
-"""Security groups and their rules: the shapes every component's groups and rules take."""
+"""Security groups and their rules: the shapes every component's groups and rules take.
+
+Which rules exist is the plan's (``model.security``); this only writes them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import pulumi
 
+from gpufleet.model.security import SecurityRule
 from gpufleet.render.resources import Registered
 
 RULE_TOKENS = {
@@ -46,15 +51,26 @@ def rule(
     return Registered(RULE_TOKENS[direction], name, inputs, opts)
 
 
-def allow_from_group(
-    name: str,
-    group: pulumi.Input[str],
-    peer: pulumi.Input[str],
-    description: str,
+def rules_of(
+    rules: Iterable[SecurityRule],
+    groups: Mapping[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
     *,
-    protocol: str = "tcp",
-    ports: tuple[int, int] | None = None,
-) -> Registered:
-    """``group`` accepts ``protocol`` on ``ports`` (all ports when None) from members of ``peer``."""
-    return rule("ingress", name, group, description, opts, peer=peer, protocol=protocol, ports=ports)
+    retained: pulumi.ResourceOptions | None = None,
+) -> list[Registered]:
+    """The plan's rules, verbatim; ``groups``: each group role's id; ``retained``: the options of
+    rules kept with a stateful tier."""
+    return [
+        rule(
+            planned.direction,
+            planned.name,
+            groups[planned.group],
+            planned.description,
+            retained if planned.retained and retained is not None else opts,
+            peer=groups[planned.peer] if planned.peer else None,
+            cidr=planned.cidr,
+            protocol=planned.protocol,
+            ports=planned.ports,
+        )
+        for planned in rules
+    ]

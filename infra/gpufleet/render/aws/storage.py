@@ -9,25 +9,28 @@ was deleted is unreadable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from gpufleet.model.plan import StorageTier
-from gpufleet.render.aws.policies import deny_insecure_transport, key_policy
-from gpufleet.render.aws.security import allow_from_group, rule, security_group
+from gpufleet.model import security
+from gpufleet.model.iam import PolicyDocument
+from gpufleet.model.plan import LustreTier, S3Tier, StorageTier
+from gpufleet.model.security import SecurityRule
+from gpufleet.render.aws.policies import policy
+from gpufleet.render.aws.security import rules_of, security_group
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
 
-LUSTRE_VERSION = "2.15"
 
-
-def _stateful(tier: StorageTier, parent: pulumi.Resource, **extra) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent, protect=tier.protected, retain_on_delete=tier.protected, **extra)
+def _stateful(tier: StorageTier, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(
+        parent=parent, protect=tier.protected, retain_on_delete=tier.protected, depends_on=list(depends_on) or None
+    )
 
 
 def _tier_key(
-    tier: StorageTier, description: str, cluster_name: str, service: str, region: str, opts: pulumi.ResourceOptions
+    tier: StorageTier, description: str, cluster_name: str, key_policy: PolicyDocument, opts: pulumi.ResourceOptions
 ) -> Registered:
     """A tier's own key, usable only through the service that stores the tier's data."""
     return Registered(
@@ -36,7 +39,7 @@ def _tier_key(
         {
             "description": description,
             "enableKeyRotation": True,
-            "policy": key_policy(service, region),
+            "policy": policy(key_policy),
             "tags": tags(cluster_name),
         },
         opts,
@@ -44,13 +47,13 @@ def _tier_key(
     )
 
 
-class S3Tier(pulumi.ComponentResource):
+class S3Bucket(pulumi.ComponentResource):
     """A private bucket, encrypted with its own KMS key, reachable over TLS only."""
 
-    def __init__(self, tier: StorageTier, cluster_name: str, region: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, tier: S3Tier, cluster_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
         kept = _stateful(tier, self)
-        key = _tier_key(tier, f"{cluster_name} S3 tier {tier.name}", cluster_name, "s3", region, kept)
+        key = _tier_key(tier, f"{cluster_name} S3 tier {tier.name}", cluster_name, tier.key_policy, kept)
         self.bucket = Registered(
             "aws:s3/bucket:Bucket",
             f"{tier.name}-bucket",
@@ -101,37 +104,34 @@ class S3Tier(pulumi.ComponentResource):
         Registered(
             "aws:s3/bucketPolicy:BucketPolicy",
             f"{tier.name}-tls-only",
-            {"bucket": bucket, "policy": deny_insecure_transport(self.bucket.output("arn"))},
+            {"bucket": bucket, "policy": policy(tier.bucket_policy, self.bucket.output("arn"))},
             _stateful(tier, self, depends_on=[public_access]),
         )
         self.register_outputs({"bucket": self.bucket.output("bucket")})
 
 
-class LustreTier(pulumi.ComponentResource):
-    """An FSx for Lustre file system in its clients' zone, optionally linked to S3.
-
-    Lustre traffic (LNet) flows both ways: clients accept it from the file system's group and
-    the file system from its clients' groups, on the ports FSx documents and no others.
-    """
+class LustreFileSystem(pulumi.ComponentResource):
+    """An FSx for Lustre file system in its clients' zone, optionally linked to S3, with the
+    settings and the LNet rules the plan decided (``LustreTier.fsx``, ``model.security``)."""
 
     def __init__(
         self,
-        tier: StorageTier,
+        tier: LustreTier,
         cluster_name: str,
-        region: str,
         vpc_id: pulumi.Input[str],
         subnet_id: pulumi.Input[str],
-        client_security_groups: Mapping[str, pulumi.Input[str]],
+        rules: Sequence[SecurityRule],
+        node_groups: Mapping[str, pulumi.Input[str]],
         import_bucket: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gpufleet:aws:StorageTier", tier.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         kept = _stateful(tier, self)
-        persistent = tier.persistent
+        fsx = tier.fsx
         key = (
-            _tier_key(tier, f"{cluster_name} FSx for Lustre {tier.name}", cluster_name, "fsx", region, kept)
-            if persistent
+            _tier_key(tier, f"{cluster_name} FSx for Lustre {tier.name}", cluster_name, fsx.key_policy, kept)
+            if fsx.key_policy is not None
             else None
         )
         servers = security_group(
@@ -141,46 +141,22 @@ class LustreTier(pulumi.ComponentResource):
             tags(cluster_name, Name=f"{cluster_name}-{tier.name}-lustre"),
             kept,
         )
-        peers = {
-            "self": (servers.id, kept),
-            **{node_class: (group, child) for node_class, group in client_security_groups.items()},
-        }
-        for low, high in tier.client_ports:
-            for source, (peer, options) in peers.items():
-                for direction in ("ingress", "egress"):
-                    rule(
-                        direction,
-                        f"{tier.name}-lustre-{direction}-{low}-{source}",
-                        servers.id,
-                        f"Lustre {low}-{high} {'from' if direction == 'ingress' else 'to'} {source}",
-                        options,
-                        peer=peer,
-                        ports=(low, high),
-                    )
-            for node_class, group in client_security_groups.items():
-                allow_from_group(
-                    f"{tier.name}-client-{node_class}-{low}",
-                    group,
-                    servers.id,
-                    f"Lustre {low}-{high} from {tier.name} file servers",
-                    child,
-                    ports=(low, high),
-                )
+        rules_of(rules, {security.lustre(tier.name): servers.id, **node_groups}, child, retained=kept)
         self.file_system = Registered(
             "aws:fsx/lustreFileSystem:LustreFileSystem",
             f"{tier.name}-fs",
             {
-                "deploymentType": tier.deployment,
-                "storageCapacity": tier.fsx_capacity_gib,
-                "perUnitStorageThroughput": tier.throughput_per_tib if persistent else None,
+                "deploymentType": fsx.deployment_type,
+                "storageCapacity": fsx.storage_capacity_gib,
+                "perUnitStorageThroughput": fsx.per_unit_throughput,
                 "subnetIds": subnet_id,
                 "securityGroupIds": [servers.id],
                 "kmsKeyId": key.output("arn") if key is not None else None,
-                "automaticBackupRetentionDays": tier.backup_retention_days,
-                "copyTagsToBackups": True if persistent else None,
-                "fileSystemTypeVersion": LUSTRE_VERSION,
-                "dataCompressionType": "LZ4",
-                "metadataConfiguration": {"mode": "AUTOMATIC"} if tier.deployment == "PERSISTENT_2" else None,
+                "automaticBackupRetentionDays": fsx.backup_retention_days,
+                "copyTagsToBackups": fsx.copy_tags_to_backups,
+                "fileSystemTypeVersion": fsx.file_system_type_version,
+                "dataCompressionType": fsx.data_compression,
+                "metadataConfiguration": {"mode": fsx.metadata_mode} if fsx.metadata_mode else None,
                 "tags": tags(cluster_name, **{"gpufleet:storage": tier.name}),
             },
             kept,

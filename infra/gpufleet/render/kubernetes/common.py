@@ -11,9 +11,6 @@ from gpufleet.model.kubernetes import HelmReleasePlan
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.resources import Registered
 
-# Controllers that call AWS get their own role through EKS Pod Identity, never the node role.
-POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-
 
 def under_cluster(handle: ClusterHandle) -> pulumi.ResourceOptions:
     """Parented to the cluster's component; every child object goes through its provider."""

@@ -6,44 +6,27 @@ from collections.abc import Mapping
 
 import pulumi
 
-from gpufleet.model.kubernetes import EbsDriverPlan, LustreVolumePlan, StorageClassPlan, StoragePlan
-from gpufleet.render.aws.iam import attach_policy, role
-from gpufleet.render.aws.policies import managed_policy_arn, trust_policy
+from gpufleet.model.kubernetes import LustreVolumePlan, StorageClassPlan, StoragePlan
 from gpufleet.render.contract import ClusterHandle
-from gpufleet.render.kubernetes.common import POD_IDENTITY_PRINCIPAL, helm_release, metadata, under_cluster
+from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
 from gpufleet.render.resources import Registered, kubernetes_object
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 
 class KubernetesStorage(pulumi.ComponentResource):
+    """Storage classes and static Lustre volumes; the drivers the cloud runs for the classes
+    (the EBS CSI add-on on AWS) come from the cloud backend (``handle.cloud``)."""
+
     def __init__(self, plan: StoragePlan, handle: ClusterHandle, namespaces: Mapping[str, Registered]) -> None:
         super().__init__("gpufleet:kubernetes:Storage", "storage", None, under_cluster(handle))
-        if plan.ebs_driver is not None:
-            self._ebs_driver(plan.ebs_driver, handle)
+        handle.cloud.serve("storage", self)
         for storage_class in plan.classes:
             self._storage_class(storage_class)
         driver = helm_release(plan.csi_driver, self, depends_on=handle.nodes_ready) if plan.csi_driver else None
         for volume in plan.lustre_volumes:
             self._lustre_volume(volume, handle, namespaces, driver)
         self.register_outputs({})
-
-    def _ebs_driver(self, plan: EbsDriverPlan, handle: ClusterHandle) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        identity = role(plan.addon, trust_policy(POD_IDENTITY_PRINCIPAL), None, child)
-        attachment = attach_policy(plan.addon, identity, managed_policy_arn(plan.managed_policy), child)
-        Registered(
-            "aws:eks/addon:Addon",
-            plan.addon,
-            {
-                "clusterName": handle.name,
-                "addonName": plan.addon,
-                "podIdentityAssociations": [{"roleArn": identity.output("arn"), "serviceAccount": plan.service_account}],
-                "resolveConflictsOnCreate": "OVERWRITE",
-                "resolveConflictsOnUpdate": "OVERWRITE",
-            },
-            pulumi.ResourceOptions(parent=self, depends_on=[attachment, *handle.nodes_ready]),
-        )
 
     def _storage_class(self, plan: StorageClassPlan) -> None:
         meta = metadata(plan.name)

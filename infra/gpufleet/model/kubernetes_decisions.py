@@ -1,0 +1,556 @@
+"""What the cluster's Kubernetes side needs, decided once per resolution into ``FleetPlan.kubernetes``.
+
+Every label, toleration, quota and Helm value that depends on the stack is chosen here, each
+choice with its reason; ``render.kubernetes`` only turns the resulting ``KubernetesPlan`` into
+resources.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from gpufleet.catalog import Catalog
+from gpufleet.catalog.models import Accelerator
+from gpufleet.mig import MigPartedConfig
+from gpufleet.model.decisions import EFA_LABEL
+from gpufleet.model.kubernetes import (
+    AUTOSCALER_SERVICE_ACCOUNT,
+    DEFAULT_DEVICE_PLUGIN_CONFIG,
+    DEVICE_PLUGIN_CONFIG_MAP,
+    GPU_RESOURCE,
+    MIG_CONFIG_MAP,
+    NIC_CLUSTER_POLICY,
+    POOL_LABEL,
+    PRIORITIES,
+    TRAINING_SCALE_DOWN_GPU_UTILIZATION,
+    AutoscaledGroup,
+    AutoscalerPlan,
+    ClusterQueuePlan,
+    ConfigMapPlan,
+    EfaPluginPlan,
+    FlavorPlan,
+    FlavorQuota,
+    GpuStackPlan,
+    HelmReleasePlan,
+    Json,
+    KubernetesPlan,
+    LocalQueuePlan,
+    LustreVolumePlan,
+    PoolScheduling,
+    PriorityPlan,
+    QueuePlan,
+    QueueWorkload,
+    RdmaFabricPlan,
+    StorageClassPlan,
+    StoragePlan,
+    Toleration,
+)
+from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LustreTier, Pool, StorageTier, Taint
+from gpufleet.model.reasons import Reason
+from gpufleet.stack.models import QueuesSpec
+
+QUEUE_WORKLOADS: tuple[QueueWorkload, ...] = ("training", "inference", "lab")
+
+
+def kubernetes_plan(
+    *,
+    cluster: str,
+    aws_region: str | None,
+    pools: Sequence[Pool],
+    storage: Sequence[StorageTier],
+    fabrics: Mapping[str, Fabric],
+    queues: QueuesSpec,
+    mig_config: MigPartedConfig,
+    catalog: Catalog,
+) -> KubernetesPlan:
+    """``aws_region``: the cluster's region when gpufleet creates it on AWS; None for an existing
+    cluster (provider kubernetes), which gets no EBS class and no Cluster Autoscaler."""
+    queue_plan = _queues(cluster, pools, queues, catalog)
+    return KubernetesPlan(
+        cluster=cluster,
+        namespaces=tuple(sorted({*_queue_namespaces(queues), *(ns for tier in storage for ns in _claim_namespaces(tier))})),
+        gpu_stack=_gpu_stack(pools, mig_config, catalog),
+        efa=_efa(pools, catalog),
+        fabrics=_fabrics(pools, fabrics, catalog),
+        storage=_storage(pools, storage, catalog, on_aws=aws_region is not None),
+        queues=queue_plan,
+        autoscaler=_autoscaler(cluster, aws_region, pools, catalog) if aws_region is not None else None,
+        scheduling={pool.name: _scheduling(pool, queue_plan) for pool in pools},
+    )
+
+
+def gpu_pools(pools: Iterable[Pool]) -> tuple[Pool, ...]:
+    return tuple(pool for pool in pools if _gpu(pool) is not None)
+
+
+def _gpu(pool: Pool) -> Accelerator | None:
+    return pool.accelerator if pool.accelerator is not None and pool.accelerator.kind == "gpu" else None
+
+
+def slug(name: str) -> str:
+    """A catalog name as a Kubernetes name part: ``H200-141GB`` -> ``h200-141gb``."""
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def toleration(taint: Taint) -> Toleration:
+    return Toleration(taint.key, taint.value, taint.effect)
+
+
+def _tolerations(pools: Iterable[Pool]) -> tuple[Toleration, ...]:
+    return tuple(sorted({toleration(taint) for pool in pools for taint in pool.taints}, key=lambda t: (t.key, t.value)))
+
+
+# -- GPU stack --------------------------------------------------------------------------------
+
+
+def _driver_on_host(pool: Pool, families: tuple[str, ...]) -> bool:
+    """Nodes gpufleet launches run an EKS AMI whose family says whether it ships the driver;
+    existing nodes ship none the operator knows of."""
+    return isinstance(pool.source, LaunchedNodes) and pool.source.ami.family in families
+
+
+def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Catalog) -> GpuStackPlan | None:
+    gpus = gpu_pools(pools)
+    if not gpus:
+        return None
+    facts = catalog.kubernetes.gpu_operator
+    chart = catalog.kubernetes.charts["gpu-operator"]
+    tolerations = _tolerations(gpus)
+    driver_on_host = all(_driver_on_host(pool, facts.driver_on_host_ami_families) for pool in gpus)
+    uses_mig = any(pool.mig is not None for pool in gpus)
+    sharing = [(pool.name, pool.time_slicing_replicas) for pool in gpus if pool.time_slicing_replicas]
+    strategy = "mixed" if uses_mig else "single"
+    driver: Json = {"enabled": not driver_on_host}
+    values: Json = {
+        "driver": driver,
+        "toolkit": {"enabled": not driver_on_host},
+        "mig": {"strategy": strategy},
+        "dcgmExporter": {"enabled": True},
+        "daemonsets": {"tolerations": [t.manifest() for t in tolerations]},
+        "node-feature-discovery": {"worker": {"tolerations": [t.manifest() for t in tolerations]}},
+    }
+    reasons = [
+        Reason(
+            "driver.enabled, toolkit.enabled",
+            "the EKS AL2023 NVIDIA AMI already ships the driver and container toolkit; a second copy would fight it"
+            if driver_on_host
+            else "existing nodes ship no NVIDIA driver the operator knows of: it installs the catalog's driver",
+        ),
+        Reason("mig.strategy", "a MIG pool exposes each profile as nvidia.com/mig-<profile>" if uses_mig else "no pool uses MIG"),
+        Reason("dcgmExporter.enabled", "GPU health and utilization metrics on every GPU node"),
+        Reason(
+            "daemonsets.tolerations, node-feature-discovery.worker.tolerations",
+            "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its taints",
+        ),
+    ]
+    if not driver_on_host:
+        driver["version"] = facts.driver_version
+    if any(pool.fabric is not None and pool.fabric.kind == "infiniband" for pool in gpus):
+        driver["rdma"] = {"enabled": True, "useHostMofed": True}
+        reasons.append(Reason("driver.rdma", "GPUDirect RDMA over the InfiniBand fabric, with the nodes' own MOFED"))
+    mig_map = None
+    if uses_mig:
+        mig_map = ConfigMapPlan(MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_config.to_yaml()})
+        values["migManager"] = {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"}}
+        reasons.append(
+            Reason(
+                "migManager.config",
+                "the stack's own mig-parted config, whose entries the pools' nvidia.com/mig.config labels name",
+            )
+        )
+    plugin_map = None
+    if sharing:
+        data = {DEFAULT_DEVICE_PLUGIN_CONFIG: _device_plugin_config(strategy, None)}
+        data.update({name: _device_plugin_config(strategy, replicas) for name, replicas in sharing})
+        plugin_map = ConfigMapPlan(DEVICE_PLUGIN_CONFIG_MAP, chart.namespace, data)
+        values["devicePlugin"] = {
+            "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG}
+        }
+        reasons.append(
+            Reason(
+                "devicePlugin.config",
+                f"time-slicing on {', '.join(name for name, _ in sharing)}, picked per node by {facts.device_plugin_config_label}",
+            )
+        )
+    return GpuStackPlan(
+        operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons)),
+        mig_config=mig_map,
+        device_plugin_config=plugin_map,
+        tolerations=tolerations,
+    )
+
+
+def _device_plugin_config(strategy: str, replicas: int | None) -> str:
+    config: Json = {"version": "v1", "flags": {"migStrategy": "none" if strategy == "single" else strategy}}
+    if replicas:
+        config["sharing"] = {
+            "timeSlicing": {"renameByDefault": False, "resources": [{"name": GPU_RESOURCE, "replicas": replicas}]}
+        }
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+# -- EFA and InfiniBand -----------------------------------------------------------------------
+
+
+def _efa_interfaces(pool: Pool) -> int:
+    """EFA devices on each node: only nodes gpufleet launches with an EFA layout have any."""
+    if isinstance(pool.source, LaunchedNodes) and pool.source.efa is not None:
+        return pool.source.efa.efa_count
+    return 0
+
+
+def _efa(pools: Sequence[Pool], catalog: Catalog) -> EfaPluginPlan | None:
+    efa_pools = [pool for pool in pools if _efa_interfaces(pool) > 0]
+    if not efa_pools:
+        return None
+    tolerations = _tolerations(efa_pools)
+    values: Json = {
+        "supportedInstanceLabels": {
+            "keys": ["node.kubernetes.io/instance-type"],
+            "values": sorted({pool.node_kind for pool in efa_pools}),
+        },
+        "nodeSelector": {EFA_LABEL: "true"},
+        "tolerations": [t.manifest() for t in tolerations],
+    }
+    reasons = (
+        Reason(
+            "supportedInstanceLabels", "the chart schedules only on the instance types it lists: exactly the EFA pools' types"
+        ),
+        Reason("nodeSelector", "only pools with EFA interfaces carry the label: elsewhere the plugin has no device to offer"),
+        Reason("tolerations", "EFA pools are GPU and training pools, tainted so other work stays off"),
+    )
+    release = HelmReleasePlan(
+        "aws-efa-k8s-device-plugin", catalog.kubernetes.charts["aws-efa-k8s-device-plugin"], values, reasons
+    )
+    return EfaPluginPlan(release, {pool.name: _efa_interfaces(pool) for pool in efa_pools})
+
+
+def rdma_resource_name(fabric: str) -> str:
+    """The shared RDMA plugin takes letters, digits and underscores in a resource name."""
+    return fabric.replace("-", "_")
+
+
+def _infiniband(pool: Pool) -> str | None:
+    """The InfiniBand fabric of a pool of existing nodes: the only pools the RDMA plugin serves."""
+    if isinstance(pool.source, ExistingNodes) and pool.fabric is not None and pool.fabric.kind == "infiniband":
+        return pool.fabric.name
+    return None
+
+
+def _fabrics(pools: Sequence[Pool], fabrics: Mapping[str, Fabric], catalog: Catalog) -> tuple[RdmaFabricPlan, ...]:
+    facts = catalog.kubernetes.rdma
+    found = []
+    with_gpus = bool(gpu_pools(pools))
+    for name in fabrics:
+        members = [pool for pool in pools if _infiniband(pool) == name]
+        if not members:
+            continue
+        values: Json = {"nfd": {"enabled": not with_gpus}}
+        reasons = (
+            Reason(
+                "nfd.enabled",
+                "the GPU Operator's Node Feature Discovery already labels the nodes; two would fight"
+                if with_gpus
+                else "nothing else runs Node Feature Discovery",
+            ),
+        )
+        operator = HelmReleasePlan("network-operator", catalog.kubernetes.charts["network-operator"], values, reasons)
+        device_config = {
+            "configList": [
+                {
+                    "resourceName": rdma_resource_name(name),
+                    "rdmaHcaMax": facts.hca_max,
+                    "selectors": {"vendors": [facts.vendor], "linkTypes": ["infiniband"]},
+                }
+            ]
+        }
+        terms = [
+            {
+                "matchExpressions": [
+                    {"key": key, "operator": "In", "values": [value]} for key, value in sorted(pool_selector(pool).items())
+                ]
+            }
+            for pool in members
+        ]
+        spec: Json = {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}},
+            "rdmaSharedDevicePlugin": {
+                "image": facts.plugin_image,
+                "repository": facts.plugin_repository,
+                "version": facts.plugin_version,
+                "config": json.dumps(device_config, indent=2, sort_keys=True),
+            },
+        }
+        found.append(
+            RdmaFabricPlan(
+                fabric=name,
+                operator=operator,
+                policy_name=NIC_CLUSTER_POLICY,
+                policy_spec=spec,
+                resource=f"{facts.resource_prefix}/{rdma_resource_name(name)}",
+                pools=tuple(pool.name for pool in members),
+            )
+        )
+    return tuple(found)
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def _storage(pools: Sequence[Pool], storage: Sequence[StorageTier], catalog: Catalog, *, on_aws: bool) -> StoragePlan:
+    facts = catalog.kubernetes.storage
+    classes = []
+    if on_aws:
+        classes.append(
+            StorageClassPlan(
+                "gp3",
+                facts.ebs_provisioner,
+                {"type": "gp3", "encrypted": "true"},
+                default=True,
+                reason="encrypted gp3 EBS for claims that name no class",
+            )
+        )
+    for tier in storage:
+        if tier.kind == "local-nvme":
+            mounting = [pool for pool in pools if tier.name in {t.name for t in pool.storage}]
+            classes.append(
+                StorageClassPlan(
+                    tier.name,
+                    facts.local_provisioner,
+                    {},
+                    node_terms=tuple(pool_selector(pool) for pool in mounting),
+                    pools=tuple(pool.name for pool in mounting),
+                    reason=f"local NVMe at {tier.mount_path}, offered only on the pools that mount it",
+                )
+            )
+    volumes = tuple(volume for tier in storage for volume in _lustre_volumes(tier, facts.fsx_driver))
+    csi = None
+    if volumes:
+        csi = HelmReleasePlan(
+            "aws-fsx-csi-driver",
+            catalog.kubernetes.charts["aws-fsx-csi-driver"],
+            {"node": {"tolerateAllTaints": True}},
+            (Reason("node.tolerateAllTaints", "training and lab nodes are tainted and mount Lustre too"),),
+        )
+    return StoragePlan(csi, tuple(classes), volumes)
+
+
+def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, ...]:
+    """One static volume per namespace: a PersistentVolume binds exactly one claim."""
+    if not isinstance(tier, LustreTier):
+        return ()
+    namespaces: tuple[str | None, ...] = tier.namespaces or (None,)
+    return tuple(
+        LustreVolumePlan(
+            tier.name, f"{tier.name}-{namespace}" if namespace else tier.name, namespace, tier.fsx.storage_capacity_gib, driver
+        )
+        for namespace in namespaces
+    )
+
+
+def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:
+    return tier.namespaces if isinstance(tier, LustreTier) else ()
+
+
+# -- queues -----------------------------------------------------------------------------------
+
+
+def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
+    """What a pool offers at its maximum size, per resource a pod can request."""
+    nodes = pool.nodes.max
+    capacity = {"cpu": pool.vcpus_per_node * nodes, "memory": pool.memory_mib_per_node * nodes}
+    whole_gpus = pool.gpus_per_node
+    if pool.mig is not None:
+        for layout in pool.mig.device_layouts:
+            devices = pool.gpus_per_node if layout.devices == "all" else len(layout.devices)
+            if layout.layout:
+                whole_gpus -= devices
+            for profile, count in (layout.layout or {}).items():
+                resource = f"nvidia.com/mig-{profile}"
+                capacity[resource] = capacity.get(resource, 0) + count * devices * nodes
+    if whole_gpus:
+        capacity[GPU_RESOURCE] = whole_gpus * (pool.time_slicing_replicas or 1) * nodes
+    efa = _efa_interfaces(pool)
+    if efa:
+        capacity[catalog.kubernetes.efa.resource] = efa * nodes
+    fabric = _infiniband(pool)
+    if fabric is not None:
+        capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{rdma_resource_name(fabric)}"] = (
+            catalog.kubernetes.rdma.hca_max * nodes
+        )
+    return dict(sorted(capacity.items()))
+
+
+def pool_selector(pool: Pool) -> dict[str, str]:
+    """Labels that pick exactly this pool's nodes: gpufleet's own, or those the stack says existing nodes carry."""
+    if isinstance(pool.source, ExistingNodes):
+        return dict(pool.source.node_selector)
+    return {POOL_LABEL: pool.name}
+
+
+def _flavor(pool: Pool, accelerator: Accelerator, catalog: Catalog) -> FlavorPlan:
+    return FlavorPlan(
+        name=pool.name,
+        pool=pool.name,
+        accelerator=accelerator.name,
+        node_labels=pool_selector(pool),
+        tolerations=tuple(toleration(taint) for taint in pool.taints),
+        capacity=pool_capacity(pool, catalog),
+    )
+
+
+def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog: Catalog) -> QueuePlan | None:
+    queued = [(pool, gpu) for pool in pools if pool.workload != "system" and (gpu := _gpu(pool)) is not None]
+    if not queued:
+        return None
+    flavors = tuple(_flavor(pool, gpu, catalog) for pool, gpu in queued)
+    by_pool = {flavor.pool: flavor for flavor in flavors}
+    workload_of = {pool.name: pool.workload for pool, _ in queued}
+    queues: list[ClusterQueuePlan] = []
+    never_borrow: Json = {"reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"}
+    for accelerator in sorted({gpu.name for pool, gpu in queued if pool.workload == "training"}):
+        members = [by_pool[p.name] for p, gpu in queued if p.workload == "training" and gpu.name == accelerator]
+        queues.append(
+            _cluster_queue(
+                f"training-{slug(accelerator)}",
+                "training",
+                members,
+                [],
+                never_borrow,
+                f"training on {accelerator} only: every flavor here is a {accelerator} pool, so no pod set of a job can land on another GPU type",
+            )
+        )
+    inference = [by_pool[p.name] for p, _ in queued if p.workload == "inference"]
+    if inference:
+        queues.append(
+            _cluster_queue(
+                "inference", "inference", inference, [], never_borrow, "serving never borrows, so no reclaim can ever preempt it"
+            )
+        )
+    lab = [by_pool[p.name] for p, _ in queued if p.workload == "lab"]
+    if lab:
+        others = [flavor for flavor in flavors if workload_of[flavor.pool] != "lab"]
+        queues.append(
+            _cluster_queue(
+                "lab",
+                "lab",
+                lab,
+                others,
+                {
+                    "reclaimWithinCohort": "Never",
+                    "borrowWithinCohort": {"policy": "Never"},
+                    "withinClusterQueue": "LowerPriority",
+                },
+                "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
+            )
+        )
+    local: list[LocalQueuePlan] = []
+    for workload in QUEUE_WORKLOADS:
+        targets = [queue.name for queue in queues if queue.workload == workload]
+        for namespace in getattr(namespaces, workload):
+            local.extend(LocalQueuePlan(target, namespace, target) for target in targets)
+    priorities = tuple(PriorityPlan(f"gpufleet-{name}", value, why) for name, value, why in PRIORITIES)
+    return QueuePlan(
+        kueue=HelmReleasePlan("kueue", catalog.kubernetes.charts["kueue"], {}),
+        cohort=f"{cluster}-gpus",
+        flavors=flavors,
+        cluster_queues=tuple(queues),
+        local_queues=tuple(sorted(local, key=lambda q: (q.namespace, q.name))),
+        priorities=priorities,
+        controller_pools=controller_pools(pools),
+    )
+
+
+def controller_pools(pools: Iterable[Pool]) -> tuple[str, ...]:
+    """Node groups a cluster controller needs before its release can become ready: the untainted
+    pools gpufleet creates that keep a node (``nodes.min >= 1``; GF-AWS-003 holds there is one).
+
+    The controller tolerates no GPU taint, so waiting for every pool would only delay it, and
+    would make each flavor and queue after it depend on every node group.
+    """
+    return tuple(
+        pool.name for pool in pools if isinstance(pool.source, LaunchedNodes) and not pool.taints and pool.nodes.min >= 1
+    )
+
+
+def _cluster_queue(
+    name: str,
+    workload: QueueWorkload,
+    own: list[FlavorPlan],
+    borrowed: list[FlavorPlan],
+    preemption: Json,
+    reason: str,
+) -> ClusterQueuePlan:
+    """One resource group over every resource its flavors offer: Kueue lets a flavor sit in one group only."""
+    resources = tuple(sorted({resource for flavor in (*own, *borrowed) for resource in flavor.capacity}))
+    quotas = [
+        FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=None if borrowed else 0) for f in own
+    ]
+    quotas += [FlavorQuota(f.name, dict.fromkeys(resources, 0)) for f in borrowed]
+    return ClusterQueuePlan(name, workload, resources, tuple(quotas), preemption, reason)
+
+
+def _queue_namespaces(queues: QueuesSpec) -> set[str]:
+    return {ns for workload in QUEUE_WORKLOADS for ns in getattr(queues, workload)}
+
+
+def _scheduling(pool: Pool, queues: QueuePlan | None) -> PoolScheduling:
+    """The flavor named after the pool, the queues that reach it, and a node's share of the flavor."""
+    flavor = next((f for f in queues.flavors if f.pool == pool.name), None) if queues else None
+    if queues is None or flavor is None:
+        return PoolScheduling()
+    offered = {
+        resource: total // pool.nodes.max
+        for resource, total in flavor.capacity.items()
+        if resource not in ("cpu", "memory") and total
+    }
+    return PoolScheduling(flavor.name, queues.queues_reaching(flavor.name), offered)
+
+
+# -- autoscaler -------------------------------------------------------------------------------
+
+
+def _autoscaler(cluster: str, region: str, pools: Sequence[Pool], catalog: Catalog) -> AutoscalerPlan | None:
+    owner_tag = f"k8s.io/cluster-autoscaler/{cluster}"
+    groups, skipped = [], []
+    for pool in pools:
+        if pool.nodes.min == pool.nodes.max:
+            skipped.append(Reason(pool.name, f"min == max ({pool.nodes.max}): nothing to scale"))
+            continue
+        groups.append(AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, catalog, owner_tag)))
+    if not groups:
+        return None
+    values: Json = {
+        "cloudProvider": "aws",
+        "awsRegion": region,
+        "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
+    }
+    reasons = (
+        Reason("cloudProvider, awsRegion", "the node groups are EC2 Auto Scaling groups in the cluster's region"),
+        Reason("autoscalingGroups", "named groups, not tag discovery: pools with min == max stay untouched"),
+        Reason("rbac.serviceAccount.name", "the Pod Identity association names this service account"),
+    )
+    return AutoscalerPlan(
+        release=HelmReleasePlan("cluster-autoscaler", catalog.kubernetes.charts["cluster-autoscaler"], values, reasons),
+        groups=tuple(groups),
+        service_account=AUTOSCALER_SERVICE_ACCOUNT,
+        owner_tag=owner_tag,
+        skipped=tuple(skipped),
+    )
+
+
+def _group_tags(pool: Pool, catalog: Catalog, owner_tag: str) -> dict[str, str]:
+    """What the autoscaler must know to build a node from nothing: EKS does not copy these to the group."""
+    prefix = catalog.kubernetes.autoscaler.node_template_tag_prefix
+    tags = {"k8s.io/cluster-autoscaler/enabled": "true", owner_tag: "owned"}
+    for key, value in pool.labels.items():
+        tags[f"{prefix}/label/{key}"] = value
+    for taint in pool.taints:
+        tags[f"{prefix}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
+    for resource, total in pool_capacity(pool, catalog).items():
+        if resource not in ("cpu", "memory"):
+            tags[f"{prefix}/resources/{resource}"] = str(total // pool.nodes.max)
+    if pool.workload == "training":
+        tags[f"{prefix}/autoscaling-options/scaledowngpuutilizationthreshold"] = TRAINING_SCALE_DOWN_GPU_UTILIZATION
+    return dict(sorted(tags.items()))
