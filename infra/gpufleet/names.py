@@ -28,6 +28,12 @@ LABEL_PREFIX = "gpufleet.io/"
 POOL_LABEL = f"{LABEL_PREFIX}pool"
 WORKLOAD_LABEL = f"{LABEL_PREFIX}workload"
 ACCELERATOR_LABEL = f"{LABEL_PREFIX}accelerator"
+STORAGE_LABEL = f"{LABEL_PREFIX}storage"
+FABRIC_LABEL = f"{LABEL_PREFIX}fabric"
+# On the validation jobs ``gpufleet verify`` runs: which check, which job, which pod's log holds the result.
+CHECK_LABEL = f"{LABEL_PREFIX}check"
+JOB_LABEL = f"{LABEL_PREFIX}job"
+ROLE_LABEL = f"{LABEL_PREFIX}role"
 
 # Type tokens the outputs and the policy pack look resources up by.
 NODE_POOL_TYPE = "gpufleet:aws:NodePool"

@@ -23,10 +23,10 @@ from gpufleet.model.reasons import Reason
 
 Json = dict[str, Any]
 
-CHECK_LABEL = "gpufleet.io/check"
-JOB_LABEL = "gpufleet.io/job"
+CHECK_LABEL = names.CHECK_LABEL
+JOB_LABEL = names.JOB_LABEL
 # Whose log holds the result: every DCGM pod, the NCCL launcher (the workers only run sshd).
-ROLE_LABEL = "gpufleet.io/role"
+ROLE_LABEL = names.ROLE_LABEL
 POOL_LABEL = names.POOL_LABEL
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # Kueue's topology-aware scheduling reads this pod-template annotation: keep the pods under one
