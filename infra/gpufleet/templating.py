@@ -28,7 +28,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import jinja2
 import jinja2.sandbox
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import SchemaError
 
 from gpufleet.bounded import Limits, WorkFailed, run_bounded
@@ -39,7 +39,7 @@ from gpufleet.errors import GpufleetError, UsageError
 from gpufleet.findings import Finding, Location, closest_name, declare
 from gpufleet.inputs import MAX_FILE_BYTES, InputInvalid, display_path, read_input
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.names import NAME_RULE, is_name
+from gpufleet.names import NAME_RULE, is_name, linear_matcher
 from gpufleet.outputs import commit
 from gpufleet.stack.loader import load_stack_text
 from gpufleet.stack.models import ServiceDemand
@@ -236,27 +236,15 @@ class StringListParameter(_Parameter):
         return self
 
 
-@functools.cache
-def _whole_match(pattern: str) -> TypeAdapter[str]:
-    """A template's pattern, matched against the whole value by pydantic's regular expressions
-    (Rust's ``regex``: linear time, so a pattern from a third-party template cannot make a
-    value take exponential time, as ``(a+)+$`` does in Python's ``re``)."""
-    return TypeAdapter(Annotated[str, StringConstraints(pattern=f"^(?:{pattern})$")])
-
-
 def _matches(pattern: str, value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        _whole_match(pattern).validate_python(value)
-    except ValidationError:
-        return False
-    return True
+    """A template's pattern against the whole value, in linear time (a third-party template's
+    ``(a+)+$`` cannot stall ``--set``)."""
+    return isinstance(value, str) and linear_matcher(pattern, whole=True)(value)
 
 
 def _check_pattern(pattern: str, example: str) -> None:
     try:
-        _whole_match(pattern)
+        linear_matcher(pattern, whole=True)
     except SchemaError as error:
         reason = str(error).strip().splitlines()[-1]
         raise ValueError(f"pattern {excerpt(pattern)} is not a regular expression gpufleet reads: {reason}") from None

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from pydantic import StringConstraints, TypeAdapter, ValidationError
-
+from gpufleet.names import linear_matcher
 from gpufleet.policy.pack.definitions import resource_policy, stack_policy
 from gpufleet.policy.pack.graph import (
     BUCKET_TYPES,
@@ -357,24 +356,9 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def _secret_key_names(pattern: str) -> Callable[[str], bool]:
-    """The configured pattern, searched case-insensitively by pydantic's Rust engine: a policy
-    config is user input, and in Python's ``re`` a pattern like ``(a+)+$`` takes exponential
-    time on a long key; this engine is linear."""
-    adapter = TypeAdapter(Annotated[str, StringConstraints(pattern=f"(?i:{pattern})")])
-
-    def search(text: str) -> bool:
-        try:
-            adapter.validate_python(text)
-        except ValidationError:
-            return False
-        return True
-
-    return search
-
-
 def _no_plaintext_secrets(args: Any, report: Any) -> None:
-    names = _secret_key_names(args.get_config().get("secret_key_pattern", SECRET_KEY_NAMES))
+    # The pattern comes from the policy config, user input: searched in linear time, case-insensitively.
+    names = linear_matcher(f"(?i:{args.get_config().get('secret_key_pattern', SECRET_KEY_NAMES)})", whole=False)
     secret = secret_config_keys()
     for key, value in sorted(stack_config().items()):
         if key not in secret and (names(key.split(":", 1)[-1]) or SECRET_VALUES.search(str(value))):
