@@ -42,15 +42,23 @@ def command(
     """
     from importlib.metadata import version
 
+    from gpufleet.policy.analyzer import PolicyConfigError
     from gpufleet.policy.check import check_stacks, read_policy_config
     from gpufleet.policy.report import json_report, sarif_report, text_report
 
-    overrides = read_policy_config(policy_config)
-    checks = check_stacks(stacks, overrides, policy_pack)
+    config = read_policy_config(policy_config)
+    try:
+        checks = check_stacks(stacks, config.values, policy_pack)
+    except PolicyConfigError as refused:  # the pack refuses an entry: point at it in the file
+        located = config.located(refused.path, refused.reason) if refused.path else None
+        if located is None:
+            raise
+        raise located from None
     if output_format is Format.json:
         print_json(json_report(checks))
     elif output_format is Format.sarif:
         print_json(sarif_report(checks, version("gpufleet")))
     else:
         sys.stdout.write(text_report(checks))
-    raise typer.Exit(1 if any(check.mandatory for check in checks) else 0)
+    # A stack that cannot be read is reported like the rest, then the exit says it was a usage problem.
+    raise typer.Exit(2 if any(check.unreadable for check in checks) else 1 if any(check.mandatory for check in checks) else 0)
