@@ -50,12 +50,19 @@ def command(
     """
     from importlib.metadata import version
 
+    from gpufleet.policy.analyzer import PolicyConfigError
     from gpufleet.policy.check import check_stacks, read_policy_config
     from gpufleet.policy.report import json_report, sarif_report, text_lines
 
-    overrides = read_policy_config(policy_config)
-    with progress(output_format is Format.text) as step:
-        checks = check_stacks(stacks, overrides, policy_pack, progress=step)
+    config = read_policy_config(policy_config)
+    try:
+        with progress(output_format is Format.text) as step:
+            checks = check_stacks(stacks, config.values, policy_pack, progress=step)
+    except PolicyConfigError as refused:  # the pack refuses an entry: point at it in the file
+        located = config.located(refused.path, refused.reason) if refused.path else None
+        if located is None:
+            raise
+        raise located from None
     if output_format is Format.json:
         print_json(json_report(checks))
     elif output_format is Format.sarif:
@@ -64,7 +71,8 @@ def command(
         sys.stdout.write(_markdown(checks))
     else:
         print_styled(text_lines(checks))
-    raise typer.Exit(1 if any(check.mandatory for check in checks) else 0)
+    # A stack that cannot be read is reported like the rest, then the exit says it was a usage problem.
+    raise typer.Exit(2 if any(check.unreadable for check in checks) else 1 if any(check.mandatory for check in checks) else 0)
 
 
 def _markdown(checks: list[StackCheck]) -> str:

@@ -71,7 +71,8 @@ def command(
 ) -> None:
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
 
-    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it.
+    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it,
+    together with the output folder: both land, or neither.
 
     Example: gpufleet preview stacks/prod.yaml --out out/prod
     """
@@ -81,12 +82,12 @@ def command(
     from gpufleet.commands.tables import aws_pins_table, pool_preview_rows, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.plan import AwsCloud
-    from gpufleet.outputs import write_outputs
+    from gpufleet.outputs import commit
     from gpufleet.picture import fleet_scene, render_svg
     from gpufleet.policy.sizing import training_feeds
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
-    from gpufleet.records import refresh_record
+    from gpufleet.records import record_update
     from gpufleet.stack import load_stack
 
     catalog = load_catalog()
@@ -109,8 +110,9 @@ def command(
         PICTURE: render_svg(scene),
         **manifest_files(result),
     }
-    folder = write_outputs(out_dir or Path("out") / plan.stack, files)
-    record = refresh_record(loaded, plan)
+    folder = out_dir or Path("out") / plan.stack
+    record, record_file = record_update(loaded, plan)
+    commit(folders={folder: files}, files=record_file)  # one commit point: the outputs and the record land together
     target, mig_config, picture = folder / "resources.json", folder / "mig-parted-config.yaml", folder / PICTURE
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)

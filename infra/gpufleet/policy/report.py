@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import Any
 
 from gpufleet.findings import RULES, Finding
+from gpufleet.names import urn_name, urn_type
 from gpufleet.policy.check import StackCheck
 from gpufleet.policy.results import PolicyFinding
 
@@ -21,10 +22,6 @@ def _label(finding: Finding) -> str:
 
 Styled = tuple[str, str | None]
 """A line of the text report and how bad what it says is: ``mandatory``, ``advisory``, ``clean`` or None."""
-
-
-def text_report(checks: Sequence[StackCheck]) -> str:
-    return "".join(line + "\n" for line, _ in text_lines(checks))
 
 
 def text_lines(checks: Sequence[StackCheck]) -> list[Styled]:
@@ -68,8 +65,7 @@ def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str]:
 def _resource_words(urn: str | None) -> str:
     if not urn:
         return "(the stack)"
-    type_token = urn.split("::")[2].split("$")[-1]
-    return f"{type_token} {urn.split('::')[-1]}"
+    return f"{urn_type(urn)} {urn_name(urn)}"
 
 
 def json_report(checks: Sequence[StackCheck]) -> dict[str, Any]:
