@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -51,6 +51,8 @@ class StackCheck:
     run: PackRun | None = None
     unreadable: bool = False
     """An input of the stack could not be read at all (or the file cannot name a stack): exit 2."""
+    plan: FleetPlan | None = None
+    """The resolved plan the pack judged; None for an invalid stack."""
 
     @property
     def mandatory(self) -> int:
@@ -208,20 +210,35 @@ def _prepare(path: Path) -> _Prepared:
     return _Prepared(path, loaded, plan, config)
 
 
-def check_stacks(paths: Sequence[Path], policy_config: Mapping[str, Any], pack_dir: Path | None = None) -> list[StackCheck]:
+def check_stacks(
+    paths: Sequence[Path],
+    policy_config: Mapping[str, Any],
+    pack_dir: Path | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> list[StackCheck]:
     """Check each stack. A batch's pack processes all start first and load while this process
-    previews; each stack's Analyzer calls then run while the next stack previews."""
+    previews; each stack's Analyzer calls then run while the next stack previews. ``progress``
+    hears what is being done, stack by stack."""
+    say = progress or (lambda _: None)
     checks: list[StackCheck] = []
     for start in range(0, len(paths), PACKS_AT_ONCE):
-        checks.extend(
-            _check_batch(
-                [_prepare(path) for path in paths[start : start + PACKS_AT_ONCE]], policy_config, pack_dir or default_pack()
-            )
-        )
+        batch = []
+        for number, path in enumerate(paths[start : start + PACKS_AT_ONCE], start + 1):
+            say(f"resolving {display_path(path)} ({number}/{len(paths)})")
+            batch.append(_prepare(path))
+        checks.extend(_check_batch(batch, policy_config, pack_dir or default_pack(), say, len(paths), start))
     return checks
 
 
-def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_dir: Path) -> list[StackCheck]:
+def _check_batch(
+    batch: list[_Prepared],
+    policy_config: Mapping[str, Any],
+    pack_dir: Path,
+    say: Callable[[str], None],
+    total: int,
+    done: int,
+) -> list[StackCheck]:
     from gpufleet import program
     from gpufleet.preview import run_preview
 
@@ -233,9 +250,10 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
                 identity = StackIdentity(project=PROJECT, stack=item.plan.stack, config=config, secret_keys=secret_keys)
                 sessions[item.path] = (stack.enter_context(PolicyPackSession(pack_dir, identity)), config)
         runs = {}
-        for item in batch:
+        for number, item in enumerate(batch, done + 1):
             if item.plan is None:
                 continue
+            say(f"previewing and checking {display_path(item.path)} ({number}/{total})")
             session, config = sessions[item.path]
             preview_config = {key: value for key, value in config.items() if key in PROGRAM_CONFIG}
             plan = item.plan
@@ -244,6 +262,7 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
             )
             resources = [analyzed(resource) for resource in result.resources]
             runs[item.path] = (resources, calls.submit(session.analyze, resources, policy_config))
+        say("waiting for the policy pack")
         return [_outcome(item, runs.get(item.path)) for item in batch]
 
 
@@ -260,4 +279,5 @@ def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]
         findings=tuple(policy_findings(pack_run, resources, item.loaded.locator)),
         feeds=tuple(training_feeds(item.plan, per_gpu)),
         run=pack_run,
+        plan=item.plan,
     )
