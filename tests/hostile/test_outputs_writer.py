@@ -280,7 +280,7 @@ def test_preview_writes_everything_as_one_folder_and_drops_what_it_no_longer_ren
     first = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(out), "--json"])
     assert first.exit_code == 0, first.output
     names = sorted(os.listdir(out))
-    assert names == sorted([MARKER, "fleet.svg", "helm", "k8s", "mig-parted-config.yaml", "resources.json"])
+    assert names == sorted([MARKER, "fleet.svg", "helm", "k8s", "mig-parted-config.yaml", "resources.json", "validation"])
     assert any((out / "k8s").iterdir()) and any((out / "helm").iterdir())
     (out / "k8s" / "Stale.from-an-older-stack.yaml").write_text("kind: Stale\n", encoding="utf-8")
     second = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(out), "--json"])

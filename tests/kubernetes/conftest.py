@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = ("dev", "prod", "onprem")
 
 # Every Kubernetes feature on AWS: FSx claims in two namespaces, time-sliced lab GPUs, MIG by
-# demand, two training GPU types, local NVMe on one pool, queues for every class.
+# demand, two training GPU types, local NVMe on one pool, queues for every class, the
+# validation jobs created with the fleet.
 FULL = (
     HEAD
     + """\
@@ -62,6 +63,7 @@ queues:
   training: [research]
   inference: [serving]
   lab: [research, sandbox]
+validation: {create: true}
 """
 )
 

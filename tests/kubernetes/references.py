@@ -32,6 +32,7 @@ CRDS = {
         "NicClusterPolicy",
     ): "network-operator__deployment__network-operator__crds__mellanox.com_nicclusterpolicies.yaml",
     ("nvidia.com", "ClusterPolicy"): "gpu-operator__deployments__gpu-operator__crds__nvidia.com_clusterpolicies.yaml",
+    ("kubeflow.org", "MPIJob"): "mpi-operator__manifests__base__kubeflow.org_mpijobs.yaml",
 }
 CHART_VALUES = {
     "gpu-operator": "gpu-operator__deployments__gpu-operator__values.yaml",

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from gpufleet.catalog import load_catalog
+from gpufleet.cli import app
 from gpufleet.model import resolve
 from gpufleet.model.kubernetes import GPU_RESOURCE
 from gpufleet.model.kubernetes_decisions import pool_capacity
 from gpufleet.model.plan import ExistingNodes, LaunchedNodes
-from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL, validation_plan
+from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL
 from gpufleet.stack import load_stack
 from tests.kubernetes.conftest import FULL
 from tests.kubernetes.references import core_errors
@@ -32,7 +35,7 @@ def planned(request, tmp_path_factory):
     else:
         path = REPO / "stacks" / f"{request.param}.yaml"
     plan = resolve(load_stack(path), CATALOG)
-    return plan, plan.kubernetes, validation_plan(plan, CATALOG)
+    return plan, plan.kubernetes, plan.validation
 
 
 def _containers(manifest):
@@ -165,8 +168,29 @@ def test_b200_pool_prefers_layer_four_and_has_a_floor(tmp_path) -> None:
     path = tmp_path / "full.yaml"
     path.write_text(FULL, encoding="utf-8")
     plan = resolve(load_stack(path), CATALOG)
-    checks = validation_plan(plan, CATALOG)
+    checks = plan.validation
     (b200,) = [job for job in checks.nccl if job.pool == "train-b200"]
     assert b200.placement.topology.level == "topology.k8s.aws/network-node-layer-4"
     assert (b200.floor.busbw_gbs, b200.floor.basis) == (345.6, "derived")
     assert b200.requests["vpc.amazonaws.com/efa"] == 8
+
+
+def test_validate_json_shows_each_check_and_why_it_lands_where_it_does() -> None:
+    """``validate --json`` carries the validation plan: per check its pool, size, requests, queue
+    and the reason for it, the floor for NCCL, what is skipped, and whether ``pulumi up`` creates them."""
+    outcome = CliRunner().invoke(app, ["validate", str(REPO / "stacks" / "staging.yaml"), "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    [stack] = json.loads(outcome.stdout)["stacks"]
+    plan = resolve(load_stack(REPO / "stacks" / "staging.yaml"), CATALOG)
+    shown = stack["validation"]
+    assert shown["create"] is False
+    assert [(j["pool"], j["check"], j["kind"]) for j in shown["jobs"]] == [
+        *((job.pool, "dcgm", "Job") for job in plan.validation.dcgm),
+        *((job.pool, "nccl", "MPIJob") for job in plan.validation.nccl),
+    ]
+    [nccl] = [j for j in shown["jobs"] if j["check"] == "nccl"]
+    assert nccl["floor"]["busbw_gbs"] == 345.6
+    assert nccl["requests"]["vpc.amazonaws.com/efa"] == 32
+    assert nccl["queue_reason"].startswith("LocalQueue ")
+    assert set(shown["skipped"]) == {r.subject for r in plan.validation.skipped}
+    assert shown["mpi_operator"]["version"] == CATALOG.fabric.mpi_operator.version

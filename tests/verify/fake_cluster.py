@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gpufleet.verify.cluster import ClusterError, JobRef, JobStatus
+from gpufleet.verify.cluster import AlreadyExists, ClusterError, JobRef, JobStatus
 from gpufleet.verify.run import Clock
 
 
@@ -48,7 +48,7 @@ class FakeCluster:
         if ref.kind not in self.serves:
             raise ClusterError(f'no matches for kind "{ref.kind}" in version "{manifest["apiVersion"]}"')
         if ref in self.created:
-            raise ClusterError(f'{ref.kind.lower()}s "{ref.name}" already exists')
+            raise AlreadyExists(f'Error from server (AlreadyExists): {ref.kind.lower()}s "{ref.name}" already exists')
         self.created[ref] = self.clock.t
         self.manifests[ref] = manifest
         return ref

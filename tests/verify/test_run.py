@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,9 @@ from typer.testing import CliRunner
 from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
 from gpufleet.model import resolve
-from gpufleet.model.validation import validation_plan
 from gpufleet.stack import load_stack
 from gpufleet.verify import cluster as cluster_module
-from gpufleet.verify.cluster import job_status
+from gpufleet.verify.cluster import AlreadyExists, ClusterError, job_status
 from gpufleet.verify.run import run_checks
 from tests.verify.fake_cluster import FINISHES, FakeClock, FakeCluster, Scenario
 
@@ -30,7 +31,7 @@ def sample(name: str) -> str:
 
 def checks():
     plan = resolve(load_stack(STAGING), CATALOG)
-    return validation_plan(plan, CATALOG)
+    return plan.validation
 
 
 def ranks(hosts: int, per_host: int = 8) -> str:
@@ -132,6 +133,61 @@ def test_dcgm_failure_and_a_node_missing() -> None:
     results, _, _ = run(found)
     assert results[("serve-h100", "dcgm")].reason == "a: Hardware/GPU Memory"
     assert results[("lab-l4", "dcgm")].reason == "1 of 2 nodes ran the diagnostic"
+
+
+def test_jobs_pulumi_created_are_read_and_left_in_place() -> None:
+    """With ``validation.create`` the program created these very objects (same plan, same
+    names): verify reads their status and logs instead of creating them, and never deletes
+    what Pulumi owns. The API answers a second create of a name with AlreadyExists."""
+    clock = FakeClock()
+    planned = replace(checks(), create=True)
+    cluster = FakeCluster(clock, scenarios())
+    for manifest in planned.manifests():  # what `pulumi up` applied an hour earlier
+        cluster.create(manifest)
+    clock.t += 3600
+    results = run_checks(planned, cluster, timeout=600, poll=15, clock=clock.clock())
+    assert all(r.passed for r in results), [r.reason for r in results if not r.passed]
+    assert len(cluster.created) == len(planned.manifests())
+    assert clock.t == 3600  # finished long ago: no wait
+
+
+def test_a_leftover_job_without_create_is_not_trusted() -> None:
+    """Without ``validation.create`` nothing but verify makes these jobs: one already there was
+    left by an interrupted run, perhaps of an older plan, so its result proves nothing now."""
+    clock = FakeClock()
+    cluster = FakeCluster(clock, scenarios())
+    leftover = next(m for m in checks().manifests() if m["kind"] == "MPIJob")
+    cluster.create(leftover)
+    results = {(r.pool, r.check): r for r in run_checks(checks(), cluster, timeout=600, poll=15, clock=clock.clock())}
+    nccl = results[("train-h200", "nccl")]
+    assert not nccl.passed
+    assert "left by an earlier run; delete it (kubectl delete MPIJob gpufleet-nccl-train-h200 -n" in nccl.reason
+    assert results[("train-h200", "dcgm")].passed
+
+
+def test_kubectl_names_an_existing_object_by_the_apis_reason(monkeypatch) -> None:
+    """kubectl prints the API status reason in parentheses: ``Error from server (AlreadyExists)``;
+    anything else (an unknown kind, a refused request) stays a plain cluster error."""
+    answers = iter(
+        [
+            (1, 'Error from server (AlreadyExists): error when creating "STDIN": jobs.batch "x" already exists'),
+            (1, 'error: resource mapping not found for name: "x": no matches for kind "MPIJob"'),
+        ]
+    )
+
+    def fake_run(*_args, **_kwargs):
+        code, stderr = next(answers)
+        return subprocess.CompletedProcess([], code, "", stderr)
+
+    monkeypatch.setattr(cluster_module.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(cluster_module.subprocess, "run", fake_run)
+    kubectl = cluster_module.Kubectl()
+    job = {"kind": "Job", "metadata": {"name": "x", "namespace": "default"}}
+    with pytest.raises(AlreadyExists):
+        kubectl.create(job)
+    with pytest.raises(ClusterError) as refused:
+        kubectl.create(job)
+    assert not isinstance(refused.value, AlreadyExists)
 
 
 def test_a_cluster_without_the_mpi_operator_refuses_the_nccl_job() -> None:

@@ -1,4 +1,4 @@
-"""Typed facts for proving the fabric after apply: bus-bandwidth floors, test images, topology depth.
+"""Typed facts for proving the fabric after apply: bus-bandwidth floors, test images, the MPI operator, topology depth.
 
 Loaded from ``data/fabric.yaml``. A floor is either a published recipe figure or derived from
 NVIDIA's per-NIC rule of thumb and the instance type's own network figure; ``floor`` says which.
@@ -61,6 +61,16 @@ class DcgmFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
 
 
+class MpiOperatorFacts(Fact):
+    """The MPI operator release that runs MPIJobs, applied from its own manifest."""
+
+    checked: str
+    version: str
+    manifest: str
+    namespace: str
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
 class TopologyFacts(Fact):
     checked: str
     label_prefix: str
@@ -91,6 +101,7 @@ class BusBandwidthFloor:
 class FabricFacts(Fact):
     sources: dict[str, str]
     nccl: NcclFacts
+    mpi_operator: MpiOperatorFacts
     dcgm: DcgmFacts
     topology: TopologyFacts
 
@@ -104,6 +115,7 @@ class FabricFacts(Fact):
             *self.nccl.infiniband.sources,
             *self.nccl.not_nccl_sources,
             *(source for floor in self.nccl.published.values() for source in floor.sources),
+            *self.mpi_operator.sources,
             *self.dcgm.sources,
             *self.topology.sources,
         ]

@@ -55,7 +55,7 @@ def command(
         Path | None,
         typer.Option(
             "--out",
-            help="Folder for resources.json, mig-parted-config.yaml, fleet.svg and the Kubernetes objects (default out/<stack>/); replaced whole.",
+            help="Folder for resources.json, mig-parted-config.yaml, fleet.svg, the Kubernetes objects and the validation jobs (default out/<stack>/); replaced whole.",
         ),
     ] = None,
     as_json: JsonFlag = False,
@@ -86,7 +86,7 @@ def command(
     from gpufleet.picture import fleet_scene, render_svg
     from gpufleet.policy.sizing import training_feeds
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
-    from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
+    from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, VALIDATION_DIR, manifest_files, validation_files
     from gpufleet.records import record_update
     from gpufleet.stack import load_stack
 
@@ -109,12 +109,13 @@ def command(
         "mig-parted-config.yaml": plan.mig_config.to_yaml(),
         PICTURE: render_svg(scene),
         **manifest_files(result),
+        **validation_files(plan.validation.manifests()),
     }
     folder = out_dir or Path("out") / plan.stack
     record, record_file = record_update(loaded, plan)
     commit(folders={folder: files}, files=record_file)  # one commit point: the outputs and the record land together
     target, mig_config, picture = folder / "resources.json", folder / "mig-parted-config.yaml", folder / PICTURE
-    k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
+    k8s_dir, helm_dir, validation_dir = folder / K8S_DIR, folder / HELM_DIR, folder / VALIDATION_DIR
     summary = summarize(result)
     cloud = plan.cluster.cloud
     pools = pool_preview_rows(plan)
@@ -132,6 +133,7 @@ def command(
                 "picture_file": str(picture),
                 "kubernetes_dir": str(k8s_dir),
                 "helm_dir": str(helm_dir),
+                "validation_dir": str(validation_dir),
                 "resource_count": len(result.resources),
                 "counts_by_type": summary.counts_by_type(),
                 "pools": pools,
@@ -152,5 +154,5 @@ def command(
     if record is not None and record["written"]:
         out.print(f"subnet record {record['file']} updated: review and commit it beside the stack")
     out.print(
-        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}; the fleet drawn in {picture}"
+        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}, validation jobs to {validation_dir}; the fleet drawn in {picture}"
     )

@@ -49,7 +49,6 @@ def command(
     """
     from gpufleet.catalog import load_catalog
     from gpufleet.model import resolve
-    from gpufleet.model.validation import validation_plan
     from gpufleet.stack import StackInvalid, load_stack
     from gpufleet.verify.cluster import Kubectl
     from gpufleet.verify.run import run_checks
@@ -59,7 +58,7 @@ def command(
         plan = resolve(load_stack(stack), catalog)
     except StackInvalid as invalid:
         raise UsageError("cannot verify an invalid stack:\n" + "\n".join(f"  {f}" for f in invalid.findings)) from None
-    checks = validation_plan(plan, catalog)
+    checks = plan.validation
     settings = _pulumi_config(stack)
     cluster = Kubectl(kubeconfig or settings.get("kubeconfig"), context or settings.get("context"))
     show = not as_json and sys.stderr.isatty()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
@@ -43,6 +43,9 @@ from gpufleet.stack.models import (
     WorkloadClass,
 )
 from gpufleet.stack.record import SubnetRecord
+
+if TYPE_CHECKING:  # decided from the pools and the Kubernetes plan, so it imports this module
+    from gpufleet.model.validation import ValidationPlan
 
 
 @dataclass(frozen=True)
@@ -519,6 +522,8 @@ class FleetPlan:
     """The cluster's Kubernetes side: every object's shape and why."""
     mig_config: MigPartedConfig
     """Every MIG plan of the stack as one mig-parted config, mounted by the MIG manager."""
+    validation: ValidationPlan
+    """Each GPU pool's checks (DCGM, NCCL): what the preview writes and ``gpufleet verify`` applies."""
     queues: QueuesSpec = field(default_factory=QueuesSpec)
     findings: tuple[Finding, ...] = ()
     """Warnings and notes about a valid stack; errors never reach a plan."""

@@ -46,6 +46,7 @@ from gpufleet.model.plan import (
 )
 from gpufleet.model.rules import SEMANTIC_RULES
 from gpufleet.model.security import security_plan
+from gpufleet.model.validation import validation_plan
 from gpufleet.model.view import StackView
 from gpufleet.stack.loader import LoadedStack, StackInvalid
 from gpufleet.stack.models import FsxLustreTierSpec, LocalNvmeTierSpec, NodePoolSpec, S3TierSpec
@@ -84,6 +85,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
         mig_config=config,
         catalog=view.catalog,
     )
+    validation = validation_plan(pools, kubernetes, view.catalog, create=spec.validation.create)
     cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
     cluster = spec.cluster
     return FleetPlan(
@@ -103,6 +105,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
         pools=pools,
         kubernetes=kubernetes,
         mig_config=config,
+        validation=validation,
         queues=spec.queues,
         findings=findings,
     )

@@ -1,10 +1,12 @@
 """The jobs that prove a fleet after apply: DCGM diagnostics per node and an NCCL all-reduce per fabric pool.
 
-Decided once from the ``FleetPlan`` and its ``KubernetesPlan`` (queues, device counts), so every
-job asks what a training job on its pool would: the pool's devices per node, its huge pages,
-its taints' tolerations, its node selector, its Kueue queue and, where EC2 publishes the
-type's network layers, a topology preference. ``manifest()`` gives each job as a plain
-Kubernetes object; a renderer or ``gpufleet verify`` only turns that into a resource.
+Decided once per resolution into ``FleetPlan.validation`` from the pools and the
+``KubernetesPlan`` (queues, device counts), so every job asks what a training job on its pool
+would: the pool's devices per node, its huge pages, its taints' tolerations, its node selector,
+its Kueue queue and, where EC2 publishes the type's network layers, a topology preference.
+``manifest()`` gives each job as a plain Kubernetes object: the preview writes exactly these,
+the program creates exactly these when the stack asks (``validation.create``), and
+``gpufleet verify`` applies exactly these.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from typing import Any, Literal
 
 from gpufleet import names
 from gpufleet.catalog import Catalog
-from gpufleet.catalog.fabric import BusBandwidthFloor
+from gpufleet.catalog.fabric import BusBandwidthFloor, MpiOperatorFacts
 from gpufleet.catalog.models import InstanceType
 from gpufleet.model.kubernetes import GPU_RESOURCE, KubernetesPlan, Toleration
 from gpufleet.model.kubernetes_decisions import pool_capacity, pool_selector, toleration
-from gpufleet.model.plan import FleetPlan, LaunchedNodes, Pool
+from gpufleet.model.plan import LaunchedNodes, Pool
 from gpufleet.model.reasons import Reason
 
 Json = dict[str, Any]
@@ -33,6 +35,9 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # value of the label if it can, anywhere otherwise (the "required" form would leave them pending).
 PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
 HOSTNAME = "kubernetes.io/hostname"
+# Pulumi's Kubernetes provider otherwise waits for a created Job to complete; a check's result
+# is read by `gpufleet verify`, not by `pulumi up`.
+SKIP_AWAIT = "pulumi.com/skipAwait"
 DEFAULT_NAMESPACE = "default"
 NCCL_TESTS_BINARY = "/opt/nccl-tests/build/all_reduce_perf"
 # The launcher only runs mpirun and ssh; a worker also hosts its ranks' CPU threads.
@@ -122,6 +127,7 @@ class DcgmJob:
                 "name": self.name,
                 "namespace": self.placement.namespace,
                 "labels": {**labels, **self.placement.labels()},
+                "annotations": {SKIP_AWAIT: "true"},
             },
             "spec": {
                 "completionMode": "Indexed",
@@ -240,19 +246,90 @@ class NcclJob:
 
 
 @dataclass(frozen=True)
+class MpiOperatorPlan:
+    """The controller MPIJobs need, applied from its release manifest by the same program."""
+
+    version: str
+    manifest: str
+    namespace: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PoolChecks:
+    """One pool's checks: what the program creates as one component when the stack asks."""
+
+    pool: str
+    dcgm: DcgmJob
+    nccl: NcclJob | None
+
+    @property
+    def jobs(self) -> tuple[DcgmJob | NcclJob, ...]:
+        return (self.dcgm,) if self.nccl is None else (self.dcgm, self.nccl)
+
+    @property
+    def namespace(self) -> str:
+        return self.dcgm.placement.namespace
+
+
+@dataclass(frozen=True)
 class ValidationPlan:
     dcgm: tuple[DcgmJob, ...]
     nccl: tuple[NcclJob, ...]
     skipped: tuple[Reason, ...]
+    create: bool
+    """Whether ``pulumi up`` creates the jobs (``validation.create``); ``gpufleet verify`` runs them either way."""
+    mpi_operator: MpiOperatorPlan | None
+    """Installed wherever an NCCL check exists: without it the cluster refuses the MPIJob kind."""
 
     def manifests(self) -> list[Json]:
         return [job.manifest() for job in self.dcgm] + [job.manifest() for job in self.nccl]
 
+    def per_pool(self) -> tuple[PoolChecks, ...]:
+        nccl = {job.pool: job for job in self.nccl}
+        return tuple(PoolChecks(job.pool, job, nccl.get(job.pool)) for job in self.dcgm)
 
-def validation_plan(plan: FleetPlan, catalog: Catalog) -> ValidationPlan:
-    kubernetes = plan.kubernetes
+    def summary(self) -> dict[str, Any]:
+        """Every check with what it asks and why it lands where it does, for ``validate --json``."""
+        jobs = []
+        every: tuple[DcgmJob | NcclJob, ...] = (*self.dcgm, *self.nccl)
+        for job in every:
+            placement = job.placement
+            record: dict[str, Any] = {
+                "pool": job.pool,
+                "check": "dcgm" if isinstance(job, DcgmJob) else "nccl",
+                "kind": job.manifest()["kind"],
+                "name": job.name,
+                "namespace": placement.namespace,
+                "nodes": job.nodes,
+                "requests": dict(job.requests),
+                "queue": placement.queue,
+                "queue_reason": placement.reason,
+                "topology": {"level": placement.topology.level, "reason": placement.topology.reason}
+                if placement.topology
+                else None,
+            }
+            if isinstance(job, NcclJob):
+                record["floor"] = (
+                    {"busbw_gbs": job.floor.busbw_gbs, "basis": job.floor.basis, "reason": job.floor.reason}
+                    if job.floor
+                    else None
+                )
+            jobs.append(record)
+        operator = self.mpi_operator
+        return {
+            "create": self.create,
+            "jobs": jobs,
+            "skipped": {reason.subject: reason.why for reason in self.skipped},
+            "mpi_operator": {"version": operator.version, "manifest": operator.manifest, "reason": operator.reason}
+            if operator
+            else None,
+        }
+
+
+def validation_plan(pools: tuple[Pool, ...], kubernetes: KubernetesPlan, catalog: Catalog, *, create: bool) -> ValidationPlan:
     dcgm, nccl, skipped = [], [], []
-    for pool in plan.pools:
+    for pool in pools:
         if pool.accelerator is None or pool.accelerator.vendor != "nvidia":
             skipped.append(Reason(pool.name, "no NVIDIA GPUs: DCGM and NCCL do not apply"))
             continue
@@ -284,7 +361,18 @@ def validation_plan(plan: FleetPlan, catalog: Catalog) -> ValidationPlan:
                 max_message=facts.nccl.max_message,
             )
         )
-    return ValidationPlan(tuple(dcgm), tuple(nccl), tuple(skipped))
+    operator = _mpi_operator(catalog.fabric.mpi_operator, [job.pool for job in nccl])
+    return ValidationPlan(tuple(dcgm), tuple(nccl), tuple(skipped), create, operator)
+
+
+def _mpi_operator(facts: MpiOperatorFacts, pools: list[str]) -> MpiOperatorPlan | None:
+    if not pools:
+        return None
+    why = (
+        f"the NCCL check of {', '.join(pools)} is an MPIJob, a kind only the MPI operator serves "
+        "(and the one AWS's NCCL test on EKS uses); Kueue admits MPIJobs by default"
+    )
+    return MpiOperatorPlan(facts.version, facts.manifest, facts.namespace, why)
 
 
 def per_node_requests(pool: Pool, catalog: Catalog) -> dict[str, int | str]:

@@ -17,6 +17,7 @@ from .result import PreviewResult, RecordedResource
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 K8S_DIR = "k8s"
 HELM_DIR = "helm"
+VALIDATION_DIR = "validation"
 
 
 def is_kubernetes_object(resource: RecordedResource) -> bool:
@@ -30,10 +31,21 @@ def kubernetes_objects(result: PreviewResult) -> dict[str, dict[str, Any]]:
         if not is_kubernetes_object(resource):
             continue
         manifest = resource.inputs
-        meta = manifest.get("metadata") or {}
-        parts = [manifest["kind"], meta.get("namespace"), meta.get("name") or resource.name]
-        files[".".join(part for part in parts if part) + ".yaml"] = manifest
+        files[file_name(manifest, resource.name)] = manifest
     return files
+
+
+def file_name(manifest: dict[str, Any], fallback: str) -> str:
+    """``<Kind>.[<namespace>.]<name>.yaml``."""
+    meta = manifest.get("metadata") or {}
+    parts = [manifest["kind"], meta.get("namespace"), meta.get("name") or fallback]
+    return ".".join(part for part in parts if part) + ".yaml"
+
+
+def validation_files(manifests: list[dict[str, Any]]) -> dict[str, str]:
+    """``validation/<object>.yaml`` -> text: the plan's check jobs, exactly what ``gpufleet verify``
+    applies (and what the program creates with ``validation.create``)."""
+    return {f"{VALIDATION_DIR}/{file_name(manifest, '')}": to_yaml(manifest) for manifest in manifests}
 
 
 def helm_values(result: PreviewResult) -> dict[str, dict[str, Any]]:

@@ -384,6 +384,12 @@ class Capacity(StackModel):
         description="capacity-block or reservation: what it costs, {hourly_usd} per instance or {upfront_usd, hours} "
         "for the whole reservation; no public table has it. On-demand and spot are priced from the catalog.",
     )
+    instances: Int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_NODES,
+        description="capacity-block or reservation: how many instances it holds; no job of the pool may ask more nodes.",
+    )
 
     @model_validator(mode="after")
     def _reservation_fits_type(self) -> Capacity:
@@ -398,6 +404,8 @@ class Capacity(StackModel):
             raise ValueError(f"placement_group only applies to a reservation, not {self.type}")
         if self.price is not None and not reserved:
             raise ValueError(f"price only applies to capacity-block or reservation; {self.type} is priced from the catalog")
+        if self.instances is not None and not reserved:
+            raise ValueError(f"instances only applies to capacity-block or reservation, not {self.type}")
         return self
 
     @property
@@ -421,6 +429,17 @@ class TimeSlicingSpec(StackModel):
 
 class SharingSpec(StackModel):
     time_slicing: TimeSlicingSpec
+
+
+class JobsSpec(StackModel):
+    """The largest job a training pool runs, so it is refused before apply if the pool cannot hold it."""
+
+    max_nodes: Int = Field(ge=1, le=MAX_NODES, description="Nodes one job spans at most (its gang size in nodes).")
+    within: LabelKey | None = Field(
+        default=None,
+        description="Keep each job's pods under one value of this node label, e.g. topology.k8s.aws/network-node-layer-3 "
+        "(a Kueue topology level of the pool's instance type); unset: as close as Kueue can place them.",
+    )
 
 
 class NodePoolSpec(StackModel):
@@ -460,6 +479,7 @@ class NodePoolSpec(StackModel):
     models: tuple[ServedModel, ...] = Field(default=(), max_length=MAX_ENTRIES)
     allow_non_rdma: Bool = Field(default=False, description="Accept a multi-node training pool without an RDMA fabric.")
     labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
+    jobs: JobsSpec | None = Field(default=None, description="Training pools: the largest job they run.")
 
     @model_validator(mode="after")
     def _nodes_described_once(self) -> NodePoolSpec:
@@ -479,6 +499,31 @@ class QueuesSpec(StackModel):
     lab: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
 
 
+class ValidationSpec(StackModel):
+    """What happens to the per-pool validation jobs (DCGM diagnostics, NCCL all-reduce)."""
+
+    create: Bool = Field(
+        default=False,
+        description="Create them with the fleet on `pulumi up` (each pool's checks as one component); "
+        "otherwise `gpufleet verify` runs them on demand. The preview writes them either way.",
+    )
+
+
+class MonitoringSpec(StackModel):
+    """The metrics sink for the GPU pools: Prometheus and Grafana (kube-prometheus-stack)."""
+
+    retention_days: Int = Field(default=15, ge=1, le=365, description="Days of metrics Prometheus keeps.")
+    storage_gib: Int = Field(
+        default=100, ge=10, le=16384, description="Prometheus volume size; the oldest data goes first past 90% of it."
+    )
+    omit_counters: tuple[Annotated[str, Field(pattern=r"^DCGM_(FI|EXP)_[A-Z0-9_]{1,64}$")], ...] = Field(
+        default=(),
+        max_length=MAX_ENTRIES,
+        description="DCGM exporter fields to leave out of the counters gpufleet renders (to cut series); "
+        "an alert or dashboard that needs one is then an error.",
+    )
+
+
 class StackSpec(StackModel):
     """One environment's cluster."""
 
@@ -489,6 +534,8 @@ class StackSpec(StackModel):
     mig_plans: dict[MigPlanName, MigPlanSpec] = Field(default={}, max_length=MAX_ENTRIES)
     node_pools: dict[Name, NodePoolSpec] = Field(min_length=1, max_length=MAX_POOLS)
     queues: QueuesSpec = QueuesSpec()
+    validation: ValidationSpec = ValidationSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
 
     @field_validator("node_pools")
     @classmethod

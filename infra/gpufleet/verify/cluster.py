@@ -45,6 +45,10 @@ class ClusterError(GpufleetError):
     """The cluster refused a request (no such kind, no access): the check cannot run."""
 
 
+class AlreadyExists(ClusterError):
+    """A job of that name is already there: created by ``pulumi up`` (``validation.create``) or left by an earlier run."""
+
+
 class Cluster(Protocol):
     def create(self, manifest: Json) -> JobRef: ...
 
@@ -86,7 +90,9 @@ class Kubectl:
     def _run(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run([*self._base, *args], input=stdin, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args[:3])}: {done.stderr.strip() or f'exit {done.returncode}'}")
+            message = f"kubectl {' '.join(args[:3])}: {done.stderr.strip() or f'exit {done.returncode}'}"
+            # kubectl prints the API's reason: 'Error from server (AlreadyExists): ...'
+            raise (AlreadyExists if "(AlreadyExists)" in done.stderr else ClusterError)(message)
         return done.stdout
 
     def create(self, manifest: Json) -> JobRef:

@@ -1,5 +1,10 @@
 """Run a fleet's validation jobs on a cluster and judge them: DCGM first (every pool at once),
-then NCCL, since both take every GPU of a pool's nodes."""
+then NCCL, since both take every GPU of a pool's nodes.
+
+A stack with ``validation.create`` has ``pulumi up`` create the same jobs: verify then reads
+those (the same objects, from the same plan) and leaves them to Pulumi. Without it, a job of the
+same name is a leftover of an interrupted run, and the check says so instead of trusting it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gpufleet.model.validation import DcgmJob, NcclJob, ValidationPlan
-from gpufleet.verify.cluster import Cluster, ClusterError, JobRef, JobStatus
+from gpufleet.verify.cluster import AlreadyExists, Cluster, ClusterError, JobRef, JobStatus
 from gpufleet.verify.judge import CheckResult, judge_dcgm, judge_nccl
 
 Progress = Callable[[str], None]
@@ -29,8 +34,8 @@ def run_checks(
     progress: Progress | None = None,
 ) -> list[CheckResult]:
     clock = clock or Clock()
-    results = _phase(plan.dcgm, cluster, timeout, poll, clock, progress, judge_dcgm)
-    return results + _phase(plan.nccl, cluster, timeout, poll, clock, progress, judge_nccl)
+    results = _phase(plan.dcgm, cluster, timeout, poll, clock, progress, judge_dcgm, plan.create)
+    return results + _phase(plan.nccl, cluster, timeout, poll, clock, progress, judge_nccl, plan.create)
 
 
 def _phase(
@@ -41,12 +46,23 @@ def _phase(
     clock: Clock,
     progress: Progress | None,
     judge: Callable,
+    created_by_pulumi: bool,
 ) -> list[CheckResult]:
     results: dict[str, CheckResult] = {}
     refs: dict[str, JobRef] = {}
+    ours: set[str] = set()
     for job in jobs:
+        manifest = job.manifest()
         try:
-            refs[job.name] = cluster.create(job.manifest())
+            refs[job.name] = cluster.create(manifest)
+            ours.add(job.name)
+        except AlreadyExists as error:
+            if created_by_pulumi:
+                refs[job.name] = JobRef.of(manifest)
+            else:
+                ref = JobRef.of(manifest)
+                why = f"{error}: a job left by an earlier run; delete it (kubectl delete {ref.kind} {ref.name} -n {ref.namespace}) and verify again"
+                results[job.name] = CheckResult(job.pool, _check(job), False, why)
         except ClusterError as error:
             results[job.name] = CheckResult(job.pool, _check(job), False, f"not created: {error}")
     finished: dict[str, JobStatus] = {}
@@ -68,7 +84,8 @@ def _phase(
         ref = refs[job.name]
         logs = cluster.logs(ref)
         results[job.name] = judge(job, finished.get(job.name), logs, timeout)
-        cluster.delete(ref)
+        if job.name in ours:  # jobs ``pulumi up`` created stay its own
+            cluster.delete(ref)
     return [results[job.name] for job in jobs]
 
 

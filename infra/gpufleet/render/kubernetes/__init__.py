@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import pulumi
 
 from gpufleet.model.kubernetes import KubernetesPlan
@@ -14,7 +17,7 @@ from gpufleet.render.kubernetes.queues import Queues
 from gpufleet.render.kubernetes.storage import KubernetesStorage
 from gpufleet.render.resources import kubernetes_object
 
-__all__ = ["Namespaces", "render_kubernetes"]
+__all__ = ["KubernetesLayer", "Namespaces", "render_kubernetes"]
 
 
 class Namespaces(pulumi.ComponentResource):
@@ -29,8 +32,18 @@ class Namespaces(pulumi.ComponentResource):
         self.register_outputs({"namespaces": list(names)})
 
 
-def render_kubernetes(plan: KubernetesPlan, handle: ClusterHandle) -> None:
+@dataclass(frozen=True)
+class KubernetesLayer:
+    """What later components (the validation jobs, monitoring) wait for."""
+
+    namespaces: Mapping[str, pulumi.Resource]
+    local_queues: Mapping[tuple[str, str], pulumi.Resource]
+    """(namespace, name) -> LocalQueue: a job waits for the one it names (and so for Kueue)."""
+
+
+def render_kubernetes(plan: KubernetesPlan, handle: ClusterHandle) -> KubernetesLayer:
     namespaces = Namespaces(plan.namespaces, handle).by_name if plan.namespaces else {}
+    local_queues: Mapping[tuple[str, str], pulumi.Resource] = {}
     if plan.gpu_stack is not None:
         GpuStack(plan.gpu_stack, handle)
     if plan.efa is not None:
@@ -39,6 +52,7 @@ def render_kubernetes(plan: KubernetesPlan, handle: ClusterHandle) -> None:
         InfinibandFabric(fabric, handle)
     KubernetesStorage(plan.storage, handle, namespaces)
     if plan.queues is not None:
-        Queues(plan.queues, handle, namespaces)
+        local_queues = Queues(plan.queues, handle, namespaces).local_queues
     if plan.autoscaler is not None:
         ClusterAutoscaler(plan.autoscaler, handle)
+    return KubernetesLayer(namespaces, local_queues)

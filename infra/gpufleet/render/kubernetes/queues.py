@@ -45,8 +45,9 @@ class Queues(pulumi.ComponentResource):
             queue.name: self._cluster_queue(queue, plan.cohort, [kueue, *(flavors[quota.flavor] for quota in queue.flavors)])
             for queue in plan.cluster_queues
         }
+        self.local_queues: dict[tuple[str, str], Registered] = {}
         for local in plan.local_queues:
-            kubernetes_object(
+            self.local_queues[(local.namespace, local.name)] = kubernetes_object(
                 KUEUE_API,
                 "LocalQueue",
                 f"{local.namespace}-{local.name}",
