@@ -20,6 +20,7 @@ from gpufleet.render.aws.backend import render_aws
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes import render_kubernetes
 from gpufleet.render.kubernetes.cluster import render_existing_cluster
+from gpufleet.render.kubernetes.monitoring import Monitoring
 from gpufleet.render.kubernetes.validation import render_validation
 from gpufleet.stack import StackFileError, load_stack
 from gpufleet.stack.record import record_path
@@ -83,6 +84,8 @@ class Fleet(pulumi.ComponentResource):
         handle = CLOUD_BACKENDS[plan.cluster.provider](plan, self)
         layer = render_kubernetes(plan.kubernetes, handle)
         render_validation(plan.validation, handle, layer)
+        if plan.monitoring is not None:
+            Monitoring(plan.monitoring, handle)
         self.plan = plan
         self.handle = handle
         self.cluster_name = pulumi.Output.from_input(handle.name)

@@ -227,7 +227,12 @@ def test_preview_writes_every_object_and_release_and_removes_stale_files(tmp_pat
     assert not stale.exists()
     written = sorted(p.name for p in (out / "k8s").iterdir())
     assert "NicClusterPolicy.nic-cluster-policy.yaml" in written and "LocalQueue.research.training-h100-80gb.yaml" in written
-    assert sorted(p.name for p in (out / "helm").iterdir()) == ["gpu-operator.yaml", "kueue.yaml", "network-operator.yaml"]
+    assert sorted(p.name for p in (out / "helm").iterdir()) == [
+        "gpu-operator.yaml",
+        "kube-prometheus-stack.yaml",
+        "kueue.yaml",
+        "network-operator.yaml",
+    ]
     manifest = yaml.safe_load((out / "k8s" / "ResourceFlavor.train-h100.yaml").read_text())
     assert manifest["spec"]["nodeLabels"] == {"example.com/rack-group": "dgx-h100"}
     pools = {row["pool"]: row for row in report["pools"]}

@@ -10,12 +10,15 @@ from tests.kubernetes.invariants import violations
 from tests.kubernetes.references import (
     CHART_FILES,
     CHART_VALUES,
+    KEYS_BEYOND_VALUES,
+    chart_defaults,
     chart_version,
     core_errors,
     custom_resource_errors,
     is_custom,
     unknown_value_keys,
 )
+from tests.reference import reference_path
 
 
 def test_cross_layer_invariants_hold(stack) -> None:
@@ -69,6 +72,20 @@ def test_judges_catch_typos() -> None:
     assert custom_resource_errors(queue)
     assert unknown_value_keys("gpu-operator", {"migManager": {"config": {"nmae": "x"}}}) == ["migManager.config.nmae"]
     assert unknown_value_keys("aws-efa-k8s-device-plugin", {"nodeSelector": {"any/label": "x"}}) == []
+    assert unknown_value_keys("gpu-operator", {"dcgmExporter": {"confg": {"name": "x"}}}) == ["dcgmExporter.confg"]
+
+
+def test_keys_beyond_the_values_files_are_the_charts_commented_keys() -> None:
+    """The GPU Operator's values.yaml documents ``dcgmExporter.config`` only as a comment
+    (``# config:`` then ``# name: custom-dcgm-exporter-metrics``) that its clusterpolicy template
+    reads; the kube-state-metrics key belongs to the subchart kube-prometheus-stack pulls in."""
+    text = reference_path("k8s/gpu-operator__deployments__gpu-operator__values.yaml").read_text(encoding="utf-8")
+    exporter = text[text.index("\ndcgmExporter:") :]
+    exporter = exporter[: exporter.index("\ngfd:")]
+    assert "  # config:\n    # name: custom-dcgm-exporter-metrics" in exporter
+    assert "config" not in chart_defaults("gpu-operator")["dcgmExporter"]
+    assert "metricLabelsAllowlist" not in chart_defaults("kube-prometheus-stack")["kube-state-metrics"]
+    assert {chart for chart, _ in KEYS_BEYOND_VALUES} <= set(CHART_VALUES)
 
 
 @pytest.mark.parametrize("chart", sorted(CHART_FILES))

@@ -17,6 +17,7 @@ from gpufleet.catalog.fabric import FabricFacts
 from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
+from gpufleet.catalog.monitoring import MonitoringFacts
 from gpufleet.catalog.prices import PriceTable
 from gpufleet.catalog.storage import StorageFacts
 from gpufleet.yamltree import parse_plain
@@ -110,6 +111,10 @@ class Catalog:
             if name not in self.accelerators:
                 raise ValueError(f"fabric.yaml: {name!r} is not a catalog accelerator")
         return facts
+
+    @cached_property
+    def monitoring(self) -> MonitoringFacts:
+        return MonitoringFacts.model_validate(read_data_file("monitoring.yaml"))
 
     @cached_property
     def zone_offerings(self) -> ZoneOfferings:

@@ -45,6 +45,7 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "storage": [tier.facts().as_json() for tier in plan.storage],
         "kubernetes": plan.kubernetes.summary(),
         "validation": plan.validation.summary(),
+        "monitoring": plan.monitoring.summary() if plan.monitoring else None,
     }
 
 

@@ -97,6 +97,8 @@ class GpuStackPlan:
     operator: HelmReleasePlan
     mig_config: ConfigMapPlan | None
     device_plugin_config: ConfigMapPlan | None
+    exporter_counters: ConfigMapPlan
+    """The DCGM exporter's counter list (``model.monitoring``), read by name like the other two."""
     tolerations: tuple[Toleration, ...]
 
 

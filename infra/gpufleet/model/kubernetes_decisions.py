@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.models import Accelerator
@@ -50,6 +51,9 @@ from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LustreTier
 from gpufleet.model.reasons import Reason
 from gpufleet.stack.models import QueuesSpec
 
+if TYPE_CHECKING:  # decided from this module's plan, so it imports this module
+    from gpufleet.model.monitoring import ExporterConfig
+
 QUEUE_WORKLOADS: tuple[QueueWorkload, ...] = ("training", "inference", "lab")
 
 
@@ -62,6 +66,7 @@ def kubernetes_plan(
     fabrics: Mapping[str, Fabric],
     queues: QueuesSpec,
     mig_config: MigPartedConfig,
+    exporter: ExporterConfig | None,
     catalog: Catalog,
 ) -> KubernetesPlan:
     """``aws_region``: the cluster's region when gpufleet creates it on AWS; None for an existing
@@ -70,7 +75,7 @@ def kubernetes_plan(
     return KubernetesPlan(
         cluster=cluster,
         namespaces=tuple(sorted({*_queue_namespaces(queues), *(ns for tier in storage for ns in _claim_namespaces(tier))})),
-        gpu_stack=_gpu_stack(pools, mig_config, catalog),
+        gpu_stack=_gpu_stack(pools, mig_config, exporter, catalog) if exporter is not None else None,
         efa=_efa(pools, catalog),
         fabrics=_fabrics(pools, fabrics, catalog),
         storage=_storage(pools, storage, catalog, on_aws=aws_region is not None),
@@ -110,7 +115,9 @@ def _driver_on_host(pool: Pool, families: tuple[str, ...]) -> bool:
     return isinstance(pool.source, LaunchedNodes) and pool.source.ami.family in families
 
 
-def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Catalog) -> GpuStackPlan | None:
+def _gpu_stack(
+    pools: Sequence[Pool], mig_config: MigPartedConfig, exporter: ExporterConfig, catalog: Catalog
+) -> GpuStackPlan | None:
     gpus = gpu_pools(pools)
     if not gpus:
         return None
@@ -126,7 +133,7 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
         "driver": driver,
         "toolkit": {"enabled": not driver_on_host},
         "mig": {"strategy": strategy},
-        "dcgmExporter": {"enabled": True},
+        "dcgmExporter": exporter.values,
         "daemonsets": {"tolerations": [t.manifest() for t in tolerations]},
         "node-feature-discovery": {"worker": {"tolerations": [t.manifest() for t in tolerations]}},
     }
@@ -139,6 +146,7 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
         ),
         Reason("mig.strategy", "a MIG pool exposes each profile as nvidia.com/mig-<profile>" if uses_mig else "no pool uses MIG"),
         Reason("dcgmExporter.enabled", "GPU health and utilization metrics on every GPU node"),
+        *exporter.reasons,
         Reason(
             "daemonsets.tolerations, node-feature-discovery.worker.tolerations",
             "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its taints",
@@ -177,6 +185,7 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
         operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons)),
         mig_config=mig_map,
         device_plugin_config=plugin_map,
+        exporter_counters=exporter.counters,
         tolerations=tolerations,
     )
 

@@ -44,7 +44,8 @@ from gpufleet.stack.models import (
 )
 from gpufleet.stack.record import SubnetRecord
 
-if TYPE_CHECKING:  # decided from the pools and the Kubernetes plan, so it imports this module
+if TYPE_CHECKING:  # decided from the pools and the Kubernetes plan, so they import this module
+    from gpufleet.model.monitoring import MonitoringPlan
     from gpufleet.model.validation import ValidationPlan
 
 
@@ -524,6 +525,8 @@ class FleetPlan:
     """Every MIG plan of the stack as one mig-parted config, mounted by the MIG manager."""
     validation: ValidationPlan
     """Each GPU pool's checks (DCGM, NCCL): what the preview writes and ``gpufleet verify`` applies."""
+    monitoring: MonitoringPlan | None
+    """The metrics sink, counters, alerts and dashboards of the GPU pools; None without any."""
     queues: QueuesSpec = field(default_factory=QueuesSpec)
     findings: tuple[Finding, ...] = ()
     """Warnings and notes about a valid stack; errors never reach a plan."""

@@ -13,7 +13,7 @@ from gpufleet import mig
 from gpufleet.catalog import Catalog
 from gpufleet.findings import Finding, errors_in
 from gpufleet.mig import MigPartedConfig, render_mig_parted_config
-from gpufleet.model import decisions, iam, subnets
+from gpufleet.model import decisions, iam, monitoring, subnets
 from gpufleet.model.aws import (
     AwsCluster,
     AwsRoles,
@@ -26,7 +26,7 @@ from gpufleet.model.aws import (
     plan_aws_cluster,
 )
 from gpufleet.model.kubernetes import KubernetesPlan
-from gpufleet.model.kubernetes_decisions import kubernetes_plan
+from gpufleet.model.kubernetes_decisions import controller_pools, kubernetes_plan
 from gpufleet.model.plan import (
     AwsCloud,
     Cloud,
@@ -75,6 +75,9 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
     # A demand plan exists on nodes only as packed for the pool that uses it.
     setups = tuple(used_demand.get(name, setup) for name, setup in mig_plans.items() if not setup.demand or name in used_demand)
     config = _mig_parted_config(view, setups)
+    watched_pools = monitoring.watched(pools)
+    operator_namespace = view.catalog.kubernetes.charts["gpu-operator"].namespace
+    exporter = monitoring.exporter_config(spec.monitoring, operator_namespace, view.catalog) if watched_pools else None
     kubernetes = kubernetes_plan(
         cluster=spec.cluster.name,
         aws_region=aws.region if aws else None,
@@ -83,7 +86,13 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
         fabrics=fabrics,
         queues=spec.queues,
         mig_config=config,
+        exporter=exporter,
         catalog=view.catalog,
+    )
+    watch = (
+        monitoring.monitoring_plan(watched_pools, exporter, kubernetes, spec.monitoring, view.catalog, controller_pools(pools))
+        if exporter is not None
+        else None
     )
     validation = validation_plan(pools, kubernetes, view.catalog, create=spec.validation.create)
     cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
@@ -106,6 +115,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
         kubernetes=kubernetes,
         mig_config=config,
         validation=validation,
+        monitoring=watch,
         queues=spec.queues,
         findings=findings,
     )

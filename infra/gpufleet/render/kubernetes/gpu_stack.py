@@ -1,4 +1,4 @@
-"""The NVIDIA GPU Operator with the stack's MIG and time-slicing configs beside it."""
+"""The NVIDIA GPU Operator with the stack's MIG, time-slicing and DCGM exporter configs beside it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from gpufleet.render.resources import Registered, kubernetes_object
 
 
 class GpuStack(pulumi.ComponentResource):
-    """The operator reads both ConfigMaps by name, so they exist before its release."""
+    """The operator reads the ConfigMaps by name, so they exist before its release."""
 
     def __init__(self, plan: GpuStackPlan, handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:GpuStack", "gpu-stack", None, under_cluster(handle))
@@ -23,7 +23,9 @@ class GpuStack(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         maps = [
-            self._config_map(config, namespace) for config in (plan.mig_config, plan.device_plugin_config) if config is not None
+            self._config_map(config, namespace)
+            for config in (plan.mig_config, plan.device_plugin_config, plan.exporter_counters)
+            if config is not None
         ]
         self.release = helm_release(plan.operator, self, depends_on=[*maps, *handle.nodes_ready])
         self.register_outputs({"release": self.release.output("status")})
