@@ -16,7 +16,7 @@ from gpufleet.model import resolve
 from gpufleet.model.kubernetes import GPU_RESOURCE
 from gpufleet.model.kubernetes_decisions import pool_capacity
 from gpufleet.model.plan import ExistingNodes, LaunchedNodes
-from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL
+from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL, UNCONSTRAINED_TOPOLOGY
 from gpufleet.stack import load_stack
 from tests.kubernetes.conftest import FULL
 from tests.kubernetes.references import core_errors
@@ -131,20 +131,34 @@ def test_nccl_fails_loudly_without_the_fabric(planned) -> None:
         assert launcher["command"][launcher["command"].index("-np") + 1] == str(job.nodes * job.gpus_per_node)
 
 
-def test_topology_preference_names_the_layer_nearest_the_instance(planned) -> None:
-    """EKS docs: network-node-layer-3 is "the bottom layer for most supported instance types";
-    layer-4 exists "only on instance types whose topology has four layers" (p6-b200, p6-b300)."""
-    plan, _, checks = planned
-    pools = {pool.name: pool for pool in plan.pools}
-    for job in checks.nccl:
-        worker = job.manifest()["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["metadata"]
-        source = pools[job.pool].source
-        instance = source.instance if isinstance(source, LaunchedNodes) else None
-        depth = CATALOG.fabric.topology.layers.get(instance.name) if instance else None
-        if depth is None:
-            assert "annotations" not in worker
+def test_a_gang_asks_for_topology_only_where_its_flavor_names_one(planned) -> None:
+    """Kueue v0.19.2 ``tas_flavorassigner.go``: a pod set asking for topology gets no flavor without
+    one ("does not support TopologyAwareScheduling"), and a flavor with a Topology takes a pod set
+    that asks for none only in a ClusterQueue of topology flavors ("supports only
+    TopologyAwareScheduling"). So the workers prefer the network layer nearest the node (EKS docs:
+    layer-3 "the bottom layer for most supported instance types", layer-4 on p6-b200/b300) exactly
+    where the pool's flavor names a Topology, and the launcher and the DCGM pods ask to be placed
+    anywhere (unconstrained) there; elsewhere no pod carries a topology annotation."""
+    _, kubernetes, checks = planned
+    flavors = {f.pool: f for f in kubernetes.queues.flavors} if kubernetes.queues else {}
+    topologies = {t.name: t for t in kubernetes.queues.topologies} if kubernetes.queues else {}
+    for job in (*checks.dcgm, *checks.nccl):
+        manifest = job.manifest()
+        flavor = flavors.get(job.pool)
+        named = flavor.topology if flavor else None
+        if manifest["kind"] == "Job":
+            pods = {"diagnostic": manifest["spec"]["template"]["metadata"]}
         else:
-            assert worker["annotations"] == {PREFERRED_TOPOLOGY: f"topology.k8s.aws/network-node-layer-{depth}"}
+            spec = manifest["spec"]["mpiReplicaSpecs"]
+            pods = {"worker": spec["Worker"]["template"]["metadata"], "launcher": spec["Launcher"]["template"]["metadata"]}
+        for role, metadata in pods.items():
+            if named is None:
+                assert "annotations" not in metadata, (job.name, role)
+            elif role == "worker":
+                assert metadata["annotations"] == {PREFERRED_TOPOLOGY: topologies[named].levels[-2]}
+                assert topologies[named].levels[-2].startswith("topology.k8s.aws/network-node-layer-")
+            else:
+                assert metadata["annotations"] == {UNCONSTRAINED_TOPOLOGY: "true"}, (job.name, role)
 
 
 def test_manifests_are_valid_for_kubernetes_and_the_mpijob_crd(planned) -> None:

@@ -44,6 +44,7 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "pools": [facts.as_json() for facts in plan.pool_facts()],
         "storage": [tier.facts().as_json() for tier in plan.storage],
         "kubernetes": plan.kubernetes.summary(),
+        "placement": plan.placement.summary(),
         "validation": plan.validation.summary(),
         "monitoring": plan.monitoring.summary() if plan.monitoring else None,
     }

@@ -160,6 +160,8 @@ class FlavorPlan:
     tolerations: tuple[Toleration, ...] = ()
     capacity: dict[str, int] = field(default_factory=dict, hash=False)
     """Resource -> what the pool offers at its maximum size (Kubernetes quantities: memory in Mi)."""
+    topology: str | None = None
+    """The Kueue Topology the flavor names (``model.topology``); None: Kueue places without one."""
 
     def facts(self) -> FlavorFacts:
         return FlavorFacts(
@@ -199,6 +201,17 @@ class PriorityPlan:
 
 
 @dataclass(frozen=True)
+class TopologyPlan:
+    """One Kueue Topology: the node labels from the widest network layer down to the node."""
+
+    name: str
+    levels: tuple[str, ...]
+
+    def spec(self) -> Json:
+        return {"levels": [{"nodeLabel": level} for level in self.levels]}
+
+
+@dataclass(frozen=True)
 class QueuePlan:
     kueue: HelmReleasePlan
     cohort: str
@@ -208,6 +221,8 @@ class QueuePlan:
     priorities: tuple[PriorityPlan, ...]
     controller_pools: tuple[str, ...] = ()
     """Pools the Kueue release waits for: where its controller can run (``controller_pools``)."""
+    topologies: tuple[TopologyPlan, ...] = ()
+    """The Kueue Topologies the flavors name (``model.topology``)."""
 
     def queues_reaching(self, flavor: str) -> tuple[str, ...]:
         """ClusterQueues that hold quota of this flavor (nominal or borrowable), by name."""

@@ -35,6 +35,7 @@ from gpufleet.stack.models import (
     RDMA_FABRICS,
     Capacity,
     FabricKind,
+    JobsSpec,
     NodeCount,
     PlacementStrategy,
     Provider,
@@ -46,6 +47,7 @@ from gpufleet.stack.record import SubnetRecord
 
 if TYPE_CHECKING:  # decided from the pools and the Kubernetes plan, so they import this module
     from gpufleet.model.monitoring import MonitoringPlan
+    from gpufleet.model.topology import PlacementPlan
     from gpufleet.model.validation import ValidationPlan
 
 
@@ -437,6 +439,8 @@ class Pool:
     taints: tuple[Taint, ...]
     location: Location
     time_slicing_replicas: int | None = None
+    jobs: JobsSpec | None = None
+    """The largest job the stack says the pool runs (``jobs``); None: a job may span ``nodes.max``."""
 
     @property
     def fabric_name(self) -> str | None:
@@ -527,6 +531,8 @@ class FleetPlan:
     """Each GPU pool's checks (DCGM, NCCL): what the preview writes and ``gpufleet verify`` applies."""
     monitoring: MonitoringPlan | None
     """The metrics sink, counters, alerts and dashboards of the GPU pools; None without any."""
+    placement: PlacementPlan
+    """Per training pool: its largest job and the Kueue Topology its flavor names, with why."""
     queues: QueuesSpec = field(default_factory=QueuesSpec)
     findings: tuple[Finding, ...] = ()
     """Warnings and notes about a valid stack; errors never reach a plan."""

@@ -13,7 +13,7 @@ from gpufleet import mig
 from gpufleet.catalog import Catalog
 from gpufleet.findings import Finding, errors_in
 from gpufleet.mig import MigPartedConfig, render_mig_parted_config
-from gpufleet.model import decisions, iam, monitoring, subnets
+from gpufleet.model import decisions, iam, monitoring, subnets, topology
 from gpufleet.model.aws import (
     AwsCluster,
     AwsRoles,
@@ -89,12 +89,14 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
         exporter=exporter,
         catalog=view.catalog,
     )
+    placement = topology.placement_plan(pools, view.catalog)
+    kubernetes = topology.with_topologies(kubernetes, placement)
     watch = (
         monitoring.monitoring_plan(watched_pools, exporter, kubernetes, spec.monitoring, view.catalog, controller_pools(pools))
         if exporter is not None
         else None
     )
-    validation = validation_plan(pools, kubernetes, view.catalog, create=spec.validation.create)
+    validation = validation_plan(pools, kubernetes, placement, view.catalog, create=spec.validation.create)
     cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
     cluster = spec.cluster
     return FleetPlan(
@@ -116,6 +118,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
         mig_config=config,
         validation=validation,
         monitoring=watch,
+        placement=placement,
         queues=spec.queues,
         findings=findings,
     )
@@ -231,7 +234,19 @@ def _pool(
         )
         accelerator = view.catalog.accelerator(pool.gpu) if pool.gpu else None
         return Pool(
-            name, pool.workload, existing, accelerator, pool.nodes, fabric, mounts, None, pool.models, selector, (), location
+            name,
+            pool.workload,
+            existing,
+            accelerator,
+            pool.nodes,
+            fabric,
+            mounts,
+            None,
+            pool.models,
+            selector,
+            (),
+            location,
+            jobs=pool.jobs,
         )
     launched = _launched_nodes(view, name, pool, fabric, aws, zones[name])
     accelerator = view.catalog.accelerator_of(launched.instance)
@@ -256,6 +271,7 @@ def _pool(
         taints=decisions.taints(pool, accelerator),
         location=location,
         time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,
+        jobs=pool.jobs,
     )
 
 

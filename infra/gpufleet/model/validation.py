@@ -22,6 +22,7 @@ from gpufleet.model.kubernetes import GPU_RESOURCE, KubernetesPlan, Toleration
 from gpufleet.model.kubernetes_decisions import pool_capacity, pool_selector, toleration
 from gpufleet.model.plan import LaunchedNodes, Pool
 from gpufleet.model.reasons import Reason
+from gpufleet.model.topology import PlacementPlan, PoolTopology
 
 Json = dict[str, Any]
 
@@ -31,9 +32,13 @@ JOB_LABEL = names.JOB_LABEL
 ROLE_LABEL = names.ROLE_LABEL
 POOL_LABEL = names.POOL_LABEL
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-# Kueue's topology-aware scheduling reads this pod-template annotation: keep the pods under one
-# value of the label if it can, anywhere otherwise (the "required" form would leave them pending).
+# Kueue's topology-aware scheduling reads these pod-template annotations: keep the pods under one
+# value of the label if it can (preferred) or always (required); a pod set with neither may still
+# be placed anywhere on a topology flavor (unconstrained), which a flavor with a Topology demands
+# of every pod set unless its ClusterQueue holds topology flavors only.
 PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology"
+REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-required-topology"
+UNCONSTRAINED_TOPOLOGY = "kueue.x-k8s.io/podset-unconstrained-topology"
 HOSTNAME = "kubernetes.io/hostname"
 # Pulumi's Kubernetes provider otherwise waits for a created Job to complete; a check's result
 # is read by `gpufleet verify`, not by `pulumi up`.
@@ -48,12 +53,16 @@ DCGM_CPU, DCGM_MEMORY = "4", "8Gi"
 
 @dataclass(frozen=True)
 class TopologyRequest:
+    """How the check's gang asks Kueue to keep it close, on a pool whose flavor names a Topology."""
+
     level: str
-    """The node label whose value the pods should share: the network layer nearest the instance."""
+    """The node label whose value the pods should share."""
+    required: bool
+    """The stack's ``jobs.within``: a training job must fit there, so the check must too."""
     reason: str
 
     def annotations(self) -> dict[str, str]:
-        return {PREFERRED_TOPOLOGY: self.level}
+        return {REQUIRED_TOPOLOGY if self.required else PREFERRED_TOPOLOGY: self.level}
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,11 @@ class Placement:
 
     def labels(self) -> dict[str, str]:
         return {QUEUE_LABEL: self.queue} if self.queue else {}
+
+    def anywhere(self) -> dict[str, str]:
+        """A pod set's annotations when it need not be close (DCGM, the NCCL launcher): on a
+        topology flavor, unconstrained; elsewhere none."""
+        return {UNCONSTRAINED_TOPOLOGY: "true"} if self.topology is not None else {}
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,9 @@ class DcgmJob:
     def manifest(self) -> Json:
         """One Indexed Job of ``nodes`` pods, never two on a node: each takes every device its node offers."""
         labels = {CHECK_LABEL: "dcgm", POOL_LABEL: self.pool}
-        pod_labels = {**labels, JOB_LABEL: self.name, ROLE_LABEL: "diagnostic"}
+        pod_metadata: Json = {"labels": {**labels, JOB_LABEL: self.name, ROLE_LABEL: "diagnostic"}}
+        if self.placement.anywhere():
+            pod_metadata["annotations"] = self.placement.anywhere()
         pod: Json = {
             "restartPolicy": "Never",
             "nodeSelector": dict(self.placement.node_selector),
@@ -134,7 +150,7 @@ class DcgmJob:
                 "completions": self.nodes,
                 "parallelism": self.nodes,
                 "backoffLimit": 0,
-                "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+                "template": {"metadata": pod_metadata, "spec": pod},
             },
         }
 
@@ -193,12 +209,14 @@ class NcclJob:
             "tolerations": [t.manifest() for t in placement.tolerations],
         }
         worker_metadata: Json = {"labels": {**labels, JOB_LABEL: self.name, ROLE_LABEL: "worker"}}
+        launcher_metadata: Json = {"labels": {**labels, JOB_LABEL: self.name, ROLE_LABEL: "launcher"}}
         if placement.topology is not None:
             worker_metadata["annotations"] = placement.topology.annotations()
+            launcher_metadata["annotations"] = placement.anywhere()
         launcher = {
             "replicas": 1,
             "template": {
-                "metadata": {"labels": {**labels, JOB_LABEL: self.name, ROLE_LABEL: "launcher"}},
+                "metadata": launcher_metadata,
                 "spec": {
                     **common,
                     "restartPolicy": "Never",
@@ -305,7 +323,11 @@ class ValidationPlan:
                 "requests": dict(job.requests),
                 "queue": placement.queue,
                 "queue_reason": placement.reason,
-                "topology": {"level": placement.topology.level, "reason": placement.topology.reason}
+                "topology": {
+                    "level": placement.topology.level,
+                    "required": placement.topology.required,
+                    "reason": placement.topology.reason,
+                }
                 if placement.topology
                 else None,
             }
@@ -327,21 +349,22 @@ class ValidationPlan:
         }
 
 
-def validation_plan(pools: tuple[Pool, ...], kubernetes: KubernetesPlan, catalog: Catalog, *, create: bool) -> ValidationPlan:
+def validation_plan(
+    pools: tuple[Pool, ...], kubernetes: KubernetesPlan, placement: PlacementPlan, catalog: Catalog, *, create: bool
+) -> ValidationPlan:
     dcgm, nccl, skipped = [], [], []
     for pool in pools:
         if pool.accelerator is None or pool.accelerator.vendor != "nvidia":
             skipped.append(Reason(pool.name, "no NVIDIA GPUs: DCGM and NCCL do not apply"))
             continue
-        placement = _placement(pool, kubernetes, catalog)
+        choice = placement.pools.get(pool.name)
+        where = _placement(pool, kubernetes, choice)
         requests = per_node_requests(pool, catalog)
         facts = catalog.fabric
         dcgm.append(
-            DcgmJob(
-                pool.name, f"gpufleet-dcgm-{pool.name}", pool.nodes.max, facts.dcgm.image, facts.dcgm.level, requests, placement
-            )
+            DcgmJob(pool.name, f"gpufleet-dcgm-{pool.name}", pool.nodes.max, facts.dcgm.image, facts.dcgm.level, requests, where)
         )
-        reason = _no_nccl(pool, catalog)
+        reason = _no_nccl(pool, catalog) or _single_node_jobs(choice, catalog)
         if reason:
             skipped.append(Reason(pool.name, reason))
             continue
@@ -351,18 +374,24 @@ def validation_plan(pools: tuple[Pool, ...], kubernetes: KubernetesPlan, catalog
             NcclJob(
                 pool=pool.name,
                 name=f"gpufleet-nccl-{pool.name}",
-                nodes=pool.nodes.max,
+                nodes=choice.job_nodes if choice else pool.nodes.max,
                 gpus_per_node=pool.gpus_per_node,
                 image=facts.nccl.image,
                 transport=_transport(pool, catalog),
                 floor=floor,
                 requests=requests,
-                placement=placement,
+                placement=where,
                 max_message=facts.nccl.max_message,
             )
         )
     operator = _mpi_operator(catalog.fabric.mpi_operator, [job.pool for job in nccl])
     return ValidationPlan(tuple(dcgm), tuple(nccl), tuple(skipped), create, operator)
+
+
+def _single_node_jobs(choice: PoolTopology | None, catalog: Catalog) -> str | None:
+    if choice is not None and choice.job_nodes < catalog.fabric.nccl.min_nodes:
+        return f"its largest job spans {choice.job_nodes} node: no all-reduce crosses the fabric"
+    return None
 
 
 def _mpi_operator(facts: MpiOperatorFacts, pools: list[str]) -> MpiOperatorPlan | None:
@@ -435,9 +464,11 @@ def _transport(pool: Pool, catalog: Catalog) -> Transport:
     return Transport("infiniband", nccl.infiniband.net, env)
 
 
-def _placement(pool: Pool, kubernetes: KubernetesPlan, catalog: Catalog) -> Placement:
+def _placement(pool: Pool, kubernetes: KubernetesPlan, choice: PoolTopology | None) -> Placement:
     """The pool's own queue: the LocalQueue pointing at the ClusterQueue of the pool's workload
-    class that holds the pool's flavor, in the first namespace that has one."""
+    class that holds the pool's flavor, in the first namespace that has one; and, where the flavor
+    names a Topology, the level the gang keeps to (the stack's ``jobs.within``, else the network
+    layer nearest the node as a preference)."""
     queue, namespace, why = None, DEFAULT_NAMESPACE, "no Kueue queue reaches this pool: the job runs unqueued"
     if kubernetes.queues is not None:
         own = [
@@ -450,13 +481,13 @@ def _placement(pool: Pool, kubernetes: KubernetesPlan, catalog: Catalog) -> Plac
             queue, namespace = local[0].name, local[0].namespace
             why = f"LocalQueue {queue} in {namespace}, the first namespace submitting {pool.workload} work to this pool"
     topology = None
-    instance = _instance(pool)
-    if instance is not None:
-        levels = catalog.fabric.topology.levels(instance.name)
-        if levels:
-            topology = TopologyRequest(
-                levels[-1], f"{instance.name} has {len(levels)} network layers; the last is nearest the instance"
-            )
+    if choice is not None and choice.topology is not None:
+        if choice.within is not None:
+            topology = TopologyRequest(choice.within, True, f"the stack keeps this pool's jobs within {choice.within}")
+        else:
+            nearest = choice.topology.levels[-2]
+            why = f"{pool.node_kind} has {len(choice.topology.levels) - 1} network layers; {nearest} is nearest the node"
+            topology = TopologyRequest(nearest, False, why)
     return Placement(namespace, queue, pool_selector(pool), tuple(toleration(taint) for taint in pool.taints), topology, why)
 
 

@@ -28,19 +28,26 @@ class Queues(pulumi.ComponentResource):
         # flavor or ClusterQueue in use behind a finalizer. Depending on every flavor instead
         # made the SDK's cycle check walk the Kueue release's whole closure once per pool per
         # queue, quadratic in pools (README, Performance).
-        flavors = {
-            flavor.name: kubernetes_object(
+        topologies = {
+            topology.name: kubernetes_object(
+                KUEUE_API, "Topology", topology.name, {"metadata": metadata(topology.name), "spec": topology.spec()}, after_kueue
+            )
+            for topology in plan.topologies
+        }
+        flavors = {}
+        for flavor in plan.flavors:
+            spec = {"nodeLabels": flavor.node_labels, "tolerations": [t.manifest() for t in flavor.tolerations]}
+            after = after_kueue
+            if flavor.topology is not None:
+                spec["topologyName"] = flavor.topology
+                after = pulumi.ResourceOptions(parent=self, depends_on=[kueue, topologies[flavor.topology]])
+            flavors[flavor.name] = kubernetes_object(
                 KUEUE_API,
                 "ResourceFlavor",
                 flavor.name,
-                {
-                    "metadata": metadata(flavor.name, **{POOL_LABEL: flavor.pool}),
-                    "spec": {"nodeLabels": flavor.node_labels, "tolerations": [t.manifest() for t in flavor.tolerations]},
-                },
-                after_kueue,
+                {"metadata": metadata(flavor.name, **{POOL_LABEL: flavor.pool}), "spec": spec},
+                after,
             )
-            for flavor in plan.flavors
-        }
         queues = {
             queue.name: self._cluster_queue(queue, plan.cohort, [kueue, *(flavors[quota.flavor] for quota in queue.flavors)])
             for queue in plan.cluster_queues
