@@ -37,7 +37,9 @@ def test_template_defaults_preview_checks_and_watch_objects_that_validate(name: 
     kinds = {m["kind"] for m in objects}
     assert {"ServiceMonitor", "PrometheusRule"} <= kinds
     for manifest in [*objects, *jobs.values()]:
-        errors = custom_resource_errors(manifest) if is_custom(manifest) else core_errors(manifest, plan.cluster.kubernetes_version)
+        errors = (
+            custom_resource_errors(manifest) if is_custom(manifest) else core_errors(manifest, plan.cluster.kubernetes_version)
+        )
         assert errors == [], manifest["metadata"]["name"]
     assert plan.monitoring is not None and plan.monitoring.problems(CATALOG.monitoring) == []
     assert (out / "helm" / "kube-prometheus-stack.yaml").exists()
