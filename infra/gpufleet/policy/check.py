@@ -17,7 +17,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.errors import UsageError
 from gpufleet.findings import Finding
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.policy.analyzer import AnalyzedResource, PackRun, PolicyPackSession, StackIdentity
+from gpufleet.policy.analyzer import Analysis, AnalyzedResource, PackRun, PolicyPackSession, StackIdentity
 from gpufleet.policy.results import PolicyFinding, policy_findings
 from gpufleet.policy.sizing import PoolFeed, training_feeds
 from gpufleet.preview.result import RecordedResource
@@ -152,12 +152,21 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
             session, config = sessions[item.path]
             preview_config = {key: value for key, value in config.items() if key in PROGRAM_CONFIG}
             plan = item.plan
+            analysis = session.begin(policy_config)
             result = run_preview(
-                functools.partial(program.run_plan, plan), project=PROJECT, stack=plan.stack, config=preview_config
+                functools.partial(program.run_plan, plan),
+                project=PROJECT,
+                stack=plan.stack,
+                config=preview_config,
+                on_record=functools.partial(_submit, analysis),
             )
             resources = [analyzed(resource) for resource in result.resources]
-            runs[item.path] = (resources, calls.submit(session.analyze, resources, policy_config))
+            runs[item.path] = (resources, calls.submit(analysis.finish, resources))
         return [_outcome(item, runs.get(item.path)) for item in batch]
+
+
+def _submit(analysis: Analysis, resource: RecordedResource) -> None:
+    analysis.submit(analyzed(resource))
 
 
 def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]] | None) -> StackCheck:

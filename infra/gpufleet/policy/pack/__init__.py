@@ -28,7 +28,9 @@ def serve() -> None:
     from pulumi_policy import EnforcementLevel, PolicyPack
 
     from gpufleet.policy.pack.build import sdk_policy
+    from gpufleet.policy.pack.shared import install
 
+    install()
     PolicyPack(
         name=PACK_NAME,
         description=DESCRIPTION,
