@@ -75,6 +75,11 @@ def test_staging_is_prod_scaled_down() -> None:
         "min_size",
         "max_size",
         "tags",
+        # What the pools cost follows their sizes and how their capacity is bought.
+        "usd_per_hour",
+        "usd_per_30_days",
+        "usd_per_node_hour",
+        "unpriced",
     }
 
 

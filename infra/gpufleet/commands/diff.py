@@ -13,7 +13,7 @@ from gpufleet.errors import UsageError
 
 if TYPE_CHECKING:
     from gpufleet.model import FleetPlan
-    from gpufleet.model.diff import Difference
+    from gpufleet.model.diff import CostChange, Difference
 
 NAME = "diff"
 
@@ -32,6 +32,23 @@ def _plan(path: Path) -> FleetPlan:
         raise UsageError(
             "cannot compare an invalid stack:\n" + "\n".join(f"  {finding}" for finding in invalid.findings)
         ) from None
+
+
+def _cost_lines(cost: CostChange) -> list[str]:
+    """The change in cost per 30 days, floor and ceiling, and what neither total holds."""
+    if not cost.changed:
+        return []
+    parts = [
+        f"{bound} ${cost.left[bound]:,} -> ${cost.right[bound]:,} ({'+' if cost.change[bound] >= 0 else '-'}${abs(cost.change[bound]):,})"
+        for bound in ("floor", "ceiling")
+    ]
+    lines = [
+        f"cost per 30 days: {'; '.join(parts)} (prices of {cost.as_of}{', spot is that snapshot' if cost.spot_snapshot else ''})"
+    ]
+    for side, unpriced in (("left", cost.unpriced_left), ("right", cost.unpriced_right)):
+        if unpriced:
+            lines.append(f"  the {side} total leaves out {', '.join(unpriced)} (no price)")
+    return lines
 
 
 def _text(differences: list[Difference], left: str, right: str) -> list[str]:
@@ -62,10 +79,11 @@ def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
 
     Example: gpufleet diff stacks/staging.yaml stacks/prod.yaml
     """
-    from gpufleet.model.diff import compare
+    from gpufleet.model.diff import compare, cost_change
 
     before, after = _plan(left), _plan(right)
     differences = compare(before, after)
+    cost = cost_change(before, after)
     if as_json:
         print_json(
             {
@@ -73,9 +91,11 @@ def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
                 "right": after.source,
                 "equal": not differences,
                 "differences": [d.as_json() for d in differences],
+                "cost": cost.as_json(),
             }
         )
     else:
-        for line in _text(differences, before.source, after.source):
+        *lines, count = _text(differences, before.source, after.source)
+        for line in [*lines, *_cost_lines(cost), count]:
             out.print(line, markup=False)
     raise typer.Exit(1 if differences else 0)

@@ -65,7 +65,7 @@ def command(
     """
     from gpufleet import program
     from gpufleet.catalog import load_catalog
-    from gpufleet.commands.costs import cost_json, plan_cost
+    from gpufleet.commands.costs import cost_json
     from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.plan import AwsCloud
@@ -112,7 +112,7 @@ def command(
                 "aws": cloud.eks.summary() if isinstance(cloud, AwsCloud) else None,
                 "network": plan.network.summary() if plan.network else None,
                 "subnet_record": record,
-                "cost": cost_json(plan_cost(plan, catalog), plan.cluster.monthly_budget_usd),
+                "cost": cost_json(plan.cost, plan.cluster.monthly_budget_usd),
             }
         )
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from gpufleet.catalog import Catalog
@@ -41,7 +42,7 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "security_group_rules": [rule.as_json() for rule in cloud.security.rules] if isinstance(cloud, AwsCloud) else None,
         "network": plan.network.summary() if plan.network else None,
         "pools": [facts.as_json() for facts in plan.pool_facts()],
-        "storage": [tier.facts().as_json() for tier in plan.storage],
+        "storage": [facts.as_json() for facts in plan.tier_facts()],
         "kubernetes": plan.kubernetes.summary(),
     }
 
@@ -92,7 +93,7 @@ def pools_table(plan: FleetPlan) -> Table:
     )
     rows = plan.pool_facts()
     for _, title in (type(rows[0]) if rows else PoolFacts).columns():
-        table.add_column(title, justify="right" if title in ("per node", "GPUs total", "EFA") else "left")
+        table.add_column(title, justify="right" if title in ("per node", "GPUs total", "EFA", "$/hour") else "left")
     for facts in shown_rows(table, rows, "pools"):
         table.add_row(*facts.cells())
     return table
@@ -145,6 +146,14 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _usd_range(usd: dict[str, str | None]) -> str:
+    """A preview row's $/hour at min and max nodes (JSON strings), as the pool table writes them."""
+    low, high = usd["min"], usd["max"]
+    if low is None or high is None:
+        return "-"
+    return f"${Decimal(low):,}" if low == high else f"${Decimal(low):,}-{Decimal(high):,}"
+
+
 def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
     """Cloud columns show "-" for existing nodes (provider kubernetes), which gpufleet does not launch."""
     table = new_table(title="node pools as rendered")
@@ -160,6 +169,7 @@ def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
         "MIG config",
         "pods may request (per node)",
         "Kueue flavor / queues",
+        "$/hour",
     )
     for column in columns:
         table.add_column(column)
@@ -177,5 +187,6 @@ def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
             row.get("mig_config") or "-",
             "\n".join(f"{name}: {amount}" for name, amount in row["pod_resources"].items()) or "-",
             f"{row['flavor']} / {', '.join(row['queues'])}" if row["flavor"] else "-",
+            _usd_range(row["usd_per_hour"]),
         )
     return table

@@ -25,6 +25,7 @@ from gpufleet.model.aws import (
     decide_node_update,
     plan_aws_cluster,
 )
+from gpufleet.model.cost import price_fleet
 from gpufleet.model.kubernetes import KubernetesPlan
 from gpufleet.model.kubernetes_decisions import kubernetes_plan
 from gpufleet.model.plan import (
@@ -86,6 +87,8 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
     )
     cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
     cluster = spec.cluster
+    tiers = tuple(storage.values())
+    catalog = view.catalog
     return FleetPlan(
         stack=view.loaded.name,
         source=view.loaded.locator.file,
@@ -98,11 +101,12 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
             monthly_budget_usd=cluster.monthly_budget_usd,
         ),
         fabrics=fabrics,
-        storage=tuple(storage.values()),
+        storage=tiers,
         mig_plans=setups,
         pools=pools,
         kubernetes=kubernetes,
         mig_config=config,
+        cost=price_fleet(view.loaded.name, aws.region if aws else None, pools, tiers, catalog.prices, catalog.mig),
         queues=spec.queues,
         findings=findings,
     )
