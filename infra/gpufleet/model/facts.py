@@ -139,6 +139,8 @@ class ClusterFacts(Facts):
     region: str | None = fact()
     kubernetes_version: str = fact()
     admins: tuple[str, ...] = fact()
+    ami_release: str | None = fact(default=None)
+    """The EKS-optimized AMI release every launched node runs (AWS only)."""
 
 
 @dataclass(frozen=True)

@@ -560,7 +560,11 @@ class FleetPlan:
 
     def cluster_facts(self) -> ClusterFacts:
         cluster = self.cluster
-        return ClusterFacts(cluster.name, cluster.provider, cluster.region, cluster.kubernetes_version, tuple(cluster.admins))
+        cloud = cluster.cloud
+        release = cloud.eks.ami_release.value if isinstance(cloud, AwsCloud) else None
+        return ClusterFacts(
+            cluster.name, cluster.provider, cluster.region, cluster.kubernetes_version, tuple(cluster.admins), release
+        )
 
     def network_facts(self) -> NetworkFacts | None:
         network = self.network

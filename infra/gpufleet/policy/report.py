@@ -102,6 +102,16 @@ def sarif_report(checks: Sequence[StackCheck], version: str) -> dict[str, Any]:
                     else _declared_rule(item.finding.rule_id)
                 )
             results.append(_result(item.finding, item))
+    return _sarif_log(rules, results, version)
+
+
+def findings_sarif(findings: Sequence[Finding], version: str) -> dict[str, Any]:
+    """SARIF 2.1.0 for findings of gpufleet's own declared rules (``diff --impact``)."""
+    rules = {finding.rule_id: _declared_rule(finding.rule_id) for finding in findings}
+    return _sarif_log(rules, [_result(finding, None) for finding in findings], version)
+
+
+def _sarif_log(rules: dict[str, dict[str, Any]], results: list[dict[str, Any]], version: str) -> dict[str, Any]:
     ordered = sorted(rules)
     for result in results:
         result["ruleIndex"] = ordered.index(result["ruleId"])
