@@ -47,7 +47,7 @@ def test_a_fact_citing_an_unknown_source_is_refused() -> None:
     broken = json.loads(json.dumps(data))
     broken["types"]["aws:ec2/vpc:Vpc"]["cidrBlock"]["src"] = "nowhere ec2/func.resourceVPC:60-64"
     facts = ImpactFacts.model_validate(broken)
-    with pytest.raises(ValueError, match="impact.yaml: unknown source\\(s\\) nowhere"):
+    with pytest.raises(ValueError, match=r"impact.yaml: unknown source\(s\) nowhere"):
         _require_sources("impact.yaml", facts.source_keys(), facts.sources)
 
 
