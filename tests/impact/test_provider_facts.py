@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.catalog import load_catalog, read_data_file
+from gpufleet.catalog import _require_sources, load_catalog, read_data_file
 from gpufleet.catalog.impact import ImpactFacts
 from gpufleet.impact import Rendered, classify
 
