@@ -46,7 +46,7 @@ class TypeFacts(Fact):
     schema_source: str = Field(default="", alias="schema")
     """Where the inputs the type does not list were read (they update in place)."""
     note: str | None = None
-    inputs: dict[str, InputFact] = {}
+    inputs: dict[str, InputFact] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

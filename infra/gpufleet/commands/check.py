@@ -12,6 +12,7 @@ import typer
 from gpufleet.commands.console import print_json
 
 NAME = "check"
+REPLACEMENT_GATE = "production-replacement-acknowledged"
 
 
 class Format(enum.StrEnum):
@@ -35,10 +36,29 @@ def command(
             help="Policy pack directory (default: the project's policies/, else the pack installed with gpufleet).",
         ),
     ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="The stacks before this change, for the replacement gate: a folder holding the same file names, "
+            "one stack file, or a git commit (e.g. origin/main).",
+        ),
+    ] = None,
+    allow_replace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-replace",
+            help="A pool or storage tier this change may replace in production (as the stack's may_replace). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Validate, preview offline and run the policy pack; exit 1 on any mandatory violation.
 
+    With --base, also fail an edit of a production stack that replaces a training pool's node
+    group or subnet or a retained storage tier the stack does not list in may_replace.
+
     Example: gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif
+    Example: gpufleet check stacks/prod.yaml --base origin/main
     """
     from importlib.metadata import version
 
@@ -46,7 +66,12 @@ def command(
     from gpufleet.policy.report import json_report, sarif_report, text_report
 
     overrides = read_policy_config(policy_config)
-    checks = check_stacks(stacks, overrides, policy_pack)
+    if allow_replace:
+        given = overrides.get(REPLACEMENT_GATE)
+        gate = {"enforcementLevel": given} if isinstance(given, str) else dict(given or {})
+        gate["may_replace"] = [*gate.get("may_replace", ()), *allow_replace]
+        overrides = {**overrides, REPLACEMENT_GATE: gate}
+    checks = check_stacks(stacks, overrides, policy_pack, base)
     if output_format is Format.json:
         print_json(json_report(checks))
     elif output_format is Format.sarif:

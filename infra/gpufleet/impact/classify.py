@@ -417,7 +417,7 @@ def _inherited(cause: ResourceImpact, dependent: Rendered, key: str, facts: Impa
         reason = f"{cause.name} gets a new version and this input points at its latest"
     else:
         candidates = sorted(flat) or [key]
-        reason = f"takes an output of {cause.name}, which is replaced ({facts.replaced.note})"
+        reason = f"takes an output of {cause.name}, which is replaced (so a new id)"
     best: tuple[str, str, InputFact] | None = None
     for path in candidates:
         found = type_facts.fact_for(_unindexed(path)) if type_facts else None

@@ -197,6 +197,10 @@ class ClusterPlan:
 
     monthly_budget_usd: float | None = None
     """What the stack may cost per 30 days (the budget policies' own figure for it)."""
+    production: bool | None = None
+    """Said by the stack (``cluster.production``); None: judged by the stack's name."""
+    may_replace: tuple[str, ...] = ()
+    """Pools and tiers an edit of this stack may replace (the replacement gate's acknowledgement)."""
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
             location=view.location("cluster"),
             cloud=cloud,
             monthly_budget_usd=cluster.monthly_budget_usd,
+            production=cluster.production,
+            may_replace=spec.may_replace,
         ),
         fabrics=fabrics,
         storage=tiers,

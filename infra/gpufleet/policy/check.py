@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -28,6 +30,8 @@ PROJECT = "gpufleet"
 PROGRAM_CONFIG = ("gpufleet:spec", "aws:region")  # the keys the program reads
 PACKS_AT_ONCE = 4
 FEED_POLICY = "hot-storage-feeds-training"
+IMPACT_BASE = "gpufleet:impact-base"
+"""The config key the replacement gate reads its base from (``policy.pack.impact``)."""
 PROJECT_PACK = Path(__file__).resolve().parents[3] / "policies"
 
 
@@ -111,38 +115,96 @@ class _Prepared:
     loaded: LoadedStack
     plan: FleetPlan | None
     invalid: tuple[Finding, ...] = ()
+    base: FleetPlan | None = None
+    """The same stack before the change (``--base``), whose resources the replacement gate compares with."""
 
 
-def _prepare(path: Path) -> _Prepared:
+def _prepare(path: Path, base: Path | None = None) -> _Prepared:
     loaded = load_stack(path)
     try:
-        return _Prepared(path, loaded, resolve(loaded, load_catalog()))
+        plan = resolve(loaded, load_catalog())
     except StackInvalid as invalid:
         return _Prepared(path, loaded, None, invalid.findings)
+    return _Prepared(path, loaded, plan, base=_base_plan(base) if base is not None else None)
 
 
-def check_stacks(paths: Sequence[Path], policy_config: Mapping[str, Any], pack_dir: Path | None = None) -> list[StackCheck]:
+def _base_plan(path: Path) -> FleetPlan:
+    try:
+        return resolve(load_stack(path), load_catalog())
+    except StackInvalid as invalid:
+        raise UsageError(
+            f"--base: {display_path(path)} does not resolve, so there is nothing to compare with:\n"
+            + "\n".join(f"  {finding}" for finding in invalid.findings)
+        ) from None
+
+
+def check_stacks(
+    paths: Sequence[Path], policy_config: Mapping[str, Any], pack_dir: Path | None = None, base: str | None = None
+) -> list[StackCheck]:
     """Check each stack. A batch's pack processes all start first and load while this process
-    previews; each stack's Analyzer calls then run while the next stack previews."""
+    previews; each stack's Analyzer calls then run while the next stack previews.
+
+    ``base``: the stacks before the change (a folder, one stack file, or a git commit), which
+    the replacement gate compares each stack with."""
     checks: list[StackCheck] = []
-    for start in range(0, len(paths), PACKS_AT_ONCE):
-        checks.extend(
-            _check_batch(
-                [_prepare(path) for path in paths[start : start + PACKS_AT_ONCE]], policy_config, pack_dir or default_pack()
-            )
-        )
+    with tempfile.TemporaryDirectory(prefix="gpufleet-base-") as scratch:
+        bases = {path: base_stack(path, base, Path(scratch), len(paths)) for path in paths} if base else {}
+        for start in range(0, len(paths), PACKS_AT_ONCE):
+            batch = [_prepare(path, bases.get(path)) for path in paths[start : start + PACKS_AT_ONCE]]
+            checks.extend(_check_batch(batch, policy_config, pack_dir or default_pack(), Path(scratch)))
     return checks
 
 
-def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_dir: Path) -> list[StackCheck]:
+def base_stack(path: Path, base: str, scratch: Path, stacks: int) -> Path | None:
+    """Where ``path`` was before the change: ``base/<name>`` of a folder, the file itself (one
+    stack checked), or the file at git commit ``base`` (with its subnet record). None: the stack
+    is new there, so nothing of it is replaced."""
+    given = Path(base)
+    if given.is_dir():
+        found = given / path.name
+        return found if found.is_file() else None
+    if given.is_file():
+        if stacks != 1:
+            raise UsageError(f"--base {base} is one file; give a folder or a git commit to check {stacks} stacks")
+        return given
+    return _at_commit(path, base, scratch)
+
+
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False)
+
+
+def _at_commit(path: Path, ref: str, scratch: Path) -> Path | None:
+    folder = path.resolve().parent
+    if _git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        raise UsageError(
+            f"--base {ref}: not a folder, a stack file or a git commit of the repository holding {display_path(path)}"
+        )
+    top = Path(_git(folder, "rev-parse", "--show-toplevel").stdout.strip())
+    target = scratch / ref.replace("/", "_")
+    target.mkdir(parents=True, exist_ok=True)
+    written = None
+    for file in (path.resolve(), path.resolve().with_name(f"{path.stem}.subnets.lock")):
+        shown = _git(folder, "show", f"{ref}:{file.relative_to(top).as_posix()}")
+        if shown.returncode == 0:
+            (target / file.name).write_text(shown.stdout, encoding="utf-8")
+            written = written or target / file.name
+        elif file.suffix != ".lock":
+            return None
+    return written
+
+
+def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_dir: Path, scratch: Path) -> list[StackCheck]:
     from gpufleet import program
-    from gpufleet.preview import run_preview
+    from gpufleet.preview import render_resources_json, run_preview
 
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=PACKS_AT_ONCE) as calls:
         sessions = {}
-        for item in batch:
+        for index, item in enumerate(batch):
             if item.plan is not None:
                 config, secret_keys = stack_config(item.plan.stack, item.path, item.plan.cluster.region, Path.cwd())
+                if item.base is not None:  # written below, before the pack judges the stack
+                    config[IMPACT_BASE] = str(scratch / f"{index}-{item.plan.stack}.resources.json")
                 identity = StackIdentity(project=PROJECT, stack=item.plan.stack, config=config, secret_keys=secret_keys)
                 sessions[item.path] = (stack.enter_context(PolicyPackSession(pack_dir, identity)), config)
         runs = {}
@@ -152,6 +214,11 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
             session, config = sessions[item.path]
             preview_config = {key: value for key, value in config.items() if key in PROGRAM_CONFIG}
             plan = item.plan
+            if item.base is not None:
+                base = run_preview(
+                    functools.partial(program.run_plan, item.base), project=PROJECT, stack=plan.stack, config=preview_config
+                )
+                Path(config[IMPACT_BASE]).write_text(render_resources_json(base), encoding="utf-8")
             analysis = session.begin(policy_config)
             result = run_preview(
                 functools.partial(program.run_plan, plan),

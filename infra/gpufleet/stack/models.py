@@ -146,6 +146,13 @@ class ClusterSpec(StackModel):
         description="What the stack may cost per 30 days, in US dollars: `gpufleet check` fails when its "
         "floor or ceiling goes over (policy monthly-budget) and warns near it (monthly-budget-headroom).",
     )
+    production: Bool | None = Field(
+        default=None,
+        description="Whether this stack is production: its API endpoint must not be open to the internet, its "
+        "GPU pools may keep nodes running, and an edit may not replace a training pool's nodes or a retained "
+        "tier unless may_replace names it. Unset: production when the stack's name is one of the policy "
+        "config's production_stacks (prod, production).",
+    )
 
     @model_validator(mode="after")
     def _aws_needs_region(self) -> ClusterSpec:
@@ -480,6 +487,14 @@ class QueuesSpec(StackModel):
 
 class StackSpec(StackModel):
     """One environment's cluster."""
+
+    may_replace: tuple[Name, ...] = Field(
+        default=(),
+        max_length=MAX_ENTRIES,
+        description="Pools and storage tiers an edit of this production stack may replace (their node group, "
+        "their subnet, a retained tier): `gpufleet check --base` fails a replacement it does not name. "
+        "List them in the change that replaces them; remove them after it is applied.",
+    )
 
     cluster: ClusterSpec
     network: NetworkSpec | None = None

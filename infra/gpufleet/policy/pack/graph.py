@@ -57,12 +57,15 @@ PRODUCTION_STACKS_SCHEMA = {
         "type": "array",
         "items": {"type": "string"},
         "default": ["prod", "production"],
-        "description": "Stack names that are production.",
+        "description": "Stack names that are production when the stack file does not say (cluster.production).",
     }
 }
 
 
-def is_production(config: Mapping[str, Any]) -> bool:
+def is_production(config: Mapping[str, Any], declared: bool | None = None) -> bool:
+    """``declared``: what the stack file says (``cluster.production``), which wins over its name."""
+    if declared is not None:
+        return declared
     return os.environ.get("PULUMI_STACK", "") in config.get("production_stacks", ["prod", "production"])
 
 

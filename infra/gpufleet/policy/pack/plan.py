@@ -15,7 +15,7 @@ from typing import Any
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.policy.pack.graph import stack_config
+from gpufleet.policy.pack.graph import is_production, stack_config
 from gpufleet.stack import load_stack
 
 
@@ -42,3 +42,11 @@ def stack_plan(args: Any) -> FleetPlan:
 @lru_cache(maxsize=4)
 def _resolved(path: str, _mtime: int) -> FleetPlan:
     return resolve(load_stack(path), load_catalog())
+
+
+def production(args: Any) -> bool:
+    """Production is what the stack says (``cluster.production``); a stack that says nothing is
+    production when its name is one of the policy config's ``production_stacks``."""
+    path = spec_path()
+    declared = _resolved(str(path), path.stat().st_mtime_ns).cluster.production if path.is_file() else None
+    return is_production(args.get_config(), declared)

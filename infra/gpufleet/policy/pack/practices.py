@@ -18,10 +18,9 @@ from gpufleet.policy.pack.graph import (
     WORKLOAD_LABEL,
     PoolResources,
     component_urn,
-    is_production,
     node_pools,
 )
-from gpufleet.policy.pack.plan import stack_plan
+from gpufleet.policy.pack.plan import production, stack_plan
 from gpufleet.policy.sizing import model_fits, training_feeds
 
 DEFAULTS = load_policy_defaults()
@@ -236,7 +235,7 @@ def _queues_apart(args: Any, report: Any) -> None:
 
 def _scale_to_zero(args: Any, report: Any) -> None:
     config = args.get_config()
-    if is_production(config):
+    if production(args):
         return
     threshold = int(config.get("expensive_gpus_per_node", DEFAULTS.expensive_gpus_per_node.value))
     catalog = load_catalog()

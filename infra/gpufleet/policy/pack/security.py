@@ -18,7 +18,6 @@ from gpufleet.policy.pack.graph import (
     LAUNCH_TEMPLATE,
     LUSTRE,
     PRODUCTION_STACKS_SCHEMA,
-    is_production,
     owner,
     owner_kind,
     secret_config_keys,
@@ -26,6 +25,7 @@ from gpufleet.policy.pack.graph import (
     truthy,
     urn_type,
 )
+from gpufleet.policy.pack.plan import production
 
 WORLD = ("0.0.0.0/0", "::/0")
 ADMIN_POLICY_ARNS = re.compile(r"^arn:aws[-a-z]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess)$")
@@ -314,7 +314,7 @@ def _least_privilege(args: Any, report: Any) -> None:
 
 
 def _endpoint_private(args: Any, report: Any) -> None:
-    if args.resource_type != EKS_CLUSTER or not is_production(args.get_config()):
+    if args.resource_type != EKS_CLUSTER or not production(args):
         return
     vpc = args.props.get("vpcConfig") or {}
     public = vpc.get("endpointPublicAccess")
