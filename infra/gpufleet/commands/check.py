@@ -62,6 +62,7 @@ def command(
     """
     from importlib.metadata import version
 
+    from gpufleet.commands.costs import today
     from gpufleet.policy.check import check_stacks, read_policy_config
     from gpufleet.policy.report import json_report, sarif_report, text_report
 
@@ -71,7 +72,7 @@ def command(
         gate = {"enforcementLevel": given} if isinstance(given, str) else dict(given or {})
         gate["may_replace"] = [*gate.get("may_replace", ()), *allow_replace]
         overrides = {**overrides, REPLACEMENT_GATE: gate}
-    checks = check_stacks(stacks, overrides, policy_pack, base)
+    checks = check_stacks(stacks, overrides, policy_pack, base, today())
     if output_format is Format.json:
         print_json(json_report(checks))
     elif output_format is Format.sarif:

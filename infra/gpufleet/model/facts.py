@@ -228,6 +228,7 @@ class TierFacts(Facts):
     capacity_gib: int | None = fact(default=None)
     throughput_per_tib: int | None = fact(default=None)
     throughput_mbs: float | None = fact(default=None)
+    disk_throughput_mbs: float | None = fact(default=None)
     import_from: str | None = fact(default=None)
     backup_retention_days: int | None = fact(default=None)
     namespaces: tuple[str, ...] | None = fact(default=None)

@@ -274,6 +274,9 @@ class LustreTier:
     fsx: FsxOptions
     throughput_per_tib: int
     throughput_mbs: float
+    """The baseline network throughput clients can draw (reads served from the file servers' cache)."""
+    disk_throughput_mbs: float
+    """What the disks sustain: the figure a training set larger than the cache is read at."""
     import_from: str | None
     subnet: Subnet
     client_ports: tuple[tuple[int, int], ...]
@@ -290,6 +293,7 @@ class LustreTier:
             capacity_gib=self.fsx.storage_capacity_gib,
             throughput_per_tib=self.throughput_per_tib,
             throughput_mbs=self.throughput_mbs,
+            disk_throughput_mbs=self.disk_throughput_mbs,
             import_from=self.import_from,
             backup_retention_days=self.fsx.backup_retention_days,
             namespaces=self.namespaces,
@@ -430,6 +434,8 @@ class Pool:
     storage: tuple[StorageTier, ...]
     mig: MigSetup | None
     models: tuple[ServedModel, ...]
+    read_mbs_per_gpu: int | None
+    """Training pools: what each GPU reads from the hot tier, as the stack says (None: the policy's figure)."""
     labels: dict[str, str] = field(hash=False)
     """Labels the nodes carry: gpufleet's own on launched nodes, the selector on existing ones."""
     taints: tuple[Taint, ...]

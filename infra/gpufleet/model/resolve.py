@@ -169,6 +169,7 @@ def _storage_tier(
         fsx=decisions.fsx_options(tier, lustre, region),
         throughput_per_tib=tier.throughput_per_tib,
         throughput_mbs=lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib),
+        disk_throughput_mbs=lustre.disk_throughput_mbs(tier.capacity_tib, tier.throughput_per_tib),
         import_from=tier.import_from,
         subnet=decisions.file_system_subnet(name, clients, aws.network),
         client_ports=lustre.lnet_ports,
@@ -220,7 +221,19 @@ def _pool(
         )
         accelerator = view.catalog.accelerator(pool.gpu) if pool.gpu else None
         return Pool(
-            name, pool.workload, existing, accelerator, pool.nodes, fabric, mounts, None, pool.models, selector, (), location
+            name,
+            pool.workload,
+            existing,
+            accelerator,
+            pool.nodes,
+            fabric,
+            mounts,
+            None,
+            pool.models,
+            pool.read_mbs_per_gpu,
+            selector,
+            (),
+            location,
         )
     launched = _launched_nodes(view, name, pool, fabric, aws, zones[name])
     accelerator = view.catalog.accelerator_of(launched.instance)
@@ -240,6 +253,7 @@ def _pool(
         mounts,
         mig_setup,
         pool.models,
+        pool.read_mbs_per_gpu,
         labels=decisions.labels(name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None),
         taints=decisions.taints(pool, accelerator),
         location=location,

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.errors import UsageError
 from gpufleet.findings import Finding
 from gpufleet.model import FleetPlan, resolve
+from gpufleet.model.cost import stale_prices
 from gpufleet.policy.analyzer import Analysis, AnalyzedResource, PackRun, PolicyPackSession, StackIdentity
 from gpufleet.policy.results import PolicyFinding, policy_findings
 from gpufleet.policy.sizing import PoolFeed, training_feeds
@@ -50,6 +52,8 @@ class StackCheck:
     findings: tuple[PolicyFinding, ...] = ()
     feeds: tuple[PoolFeed, ...] = ()
     run: PackRun | None = None
+    warnings: tuple[Finding, ...] = ()
+    """What ``gpufleet validate`` warns about (and notes) for a valid stack: check reports them too."""
 
     @property
     def mandatory(self) -> int:
@@ -139,19 +143,24 @@ def _base_plan(path: Path) -> FleetPlan:
 
 
 def check_stacks(
-    paths: Sequence[Path], policy_config: Mapping[str, Any], pack_dir: Path | None = None, base: str | None = None
+    paths: Sequence[Path],
+    policy_config: Mapping[str, Any],
+    pack_dir: Path | None = None,
+    base: str | None = None,
+    priced_on: date | None = None,
 ) -> list[StackCheck]:
     """Check each stack. A batch's pack processes all start first and load while this process
     previews; each stack's Analyzer calls then run while the next stack previews.
 
     ``base``: the stacks before the change (a folder, one stack file, or a git commit), which
-    the replacement gate compares each stack with."""
+    the replacement gate compares each stack with; ``priced_on``: the day the price table's age
+    is judged on (its staleness is one of validate's warnings)."""
     checks: list[StackCheck] = []
     with tempfile.TemporaryDirectory(prefix="gpufleet-base-") as scratch:
         bases = {path: base_stack(path, base, Path(scratch), len(paths)) for path in paths} if base else {}
         for start in range(0, len(paths), PACKS_AT_ONCE):
             batch = [_prepare(path, bases.get(path)) for path in paths[start : start + PACKS_AT_ONCE]]
-            checks.extend(_check_batch(batch, policy_config, pack_dir or default_pack(), Path(scratch)))
+            checks.extend(_check_batch(batch, policy_config, pack_dir or default_pack(), Path(scratch), priced_on))
     return checks
 
 
@@ -194,7 +203,9 @@ def _at_commit(path: Path, ref: str, scratch: Path) -> Path | None:
     return written
 
 
-def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_dir: Path, scratch: Path) -> list[StackCheck]:
+def _check_batch(
+    batch: list[_Prepared], policy_config: Mapping[str, Any], pack_dir: Path, scratch: Path, priced_on: date | None
+) -> list[StackCheck]:
     from gpufleet import program
     from gpufleet.preview import render_resources_json, run_preview
 
@@ -229,14 +240,14 @@ def _check_batch(batch: list[_Prepared], policy_config: Mapping[str, Any], pack_
             )
             resources = [analyzed(resource) for resource in result.resources]
             runs[item.path] = (resources, calls.submit(analysis.finish, resources))
-        return [_outcome(item, runs.get(item.path)) for item in batch]
+        return [_outcome(item, runs.get(item.path), priced_on) for item in batch]
 
 
 def _submit(analysis: Analysis, resource: RecordedResource) -> None:
     analysis.submit(analyzed(resource))
 
 
-def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]] | None) -> StackCheck:
+def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]] | None, priced_on: date | None) -> StackCheck:
     file = display_path(item.path)
     if item.plan is None or run is None:
         return StackCheck(file=file, stack=item.loaded.name, invalid=item.invalid)
@@ -249,4 +260,10 @@ def _outcome(item: _Prepared, run: tuple[list[AnalyzedResource], Future[PackRun]
         findings=tuple(policy_findings(pack_run, resources, item.loaded.locator)),
         feeds=tuple(training_feeds(item.plan, per_gpu)),
         run=pack_run,
+        warnings=(*item.plan.findings, *_stale(item.plan, priced_on)),
     )
+
+
+def _stale(plan: FleetPlan, priced_on: date | None) -> tuple[Finding, ...]:
+    found = stale_prices(load_catalog().prices, priced_on) if priced_on is not None else None
+    return (found.located(plan.cluster.location),) if found is not None else ()

@@ -25,28 +25,33 @@ def text_report(checks: Sequence[StackCheck]) -> str:
         lines.append(
             f"{check.file}: {check.mandatory} mandatory, {check.advisory} advisory violation(s)"
             + (f" of {len(check.run.policies)} policies" if check.run else "")
+            + (f"; {len(check.warnings)} warning(s) from validate" if check.warnings else "")
         )
         for finding in check.invalid:
             lines.append(f"  {finding}")
+        for finding in check.warnings:
+            lines.append(f"  validate {finding.rule_id}: {finding}")
         for owner, grouped in groupby(sorted(check.findings, key=_owner_order), key=lambda f: f.owner):
             group = list(grouped)
-            lines.append(f"  {owner} ({group[0].finding.location})")
+            lines.append(f"  {owner} ({group[0].owner_location or group[0].finding.location})")
             for resource, items in groupby(group, key=lambda f: f.resource):
                 lines.append(f"    {_resource_words(resource)}")
                 for item in items:
                     lines.append(f"      {_label(item.finding)} {item.finding.rule_id} {item.policy}: {item.finding.message}")
         for feed in check.feeds:
             lines.append(
-                f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s for {feed.tier_demand_mbs:,.0f} MB/s "
-                f"({feed.gpus} GPUs of this pool), ratio {feed.ratio:.2f}"
+                f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s from its disks for "
+                f"{feed.tier_demand_mbs:,.0f} MB/s ({feed.gpus} GPUs x {feed.per_gpu_mbs:g} MB/s of this pool), ratio {feed.ratio:.2f}"
             )
     total = sum(check.mandatory for check in checks)
     lines.append(f"{total} mandatory violation(s) in {len(checks)} stack(s)")
     return "\n".join(lines) + "\n"
 
 
-def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str]:
-    return (finding.finding.line, finding.finding.column, finding.owner, finding.resource or "")
+def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str, int]:
+    owned = finding.owner_location or finding.finding.location
+    line, column = (owned.line, owned.column) if owned else (0, 0)
+    return (line, column, finding.owner, finding.resource or "", finding.finding.line)
 
 
 def _resource_words(urn: str | None) -> str:
@@ -66,12 +71,14 @@ def json_report(checks: Sequence[StackCheck]) -> dict[str, Any]:
                 "advisory": check.advisory,
                 "policies": len(check.run.policies) if check.run else 0,
                 "problems": [finding.as_json() for finding in check.invalid],
+                "warnings": [finding.as_json() for finding in check.warnings],
                 "violations": [finding.as_json() for finding in check.findings],
                 "feeds": [
                     {
                         "pool": f.pool,
                         "tier": f.tier,
                         "gpus": f.gpus,
+                        "per_gpu_mbs": f.per_gpu_mbs,
                         "supply_mbs": f.tier_supply_mbs,
                         "demand_mbs": f.tier_demand_mbs,
                         "ratio": round(f.ratio, 4),
@@ -90,7 +97,7 @@ def sarif_report(checks: Sequence[StackCheck], version: str) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for check in checks:
         policies = {policy.name: policy for policy in check.run.policies} if check.run else {}
-        for finding in check.invalid:
+        for finding in (*check.invalid, *check.warnings):
             rules.setdefault(finding.rule_id, _declared_rule(finding.rule_id))
             results.append(_result(finding, None))
         for item in check.findings:

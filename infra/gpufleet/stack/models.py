@@ -464,7 +464,18 @@ class NodePoolSpec(StackModel):
     storage: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     mig: Name | None = None
     models: tuple[ServedModel, ...] = Field(default=(), max_length=MAX_ENTRIES)
-    allow_non_rdma: Bool = Field(default=False, description="Accept a multi-node training pool without an RDMA fabric.")
+    allow_non_rdma: Bool = Field(
+        default=False,
+        description="Accept a multi-node training pool without an RDMA fabric in validate; `gpufleet check` "
+        "still fails it (policy training-on-rdma-fabric) unless the policy config makes that advisory.",
+    )
+    read_mbs_per_gpu: Int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Training pools: MB/s each GPU reads from its hot (fsx-lustre) tier, what the tier was sized for "
+        "and what `gpufleet check` judges its disk throughput against. Unset: the policy config's read_mbs_per_gpu.",
+    )
     labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")

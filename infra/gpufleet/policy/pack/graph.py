@@ -47,6 +47,12 @@ def owner(parent_urn: str | None) -> str:
     return "the stack"
 
 
+def at_field(message: str, *path: str | int) -> str:
+    """A violation message that says which stack field it is about: ``gpufleet check`` locates
+    the finding at that field's line (and strips this), ``pulumi preview`` shows it as written."""
+    return f"{message}\n(stack field: {'.'.join(str(part) for part in path)})"
+
+
 def truthy(value: Any) -> bool:
     """Providers take booleans of some nested blocks as strings ("true")."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
