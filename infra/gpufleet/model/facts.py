@@ -188,6 +188,8 @@ class PoolFacts(Facts):
     update_strategy: str | None = fact(launched=True, default=None)
     update_reason: str | None = fact(launched=True, compare=False, default=None)
     storage: tuple[str, ...] = fact()
+    read_mbs_per_gpu: int | None = fact(default=None)
+    """Training pools: MB/s each GPU reads from the hot tier, as the stack says."""
     mig_config: str | None = fact()
     """The MIG plan the pool's nodes get, if any."""
     mig_config_label: str | None = fact(preview="mig_config", launched=True, compare=False, default=None)

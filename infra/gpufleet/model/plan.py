@@ -487,6 +487,7 @@ class Pool:
             accelerators_max=self.gpus_max,
             fabric=self.fabric.kind if self.fabric else None,
             storage=tuple(tier.name for tier in self.storage),
+            read_mbs_per_gpu=self.read_mbs_per_gpu,
             mig_config=self.mig.label_value if self.mig else None,
             labels=dict(self.labels),
             taints=tuple(f"{taint.key}={taint.value}:{taint.effect}" for taint in self.taints),

@@ -622,7 +622,7 @@ POLICIES = [
         "existing-pools-distinct-nodes",
         "On an existing cluster, no pool's node selector matches all the nodes of another pool.",
         _existing_pools_apart,
-        fix="Give each pool a node_selector value the other's excludes (e.g. nvidia.com/gpu.product).",
+        fix="Give each pool a node_pools.<pool>.node_selector value the other's excludes (e.g. nvidia.com/gpu.product).",
         category="practice",
     ),
     stack_policy(
@@ -630,7 +630,7 @@ POLICIES = [
         "training-pool-serves-nothing",
         "Training pools serve no replicas: training and serving are on pools of their own.",
         _training_serves_nothing,
-        fix="Serve the model from a pool of workload: inference; a training pool's models[] declare no replicas.",
+        fix="Serve the model from a pool of workload: inference; drop replicas from node_pools.<pool>.models[] of a training pool.",
         category="practice",
     ),
     stack_policy(
