@@ -17,7 +17,7 @@ def addon_version_numbers(version: str) -> tuple[int, ...]:
 
 
 class KubernetesVersionPins(Fact):
-    ami_release: str = Field(pattern=r"^v\d{8}$")
+    ami_release: str = Field(pattern=r"^v[0-9]{8}$")
     addons: dict[str, str]
     sources: tuple[str, ...] = Field(min_length=1)
 

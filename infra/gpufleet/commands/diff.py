@@ -34,6 +34,7 @@ Stack = Annotated[Path, typer.Argument(help="A stack file, e.g. stacks/staging.y
 class Format(enum.StrEnum):
     text = "text"
     json = "json"
+    markdown = "markdown"
     sarif = "sarif"
 
 
@@ -147,7 +148,11 @@ def command(
     ] = False,
     output_format: Annotated[
         Format | None,
-        typer.Option("--format", help="text, json (as --json), or sarif (the impact's findings; implies --impact)."),
+        typer.Option(
+            "--format",
+            help="text, json (as --json), markdown (for $GITHUB_STEP_SUMMARY or a pull-request comment; with "
+            "--impact, an impact column) or sarif (the impact's findings; implies --impact).",
+        ),
     ] = None,
 ) -> None:
     """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ.
@@ -171,6 +176,13 @@ def command(
 
         assert report is not None
         print_json(findings_sarif(report.findings(loaded.locator), version("gpufleet")))
+    elif chosen is Format.markdown:
+        from gpufleet.catalog import load_catalog
+        from gpufleet.commands.markdown import diff_report
+        from gpufleet.picture import plan_scene
+
+        impacts = report.for_differences(differences) if report is not None else ()
+        sys.stdout.write(diff_report(differences, before.source, after.source, plan_scene(after, load_catalog()), impacts))
     elif chosen is Format.json:
         document = {
             "left": before.source,

@@ -8,13 +8,17 @@ stack-file line of the pool or tier that owns it) and other formats.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpufleet.findings import Finding, Location, PathPart, declare
 from gpufleet.impact.classify import IMPACT_WORDS, ORDER, Impact, ResourceImpact
 from gpufleet.impact.pools import PoolDisruption
 from gpufleet.stack.loader import Locator
+
+if TYPE_CHECKING:
+    from gpufleet.model.diff import Difference
 
 REPLACED = declare(
     "GF-IMP-001",
@@ -49,6 +53,11 @@ RULE_OF: dict[Impact, Any] = {
     "blocked": BLOCKED,
 }
 OWNER_PATHS = {"pool": "node_pools", "storage tier": "storage", "fabric": "fabrics"}
+OWNED_BY = {"pool": "pool", "storage": "storage tier", "cluster": "cluster", "network": "network"}
+"""``diff``'s scopes that are stack concepts, and the owner kind of their rendered resources."""
+NAMED_TYPES = {"flavor": ":ResourceFlavor", "queue": ":ClusterQueue", "release": ":Release", "storage-class": ":StorageClass"}
+"""``diff``'s Kubernetes scopes, and the type of the one object each names."""
+ASG_TAG = "aws:autoscaling/tag:Tag"
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,24 @@ class ImpactReport:
         counts = ", ".join(f"{count} {IMPACT_WORDS.get(key, key)}" for key, count in self.counts.items())  # type: ignore[call-overload]
         lines.append(f"{len(self.resources)} resource(s) change: {counts}" if self.resources else "no resource changes")
         return lines
+
+    def for_differences(self, differences: Sequence[Difference]) -> list[str | None]:
+        """Each plan difference's impact: the worst of the rendered resources of what it is about
+        (a pool's, a tier's, the cluster's; a flavor, queue, release or class of the same name)."""
+        return [self._worst_words(difference.scope, difference.name) for difference in differences]
+
+    def _worst_words(self, scope: str, name: str) -> str | None:
+        owner = OWNED_BY.get(scope)
+        typed = NAMED_TYPES.get(scope)
+        found = [
+            resource.impact
+            for resource in self.resources
+            if (owner is not None and resource.owner_kind == owner and (not name or resource.owner_name == name))
+            or (typed is not None and resource.type.endswith(typed) and resource.name == name)
+            or (scope == "autoscaling" and resource.type == ASG_TAG and resource.name.startswith(f"{name}-"))
+        ]
+        worst = max(found, key=ORDER.__getitem__, default=None)
+        return IMPACT_WORDS[worst] if worst not in (None, "no_change") else None
 
     def findings(self, locator: Locator) -> list[Finding]:
         """One finding per disrupted resource, at the line of its pool or tier in the right stack."""

@@ -17,8 +17,8 @@ from gpufleet.policy.analyzer import AnalyzedResource, PackRun
 from gpufleet.policy.pack.definitions import POLICY_CRASHED, UNTAGGED_POLICY
 from gpufleet.stack.loader import Locator
 
-RULE_ID = re.compile(r"^GF-[A-Z]+-\d{3}$")
-STACK_FIELD = re.compile(r"\n\(stack field: ([^()\n]+)\)$")
+RULE_ID = re.compile(r"GF-[A-Z]+-[0-9]{3}\Z")
+STACK_FIELD = re.compile(r"\n\(stack field: ([^()\n]+)\)\Z")
 """A policy points at the stack field it judged by ending its message so (``graph.at_field``)."""
 OWNER_PATHS = {"NodePool": "node_pools", "StorageTier": "storage", "Fabric": "fabrics"}
 SINGLE_OWNERS = {"Cluster": ("cluster",), "Network": ("network",)}
@@ -89,7 +89,7 @@ def policy_findings(run: PackRun, resources: Sequence[AnalyzedResource], locator
         field = STACK_FIELD.search(message)
         if field is not None:
             message = message[: field.start()]
-            path = tuple(int(part) if part.isdigit() else part for part in field.group(1).split("."))
+            path = tuple(int(part) if part.isascii() and part.isdigit() else part for part in field.group(1).split("."))
         finding = Finding(rule_id, severity, path, message, fix, location=locator.location(path, at_key=True))  # type: ignore[arg-type]
         results.append(
             PolicyFinding(

@@ -12,6 +12,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.catalog.policy import load_policy_defaults
 from gpufleet.mig import judge_mig_parted_config
 from gpufleet.model.plan import ExistingNodes, LocalNvmeTier, LustreTier
+from gpufleet.names import ACCELERATOR_LABEL
 from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import (
     MIG_LABEL,
@@ -190,7 +191,7 @@ def _mig_label_feasible(args: Any, report: Any) -> None:
     for pool in pools:
         value = pool.labels[MIG_LABEL]
         entries = [v for v in verdicts if v.config == value]
-        accelerator = catalog.accelerator(pool.labels.get("gpufleet.io/accelerator", ""))
+        accelerator = catalog.accelerator(pool.labels.get(ACCELERATOR_LABEL, ""))
         if not entries:
             report(
                 at_field(
