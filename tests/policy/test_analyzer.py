@@ -18,11 +18,11 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     run = run_pack(PACK, identity(PROD), prod_resources[:1])
     assert run.pack == "gpufleet"
     names = [policy.name for policy in run.policies]
-    assert len(names) == len(set(names)) == 32
+    assert len(names) == len(set(names)) == 31
     rule_ids = sorted(tag for policy in run.policies for tag in policy.tags if tag.startswith("GF-"))
     assert rule_ids == sorted(
         {f"GF-SEC-{n:03d}" for n in range(1, 13)}
-        | {f"GF-PRC-{n:03d}" for n in range(1, 18)}
+        | {f"GF-PRC-{n:03d}" for n in range(1, 17)}
         | {"GF-CST-001", "GF-CST-002", "GF-IMP-006"}
     )
     assert all(

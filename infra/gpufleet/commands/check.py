@@ -65,8 +65,7 @@ def command(
     With --base, also fail an edit of a production stack that replaces a training pool's node
     group or subnet or a retained storage tier the stack does not list in may_replace.
 
-    Example: gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif
-    Example: gpufleet check stacks/prod.yaml --base origin/main
+    Example: gpufleet check stacks/prod.yaml --base origin/main --format sarif > gpufleet.sarif
     """
     from importlib.metadata import version
 

@@ -157,7 +157,6 @@ def command(
 ) -> None:
     """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ.
 
-    Example: gpufleet diff stacks/staging.yaml stacks/prod.yaml
     Example: gpufleet diff base/prod.yaml stacks/prod.yaml --impact
     """
     from gpufleet.model.diff import compare, cost_change

@@ -52,7 +52,7 @@ def text_lines(checks: Sequence[StackCheck]) -> list[Styled]:
             lines.append(
                 (
                     f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s from its disks for "
-                    f"{feed.tier_demand_mbs:,.0f} MB/s ({feed.gpus} GPUs x {feed.per_gpu_mbs:g} MB/s of this pool), "
+                    f"{feed.tier_demand_mbs:,.0f} MB/s ({feed.gpus} GPUs x {feed.need_mbs_per_gpu:g} MB/s of this pool), "
                     f"ratio {feed.ratio:.2f}",
                     None,
                 )
@@ -91,7 +91,7 @@ def json_report(checks: Sequence[StackCheck]) -> dict[str, Any]:
                         "pool": f.pool,
                         "tier": f.tier,
                         "gpus": f.gpus,
-                        "per_gpu_mbs": f.per_gpu_mbs,
+                        "need_mbs_per_gpu": f.need_mbs_per_gpu,
                         "supply_mbs": f.tier_supply_mbs,
                         "demand_mbs": f.tier_demand_mbs,
                         "ratio": round(f.ratio, 4),

@@ -26,8 +26,6 @@ class PoolFeed:
     pool: str
     tier: str
     gpus: int
-    per_gpu_mbs: float
-    """What each GPU of the pool reads: the pool's read_mbs_per_gpu, else the policy's figure."""
     demand_mbs: float
     tier_supply_mbs: float
     """The tier's disk throughput: a training set larger than the file servers' cache is read from disk."""
@@ -39,7 +37,7 @@ class PoolFeed:
 
     @property
     def need_mbs_per_gpu(self) -> float:
-        """What one of the pool's GPUs draws (the policy's read rate)."""
+        """What one of the pool's GPUs draws: the pool's read_mbs_per_gpu, else the policy's figure."""
         return self.demand_mbs / self.gpus if self.gpus else 0.0
 
     @property
@@ -70,7 +68,6 @@ def training_feeds(plan: FleetPlan, read_mbs_per_gpu: float | None = None) -> li
                     pool=pool.name,
                     tier=tier_name,
                     gpus=pool.gpus_max,
-                    per_gpu_mbs=need,
                     demand_mbs=pool.gpus_max * need,
                     tier_supply_mbs=float(tier.disk_throughput_mbs),
                     tier_demand_mbs=tier_demand,

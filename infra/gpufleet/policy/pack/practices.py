@@ -11,7 +11,7 @@ from typing import Any
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.policy import load_policy_defaults
 from gpufleet.mig import judge_mig_parted_config
-from gpufleet.model.plan import ExistingNodes, LocalNvmeTier, LustreTier
+from gpufleet.model.plan import LocalNvmeTier, LustreTier
 from gpufleet.names import ACCELERATOR_LABEL
 from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import (
@@ -236,7 +236,7 @@ def _storage_feeds(args: Any, report: Any) -> None:
                 at_field(
                     f"pool {feed.pool}: storage tier {feed.tier}'s disks deliver {feed.tier_supply_mbs:,.0f} MB/s "
                     f"(capacity_tib x throughput_per_tib) to training pools needing {feed.tier_demand_mbs:,.0f} MB/s "
-                    f"({feed.per_gpu_mbs:g} MB/s per GPU of {feed.pool}), feed ratio {feed.ratio:.2f}; raise "
+                    f"({feed.need_mbs_per_gpu:g} MB/s per GPU of {feed.pool}), feed ratio {feed.ratio:.2f}; raise "
                     f"storage.{feed.tier}.capacity_tib or throughput_per_tib.",
                     "storage",
                     feed.tier,
@@ -395,35 +395,6 @@ def _selector_one_gpu_type(args: Any, report: Any) -> None:
 
 def _gpu(pool: Any) -> str:
     return pool.accelerator.name if pool.accelerator else "-"
-
-
-def _existing_pools_apart(args: Any, report: Any) -> None:
-    """On an existing cluster a pool is the nodes its selector matches: when one pool's selector
-    holds all of another's labels, every node of the narrower pool belongs to both, and Kueue
-    gets two flavors over one set of nodes (a queue for one GPU type admits onto the other's)."""
-    plan = stack_plan(args)
-    existing = [(pool, pool.source) for pool in plan.pools if isinstance(pool.source, ExistingNodes)]
-    for index, (one, mine) in enumerate(existing):
-        for other, theirs in existing[index + 1 :]:
-            a, b = set(mine.node_selector.items()), set(theirs.node_selector.items())
-            if not (a <= b or b <= a):
-                continue
-            first, second = _later(plan, one.name, other.name)
-            report(
-                at_field(
-                    f"pools {first} and {second} select the same nodes ({_selector(one)} and {_selector(other)}): each node "
-                    "of the narrower one is in both; give each pool a label value the other's selector excludes "
-                    "(e.g. nvidia.com/gpu.product).",
-                    "node_pools",
-                    second,
-                    "node_selector",
-                ),
-                component_urn(args.resources, "pool", second),
-            )
-
-
-def _selector(pool: Any) -> str:
-    return "{" + ", ".join(f"{key}: {value}" for key, value in sorted(pool.source.node_selector.items())) + "}"
 
 
 def _training_serves_nothing(args: Any, report: Any) -> None:
@@ -620,14 +591,6 @@ POLICIES = [
     ),
     stack_policy(
         "GF-PRC-014",
-        "existing-pools-distinct-nodes",
-        "On an existing cluster, no pool's node selector matches all the nodes of another pool.",
-        _existing_pools_apart,
-        fix="Give each pool a node_pools.<pool>.node_selector value the other's excludes (e.g. nvidia.com/gpu.product).",
-        category="practice",
-    ),
-    stack_policy(
-        "GF-PRC-015",
         "training-pool-serves-nothing",
         "Training pools serve no replicas: training and serving are on pools of their own.",
         _training_serves_nothing,
@@ -635,7 +598,7 @@ POLICIES = [
         category="practice",
     ),
     stack_policy(
-        "GF-PRC-016",
+        "GF-PRC-015",
         "training-has-fast-tier",
         "Training pools with many GPUs read through a fast tier (fsx-lustre or local NVMe), not straight from object storage.",
         _training_fast_tier,
@@ -651,7 +614,7 @@ POLICIES = [
         },
     ),
     stack_policy(
-        "GF-PRC-017",
+        "GF-PRC-016",
         "serving-fits-pool",
         "An inference pool at nodes.max holds every replica its models declare.",
         _serving_fits_pool,
