@@ -231,3 +231,46 @@ def test_a_pool_renamed_replaces_its_resources_under_new_names(edit) -> None:
     assert result.impact("ClusterQueue", "lab") == "in_place"
     assert result.pools() == {"lab-l4x": "replace"}
     assert not [r for r in result.report.resources if r.change == "deleted" and re.search(r"lab-l4(?!x)", r.name)]
+
+
+def test_diff_impact_as_json_sarif_and_markdown(tmp_path) -> None:
+    """The CLI's three machine forms of one report (an AMI bump): JSON with each resource's
+    class and source, SARIF 2.1.0 with a result per disrupted resource at its pool's line, and
+    the Markdown diff table with an impact column for the difference that causes it."""
+    import json
+
+    import jsonschema
+    from typer.testing import CliRunner
+
+    from gpufleet.cli import app
+    from tests.impact.conftest import REPO
+
+    for side, text in (("old", PROD), ("new", PROD.replace("ami_release: v20250620", "ami_release: v20250715"))):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "prod.yaml").write_text(text, encoding="utf-8")
+        (tmp_path / side / "prod.subnets.lock").write_bytes((REPO / "stacks" / "prod.subnets.lock").read_bytes())
+    old, new = str(tmp_path / "old" / "prod.yaml"), str(tmp_path / "new" / "prod.yaml")
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["diff", old, new, "--impact", "--json"])
+    assert as_json.exit_code == 1, as_json.output
+    impact = json.loads(as_json.stdout)["impact"]
+    assert impact["worst"] == "rolls_nodes" and impact["counts"] == {"in_place": 4, "rolls_nodes": 4}
+    group = next(r for r in impact["resources"] if r["name"] == "train-h200-nodes")
+    (version,) = group["inputs"]
+    assert (version["path"], version["impact"], version["src"]) == (
+        "launchTemplate.version",
+        "rolls_nodes",
+        "tf eks/func.resourceNodeGroupUpdate:41-77",
+    )
+    assert version["caused_by"].endswith("::train-h200-template")
+    sarif = json.loads(runner.invoke(app, ["diff", old, new, "--format", "sarif"]).stdout)
+    jsonschema.validate(sarif, json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")))
+    results = sarif["runs"][0]["results"]
+    rolled = [r for r in results if r["ruleId"] == "GF-IMP-002"]
+    assert len(rolled) == 4 and {r["level"] for r in rolled} == {"warning"}
+    new_lines = (tmp_path / "new" / "prod.yaml").read_text(encoding="utf-8").splitlines()
+    train = next(i for i, line in enumerate(new_lines, 1) if line == "  train-h200:")
+    assert train in {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in rolled}
+    markdown = runner.invoke(app, ["diff", old, new, "--impact", "--format", "markdown"]).stdout
+    (row,) = [line for line in markdown.splitlines() if "ami_release" in line]
+    assert row.rstrip().endswith("| rolls nodes |"), "the AMI release reaches every launched pool"

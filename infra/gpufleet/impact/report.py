@@ -53,7 +53,8 @@ RULE_OF: dict[Impact, Any] = {
     "blocked": BLOCKED,
 }
 OWNER_PATHS = {"pool": "node_pools", "storage tier": "storage", "fabric": "fabrics"}
-OWNED_BY = {"pool": "pool", "storage": "storage tier", "cluster": "cluster", "network": "network"}
+OWNED_BY = {"pool": "pool", "storage": "storage tier"}
+CLUSTER_WIDE = ("cluster", "network")
 """``diff``'s scopes that are stack concepts, and the owner kind of their rendered resources."""
 NAMED_TYPES = {"flavor": ":ResourceFlavor", "queue": ":ClusterQueue", "release": ":Release", "storage-class": ":StorageClass"}
 """``diff``'s Kubernetes scopes, and the type of the one object each names."""
@@ -125,7 +126,8 @@ class ImpactReport:
 
     def for_differences(self, differences: Sequence[Difference]) -> list[str | None]:
         """Each plan difference's impact: the worst of the rendered resources of what it is about
-        (a pool's, a tier's, the cluster's; a flavor, queue, release or class of the same name)."""
+        (a pool's, a tier's; a flavor, queue, release or class of the same name). The cluster's and
+        the network's facts (an AMI release, a zone) reach every pool, so theirs is the worst of all."""
         return [self._worst_words(difference.scope, difference.name) for difference in differences]
 
     def _worst_words(self, scope: str, name: str) -> str | None:
@@ -134,7 +136,8 @@ class ImpactReport:
         found = [
             resource.impact
             for resource in self.resources
-            if (owner is not None and resource.owner_kind == owner and (not name or resource.owner_name == name))
+            if scope in CLUSTER_WIDE
+            or (owner is not None and resource.owner_kind == owner and (not name or resource.owner_name == name))
             or (typed is not None and resource.type.endswith(typed) and resource.name == name)
             or (scope == "autoscaling" and resource.type == ASG_TAG and resource.name.startswith(f"{name}-"))
         ]
