@@ -269,6 +269,7 @@ def test_schema_structure() -> None:
         "mig_plans",
         "node_pools",
         "queues",
+        "may_replace",
         "validation",
         "monitoring",
     }

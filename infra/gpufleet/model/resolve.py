@@ -25,6 +25,7 @@ from gpufleet.model.aws import (
     decide_node_update,
     plan_aws_cluster,
 )
+from gpufleet.model.cost import price_fleet
 from gpufleet.model.kubernetes import KubernetesPlan
 from gpufleet.model.kubernetes_decisions import controller_pools, kubernetes_plan
 from gpufleet.model.plan import (
@@ -99,6 +100,8 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
     validation = validation_plan(pools, kubernetes, placement, view.catalog, create=spec.validation.create)
     cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
     cluster = spec.cluster
+    tiers = tuple(storage.values())
+    catalog = view.catalog
     return FleetPlan(
         stack=view.loaded.name,
         source=view.loaded.locator.file,
@@ -109,13 +112,16 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
             location=view.location("cluster"),
             cloud=cloud,
             monthly_budget_usd=cluster.monthly_budget_usd,
+            production=cluster.production,
+            may_replace=spec.may_replace,
         ),
         fabrics=fabrics,
-        storage=tuple(storage.values()),
+        storage=tiers,
         mig_plans=setups,
         pools=pools,
         kubernetes=kubernetes,
         mig_config=config,
+        cost=price_fleet(view.loaded.name, aws.region if aws else None, pools, tiers, catalog.prices, catalog.mig),
         validation=validation,
         monitoring=watch,
         placement=placement,
@@ -179,6 +185,7 @@ def _storage_tier(
         fsx=decisions.fsx_options(tier, lustre, region),
         throughput_per_tib=tier.throughput_per_tib,
         throughput_mbs=lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib),
+        disk_throughput_mbs=lustre.disk_throughput_mbs(tier.capacity_tib, tier.throughput_per_tib),
         import_from=tier.import_from,
         subnet=decisions.file_system_subnet(name, clients, aws.network),
         client_ports=lustre.lnet_ports,
@@ -243,6 +250,7 @@ def _pool(
             mounts,
             None,
             pool.models,
+            pool.read_mbs_per_gpu,
             selector,
             (),
             location,
@@ -267,6 +275,7 @@ def _pool(
         mounts,
         mig_setup,
         pool.models,
+        pool.read_mbs_per_gpu,
         labels=decisions.labels(name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None),
         taints=decisions.taints(pool, accelerator),
         location=location,
