@@ -418,9 +418,9 @@ def dashboards_for(pools: Sequence[WatchedPool], counters: frozenset[str], facts
         for title, unit, aggregate, series, only in candidates:
             if only == "training" and workload != "training":
                 continue
-            candidates_here = [pool for pool in members if only != "mig" or pool.mig]
+            eligible = [pool for pool in members if only != "mig" or pool.mig]
             needed = referenced_metrics(series)
-            shown = tuple(sorted(pool.name for pool in candidates_here if needed <= exported(pool, counters, facts)))
+            shown = tuple(sorted(pool.name for pool in eligible if needed <= exported(pool, counters, facts)))
             if not shown:
                 continue
             chosen = f'{NODE_POOL}{{pool=~"$pool", accelerator=~"$gpu", pool=~"{"|".join(shown)}"}}'
