@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
 from gpufleet.model import resolve
+from gpufleet.model.kubernetes_decisions import pool_capacity
+from gpufleet.model.plan import LaunchedNodes
 from gpufleet.stack import load_stack
 from gpufleet.templating import load_template, stamp, template_names
 from tests.kubernetes.references import core_errors, custom_resource_errors, is_custom
@@ -42,4 +44,12 @@ def test_template_defaults_preview_checks_and_watch_objects_that_validate(name: 
         )
         assert errors == [], manifest["metadata"]["name"]
     assert plan.monitoring is not None and plan.monitoring.problems(CATALOG.monitoring) == []
+    pools = {pool.name: pool for pool in plan.pools}
+    for job in (*plan.validation.dcgm, *plan.validation.nccl):
+        pool = pools[job.pool]
+        per_node = {r: t // pool.nodes.max for r, t in pool_capacity(pool, CATALOG).items() if r not in ("cpu", "memory")}
+        hugepages = pool.source.efa_hugepages if isinstance(pool.source, LaunchedNodes) else None
+        if hugepages:
+            per_node["hugepages-2Mi"] = f"{hugepages * 2}Mi"
+        assert job.requests == per_node, job.name  # what a training pod on one node of the pool takes
     assert (out / "helm" / "kube-prometheus-stack.yaml").exists()
