@@ -43,6 +43,7 @@ class KubernetesStorageFacts(Fact):
     fsx_driver: str
     ebs_provisioner: str
     ebs_addon: str
+    ebs_namespace: str
     ebs_service_account: str
     ebs_policy: str
     local_provisioner: str

@@ -95,6 +95,9 @@ class AddonPin:
     configuration: str | None = None
     service_account: tuple[str, str] | None = None
     """Namespace and service account that get the add-on's own Pod Identity role."""
+    serves: str | None = None
+    """The Kubernetes component the add-on is rendered beside (the EBS CSI driver: ``storage``);
+    None: the cluster renders it."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +138,13 @@ class ManagedAddonPlan:
     """An EKS add-on that runs a Kubernetes component's driver, with its own Pod Identity role."""
 
     serves: str
-    addon: str
+    pin: AddonPin
     role: RolePlan
-    service_account: str
     reason: str
+
+    @property
+    def addon(self) -> str:
+        return self.pin.name
 
 
 ClusterService = PodIdentityPlan | ManagedAddonPlan
@@ -174,6 +180,11 @@ class AwsCluster:
 
     def addon(self, name: str) -> AddonPin:
         return next(pin for pin in self.addons if pin.name == name)
+
+    @property
+    def cluster_addons(self) -> tuple[AddonPin, ...]:
+        """The add-ons the cluster itself renders; the others go beside the component they serve."""
+        return tuple(pin for pin in self.addons if pin.serves is None)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -246,6 +257,16 @@ def plan_aws_cluster(cluster: ClusterSpec, network: NetworkSpec, catalog: Catalo
             service_account=VPC_CNI_SERVICE_ACCOUNT if name == "vpc-cni" else None,
         )
         for name in CORE_ADDONS
+    )
+    storage = catalog.kubernetes.storage
+    addons += (
+        AddonPin(
+            name=storage.ebs_addon,
+            version=pins.addons[storage.ebs_addon],
+            needs_nodes=True,
+            service_account=(storage.ebs_namespace, storage.ebs_service_account),
+            serves="storage",
+        ),
     )
     return AwsCluster(
         service_cidr=choose_service_cidr(network.vpc_cidr, catalog),

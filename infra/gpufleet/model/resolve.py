@@ -289,7 +289,11 @@ def _aws_cloud(
     roles = AwsRoles(
         control_plane=iam.control_plane_role(cluster),
         nodes={node_class: iam.node_role(cluster, node_class) for node_class in node_classes},
-        addons={pin.name: iam.addon_role(cluster, pin.name) for pin in eks.addons if pin.service_account is not None},
+        addons={
+            pin.name: iam.addon_role(cluster, pin.name, pin.service_account)
+            for pin in eks.cluster_addons
+            if pin.service_account is not None
+        },
         flow_logs=iam.flow_logs_role("network"),
         secrets_key=iam.key_policy("eks", region),
     )
@@ -299,7 +303,7 @@ def _aws_cloud(
         network=network,
         security=security_plan(cluster, str(network.vpc_cidr), node_classes, efa_fabrics, lustre),
         roles=roles,
-        services=_cluster_services(view, kubernetes),
+        services=_cluster_services(view, eks, kubernetes),
         node_group_tags=tuple(
             NodeGroupTag("cluster-autoscaler", group.pool, key, value)
             for group in (kubernetes.autoscaler.groups if kubernetes.autoscaler else ())
@@ -308,22 +312,25 @@ def _aws_cloud(
     )
 
 
-def _cluster_services(view: StackView, kubernetes: KubernetesPlan) -> tuple[PodIdentityPlan | ManagedAddonPlan, ...]:
+def _cluster_services(
+    view: StackView, eks: AwsCluster, kubernetes: KubernetesPlan
+) -> tuple[PodIdentityPlan | ManagedAddonPlan, ...]:
     """The AWS side of Kubernetes components: the EBS CSI add-on behind the default storage class,
     and the Cluster Autoscaler's own role."""
     facts = view.catalog.kubernetes
     ebs = facts.storage
+    ebs_pin = eks.addon(ebs.ebs_addon)
+    assert ebs_pin.service_account is not None
     services: list[PodIdentityPlan | ManagedAddonPlan] = [
         ManagedAddonPlan(
             serves="storage",
-            addon=ebs.ebs_addon,
+            pin=ebs_pin,
             role=iam.RolePlan(
                 ebs.ebs_addon,
-                iam.trust(iam.POD_IDENTITY_PRINCIPAL),
+                iam.pod_identity_trust(*ebs_pin.service_account),
                 ((ebs.ebs_addon, ebs.ebs_policy),),
                 reason="the EBS CSI driver creates and attaches volumes: its own role, not the node role",
             ),
-            service_account=ebs.ebs_service_account,
             reason="EKS runs the EBS CSI driver that provisions the default gp3 class",
         )
     ]
@@ -335,7 +342,7 @@ def _cluster_services(view: StackView, kubernetes: KubernetesPlan) -> tuple[PodI
                 serves="cluster-autoscaler",
                 role=iam.RolePlan(
                     "cluster-autoscaler",
-                    iam.trust(iam.POD_IDENTITY_PRINCIPAL),
+                    iam.pod_identity_trust(autoscaler.release.namespace, autoscaler.service_account),
                     inline=iam.scaling_policy(scaler.describe_actions, scaler.scaling_actions, autoscaler.owner_tag),
                     reason="describe calls anywhere; scaling calls only on the groups tagged for this cluster",
                 ),

@@ -67,7 +67,7 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
         buckets={tier_name: tier.bucket.output("bucket") for tier_name, tier in buckets.items()},
         autoscaling_groups=autoscaling_groups,
         pool_nodes=pool_nodes,
-        cloud=AwsClusterServices(cloud, cluster_name, autoscaling_groups, list(pool_nodes.values())),
+        cloud=AwsClusterServices(cloud, cluster_name, cluster.eks.output("arn"), autoscaling_groups, list(pool_nodes.values())),
     )
 
 

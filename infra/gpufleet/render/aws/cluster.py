@@ -127,7 +127,7 @@ class GpuCluster(pulumi.ComponentResource):
             node_role, ready = role_of(node_role_plan, tags(name, **{"gpufleet:workload": node_class}), child)
             self.node_roles[node_class] = node_role
             self.node_role_ready += ready
-        self.addons = {pin.name: self._addon(pin) for pin in plan.addons if not pin.needs_nodes}
+        self.addons = {pin.name: self._addon(pin) for pin in plan.cluster_addons if not pin.needs_nodes}
         cluster_name = self.eks.output("name")
         for entry in plan.admins:
             access = Registered(
@@ -195,7 +195,7 @@ class GpuCluster(pulumi.ComponentResource):
 
     def add_node_addons(self, nodes: Sequence[pulumi.Resource]) -> None:
         """Add-ons whose pods need a node (CoreDNS) wait for the node groups, or they time out DEGRADED."""
-        for pin in self._plan.addons:
+        for pin in self._plan.cluster_addons:
             if pin.needs_nodes:
                 self.addons[pin.name] = self._addon(pin, nodes)
 
