@@ -32,6 +32,8 @@ cluster:
   region: us-east-1
   kubernetes_version: "1.33"
   admins: ["arn:aws:iam::123456789012:role/platform-admin"]
+  deployer: "arn:aws:iam::123456789012:role/platform-admin"
+  endpoint: {deploy_from: in-vpc}
 network:
   vpc_cidr: 10.40.0.0/16
   availability_zones: [us-east-1a, us-east-1b]

@@ -17,7 +17,7 @@ from gpufleet.cli import app
 from gpufleet.preview import run_preview
 
 HEAD = """\
-cluster: {{name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33"}}
+cluster: {{name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33", endpoint: {{deploy_from: in-vpc}}}}
 network: {{vpc_cidr: 10.0.0.0/16, availability_zones: [{zones}]}}
 fabrics: {{rdma: {{kind: efa}}}}
 node_pools:

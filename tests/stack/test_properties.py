@@ -134,6 +134,7 @@ def valid_stacks(draw) -> dict[str, Any]:
             "provider": "aws",
             "region": region,
             "kubernetes_version": draw(st.sampled_from(sorted(CATALOG.eks.kubernetes_versions))),
+            "endpoint": {"deploy_from": "in-vpc"},
         },
         "network": {"vpc_cidr": f"10.{draw(st.integers(0, 255))}.0.0/16", "availability_zones": [region + z for z in letters]},
         "fabrics": {"efa": {"kind": "efa"}, "lan": {"kind": "ethernet"}},

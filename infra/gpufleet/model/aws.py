@@ -18,7 +18,7 @@ from gpufleet.catalog import Catalog
 from gpufleet.catalog.eks import CORE_ADDONS, ZoneOffering, addon_version_numbers
 from gpufleet.model.iam import PolicyDocument, RolePlan
 from gpufleet.model.reasons import Decision
-from gpufleet.stack.models import Capacity, ClusterSpec, NetworkSpec, NodePoolSpec
+from gpufleet.stack.models import Capacity, ClusterSpec, EndpointAccessSpec, NetworkSpec, NodePoolSpec
 
 ZONE_ID = re.compile(r"^[a-z]{2,}[a-z]*\d-az(\d+)$")
 # Add-ons whose pods need a node to run on: created after the node groups, or they time out DEGRADED.
@@ -162,6 +162,17 @@ class NodeGroupTag:
 
 
 @dataclass(frozen=True)
+class DeployPath:
+    """How ``pulumi up`` reaches the Kubernetes API it creates objects through."""
+
+    value: str
+    """``public``, ``connected`` or ``in-vpc``."""
+    reason: str
+    refused: str | None = None
+    """Set when the deployer could not reach the API: the message of the rule that refuses it."""
+
+
+@dataclass(frozen=True)
 class AwsCluster:
     service_cidr: Decision
     ami_release: Decision
@@ -171,12 +182,20 @@ class AwsCluster:
     public_access_cidrs: tuple[str, ...]
     log_types: tuple[str, ...]
     imds_hop_limit: Decision
+    private_access_cidrs: tuple[str, ...] = ()
+    """Connected networks the cluster security group admits on 443."""
+    deploy_path: DeployPath = DeployPath("in-vpc", "")
+    deployer: str | None = None
+    """The principal that runs ``pulumi up``, when the stack names it."""
 
     @property
     def endpoint(self) -> str:
+        reach = ["the VPC"]
+        if self.private_access_cidrs:
+            reach.append("connected networks " + ", ".join(self.private_access_cidrs))
         if not self.public_access_cidrs:
-            return "private (reachable from inside the VPC only)"
-        return "private and public from " + ", ".join(self.public_access_cidrs)
+            return f"private (reachable from {' and '.join(reach)} only)"
+        return f"private (from {' and '.join(reach)}) and public from " + ", ".join(self.public_access_cidrs)
 
     def addon(self, name: str) -> AddonPin:
         return next(pin for pin in self.addons if pin.name == name)
@@ -192,6 +211,8 @@ class AwsCluster:
             "ami_release": {"value": self.ami_release.value, "reason": self.ami_release.reason},
             "addons": {pin.name: pin.version for pin in self.addons},
             "endpoint": self.endpoint,
+            "deploy_path": {"value": self.deploy_path.value, "reason": self.deploy_path.reason},
+            "deployer": self.deployer,
             "log_types": list(self.log_types),
             "bootstrap_admin": {"value": self.bootstrap_admin.value, "reason": self.bootstrap_admin.reason},
             "admins": [entry.principal for entry in self.admins],
@@ -226,6 +247,45 @@ def decide_bootstrap_admin(cluster: ClusterSpec) -> Decision:
     return Decision(
         "true",
         "no admin is listed: the deployer becomes cluster-admin so someone can administer the cluster; list admins to turn it off",
+    )
+
+
+def decide_deploy_path(cluster: str, endpoint: EndpointAccessSpec) -> DeployPath:
+    """Where ``pulumi up`` runs decides how its Kubernetes provider reaches the API (EKS UG
+    cluster-endpoint): the public endpoint only from its CIDRs, the private one only from the VPC
+    or a connected network whose CIDR the cluster security group admits on 443."""
+    public, private = endpoint.public_cidrs, endpoint.private_cidrs
+    chosen = endpoint.deploy_from
+    stated = "set in the stack (cluster.endpoint.deploy_from)"
+    if chosen is None:
+        chosen = "public" if public else "connected" if private else None
+        stated = f"{chosen} because cluster.endpoint.{'public' if public else 'private'}_cidrs are listed"
+    if chosen is None:
+        return DeployPath(
+            "unreachable",
+            "the endpoint is private and no connected network is listed",
+            refused="the API endpoint is private to the VPC and nothing says where pulumi up runs: its Kubernetes "
+            "objects would time out. List the deployer's addresses under public_cidrs, its connected network "
+            "under private_cidrs, or set deploy_from: in-vpc",
+        )
+    if chosen == "public":
+        if not public:
+            return DeployPath(chosen, stated, refused="deploy_from: public needs the deployer's addresses in public_cidrs")
+        return DeployPath(chosen, f"{stated}: pulumi up reaches the public endpoint from {', '.join(map(str, public))}")
+    if chosen == "connected":
+        if not private:
+            return DeployPath(chosen, stated, refused="deploy_from: connected needs the deployer's network in private_cidrs")
+        return DeployPath(
+            chosen,
+            f"{stated}: the cluster security group admits {', '.join(map(str, private))} on 443; that network must "
+            "route to the VPC (VPN, Direct Connect, peering or Transit Gateway, which gpufleet does not create) "
+            "before the Kubernetes objects deploy",
+        )
+    return DeployPath(
+        chosen,
+        f"{stated}: pulumi up runs inside the VPC, which a new stack has not created yet: create the AWS side "
+        f"first from anywhere, leaving out the Kubernetes provider {cluster}-k8s and what depends on it (pulumi up "
+        "--exclude <its URN> --exclude-dependents), then run pulumi up from inside",
     )
 
 
@@ -275,6 +335,9 @@ def plan_aws_cluster(cluster: ClusterSpec, network: NetworkSpec, catalog: Catalo
         admins=tuple(AdminEntry(principal, admin_key(principal)) for principal in dict.fromkeys(cluster.admins)),
         bootstrap_admin=decide_bootstrap_admin(cluster),
         public_access_cidrs=tuple(str(cidr) for cidr in cluster.endpoint.public_cidrs),
+        private_access_cidrs=tuple(str(cidr) for cidr in cluster.endpoint.private_cidrs),
+        deploy_path=decide_deploy_path(cluster.name, cluster.endpoint),
+        deployer=cluster.deployer,
         log_types=tuple(dict.fromkeys(cluster.log_types)),
         imds_hop_limit=Decision(
             "1",

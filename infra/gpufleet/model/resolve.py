@@ -301,7 +301,7 @@ def _aws_cloud(
         region=region,
         eks=eks,
         network=network,
-        security=security_plan(cluster, str(network.vpc_cidr), node_classes, efa_fabrics, lustre),
+        security=security_plan(cluster, str(network.vpc_cidr), node_classes, efa_fabrics, lustre, eks.private_access_cidrs),
         roles=roles,
         services=_cluster_services(view, eks, kubernetes),
         node_group_tags=tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gpufleet.model.aws import decide_bootstrap_admin, decide_deploy_path
 from gpufleet.model.rules.registry import Problems, duplicates, rule, unknown
 from gpufleet.model.view import StackView
 
@@ -146,3 +147,38 @@ def no_cloud_storage_on_existing_clusters(view: StackView) -> Problems:
                 ("storage", name, "kind"),
                 f"provider kubernetes creates nothing cloud-side, so no {tier.kind} tier; only local-nvme",
             )
+
+
+@rule(
+    "GF-K8S-007",
+    "error",
+    "pulumi up could not reach the Kubernetes API it creates objects through.",
+    "List the deployer's addresses (public_cidrs) or network (private_cidrs), or set endpoint.deploy_from: in-vpc.",
+)
+def deployer_reaches_the_api(view: StackView) -> Problems:
+    cluster = view.spec.cluster
+    if not view.on_aws:
+        return
+    path = decide_deploy_path(cluster.name, cluster.endpoint)
+    if path.refused:
+        yield ("cluster", "endpoint"), path.refused
+
+
+@rule(
+    "GF-K8S-008",
+    "error",
+    "With admins listed, the principal running pulumi up has no Kubernetes access unless it is one of them.",
+    "Name it as cluster.deployer and list it under cluster.admins.",
+)
+def deployer_is_an_admin(view: StackView) -> Problems:
+    cluster = view.spec.cluster
+    if not view.on_aws or decide_bootstrap_admin(cluster).value == "true":
+        return
+    why = (
+        "with admins listed, EKS makes no one a cluster-admin at creation (bootstrapClusterCreatorAdminPermissions "
+        "false), so every Kubernetes object pulumi up creates would be refused with 401/403"
+    )
+    if cluster.deployer is None:
+        yield ("cluster", "admins"), f"{why}: name the principal that runs pulumi up as cluster.deployer and list it here"
+    elif cluster.deployer not in cluster.admins:
+        yield ("cluster", "deployer"), f"{why}: {cluster.deployer} is not listed under cluster.admins"
