@@ -275,11 +275,6 @@ def test_labels_and_taints(stacks) -> None:
             workload: lab
             instance_type: g6.xlarge
             nodes: {min: 0, max: 2}
-          train:
-            workload: training
-            instance_type: trn1.32xlarge
-            nodes: {min: 2, max: 2}
-            fabric: efa
         """,
     )
     plan = stacks.plan(path)
@@ -294,7 +289,6 @@ def test_labels_and_taints(stacks) -> None:
         "gpufleet.io/accelerator": "H100-80GB",
         "gpufleet.io/pool": "serve-mig",
         "gpufleet.io/workload": "inference",
-        "k8s.amazonaws.com/accelerator": "H100-80GB",
         "nvidia.com/mig.config": "sevenths",
         "team": "search",
     }
@@ -306,12 +300,6 @@ def test_labels_and_taints(stacks) -> None:
     lab = pool(plan, "lab")
     assert "nvidia.com/mig.config" not in lab.labels  # L4 has no MIG
     assert lab.taints == (gpu_taint, Taint("gpufleet.io/workload", "lab"))
-
-    train = pool(plan, "train")
-    # trn1, not trn2: us-east-1 offers no trn2 (the catalog's zone offerings).
-    assert train.labels["gpufleet.io/accelerator"] == "Trainium"
-    assert "nvidia.com/mig.config" not in train.labels
-    assert train.taints == (Taint("aws.amazon.com/neuron", "true"), Taint("gpufleet.io/workload", "training"))
 
 
 # -- subnets ----------------------------------------------------------------------------------------

@@ -78,7 +78,13 @@ def mig_layouts(draw, gpu: str) -> dict[str, int]:
 @st.composite
 def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict], zones: list[str], region: str) -> dict[str, Any]:
     # Only types some zone of the network offers: others are refused on purpose (GF-AWS-005).
-    offered = [t for t in INSTANCES if set(CATALOG.zone_offerings.regions[region].get(t, EMPTY).names) & {z[-1] for z in zones}]
+    # Neuron types are refused too (GF-K8S-009): gpufleet renders nothing that serves them.
+    offered = [
+        t
+        for t in INSTANCES
+        if set(CATALOG.zone_offerings.regions[region].get(t, EMPTY).names) & {z[-1] for z in zones}
+        and getattr(CATALOG.accelerator_of(CATALOG.instance_types[t]), "kind", "gpu") == "gpu"
+    ]
     instance = CATALOG.instance_types[draw(st.sampled_from(offered))]
     accelerator = CATALOG.accelerator_of(instance)
     workload = "system" if accelerator is None else draw(st.sampled_from(["training", "inference", "lab"]))

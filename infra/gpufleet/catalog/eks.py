@@ -19,6 +19,9 @@ def addon_version_numbers(version: str) -> tuple[int, ...]:
 class KubernetesVersionPins(Fact):
     ami_release: str = Field(pattern=r"^v\d{8}$")
     addons: dict[str, str]
+    cluster_autoscaler: str = Field(
+        pattern=r"^v\d+\.\d+\.\d+$", description="The Cluster Autoscaler release of this Kubernetes minor (its image tag)."
+    )
     sources: tuple[str, ...] = Field(min_length=1)
 
 

@@ -51,6 +51,11 @@ class KubernetesStorageFacts(Fact):
 
 class AutoscalerFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
+    image_repository: str
+    nodefs_eviction_percent: int = Field(ge=0, lt=100)
+    """The kubelet's default hard eviction threshold on the node file system (nodefs.available)."""
+    capacity_block_scale_down_unneeded: str
+    """How long an idle capacity-block node stays before the autoscaler removes it."""
     describe_actions: tuple[str, ...]
     scaling_actions: tuple[str, ...]
     node_template_tag_prefix: str

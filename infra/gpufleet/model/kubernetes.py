@@ -27,6 +27,8 @@ from gpufleet.model.reasons import Reason
 POOL_LABEL = "gpufleet.io/pool"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 GPU_RESOURCE = "nvidia.com/gpu"
+HUGEPAGES_RESOURCE = "hugepages-2Mi"
+EPHEMERAL_STORAGE = "ephemeral-storage"
 MIG_CONFIG_MAP = "gpufleet-mig-parted-config"
 DEVICE_PLUGIN_CONFIG_MAP = "gpufleet-device-plugin-config"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
@@ -46,8 +48,8 @@ QueueWorkload = Literal["training", "inference", "lab"]
 
 
 def quantity(resource: str, amount: int) -> int | str:
-    """A capacity figure as Kubernetes writes it: memory is counted in MiB."""
-    return f"{amount}Mi" if resource == "memory" else amount
+    """A capacity figure as Kubernetes writes it: memory and huge pages are counted in MiB."""
+    return f"{amount}Mi" if resource in ("memory", HUGEPAGES_RESOURCE) else amount
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,8 @@ class AutoscalerPlan:
     groups: tuple[AutoscaledGroup, ...]
     service_account: str
     owner_tag: str
-    """The tag every managed group carries; scaling calls are allowed only on groups with it."""
+    """The tag EKS sets on every managed node group's Auto Scaling group of this cluster (``owned``);
+    scaling calls are allowed only on groups with it."""
     skipped: tuple[Reason, ...] = ()
 
 

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.models import Accelerator
 from gpufleet.mig import MigPartedConfig
-from gpufleet.model.decisions import EFA_LABEL
+from gpufleet.model.decisions import EFA_LABEL, whole_gpus
 from gpufleet.model.kubernetes import (
     AUTOSCALER_SERVICE_ACCOUNT,
     DEFAULT_DEVICE_PLUGIN_CONFIG,
     DEVICE_PLUGIN_CONFIG_MAP,
+    EPHEMERAL_STORAGE,
     GPU_RESOURCE,
+    HUGEPAGES_RESOURCE,
     MIG_CONFIG_MAP,
     NIC_CLUSTER_POLICY,
     POOL_LABEL,
@@ -45,6 +47,7 @@ from gpufleet.model.kubernetes import (
     StorageClassPlan,
     StoragePlan,
     Toleration,
+    quantity,
 )
 from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LustreTier, Pool, StorageTier, Taint
 from gpufleet.model.reasons import Reason
@@ -57,6 +60,7 @@ def kubernetes_plan(
     *,
     cluster: str,
     aws_region: str | None,
+    kubernetes_version: str,
     pools: Sequence[Pool],
     storage: Sequence[StorageTier],
     fabrics: Mapping[str, Fabric],
@@ -75,7 +79,7 @@ def kubernetes_plan(
         fabrics=_fabrics(pools, fabrics, catalog),
         storage=_storage(pools, storage, catalog, on_aws=aws_region is not None),
         queues=queue_plan,
-        autoscaler=_autoscaler(cluster, aws_region, pools, catalog) if aws_region is not None else None,
+        autoscaler=_autoscaler(cluster, aws_region, kubernetes_version, pools, catalog) if aws_region is not None else None,
         scheduling={pool.name: _scheduling(pool, queue_plan) for pool in pools},
     )
 
@@ -357,23 +361,25 @@ def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:
 
 
 def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
-    """What a pool offers at its maximum size, per resource a pod can request."""
+    """What a pool offers at its maximum size, per resource a pod can request (NVIDIA resources
+    only on NVIDIA GPU pools: GF-K8S-009 refuses the others)."""
     nodes = pool.nodes.max
     capacity = {"cpu": pool.vcpus_per_node * nodes, "memory": pool.memory_mib_per_node * nodes}
-    whole_gpus = pool.gpus_per_node
-    if pool.mig is not None:
-        for layout in pool.mig.device_layouts:
+    if _gpu(pool) is not None:
+        for layout in pool.mig.device_layouts if pool.mig is not None else ():
             devices = pool.gpus_per_node if layout.devices == "all" else len(layout.devices)
-            if layout.layout:
-                whole_gpus -= devices
             for profile, count in (layout.layout or {}).items():
                 resource = f"nvidia.com/mig-{profile}"
                 capacity[resource] = capacity.get(resource, 0) + count * devices * nodes
-    if whole_gpus:
-        capacity[GPU_RESOURCE] = whole_gpus * (pool.time_slicing_replicas or 1) * nodes
+        whole = whole_gpus(pool.gpus_per_node, pool.mig)
+        if whole:
+            capacity[GPU_RESOURCE] = whole * (pool.time_slicing_replicas or 1) * nodes
     efa = _efa_interfaces(pool)
     if efa:
         capacity[catalog.kubernetes.efa.resource] = efa * nodes
+    if isinstance(pool.source, LaunchedNodes) and pool.source.efa_hugepages:
+        # The EFA pools' user data reserves these 2 MiB pages; the kubelet advertises them.
+        capacity[HUGEPAGES_RESOURCE] = pool.source.efa_hugepages * 2 * nodes
     fabric = _infiniband(pool)
     if fabric is not None:
         capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{rdma_resource_name(fabric)}"] = (
@@ -511,28 +517,63 @@ def _scheduling(pool: Pool, queues: QueuePlan | None) -> PoolScheduling:
 # -- autoscaler -------------------------------------------------------------------------------
 
 
-def _autoscaler(cluster: str, region: str, pools: Sequence[Pool], catalog: Catalog) -> AutoscalerPlan | None:
+def _autoscaler(
+    cluster: str, region: str, kubernetes_version: str, pools: Sequence[Pool], catalog: Catalog
+) -> AutoscalerPlan | None:
     owner_tag = f"k8s.io/cluster-autoscaler/{cluster}"
     groups, skipped = [], []
     for pool in pools:
         if pool.nodes.min == pool.nodes.max:
             skipped.append(Reason(pool.name, f"min == max ({pool.nodes.max}): nothing to scale"))
             continue
-        groups.append(AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, catalog, owner_tag)))
+        groups.append(AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, catalog)))
     if not groups:
         return None
+    facts = catalog.kubernetes.autoscaler
+    tag = catalog.eks.kubernetes_versions[kubernetes_version].cluster_autoscaler
     values: Json = {
         "cloudProvider": "aws",
         "awsRegion": region,
+        "image": {"repository": facts.image_repository, "tag": tag},
         "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
     }
-    reasons = (
+    reasons = [
         Reason("cloudProvider, awsRegion", "the node groups are EC2 Auto Scaling groups in the cluster's region"),
+        Reason(
+            "image.tag",
+            f"the latest Cluster Autoscaler release of Kubernetes {kubernetes_version} (catalog pin, eks.yaml): the "
+            "chart's default image is of another minor, and CA supports only the control plane of its own",
+        ),
         Reason("autoscalingGroups", "named groups, not tag discovery: pools with min == max stay untouched"),
         Reason("rbac.serviceAccount.name", "the Pod Identity association names this service account"),
-    )
+        Reason(
+            "node-template tags",
+            "EKS tags each managed node group's Auto Scaling group for discovery (k8s.io/cluster-autoscaler/enabled "
+            "and /<cluster>) itself; gpufleet adds only node-template hints, so removing one of its tags never "
+            "removes a tag EKS set",
+        ),
+    ]
+    for group in groups:
+        pool = next(p for p in pools if p.name == group.pool)
+        if _gpu(pool) is not None and not whole_gpus(pool.gpus_per_node, pool.mig):
+            reasons.append(
+                Reason(
+                    f"{pool.name}: no GPU label, resources/{GPU_RESOURCE}=0",
+                    "every GPU is MIG-partitioned, so nodes never advertise nvidia.com/gpu: to the autoscaler the pool "
+                    "is a CPU pool (a GPU label would mark its nodes unready forever, and past 45% unready all "
+                    "scaling stops); its MIG resources come from node-template tags",
+                )
+            )
+        if isinstance(pool.source, LaunchedNodes) and pool.source.capacity.type == "capacity-block":
+            reasons.append(
+                Reason(
+                    f"{pool.name}: scaledownunneededtime",
+                    "a capacity block is paid whether its nodes run or not: an idle node stays (relaunching costs "
+                    "boot, GPU and EFA setup); EKS's own scale-down 40 minutes before the block ends still drains it",
+                )
+            )
     return AutoscalerPlan(
-        release=HelmReleasePlan("cluster-autoscaler", catalog.kubernetes.charts["cluster-autoscaler"], values, reasons),
+        release=HelmReleasePlan("cluster-autoscaler", catalog.kubernetes.charts["cluster-autoscaler"], values, tuple(reasons)),
         groups=tuple(groups),
         service_account=AUTOSCALER_SERVICE_ACCOUNT,
         owner_tag=owner_tag,
@@ -540,17 +581,28 @@ def _autoscaler(cluster: str, region: str, pools: Sequence[Pool], catalog: Catal
     )
 
 
-def _group_tags(pool: Pool, catalog: Catalog, owner_tag: str) -> dict[str, str]:
-    """What the autoscaler must know to build a node from nothing: EKS does not copy these to the group."""
-    prefix = catalog.kubernetes.autoscaler.node_template_tag_prefix
-    tags = {"k8s.io/cluster-autoscaler/enabled": "true", owner_tag: "owned"}
+def _group_tags(pool: Pool, catalog: Catalog) -> dict[str, str]:
+    """What the autoscaler must know to build a node from nothing (EKS copies no labels, taints or
+    extended resources to the group); the discovery tags are EKS's own and not managed here."""
+    facts = catalog.kubernetes.autoscaler
+    prefix = facts.node_template_tag_prefix
+    tags = {}
     for key, value in pool.labels.items():
         tags[f"{prefix}/label/{key}"] = value
     for taint in pool.taints:
         tags[f"{prefix}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
     for resource, total in pool_capacity(pool, catalog).items():
         if resource not in ("cpu", "memory"):
-            tags[f"{prefix}/resources/{resource}"] = str(total // pool.nodes.max)
+            tags[f"{prefix}/resources/{resource}"] = str(quantity(resource, total // pool.nodes.max))
+    if _gpu(pool) is not None and GPU_RESOURCE not in pool_capacity(pool, catalog):
+        # CA's instance table says the type has GPUs; a fully MIG-partitioned node advertises none.
+        tags[f"{prefix}/resources/{GPU_RESOURCE}"] = "0"
+    if isinstance(pool.source, LaunchedNodes):
+        # The kubelet evicts below this share of free node file system: what a pod may ask for.
+        usable = pool.source.root_volume_gib * (100 - facts.nodefs_eviction_percent) // 100
+        tags[f"{prefix}/resources/{EPHEMERAL_STORAGE}"] = f"{usable}Gi"
+        if pool.source.capacity.type == "capacity-block":
+            tags[f"{prefix}/autoscaling-options/scaledownunneededtime"] = facts.capacity_block_scale_down_unneeded
     if pool.workload == "training":
         tags[f"{prefix}/autoscaling-options/scaledowngpuutilizationthreshold"] = TRAINING_SCALE_DOWN_GPU_UTILIZATION
     return dict(sorted(tags.items()))

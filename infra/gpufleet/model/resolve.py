@@ -77,6 +77,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
     kubernetes = kubernetes_plan(
         cluster=spec.cluster.name,
         aws_region=aws.region if aws else None,
+        kubernetes_version=spec.cluster.kubernetes_version,
         pools=pools,
         storage=tuple(storage.values()),
         fabrics=fabrics,
@@ -234,7 +235,9 @@ def _pool(
         mounts,
         mig_setup,
         pool.models,
-        labels=decisions.labels(name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None),
+        labels=decisions.labels(
+            name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None, launched.gpus_per_node
+        ),
         taints=decisions.taints(pool, accelerator),
         location=location,
         time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,

@@ -182,3 +182,21 @@ def deployer_is_an_admin(view: StackView) -> Problems:
         yield ("cluster", "admins"), f"{why}: name the principal that runs pulumi up as cluster.deployer and list it here"
     elif cluster.deployer not in cluster.admins:
         yield ("cluster", "deployer"), f"{why}: {cluster.deployer} is not listed under cluster.admins"
+
+
+@rule(
+    "GF-K8S-009",
+    "error",
+    "A pool of Neuron (Inferentia, Trainium) instances: gpufleet renders no Neuron device plugin, flavor or queue.",
+    "Use an NVIDIA GPU instance type, or run Neuron nodes outside gpufleet.",
+)
+def no_neuron_pools(view: StackView) -> Problems:
+    for name, pool in view.pools():
+        accelerator = view.accelerator(pool)
+        if accelerator is not None and accelerator.kind != "gpu":
+            yield (
+                ("node_pools", name, "instance_type"),
+                f"{pool.instance_type} carries {accelerator.name} ({accelerator.kind}); the AL2023 Neuron AMI has no "
+                "device plugin and gpufleet installs none, so its devices would never be advertised "
+                "(aws.amazon.com/neuron), no queue would reach the pool and the autoscaler could not size it",
+            )
