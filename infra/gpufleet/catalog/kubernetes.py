@@ -21,6 +21,9 @@ class GpuOperatorFacts(Fact):
     driver_version: str
     mig_config_key: str
     device_plugin_config_label: str
+    default_daemonset_tolerations: tuple[dict[str, str], ...]
+    """The chart's own ``daemonsets.tolerations``: a list gpufleet sets replaces it whole (Helm merges maps, not lists)."""
+    default_nfd_worker_tolerations: tuple[dict[str, str], ...]
 
 
 class EfaFacts(Fact):

@@ -30,6 +30,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 HUGEPAGES_RESOURCE = "hugepages-2Mi"
 EPHEMERAL_STORAGE = "ephemeral-storage"
 MIG_CONFIG_MAP = "gpufleet-mig-parted-config"
+MIG_CONFIG_DIGEST_ENV = "GPUFLEET_MIG_CONFIG_DIGEST"
+PLUGIN_CONFIG_DIGEST_ENV = "GPUFLEET_PLUGIN_CONFIG_DIGEST"
 DEVICE_PLUGIN_CONFIG_MAP = "gpufleet-device-plugin-config"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
 NIC_CLUSTER_POLICY = "nic-cluster-policy"
@@ -71,6 +73,8 @@ class HelmReleasePlan:
     chart: Chart
     values: Json = field(hash=False)
     reasons: tuple[Reason, ...] = ()
+    disable_openapi_validation: bool = False
+    """Helm's --disable-openapi-validation: what a chart's CRD-upgrade hook needs on upgrade."""
 
     @property
     def namespace(self) -> str:

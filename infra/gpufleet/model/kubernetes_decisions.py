@@ -7,6 +7,7 @@ resources.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -21,8 +22,10 @@ from gpufleet.model.kubernetes import (
     EPHEMERAL_STORAGE,
     GPU_RESOURCE,
     HUGEPAGES_RESOURCE,
+    MIG_CONFIG_DIGEST_ENV,
     MIG_CONFIG_MAP,
     NIC_CLUSTER_POLICY,
+    PLUGIN_CONFIG_DIGEST_ENV,
     POOL_LABEL,
     PRIORITIES,
     TRAINING_SCALE_DOWN_GPU_UTILIZATION,
@@ -131,8 +134,8 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
         "toolkit": {"enabled": not driver_on_host},
         "mig": {"strategy": strategy},
         "dcgmExporter": {"enabled": True},
-        "daemonsets": {"tolerations": [t.manifest() for t in tolerations]},
-        "node-feature-discovery": {"worker": {"tolerations": [t.manifest() for t in tolerations]}},
+        "daemonsets": {"tolerations": _with_defaults(facts.default_daemonset_tolerations, tolerations)},
+        "node-feature-discovery": {"worker": {"tolerations": _with_defaults(facts.default_nfd_worker_tolerations, tolerations)}},
     }
     reasons = [
         Reason(
@@ -142,10 +145,15 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
             else "existing nodes ship no NVIDIA driver the operator knows of: it installs the catalog's driver",
         ),
         Reason("mig.strategy", "a MIG pool exposes each profile as nvidia.com/mig-<profile>" if uses_mig else "no pool uses MIG"),
-        Reason("dcgmExporter.enabled", "GPU health and utilization metrics on every GPU node"),
+        Reason(
+            "dcgmExporter.enabled",
+            "GPU health and utilization metrics served on every GPU node; no Prometheus is installed, so nothing "
+            "scrapes them yet (the operator skips its ServiceMonitor while the CRD is missing)",
+        ),
         Reason(
             "daemonsets.tolerations, node-feature-discovery.worker.tolerations",
-            "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its taints",
+            "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its "
+            "taints; the chart's own tolerations stay, since a list given replaces the default list",
         ),
     ]
     if not driver_on_host:
@@ -156,29 +164,59 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
     mig_map = None
     if uses_mig:
         mig_map = ConfigMapPlan(MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_config.to_yaml()})
-        values["migManager"] = {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"}}
-        reasons.append(
+        values["migManager"] = {
+            "enabled": True,
+            "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"},
+            "env": [
+                {"name": "WITH_REBOOT", "value": "true"},
+                {"name": MIG_CONFIG_DIGEST_ENV, "value": digest(mig_map.data)},
+            ],
+        }
+        reasons += [
             Reason(
                 "migManager.config",
                 "the stack's own mig-parted config, whose entries the pools' nvidia.com/mig.config labels name",
-            )
-        )
+            ),
+            Reason(
+                "migManager.env WITH_REBOOT",
+                "a MIG mode change on EC2 GPUs needs a GPU reset: mig-manager reboots the node when the change "
+                "fails without one (EKS MIG guide)",
+            ),
+            Reason(
+                f"migManager.env {MIG_CONFIG_DIGEST_ENV}",
+                "mig-manager reads its config file at start and acts on a label change only: the config's digest in "
+                "its environment restarts it on any layout change, and it applies the node's entry anew",
+            ),
+        ]
     plugin_map = None
     if sharing:
         data = {DEFAULT_DEVICE_PLUGIN_CONFIG: _device_plugin_config(strategy, None)}
         data.update({name: _device_plugin_config(strategy, replicas) for name, replicas in sharing})
         plugin_map = ConfigMapPlan(DEVICE_PLUGIN_CONFIG_MAP, chart.namespace, data)
         values["devicePlugin"] = {
-            "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG}
+            "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG},
+            "env": [{"name": PLUGIN_CONFIG_DIGEST_ENV, "value": digest(data)}],
         }
-        reasons.append(
+        reasons += [
             Reason(
                 "devicePlugin.config",
                 f"time-slicing on {', '.join(name for name, _ in sharing)}, picked per node by {facts.device_plugin_config_label}",
-            )
+            ),
+            Reason(
+                f"devicePlugin.env {PLUGIN_CONFIG_DIGEST_ENV}",
+                "the plugin's config manager reloads on a label change only: the configs' digest in its environment "
+                "rolls the device plugin when a replica count changes (running pods keep their old share)",
+            ),
+        ]
+    reasons.append(
+        Reason(
+            "disableOpenapiValidation (release)",
+            "operator.upgradeCRD (the chart's default) upgrades its CRDs in a pre-upgrade hook that needs Helm's "
+            "--disable-openapi-validation; Helm itself never upgrades a chart's CRDs",
         )
+    )
     return GpuStackPlan(
-        operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons)),
+        operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons), disable_openapi_validation=True),
         mig_config=mig_map,
         device_plugin_config=plugin_map,
         tolerations=tolerations,
@@ -186,12 +224,38 @@ def _gpu_stack(pools: Sequence[Pool], mig_config: MigPartedConfig, catalog: Cata
 
 
 def _device_plugin_config(strategy: str, replicas: int | None) -> str:
+    """A k8s-device-plugin config file; a shared GPU is never handed out twice to one container
+    (``failRequestsGreaterThanOne``): two replicas of one GPU are no more compute than one."""
     config: Json = {"version": "v1", "flags": {"migStrategy": "none" if strategy == "single" else strategy}}
     if replicas:
         config["sharing"] = {
-            "timeSlicing": {"renameByDefault": False, "resources": [{"name": GPU_RESOURCE, "replicas": replicas}]}
+            "timeSlicing": {
+                "renameByDefault": False,
+                "failRequestsGreaterThanOne": True,
+                "resources": [{"name": GPU_RESOURCE, "replicas": replicas}],
+            }
         }
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def digest(data: Mapping[str, str]) -> str:
+    """A short, stable fingerprint of a ConfigMap's data."""
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _with_defaults(defaults: Iterable[Mapping[str, str]], tolerations: Iterable[Toleration]) -> list[Json]:
+    """The chart's default tolerations, then each of gpufleet's the defaults do not already cover."""
+    listed = [dict(t) for t in defaults]
+    for toleration_ in tolerations:
+        covered = any(
+            t.get("key") == toleration_.key
+            and t.get("effect") in (None, "", toleration_.effect)
+            and t.get("operator") == "Exists"
+            for t in listed
+        )
+        if not covered:
+            listed.append(toleration_.manifest())
+    return listed
 
 
 # -- EFA and InfiniBand -----------------------------------------------------------------------
@@ -286,6 +350,8 @@ def _fabrics(pools: Sequence[Pool], fabrics: Mapping[str, Fabric], catalog: Cata
                 "config": json.dumps(device_config, indent=2, sort_keys=True),
             },
         }
+        if _tolerations(members):
+            spec["tolerations"] = [t.manifest() for t in _tolerations(members)]
         found.append(
             RdmaFabricPlan(
                 fabric=name,

@@ -43,6 +43,7 @@ from gpufleet.model.plan import (
     Pool,
     S3Tier,
     StorageTier,
+    Taint,
 )
 from gpufleet.model.rules import SEMANTIC_RULES
 from gpufleet.model.security import security_plan
@@ -214,8 +215,9 @@ def _pool(
             memory_gib=pool.memory_gib_per_node or 0,
         )
         accelerator = view.catalog.accelerator(pool.gpu) if pool.gpu else None
+        taints = tuple(Taint(taint.key, taint.value, taint.effect) for taint in pool.taints or ())
         return Pool(
-            name, pool.workload, existing, accelerator, pool.nodes, fabric, mounts, None, pool.models, selector, (), location
+            name, pool.workload, existing, accelerator, pool.nodes, fabric, mounts, None, pool.models, selector, taints, location
         )
     launched = _launched_nodes(view, name, pool, fabric, aws, zones[name])
     accelerator = view.catalog.accelerator_of(launched.instance)

@@ -434,6 +434,12 @@ class ServedModel(StackModel):
     replicas: Int = Field(default=1, ge=1, le=MAX_PODS)
 
 
+class TaintSpec(StackModel):
+    key: LabelKey
+    value: LabelValue = ""
+    effect: Literal["NoSchedule", "NoExecute", "PreferNoSchedule"] = "NoSchedule"
+
+
 class TimeSlicingSpec(StackModel):
     replicas: Int = Field(ge=2, le=64, description="How many pods share each GPU of the node.")
 
@@ -460,6 +466,11 @@ class NodePoolSpec(StackModel):
     )
     memory_gib_per_node: Int | None = Field(
         default=None, ge=1, le=MAX_NODE_MEMORY_GIB, description="provider kubernetes: memory of each node in GiB (queue quotas)."
+    )
+    taints: tuple[TaintSpec, ...] | None = Field(
+        default=None,
+        max_length=MAX_ENTRIES,
+        description="provider kubernetes: the taints the existing nodes carry; their flavor and the operands tolerate them.",
     )
     nodes: NodeCount
     sharing: SharingSpec | None = Field(default=None, description="Lab pools: let several pods share a GPU by time-slicing.")

@@ -6,7 +6,7 @@ from gpufleet.model.aws import decide_bootstrap_admin, decide_deploy_path
 from gpufleet.model.rules.registry import Problems, duplicates, rule, unknown
 from gpufleet.model.view import StackView
 
-EXISTING_NODE_FIELDS = ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node")
+EXISTING_NODE_FIELDS = ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node", "taints")
 EXISTING = "provider kubernetes uses existing nodes"
 
 
