@@ -1,13 +1,18 @@
-"""Benchmark: what the hostile inputs of issue 9 cost now, and what the largest allowed stack costs.
+"""Benchmark: what the hostile inputs of issues 9 and 27 cost now, and what the largest allowed stack costs.
 
-Each case runs `gpufleet validate` (or `mig plan`) in a fresh process, as a user would (its
-modules' bytecode cached, as an installed package's is: see bench/commands.py), and
-reports wall time, peak memory (max RSS) and the exit code. The cases are the issue's: a 1 MB
-comment line, 50,000 pools, 20,000 admins, a billion-laughs file, deep nesting; then the
-largest stack the limits allow (its validate must stay under 2 s) and a demand at the
-planner's replica limit. `--preview` also previews the largest stack.
+Each case runs `gpufleet validate` (or `mig plan`, `new`, `check`) in a fresh process, as a
+user would (its modules' bytecode cached, as an installed package's is: see bench/commands.py),
+and reports wall time, CPU time, peak memory (the largest max RSS of the command and the
+processes it waited for: a policy pack, a template's render child) and the exit code. The cases
+are issue 9's (a 1 MB comment line, 50,000 pools, 20,000 admins, a billion-laughs file, deep
+nesting), then the largest stack the limits allow (its validate must stay under 2 s) and a
+demand at the planner's replica limit, then issue 27's surfaces around the stack file: a
+billion-laughs `--from` header and `--set` value, a template that loops forever, a
+billion-laughs `Pulumi.<stack>.yaml` and a 100,000-deep policy config beside `check`.
+`--preview` also previews the largest stack; `--check` runs `gpufleet check` on it and on a
+plain 512-pool stack.
 
-    .venv/bin/python bench/limits.py [--preview]
+    .venv/bin/python bench/limits.py [--preview] [--check]
 """
 
 from __future__ import annotations
@@ -102,16 +107,55 @@ CASES = {
 }
 
 
-def measure(arguments: list[str]) -> tuple[int, float, float, float]:
+def measure(arguments: list[str], cwd: Path = REPO) -> tuple[int, float, float, float]:
     output = subprocess.run(
         [sys.executable, "-c", MEASURE, sys.executable, "-c", RUN, *arguments],
         capture_output=True,
         text=True,
         env=ENVIRONMENT,
-        cwd=REPO,
+        cwd=cwd,
         check=True,
     ).stdout.split()
     return int(output[0]), float(output[1]), float(output[2]), int(output[3]) / 1024
+
+
+def laughs(prefix: str, levels: int = 9) -> str:
+    """A billion-laughs block, each line starting with ``prefix``."""
+    lines = [f"{prefix}a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for previous, name in zip("abcdefghi"[: levels - 1], "bcdefghij"[: levels - 1], strict=True):
+        lines.append(f"{prefix}{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def surfaces(folder: Path) -> dict[str, tuple[list[str], str]]:
+    """Issue 27's inputs around the stack file: (command, what the issue measured before)."""
+    header = folder / "laughs-header.yaml"
+    header.write_text("# template: llm-training\n# parameters:\n" + laughs("#   "), encoding="utf-8")
+    set_value = "admins=[" + ", ".join(line.split(": ", 1)[1] for line in laughs("", 7).splitlines()) + "]"
+    template = folder / "templates" / "loop"
+    template.mkdir(parents=True, exist_ok=True)
+    (template / "template.yaml").write_text("description: loops\nparameters: {}\n", encoding="utf-8")
+    (template / "stack.yaml.j2").write_text(
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}\n", encoding="utf-8"
+    )
+    project = folder / "project"
+    project.mkdir(exist_ok=True)
+    for name in ("prod.yaml", "prod.subnets.lock"):
+        (project / name).write_text((REPO / "stacks" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (project / "Pulumi.prod.yaml").write_text("config:\n" + laughs("  "), encoding="utf-8")
+    (project / "deep.json").write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    templates = str(REPO / "infra" / "gpufleet" / "templates")
+    new = ["new", "llm-training", "--stack", "bench", "--templates", templates]
+    return {
+        "new --from, billion-laughs header": ([*new, "--from", str(header)], "traceback"),
+        "new --set, billion laughs in 300 characters": ([*new, "--set", set_value], "hung above 1 GiB"),
+        "new, a template that loops forever": (
+            ["new", "loop", "--stack", "bench", "--templates", str(folder / "templates")],
+            "hung",
+        ),
+        "check, billion-laughs Pulumi.prod.yaml": (["check", "prod.yaml"], "5 GB"),
+        "check --policy-config, 100,000 deep": (["check", "prod.yaml", "--policy-config", "deep.json"], "traceback"),
+    }
 
 
 def in_process(path: Path) -> float:
@@ -132,6 +176,7 @@ def in_process(path: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preview", action="store_true", help="also preview the largest allowed stack")
+    parser.add_argument("--check", action="store_true", help="also check the largest allowed stack and a plain 512-pool stack")
     options = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{'case':<44} {'size':>9} {'exit':>4} {'wall s':>7} {'cpu s':>6} {'peak MiB':>8}")
@@ -153,9 +198,19 @@ def main() -> None:
         demand.write_text(f"services:\n  - {{name: chat, memory_gib: 9, replicas: {MAX_DEMAND_REPLICAS}}}\n", encoding="utf-8")
         code, seconds, cpu, peak = measure(["mig", "plan", "--gpu", "H100-80GB", "--demand", str(demand)])
         print(f"{f'mig plan, {MAX_DEMAND_REPLICAS} replicas':<44} {'':>9} {code:>4} {seconds:>7.2f} {cpu:>6.2f} {peak:>8.0f}")
+        for name, (arguments, before) in surfaces(Path(folder)).items():
+            cwd = Path(folder) / "project" if arguments[0] == "check" else Path(folder)
+            code, seconds, cpu, peak = measure(arguments, cwd)
+            print(f"{name:<44} {'':>9} {code:>4} {seconds:>7.2f} {cpu:>6.2f} {peak:>8.0f}  (before: {before})")
         if options.preview:
             code, seconds, cpu, peak = measure(["preview", str(path), "--out", str(Path(folder) / "out")])
             print(f"{'preview, largest allowed stack':<44} {'':>9} {code:>4} {seconds:>7.2f} {cpu:>6.2f} {peak:>8.0f}")
+        if options.check:
+            plain = Path(folder) / "plain.yaml"
+            plain.write_text(HEAD.replace("ADMINS", "  admins: []") + pools(MAX_POOLS, 1), encoding="utf-8")
+            for name, stack in (("check, largest allowed stack", path), (f"check, plain {MAX_POOLS}-pool stack", plain)):
+                code, seconds, cpu, peak = measure(["check", str(stack)], Path(folder))
+                print(f"{name:<44} {'':>9} {code:>4} {seconds:>7.2f} {cpu:>6.2f} {peak:>8.0f}")
 
 
 if __name__ == "__main__":

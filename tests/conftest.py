@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 Located = tuple[int, int, str, str]
 
 # A valid 8-line head for AWS stacks; tests append from line 9 on. pulumi up runs inside the
-# VPC (rule GF-K8S-007 wants the deploy path stated).
+# VPC (rule GF-K8S-008 wants the deploy path stated).
 #  1 cluster:
 #  2   name: demo
 #  3   provider: aws

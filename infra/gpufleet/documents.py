@@ -146,11 +146,16 @@ def _rule_for(error: Any) -> Rule:
 
 
 def _strip_tags(path: tuple[PathPart, ...], root: Any) -> tuple[PathPart, ...]:
-    """Drop the discriminator values pydantic inserts for tagged unions (storage kinds, price forms)."""
+    """Drop the discriminator values pydantic inserts for tagged unions (storage kinds, a
+    template parameter's type, price forms)."""
     kept: list[PathPart] = []
     node = root
     for part in path:
-        if isinstance(node, dict) and _absent(node, part) and (node.get("kind") == part or part in UNION_TAGS):
+        if (
+            isinstance(node, dict)
+            and _absent(node, part)
+            and (part in (node.get("kind"), node.get("type")) or part in UNION_TAGS)
+        ):
             continue
         kept.append(part)
         if isinstance(node, dict):
@@ -317,6 +322,11 @@ def excerpt(value: Any) -> str:
         return _yaml_kind(value, "")
     shown = repr(value) if len(str(value)) <= EXCERPT else repr(str(value)[:EXCERPT]) + f" (cut, {len(str(value))} characters)"
     return shown
+
+
+def as_written(text: str) -> str:
+    """Text a message repeats from the command line: as it is when short and printable, else ``excerpt``."""
+    return text if len(text) <= EXCERPT and text.isprintable() else excerpt(text)
 
 
 def _yaml_kind(value: Any, written: str) -> str:

@@ -65,12 +65,25 @@ _NAMES = {
 }
 
 
+UNREADABLE = declare(
+    "GF-FILE-001",
+    "error",
+    "An input gpufleet cannot read at all: missing, a folder, a FIFO or device, a symlink loop, past 1 MiB, or not UTF-8.",
+    "Point gpufleet at a regular UTF-8 file of at most 1 MiB.",
+)
+
+
 class InputFileError(UsageError):
     """The file cannot be read at all (missing, a directory, a FIFO, too big, not UTF-8): exit 2."""
 
     def __init__(self, shown: str, kind: str, reason: str) -> None:
         super().__init__(f"{shown}: cannot read {kind}: {reason}")
-        self.reason = reason
+        self.shown, self.kind, self.reason = shown, kind, reason
+
+    @property
+    def finding(self) -> Finding:
+        """The same refusal as a finding at the file's start, for reports that go on (``check``)."""
+        return UNREADABLE.finding((), f"cannot read {self.kind}: {self.reason}").located(Location(self.shown, 1, 1))
 
 
 class InputInvalid(GpufleetError):
@@ -96,7 +109,9 @@ def display_path(path: Path) -> str:
     absolute = os.path.abspath(path)
     relative = os.path.relpath(absolute, os.getcwd())
     outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
-    return str(path) if outside else relative
+    shown = str(path) if outside else relative
+    # A newline or an escape sequence in a file name must not forge lines of gpufleet's output.
+    return shown if shown.isprintable() else ascii(shown)
 
 
 def read_input(path: str | Path, kind: str) -> InputText:

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -28,21 +27,25 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import jinja2
+import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic_core import SchemaError
 
+from gpufleet.bounded import Limits, WorkFailed, run_bounded
 from gpufleet.catalog import Catalog, load_catalog
 from gpufleet.catalog.storage import LustreDeployment
-from gpufleet.documents import findings_from_validation
+from gpufleet.documents import as_written, excerpt, findings_from_validation
 from gpufleet.errors import GpufleetError, UsageError
 from gpufleet.findings import Finding, Location, closest_name, declare
-from gpufleet.inputs import display_path, read_input
+from gpufleet.inputs import MAX_FILE_BYTES, InputInvalid, display_path, read_input
 from gpufleet.model import FleetPlan, resolve
+from gpufleet.names import NAME_RULE, is_name, linear_matcher
+from gpufleet.outputs import commit
 from gpufleet.stack.loader import load_stack_text
-from gpufleet.stack.models import NAME_PATTERN, ServiceDemand
+from gpufleet.stack.models import ServiceDemand
 from gpufleet.stack.record import load_record, record_path, record_text
-from gpufleet.yamltree import Locator, parse_yaml
+from gpufleet.yamldump import dump_flow, dump_record
+from gpufleet.yamltree import Locator, MapNode, SeqNode, parse_yaml, plain
 
 SCHEMA_FILE = "template.yaml"
 STACK_FILE = "stack.yaml.j2"
@@ -79,10 +82,26 @@ PARAMETER_REQUIRED = declare(
     "Give the parameter, or change the value that needs it.",
 )
 BAD_ASSIGNMENT = declare("GF-TPL-005", "error", "A --set argument that is not KEY=VALUE.", "Write --set name=value.")
+NOT_PARAMETERS = declare(
+    "GF-TPL-006",
+    "error",
+    "A values file or a stamped stack's header that is not a mapping of parameter: value.",
+    "Write one `name: value` line per parameter.",
+)
+
+# A template renders in a child process with these ceilings (ours take a few milliseconds and
+# a few MiB); what it renders must be a stack gpufleet can read back, so at most MAX_FILE_BYTES.
+RENDER_LIMITS = Limits(cpu_seconds=5, memory_mib=512, wall_seconds=15, output_bytes=MAX_FILE_BYTES)
 
 
 class TemplateError(GpufleetError):
     """A template that cannot be used as written (its schema or Jinja is broken): exit 1."""
+
+
+class TemplateInputInvalid(InputInvalid):
+    """A values file, a stamped header or a --set value that is not readable YAML: exit 2."""
+
+    exit_code = 2
 
 
 class ParametersInvalid(UsageError):
@@ -123,7 +142,7 @@ class _Parameter(ParameterModel):
             return text
         if self.reads == "list" and not text.lstrip().startswith("["):
             return [item.strip() for item in text.split(",") if item.strip()]
-        return _read_yaml_scalar(text)
+        return read_value(text)
 
     def check_catalog(self, catalog: Catalog) -> list[str]:
         """What in the schema itself names hardware the catalog does not have."""
@@ -184,14 +203,13 @@ class StringParameter(_Parameter):
     def check(self, value: Any, catalog: Catalog) -> Any:
         if value is None and self.default is None:
             return None
-        if not isinstance(value, str) or re.fullmatch(self.pattern, value) is None:
+        if not _matches(self.pattern, value):
             raise ValueError(self.expected)
         return value
 
     @model_validator(mode="after")
     def _example_fits(self) -> StringParameter:
-        if re.fullmatch(self.pattern, self.example) is None:
-            raise ValueError(f"example '{self.example}' does not match pattern {self.pattern}")
+        _check_pattern(self.pattern, self.example)
         return self
 
 
@@ -208,9 +226,30 @@ class StringListParameter(_Parameter):
         return f"a list of text like '{self.example}' (comma-separated after --set)"
 
     def check(self, value: Any, catalog: Catalog) -> Any:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and re.fullmatch(self.pattern, v) for v in value):
+        if not isinstance(value, list | tuple) or not all(_matches(self.pattern, v) for v in value):
             raise ValueError(self.expected)
         return list(value)
+
+    @model_validator(mode="after")
+    def _example_fits(self) -> StringListParameter:
+        _check_pattern(self.pattern, self.example)
+        return self
+
+
+def _matches(pattern: str, value: Any) -> bool:
+    """A template's pattern against the whole value, in linear time (a third-party template's
+    ``(a+)+$`` cannot stall ``--set``)."""
+    return isinstance(value, str) and linear_matcher(pattern, whole=True)(value)
+
+
+def _check_pattern(pattern: str, example: str) -> None:
+    try:
+        linear_matcher(pattern, whole=True)
+    except SchemaError as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise ValueError(f"pattern {excerpt(pattern)} is not a regular expression gpufleet reads: {reason}") from None
+    if not _matches(pattern, example):
+        raise ValueError(f"example {excerpt(example)} does not match pattern {excerpt(pattern)}")
 
 
 class BooleanParameter(_Parameter):
@@ -371,7 +410,7 @@ Parameter = Annotated[
 ]
 
 
-ParameterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+ParameterName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 SharedGroups = TypeAdapter(dict[ParameterName, dict[ParameterName, Parameter]])
 
 
@@ -422,47 +461,44 @@ def parse_assignments(assignments: Sequence[str]) -> tuple[dict[str, Given], lis
     for assignment in assignments:
         key, sign, text = assignment.partition("=")
         if not sign or not key.strip():
-            problems.append(BAD_ASSIGNMENT.finding((), f"--set {assignment!r}: expected KEY=VALUE, e.g. --set nodes=4"))
+            problems.append(BAD_ASSIGNMENT.finding((), f"--set {excerpt(assignment)}: expected KEY=VALUE, e.g. --set nodes=4"))
             continue
-        given[key.strip()] = Given(text, f"--set {assignment}", as_text=True)
+        given[key.strip()] = Given(text, f"--set {as_written(assignment)}", as_text=True)
     return given, problems
 
 
 def read_values_file(path: Path) -> dict[str, Given]:
-    """A YAML mapping of parameter values, each remembering its line and column."""
+    """A YAML mapping of parameter values, each remembering its line and column: the same
+    reader, parser and scalar rules as a stack file (``1_000`` is text in both)."""
     source = read_input(path, "values file")
-    shown = source.shown
-    root = parse_yaml(source.text, shown)
+    return _given_from(parse_yaml(source.text, source.shown, TemplateInputInvalid), source.shown, "a values file")
+
+
+def read_value(text: str) -> Any:
+    """A --set value read as YAML by the same parser and scalar rules as every file.
+
+    ``TemplateInputInvalid`` when it is not YAML (a syntax error, aliases that expand past the
+    reader's bounds, a line past its length); the caller reports that against the parameter.
+    """
+    return plain(parse_yaml(text, "--set", TemplateInputInvalid))
+
+
+def _given_from(root: Any, shown: str, what: str) -> dict[str, Given]:
     if root is None:
         return {}
-    if not isinstance(root, dict):
-        raise UsageError(f"{shown}: a values file must be a YAML mapping of parameter: value")
+    if not isinstance(root, MapNode):
+        at = Location(shown, *(_first_position(root)))
+        raise TemplateInputInvalid([NOT_PARAMETERS.finding((), f"{what} must be a mapping of parameter: value").located(at)])
     locator = Locator(shown, root)
     return {
-        str(key): Given(_plain(value), shown, locator.location((key,)), key_location=locator.location((key,), at_key=True))
+        str(key): Given(plain(value), shown, locator.location((key,)), key_location=locator.location((key,), at_key=True))
         for key, value in root.items()
     }
 
 
-def _plain(value: Any) -> Any:
-    """ruamel's round-trip containers and scalars as plain Python values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
-
-
-def _read_yaml_scalar(text: str) -> Any:
-    try:
-        return _plain(YAML(typ="safe", pure=True).load(text))
-    except YAMLError:  # not YAML at all: the parameter check reports the text as given
-        return text
+def _first_position(root: Any) -> tuple[int, int]:
+    line, column = root.at if isinstance(root, MapNode | SeqNode) else (0, 0)
+    return line + 1, column + 1
 
 
 # -- templates --------------------------------------------------------------------------------
@@ -490,8 +526,10 @@ class Template:
 
     @cached_property
     def _jinja(self) -> jinja2.Environment:
-        environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([self.directory, self.directory.parent / SHARED_DIR]),
+        """Jinja's immutable sandbox: a template reaches no attribute that starts with ``_``
+        (so not ``__globals__``, ``__subclasses__``, ``os``) and changes no value it is given."""
+        environment = jinja2.sandbox.ImmutableSandboxedEnvironment(
+            loader=_TemplateFiles([self.directory, self.directory.parent / SHARED_DIR], self.directory.parent),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
@@ -499,20 +537,47 @@ class Template:
             autoescape=False,
         )
         environment.filters["number"] = lambda value: f"{value:g}"
-        environment.filters["flow"] = flow_yaml
+        environment.filters["flow"] = dump_flow
         environment.globals["zone_names"] = zone_names
         return environment
+
+    def _render_body(self, stack: str, values: Mapping[str, Any], catalog: Catalog) -> str:
+        """The stack body as the template renders it; every failure a ``TemplateError`` at its line."""
+        try:
+            sizing = functools.partial(lustre_capacity_tib, catalog)
+            return self._jinja.get_template(STACK_FILE).render(stack=stack, lustre_capacity_tib=sizing, **values)
+        except GpufleetError:  # a template file gpufleet cannot read: its own message and exit code
+            raise
+        except jinja2.TemplateNotFound as exc:
+            file, line = _template_position(exc, self.directory / STACK_FILE)
+            raise TemplateError(
+                f"{display_path(Path(file))}:{line}: template {self.name} does not render: no template file {excerpt(exc.name)} "
+                f"in {self.name}/ or {SHARED_DIR}/ (names never lead above them)"
+            ) from None
+        except jinja2.TemplateError as exc:
+            file, line = _template_position(exc, self.directory / STACK_FILE)
+            raise TemplateError(
+                f"{display_path(Path(file))}:{line}: template {self.name} does not render: {exc.message}"
+            ) from None
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:  # the template's own runtime error (1/0, a bad call): located, never a traceback
+            file, line = _template_position(exc, self.directory / STACK_FILE)
+            raise TemplateError(
+                f"{display_path(Path(file))}:{line}: template {self.name} does not render: {type(exc).__name__}: {excerpt(str(exc))}"
+            ) from None
 
     def values(self, given: Mapping[str, Given], catalog: Catalog) -> dict[str, Any]:
         """Every parameter's value (given or default), each checked; ``ParametersInvalid`` lists all problems."""
         problems = []
         for name, value in given.items():
             if name not in self.parameters:
-                guess = closest_name(name, self.parameters)
+                cut = name[:60]  # a name is never longer; a hostile one is only quoted in part
+                guess = closest_name(cut, self.parameters)
                 hint = f" (did you mean '{guess}'?)" if guess else f" (parameters: {', '.join(self.parameters)})"
                 problems.append(
                     _at(
-                        UNKNOWN_PARAMETER.finding((name,), f"template {self.name} has no parameter '{name}'{hint}"),
+                        UNKNOWN_PARAMETER.finding((cut,), f"template {self.name} has no parameter {excerpt(name)}{hint}"),
                         value,
                         at_key=True,
                     )
@@ -523,7 +588,13 @@ class Template:
             supplied = given.get(name)
             value = parameter.default if supplied is None else supplied.value
             if supplied is not None and supplied.as_text:
-                value = parameter.from_text(value)
+                try:
+                    value = parameter.from_text(value)
+                except TemplateInputInvalid as unreadable:
+                    reason = unreadable.findings[0]
+                    message = f"cannot read the value as YAML (at its {reason.line}:{reason.column}): {reason.message}"
+                    problems.append(_at(BAD_PARAMETER.finding((name,), message), supplied))
+                    continue
             raw[name] = value
             try:
                 checked[name] = parameter.check(value, catalog)
@@ -553,13 +624,11 @@ class Template:
         catalog = catalog or load_catalog()
         values = self.values(given, catalog)
         try:
-            sizing = functools.partial(lustre_capacity_tib, catalog)
-            body = self._jinja.get_template(STACK_FILE).render(stack=stack, lustre_capacity_tib=sizing, **values)
-        except jinja2.TemplateError as exc:
-            file, line = _template_position(exc, self.directory / STACK_FILE)
-            raise TemplateError(
-                f"{display_path(Path(file))}:{line}: template {self.name} does not render: {exc.message}"
-            ) from None
+            body = run_bounded(lambda: self._render_body(stack, values, catalog), RENDER_LIMITS, f"template {self.name}")
+        except WorkFailed as failed:
+            error = TemplateError(str(failed))
+            error.exit_code = failed.exit_code
+            raise error from None
         text = header(self.name, stack, {name: _as_data(value) for name, value in values.items()}) + body
         path = root / "stacks" / f"{stack}.yaml"
         # Stamped over an existing stack (--force), its subnets stay where its record put them.
@@ -568,17 +637,42 @@ class Template:
         return Rendered(text, pulumi_stack_config(self.name, stack, plan), plan)
 
 
-def _template_position(exc: jinja2.TemplateError, default: Path) -> tuple[str, int | str]:
+def _template_position(exc: BaseException, default: Path) -> tuple[str, int | str]:
     """Where in a template Jinja failed: syntax errors carry it, runtime errors only in the traceback
-    (Jinja rewrites its frames to point at template lines)."""
+    (Jinja rewrites its frames to point at template lines, named by the files it loaded)."""
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return exc.filename or str(default), exc.lineno
     frames, traceback = [], exc.__traceback__
     while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename.endswith(".j2"):
+        if traceback.tb_frame.f_code.co_filename in _TemplateFiles.loaded:
             frames.append((traceback.tb_frame.f_code.co_filename, traceback.tb_lineno))
         traceback = traceback.tb_next
     return frames[-1] if frames else (str(default), "?")
+
+
+class _TemplateFiles(jinja2.BaseLoader):
+    """Template files read like every other input (regular files of at most 1 MiB, UTF-8, never
+    a FIFO that would block), and only from inside the templates folder: a symbolic link out of
+    it would copy a file the template's author cannot see (``~/.aws/credentials``) into the stack."""
+
+    loaded: ClassVar[set[str]] = set()
+
+    def __init__(self, folders: Sequence[Path], root: Path) -> None:
+        self.folders = list(folders)
+        self.root = os.path.realpath(root)
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        pieces = jinja2.loaders.split_template_path(template)  # refuses '..'
+        for folder in self.folders:
+            path = folder.joinpath(*pieces)
+            if not os.path.lexists(path):
+                continue
+            if os.path.commonpath([self.root, os.path.realpath(path)]) != self.root:
+                raise TemplateError(f"{display_path(path)} leads outside the templates folder {display_path(Path(self.root))}")
+            source = read_input(path, "template file")
+            self.loaded.add(str(path))
+            return source.text, str(path), lambda: True
+        raise jinja2.TemplateNotFound(template)
 
 
 def _at(finding: Finding, given: Given | None, at_key: bool = False) -> Finding:
@@ -601,9 +695,11 @@ def _as_data(value: Any) -> Any:
 
 
 def _shown(value: Any) -> str:
+    """A value as a message quotes it: at most ``excerpt``'s 60 characters of it."""
     if isinstance(value, str):
-        return f"'{value}'"
-    return json.dumps(value, sort_keys=True, default=str)
+        return excerpt(value)
+    shown = json.dumps(value, sort_keys=True, default=str)
+    return shown if len(shown) <= 60 else shown[:60] + f"... (cut, {len(shown)} characters)"
 
 
 def default_templates_dir() -> Path:
@@ -615,20 +711,25 @@ def default_templates_dir() -> Path:
 
 
 def template_names(directory: Path) -> list[str]:
-    return sorted(entry.parent.name for entry in directory.glob(f"*/{SCHEMA_FILE}"))
+    """Folders holding a schema file, whatever it is: one gpufleet cannot read is refused by name, not skipped."""
+    if not directory.is_dir():
+        return []
+    return sorted(entry.name for entry in directory.iterdir() if entry.is_dir() and os.path.lexists(entry / SCHEMA_FILE))
 
 
 def load_template(name: str, directory: Path | None = None, catalog: Catalog | None = None) -> Template:
     directory = directory or default_templates_dir()
     known = template_names(directory)
     if name not in known:
-        guess = closest_name(name, known)
+        guess = closest_name(name[:60], known)
         hint = f"did you mean '{guess}'?" if guess else f"templates in {display_path(directory)}: {', '.join(known) or 'none'}"
-        raise UsageError(f"unknown template '{name}' ({hint})")
+        raise UsageError(f"unknown template {excerpt(name)} ({hint})")
+    if not is_name(name):  # it is written into the stamped stack's header and its Pulumi config
+        raise UsageError(f"template folder {excerpt(name)} cannot name a template: {NAME_RULE}")
     folder = directory / name
     schema = _read_schema(folder / SCHEMA_FILE, TemplateSchema)
     shared_path = directory / SHARED_DIR / SHARED_PARAMETERS
-    shared = _read_schema(shared_path, SharedGroups) if shared_path.is_file() else {}
+    shared = _read_schema(shared_path, SharedGroups) if os.path.lexists(shared_path) else {}
     try:
         parameters = schema.merged(shared)
     except ValueError as exc:
@@ -639,9 +740,15 @@ def load_template(name: str, directory: Path | None = None, catalog: Catalog | N
 
 
 def _read_schema(path: Path, schema: Any) -> Any:
-    """A template's (or the shared groups') schema file, its problems located in the file."""
-    shown = display_path(path)
-    root = parse_yaml(path.read_text(encoding="utf-8"), shown)
+    """A template's (or the shared groups') schema file, read by the one reader, its problems located in the file."""
+    source = read_input(path, "template schema")
+    shown = source.shown
+    try:
+        root = parse_yaml(source.text, shown)
+    except InputInvalid as invalid:
+        raise TemplateError(
+            f"{shown} is not a valid template schema:\n" + "\n".join(f"  {p}" for p in invalid.findings)
+        ) from None
     validate = schema.validate_python if isinstance(schema, TypeAdapter) else schema.model_validate
     try:
         return validate(root)
@@ -698,106 +805,57 @@ def header(template: str, stack: str, values: Mapping[str, Any]) -> str:
         f"# gpufleet new {template} --stack {stack} --from stacks/{stack}.yaml --set KEY=VALUE --force",
         f"{HEADER_TEMPLATE}{template}",
         HEADER_PARAMETERS,
-        *(f"{HEADER_INDENT}{name}: {flow_yaml(value)}" for name, value in sorted(values.items())),
+        *(f"{HEADER_INDENT}{name}: {dump_flow(value)}" for name, value in sorted(values.items())),
     ]
     return "\n".join(lines) + "\n"
 
 
-def read_header(text: str) -> tuple[str, dict[str, Any]]:
+def read_header(text: str, shown: str = "the stack's header") -> tuple[str, dict[str, Any]]:
     """Template and parameters from a stamped stack's header (``ValueError`` if it has none)."""
-    lines = text.splitlines()
+    template, given = header_values(text, shown)
+    return template, {name: value.value for name, value in given.items()}
+
+
+def header_values(text: str, shown: str = "the stack's header") -> tuple[str, dict[str, Given]]:
+    """The header's parameters as values to render with again, each at its line and column.
+
+    The comment block is parsed as the YAML it holds by the one reader, with the file's other
+    lines blanked and the ``#`` turned into a space, so every position is the file's own;
+    ``TemplateInputInvalid`` (exit 2) when it is not a mapping of readable YAML values.
+    """
+    lines = text.split("\n")
     template = next((line.removeprefix(HEADER_TEMPLATE) for line in lines if line.startswith(HEADER_TEMPLATE)), None)
     if template is None or HEADER_PARAMETERS not in lines:
         raise ValueError("no gpufleet template header")
     start = lines.index(HEADER_PARAMETERS) + 1
-    block = []
-    for line in lines[start:]:
-        if not line.startswith(HEADER_INDENT):
-            break
-        block.append(line.removeprefix(HEADER_INDENT))
-    return template, _plain(YAML(typ="safe", pure=True).load("\n".join(block)) or {})
-
-
-def header_values(text: str) -> tuple[str, dict[str, Given]]:
-    """The header's parameters as values to render with again."""
-    template, values = read_header(text)
-    return template, {name: Given(value, "the stack's header") for name, value in values.items()}
-
-
-def flow_yaml(value: Any) -> str:
-    """A value on one line, as YAML reads it back unchanged."""
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}: {flow_yaml(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(flow_yaml(item) for item in value) + "]"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", value) and _read_yaml_scalar(value) == value
-        return value if plain else json.dumps(value)
-    return json.dumps(value)
+    end = start
+    while end < len(lines) and lines[end].startswith(HEADER_INDENT):
+        end += 1
+    blank = " " * len(HEADER_INDENT)
+    block = "\n" * start + "\n".join(blank + line[len(HEADER_INDENT) :] for line in lines[start:end])
+    return template, _given_from(parse_yaml(block, shown, TemplateInputInvalid), shown, "the header's parameters")
 
 
 def pulumi_stack_config(template: str, stack: str, plan: FleetPlan) -> str:
-    lines = [
-        f"# Made by `gpufleet new {template} --stack {stack}`; the region is stacks/{stack}.yaml's cluster.region.",
-        "config:",
-    ]
-    if plan.cluster.region:
-        lines.append(f"  aws:region: {plan.cluster.region}")
-    else:
-        lines[-1] += " {}"
-    return "\n".join(lines) + "\n"
+    made_by = f"# Made by `gpufleet new {template} --stack {stack}`; the region is stacks/{stack}.yaml's cluster.region.\n"
+    return made_by + dump_record({"config": {"aws:region": plan.cluster.region} if plan.cluster.region else {}})
 
 
 def write_all_or_nothing(files: Mapping[Path, str], force: bool) -> list[Path]:
-    """Write every file or none: all are staged beside their targets, then swapped in.
-
-    A failure part way restores the files already swapped, so a stack never ends up with a
-    stack file from one run and a Pulumi config from another.
-    """
-    existing = [path for path in files if path.exists()]
+    """Write every file or none (``outputs.commit``): a stack never ends up with a stack file
+    from one run and a Pulumi config or a record from another."""
+    existing = [path for path in files if os.path.lexists(path)]
     if existing and not force:
         shown = ", ".join(display_path(path) for path in existing)
         raise UsageError(f"{shown} already exist(s); pass --force to overwrite (nothing written)")
-    staged: dict[Path, str] = {}
-    previous = {path: path.read_bytes() for path in existing}
-    swapped: list[Path] = []
-    try:
-        for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged[path] = temp_name
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp_name, 0o644)
-        for path, temp_name in staged.items():
-            os.replace(temp_name, path)
-            swapped.append(path)
-    except BaseException as exc:  # a signal between two swaps must not leave a mixed pair either
-        for path in swapped:
-            if path in previous:
-                path.write_bytes(previous[path])
-            else:
-                path.unlink(missing_ok=True)
-        for temp_name in staged.values():
-            Path(temp_name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise UsageError(
-                f"cannot write {display_path(Path(exc.filename or '.'))}: {exc.strerror or exc} (nothing written)"
-            ) from None
-        raise
+    commit(files=files)
     return list(files)
 
 
 def stamp(template: Template, stack: str, given: Mapping[str, Given], root: Path, force: bool) -> tuple[Rendered, list[Path]]:
     """Render, resolve and write ``stacks/<stack>.yaml`` and ``Pulumi.<stack>.yaml`` under ``root``."""
-    if re.fullmatch(NAME_PATTERN, stack) is None:
-        raise UsageError(
-            f"--stack {stack!r}: use lowercase letters, digits and '-', starting with a letter (it names files and the Pulumi stack)"
-        )
+    if not is_name(stack):
+        raise UsageError(f"--stack {excerpt(stack)}: {NAME_RULE} (it names files and the Pulumi stack)")
     rendered = template.render(stack, given, root=root)
     stack_file = root / "stacks" / f"{stack}.yaml"
     files = {stack_file: rendered.stack_text, root / f"Pulumi.{stack}.yaml": rendered.pulumi_text}

@@ -13,7 +13,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
+from gpufleet.names import NAME_PATTERN
+
 Name = Annotated[
     str,
     Field(

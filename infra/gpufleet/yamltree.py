@@ -58,10 +58,10 @@ UNSUPPORTED = declare(
 )
 
 _CORE = "tag:yaml.org,2002:"
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
-_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)\Z")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)\Z")
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z")
+_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z")
 _MERGE = "<<"
 _MAP_TAG = f"{_CORE}map"
 _SEQ_TAG = f"{_CORE}seq"
@@ -584,6 +584,16 @@ def _located_syntax(shown: str, mark: Any, start: Any, context: str | None, prob
     return YAML_SYNTAX.finding((), f"YAML syntax error: {message}").located(Location(shown, line, column))
 
 
+def plain(value: Any) -> Any:
+    """A parsed tree's located mappings and lists as plain dicts and lists (keys as text). The
+    parser bounded depth and expanded size, aliases included, so this walk is bounded too."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 class Locator:
     """Maps a field path to the 1-based line and column it was written at."""
 
@@ -624,7 +634,7 @@ class Locator:
         for index, part in enumerate(path):
             if isinstance(node, MapNode):
                 if not _has(node, part):
-                    if node.get("kind") == part:  # a discriminated union's tag in pydantic's path
+                    if part in (node.get("kind"), node.get("type")):  # a discriminated union's tag in pydantic's path
                         continue
                     break
                 key_line, key_column = node.key_at[part]
@@ -646,7 +656,9 @@ class Locator:
         return Location(self.file, *self.position(path, at_key))
 
     def locate(self, findings: Iterable[Finding]) -> list[Finding]:
-        return sort_findings([f.located(self.location(f.path, f.at_key)) for f in findings])
+        """Each finding at its path in this file; one already located (in another file, such as
+        the subnet record beside a stack) keeps its place."""
+        return sort_findings([f if f.location is not None else f.located(self.location(f.path, f.at_key)) for f in findings])
 
 
 def _has(node: MapNode, part: PathPart) -> bool:

@@ -63,7 +63,7 @@ def test_help_shows_an_example_that_parses_and_no_python_type(path, command):
 
 def test_value_options_name_their_kind_and_flags_name_none():
     text = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "200"}).output
-    assert re.search(r"--format\s+text\|json\|sarif\s", text) and re.search(r"--policy-pack\s+PATH\s", text)
+    assert re.search(r"--format\s+text\|json\|sarif\|markdown\s", text) and re.search(r"--policy-pack\s+PATH\s", text)
     text = runner.invoke(app, ["mig", "check", "--help"], env={"COLUMNS": "200"}).output
     assert re.search(r"--existing\s+TEXT\s", text) and re.search(r"--json\s+Stable", text)
 

@@ -13,6 +13,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -195,16 +197,30 @@ def test_a_signal_while_writing_keeps_the_old_folder_and_cleans_up(
     assert signal.getsignal(number) is not outputs.Interrupted  # the previous handler is back
 
 
-def test_a_signal_during_the_swap_waits_until_the_new_folder_is_whole(old_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("other_threads", [False, True])
+def test_a_signal_during_the_swap_waits_until_the_new_folder_is_whole(
+    old_folder: Path, monkeypatch: pytest.MonkeyPatch, other_threads: bool
+) -> None:
+    """With other threads running (the preview's, the pack's), the kernel hands the signal to
+    one of them, which has not blocked it, and Python still runs the handler in the main
+    thread: holding it takes more than this thread's signal mask."""
     real = outputs._exchange
 
     def exchange(first: Path, second: Path) -> bool:
         os.kill(os.getpid(), signal.SIGTERM)  # held: delivered only after the swap
+        time.sleep(0.05)  # time for another thread to take it, and for the handler to run
         return real(first, second)
 
     monkeypatch.setattr(outputs, "_exchange", exchange)
-    with pytest.raises(Interrupted):
-        write_outputs(old_folder, NEW)
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, daemon=True)
+    if other_threads:
+        worker.start()
+    try:
+        with pytest.raises(Interrupted):
+            write_outputs(old_folder, NEW)
+    finally:
+        stop.set()
     assert contents(old_folder) == NEW
     assert leftovers(old_folder) == []
 
@@ -264,7 +280,7 @@ def test_preview_writes_everything_as_one_folder_and_drops_what_it_no_longer_ren
     first = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(out), "--json"])
     assert first.exit_code == 0, first.output
     names = sorted(os.listdir(out))
-    assert names == sorted([MARKER, "helm", "k8s", "mig-parted-config.yaml", "resources.json"])
+    assert names == sorted([MARKER, "fleet.svg", "helm", "k8s", "mig-parted-config.yaml", "resources.json"])
     assert any((out / "k8s").iterdir()) and any((out / "helm").iterdir())
     (out / "k8s" / "Stale.from-an-older-stack.yaml").write_text("kind: Stale\n", encoding="utf-8")
     second = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(out), "--json"])

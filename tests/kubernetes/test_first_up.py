@@ -43,9 +43,9 @@ def test_a_deployer_that_cannot_reach_the_api_is_refused(stacks, endpoint: str, 
     must ensure that your Amazon EKS control plane security group contains rules to allow ingress
     traffic on port 443 from your connected network." pulumi up's Kubernetes provider calls that
     API from wherever it runs: a stack that says nothing of where that is, or names a path it
-    gives no addresses for, is refused at cluster.endpoint (GF-K8S-007)."""
+    gives no addresses for, is refused at cluster.endpoint (GF-K8S-008)."""
     [(rule, field, message)] = problems(stacks, head(endpoint) + SYSTEM)
-    assert (rule, field) == ("GF-K8S-007", "cluster.endpoint")
+    assert (rule, field) == ("GF-K8S-008", "cluster.endpoint")
     assert refused in message
 
 
@@ -85,13 +85,13 @@ def test_the_deployer_must_be_one_of_the_admins(stacks) -> None:
     """EKS UG: with ``bootstrapClusterCreatorAdminPermissions: false`` "you need to create an access
     entry for at least one IAM principal, or no IAM principals will have access to Kubernetes
     objects on the cluster"; gpufleet turns it off when admins are listed, so the principal that
-    runs pulumi up must be one of them (GF-K8S-008), located where the fix goes."""
+    runs pulumi up must be one of them (GF-K8S-009), located where the fix goes."""
     admins = '  admins: ["arn:aws:iam::123456789012:role/ops"]\n'
     unnamed = problems(stacks, head("  endpoint: {deploy_from: in-vpc}\n", admins) + SYSTEM)
-    assert [(rule, field) for rule, field, _ in unnamed] == [("GF-K8S-008", "cluster.admins")]
+    assert [(rule, field) for rule, field, _ in unnamed] == [("GF-K8S-009", "cluster.admins")]
     other = admins + '  deployer: "arn:aws:iam::123456789012:role/ci"\n'
     [(rule, field, message)] = problems(stacks, head("  endpoint: {deploy_from: in-vpc}\n", other) + SYSTEM)
-    assert (rule, field) == ("GF-K8S-008", "cluster.deployer") and "role/ci is not listed" in message
+    assert (rule, field) == ("GF-K8S-009", "cluster.deployer") and "role/ci is not listed" in message
     listed = admins + '  deployer: "arn:aws:iam::123456789012:role/ops"\n'
     assert stacks.plan(stacks.write(head("  endpoint: {deploy_from: in-vpc}\n", listed) + SYSTEM))
 

@@ -253,5 +253,5 @@ def test_gf_k8s_009_neuron_pools_are_refused(stacks) -> None:
             stacks.system_pool,
         )
         [problem] = findings(path)
-        assert problem[:4] == ("GF-K8S-009", 12, 20, "node_pools.serve.instance_type")
+        assert problem[:4] == ("GF-K8S-010", 12, 20, "node_pools.serve.instance_type")
         assert "aws.amazon.com/neuron" in problem[4]

@@ -10,7 +10,7 @@ from gpufleet.model import resolve
 from gpufleet.model.aws import NodeUpdate
 from gpufleet.model.decisions import efa_layout
 from gpufleet.model.subnets import node_addresses, record_drift, smallest_prefix, surge_nodes
-from gpufleet.stack import load_stack
+from gpufleet.stack import StackInvalid, load_stack
 from gpufleet.stack.record import RecordInvalid, SubnetRecord
 
 CATALOG = load_catalog()
@@ -103,12 +103,6 @@ def test_an_added_zone_is_a_note_and_stays_out_of_the_control_plane(stacks):
     ("text", "rule", "where", "says"),
     [
         ("- a list\n", "GF-SUBNET-001", (1, 1), "a subnet record must be a YAML mapping"),
-        (
-            "control_plane_zones: [us-east-1a]\npool_subnets:\n  a: 10.0.128.0/24\n  b: 10.0.128.0/23\n",
-            "GF-STACK-004",
-            (2, 1),
-            "b's 10.0.128.0/23 overlaps a's 10.0.128.0/24",
-        ),
         ("pool_subnets:\n  a: 167804928\n", "GF-STACK-004", (2, 6), "a subnet is a CIDR block written as text"),
         ("pool_subnet: {}\n", "GF-STACK-002", (1, 1), "pool_subnet"),
     ],
@@ -119,6 +113,29 @@ def test_a_broken_record_is_refused_located_in_the_record(stacks, text, rule, wh
     with pytest.raises(RecordInvalid) as caught:
         load_stack(path)
     [problem] = caught.value.findings
+    assert problem.rule_id == rule
+    assert problem.location.file.endswith("stack.subnets.lock")
+    assert (problem.line, problem.column) == where
+    assert says in problem.message
+
+
+@pytest.mark.parametrize(
+    ("blocks", "rule", "where", "says"),
+    [
+        ("  a: 10.0.128.0/24\n  b: 10.0.128.0/23\n", "GF-SUBNET-003", (4, 6), "10.0.128.0/23 overlaps a's 10.0.128.0/24"),
+        ("  a: 10.0.0.0/24\n", "GF-SUBNET-002", (3, 6), "10.0.0.0/24 lies over the VPC's zone or public subnets"),
+        ("  a: 10.0.250.0/24\n", "GF-SUBNET-002", (3, 6), "10.0.250.0/24 lies over the VPC's zone or public subnets"),
+        ("  a: 192.168.0.0/24\n", "GF-SUBNET-002", (3, 6), "192.168.0.0/24 lies outside the VPC"),
+    ],
+)
+def test_a_tampered_record_is_refused_at_its_line_in_the_record(stacks, blocks, rule, where, says):
+    """gpufleet only records blocks of the pool space, apart from each other; taking any other
+    block would move a pool to a new subnet (every node replaced) without saying so."""
+    path = stacks.aws("node_pools:\n", stacks.system_pool)
+    path.with_name("stack.subnets.lock").write_text("control_plane_zones: [us-east-1a]\npool_subnets:\n" + blocks)
+    with pytest.raises(StackInvalid) as caught:
+        resolve(load_stack(path), CATALOG)
+    [problem] = [finding for finding in caught.value.findings if finding.rule_id.startswith("GF-SUBNET")]
     assert problem.rule_id == rule
     assert problem.location.file.endswith("stack.subnets.lock")
     assert (problem.line, problem.column) == where

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jsonschema
 import pytest
@@ -112,10 +113,29 @@ def test_an_invalid_stack_fails_with_its_located_problems_and_no_policy_run(tmp_
 
 def test_usage_errors_exit_2(tmp_path):
     missing = runner.invoke(app, ["check", str(tmp_path / "nope.yaml")])
-    assert missing.exit_code == 2 and "nope.yaml" in missing.stderr
+    assert missing.exit_code == 2 and "nope.yaml:1:1: cannot read stack file: No such file or directory" in missing.stdout
     config = tmp_path / "config.json"
     config.write_text("{not json", encoding="utf-8")
     bad_config = runner.invoke(app, ["check", str(DEV), "--policy-config", str(config)])
-    assert bad_config.exit_code == 2 and "policy config is not valid JSON" in bad_config.stderr
+    assert bad_config.exit_code == 2 and "config.json:1:2: policy config is not valid JSON" in bad_config.output
     bad_format = runner.invoke(app, ["check", str(DEV), "--format", "xml"])
     assert bad_format.exit_code == 2
+
+
+def test_stacks_that_do_not_load_are_sarif_results_and_the_others_are_still_checked(tight, tmp_path):
+    """A code-scanning upload needs SARIF whatever failed: a stack with a YAML error and one
+    that cannot be read at all are results at their own file, and the next stack is still
+    checked by the pack; the exit says an input could not be read."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("cluster:\n  name: [x\n", encoding="utf-8")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    result = runner.invoke(app, ["check", str(broken), str(fifo), str(tight), "--format", "sarif"])
+    assert result.exit_code == 2, result.output
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, SARIF_SCHEMA)
+    results = document["runs"][0]["results"]
+    where = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1]) for r in results}
+    assert ("GF-YAML-001", "broken.yaml") in where
+    assert ("GF-FILE-001", "fifo.yaml") in where
+    assert ("GF-PRC-008", "tight.yaml") in where  # the pack ran on the stack after them

@@ -40,13 +40,25 @@ def test_pull_requests_run_lint_tests_and_the_offline_policy_gate():
     (fetch,) = steps_running(test, "scripts/fetch_references.py")
     assert test["steps"].index(fetch) < test["steps"].index(steps_running(test, "pytest")[0]), "references before the tests"
     check = workflow["jobs"]["policy-check"]
-    (run,) = steps_running(check, "gpufleet check")
+    (run,) = [step for step in steps_running(check, "gpufleet check") if "sarif" in step["run"]]
     assert run["run"] == ".venv/bin/gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif"
     (upload,) = steps_running(check, "github/codeql-action/upload-sarif")
     assert upload["with"]["sarif_file"] == "gpufleet.sarif" and "!cancelled()" in upload["if"], (
         "findings upload even when the gate fails"
     )
     assert check["permissions"]["security-events"] == "write"
+
+
+def test_the_policy_results_fleets_and_changes_go_to_the_step_summary():
+    """GitHub Actions renders the Markdown a step appends to the file ``$GITHUB_STEP_SUMMARY``
+    names on the run's summary page (the default environment variable of that name)."""
+    check = load(WORKFLOW)["jobs"]["policy-check"]
+    (summary,) = [step for step in steps_running(check, "gpufleet check") if "--format markdown" in step["run"]]
+    assert summary["run"] == '.venv/bin/gpufleet check stacks/*.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"'
+    assert summary["if"] == "${{ !cancelled() }}", "the summary is written when the gate fails too"
+    (diff,) = steps_running(check, "gpufleet diff")
+    assert "github.event_name == 'pull_request'" in diff["if"] and diff["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    assert '--format markdown >> "$GITHUB_STEP_SUMMARY"' in diff["run"] and '[ "$status" -le 1 ]' in diff["run"]
 
 
 def test_preview_with_the_policy_pack_runs_only_where_credentials_exist():

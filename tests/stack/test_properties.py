@@ -78,7 +78,7 @@ def mig_layouts(draw, gpu: str) -> dict[str, int]:
 @st.composite
 def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict], zones: list[str], region: str) -> dict[str, Any]:
     # Only types some zone of the network offers: others are refused on purpose (GF-AWS-005).
-    # Neuron types are refused too (GF-K8S-009): gpufleet renders nothing that serves them.
+    # Neuron types are refused too (GF-K8S-010): gpufleet renders nothing that serves them.
     offered = [
         t
         for t in INSTANCES

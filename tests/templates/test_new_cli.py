@@ -201,7 +201,7 @@ def test_from_re_renders_a_stamped_stack_with_one_change(project: Path) -> None:
         (
             PermissionError(13, "Permission denied", "Pulumi.lab.yaml"),
             2,
-            "cannot write Pulumi.lab.yaml: Permission denied (nothing written)",
+            "Pulumi.lab.yaml: cannot write it: Permission denied; nothing was changed",
         ),
         (KeyboardInterrupt(), 130, "interrupted by SIGINT"),
     ],

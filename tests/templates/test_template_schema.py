@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gpufleet.catalog import load_catalog
-from gpufleet.templating import TemplateError, flow_yaml, load_template, lustre_capacity_tib, read_header
+from gpufleet.templating import TemplateError, load_template, lustre_capacity_tib, read_header
+from gpufleet.yamldump import dump_flow
 
 CATALOG = load_catalog()
 
@@ -59,7 +60,7 @@ def test_schema_typos_are_located_in_template_yaml(tmp_path: Path) -> None:
           nodes: {type: integer, description: n, minimum: 1, maximum: 4, default: 2, maximun: 5}
         """,
     )
-    with pytest.raises(TemplateError, match=r"template.yaml:4:3: parameters.nodes.*unknown field 'maximun'"):
+    with pytest.raises(TemplateError, match=r"template.yaml:4:78: parameters.nodes.maximun: unknown field 'maximun'"):
         load_template("t", root)
 
 
@@ -112,7 +113,7 @@ def test_header_values_read_back_as_written() -> None:
         "h": "true",
         "i": 48.0,
     }
-    lines = [f"#   {name}: {flow_yaml(value)}" for name, value in values.items()]
+    lines = [f"#   {name}: {dump_flow(value)}" for name, value in values.items()]
     text = "# template: t\n# parameters:\n" + "\n".join(lines) + "\ncluster: {}\n"
     template, read = read_header(text)
     assert template == "t"

@@ -16,7 +16,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -50,19 +49,14 @@ def _reader_key() -> bytes:
 
 
 def _store(folder: Path, name: str, entry: Path, value: Any) -> None:
-    """Write the entry whole (a temporary file renamed over it) and drop this file's older entries."""
+    """Write the entry whole (``outputs.write_file``) and drop this file's older entries; a cache
+    that cannot be written is only slower."""
+    from gpufleet.outputs import OutputError, write_file
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        descriptor, staged = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(marshal.dumps(value))
-            os.replace(staged, entry)
-        except BaseException:
-            os.unlink(staged)
-            raise
+        write_file(entry, marshal.dumps(value))
         for older in folder.glob(f"{name}.*.marshal"):
             if older != entry:
                 older.unlink(missing_ok=True)
-    except OSError:
+    except (OSError, OutputError):
         pass

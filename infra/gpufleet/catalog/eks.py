@@ -17,10 +17,10 @@ def addon_version_numbers(version: str) -> tuple[int, ...]:
 
 
 class KubernetesVersionPins(Fact):
-    ami_release: str = Field(pattern=r"^v\d{8}$")
+    ami_release: str = Field(pattern=r"^v[0-9]{8}$")
     addons: dict[str, str]
     cluster_autoscaler: str = Field(
-        pattern=r"^v\d+\.\d+\.\d+$", description="The Cluster Autoscaler release of this Kubernetes minor (its image tag)."
+        pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$", description="The Cluster Autoscaler release of this Kubernetes minor (its image tag)."
     )
     sources: tuple[str, ...] = Field(min_length=1)
 

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from gpufleet.catalog.models import Accelerator, Fact, InstanceType
 
-_GIGABIT = re.compile(r"^(?:(\d+)x )?(\d+) Gigabit$")
+_GIGABIT = re.compile(r"(?:([0-9]+)x )?([0-9]+) Gigabit\Z")
 
 
 class PublishedFloor(Fact):

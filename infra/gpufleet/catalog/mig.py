@@ -18,7 +18,7 @@ Confidence = Literal["confirmed", "inferred", "unconfirmed"]
 
 # `[<C>c.]<G>g.<GB>gb[+attr[,attr...] | -attr[,attr...]]`, the grammar nvidia-smi and
 # mig-parted use for GPU-instance profile names.
-PROFILE_NAME = re.compile(r"^(?:(?P<c>\d+)c\.)?(?P<g>\d+)g\.(?P<gb>\d+)gb(?:(?P<sign>[+-])(?P<attrs>[a-z0-9.,]+))?$")
+PROFILE_NAME = re.compile(r"(?:(?P<c>[0-9]+)c\.)?(?P<g>[0-9]+)g\.(?P<gb>[0-9]+)gb(?:(?P<sign>[+-])(?P<attrs>[a-z0-9.,]+))?\Z")
 KNOWN_ATTRIBUTES = frozenset({"me", "me.all", "gfx"})
 
 

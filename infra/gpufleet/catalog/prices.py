@@ -16,7 +16,7 @@ from gpufleet.catalog.models import Fact
 from gpufleet.catalog.storage import LustreDeployment
 
 Usd = Decimal
-ZONE_ID = re.compile(r"^[a-z]+[0-9]+-az[0-9]+$")
+ZONE_ID = re.compile(r"[a-z]+[0-9]+-az[0-9]+\Z")
 
 
 class RegionPrices(Fact):

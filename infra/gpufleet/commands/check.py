@@ -5,11 +5,14 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gpufleet.commands.console import print_json
+from gpufleet.commands.console import print_json, print_styled, progress
+
+if TYPE_CHECKING:
+    from gpufleet.policy.check import StackCheck
 
 NAME = "check"
 
@@ -18,12 +21,17 @@ class Format(enum.StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    markdown = "markdown"
 
 
 def command(
     stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g. stacks/*.yaml.")],
     output_format: Annotated[
-        Format, typer.Option("--format", help="text (grouped by pool and tier), json, or sarif (2.1.0).")
+        Format,
+        typer.Option(
+            "--format",
+            help="text (grouped by pool and tier), json, sarif (2.1.0), or markdown (for $GITHUB_STEP_SUMMARY or a pull-request comment).",
+        ),
     ] = Format.text,
     policy_config: Annotated[
         Path | None, typer.Option("--policy-config", help="Policy config JSON, as for `pulumi preview --policy-pack-config`.")
@@ -42,15 +50,42 @@ def command(
     """
     from importlib.metadata import version
 
+    from gpufleet.policy.analyzer import PolicyConfigError
     from gpufleet.policy.check import check_stacks, read_policy_config
-    from gpufleet.policy.report import json_report, sarif_report, text_report
+    from gpufleet.policy.report import json_report, sarif_report, text_lines
 
-    overrides = read_policy_config(policy_config)
-    checks = check_stacks(stacks, overrides, policy_pack)
+    config = read_policy_config(policy_config)
+    try:
+        with progress(output_format is Format.text) as step:
+            checks = check_stacks(stacks, config.values, policy_pack, progress=step)
+    except PolicyConfigError as refused:  # the pack refuses an entry: point at it in the file
+        located = config.located(refused.path, refused.reason) if refused.path else None
+        if located is None:
+            raise
+        raise located from None
     if output_format is Format.json:
         print_json(json_report(checks))
     elif output_format is Format.sarif:
         print_json(sarif_report(checks, version("gpufleet")))
+    elif output_format is Format.markdown:
+        sys.stdout.write(_markdown(checks))
     else:
-        sys.stdout.write(text_report(checks))
-    raise typer.Exit(1 if any(check.mandatory for check in checks) else 0)
+        print_styled(text_lines(checks))
+    # A stack that cannot be read is reported like the rest, then the exit says it was a usage problem.
+    raise typer.Exit(2 if any(check.unreadable for check in checks) else 1 if any(check.mandatory for check in checks) else 0)
+
+
+def _markdown(checks: list[StackCheck]) -> str:
+    """The report with each valid stack's fleet, its feeds at the read rate the pack judged."""
+    from gpufleet.catalog import load_catalog
+    from gpufleet.commands.markdown import check_report
+    from gpufleet.model.cost import fleet_cost
+    from gpufleet.picture import fleet_scene
+
+    catalog = load_catalog()
+    scenes = {
+        check.file: fleet_scene(check.plan, fleet_cost(check.plan, catalog.prices, catalog.mig), check.feeds)
+        for check in checks
+        if check.plan is not None
+    }
+    return check_report(checks, scenes)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gpufleet.commands.console import JsonFlag, out, print_json
+from gpufleet.commands.console import Format, FormatOption, JsonFlag, out, print_json
 from gpufleet.errors import UsageError
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _text(differences: list[Difference], left: str, right: str) -> list[str]:
     return lines
 
 
-def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
+def command(left: Stack, right: Stack, as_json: JsonFlag = False, output_format: FormatOption = Format.text) -> None:
     """Compare two stacks' resolved plans pool by pool and tier by tier; exit 0 equal, 1 differ.
 
     Example: gpufleet diff stacks/staging.yaml stacks/prod.yaml
@@ -66,7 +67,13 @@ def command(left: Stack, right: Stack, as_json: JsonFlag = False) -> None:
 
     before, after = _plan(left), _plan(right)
     differences = compare(before, after)
-    if as_json:
+    if output_format is Format.markdown:
+        from gpufleet.catalog import load_catalog
+        from gpufleet.commands.markdown import diff_report
+        from gpufleet.picture import plan_scene
+
+        sys.stdout.write(diff_report(differences, before.source, after.source, plan_scene(after, load_catalog())))
+    elif as_json or output_format is Format.json:
         print_json(
             {
                 "left": before.source,

@@ -37,7 +37,7 @@ mig_app = typer.Typer(
     add_completion=False,
 )
 GpuArgument = Annotated[str, typer.Argument(help="Catalog name (H100-80GB), alias or PCI id (0x233010DE).")]
-_SPEC = re.compile(r"^(?P<profile>[^=@\s]+)(?:=(?P<count>\d+)|@(?P<starts>\d+(?:,\d+)*))$")
+_SPEC = re.compile(r"(?P<profile>[^=@ \t\n]+)(?:=(?P<count>[0-9]+)|@(?P<starts>[0-9]+(?:,[0-9]+)*))\Z")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

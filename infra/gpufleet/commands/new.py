@@ -32,6 +32,21 @@ def command(
 
     Example: gpufleet new llm-training --stack team --set nodes=8 --set gpu=B200
     """
+    from gpufleet.outputs import interruptible
+
+    with interruptible():  # SIGTERM stops the template's child process and leaves no file half-written
+        _new(template_name, stack, assignments, values_file, from_stack, force, templates_dir)
+
+
+def _new(
+    template_name: str,
+    stack: str,
+    assignments: list[str] | None,
+    values_file: Path | None,
+    from_stack: Path | None,
+    force: bool,
+    templates_dir: Path | None,
+) -> None:
     from gpufleet.stack import StackInvalid
     from gpufleet.templating import ParametersInvalid, load_template, parse_assignments, read_values_file, stamp
 
@@ -60,13 +75,14 @@ def command(
 
 
 def _header_of(path: Path, template: str) -> dict:
+    from gpufleet.documents import as_written
     from gpufleet.templating import header_values
 
-    text = read_input(path, "stamped stack").text
+    source = read_input(path, "stamped stack")
     try:
-        made_by, given = header_values(text)
+        made_by, given = header_values(source.text, source.shown)
     except ValueError:
-        raise UsageError(f"--from {display_path(path)}: no `# template:` header; it was not made by `gpufleet new`") from None
+        raise UsageError(f"--from {source.shown}: no `# template:` header; it was not made by `gpufleet new`") from None
     if made_by != template:
-        raise UsageError(f"--from {display_path(path)} was made from template {made_by}, not {template}")
+        raise UsageError(f"--from {source.shown} was made from template {as_written(made_by)}, not {template}")
     return given

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
+from gpufleet.commands.console import (
+    Format,
+    FormatOption,
+    JsonFlag,
+    WideFlag,
+    err,
+    out,
+    print_findings,
+    print_json,
+    print_table,
+    progress,
+)
 from gpufleet.errors import UsageError
 
 if TYPE_CHECKING:
@@ -16,18 +28,15 @@ if TYPE_CHECKING:
 
 NAME = "preview"
 PROJECT = "gpufleet"
+PICTURE = "fleet.svg"
 
 
-def _pool_preview_rows(plan: FleetPlan) -> list[dict[str, Any]]:
-    """Per pool, the preview's fields of its one projection (``PoolFacts``): what its launch
-    template and node group carry, and the Kueue flavor and queues that reach it."""
-    from gpufleet.model.facts import preview_row
-    from gpufleet.model.plan import LaunchedNodes
-
-    return [
-        preview_row(facts, launched=isinstance(pool.source, LaunchedNodes))
-        for pool, facts in zip(plan.pools, plan.pool_facts(), strict=True)
-    ]
+def _config(stack: Path, plan: FleetPlan) -> dict[str, str]:
+    """The stack config the program reads: the spec's path, and the region on AWS."""
+    config = {"gpufleet:spec": str(stack.resolve())}
+    if plan.cluster.region:
+        config["aws:region"] = plan.cluster.region
+    return config
 
 
 def _replaceable(loaded: LoadedStack, names: list[str]) -> frozenset[str]:
@@ -45,7 +54,8 @@ def command(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Folder for resources.json and mig-parted-config.yaml (default out/<stack>/); replaced whole."
+            "--out",
+            help="Folder for resources.json, mig-parted-config.yaml, fleet.svg and the Kubernetes objects (default out/<stack>/); replaced whole.",
         ),
     ] = None,
     as_json: JsonFlag = False,
@@ -56,53 +66,70 @@ def command(
             help="A training pool that outgrew its recorded subnet gets a new, larger one (replacing its nodes). Repeatable.",
         ),
     ] = None,
+    output_format: FormatOption = Format.text,
+    wide: WideFlag = False,
 ) -> None:
     """Run the Pulumi program offline under Pulumi's mock runtime and show what it would create.
 
-    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it.
+    It also writes the stack's subnet record (``<stack>.subnets.lock``) when the plan changes it,
+    together with the output folder: both land, or neither.
 
     Example: gpufleet preview stacks/prod.yaml --out out/prod
     """
     from gpufleet import program
     from gpufleet.catalog import load_catalog
     from gpufleet.commands.costs import cost_json, plan_cost
-    from gpufleet.commands.tables import aws_pins_table, pool_subnets_table, preview_pools_table
+    from gpufleet.commands.tables import aws_pins_table, pool_preview_rows, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.plan import AwsCloud
-    from gpufleet.outputs import write_outputs
+    from gpufleet.outputs import commit
+    from gpufleet.picture import fleet_scene, render_svg
+    from gpufleet.policy.sizing import training_feeds
     from gpufleet.preview import render_resources_json, render_tree, run_preview, summarize
     from gpufleet.preview.manifests import HELM_DIR, K8S_DIR, manifest_files
-    from gpufleet.records import refresh_record
+    from gpufleet.records import record_update
     from gpufleet.stack import load_stack
 
     catalog = load_catalog()
-    loaded = load_stack(stack)
-    plan = resolve(loaded, catalog, replace_subnets=_replaceable(loaded, replace_subnets or []))
-    config = {"gpufleet:spec": str(stack.resolve())}
-    if plan.cluster.region:
-        config["aws:region"] = plan.cluster.region
-    result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=config)
+    show_progress = not as_json and output_format is Format.text
+    with progress(show_progress) as step:
+        say = step or (lambda _: None)
+        say(f"resolving {stack}")
+        loaded = load_stack(stack)
+        plan = resolve(loaded, catalog, replace_subnets=_replaceable(loaded, replace_subnets or []))
+        say(f"running the Pulumi program for {plan.stack} under the mock runtime")
+        result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=_config(stack, plan))
+    cost = plan_cost(plan, catalog)
+    scene = fleet_scene(plan, cost, training_feeds(plan))
     for warning in result.warnings():
         err.print(f"gpufleet: warning: {warning}")
     print_findings(plan.findings)
     files = {
         "resources.json": render_resources_json(result),
         "mig-parted-config.yaml": plan.mig_config.to_yaml(),
+        PICTURE: render_svg(scene),
         **manifest_files(result),
     }
-    folder = write_outputs(out_dir or Path("out") / plan.stack, files)
-    record = refresh_record(loaded, plan)
-    target, mig_config = folder / "resources.json", folder / "mig-parted-config.yaml"
+    folder = out_dir or Path("out") / plan.stack
+    record, record_file = record_update(loaded, plan)
+    commit(folders={folder: files}, files=record_file)  # one commit point: the outputs and the record land together
+    target, mig_config, picture = folder / "resources.json", folder / "mig-parted-config.yaml", folder / PICTURE
     k8s_dir, helm_dir = folder / K8S_DIR, folder / HELM_DIR
     summary = summarize(result)
     cloud = plan.cluster.cloud
-    pools = _pool_preview_rows(plan)
-    if as_json:
+    pools = pool_preview_rows(plan)
+    if output_format is Format.markdown:
+        from gpufleet.commands.markdown import preview_report
+
+        sys.stdout.write(preview_report(scene, len(result.resources), plan.findings))
+        return
+    if as_json or output_format is Format.json:
         print_json(
             {
                 "stack": plan.stack,
                 "resources_file": str(target),
                 "mig_parted_config_file": str(mig_config),
+                "picture_file": str(picture),
                 "kubernetes_dir": str(k8s_dir),
                 "helm_dir": str(helm_dir),
                 "resource_count": len(result.resources),
@@ -112,12 +139,12 @@ def command(
                 "aws": cloud.eks.summary() if isinstance(cloud, AwsCloud) else None,
                 "network": plan.network.summary() if plan.network else None,
                 "subnet_record": record,
-                "cost": cost_json(plan_cost(plan, catalog), plan.cluster.monthly_budget_usd),
+                "cost": cost_json(cost, plan.cluster.monthly_budget_usd),
             }
         )
         return
     out.print(render_tree(summary))
-    out.print(preview_pools_table(pools))
+    print_table(preview_pools_table(plan, cost, width=out.width, wide=wide), wide=wide)
     if isinstance(cloud, AwsCloud):
         out.print(aws_pins_table(cloud.eks))
     if plan.network is not None:
@@ -125,5 +152,5 @@ def command(
     if record is not None and record["written"]:
         out.print(f"subnet record {record['file']} updated: review and commit it beside the stack")
     out.print(
-        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}"
+        f"{len(result.resources)} resources written to {target}; MIG configs to {mig_config}; Kubernetes objects to {k8s_dir}, Helm values to {helm_dir}; the fleet drawn in {picture}"
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gpufleet.catalog import Catalog
-from gpufleet.commands.console import TABLE_ROWS, new_table, shown_rows
+from gpufleet.commands.console import TABLE_ROWS, Column, fitted_table, new_table
 from gpufleet.model.aws import AwsCluster
-from gpufleet.model.facts import PoolFacts
-from gpufleet.model.plan import AwsCloud, FleetPlan, NetworkLayout
+from gpufleet.model.cost import FleetCost, cents
+from gpufleet.model.facts import PoolFacts, preview_row
+from gpufleet.model.plan import AwsCloud, FleetPlan, LaunchedNodes, NetworkLayout
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -86,17 +87,33 @@ def aws_pins_table(aws: AwsCluster) -> Table:
     return table
 
 
-def pools_table(plan: FleetPlan) -> Table:
+POOL_DROP_ORDER = ("placement", "EFA", "fabric", "per node", "workload", "instance", "capacity")
+"""The pool table's columns a narrow terminal leaves out, first to last; the others always show."""
+
+
+def pools_table(plan: FleetPlan, *, width: int | None = None, wide: bool = False) -> Table:
     """One row per pool, one column per fact the pool projection marks for the table."""
-    table = new_table(
-        title=f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})"
-    )
     rows = plan.pool_facts()
-    for _, title in (type(rows[0]) if rows else PoolFacts).columns():
-        table.add_column(title, justify="right" if title in ("per node", "GPUs total", "EFA") else "left")
-    for facts in shown_rows(table, rows, "pools"):
-        table.add_row(*facts.cells())
+    columns = [
+        Column(title, _drop_rank(title, POOL_DROP_ORDER), "right" if title in ("per node", "GPUs total", "EFA") else "left")
+        for _, title in (type(rows[0]) if rows else PoolFacts).columns()
+    ]
+    shown = rows[:TABLE_ROWS]
+    title = f"{plan.source}: {plan.cluster.name} ({plan.cluster.provider}, {plan.cluster.region or 'existing cluster'})"
+    table = fitted_table(columns, [facts.cells() for facts in shown], width=width, wide=wide, title=title)
+    _count_left_out(table, len(rows), "pools")
     return table
+
+
+def _drop_rank(title: str, order: tuple[str, ...]) -> int | None:
+    return order.index(title) + 1 if title in order else None
+
+
+def _count_left_out(table: Table, rows: int, what: str) -> None:
+    """Say how many rows the table left out (it shows ``TABLE_ROWS``), beside any other caption."""
+    if rows > TABLE_ROWS:
+        more = f"{rows - TABLE_ROWS} more {what} not shown; --json lists them all"
+        table.caption = f"{more}; {table.caption}" if table.caption else more
 
 
 def catalog_rows(catalog: Catalog) -> list[dict[str, Any]]:
@@ -146,37 +163,62 @@ def catalog_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def preview_pools_table(rows: list[dict[str, Any]]) -> Table:
+PREVIEW_COLUMNS = (
+    Column("pool"),
+    Column("instance"),
+    Column("GPUs per node"),
+    Column("nodes", justify="right"),
+    Column("GPUs at max", justify="right"),
+    Column("$/h at max", justify="right"),
+    Column("capacity", drop=8),
+    Column("MIG config", drop=7),
+    Column("zones", drop=6),
+    Column("placement group", drop=5),
+    Column("EFA", drop=4, justify="right"),
+    Column("pods may request (per node)", drop=3),
+    Column("Kueue flavor / queues", drop=2),
+    Column("subnets", drop=1),
+)
+"""The preview's pool table. A narrow terminal leaves out columns in ``drop`` order: subnets,
+Kueue flavor / queues, pods may request, EFA, placement group, zones, MIG config, capacity; pool,
+instance, GPUs, nodes, GPUs at max and cost always show."""
+
+
+def pool_preview_rows(plan: FleetPlan) -> list[dict[str, Any]]:
+    """Per pool, the preview's fields of its one projection (``PoolFacts``): what its launch
+    template and node group carry, and the Kueue flavor and queues that reach it."""
+    return [
+        preview_row(facts, launched=isinstance(pool.source, LaunchedNodes))
+        for pool, facts in zip(plan.pools, plan.pool_facts(), strict=True)
+    ]
+
+
+def preview_pools_table(plan: FleetPlan, cost: FleetCost, *, width: int | None = None, wide: bool = False) -> Table:
     """Cloud columns show "-" for existing nodes (provider kubernetes), which gpufleet does not launch."""
-    table = new_table(title="node pools as rendered")
-    columns = (
-        "pool",
-        "instance",
-        "accelerators",
-        "EFA",
-        "zones",
-        "subnets",
-        "placement group",
-        "capacity",
-        "MIG config",
-        "pods may request (per node)",
-        "Kueue flavor / queues",
-    )
-    for column in columns:
-        table.add_column(column)
-    for row in shown_rows(table, rows, "pools"):
+    cells = []
+    rows = pool_preview_rows(plan)
+    for row, facts in zip(rows[:TABLE_ROWS], plan.pool_facts(), strict=False):
         reservation = row.get("reservation")
-        table.add_row(
-            row["pool"],
-            row["instance_type"],
-            row["accelerators"],
-            str(row.get("efa_interfaces", "-")),
-            ", ".join(row.get("zones", ())) or "-",
-            ", ".join(row.get("subnets", ())) or "-",
-            row.get("placement_group") or "-",
-            row.get("capacity", "-") + (f" {reservation}" if reservation else ""),
-            row.get("mig_config") or "-",
-            "\n".join(f"{name}: {amount}" for name, amount in row["pod_resources"].items()) or "-",
-            f"{row['flavor']} / {', '.join(row['queues'])}" if row["flavor"] else "-",
+        price = cost.pool(row["pool"])
+        ceiling = price.ceiling_per_hour
+        cells.append(
+            [
+                row["pool"],
+                row["instance_type"],
+                row["accelerators"],
+                f"{facts.nodes['min']}-{facts.nodes['max']}",
+                str(facts.accelerators_max) if facts.accelerator else "-",
+                f"${cents(ceiling):,}" if ceiling is not None else "-",
+                (facts.capacity or "-") + (f"\n{reservation}" if reservation else ""),
+                row.get("mig_config") or "-",
+                "\n".join(row.get("zones", ())) or "-",
+                row.get("placement_group") or "-",
+                str(row.get("efa_interfaces", "-")),
+                "\n".join(f"{name}: {amount}" for name, amount in row["pod_resources"].items()) or "-",
+                "\n".join((row["flavor"], *row["queues"])) if row["flavor"] else "-",
+                "\n".join(row.get("subnets", ())) or "-",
+            ]
         )
+    table = fitted_table(PREVIEW_COLUMNS, cells, width=width, wide=wide, title="node pools as rendered")
+    _count_left_out(table, len(rows), "pools")
     return table

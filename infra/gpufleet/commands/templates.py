@@ -33,7 +33,7 @@ def template_row(template: Template) -> dict[str, Any]:
 
 
 def _table(row: dict[str, Any]) -> Table:
-    from gpufleet.templating import flow_yaml
+    from gpufleet.yamldump import dump_flow
 
     table = new_table(title=f"{row['template']}: {row['description']}", title_justify="left")
     for column in ("parameter", "type", "default", "allowed", "description"):
@@ -44,7 +44,7 @@ def _table(row: dict[str, Any]) -> Table:
             allowed = [f"{parameter['minimum']}-{parameter['maximum']}"]
         elif "pattern" in parameter:
             allowed = [f"like {parameter['example']}"]
-        default = flow_yaml(parameter["default"]) if parameter.get("default") is not None else "-"
+        default = dump_flow(parameter["default"]) if parameter.get("default") is not None else "-"
         table.add_row(parameter["name"], parameter["type"], default, ", ".join(map(str, allowed)), parameter["description"])
     return table
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.console import JsonFlag, err, out, print_findings, print_json
+from gpufleet.commands.console import JsonFlag, WideFlag, err, out, print_findings, print_json, print_table
 from gpufleet.inputs import InputInvalid
 
 NAME = "validate"
@@ -17,6 +17,7 @@ def command(
     stacks: Annotated[list[Path], typer.Argument(help="Stack files, e.g. stacks/prod.yaml.")],
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """Check stack files against the catalog and print each pool's resolved shape and cost.
 
@@ -71,7 +72,7 @@ def command(
             exit_code = max(exit_code, 1)
         if not as_json:
             print_findings(findings)
-            out.print(pools_table(plan))
+            print_table(pools_table(plan, width=out.width, wide=wide), wide=wide)
             out.print(cost_table(cost, budget))
             for line in share_lines(cost):
                 out.print(line, highlight=False)

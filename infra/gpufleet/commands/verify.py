@@ -30,12 +30,9 @@ Timeout = Annotated[
 
 def _pulumi_config(stack: Path) -> dict[str, str]:
     """The ``kubernetes:`` settings of the Pulumi stack file beside the project, where onprem stacks keep them."""
-    from gpufleet.yamltree import parse_plain
+    from gpufleet.stack.config import read_stack_config
 
-    settings = Path(f"Pulumi.{stack.stem}.yaml")
-    if not settings.is_file():
-        return {}
-    config = (parse_plain(settings.read_text(encoding="utf-8"), str(settings)) or {}).get("config") or {}
+    config = read_stack_config(stack.stem, Path("."))
     return {key.split(":", 1)[1]: str(value) for key, value in config.items() if key.startswith("kubernetes:")}
 
 

@@ -11,8 +11,8 @@ from gpufleet.catalog import Catalog
 from gpufleet.catalog.mig import MigGeometry, MigProfile, parse_profile_name
 from gpufleet.findings import closest_name
 
-_PCI_PACKED = re.compile(r"^(?:0x)?([0-9a-f]{8})$")
-_PCI_LSPCI = re.compile(r"^([0-9a-f]{4}):([0-9a-f]{4})$")
+_PCI_PACKED = re.compile(r"(?:0x)?([0-9a-f]{8})\Z")
+_PCI_LSPCI = re.compile(r"([0-9a-f]{4}):([0-9a-f]{4})\Z")
 
 
 class UnknownMigGpu(ValueError):

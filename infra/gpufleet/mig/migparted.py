@@ -43,7 +43,7 @@ def render_mig_parted_config(catalog: Catalog, plans: Mapping[str, GpuPlan]) -> 
     configs: dict[str, tuple[MigPartedEntry, ...]] = {RESET_CONFIG: (MigPartedEntry(devices="all", mig_enabled=False),)}
     for name in sorted(plans):
         gpu, devices = plans[name]
-        if not LABEL_VALUE.match(name):
+        if not LABEL_VALUE.fullmatch(name):
             problems.append(f"{name!r}: a plan name must be a valid label value (letters, digits, '.', '_', '-').")
             continue
         if name == RESET_CONFIG:

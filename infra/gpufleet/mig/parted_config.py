@@ -17,7 +17,6 @@ spelling only (``mig-enabled``, never ``mig_enabled``), with every problem at it
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
 from pathlib import Path
@@ -39,13 +38,14 @@ from gpufleet.catalog.mig import parse_profile_name
 from gpufleet.documents import excerpt, findings_from_validation
 from gpufleet.findings import Finding, Location, declare
 from gpufleet.inputs import InputInvalid, read_input
-from gpufleet.mig.feasibility import Devices, devices_text
+from gpufleet.mig.feasibility import Devices
 from gpufleet.mig.geometry import normalise_pci_id
 from gpufleet.values import MAX_ACCELERATORS_PER_NODE
+from gpufleet.yamldump import Flow, Quoted, dump_document
 from gpufleet.yamltree import Locator, MapNode, parse_yaml
 
 RESET_CONFIG = "all-disabled"
-LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z")
 
 NOT_A_CONFIG = declare(
     "GF-MIGCFG-001",
@@ -149,18 +149,16 @@ class MigPartedEntry(PartedModel):
             raise ValueError("'mig-devices' lists instances while 'mig-enabled' is false")
         return self
 
-    def yaml_lines(self) -> list[str]:
-        fields = []
+    def document(self) -> dict[str, Any]:
+        """The entry as mig-parted's own examples write it: PCI ids and profile names quoted."""
+        document: dict[str, Any] = {}
         if self.device_filter:
-            fields.append("device-filter: [" + ", ".join(json.dumps(pci) for pci in self.device_filter) + "]")
-        fields.append(f"devices: {devices_text(self.devices)}")
-        fields.append(f"mig-enabled: {'true' if self.mig_enabled else 'false'}")
-        if self.mig_devices == {}:
-            fields.append("mig-devices: {}")
-        elif self.mig_devices:
-            fields.append("mig-devices:")
-            fields.extend(f"  {json.dumps(profile)}: {count}" for profile, count in self.mig_devices.items())
-        return ["- " + fields[0], *("  " + field for field in fields[1:])]
+            document["device-filter"] = Flow(Quoted(pci) for pci in self.device_filter)
+        document["devices"] = "all" if self.devices == "all" else Flow(self.devices)
+        document["mig-enabled"] = self.mig_enabled
+        if self.mig_devices is not None:
+            document["mig-devices"] = {Quoted(profile): count for profile, count in self.mig_devices.items()}
+        return document
 
 
 Entries = Annotated[tuple[MigPartedEntry, ...], AfterValidator(_has_entries)]
@@ -174,11 +172,8 @@ class MigPartedConfig(PartedModel):
 
     def to_yaml(self) -> str:
         """The config as mig-parted reads it: configs by name, entries and profiles in their order."""
-        lines = [f"version: {self.version}", "mig-configs:"]
-        for name in sorted(self.mig_configs):
-            lines.append(f"  {name}:")
-            lines.extend("    " + line for entry in self.mig_configs[name] for line in entry.yaml_lines())
-        return "\n".join(lines) + "\n"
+        configs = {name: [entry.document() for entry in self.mig_configs[name]] for name in sorted(self.mig_configs)}
+        return dump_document({"version": self.version, "mig-configs": configs})
 
 
 @cache

@@ -20,7 +20,7 @@ from gpufleet.model.iam import PolicyDocument, RolePlan
 from gpufleet.model.reasons import Decision
 from gpufleet.stack.models import Capacity, ClusterSpec, EndpointAccessSpec, NetworkSpec, NodePoolSpec
 
-ZONE_ID = re.compile(r"^[a-z]{2,}[a-z]*\d-az(\d+)$")
+ZONE_ID = re.compile(r"[a-z]{2,}[a-z]*[0-9]-az([0-9]+)\Z")
 # Add-ons whose pods need a node to run on: created after the node groups, or they time out DEGRADED.
 ADDONS_NEEDING_NODES = frozenset({"coredns"})
 VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")

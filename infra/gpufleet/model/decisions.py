@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from gpufleet import mig
+from gpufleet.catalog.mig import MigGeometry
 from gpufleet.catalog.models import Accelerator, InstanceType
 from gpufleet.catalog.storage import LustreFacts
 from gpufleet.model import iam, security
@@ -301,6 +302,20 @@ def fixed_mig_layouts(view: StackView, plan_name: str) -> tuple[mig.DeviceLayout
         mig.DeviceLayout(devices=entry.devices, layout=None if entry.layout is None else dict(sorted(entry.layout.items())))
         for entry in plan.devices or ()
     )
+
+
+def mig_placements(geometry: MigGeometry, layouts: tuple[mig.DeviceLayout, ...]) -> tuple[tuple[mig.PlacedInstance, ...], ...]:
+    """Where each layout's instances sit on the GPU, as the engine's placement search proved them
+    (the rules already refused a layout that does not fit)."""
+    placements: list[tuple[mig.PlacedInstance, ...]] = []
+    for entry in layouts:
+        if entry.layout is None:
+            placements.append(())
+            continue
+        check = mig.check_geometry_layout(geometry, entry.layout)
+        assert check.feasible, f"GF-MIG: {geometry.gpu} {entry.layout} was proved to fit"
+        placements.append(check.placement)
+    return tuple(placements)
 
 
 def packed_mig_layouts(packing: mig.NodePacking) -> tuple[mig.DeviceLayout, ...]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gpufleet import names
 from gpufleet.catalog.kubernetes import Chart
 from gpufleet.model.facts import (
     AutoscaledGroupFacts,
@@ -24,7 +25,7 @@ from gpufleet.model.facts import (
 )
 from gpufleet.model.reasons import Reason
 
-POOL_LABEL = "gpufleet.io/pool"
+POOL_LABEL = names.POOL_LABEL
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 GPU_RESOURCE = "nvidia.com/gpu"
 HUGEPAGES_RESOURCE = "hugepages-2Mi"

@@ -428,7 +428,7 @@ def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:
 
 def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
     """What a pool offers at its maximum size, per resource a pod can request (NVIDIA resources
-    only on NVIDIA GPU pools: GF-K8S-009 refuses the others)."""
+    only on NVIDIA GPU pools: GF-K8S-010 refuses the others)."""
     nodes = pool.nodes.max
     capacity = {"cpu": pool.vcpus_per_node * nodes, "memory": pool.memory_mib_per_node * nodes}
     if _gpu(pool) is not None:

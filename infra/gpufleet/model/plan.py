@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network
 from typing import ClassVar, Literal
 
+from gpufleet.catalog.mig import MigGeometry
 from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
 from gpufleet.catalog.storage import LustreDeployment
 from gpufleet.findings import Finding, Location
-from gpufleet.mig import DeviceLayout, MigPartedConfig, ServiceDemand
+from gpufleet.mig import DeviceLayout, MigPartedConfig, PlacedInstance, ServiceDemand
 from gpufleet.model import security
 from gpufleet.model.aws import AwsCluster, AwsRoles, ClusterService, NodeGroupTag, NodeUpdate
 from gpufleet.model.facts import ClusterFacts, FleetFacts, MigFacts, NetworkFacts, PoolFacts, TierFacts
@@ -312,8 +313,13 @@ class MigSetup:
 
     name: str
     accelerator: Accelerator
+    geometry: MigGeometry
+    """The GPU's MIG profile table (compute and memory slices, placements), from the catalog."""
     label_value: str
     device_layouts: tuple[DeviceLayout, ...]
+    placements: tuple[tuple[PlacedInstance, ...], ...]
+    """Per device layout, where the MIG engine proved its instances fit (start and size in placement
+    units); empty where a layout turns MIG off."""
     location: Location
     demand: tuple[ServiceDemand, ...] = ()
 

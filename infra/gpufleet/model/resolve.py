@@ -176,11 +176,15 @@ def _fixed_mig_setup(view: StackView, name: str) -> MigSetup:
     accelerator = view.mig_accelerator(name)
     assert accelerator is not None
     demand = view.demand_of(name)
+    geometry = view.catalog.mig[accelerator.name]
+    layouts = () if demand else decisions.fixed_mig_layouts(view, name)
     return MigSetup(
         name=name,
         accelerator=accelerator,
+        geometry=geometry,
         label_value=name,
-        device_layouts=() if demand else decisions.fixed_mig_layouts(view, name),
+        device_layouts=layouts,
+        placements=decisions.mig_placements(geometry, layouts),
         location=view.location("mig_plans", name),
         demand=demand,
     )
@@ -225,7 +229,8 @@ def _pool(
     if mig_setup is not None and mig_setup.demand:
         packing = view.packing(mig_setup.name, name)
         assert isinstance(packing, mig.NodePacking), "GF-MIG: the demand packs onto the pool's nodes"
-        mig_setup = replace(mig_setup, device_layouts=decisions.packed_mig_layouts(packing))
+        layouts = decisions.packed_mig_layouts(packing)
+        mig_setup = replace(mig_setup, device_layouts=layouts, placements=decisions.mig_placements(mig_setup.geometry, layouts))
     mig_capable = accelerator is not None and accelerator.name in view.catalog.mig
     return Pool(
         name,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gpufleet import names
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.fabric import BusBandwidthFloor
 from gpufleet.catalog.models import InstanceType
@@ -22,11 +23,11 @@ from gpufleet.model.reasons import Reason
 
 Json = dict[str, Any]
 
-CHECK_LABEL = "gpufleet.io/check"
-JOB_LABEL = "gpufleet.io/job"
+CHECK_LABEL = names.CHECK_LABEL
+JOB_LABEL = names.JOB_LABEL
 # Whose log holds the result: every DCGM pod, the NCCL launcher (the workers only run sshd).
-ROLE_LABEL = "gpufleet.io/role"
-POOL_LABEL = "gpufleet.io/pool"
+ROLE_LABEL = names.ROLE_LABEL
+POOL_LABEL = names.POOL_LABEL
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # Kueue's topology-aware scheduling reads this pod-template annotation: keep the pods under one
 # value of the label if it can, anywhere otherwise (the "required" form would leave them pending).

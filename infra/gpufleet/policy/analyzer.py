@@ -396,7 +396,12 @@ def _initial_config(info: analyzer_pb2.AnalyzerInfo) -> dict[str, dict[str, Any]
 
 
 class PolicyConfigError(UsageError):
-    """The policy config file names an unknown policy or breaks a policy's config schema."""
+    """The policy config file names an unknown policy or breaks a policy's config schema;
+    ``path`` is the entry (policy name, setting) the refusal is about, for locating it."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = (), reason: str = "") -> None:
+        super().__init__(message)
+        self.path, self.reason = path, reason or message
 
 
 def effective_config(
@@ -409,7 +414,9 @@ def effective_config(
     policies = list(policies)
     unknown = sorted(set(overrides) - {policy.name for policy in policies} - {"all"})
     if unknown:
-        raise PolicyConfigError(f"policy config names unknown policies: {', '.join(unknown)}")
+        raise PolicyConfigError(
+            f"policy config names unknown policies: {', '.join(unknown)}", (unknown[0],), "no policy of the pack has this name"
+        )
     config: dict[str, dict[str, Any]] = {}
     for policy in policies:
         merged: dict[str, Any] = {"enforcementLevel": policy.enforcement}
@@ -421,7 +428,12 @@ def effective_config(
                 merged["enforcementLevel"] = layer
             elif isinstance(layer, Mapping):
                 merged.update(layer)
-        _check_against_schema(policy, merged)
+        given = overrides.get(policy.name)
+        try:
+            _check_against_schema(policy, merged)
+        except PolicyConfigError as refused:  # located at the policy's own entry when the file has one
+            where = (policy.name, *refused.path) if given is not None else ()
+            raise PolicyConfigError(str(refused), where, refused.reason) from None
         config[policy.name] = merged
     return config
 
@@ -429,8 +441,11 @@ def effective_config(
 def _check_against_schema(policy: PolicyInfo, merged: Mapping[str, Any]) -> None:
     level = merged.get("enforcementLevel")
     if level not in ENFORCEMENT_VALUES:
+        allowed = ", ".join(sorted(ENFORCEMENT_VALUES))
         raise PolicyConfigError(
-            f"policy {policy.name}: enforcementLevel {level!r} is not one of {', '.join(sorted(ENFORCEMENT_VALUES))}"
+            f"policy {policy.name}: enforcementLevel {level!r} is not one of {allowed}",
+            (),
+            f"enforcementLevel is not one of {allowed}",
         )
     properties = {key: value for key, value in merged.items() if key != "enforcementLevel"}
     schema = {"type": "object", "properties": dict(policy.config_schema), "additionalProperties": False}
@@ -438,7 +453,10 @@ def _check_against_schema(policy: PolicyInfo, merged: Mapping[str, Any]) -> None
         jsonschema.validate(properties, schema)
     except jsonschema.ValidationError as error:
         where = ".".join(str(part) for part in error.absolute_path)
-        raise PolicyConfigError(f"policy {policy.name}: {where + ': ' if where else ''}{error.message}") from None
+        path = tuple(str(part) for part in error.absolute_path)[:1]
+        raise PolicyConfigError(
+            f"policy {policy.name}: {where + ': ' if where else ''}{error.message}", path, error.message
+        ) from None
 
 
 def configure_request(config: Mapping[str, Mapping[str, Any]]) -> analyzer_pb2.ConfigureAnalyzerRequest:

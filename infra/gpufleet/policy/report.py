@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import Any
 
 from gpufleet.findings import RULES, Finding
+from gpufleet.names import urn_name, urn_type
 from gpufleet.policy.check import StackCheck
 from gpufleet.policy.results import PolicyFinding
 
@@ -19,30 +20,42 @@ def _label(finding: Finding) -> str:
     return "mandatory" if finding.severity == "error" else "advisory"
 
 
-def text_report(checks: Sequence[StackCheck]) -> str:
-    lines: list[str] = []
+Styled = tuple[str, str | None]
+"""A line of the text report and how bad what it says is: ``mandatory``, ``advisory``, ``clean`` or None."""
+
+
+def text_lines(checks: Sequence[StackCheck]) -> list[Styled]:
+    lines: list[Styled] = []
     for check in checks:
+        verdict = "mandatory" if check.mandatory else "advisory" if check.advisory else "clean"
         lines.append(
-            f"{check.file}: {check.mandatory} mandatory, {check.advisory} advisory violation(s)"
-            + (f" of {len(check.run.policies)} policies" if check.run else "")
+            (
+                f"{check.file}: {check.mandatory} mandatory, {check.advisory} advisory violation(s)"
+                + (f" of {len(check.run.policies)} policies" if check.run else ""),
+                verdict,
+            )
         )
         for finding in check.invalid:
-            lines.append(f"  {finding}")
+            lines.append((f"  {finding}", "mandatory"))
         for owner, grouped in groupby(sorted(check.findings, key=_owner_order), key=lambda f: f.owner):
             group = list(grouped)
-            lines.append(f"  {owner} ({group[0].finding.location})")
+            lines.append((f"  {owner} ({group[0].finding.location})", None))
             for resource, items in groupby(group, key=lambda f: f.resource):
-                lines.append(f"    {_resource_words(resource)}")
+                lines.append((f"    {_resource_words(resource)}", None))
                 for item in items:
-                    lines.append(f"      {_label(item.finding)} {item.finding.rule_id} {item.policy}: {item.finding.message}")
+                    label = _label(item.finding)
+                    lines.append((f"      {label} {item.finding.rule_id} {item.policy}: {item.finding.message}", label))
         for feed in check.feeds:
             lines.append(
-                f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s for {feed.tier_demand_mbs:,.0f} MB/s "
-                f"({feed.gpus} GPUs of this pool), ratio {feed.ratio:.2f}"
+                (
+                    f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s for {feed.tier_demand_mbs:,.0f} MB/s "
+                    f"({feed.gpus} GPUs of this pool), ratio {feed.ratio:.2f}",
+                    None,
+                )
             )
     total = sum(check.mandatory for check in checks)
-    lines.append(f"{total} mandatory violation(s) in {len(checks)} stack(s)")
-    return "\n".join(lines) + "\n"
+    lines.append((f"{total} mandatory violation(s) in {len(checks)} stack(s)", "mandatory" if total else "clean"))
+    return lines
 
 
 def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str]:
@@ -52,8 +65,7 @@ def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str]:
 def _resource_words(urn: str | None) -> str:
     if not urn:
         return "(the stack)"
-    type_token = urn.split("::")[2].split("$")[-1]
-    return f"{type_token} {urn.split('::')[-1]}"
+    return f"{urn_type(urn)} {urn_name(urn)}"
 
 
 def json_report(checks: Sequence[StackCheck]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from gpufleet.policy.analyzer import AnalyzedResource, PackRun
 from gpufleet.policy.pack.definitions import POLICY_CRASHED, UNTAGGED_POLICY
 from gpufleet.stack.loader import Locator
 
-RULE_ID = re.compile(r"^GF-[A-Z]+-\d{3}$")
+RULE_ID = re.compile(r"GF-[A-Z]+-[0-9]{3}\Z")
 OWNER_PATHS = {"NodePool": "node_pools", "StorageTier": "storage", "Fabric": "fabrics"}
 SINGLE_OWNERS = {"Cluster": ("cluster",), "Network": ("network",)}
 SEVERITY_OF = {"mandatory": "error", "remediate": "error", "advisory": "warning"}

@@ -33,6 +33,16 @@ class PoolFeed:
     def ratio(self) -> float:
         return self.tier_supply_mbs / self.tier_demand_mbs if self.tier_demand_mbs else float("inf")
 
+    @property
+    def need_mbs_per_gpu(self) -> float:
+        """What one of the pool's GPUs draws (the policy's read rate)."""
+        return self.demand_mbs / self.gpus if self.gpus else 0.0
+
+    @property
+    def supply_mbs_per_gpu(self) -> float:
+        """The tier's throughput shared over every GPU that mounts it: what one GPU gets."""
+        return self.need_mbs_per_gpu * self.ratio if self.tier_demand_mbs else self.tier_supply_mbs
+
 
 def training_feeds(plan: FleetPlan, read_mbs_per_gpu: float | None = None) -> list[PoolFeed]:
     per_gpu = load_policy_defaults().training_read_mbs_per_gpu.value if read_mbs_per_gpu is None else read_mbs_per_gpu

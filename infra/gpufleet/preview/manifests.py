@@ -8,10 +8,9 @@ byte-identical folders and no stale file.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import yaml
+from gpufleet.yamldump import dump
 
 from .result import PreviewResult, RecordedResource
 
@@ -46,35 +45,9 @@ def helm_values(result: PreviewResult) -> dict[str, dict[str, Any]]:
     }
 
 
-class _ManifestDumper(yaml.CSafeDumper):
-    """libyaml's emitter (ten times ruamel's pure one here) that quotes every string a YAML
-    1.1 or 1.2 reader would take for something else.
-
-    PyYAML's resolver is YAML 1.1's, so ``on`` or ``12:30`` come out quoted. The go-yaml forks
-    kubectl reads through (sigs.k8s.io/yaml) also take 1.2-style numbers for numbers (``1e3``,
-    ``-.5``; v3 ``0o17``), so those are quoted too: a label value ``1e3`` must stay a string.
-    """
-
-
-# Only what YAML 1.1's own float and int patterns (PyYAML's) miss: an exponent without a dot,
-# a leading dot, the 0o octal prefix.
-_ManifestDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$"), list("-+.0123456789")
-)
-_ManifestDumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0o[0-7_]+$"), list("-+0"))
-
-
-def _block_strings(dumper: _ManifestDumper, text: str) -> yaml.ScalarNode:
-    """Multi-line text (a ConfigMap's config file) stays readable as a literal block."""
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
-
-
-_ManifestDumper.add_representer(str, _block_strings)
-
-
 def to_yaml(document: dict[str, Any]) -> str:
-    """Keys sorted at every level, block style, text as written."""
-    return yaml.dump(document, Dumper=_ManifestDumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    """Keys sorted at every level, block style, text as written (``gpufleet.yamldump``)."""
+    return dump(document)
 
 
 def manifest_files(result: PreviewResult) -> dict[str, str]:

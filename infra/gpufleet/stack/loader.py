@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from gpufleet import yamltree
-from gpufleet.documents import findings_from_validation, parse_document, read_document
-from gpufleet.findings import declare
+from gpufleet.documents import BAD_NAME, findings_from_validation, parse_document, read_document
+from gpufleet.findings import Location, declare
 from gpufleet.inputs import InputFileError, InputInvalid, display_path
+from gpufleet.names import stack_name_problem
 from gpufleet.stack.models import StackSpec
 from gpufleet.stack.record import LoadedRecord, load_record
 from gpufleet.yamltree import Locator, MapNode
@@ -41,6 +42,12 @@ class StackInvalid(InputInvalid):
     """The stack has errors; ``findings`` holds all of them, located and sorted."""
 
 
+class StackNameInvalid(StackInvalid):
+    """The stack file's name cannot name a stack: the command was pointed at the wrong file (exit 2)."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class LoadedStack:
     path: Path
@@ -64,8 +71,17 @@ _STACK: dict[str, Any] = {
 
 def load_stack(path: str | Path) -> LoadedStack:
     """Parse and type-check a stack file; raise ``StackInvalid`` listing every problem."""
+    check_stack_name(path)
     document = read_document(path, "stack file", **_STACK)
     return LoadedStack(path=document.path, spec=document.value, locator=document.locator, record=load_record(document.path))
+
+
+def check_stack_name(path: str | Path) -> None:
+    """The file's stem becomes the Pulumi stack name, part of every URN and the record's name:
+    it is held to the one name rule before anything reads the file."""
+    problem = stack_name_problem(path)
+    if problem is not None:
+        raise StackNameInvalid([BAD_NAME.finding((), problem).located(Location(display_path(Path(path)), 1, 1))])
 
 
 def load_stack_text(text: str, path: Path, shown: str) -> LoadedStack:

@@ -28,6 +28,7 @@ from pydantic_core import InitErrorDetails
 
 from gpufleet.catalog.models import GroupStrategy
 from gpufleet.catalog.storage import LustreDeployment
+from gpufleet.documents import excerpt
 from gpufleet.mig.demand import ServiceDemand, Services
 from gpufleet.mig.feasibility import DeviceLayout, Layout
 from gpufleet.mig.parted_config import RESET_CONFIG
@@ -83,16 +84,16 @@ class StackModel(BaseModel):
 
 # An IAM role or user ARN with an optional path: IAM's name characters only, so no `*` or `?`
 # (an access entry names one principal; a wildcard is refused by EKS and would mean everyone).
-ADMIN_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$"
+ADMIN_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}\Z")
 
 
 def _one_principal(arn: str) -> str:
     if "*" in arn or "?" in arn:
         raise ValueError(
-            f"'{arn}' has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them"
+            f"{excerpt(arn)} has a wildcard; an access entry names one IAM role or user, and a wildcard would mean any of them"
         )
-    if not re.match(ADMIN_ARN_PATTERN, arn):
-        raise ValueError(f"'{arn}' is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+    if not ADMIN_ARN.match(arn):
+        raise ValueError(f"{excerpt(arn)} is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)")
     return arn
 
 
@@ -130,8 +131,8 @@ class ClusterSpec(StackModel):
         description="aws: gpufleet creates the cloud side too; kubernetes: an existing cluster, "
         "only its Kubernetes configuration is rendered."
     )
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+    kubernetes_version: str = Field(pattern=r"^1\.[0-9]{2}$")
     admins: tuple[Annotated[str, Field(max_length=2048), AfterValidator(_one_principal)], ...] = Field(
         default=(),
         max_length=MAX_ADMINS,
@@ -155,7 +156,7 @@ class ClusterSpec(StackModel):
     )
     ami_release: str | None = Field(
         default=None,
-        pattern=r"^v\d{8}$",
+        pattern=r"^v[0-9]{8}$",
         description="EKS-optimized AMI release (v20250620) every node runs; unset, the catalog's pin "
         "for the Kubernetes version. Changing it rolls every node: an upgrade is this edit.",
     )

@@ -16,13 +16,14 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field
 
 from gpufleet.documents import read_document
 from gpufleet.findings import declare
 from gpufleet.inputs import InputInvalid
 from gpufleet.stack.models import Identifier, StackModel
 from gpufleet.values import MAX_ENTRIES, MAX_POOLS, Name
+from gpufleet.yamldump import dump_record
 from gpufleet.yamltree import Locator, MapNode
 
 RECORD_SUFFIX = ".subnets.lock"
@@ -42,6 +43,10 @@ def _written_as_text(block: object) -> object:
     # ipaddress takes an int as an address; a subnet is only ever written out.
     if not isinstance(block, str):
         raise ValueError(f"a subnet is a CIDR block written as text, e.g. 10.0.128.0/22, got {type(block).__name__}")
+    try:
+        IPv4Network(block)
+    except ValueError as error:  # ipaddress says why: host bits set, a prefix past 32, not an address
+        raise ValueError(f"not a CIDR block: {str(error)[:100]}") from None
     return block
 
 
@@ -56,19 +61,8 @@ class SubnetRecord(StackModel):
     control_plane_zones: tuple[Identifier, ...] = Field(default=(), max_length=MAX_ENTRIES)
     """The zones whose subnets the cluster was created with: EKS never takes another zone later."""
     pool_subnets: dict[Name, Cidr] = Field(default={}, max_length=MAX_POOLS)
-
-    @field_validator("pool_subnets")
-    @classmethod
-    def _apart(cls, blocks: dict[str, IPv4Network]) -> dict[str, IPv4Network]:
-        seen: list[tuple[str, IPv4Network]] = []
-        for name, block in blocks.items():
-            clash = next((other for other, taken in seen if taken.overlaps(block)), None)
-            if clash is not None:
-                raise ValueError(
-                    f"{name}'s {block} overlaps {clash}'s {blocks[clash]}; two subnets of one VPC never share addresses"
-                )
-            seen.append((name, block))
-        return blocks
+    """Blocks apart from each other and inside the VPC's pool space: the subnet rules hold a
+    record to that (``GF-SUBNET-002``, ``-003``), each problem at its own line."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +95,8 @@ def load_record(stack_file: str | Path) -> LoadedRecord | None:
 
 def record_text(record: SubnetRecord, stack_shown: str) -> str:
     """The same record always gives the same bytes: pools in name order, one line each."""
-    lines = [HEADER.format(stack=stack_shown), "control_plane_zones: [" + ", ".join(record.control_plane_zones) + "]\n"]
-    if record.pool_subnets:
-        lines.append("pool_subnets:\n")
-        lines += [f"  {name}: {block}\n" for name, block in sorted(record.pool_subnets.items())]
-    else:
-        lines.append("pool_subnets: {}\n")
-    return "".join(lines)
+    document = {
+        "control_plane_zones": list(record.control_plane_zones),
+        "pool_subnets": {name: str(block) for name, block in sorted(record.pool_subnets.items())},
+    }
+    return HEADER.format(stack=stack_shown) + dump_record(document)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from gpufleet.model.aws import decide_bootstrap_admin, decide_deploy_path
 from gpufleet.model.rules.registry import Problems, duplicates, rule, unknown
 from gpufleet.model.view import StackView
+from gpufleet.stack.models import Capacity
+
+DEFAULT_CAPACITY = Capacity()
 
 EXISTING_NODE_FIELDS = ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node", "taints")
 EXISTING = "provider kubernetes uses existing nodes"
@@ -40,6 +43,12 @@ def nodes_described_for_the_provider(view: StackView) -> Problems:
                     (*path, field_name),
                     f"{EXISTING}, and {what} needs node labels gpufleet sets on nodes it creates: label the nodes yourself and select them",
                 )
+        if pool.capacity != DEFAULT_CAPACITY:
+            yield (
+                (*path, "capacity"),
+                f"{EXISTING}: capacity ({pool.capacity.type}) says how gpufleet buys the nodes it launches; "
+                "existing nodes are already running, so leave capacity out",
+            )
         if pool.node_selector is None:
             yield path, f"{EXISTING}: give node_selector, the labels that pick this pool's nodes"
         if pool.gpu is not None and pool.gpus_per_node is None:
@@ -152,6 +161,39 @@ def no_cloud_storage_on_existing_clusters(view: StackView) -> Problems:
 @rule(
     "GF-K8S-007",
     "error",
+    "Two pools of existing nodes whose selectors pick the same nodes.",
+    "Give each pool a label the other's nodes do not carry (a different value for a key both select on).",
+)
+def existing_pools_apart(view: StackView) -> Problems:
+    """A node every label of one selector matches and that carries the other's labels too
+    belongs to both pools: Kueue then offers its GPUs in both flavors and counts them twice.
+    When one selector holds every label of the other, every node the narrower one picks is
+    picked by both (unless it picks none at all)."""
+    if view.on_aws:
+        return
+    selected = [(name, pool.node_selector) for name, pool in view.pools() if pool.node_selector]
+    for index, (name, selector) in enumerate(selected):
+        for other, earlier in selected[:index]:
+            if selector == earlier:
+                reason = f"it selects exactly the nodes pool {other} selects ({_labels(selector)})"
+            elif earlier.items() <= selector.items():
+                reason = (
+                    f"pool {other} selects on {_labels(earlier)}, a part of this selector, so it has every node of this pool too"
+                )
+            elif selector.items() <= earlier.items():
+                reason = f"this selector ({_labels(selector)}) is a part of pool {other}'s, so this pool has every node of pool {other} too"
+            else:
+                continue
+            yield ("node_pools", name, "node_selector"), f"{reason}: Kueue would count those nodes' GPUs in both pools"
+
+
+def _labels(selector: dict[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(selector.items()))
+
+
+@rule(
+    "GF-K8S-008",
+    "error",
     "pulumi up could not reach the Kubernetes API it creates objects through.",
     "List the deployer's addresses (public_cidrs) or network (private_cidrs), or set endpoint.deploy_from: in-vpc.",
 )
@@ -165,7 +207,7 @@ def deployer_reaches_the_api(view: StackView) -> Problems:
 
 
 @rule(
-    "GF-K8S-008",
+    "GF-K8S-009",
     "error",
     "With admins listed, the principal running pulumi up has no Kubernetes access unless it is one of them.",
     "Name it as cluster.deployer and list it under cluster.admins.",
@@ -185,7 +227,7 @@ def deployer_is_an_admin(view: StackView) -> Problems:
 
 
 @rule(
-    "GF-K8S-009",
+    "GF-K8S-010",
     "error",
     "A pool of Neuron (Inferentia, Trainium) instances: gpufleet renders no Neuron device plugin, flavor or queue.",
     "Use an NVIDIA GPU instance type, or run Neuron nodes outside gpufleet.",

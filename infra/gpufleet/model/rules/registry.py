@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from gpufleet.findings import Finding, PathPart, Rule, Severity, closest_name, declare
+from gpufleet.findings import Finding, Location, PathPart, Rule, Severity, closest_name, declare
 from gpufleet.model.view import StackView
 
 Problem = tuple[tuple[PathPart, ...], str]
 """Where (the field's path) and what: a check's answer, located and made a finding by the registry."""
-Problems = Iterable[Problem]
+LocatedProblem = tuple[tuple[PathPart, ...], str, Location]
+"""The same about another file read with the stack (its subnet record), located there already."""
+Problems = Iterable[Problem | LocatedProblem]
 Check = Callable[[StackView], Problems]
 
 
@@ -24,7 +26,11 @@ class SemanticRule:
     check: Check
 
     def run(self, view: StackView) -> list[Finding]:
-        return [self.rule.finding(path, message) for path, message in self.check(view)]
+        findings = []
+        for path, message, *elsewhere in self.check(view):
+            finding = self.rule.finding(path, message)
+            findings.append(finding.located(elsewhere[0]) if elsewhere else finding)
+        return findings
 
 
 SEMANTIC_RULES: list[SemanticRule] = []
@@ -49,7 +55,7 @@ def unknown(what: str, name: str, known: Collection[str]) -> str:
     return f"unknown {what} '{name}'" + (f" (known: {listed})" if listed else "")
 
 
-def duplicates(path: tuple[PathPart, ...], names: list[str], what: str) -> Problems:
+def duplicates(path: tuple[PathPart, ...], names: list[str], what: str) -> Iterable[Problem]:
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:

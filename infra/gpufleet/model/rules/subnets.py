@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from ipaddress import IPv4Network
 
 from gpufleet.findings import Severity
 from gpufleet.inputs import display_path
@@ -30,6 +31,58 @@ def allocation_rule(rule_id: str, severity: Severity, summary: str, fix: str) ->
 
 def _preview(view: StackView, *options: str) -> str:
     return " ".join(["gpufleet preview", view.loaded.locator.file, *options])
+
+
+@allocation_rule(
+    "GF-SUBNET-002",
+    "error",
+    "The subnet record holds a pool subnet outside the VPC's pool space (over the zone or public subnets, or outside the VPC).",
+    "Restore the record from version control; to give the pool a new subnet (replacing its nodes), "
+    "run `gpufleet preview <stack> --replace-subnet <pool>`.",
+)
+def recorded_blocks_in_pool_space(view: StackView, allocation: subnets.Allocation) -> Problems:
+    """gpufleet only ever records blocks of the pool space; any other block was written by hand,
+    and taking it would move the pool to a new subnet (every node replaced) without saying so."""
+    record, network = view.loaded.record, view.spec.network
+    if record is None or network is None:
+        return
+    space = ", ".join(str(block) for block in allocation.pool_space)
+    for name, block in record.record.pool_subnets.items():
+        if name in view.regrow or any(block.subnet_of(region) for region in allocation.pool_space):
+            continue
+        where = "outside the VPC" if not block.overlaps(network.vpc_cidr) else "over the VPC's zone or public subnets"
+        yield (
+            ("pool_subnets", name),
+            (
+                f"{block} lies {where}; gpufleet places pool subnets only in the pool space ({space}). "
+                f"Restore the record, or accept a new subnet for {name} (it replaces the pool's nodes) with "
+                f"`{_preview(view, '--replace-subnet', name)}`"
+            ),
+            record.locator.location(("pool_subnets", name)),
+        )
+
+
+@allocation_rule(
+    "GF-SUBNET-003",
+    "error",
+    "Two pool subnets in the subnet record overlap.",
+    "Restore the record from version control: gpufleet never records two blocks that share addresses.",
+)
+def recorded_blocks_apart(view: StackView, allocation: subnets.Allocation) -> Problems:
+    """Two subnets of one VPC never share addresses; a record that says they do was edited by hand."""
+    record = view.loaded.record
+    if record is None:
+        return
+    seen: list[tuple[str, IPv4Network]] = []
+    for name, block in record.record.pool_subnets.items():
+        clash = next(((other, taken) for other, taken in seen if taken.overlaps(block)), None)
+        if clash is not None:
+            yield (
+                ("pool_subnets", name),
+                f"{block} overlaps {clash[0]}'s {clash[1]}; two subnets of one VPC never share addresses",
+                record.locator.location(("pool_subnets", name)),
+            )
+        seen.append((name, block))
 
 
 @allocation_rule(

@@ -13,23 +13,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gpufleet.names import LAUNCH_TEMPLATE_TYPE, NODE_GROUP_TYPE, WORKLOAD_LABEL, urn_name, urn_type
+
 OWNER_WORDS = {"NodePool": "pool", "StorageTier": "storage tier", "Fabric": "fabric", "Cluster": "cluster", "Network": "network"}
 
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = LAUNCH_TEMPLATE_TYPE
+NODE_GROUP = NODE_GROUP_TYPE
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 LUSTRE = "aws:fsx/lustreFileSystem:LustreFileSystem"
-WORKLOAD_LABEL = "gpufleet.io/workload"
 MIG_LABEL = "nvidia.com/mig.config"
-
-
-def urn_type(urn: str) -> str:
-    return urn.split("::")[2].split("$")[-1] if urn.count("::") >= 3 else ""
-
-
-def urn_name(urn: str) -> str:
-    return urn.split("::")[-1]
 
 
 def owner_kind(type_token: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.policy import load_policy_defaults
 from gpufleet.mig import judge_mig_parted_config
+from gpufleet.names import ACCELERATOR_LABEL
 from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import (
     MIG_LABEL,
@@ -147,7 +148,7 @@ def _mig_label_feasible(args: Any, report: Any) -> None:
     for pool in pools:
         value = pool.labels[MIG_LABEL]
         entries = [v for v in verdicts if v.config == value]
-        accelerator = catalog.accelerator(pool.labels.get("gpufleet.io/accelerator", ""))
+        accelerator = catalog.accelerator(pool.labels.get(ACCELERATOR_LABEL, ""))
         if not entries:
             report(
                 f"pool {pool.name}: {MIG_LABEL}={value} names no entry of the mig-parted config; use one of its configs or add the plan.",

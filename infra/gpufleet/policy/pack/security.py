@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gpufleet.names import linear_matcher
 from gpufleet.policy.pack.definitions import resource_policy, stack_policy
 from gpufleet.policy.pack.graph import (
     BUCKET_TYPES,
@@ -28,7 +29,7 @@ from gpufleet.policy.pack.graph import (
 )
 
 WORLD = ("0.0.0.0/0", "::/0")
-ADMIN_POLICY_ARNS = re.compile(r"^arn:aws[-a-z]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess)$")
+ADMIN_POLICY_ARNS = re.compile(r"arn:aws[-a-z]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess)\Z")
 SECRET_KEY_NAMES = r"(password|passwd|secret|token|api[-_]?key|private[-_]?key|access[-_]?key)"
 SECRET_VALUES = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
@@ -356,10 +357,11 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def _no_plaintext_secrets(args: Any, report: Any) -> None:
-    names = re.compile(args.get_config().get("secret_key_pattern", SECRET_KEY_NAMES), re.IGNORECASE)
+    # The pattern comes from the policy config, user input: searched in linear time, case-insensitively.
+    names = linear_matcher(f"(?i:{args.get_config().get('secret_key_pattern', SECRET_KEY_NAMES)})", whole=False)
     secret = secret_config_keys()
     for key, value in sorted(stack_config().items()):
-        if key not in secret and (names.search(key.split(":", 1)[-1]) or SECRET_VALUES.search(str(value))):
+        if key not in secret and (names(key.split(":", 1)[-1]) or SECRET_VALUES.search(str(value))):
             report(f"stack config {key} is stored in plain text; set it with `pulumi config set --secret {key}`.")
     for resource in args.resources:
         if any(SECRET_VALUES.search(text) for text in _strings(resource.props)):

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from gpufleet.model.plan import LaunchedNodes, Pool
+from gpufleet.names import LAUNCH_TEMPLATE_TYPE, NODE_GROUP_TYPE, NODE_POOL_TYPE
 from gpufleet.render.aws.cluster import GpuCluster
 from gpufleet.render.aws.tags import tags
 from gpufleet.render.resources import Registered
@@ -33,7 +34,7 @@ class NodePool(pulumi.ComponentResource):
         imds_hop_limit: int,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("gpufleet:aws:NodePool", pool.name, None, opts)
+        super().__init__(NODE_POOL_TYPE, pool.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         pool_tags = tags(cluster_name, **{"gpufleet:pool": pool.name, "gpufleet:workload": pool.workload})
         placement = launched.placement
@@ -55,7 +56,7 @@ class NodePool(pulumi.ComponentResource):
         network_interfaces = _network_interfaces(launched, security_group_ids)
         reservation = launched.capacity.reservation_id
         self.launch_template = Registered(
-            "aws:ec2/launchTemplate:LaunchTemplate",
+            LAUNCH_TEMPLATE_TYPE,
             f"{pool.name}-template",
             {
                 "description": f"{cluster_name} pool {pool.name}: {launched.instance.name}",
@@ -95,7 +96,7 @@ class NodePool(pulumi.ComponentResource):
             outputs=("latestVersion",),
         )
         self.node_group = Registered(
-            "aws:eks/nodeGroup:NodeGroup",
+            NODE_GROUP_TYPE,
             f"{pool.name}-nodes",
             {
                 "clusterName": cluster.eks.output("name"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from gpufleet.model.kubernetes import EfaPluginPlan, RdmaFabricPlan
+from gpufleet.names import FABRIC_LABEL
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
 from gpufleet.render.resources import kubernetes_object
@@ -29,7 +30,7 @@ class InfinibandFabric(pulumi.ComponentResource):
             "mellanox.com/v1alpha1",
             "NicClusterPolicy",
             f"{plan.fabric}-{plan.policy_name}",
-            {"metadata": metadata(plan.policy_name, **{"gpufleet.io/fabric": plan.fabric}), "spec": plan.policy_spec},
+            {"metadata": metadata(plan.policy_name, **{FABRIC_LABEL: plan.fabric}), "spec": plan.policy_spec},
             pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
         self.register_outputs({"resource": plan.resource})

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pulumi
 
 from gpufleet.model.kubernetes import ClusterQueuePlan, QueuePlan, quantity
+from gpufleet.names import POOL_LABEL, WORKLOAD_LABEL
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
 from gpufleet.render.resources import Registered, kubernetes_object
@@ -33,7 +34,7 @@ class Queues(pulumi.ComponentResource):
                 "ResourceFlavor",
                 flavor.name,
                 {
-                    "metadata": metadata(flavor.name, **{"gpufleet.io/pool": flavor.pool}),
+                    "metadata": metadata(flavor.name, **{POOL_LABEL: flavor.pool}),
                     "spec": {"nodeLabels": flavor.node_labels, "tolerations": [t.manifest() for t in flavor.tolerations]},
                 },
                 after_kueue,
@@ -74,6 +75,6 @@ class Queues(pulumi.ComponentResource):
             KUEUE_API,
             "ClusterQueue",
             plan.name,
-            {"metadata": metadata(plan.name, **{"gpufleet.io/workload": plan.workload}), "spec": spec},
+            {"metadata": metadata(plan.name, **{WORKLOAD_LABEL: plan.workload}), "spec": spec},
             pulumi.ResourceOptions(parent=self, depends_on=after),
         )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pulumi
 
 from gpufleet.model.kubernetes import LustreVolumePlan, StorageClassPlan, StoragePlan
+from gpufleet.names import STORAGE_LABEL
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
 from gpufleet.render.resources import Registered, kubernetes_object
@@ -69,7 +70,7 @@ class KubernetesStorage(pulumi.ComponentResource):
             "PersistentVolume",
             plan.volume_name,
             {
-                "metadata": metadata(plan.volume_name, **{"gpufleet.io/storage": plan.tier}),
+                "metadata": metadata(plan.volume_name, **{STORAGE_LABEL: plan.tier}),
                 "spec": {
                     "capacity": {"storage": size},
                     "accessModes": ["ReadWriteMany"],
@@ -93,7 +94,7 @@ class KubernetesStorage(pulumi.ComponentResource):
             "PersistentVolumeClaim",
             plan.volume_name,
             {
-                "metadata": metadata(plan.tier, plan.claim_namespace, **{"gpufleet.io/storage": plan.tier}),
+                "metadata": metadata(plan.tier, plan.claim_namespace, **{STORAGE_LABEL: plan.tier}),
                 "spec": {
                     "accessModes": ["ReadWriteMany"],
                     "storageClassName": "",
