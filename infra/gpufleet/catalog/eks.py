@@ -20,7 +20,8 @@ class KubernetesVersionPins(Fact):
     ami_release: str = Field(pattern=r"^v[0-9]{8}$")
     addons: dict[str, str]
     cluster_autoscaler: str = Field(
-        pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$", description="The Cluster Autoscaler release of this Kubernetes minor (its image tag)."
+        pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$",
+        description="The Cluster Autoscaler release of this Kubernetes minor (its image tag).",
     )
     sources: tuple[str, ...] = Field(min_length=1)
 
