@@ -37,7 +37,8 @@ def node_groups(plan: FleetPlan, result: PreviewResult) -> dict[str, dict[str, A
         template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template").inputs
         effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
         groups[pool.name] = {
-            "labels": group.get("labels", {}),
+            # The kubelet labels every node with its instance type.
+            "labels": {**group.get("labels", {}), "node.kubernetes.io/instance-type": template["instanceType"]},
             "taints": [(t["key"], t["value"], effect[t["effect"]]) for t in group.get("taints", [])],
             "max": group["scalingConfig"]["maxSize"],
             "instance": template["instanceType"],

@@ -108,7 +108,7 @@ def test_training_queues_one_per_gpu_type_and_local_queues_per_namespace(full_st
     assert set(queues) == {"training-h100-80gb", "training-b200-180gb", "inference", "lab"}
     flavors = lambda q: [f["name"] for g in queues[q]["resourceGroups"] for f in g["flavors"]]  # noqa: E731
     assert flavors("training-h100-80gb") == ["train-h100"] and flavors("training-b200-180gb") == ["train-b200"]
-    assert sorted(flavors("lab")) == ["lab", "serve", "train-b200", "train-h100"]
+    assert sorted(flavors("lab")) == ["lab"]  # nothing is lent to lab (issue 23, #8)
     local = sorted(
         (r.inputs["metadata"]["namespace"], r.inputs["spec"]["clusterQueue"]) for r in result.of_type(f"{KUEUE}:LocalQueue")
     )
@@ -228,7 +228,12 @@ def test_preview_writes_every_object_and_release_and_removes_stale_files(tmp_pat
     assert not stale.exists()
     written = sorted(p.name for p in (out / "k8s").iterdir())
     assert "NicClusterPolicy.nic-cluster-policy.yaml" in written and "LocalQueue.research.training-h100-80gb.yaml" in written
-    assert sorted(p.name for p in (out / "helm").iterdir()) == ["gpu-operator.yaml", "kueue.yaml", "network-operator.yaml"]
+    assert sorted(p.name for p in (out / "helm").iterdir()) == [
+        "gpu-operator.yaml",
+        "jobset.yaml",
+        "kueue.yaml",
+        "network-operator.yaml",
+    ]
     manifest = yaml.safe_load((out / "k8s" / "ResourceFlavor.train-h100.yaml").read_text())
     assert manifest["spec"]["nodeLabels"] == {"example.com/rack-group": "dgx-h100"}
     pools = {row["pool"]: row for row in report["pools"]}

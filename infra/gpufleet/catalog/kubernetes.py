@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from gpufleet.catalog.models import Fact
@@ -64,6 +66,32 @@ class AutoscalerFacts(Fact):
     node_template_tag_prefix: str
 
 
+class KueueLimits(Fact):
+    """What Kueue's API accepts of one ClusterQueue (CRD maxItems and the webhook's own checks)."""
+
+    flavors_per_group: int = Field(ge=1)
+    flavor_resources_per_group: int = Field(ge=1)
+    flavors_per_queue: int = Field(ge=1)
+    resources_per_queue: int = Field(ge=1)
+
+    def flavors_allowed(self, covered: int) -> int:
+        """Every flavor of a group lists every covered resource: the combinations cap the flavors too."""
+        return min(self.flavors_per_group, self.flavors_per_queue, self.flavor_resources_per_group // max(covered, 1))
+
+
+class KueueFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    limits: KueueLimits
+    base_configuration: dict[str, Any]
+    """The chart's own Configuration, less what gpufleet decides: Helm replaces the whole YAML
+    string (managerConfig.controllerManagerConfigYaml), so gpufleet writes all of it."""
+    pods_ready_timeout: str
+    controller_service_account: str
+    """The Kueue controller's service account (the chart's ``<release>-controller-manager``)."""
+    admission_gate: str
+    """The scheduling gate Kueue puts on a pod it manages until the pod's workload is admitted."""
+
+
 class KubernetesFacts(Fact):
     sources: dict[str, str]
     charts: dict[str, Chart]
@@ -72,10 +100,11 @@ class KubernetesFacts(Fact):
     rdma: RdmaFacts
     storage: KubernetesStorageFacts
     autoscaler: AutoscalerFacts
+    kueue: KueueFacts
 
     def cited(self) -> list[tuple[str, tuple[str, ...]]]:
         """Every record with the source keys it names, for the catalog's reference check."""
         records = [(f"charts.{name}", chart.sources) for name, chart in self.charts.items()]
-        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler"):
+        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler", "kueue"):
             records.append((name, getattr(self, name).sources))
         return records

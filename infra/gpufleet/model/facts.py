@@ -247,6 +247,9 @@ class QueueFacts(Facts):
     quotas: dict[str, dict[str, int]] = fact()
     """Flavor -> resource -> nominal quota."""
     borrowing_limits: dict[str, int | None] = fact()
+    lending_limits: dict[str, int | None] = fact()
+    namespaces: tuple[str, ...] = fact()
+    """The namespaces whose LocalQueues the queue admits work from."""
     preemption: dict[str, Any] = fact()
     local_queues: tuple[str, ...] = fact()
     """``<namespace>/<name>`` of each LocalQueue pointing here."""
@@ -308,4 +311,6 @@ class ClusterServicesFacts(Facts):
     """EFA pool -> the devices each of its nodes advertises."""
     rdma_resources: dict[str, str] = fact()
     """InfiniBand fabric -> the resource its pods request."""
+    admitted_kinds: tuple[str, ...] = fact()
+    """The job kinds the queues admit (Kueue integrations whose controllers run)."""
     autoscaler_skipped: dict[str, str] = fact(compare=False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gpufleet import names
-from gpufleet.catalog.kubernetes import Chart
+from gpufleet.catalog.kubernetes import Chart, KueueLimits
 from gpufleet.model.facts import (
     AutoscaledGroupFacts,
     ClusterServicesFacts,
@@ -42,9 +42,11 @@ AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 TRAINING_SCALE_DOWN_GPU_UTILIZATION = "0.01"
 PRIORITIES = (
     ("inference", 1000, "serving traffic first: inference preempts training and lab"),
-    ("training", 500, "training before lab: lab only fills idle GPUs"),
-    ("lab", 100, "lowest: lab jobs borrow what others leave idle and yield it back"),
+    ("training", 500, "training before lab"),
+    ("lab", 100, "lowest: lab work yields to everything else"),
 )
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""Set by the API server on every namespace to its name: a selector on it cannot be forged."""
 
 Json = dict[str, Any]
 QueueWorkload = Literal["training", "inference", "lab"]
@@ -164,6 +166,8 @@ class FlavorPlan:
     tolerations: tuple[Toleration, ...] = ()
     capacity: dict[str, int] = field(default_factory=dict, hash=False)
     """Resource -> what the pool offers at its maximum size (Kubernetes quantities: memory in Mi)."""
+    topology: str | None = None
+    """The Kueue Topology the flavor's nodes are arranged in (``spec.topologyName``); None: no topology-aware placement."""
 
     def facts(self) -> FlavorFacts:
         return FlavorFacts(
@@ -176,6 +180,8 @@ class FlavorQuota:
     flavor: str
     nominal: dict[str, int] = field(hash=False)
     borrowing_limit: int | None = None
+    lending_limit: int | None = None
+    """How much of the nominal quota other queues of the cohort may borrow (None: all of it)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,8 @@ class ClusterQueuePlan:
     flavors: tuple[FlavorQuota, ...]
     preemption: Json = field(hash=False)
     reason: str = ""
+    namespaces: tuple[str, ...] = ()
+    """The only namespaces whose LocalQueues it admits work from (none: no namespace)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,18 @@ class PriorityPlan:
 
 
 @dataclass(frozen=True)
+class GatePolicyPlan:
+    """A ValidatingAdmissionPolicy: in the tenant namespaces only Kueue's controller may lift its
+    admission gate from a pod (a tenant who could would run outside every quota)."""
+
+    name: str
+    namespaces: tuple[str, ...]
+    gate: str
+    controller: str
+    """The user name of Kueue's controller (``system:serviceaccount:<namespace>:<name>``)."""
+
+
+@dataclass(frozen=True)
 class QueuePlan:
     kueue: HelmReleasePlan
     cohort: str
@@ -212,6 +232,13 @@ class QueuePlan:
     priorities: tuple[PriorityPlan, ...]
     controller_pools: tuple[str, ...] = ()
     """Pools the Kueue release waits for: where its controller can run (``controller_pools``)."""
+    jobset: HelmReleasePlan | None = None
+    """The JobSet controller, for the JobSet kind Kueue admits."""
+    admits: tuple[str, ...] = ()
+    """The job kinds (Kueue integrations) the queues admit, as ``group/version Kind``."""
+    gate_policy: GatePolicyPlan | None = None
+    limits: KueueLimits | None = None
+    """What Kueue's API accepts of one ClusterQueue: a plan rule holds every queue to it."""
 
     def queues_reaching(self, flavor: str) -> tuple[str, ...]:
         """ClusterQueues that hold quota of this flavor (nominal or borrowable), by name."""
@@ -224,6 +251,8 @@ class QueuePlan:
             resources=queue.resources,
             quotas={quota.flavor: dict(quota.nominal) for quota in queue.flavors},
             borrowing_limits={quota.flavor: quota.borrowing_limit for quota in queue.flavors},
+            lending_limits={quota.flavor: quota.lending_limit for quota in queue.flavors},
+            namespaces=queue.namespaces,
             preemption=dict(queue.preemption),
             local_queues=tuple(f"{q.namespace}/{q.name}" for q in self.local_queues if q.cluster_queue == queue.name),
             reason=queue.reason,
@@ -280,6 +309,7 @@ class KubernetesPlan:
             *(fabric.operator for fabric in self.fabrics),
             self.storage.csi_driver,
             self.queues.kueue if self.queues else None,
+            self.queues.jobset if self.queues else None,
             self.autoscaler.release if self.autoscaler else None,
         ]
         return tuple(release for release in found if release is not None)
@@ -321,6 +351,7 @@ class KubernetesPlan:
             efa_interfaces=dict(self.efa.interfaces) if self.efa else {},
             rdma_resources={fabric.fabric: fabric.resource for fabric in self.fabrics},
             autoscaler_skipped={r.subject: r.why for r in self.autoscaler.skipped} if self.autoscaler else {},
+            admitted_kinds=self.queues.admits if self.queues else (),
         )
 
     def summary(self) -> dict[str, Any]:

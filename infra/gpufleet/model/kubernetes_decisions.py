@@ -11,10 +11,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
+import yaml
+
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.models import Accelerator
 from gpufleet.mig import MigPartedConfig
-from gpufleet.model.decisions import EFA_LABEL, whole_gpus
+from gpufleet.model.decisions import EFA_LABEL, LABEL_DOMAIN, whole_gpus
 from gpufleet.model.kubernetes import (
     AUTOSCALER_SERVICE_ACCOUNT,
     DEFAULT_DEVICE_PLUGIN_CONFIG,
@@ -24,6 +26,7 @@ from gpufleet.model.kubernetes import (
     HUGEPAGES_RESOURCE,
     MIG_CONFIG_DIGEST_ENV,
     MIG_CONFIG_MAP,
+    NAMESPACE_NAME_LABEL,
     NIC_CLUSTER_POLICY,
     PLUGIN_CONFIG_DIGEST_ENV,
     POOL_LABEL,
@@ -36,6 +39,7 @@ from gpufleet.model.kubernetes import (
     EfaPluginPlan,
     FlavorPlan,
     FlavorQuota,
+    GatePolicyPlan,
     GpuStackPlan,
     HelmReleasePlan,
     Json,
@@ -57,6 +61,9 @@ from gpufleet.model.reasons import Reason
 from gpufleet.stack.models import QueuesSpec
 
 QUEUE_WORKLOADS: tuple[QueueWorkload, ...] = ("training", "inference", "lab")
+# Node labels a flavor carries beside the pool's: what a pod may select its nodes by.
+FLAVOR_LABELS = frozenset({POOL_LABEL, f"{LABEL_DOMAIN}/accelerator", f"{LABEL_DOMAIN}/workload"})
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
 
 def kubernetes_plan(
@@ -461,15 +468,94 @@ def pool_selector(pool: Pool) -> dict[str, str]:
     return {POOL_LABEL: pool.name}
 
 
+def flavor_labels(pool: Pool) -> dict[str, str]:
+    """What a flavor pins its pods to: every label of the pool's nodes a pod may select on.
+
+    Kueue's flavor assigner matches a pod's node selector against each flavor's own label keys
+    only: a pod selecting ``gpufleet.io/accelerator`` must find that key in the flavor, or it is
+    given any flavor with quota and then never schedules there."""
+    if isinstance(pool.source, ExistingNodes):
+        return dict(pool.source.node_selector)
+    chosen = {key: value for key, value in pool.labels.items() if key in FLAVOR_LABELS}
+    return dict(sorted({**chosen, INSTANCE_TYPE_LABEL: pool.node_kind}.items()))
+
+
 def _flavor(pool: Pool, accelerator: Accelerator, catalog: Catalog) -> FlavorPlan:
     return FlavorPlan(
         name=pool.name,
         pool=pool.name,
         accelerator=accelerator.name,
-        node_labels=pool_selector(pool),
+        node_labels=flavor_labels(pool),
         tolerations=tuple(toleration(taint) for taint in pool.taints),
         capacity=pool_capacity(pool, catalog),
     )
+
+
+# The job kinds the queues admit: Kueue integrations whose controllers run in every cluster
+# gpufleet configures (Kubernetes itself, and the JobSet controller it installs). Pods,
+# Deployments and StatefulSets are how serving runs; an integration without its CRD is inert.
+ADMITTED = (
+    ("batch/job", "batch/v1 Job"),
+    ("jobset.x-k8s.io/jobset", "jobset.x-k8s.io/v1alpha2 JobSet"),
+    ("pod", "v1 Pod"),
+    ("deployment", "apps/v1 Deployment"),
+    ("statefulset", "apps/v1 StatefulSet"),
+)
+# Resources Kueue leaves out of quota: the kubelet's eviction, not a quota, governs node disk.
+UNQUOTED_PREFIXES = ("ephemeral-storage",)
+
+
+def _kueue(pools: Sequence[Pool], tenants: tuple[str, ...], catalog: Catalog) -> HelmReleasePlan:
+    """Kueue's whole Configuration: Helm replaces the chart's YAML string, so all of it is written."""
+    facts = catalog.kubernetes.kueue
+    config: Json = dict(facts.base_configuration)
+    config["integrations"] = {"frameworks": [framework for framework, _ in ADMITTED]}
+    config["resources"] = {"excludeResourcePrefixes": list(UNQUOTED_PREFIXES)}
+    gang = any(pool.workload == "training" and pool.nodes.max > 1 for pool in pools)
+    config["waitForPodsReady"] = {"timeout": facts.pods_ready_timeout, "blockAdmission": gang}
+    reasons = [
+        Reason(
+            "managerConfig.integrations.frameworks",
+            "the kinds whose controllers run: Jobs, JobSets (gpufleet installs the JobSet controller), and pods, "
+            "Deployments and StatefulSets for serving; PyTorchJob (Kubeflow Trainer v1, deprecated), MPIJob, Ray "
+            "and TrainJob are not admitted, their controllers are not installed",
+        ),
+        Reason(
+            "managerConfig.resources.excludeResourcePrefixes",
+            "ephemeral-storage is governed by the kubelet's eviction, not a quota; any other resource a pod "
+            "requests must be covered by its queue or the pod is never admitted",
+        ),
+        Reason(
+            "managerConfig.waitForPodsReady.blockAdmission",
+            f"multi-node training: quotas count nodes.max, real capacity is often less, and two jobs admitted at "
+            f"once can each hold half their nodes forever; admissions go one at a time, cluster-wide (serving "
+            f"included), each waiting at most {facts.pods_ready_timeout} for the last job's pods before evicting "
+            "it. The autoscaler's ProvisioningRequest check is not used: on AWS its scale-up is not atomic"
+            if gang
+            else "no multi-node training pool: no job can hold half its nodes, so admissions stay concurrent",
+        ),
+    ]
+    if tenants:
+        config["manageJobsWithoutQueueName"] = True
+        config["managedJobsNamespaceSelector"] = _namespaces_selector(tenants)
+        reasons.append(
+            Reason(
+                "managerConfig.manageJobsWithoutQueueName, managerConfig.managedJobsNamespaceSelector",
+                "in the stack's namespaces every workload goes through a queue: one without a queue name is "
+                "suspended, never run outside the quotas; other namespaces (system ones included) are not managed",
+            )
+        )
+    return HelmReleasePlan(
+        "kueue",
+        catalog.kubernetes.charts["kueue"],
+        {"managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(config, sort_keys=True)}},
+        tuple(reasons),
+    )
+
+
+def _namespaces_selector(namespaces: Iterable[str]) -> Json:
+    """Exactly these namespaces, by the name label the API server sets."""
+    return {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(namespaces)}]}
 
 
 def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog: Catalog) -> QueuePlan | None:
@@ -478,7 +564,6 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
         return None
     flavors = tuple(_flavor(pool, gpu, catalog) for pool, gpu in queued)
     by_pool = {flavor.pool: flavor for flavor in flavors}
-    workload_of = {pool.name: pool.workload for pool, _ in queued}
     queues: list[ClusterQueuePlan] = []
     never_borrow: Json = {"reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"}
     for accelerator in sorted({gpu.name for pool, gpu in queued if pool.workload == "training"}):
@@ -488,33 +573,38 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
                 f"training-{slug(accelerator)}",
                 "training",
                 members,
-                [],
                 never_borrow,
                 f"training on {accelerator} only: every flavor here is a {accelerator} pool, so no pod set of a job can land on another GPU type",
+                namespaces.training,
             )
         )
     inference = [by_pool[p.name] for p, _ in queued if p.workload == "inference"]
     if inference:
         queues.append(
             _cluster_queue(
-                "inference", "inference", inference, [], never_borrow, "serving never borrows, so no reclaim can ever preempt it"
+                "inference",
+                "inference",
+                inference,
+                never_borrow,
+                "serving never borrows, so no reclaim can ever preempt it",
+                namespaces.inference,
             )
         )
     lab = [by_pool[p.name] for p, _ in queued if p.workload == "lab"]
     if lab:
-        others = [flavor for flavor in flavors if workload_of[flavor.pool] != "lab"]
         queues.append(
             _cluster_queue(
                 "lab",
                 "lab",
                 lab,
-                others,
                 {
                     "reclaimWithinCohort": "Never",
                     "borrowWithinCohort": {"policy": "Never"},
                     "withinClusterQueue": "LowerPriority",
                 },
-                "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
+                "lab runs on lab pools only: a borrowed flavor would pin a lab pod to another pool's nodes and make "
+                "the autoscaler launch them for it (p5 capacity for a CPU job); nothing is lent or borrowed",
+                namespaces.lab,
             )
         )
     local: list[LocalQueuePlan] = []
@@ -523,14 +613,28 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
         for namespace in getattr(namespaces, workload):
             local.extend(LocalQueuePlan(target, namespace, target) for target in targets)
     priorities = tuple(PriorityPlan(f"gpufleet-{name}", value, why) for name, value, why in PRIORITIES)
+    tenants = tuple(sorted(_queue_namespaces(namespaces)))
+    facts = catalog.kubernetes.kueue
+    kueue_namespace = catalog.kubernetes.charts["kueue"].namespace
     return QueuePlan(
-        kueue=HelmReleasePlan("kueue", catalog.kubernetes.charts["kueue"], {}),
+        kueue=_kueue(pools, tenants, catalog),
         cohort=f"{cluster}-gpus",
         flavors=flavors,
         cluster_queues=tuple(queues),
         local_queues=tuple(sorted(local, key=lambda q: (q.namespace, q.name))),
         priorities=priorities,
         controller_pools=controller_pools(pools),
+        jobset=HelmReleasePlan("jobset", catalog.kubernetes.charts["jobset"], {}),
+        admits=tuple(kind for _, kind in ADMITTED),
+        gate_policy=GatePolicyPlan(
+            "gpufleet-kueue-admission-gate",
+            tenants,
+            facts.admission_gate,
+            f"system:serviceaccount:{kueue_namespace}:{facts.controller_service_account}",
+        )
+        if tenants
+        else None,
+        limits=facts.limits,
     )
 
 
@@ -550,17 +654,15 @@ def _cluster_queue(
     name: str,
     workload: QueueWorkload,
     own: list[FlavorPlan],
-    borrowed: list[FlavorPlan],
     preemption: Json,
     reason: str,
+    namespaces: tuple[str, ...],
 ) -> ClusterQueuePlan:
-    """One resource group over every resource its flavors offer: Kueue lets a flavor sit in one group only."""
-    resources = tuple(sorted({resource for flavor in (*own, *borrowed) for resource in flavor.capacity}))
-    quotas = [
-        FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=None if borrowed else 0) for f in own
-    ]
-    quotas += [FlavorQuota(f.name, dict.fromkeys(resources, 0)) for f in borrowed]
-    return ClusterQueuePlan(name, workload, resources, tuple(quotas), preemption, reason)
+    """One resource group over every resource its flavors offer (Kueue lets a flavor sit in one
+    group only); nothing lent, nothing borrowed."""
+    resources = tuple(sorted({resource for flavor in own for resource in flavor.capacity}))
+    quotas = [FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=0, lending_limit=0) for f in own]
+    return ClusterQueuePlan(name, workload, resources, tuple(quotas), preemption, reason, tuple(sorted(namespaces)))
 
 
 def _queue_namespaces(queues: QueuesSpec) -> set[str]:

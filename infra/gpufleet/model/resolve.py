@@ -45,7 +45,7 @@ from gpufleet.model.plan import (
     StorageTier,
     Taint,
 )
-from gpufleet.model.rules import SEMANTIC_RULES
+from gpufleet.model.rules import PLAN_RULES, SEMANTIC_RULES
 from gpufleet.model.security import security_plan
 from gpufleet.model.view import StackView
 from gpufleet.stack.loader import LoadedStack, StackInvalid
@@ -59,7 +59,11 @@ def resolve(loaded: LoadedStack, catalog: Catalog, *, replace_subnets: frozenset
     errors = errors_in(findings)
     if errors:
         raise StackInvalid(errors)
-    return build_plan(view, tuple(findings))
+    plan = build_plan(view, tuple(findings))
+    decided = loaded.locator.locate(finding for planned in PLAN_RULES for finding in planned.run(plan))
+    if errors_in(decided):
+        raise StackInvalid(errors_in(decided))
+    return replace(plan, findings=(*plan.findings, *decided)) if decided else plan
 
 
 def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan:

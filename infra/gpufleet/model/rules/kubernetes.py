@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from gpufleet.model.aws import decide_bootstrap_admin, decide_deploy_path
-from gpufleet.model.rules.registry import Problems, duplicates, rule, unknown
+from gpufleet.model.plan import FleetPlan
+from gpufleet.model.rules.registry import Problem, Problems, duplicates, plan_rule, rule, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import Capacity
 
@@ -242,3 +245,27 @@ def no_neuron_pools(view: StackView) -> Problems:
                 "device plugin and gpufleet installs none, so its devices would never be advertised "
                 "(aws.amazon.com/neuron), no queue would reach the pool and the autoscaler could not size it",
             )
+
+
+@plan_rule(
+    "GF-K8S-011",
+    "error",
+    "A ClusterQueue larger than Kueue's API accepts: the API server would refuse it.",
+    "Split the pools of that workload class across fewer GPU types, or fewer pools.",
+)
+def queues_kueue_accepts(plan: FleetPlan) -> Iterable[Problem]:
+    queues = plan.kubernetes.queues
+    if queues is None or queues.limits is None:
+        return
+    limits = queues.limits
+    for queue in queues.cluster_queues:
+        allowed = limits.flavors_allowed(len(queue.resources))
+        if len(queue.flavors) <= allowed and len(queue.resources) <= limits.resources_per_queue:
+            continue
+        first_over = queue.flavors[min(allowed, len(queue.flavors) - 1)].flavor
+        yield (
+            ("node_pools", first_over),
+            f"ClusterQueue {queue.name} would list {len(queue.flavors)} flavors (one per {queue.workload} pool) over "
+            f"{len(queue.resources)} resources in its one resource group; Kueue accepts at most {allowed} "
+            f"({limits.flavors_per_group} flavors a group, {limits.flavor_resources_per_group} flavor-resource pairs)",
+        )
