@@ -80,15 +80,19 @@ def test_each_fsx_namespace_gets_a_volume_bound_to_the_file_system_and_a_claim(f
         assert spec["capacity"]["storage"] == claims[(namespace, "scratch")]["resources"]["requests"]["storage"] == "2400Gi"
 
 
-def test_local_nvme_is_offered_only_on_the_pools_that_mount_it(full_stack_dir) -> None:
-    _, result = full(full_stack_dir)
+def test_local_nvme_gets_no_storage_class_nothing_could_bind(full_stack_dir) -> None:
+    """A ``kubernetes.io/no-provisioner`` class binds only PersistentVolumes someone creates, and
+    nothing creates them for the RAID0 nodeadm builds (local-static-provisioner operations.md:
+    it "only discovers ... mount points ... in discovery directories"). amazon-eks-ami v20250620
+    setup-local-disks mounts the array at ``<dir>/0`` and bind-mounts the kubelet's directory
+    onto it, so pods reach the NVMe through emptyDir: the plan says so instead of a class."""
+    plan, result = full(full_stack_dir)
     classes = {r.inputs["metadata"]["name"]: r.inputs for r in result.of_type("kubernetes:storage.k8s.io/v1:StorageClass")}
-    assert classes["cache"]["allowedTopologies"] == [
-        {"matchLabelExpressions": [{"key": "gpufleet.io/pool", "values": ["train-h100"]}]}
-    ]
+    assert set(classes) == {"gp3"}
     assert classes["gp3"]["parameters"] == {"type": "gp3", "encrypted": "true"}
     assert classes["gp3"]["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
-    assert [name for name, c in classes.items() if c["metadata"].get("annotations")] == ["gp3"]
+    notes = {d["what"]: d["why"] for d in plan.kubernetes.decisions()}
+    assert "emptyDir" in notes["storage cache"] and "/mnt/nvme/0" in notes["storage cache"]
 
 
 def test_time_sliced_lab_nodes_pick_their_config_by_label(full_stack_dir) -> None:

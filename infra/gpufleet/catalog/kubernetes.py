@@ -51,7 +51,6 @@ class KubernetesStorageFacts(Fact):
     ebs_namespace: str
     ebs_service_account: str
     ebs_policy: str
-    local_provisioner: str
 
 
 class AutoscalerFacts(Fact):

@@ -279,8 +279,6 @@ class StorageClassFacts(Facts):
     provisioner: str = fact()
     parameters: dict[str, str] = fact()
     default: bool = fact()
-    pools: tuple[str, ...] | None = fact()
-    """Local classes: the pools whose nodes offer the volume; None: every node."""
     reason: str = fact(compare=False)
 
     @property

@@ -101,6 +101,16 @@ class ConfigMapPlan:
 
 
 @dataclass(frozen=True)
+class PodSecurity:
+    """The Pod Security Admission labels of the namespaces gpufleet creates, with why."""
+
+    tenants: dict[str, str] = field(hash=False)
+    system: dict[str, str] = field(hash=False)
+    """For operator namespaces whose pods need the host (drivers, device plugins, MIG manager)."""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class GpuStackPlan:
     operator: HelmReleasePlan
     mig_config: ConfigMapPlan | None
@@ -131,23 +141,24 @@ class StorageClassPlan:
     provisioner: str
     parameters: dict[str, str] = field(hash=False)
     default: bool = False
-    node_terms: tuple[dict[str, str], ...] | None = None
-    """Local classes: the labels of each pool whose nodes offer the volume (any one matches); None: every node."""
-    pools: tuple[str, ...] | None = None
-    """Local classes: the pools ``node_terms`` stand for."""
     reason: str = ""
 
     def facts(self) -> StorageClassFacts:
-        return StorageClassFacts(self.provisioner, dict(self.parameters), self.default, self.pools, self.reason)
+        return StorageClassFacts(self.provisioner, dict(self.parameters), self.default, self.reason)
 
 
 @dataclass(frozen=True)
 class LustreVolumePlan:
+    """A static volume of one file system, pre-bound to its one claim; only the file system's
+    client pools can mount it, so only their nodes may run a pod that uses it."""
+
     tier: str
     volume_name: str
-    claim_namespace: str | None
+    claim_namespace: str
     capacity_gib: int
     driver: str
+    node_terms: tuple[dict[str, str], ...] = ()
+    """The labels of each client pool's nodes (any one matches): the volume's node affinity."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,8 @@ class StoragePlan:
     csi_driver: HelmReleasePlan | None
     classes: tuple[StorageClassPlan, ...]
     lustre_volumes: tuple[LustreVolumePlan, ...]
+    notes: tuple[Reason, ...] = ()
+    """What a tier gets (or does not) on the Kubernetes side, and why."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +313,7 @@ class KubernetesPlan:
     autoscaler: AutoscalerPlan | None
     scheduling: dict[str, PoolScheduling] = field(default_factory=dict, hash=False)
     """Pool name -> how pods reach it (every pool has an entry)."""
+    pod_security: PodSecurity = PodSecurity({}, {})
 
     @property
     def releases(self) -> tuple[HelmReleasePlan, ...]:
@@ -321,6 +335,8 @@ class KubernetesPlan:
             found += [{"what": f"ClusterQueue {q.name}", "why": q.reason} for q in self.queues.cluster_queues]
         if self.autoscaler is not None:
             found += [{"what": f"cluster-autoscaler: {r.subject}", "why": r.why} for r in self.autoscaler.skipped]
+        found += [{"what": f"storage {r.subject}", "why": r.why} for r in self.storage.notes]
+        found.append({"what": "namespaces: pod security", "why": self.pod_security.reason})
         return found
 
     def flavor_facts(self) -> dict[str, FlavorFacts]:
@@ -345,9 +361,7 @@ class KubernetesPlan:
         return ClusterServicesFacts(
             namespaces=self.namespaces,
             priorities={p.name: p.value for p in self.queues.priorities} if self.queues else {},
-            lustre_volumes=tuple(
-                f"{v.volume_name} -> {v.claim_namespace}/{v.tier}" if v.claim_namespace else v.volume_name for v in volumes
-            ),
+            lustre_volumes=tuple(f"{v.volume_name} -> {v.claim_namespace}/{v.tier}" for v in volumes),
             efa_interfaces=dict(self.efa.interfaces) if self.efa else {},
             rdma_resources={fabric.fabric: fabric.resource for fabric in self.fabrics},
             autoscaler_skipped={r.subject: r.why for r in self.autoscaler.skipped} if self.autoscaler else {},

@@ -46,6 +46,7 @@ from gpufleet.model.kubernetes import (
     KubernetesPlan,
     LocalQueuePlan,
     LustreVolumePlan,
+    PodSecurity,
     PoolScheduling,
     PriorityPlan,
     QueuePlan,
@@ -56,7 +57,7 @@ from gpufleet.model.kubernetes import (
     Toleration,
     quantity,
 )
-from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LustreTier, Pool, StorageTier, Taint
+from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LocalNvmeTier, LustreTier, Pool, StorageTier, Taint
 from gpufleet.model.reasons import Reason
 from gpufleet.stack.models import QueuesSpec
 
@@ -91,7 +92,30 @@ def kubernetes_plan(
         queues=queue_plan,
         autoscaler=_autoscaler(cluster, aws_region, kubernetes_version, pools, catalog) if aws_region is not None else None,
         scheduling={pool.name: _scheduling(pool, queue_plan) for pool in pools},
+        pod_security=_pod_security(kubernetes_version),
     )
+
+
+def _pod_security(kubernetes_version: str) -> PodSecurity:
+    """Tenant pods run at the Baseline standard, so none shares the host's namespaces, mounts a
+    host path or runs privileged: each would reach past the hop-limit-1 IMDS guard and the node."""
+    version = f"v{kubernetes_version}"
+    tenants = {
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/enforce-version": version,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": version,
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": version,
+    }
+    system = {"pod-security.kubernetes.io/enforce": "privileged"}
+    reason = (
+        "tenant namespaces enforce Baseline (no hostNetwork, hostPID, hostIPC, privileged pods, hostPath volumes "
+        "or added capabilities such as IPC_LOCK; use emptyDir with medium Memory for /dev/shm) and warn at "
+        "Restricted; the GPU Operator's namespace is privileged: its drivers, device plugins and MIG manager "
+        "need the host"
+    )
+    return PodSecurity(tenants, system, reason)
 
 
 def gpu_pools(pools: Iterable[Pool]) -> tuple[Pool, ...]:
@@ -388,20 +412,42 @@ def _storage(pools: Sequence[Pool], storage: Sequence[StorageTier], catalog: Cat
                 reason="encrypted gp3 EBS for claims that name no class",
             )
         )
+    notes = []
+    volumes: list[LustreVolumePlan] = []
     for tier in storage:
-        if tier.kind == "local-nvme":
-            mounting = [pool for pool in pools if tier.name in {t.name for t in pool.storage}]
-            classes.append(
-                StorageClassPlan(
+        clients = [pool for pool in pools if tier.name in {t.name for t in pool.storage}]
+        if isinstance(tier, LocalNvmeTier):
+            notes.append(
+                Reason(
                     tier.name,
-                    facts.local_provisioner,
-                    {},
-                    node_terms=tuple(pool_selector(pool) for pool in mounting),
-                    pools=tuple(pool.name for pool in mounting),
-                    reason=f"local NVMe at {tier.mount_path}, offered only on the pools that mount it",
+                    f"no StorageClass: nothing would provision or bind its claims. nodeadm assembles the disks as "
+                    f"RAID0 at {tier.mount_path}/0 and moves the kubelet's directory onto it, so a pod's emptyDir "
+                    "volumes and ephemeral-storage use the NVMe",
                 )
             )
-    volumes = tuple(volume for tier in storage for volume in _lustre_volumes(tier, facts.fsx_driver))
+        elif isinstance(tier, LustreTier) and not tier.namespaces:
+            notes.append(
+                Reason(
+                    tier.name,
+                    "no namespace is listed, so no volume is offered: a static volume without its claim would be "
+                    "bindable from any namespace",
+                )
+            )
+        elif isinstance(tier, LustreTier):
+            terms = tuple(pool_selector(pool) for pool in clients)
+            volumes += [
+                LustreVolumePlan(
+                    tier.name, f"{tier.name}-{namespace}", namespace, tier.fsx.storage_capacity_gib, facts.fsx_driver, terms
+                )
+                for namespace in tier.namespaces
+            ]
+            notes.append(
+                Reason(
+                    tier.name,
+                    f"a volume per namespace ({', '.join(tier.namespaces)}), pre-bound to its claim and mountable only "
+                    f"on its client pools ({', '.join(pool.name for pool in clients)}), whose security groups reach it",
+                )
+            )
     csi = None
     if volumes:
         csi = HelmReleasePlan(
@@ -410,20 +456,7 @@ def _storage(pools: Sequence[Pool], storage: Sequence[StorageTier], catalog: Cat
             {"node": {"tolerateAllTaints": True}},
             (Reason("node.tolerateAllTaints", "training and lab nodes are tainted and mount Lustre too"),),
         )
-    return StoragePlan(csi, tuple(classes), volumes)
-
-
-def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, ...]:
-    """One static volume per namespace: a PersistentVolume binds exactly one claim."""
-    if not isinstance(tier, LustreTier):
-        return ()
-    namespaces: tuple[str | None, ...] = tier.namespaces or (None,)
-    return tuple(
-        LustreVolumePlan(
-            tier.name, f"{tier.name}-{namespace}" if namespace else tier.name, namespace, tier.fsx.storage_capacity_gib, driver
-        )
-        for namespace in namespaces
-    )
+    return StoragePlan(csi, tuple(classes), tuple(volumes), tuple(notes))
 
 
 def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gpufleet.model.aws import decide_bootstrap_admin, decide_deploy_path
-from gpufleet.model.plan import FleetPlan
+from gpufleet.model.plan import FleetPlan, LustreTier
 from gpufleet.model.rules.registry import Problem, Problems, duplicates, plan_rule, rule, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import Capacity
@@ -269,3 +269,39 @@ def queues_kueue_accepts(plan: FleetPlan) -> Iterable[Problem]:
             f"{len(queue.resources)} resources in its one resource group; Kueue accepts at most {allowed} "
             f"({limits.flavors_per_group} flavors a group, {limits.flavor_resources_per_group} flavor-resource pairs)",
         )
+
+
+@plan_rule(
+    "GF-K8S-012",
+    "error",
+    "A file system's claim offered in a namespace whose queues reach pools that cannot mount it.",
+    "Mount the tier on those pools (their storage), or offer the claim only in namespaces whose queues stay on its clients.",
+)
+def claims_only_where_clients_run(plan: FleetPlan) -> Iterable[Problem]:
+    """Namespace -> its LocalQueues -> their ClusterQueues -> flavors -> pools: every pool a pod of
+    the namespace can be admitted to must be a client of the tier, or a pod mounting the claim is
+    admitted where the volume's node affinity never lets it run (or, without it, hangs mounting)."""
+    queues = plan.kubernetes.queues
+    if queues is None:
+        return
+    pool_of = {flavor.name: flavor.pool for flavor in queues.flavors}
+    for tier in plan.storage:
+        if not isinstance(tier, LustreTier):
+            continue
+        clients = {pool.name for pool in plan.pools if any(t.name == tier.name for t in pool.storage)}
+        for index, namespace in enumerate(tier.namespaces):
+            reached = {
+                pool_of[quota.flavor]
+                for local in queues.local_queues
+                if local.namespace == namespace
+                for queue in queues.cluster_queues
+                if queue.name == local.cluster_queue
+                for quota in queue.flavors
+            }
+            outside = sorted(reached - clients)
+            if outside:
+                yield (
+                    ("storage", tier.name, "namespaces", index),
+                    f"{namespace}'s queues reach pools {', '.join(outside)}, which do not mount {tier.name} (its clients: "
+                    f"{', '.join(sorted(clients)) or 'none'}): a pod there using the claim could never mount the file system",
+                )
