@@ -344,10 +344,11 @@ def test_network_layout(stacks) -> None:
     ]
 
     train_a, train_b, serve = pool(plan, "train-a"), pool(plan, "train-b"), pool(plan, "serve")
-    # Training pools each get their own subnet in their own zone, sized to them: (2 nodes + 2
-    # surge) x 50 addresses fits a /24; with no record yet, blocks go out in name order.
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.source.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/24")]
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.source.subnets] == [("pool-train-b", "us-east-1b", "10.0.129.0/24")]
+    # Training pools each get their own subnet in their own zone, sized to them: 2 nodes (GPU
+    # pools update in place, no surge) x 50 addresses fits a /25; with no record yet, blocks go
+    # out in name order.
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.source.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/25")]
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.source.subnets] == [("pool-train-b", "us-east-1b", "10.0.128.128/25")]
     # Other pools use the shared subnet of each of their zones.
     assert serve.source.subnets == network.shared_private_subnets
 

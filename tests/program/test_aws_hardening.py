@@ -401,7 +401,9 @@ def test_capacity_block_pool_updates_in_place_and_starts_at_zero(fleet):
     block = fleet.named(NODE_GROUP, "block-nodes").inputs
     assert block["updateConfig"]["updateStrategy"] == "MINIMAL"
     assert block["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
-    assert fleet.named(NODE_GROUP, "train-nodes").inputs["updateConfig"]["updateStrategy"] == "DEFAULT"
+    # Every accelerated pool updates in place (issue 23, #22); the system pool surges.
+    assert fleet.named(NODE_GROUP, "train-nodes").inputs["updateConfig"]["updateStrategy"] == "MINIMAL"
+    assert fleet.named(NODE_GROUP, "sys-nodes").inputs["updateConfig"]["updateStrategy"] == "DEFAULT"
 
 
 def test_a_stack_without_admins_makes_the_deployer_admin_and_says_so(tmp_path):

@@ -50,6 +50,8 @@ class NodeUpdate:
     reason: str
     max_unavailable: int = 1
     """Nodes replaced at once: one, so a training job loses at most one node to an update."""
+    after: str | None = None
+    """The pool whose node group this one's waits for: accelerated pools roll one at a time."""
 
     @property
     def surges(self) -> bool:
@@ -69,20 +71,33 @@ def decide_capacity_type(capacity: Capacity) -> Decision:
     return Decision(value, f"capacity {capacity.type}")
 
 
-def decide_node_update(pool: NodePoolSpec) -> NodeUpdate:
+def decide_node_update(pool: NodePoolSpec, *, accelerated: bool, after: str | None = None) -> NodeUpdate:
+    """How a pool's nodes are replaced, and (``after``) which pool's roll it waits for."""
+    chained = f"; rolls after pool {after}'s, one accelerated pool at a time" if after else ""
     if pool.capacity.type == "capacity-block":
         return NodeUpdate(
             "MINIMAL",
             "a capacity block holds exactly its instances, so a surge node can never launch: nodes are replaced in "
             "place. At block start nothing launches by itself: raise desired (or let the autoscaler) up to the "
             "block's count; about 40 minutes before the end EKS scales the group to 0 and EC2 stops instances 30 "
-            "minutes before it. pulumi up leaves desired size alone, so it never fights either",
+            "minutes before it. pulumi up leaves desired size alone, so it never fights either. EKS asks for "
+            "desired size 0 before a Capacity Block node group is upgraded: set it to 0 (aws eks "
+            "update-nodegroup-config) before an edit that changes its nodes (AMI, Kubernetes version, labels)" + chained,
+            after=after,
         )
     if pool.capacity.type == "reservation" and pool.nodes.min == pool.nodes.max:
         return NodeUpdate(
             "MINIMAL",
             "the reservation is sized exactly to the pool (min = max): a surge node would land outside it, so nodes "
-            "are replaced in place",
+            "are replaced in place" + chained,
+            after=after,
+        )
+    if accelerated:
+        return NodeUpdate(
+            "MINIMAL",
+            "accelerated nodes are replaced in place: a surge GPU node may not exist (and costs a whole node), and in "
+            "a cluster placement group a capacity error fails the update" + chained,
+            after=after,
         )
     return NodeUpdate("DEFAULT", "on-demand or spot capacity: a surge node joins before an old one drains")
 

@@ -176,6 +176,22 @@ def labels(
     return dict(sorted({**pool.labels, **chosen}.items()))
 
 
+ROLL_ORDER = ("system", "lab", "inference", "training")
+
+
+def update_chain(view: StackView) -> dict[str, str]:
+    """Pool -> the pool whose node group it waits for. Accelerated pools roll one at a time (lab,
+    then inference, then training), so an AMI or Kubernetes edit never replaces every GPU pool's
+    nodes at once; untainted system pools roll freely."""
+    accelerated = sorted(
+        (ROLL_ORDER.index(pool.workload), name)
+        for name, pool in view.pools()
+        if pool.instance_type is not None and view.accelerator(pool) is not None
+    )
+    names = [name for _, name in accelerated]
+    return dict(zip(names[1:], names[:-1], strict=True))
+
+
 def reserved_label(key: str) -> bool:
     return key.startswith(f"{LABEL_DOMAIN}/") or key in (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, AUTOSCALER_GPU_LABEL)
 

@@ -258,6 +258,7 @@ def _pool(
 def _launched_nodes(
     view: StackView, name: str, pool: NodePoolSpec, fabric: Fabric | None, aws: AwsFoundation, zone_choice: ZoneChoice
 ) -> LaunchedNodes:
+    after = decisions.update_chain(view).get(name)
     instance = view.instance(pool)
     assert instance is not None, "GF-POOL: the instance type is in the catalog"
     accelerator = view.catalog.accelerator_of(instance)
@@ -277,7 +278,7 @@ def _launched_nodes(
         root_volume_gib=decisions.root_volume_gib(accelerator),
         security_groups=decisions.security_groups(pool.workload, fabric, efa),
         efa_hugepages=view.catalog.efa_host.hugepages_2mib if efa else None,
-        update=decide_node_update(pool),
+        update=decide_node_update(pool, accelerated=accelerator is not None, after=after),
     )
 
 
