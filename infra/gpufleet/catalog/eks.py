@@ -49,8 +49,14 @@ class NodeAddressFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
 
 
+class ImageRegistries(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    by_region: dict[str, str]
+
+
 class EksFacts(Fact):
     sources: dict[str, str]
+    image_registries: ImageRegistries
     kubernetes_versions: dict[str, KubernetesVersionPins]
     control_plane: ControlPlaneFacts
     vpc_cni: VpcCniFacts

@@ -31,6 +31,8 @@ class GpuOperatorFacts(Fact):
 class EfaFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
     resource: str
+    image_path: str
+    """The plugin's image under an EKS Region's registry (``<registry>/<image_path>``)."""
 
 
 class RdmaFacts(Fact):

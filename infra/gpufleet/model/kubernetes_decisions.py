@@ -86,7 +86,7 @@ def kubernetes_plan(
         cluster=cluster,
         namespaces=tuple(sorted({*_queue_namespaces(queues), *(ns for tier in storage for ns in _claim_namespaces(tier))})),
         gpu_stack=_gpu_stack(pools, mig_config, catalog),
-        efa=_efa(pools, catalog),
+        efa=_efa(pools, aws_region, catalog),
         fabrics=_fabrics(pools, fabrics, catalog),
         storage=_storage(pools, storage, catalog, on_aws=aws_region is not None),
         queues=queue_plan,
@@ -299,7 +299,7 @@ def _efa_interfaces(pool: Pool) -> int:
     return 0
 
 
-def _efa(pools: Sequence[Pool], catalog: Catalog) -> EfaPluginPlan | None:
+def _efa(pools: Sequence[Pool], region: str | None, catalog: Catalog) -> EfaPluginPlan | None:
     efa_pools = [pool for pool in pools if _efa_interfaces(pool) > 0]
     if not efa_pools:
         return None
@@ -312,7 +312,16 @@ def _efa(pools: Sequence[Pool], catalog: Catalog) -> EfaPluginPlan | None:
         "nodeSelector": {EFA_LABEL: "true"},
         "tolerations": [t.manifest() for t in tolerations],
     }
+    registry = catalog.eks.image_registries.by_region.get(region or "")
+    if registry is not None:
+        values["image"] = {"repository": f"{registry}/{catalog.kubernetes.efa.image_path}"}
     reasons = (
+        Reason(
+            "image.repository",
+            f"EKS's registry in the cluster's Region ({region}): the chart's default is us-west-2's, pulled across Regions"
+            if registry
+            else f"the catalog has no EKS registry for {region}: the chart's default image",
+        ),
         Reason(
             "supportedInstanceLabels", "the chart schedules only on the instance types it lists: exactly the EFA pools' types"
         ),
@@ -352,6 +361,12 @@ def _fabrics(pools: Sequence[Pool], fabrics: Mapping[str, Fabric], catalog: Cata
                 "the GPU Operator's Node Feature Discovery already labels the nodes; two would fight"
                 if with_gpus
                 else "nothing else runs Node Feature Discovery",
+            ),
+            Reason(
+                f"NicClusterPolicy {NIC_CLUSTER_POLICY}: RDMA verbs only",
+                f"the shared RDMA device plugin gives pods the fabric's HCAs as {facts.resource_prefix}/"
+                f"{rdma_resource_name(name)} for NCCL over InfiniBand verbs; no secondary network, IPAM or IPoIB is "
+                "set up: pods bootstrap and talk TCP over the cluster's own network",
             ),
         )
         operator = HelmReleasePlan("network-operator", catalog.kubernetes.charts["network-operator"], values, reasons)
