@@ -783,12 +783,16 @@ def lustre_capacity_tib(
 ) -> float:
     """The smallest FSx for Lustre size FSx accepts that holds the data and delivers the throughput.
 
-    Throughput scales with size (the catalog's baseline MB/s per TiB), so a file system that
-    must feed many GPUs can need more TiB than the data set itself.
+    Throughput scales with size: the disks sustain ``per_unit_throughput`` MB/s per TiB (the
+    figure a training set larger than the file servers' cache is read at, and the one
+    ``gpufleet check`` judges), so a file system that must feed many GPUs can need more TiB
+    than the data set itself.
     """
     lustre = catalog.storage.fsx_lustre
     facts = lustre.deployments[deployment]
-    needed_gib = max(at_least_tib, throughput_mbs / facts.network_mbs_per_tib[per_unit_throughput]) * lustre.capacity_gib_per_tib
+    needed_gib = (
+        max(at_least_tib, throughput_mbs / lustre.disk_throughput_mbs(1, per_unit_throughput)) * lustre.capacity_gib_per_tib
+    )
     rule = facts.capacity_gib
     fitting = [gib for gib in sorted(rule.first) if gib >= needed_gib]
     gib = fitting[0] if fitting else math.ceil(needed_gib / rule.increment) * rule.increment

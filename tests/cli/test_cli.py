@@ -262,7 +262,16 @@ def test_schema_structure() -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "gpufleet stack"
-    assert set(schema["properties"]) == {"cluster", "network", "fabrics", "storage", "mig_plans", "node_pools", "queues"}
+    assert set(schema["properties"]) == {
+        "cluster",
+        "network",
+        "fabrics",
+        "storage",
+        "mig_plans",
+        "node_pools",
+        "queues",
+        "may_replace",
+    }
     assert set(schema["required"]) == {"cluster", "node_pools"}
     for model in (
         "NodePoolSpec",

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
 from gpufleet.commands import console
-from gpufleet.commands.costs import plan_cost
 from gpufleet.commands.tables import POOL_DROP_ORDER, PREVIEW_COLUMNS, pools_table, preview_pools_table
 from gpufleet.model import resolve
 from gpufleet.stack import load_stack
@@ -43,8 +42,8 @@ def caption_order(text: str) -> list[str]:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_the_preview_pool_table_fits_100_columns_by_leaving_out_columns_in_order(name, catalog):
     plan = resolve(load_stack(REPO / "stacks" / f"{name}.yaml"), catalog)
-    cost = plan_cost(plan, catalog)
-    text = printed(preview_pools_table(plan, cost, width=100), 100)
+    cost = plan.cost
+    text = printed(preview_pools_table(plan, width=100), 100)
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "…" not in text, "no cell cut short"
     header = next(line for line in text.splitlines() if "GPUs at max" in line)
@@ -65,7 +64,7 @@ def test_the_preview_pool_table_fits_100_columns_by_leaving_out_columns_in_order
 
 def test_prod_at_100_columns_keeps_what_fits_and_names_what_it_left_out(catalog):
     plan = resolve(load_stack(REPO / "stacks" / "prod.yaml"), catalog)
-    text = printed(preview_pools_table(plan, plan_cost(plan, catalog), width=100), 100)
+    text = printed(preview_pools_table(plan, width=100), 100)
     assert "serve-balanced" in text and "$692.16" in text and " 0-16 " in text and " 128 " in text
     assert caption_order(text) == [
         "subnets",
@@ -81,7 +80,7 @@ def test_prod_at_100_columns_keeps_what_fits_and_names_what_it_left_out(catalog)
 def test_wide_shows_every_column_past_the_terminals_edge(catalog, monkeypatch):
     monkeypatch.setattr(console.out, "_console", Console(width=100, file=io.StringIO()))
     plan = resolve(load_stack(REPO / "stacks" / "prod.yaml"), catalog)
-    table = preview_pools_table(plan, plan_cost(plan, catalog), width=100, wide=True)
+    table = preview_pools_table(plan, width=100, wide=True)
     with io.StringIO() as stdout:
         monkeypatch.setattr("sys.stdout", stdout)
         console.print_table(table, wide=True)

@@ -51,7 +51,7 @@ def test_a_capacity_block_pool_says_to_scale_to_zero_before_an_update() -> None:
     scaling config and set the desired size". The pool's update reason and the stamped stack's
     comment say both."""
     plan, _ = rendered("prod", str(REPO / "stacks"))
-    train = next(pool for pool in plan.pools if pool.name == "train-h200")
-    assert "desired size 0 before" in train.facts(plan.kubernetes.scheduling["train-h200"]).update_reason
+    train = next(facts for facts in plan.pool_facts() if facts.pool == "train-h200")
+    assert "desired size 0 before" in train.update_reason
     text = (REPO / "stacks" / "prod.yaml").read_text(encoding="utf-8")
     assert "raise desired to 16 when it starts" in text and "set desired to 0, as EKS asks" in text

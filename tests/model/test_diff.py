@@ -192,7 +192,7 @@ def test_diff_exit_codes_like_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "  ~ capacity: on-demand -> capacity-block"
         in group[: group.index(next(row for row in group if not row.startswith("  ")))]
     )
-    assert "  ~ capacity_gib: 9600 -> 48000" in lines
+    assert "  ~ capacity_gib: 21600 -> 115200" in lines
     changed = [line for line in lines if line.startswith(("  ~ ", "+ ", "- "))]
     assert lines[-1] == f"{len(changed)} difference(s)"
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from gpufleet.cli import app
 from gpufleet.commands.tables import plan_summary, pools_table
+from gpufleet.model.cost import PoolCost
 from gpufleet.model.facts import PoolFacts, fact
 from gpufleet.model.kubernetes import PoolScheduling
 from gpufleet.model.plan import AwsCloud, ExistingCluster, ExistingNodes, LaunchedNodes, LocalNvmeTier, Pool
@@ -40,8 +41,8 @@ def test_a_fact_added_to_the_pool_projection_reaches_json_table_and_diff(stacks,
     all carry it: none of them lists the pool's fields by hand."""
     projected = Pool.facts
 
-    def with_memory(pool: Pool, scheduling: PoolScheduling) -> WithMemory:
-        base = projected(pool, scheduling)
+    def with_memory(pool: Pool, scheduling: PoolScheduling, cost: PoolCost) -> WithMemory:
+        base = projected(pool, scheduling, cost)
         memory = pool.accelerator.memory_gib * pool.gpus_per_node if pool.accelerator else None
         return WithMemory(**{f.name: getattr(base, f.name) for f in fields(base)}, gpu_memory_gib=memory)
 

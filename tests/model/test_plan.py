@@ -58,9 +58,11 @@ def test_prod_stack_decisions(stacks) -> None:
     assert serve.source.efa is None
 
     scratch = plan.storage_tier("scratch")
-    assert scratch.fsx.storage_capacity_gib == 48000
-    # PERSISTENT_2 at 1000 MB/s/TiB gives 2600 MB/s/TiB baseline network throughput.
-    assert scratch.throughput_mbs == pytest.approx(48 * 2600)
+    # Sized for its disks to feed 128 GPUs x 900 MB/s: 115.2 TiB x 1000 MB/s per TiB.
+    assert scratch.fsx.storage_capacity_gib == 115200
+    assert scratch.disk_throughput_mbs == pytest.approx(115.2 * 1000)
+    # PERSISTENT_2 at 1000 MB/s/TiB gives 2600 MB/s/TiB baseline network throughput (from cache).
+    assert scratch.throughput_mbs == pytest.approx(115.2 * 2600)
     assert scratch.protected
     assert plan.storage_tier("datasets").protected
     assert not plan.storage_tier("nvme-cache").protected

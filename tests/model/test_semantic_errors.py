@@ -16,7 +16,10 @@ CB_ELIGIBLE = (
     "p4d.24xlarge, p4de.24xlarge, p5.48xlarge, p5.4xlarge, p5e.48xlarge, p5en.48xlarge, "
     "p6-b200.48xlarge, p6-b300.48xlarge, trn1.32xlarge, trn2.3xlarge, trn2.48xlarge"
 )
-NO_RDMA = "it needs an RDMA fabric (efa or infiniband), or allow_non_rdma: true to accept TCP"
+NO_RDMA = (
+    "it needs an RDMA fabric (efa or infiniband), or allow_non_rdma: true to accept TCP here; gpufleet check still "
+    "fails it (policy training-on-rdma-fabric, mandatory) unless its policy config makes that advisory"
+)
 
 
 # -- unknown catalog names --------------------------------------------------------------------

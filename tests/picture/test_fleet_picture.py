@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -183,19 +184,20 @@ def test_feeds_point_from_each_tier_to_the_pools_mounting_it_with_the_sizing_fig
     (feed,) = training_feeds(plan)
     scratch = plan.storage_tier("scratch")
     train = next(pool for pool in plan.pools if pool.name == "train-h200")
-    assert feed.supply_mbs_per_gpu == scratch.throughput_mbs / train.gpus_max == 975
-    assert f"975 MB/s per GPU, needs {feed.need_mbs_per_gpu:,.0f}" in texts(root)
+    # The tier's disks (115.2 TiB x 1000 MB/s per TiB) over the pool's 128 GPUs, against its own 900.
+    assert feed.supply_mbs_per_gpu == scratch.disk_throughput_mbs / train.gpus_max == 900
+    assert f"900 MB/s per GPU, needs {feed.need_mbs_per_gpu:,.0f}" in texts(root)
     assert [path.get("class") for path in root.iter(f"{SVG}path")].count("import") == 1  # datasets -> scratch
 
 
 def test_a_feed_below_the_need_is_drawn_in_the_warning_colour(catalog):
     plan = plan_of("prod", catalog)
     cost = fleet_cost(plan, catalog.prices, catalog.mig)
-    thirsty = training_feeds(plan, read_mbs_per_gpu=2000)
+    thirsty = [replace(feed, demand_mbs=feed.gpus * 2000, tier_demand_mbs=feed.gpus * 2000) for feed in training_feeds(plan)]
     root = ET.fromstring(render_svg(fleet_scene(plan, cost, thirsty)))
     (scratch,) = [p for p in root.iter(f"{SVG}path") if p.get("class") == "feed" and p.get("data-tier") == "scratch"]
     assert scratch.get("marker-end") == "url(#arrow-short)"
-    assert "975 MB/s per GPU, needs 2,000" in texts(root) and "feed below need" in texts(root)
+    assert "900 MB/s per GPU, needs 2,000" in texts(root) and "feed below need" in texts(root)
     ordinary = ET.fromstring(render_svg(fleet_scene(plan, cost, training_feeds(plan))))
     assert "feed below need" not in texts(ordinary)
 

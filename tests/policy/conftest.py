@@ -161,8 +161,8 @@ def messages(findings: list[PolicyFinding], rule_id: str, field: str, spec: Path
     """The messages of one rule's findings on one stack field, checking they sit on its line."""
     matched = [f for f in of_rule(findings, rule_id) if f.finding.field == field]
     assert matched, f"no {rule_id} finding on {field} in {[str(f.finding) for f in of_rule(findings, rule_id)]}"
-    section, _, name = field.partition(".")
-    assert {f.finding.line for f in matched} == {key_line(spec, section, name or None)}
+    path = tuple(int(part) if part.isdigit() else part for part in field.split("."))
+    assert {f.finding.line for f in matched} == {load_stack(spec).locator.location(path, at_key=True).line}
     return " | ".join(f.finding.message for f in matched)
 
 

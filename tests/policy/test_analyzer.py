@@ -18,10 +18,12 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     run = run_pack(PACK, identity(PROD), prod_resources[:1])
     assert run.pack == "gpufleet"
     names = [policy.name for policy in run.policies]
-    assert len(names) == len(set(names)) == 26
+    assert len(names) == len(set(names)) == 31
     rule_ids = sorted(tag for policy in run.policies for tag in policy.tags if tag.startswith("GF-"))
     assert rule_ids == sorted(
-        {f"GF-SEC-{n:03d}" for n in range(1, 13)} | {f"GF-PRC-{n:03d}" for n in range(1, 13)} | {"GF-CST-001", "GF-CST-002"}
+        {f"GF-SEC-{n:03d}" for n in range(1, 13)}
+        | {f"GF-PRC-{n:03d}" for n in range(1, 17)}
+        | {"GF-CST-001", "GF-CST-002", "GF-IMP-006"}
     )
     assert all(
         policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies
@@ -111,3 +113,67 @@ def test_a_pack_that_dies_before_printing_its_port_is_an_error_naming_its_output
         run_pack(tmp_path, StackIdentity("gpufleet", "prod"), [])
     assert "exited before it printed its port" in str(raised.value) and "cannot load my policies" in str(raised.value)
     assert raised.value.exit_code == 1
+
+
+def test_the_packs_servicer_answers_as_the_sdks_does(monkeypatch, prod_resources):
+    """``policy/pack/shared.py`` builds each request's resources once for every policy; the SDK's
+    own servicer rebuilds them per policy. On the same requests (prod with an IMDSv1 launch
+    template, a public endpoint and a training pool without its taint) both must report the
+    same violations, levels and not-applicable policies, call by call."""
+    import json
+
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy import policy as sdk
+
+    from gpufleet.policy.analyzer import _options, _struct
+    from gpufleet.policy.pack import policy_definitions
+    from gpufleet.policy.pack.build import sdk_policy
+    from gpufleet.policy.pack.shared import SharedServicer
+
+    monkeypatch.setenv("PULUMI_STACK", "prod")
+    monkeypatch.setenv("PULUMI_PROJECT", "gpufleet")
+    monkeypatch.setenv("PULUMI_DRY_RUN", "true")
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"gpufleet:spec": str(PROD.resolve())}))
+    broken = changed(prod_resources, "system-template", lambda inputs: inputs["metadataOptions"].update(httpTokens="optional"))
+    broken = changed(broken, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].update(publicAccessCidrs=["0.0.0.0/0"]))
+    broken = changed(broken, "train-h200-nodes", lambda inputs: inputs.update(taints=[]))
+    requests = [
+        analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=_struct(r.inputs), options=_options(r))
+        for r in broken
+    ]
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                urn=r.urn,
+                name=r.name,
+                properties=_struct(r.inputs),
+                options=_options(r),
+                parent=r.parent or "",
+                dependencies=list(r.dependencies),
+                propertyDependencies={
+                    key: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(urns))
+                    for key, urns in r.property_dependencies.items()
+                },
+            )
+            for r in broken
+        ]
+    )
+
+    def answers(servicer_class):
+        servicer = servicer_class(
+            "gpufleet", "0.0.1", [sdk_policy(d) for d in policy_definitions()], sdk.EnforcementLevel.MANDATORY
+        )
+        responses = [servicer.Analyze(request, None) for request in requests] + [servicer.AnalyzeStack(stack, None)]
+        return [
+            (
+                sorted((d.policyName, d.message, d.urn, d.enforcementLevel) for d in response.diagnostics),
+                sorted((n.policy_name, n.reason) for n in response.not_applicable),
+            )
+            for response in responses
+        ]
+
+    ours, theirs = answers(SharedServicer), answers(sdk._PolicyAnalyzerServicer)
+    assert ours == theirs
+    reported = {name for diagnostics, _ in ours for name, *_ in diagnostics}
+    assert {"imdsv2-required", "eks-endpoint-not-public-in-production", "training-inference-apart"} <= reported

@@ -106,3 +106,25 @@ def test_actionlint_flags_an_action_left_on_the_node20_runtime(tmp_path):
     (finding,) = actionlint(old)
     assert finding["kind"] == "action" and 'runtime "node20" is deprecated' in finding["message"]
     assert 'update the version of action "pulumi/actions@v6"' in finding["message"]
+
+
+def test_pull_requests_diff_each_changed_stack_against_the_base_branch_with_impact():
+    """The impact job compares every stack the pull request changes with the base branch's copy
+    (``git show origin/<base>:<stack>`` and its subnet record), prints the impact, uploads it as
+    SARIF to code scanning even when a later step fails, and runs the replacement gate."""
+    impact = load(WORKFLOW)["jobs"]["impact"]
+    assert impact["if"] == "${{ github.event_name == 'pull_request' }}"
+    assert impact["permissions"]["security-events"] == "write"
+    (checkout,) = steps_running(impact, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0, "the base branch must be fetched to compare with"
+    (compare,) = steps_running(impact, "--impact --format sarif")
+    assert compare["env"]["BASE"] == "origin/${{ github.base_ref }}"
+    script = compare["run"]
+    assert "git diff --name-only --diff-filter=d \"$BASE...HEAD\" -- 'stacks/*.yaml'" in script
+    assert 'git show "$BASE:$stack" > "base/$name.yaml"' in script
+    assert 'git show "$BASE:stacks/$name.subnets.lock"' in script
+    assert '.venv/bin/gpufleet diff "base/$name.yaml" "$stack" --impact --format sarif > "impact/$name.sarif"' in script
+    (gate,) = steps_running(impact, "gpufleet check --base")
+    assert '--base "$BASE"' in gate["run"]
+    (upload,) = steps_running(impact, "github/codeql-action/upload-sarif")
+    assert upload["with"] == {"sarif_file": "impact", "category": "gpufleet-impact"} and "!cancelled()" in upload["if"]

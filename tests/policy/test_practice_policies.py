@@ -87,64 +87,70 @@ def tight(tight_spec):
 
 def test_multi_node_training_on_an_rdma_fabric(broken, prod_baseline):
     assert "pool train-h200: trains on up to 16 nodes over plain Ethernet; give it a fabric of kind efa." in messages(
-        broken, "GF-PRC-001", "node_pools.train-h200"
+        broken, "GF-PRC-001", "node_pools.train-h200.fabric"
     )
     assert of_rule(prod_baseline, "GF-PRC-001") == []
 
 
 def test_training_carries_every_efa_interface(short_of_efa, prod_baseline):
-    text = messages(short_of_efa, "GF-PRC-002", "node_pools.train-h200")
+    text = messages(short_of_efa, "GF-PRC-002", "node_pools.train-h200.fabric")
     assert "p5e.48xlarge supports 32 EFA interfaces but its launch template carries 28" in text
     assert of_rule(prod_baseline, "GF-PRC-002") == []
 
 
 def test_training_in_one_subnet(broken, prod_baseline):
-    assert "multi-node training spans 2 subnets" in messages(broken, "GF-PRC-003", "node_pools.train-h200")
+    assert "multi-node training spans 2 subnets" in messages(broken, "GF-PRC-003", "node_pools.train-h200.availability_zone")
     assert of_rule(prod_baseline, "GF-PRC-003") == []
 
 
 def test_training_in_a_cluster_placement_group_unless_reserved(broken, short_of_efa, prod_baseline):
     assert "multi-node training without a cluster placement group" in messages(
-        short_of_efa, "GF-PRC-004", "node_pools.train-h200"
+        short_of_efa, "GF-PRC-004", "node_pools.train-h200.placement"
     )
     assert "a placement group on top of a capacity block makes launches fail" in messages(
-        broken, "GF-PRC-004", "node_pools.train-h200"
+        broken, "GF-PRC-004", "node_pools.train-h200.placement"
     )
     assert of_rule(prod_baseline, "GF-PRC-004") == [], "a capacity block places the pool without a placement group"
 
 
 def test_training_pool_holds_one_gpu_type(broken, prod_baseline):
-    assert "one training pool mixes A100-40GB, H200-141GB" in messages(broken, "GF-PRC-005", "node_pools.train-h200")
+    assert "one training pool mixes A100-40GB, H200-141GB" in messages(
+        broken, "GF-PRC-005", "node_pools.train-h200.instance_type"
+    )
     assert of_rule(prod_baseline, "GF-PRC-005") == []
 
 
 def test_training_kept_apart_from_inference_by_taints(broken, prod_baseline):
-    assert "lack the gpufleet.io/workload=training:NoSchedule taint" in messages(broken, "GF-PRC-006", "node_pools.train-h200")
+    assert "lack the gpufleet.io/workload=training:NoSchedule taint" in messages(
+        broken, "GF-PRC-006", "node_pools.train-h200.workload"
+    )
     assert of_rule(prod_baseline, "GF-PRC-006") == []
 
 
 def test_mig_config_labels_name_feasible_entries(broken, prod_baseline):
     assert "nvidia.com/mig.config=serve-everything names no entry of the mig-parted config" in messages(
-        broken, "GF-PRC-007", "node_pools.serve-h100"
+        broken, "GF-PRC-007", "node_pools.serve-h100.mig"
     )
-    assert "nvidia.com/mig.config=serve-balanced has no entry for L4" in messages(broken, "GF-PRC-007", "node_pools.lab-l4")
+    assert "nvidia.com/mig.config=serve-balanced has no entry for L4" in messages(broken, "GF-PRC-007", "node_pools.lab-l4.mig")
     assert of_rule(prod_baseline, "GF-PRC-007") == []
 
 
 def test_hot_storage_feeds_the_training_pools_mounting_it(tight, tight_spec, prod_baseline):
-    text = messages(tight, "GF-PRC-008", "node_pools.train-h200", tight_spec)
+    text = messages(tight, "GF-PRC-008", "storage.scratch.capacity_tib", tight_spec)
+    # 2.4 TiB x 125 MB/s per TiB on disk, for 128 GPUs x 180 MB/s.
     assert (
-        "storage tier scratch delivers 768 MB/s to training pools needing 23,040 MB/s (180 MB/s per GPU), feed ratio 0.03" in text
+        "storage tier scratch's disks deliver 300 MB/s (capacity_tib x throughput_per_tib) to training pools needing "
+        "23,040 MB/s (180 MB/s per GPU of train-h200), feed ratio 0.01" in text
     )
     assert of_rule(prod_baseline, "GF-PRC-008") == []
 
 
 def test_models_fit_gpu_memory(tight, tight_spec, prod_baseline):
     assert "model giant needs 582.1 GiB but has 141.0 GiB (sharded over 128 GPUs)" in messages(
-        tight, "GF-PRC-009", "node_pools.train-h200", tight_spec
+        tight, "GF-PRC-009", "node_pools.train-h200.models.0", tight_spec
     )
     assert "model llama-70b needs 163.0 GiB but has 22.4 GiB (1 x L4-24GB on one node)" in messages(
-        tight, "GF-PRC-009", "node_pools.serve-l4", tight_spec
+        tight, "GF-PRC-009", "node_pools.serve-l4.models.0", tight_spec
     )
     assert of_rule(prod_baseline, "GF-PRC-009") == []
 
@@ -153,7 +159,7 @@ def test_non_production_gpu_pools_scale_to_zero(analyze_dev, dev_resources, dev_
     always_on = changed(dev_resources, "serve-l4-nodes", lambda inputs: inputs["scalingConfig"].update(minSize=1))
     findings = analyze_dev(always_on)
     assert "keeps 1 node(s) of 1 GPUs running outside production; set nodes.min to 0" in messages(
-        findings, "GF-PRC-010", "node_pools.serve-l4", DEV
+        findings, "GF-PRC-010", "node_pools.serve-l4.nodes.min", DEV
     )
     assert [(f.finding.severity, f.enforcement) for f in of_rule(findings, "GF-PRC-010")] == [("error", "mandatory")]
     assert [

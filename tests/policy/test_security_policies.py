@@ -180,7 +180,10 @@ def test_production_endpoint_not_open_to_the_internet(prod_baseline, analyze_pro
     assert of_rule(prod_baseline, "GF-SEC-009") == [], "prod lists its public access CIDRs"
     opened = changed(prod_resources, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].pop("publicAccessCidrs"))
     findings = of_rule(analyze_prod(opened), "GF-SEC-009")
-    assert "the EKS API endpoint of ai-prod-eks is open to the whole internet" in messages(findings, "GF-SEC-009", "cluster")
+    # The finding sits on the field to change (the public CIDRs), not on `cluster:`.
+    assert "the Kubernetes API (ai-prod-eks) is open to the whole internet" in messages(
+        findings, "GF-SEC-009", "cluster.endpoint.public_cidrs"
+    )
     assert all(f.mandatory for f in findings)
     private = changed(opened, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].update(endpointPublicAccess=False))
     assert of_rule(analyze_prod(private), "GF-SEC-009") == []
@@ -188,7 +191,7 @@ def test_production_endpoint_not_open_to_the_internet(prod_baseline, analyze_pro
 
 
 def test_control_plane_audit_logging_on(broken, prod_baseline):
-    assert "ai-prod-eks does not log audit, authenticator" in messages(broken, "GF-SEC-010", "cluster")
+    assert "ai-prod-eks does not log audit, authenticator" in messages(broken, "GF-SEC-010", "cluster.log_types")
     assert of_rule(prod_baseline, "GF-SEC-010") == []
 
 

@@ -66,6 +66,8 @@ def test_staging_is_prod_scaled_down() -> None:
         "update_strategy",
         "capacity_gib",
         "throughput_mbs",
+        "disk_throughput_mbs",
+        "read_mbs_per_gpu",
         # Staging buys p5e on demand, which us-east-1 does not offer (issue 8, GF-AWS-005).
         "region",
         "zones",
@@ -77,6 +79,11 @@ def test_staging_is_prod_scaled_down() -> None:
         "min_size",
         "max_size",
         "tags",
+        # What the pools cost follows their sizes and how their capacity is bought.
+        "usd_per_hour",
+        "usd_per_30_days",
+        "usd_per_node_hour",
+        "unpriced",
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from gpufleet.catalog.cache import cached_parse
 from gpufleet.catalog.eks import EksFacts, ZoneOfferings
 from gpufleet.catalog.fabric import FabricFacts
+from gpufleet.catalog.impact import ImpactFacts
 from gpufleet.catalog.kubernetes import KubernetesFacts
 from gpufleet.catalog.mig import MigGeometry, parse_mig_geometries
 from gpufleet.catalog.models import Accelerator, EfaHost, InstanceType, PlacementGroupLimits
@@ -99,6 +100,13 @@ class Catalog:
         table = PriceTable.model_validate(read_data_file("prices.yaml"))
         _require_sources("prices.yaml", (*table.compute_sources, *table.storage.sources), table.sources)
         return table
+
+    @cached_property
+    def impact(self) -> ImpactFacts:
+        """What a changed input of each rendered resource type does, with its sources."""
+        facts = ImpactFacts.model_validate(read_data_file("impact.yaml"))
+        _require_sources("impact.yaml", facts.source_keys(), facts.sources)
+        return facts
 
     @cached_property
     def fabric(self) -> FabricFacts:

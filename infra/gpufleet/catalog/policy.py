@@ -33,6 +33,7 @@ class PolicyDefaults(BaseModel):
     kv_cache_margin: Threshold[float]
     precision_bytes: Threshold[dict[str, float]]
     expensive_gpus_per_node: Threshold[int]
+    fast_tier_min_gpus: Threshold[int]
 
     def cited(self, threshold: Threshold[Any]) -> str:
         """The sources of one threshold, as text a policy's config schema can show."""

@@ -49,6 +49,12 @@ class LustreFacts(Fact):
         """Baseline network throughput clients can draw from the whole file system."""
         return capacity_tib * self.deployments[deployment].network_mbs_per_tib[per_unit]
 
+    def disk_throughput_mbs(self, capacity_tib: float, per_unit: int) -> float:
+        """What the file system's disks sustain: PerUnitStorageThroughput MB/s for each TiB. Reads
+        served from the file servers' cache can reach the (higher) network figure; a training set
+        larger than that cache is read from disk, so this is the figure that feeds it."""
+        return capacity_tib * per_unit
+
 
 class S3Facts(Fact):
     sources: tuple[str, ...]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gpufleet.policy.check import StackCheck
 
 NAME = "check"
+REPLACEMENT_GATE = "production-replacement-acknowledged"
 
 
 class Format(enum.StrEnum):
@@ -43,21 +44,46 @@ def command(
             help="Policy pack directory (default: the project's policies/, else the pack installed with gpufleet).",
         ),
     ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="The stacks before this change, for the replacement gate: a folder holding the same file names, "
+            "one stack file, or a git commit (e.g. origin/main).",
+        ),
+    ] = None,
+    allow_replace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-replace",
+            help="A pool or storage tier this change may replace in production (as the stack's may_replace). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Validate, preview offline and run the policy pack; exit 1 on any mandatory violation.
 
-    Example: gpufleet check stacks/*.yaml --format sarif > gpufleet.sarif
+    With --base, also fail an edit of a production stack that replaces a training pool's node
+    group or subnet or a retained storage tier the stack does not list in may_replace.
+
+    Example: gpufleet check stacks/prod.yaml --base origin/main --format sarif > gpufleet.sarif
     """
     from importlib.metadata import version
 
+    from gpufleet.commands.costs import today
     from gpufleet.policy.analyzer import PolicyConfigError
     from gpufleet.policy.check import check_stacks, read_policy_config
     from gpufleet.policy.report import json_report, sarif_report, text_lines
 
     config = read_policy_config(policy_config)
+    overrides = dict(config.values)
+    if allow_replace:
+        given = overrides.get(REPLACEMENT_GATE)
+        gate = {"enforcementLevel": given} if isinstance(given, str) else dict(given or {})
+        gate["may_replace"] = [*gate.get("may_replace", ()), *allow_replace]
+        overrides[REPLACEMENT_GATE] = gate
     try:
         with progress(output_format is Format.text) as step:
-            checks = check_stacks(stacks, config.values, policy_pack, progress=step)
+            checks = check_stacks(stacks, overrides, policy_pack, base=base, priced_on=today(), progress=step)
     except PolicyConfigError as refused:  # the pack refuses an entry: point at it in the file
         located = config.located(refused.path, refused.reason) if refused.path else None
         if located is None:

@@ -15,8 +15,7 @@ from gpufleet.catalog import Catalog
 from gpufleet.commands.console import new_table
 from gpufleet.errors import UsageError
 from gpufleet.findings import Finding
-from gpufleet.model.cost import HOURS_PER_30_DAYS, FleetCost, cents, exact, fleet_cost, money, stale_prices
-from gpufleet.model.plan import FleetPlan
+from gpufleet.model.cost import HOURS_PER_30_DAYS, FleetCost, cents, exact, money, stale_prices
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -33,10 +32,6 @@ def today() -> date:
         return date.fromisoformat(fixed)
     except ValueError:
         raise UsageError(f"{TODAY}={fixed!r} is not a date (YYYY-MM-DD)") from None
-
-
-def plan_cost(plan: FleetPlan, catalog: Catalog) -> FleetCost:
-    return fleet_cost(plan, catalog.prices, catalog.mig)
 
 
 def cost_findings(catalog: Catalog, on: date) -> list[Finding]:

@@ -78,7 +78,7 @@ def command(
     """
     from gpufleet import program
     from gpufleet.catalog import load_catalog
-    from gpufleet.commands.costs import cost_json, plan_cost
+    from gpufleet.commands.costs import cost_json
     from gpufleet.commands.tables import aws_pins_table, pool_preview_rows, pool_subnets_table, preview_pools_table
     from gpufleet.model import resolve
     from gpufleet.model.plan import AwsCloud
@@ -99,7 +99,7 @@ def command(
         plan = resolve(loaded, catalog, replace_subnets=_replaceable(loaded, replace_subnets or []))
         say(f"running the Pulumi program for {plan.stack} under the mock runtime")
         result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=plan.stack, config=_config(stack, plan))
-    cost = plan_cost(plan, catalog)
+    cost = plan.cost
     scene = fleet_scene(plan, cost, training_feeds(plan))
     for warning in result.warnings():
         err.print(f"gpufleet: warning: {warning}")
@@ -144,7 +144,7 @@ def command(
         )
         return
     out.print(render_tree(summary))
-    print_table(preview_pools_table(plan, cost, width=out.width, wide=wide), wide=wide)
+    print_table(preview_pools_table(plan, width=out.width, wide=wide), wide=wide)
     if isinstance(cloud, AwsCloud):
         out.print(aws_pins_table(cloud.eks))
     if plan.network is not None:

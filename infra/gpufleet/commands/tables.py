@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from gpufleet.catalog import Catalog
 from gpufleet.commands.console import TABLE_ROWS, Column, fitted_table, new_table
 from gpufleet.model.aws import AwsCluster
-from gpufleet.model.cost import FleetCost, cents
 from gpufleet.model.facts import PoolFacts, preview_row
 from gpufleet.model.plan import AwsCloud, FleetPlan, LaunchedNodes, NetworkLayout
 
@@ -42,7 +41,7 @@ def plan_summary(plan: FleetPlan) -> dict[str, Any]:
         "security_group_rules": [rule.as_json() for rule in cloud.security.rules] if isinstance(cloud, AwsCloud) else None,
         "network": plan.network.summary() if plan.network else None,
         "pools": [facts.as_json() for facts in plan.pool_facts()],
-        "storage": [tier.facts().as_json() for tier in plan.storage],
+        "storage": [facts.as_json() for facts in plan.tier_facts()],
         "kubernetes": plan.kubernetes.summary(),
     }
 
@@ -95,7 +94,9 @@ def pools_table(plan: FleetPlan, *, width: int | None = None, wide: bool = False
     """One row per pool, one column per fact the pool projection marks for the table."""
     rows = plan.pool_facts()
     columns = [
-        Column(title, _drop_rank(title, POOL_DROP_ORDER), "right" if title in ("per node", "GPUs total", "EFA") else "left")
+        Column(
+            title, _drop_rank(title, POOL_DROP_ORDER), "right" if title in ("per node", "GPUs total", "EFA", "$/hour") else "left"
+        )
         for _, title in (type(rows[0]) if rows else PoolFacts).columns()
     ]
     shown = rows[:TABLE_ROWS]
@@ -193,14 +194,13 @@ def pool_preview_rows(plan: FleetPlan) -> list[dict[str, Any]]:
     ]
 
 
-def preview_pools_table(plan: FleetPlan, cost: FleetCost, *, width: int | None = None, wide: bool = False) -> Table:
+def preview_pools_table(plan: FleetPlan, *, width: int | None = None, wide: bool = False) -> Table:
     """Cloud columns show "-" for existing nodes (provider kubernetes), which gpufleet does not launch."""
     cells = []
     rows = pool_preview_rows(plan)
     for row, facts in zip(rows[:TABLE_ROWS], plan.pool_facts(), strict=False):
         reservation = row.get("reservation")
-        price = cost.pool(row["pool"])
-        ceiling = price.ceiling_per_hour
+        ceiling = facts.usd_per_hour["max"]
         cells.append(
             [
                 row["pool"],
@@ -208,7 +208,7 @@ def preview_pools_table(plan: FleetPlan, cost: FleetCost, *, width: int | None =
                 row["accelerators"],
                 f"{facts.nodes['min']}-{facts.nodes['max']}",
                 str(facts.accelerators_max) if facts.accelerator else "-",
-                f"${cents(ceiling):,}" if ceiling is not None else "-",
+                f"${ceiling:,}" if ceiling is not None else "-",
                 (facts.capacity or "-") + (f"\n{reservation}" if reservation else ""),
                 row.get("mig_config") or "-",
                 "\n".join(row.get("zones", ())) or "-",

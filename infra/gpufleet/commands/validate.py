@@ -26,7 +26,7 @@ def command(
     Example: gpufleet validate stacks/dev.yaml stacks/prod.yaml --strict
     """
     from gpufleet.catalog import load_catalog
-    from gpufleet.commands.costs import cost_findings, cost_json, cost_table, plan_cost, share_lines, today
+    from gpufleet.commands.costs import cost_findings, cost_json, cost_table, share_lines, today
     from gpufleet.commands.tables import plan_summary, pools_table
     from gpufleet.model import resolve
     from gpufleet.stack import StackFileError, load_stack
@@ -60,7 +60,7 @@ def command(
             )
             exit_code = max(exit_code, exc.exit_code)
             continue
-        cost = plan_cost(plan, catalog)
+        cost = plan.cost
         budget = plan.cluster.monthly_budget_usd
         findings = [*plan.findings, *cost_findings(catalog, priced_on)]
         summary = plan_summary(plan)

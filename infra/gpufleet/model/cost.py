@@ -20,19 +20,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.catalog.prices import ZONE_ID, PriceTable, S3Band
 from gpufleet.findings import Finding, Location, declare
 from gpufleet.mig.planner import choose_profile
-from gpufleet.model.plan import ExistingNodes, FleetPlan, LaunchedNodes, LocalNvmeTier, LustreTier, Pool, S3Tier
+from gpufleet.model.facts import cents as cents
+from gpufleet.model.plan import (
+    ExistingNodes,
+    FleetPlan,
+    LaunchedNodes,
+    LocalNvmeTier,
+    LustreTier,
+    Pool,
+    S3Tier,
+    StorageTier,
+)
 from gpufleet.stack.models import Capacity, HourlyPrice, UpfrontPrice
 
 HOURS_PER_30_DAYS = 720
 STALE_AFTER_DAYS = 90
-CENT = Decimal("0.01")
 Bound = Literal["floor", "ceiling"]
 
 STALE_PRICES = declare(
@@ -41,10 +50,6 @@ STALE_PRICES = declare(
     f"The catalog's price table is older than {STALE_AFTER_DAYS} days: spot moves by the hour, on-demand by the quarter.",
     "Refresh catalog/data/prices.yaml from a new snapshot (scripts/price_table.py).",
 )
-
-
-def cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def money(value: Decimal | None) -> str | None:
@@ -160,6 +165,10 @@ class PoolCost:
 
     def bound_per_hour(self, bound: Bound) -> Decimal | None:
         return self.floor_per_hour if bound == "floor" else self.ceiling_per_hour
+
+    def per_30_days(self, bound: Bound) -> Decimal | None:
+        hourly = self.bound_per_hour(bound)
+        return None if hourly is None else hourly * HOURS_PER_30_DAYS
 
     @property
     def floor_nodes(self) -> int:
@@ -327,15 +336,29 @@ class FleetCost:
 
 
 def fleet_cost(plan: FleetPlan, prices: PriceTable, mig: Mapping[str, MigGeometry]) -> FleetCost:
-    """Every pool and storage tier of the plan priced from ``prices`` (and the stack's own figures)."""
-    region = plan.cluster.region
+    """Every pool and storage tier of the plan priced from ``prices`` (and the stack's own figures).
+
+    A resolved plan carries its price against the catalog's table (``plan.cost``); this prices
+    it against another table."""
+    return price_fleet(plan.stack, plan.cluster.region, plan.pools, plan.storage, prices, mig)
+
+
+def price_fleet(
+    stack: str,
+    region: str | None,
+    pools: tuple[Pool, ...],
+    storage: tuple[StorageTier, ...],
+    prices: PriceTable,
+    mig: Mapping[str, MigGeometry],
+) -> FleetCost:
+    """The pools and tiers of a plan being built, priced (``resolve`` keeps it as ``plan.cost``)."""
     return FleetCost(
-        stack=plan.stack,
+        stack=stack,
         region=region,
         as_of=prices.as_of,
         sources=prices.cited(),
-        pools=tuple(_pool_cost(pool, prices, region, mig) for pool in plan.pools),
-        tiers=tuple(_tier_cost(tier, prices, region) for tier in plan.storage if not isinstance(tier, LocalNvmeTier)),
+        pools=tuple(_pool_cost(pool, prices, region, mig) for pool in pools),
+        tiers=tuple(_tier_cost(tier, prices, region) for tier in storage if not isinstance(tier, LocalNvmeTier)),
     )
 
 

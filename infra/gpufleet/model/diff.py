@@ -13,10 +13,12 @@ field, so a fact added there is compared here without another edit.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from gpufleet.findings import Location
-from gpufleet.model.facts import Facts, data
+from gpufleet.model.cost import Bound
+from gpufleet.model.facts import Facts, cents, data
 from gpufleet.model.plan import FleetPlan
 
 Scope = Literal[
@@ -86,6 +88,55 @@ def compare(left: FleetPlan, right: FleetPlan) -> list[Difference]:
     return differences
 
 
+@dataclass(frozen=True)
+class CostChange:
+    """What the right stack costs per 30 days against the left, at the floor and the ceiling.
+
+    Only what has a price on both sides adds up; ``unpriced`` names, per side, what the totals
+    leave out, so a change that only moves a pool into or out of the price table says so."""
+
+    left: dict[str, Decimal]
+    right: dict[str, Decimal]
+    unpriced_left: tuple[str, ...]
+    unpriced_right: tuple[str, ...]
+    as_of: str
+    spot_snapshot: bool
+
+    @property
+    def change(self) -> dict[str, Decimal]:
+        return {bound: self.right[bound] - self.left[bound] for bound in BOUNDS}
+
+    @property
+    def changed(self) -> bool:
+        return any(self.change.values()) or self.unpriced_left != self.unpriced_right
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "usd_per_30_days": {
+                bound: {"left": str(self.left[bound]), "right": str(self.right[bound]), "change": str(self.change[bound])}
+                for bound in BOUNDS
+            },
+            "unpriced": {"left": list(self.unpriced_left), "right": list(self.unpriced_right)},
+            "prices_as_of": self.as_of,
+            "includes_spot_snapshot": self.spot_snapshot,
+        }
+
+
+BOUNDS: tuple[Bound, ...] = ("floor", "ceiling")
+
+
+def cost_change(left: FleetPlan, right: FleetPlan) -> CostChange:
+    """The change in cost between two plans, each priced when it was resolved."""
+    return CostChange(
+        left={bound: cents(left.cost.per_30_days(bound)) for bound in BOUNDS},
+        right={bound: cents(right.cost.per_30_days(bound)) for bound in BOUNDS},
+        unpriced_left=left.cost.excluded,
+        unpriced_right=right.cost.excluded,
+        as_of=right.cost.as_of.isoformat(),
+        spot_snapshot=left.cost.snapshot or right.cost.snapshot,
+    )
+
+
 _SCOPES: tuple[Scope, ...] = get_args(Scope)
 """Each scope in the order ``diff`` reports it; ``_entries`` gives their facts in this order."""
 
@@ -99,7 +150,7 @@ def _entries(plan: FleetPlan) -> tuple[dict[str, Entry], ...]:
         {"": Entry(network)} if network else {},
         {"": Entry(plan.fleet_facts())},
         {facts.pool: Entry(facts, pool.location) for pool, facts in zip(plan.pools, plan.pool_facts(), strict=True)},
-        {tier.name: Entry(tier.facts(), tier.location) for tier in plan.storage},
+        {tier.name: Entry(facts, tier.location) for tier, facts in zip(plan.storage, plan.tier_facts(), strict=True)},
         {setup.name: Entry(setup.facts(), setup.location) for setup in plan.mig_plans},
         _named(kubernetes.flavor_facts()),
         _named(kubernetes.queue_facts()),

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 Cell = Callable[[Any], str]
+CENT = Decimal("0.01")
+
+
+def cents(usd: Decimal) -> Decimal:
+    """A dollar figure to the cent, half up: what every shown figure is rounded to."""
+    return usd.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def fact(
@@ -41,6 +48,8 @@ def shown(value: Any) -> str:
     """A fact as a table cell or a diff line writes it: "-" for nothing, lists joined."""
     if value is None:
         return "-"
+    if isinstance(value, Decimal):
+        return f"${value:,}"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple | list):
@@ -51,9 +60,11 @@ def shown(value: Any) -> str:
 
 
 def data(value: Any) -> Any:
-    """A fact as JSON: records as their fields, tuples as lists."""
+    """A fact as JSON: records as their fields, tuples as lists, dollar figures as exact strings."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, Mapping):
         return {str(key): data(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
@@ -114,6 +125,13 @@ def _nodes_cell(nodes: Mapping[str, int]) -> str:
     return f"{nodes['min']}-{nodes['max']}"
 
 
+def _per_hour_cell(usd: Mapping[str, Decimal | None]) -> str:
+    low, high = usd["min"], usd["max"]
+    if low is None or high is None:
+        return "-"
+    return f"${low:,}" if low == high else f"${low:,}-{high:,}"
+
+
 @dataclass(frozen=True)
 class ClusterFacts(Facts):
     name: str = fact()
@@ -121,6 +139,8 @@ class ClusterFacts(Facts):
     region: str | None = fact()
     kubernetes_version: str = fact()
     admins: tuple[str, ...] = fact()
+    ami_release: str | None = fact(default=None)
+    """The EKS-optimized AMI release every launched node runs (AWS only)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,9 @@ class FleetFacts(Facts):
     pools: int = fact()
     accelerators_max: dict[str, int] = fact()
     nodes_max: int = fact()
+    usd_per_30_days: dict[str, Decimal] = fact()
+    """The stack's 30 days at its ``floor`` and ``ceiling`` (what has a price; ``unpriced`` names the rest)."""
+    unpriced: tuple[str, ...] = fact()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +188,8 @@ class PoolFacts(Facts):
     update_strategy: str | None = fact(launched=True, default=None)
     update_reason: str | None = fact(launched=True, compare=False, default=None)
     storage: tuple[str, ...] = fact()
+    read_mbs_per_gpu: int | None = fact(default=None)
+    """Training pools: MB/s each GPU reads from the hot tier, as the stack says."""
     mig_config: str | None = fact()
     """The MIG plan the pool's nodes get, if any."""
     mig_config_label: str | None = fact(preview="mig_config", launched=True, compare=False, default=None)
@@ -177,6 +202,13 @@ class PoolFacts(Facts):
     """ClusterQueues holding quota of the pool's flavor, nominal or borrowable."""
     pod_resources: dict[str, int] = fact(preview="pod_resources")
     """What a pod can request on one node, beyond CPU and memory."""
+    usd_per_hour: dict[str, Decimal | None] = fact("$/hour", table=True, preview="usd_per_hour", cell=_per_hour_cell)
+    """What the pool costs per hour at ``min`` and ``max`` nodes (to the cent; None: no price)."""
+    usd_per_30_days: dict[str, Decimal | None] = fact()
+    """At its ``floor`` and ``ceiling``: reserved capacity costs its whole reservation at both."""
+    usd_per_node_hour: Decimal | None = fact()
+    priced_as: str = fact(compare=False)
+    """Where the figure comes from (on-demand, a spot snapshot, the stack's reservation price), or why there is none."""
 
     @property
     def summary(self) -> str:
@@ -198,6 +230,7 @@ class TierFacts(Facts):
     capacity_gib: int | None = fact(default=None)
     throughput_per_tib: int | None = fact(default=None)
     throughput_mbs: float | None = fact(default=None)
+    disk_throughput_mbs: float | None = fact(default=None)
     import_from: str | None = fact(default=None)
     backup_retention_days: int | None = fact(default=None)
     namespaces: tuple[str, ...] | None = fact(default=None)
@@ -206,6 +239,9 @@ class TierFacts(Facts):
     size_gb: int | None = fact(default=None)
     """An s3 tier's stated size, which prices it."""
     mount_path: str | None = fact(default=None)
+    usd_per_30_days: Decimal | None = fact(default=None)
+    priced_as: str | None = fact(compare=False, default=None)
+    """What it is priced as, or why it has no price (local NVMe is paid with its nodes)."""
 
     @property
     def summary(self) -> str:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from ipaddress import IPv4Network
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from gpufleet.catalog.mig import MigGeometry
 from gpufleet.catalog.models import Accelerator, InstanceType, InterfaceType
@@ -26,7 +27,7 @@ from gpufleet.findings import Finding, Location
 from gpufleet.mig import DeviceLayout, MigPartedConfig, PlacedInstance, ServiceDemand
 from gpufleet.model import security
 from gpufleet.model.aws import AwsCluster, AwsRoles, ClusterService, NodeGroupTag, NodeUpdate
-from gpufleet.model.facts import ClusterFacts, FleetFacts, MigFacts, NetworkFacts, PoolFacts, TierFacts
+from gpufleet.model.facts import ClusterFacts, FleetFacts, MigFacts, NetworkFacts, PoolFacts, TierFacts, cents
 from gpufleet.model.iam import PolicyDocument
 from gpufleet.model.kubernetes import MIG_CONFIG_LABEL, KubernetesPlan, PoolScheduling
 from gpufleet.model.reasons import Decision, Reason
@@ -43,6 +44,9 @@ from gpufleet.stack.models import (
     WorkloadClass,
 )
 from gpufleet.stack.record import SubnetRecord
+
+if TYPE_CHECKING:  # the cost model prices these types, so it imports this module
+    from gpufleet.model.cost import FleetCost, PoolCost, TierCost
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,10 @@ class ClusterPlan:
 
     monthly_budget_usd: float | None = None
     """What the stack may cost per 30 days (the budget policies' own figure for it)."""
+    production: bool | None = None
+    """Said by the stack (``cluster.production``); None: judged by the stack's name."""
+    may_replace: tuple[str, ...] = ()
+    """Pools and tiers an edit of this stack may replace (the replacement gate's acknowledgement)."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,9 @@ class LustreTier:
     fsx: FsxOptions
     throughput_per_tib: int
     throughput_mbs: float
+    """The baseline network throughput clients can draw (reads served from the file servers' cache)."""
+    disk_throughput_mbs: float
+    """What the disks sustain: the figure a training set larger than the cache is read at."""
     import_from: str | None
     subnet: Subnet
     client_ports: tuple[tuple[int, int], ...]
@@ -283,6 +294,7 @@ class LustreTier:
             capacity_gib=self.fsx.storage_capacity_gib,
             throughput_per_tib=self.throughput_per_tib,
             throughput_mbs=self.throughput_mbs,
+            disk_throughput_mbs=self.disk_throughput_mbs,
             import_from=self.import_from,
             backup_retention_days=self.fsx.backup_retention_days,
             namespaces=self.namespaces,
@@ -428,6 +440,8 @@ class Pool:
     storage: tuple[StorageTier, ...]
     mig: MigSetup | None
     models: tuple[ServedModel, ...]
+    read_mbs_per_gpu: int | None
+    """Training pools: what each GPU reads from the hot tier, as the stack says (None: the policy's figure)."""
     labels: dict[str, str] = field(hash=False)
     """Labels the nodes carry: gpufleet's own on launched nodes, the selector on existing ones."""
     taints: tuple[Taint, ...]
@@ -463,9 +477,11 @@ class Pool:
     def local_nvme(self) -> LocalNvmeTier | None:
         return next((tier for tier in self.storage if isinstance(tier, LocalNvmeTier)), None)
 
-    def facts(self, scheduling: PoolScheduling) -> PoolFacts:
-        """The pool's one projection; ``scheduling``: how pods reach it (the Kubernetes plan's)."""
+    def facts(self, scheduling: PoolScheduling, cost: PoolCost) -> PoolFacts:
+        """The pool's one projection; ``scheduling``: how pods reach it (the Kubernetes plan's),
+        ``cost``: what it costs (the plan's price of it)."""
         accelerator = self.accelerator.name if self.accelerator else None
+        rate = cost.rate
         facts = PoolFacts(
             pool=self.name,
             workload=self.workload,
@@ -477,12 +493,19 @@ class Pool:
             accelerators_max=self.gpus_max,
             fabric=self.fabric.kind if self.fabric else None,
             storage=tuple(tier.name for tier in self.storage),
+            read_mbs_per_gpu=self.read_mbs_per_gpu,
             mig_config=self.mig.label_value if self.mig else None,
             labels=dict(self.labels),
             taints=tuple(f"{taint.key}={taint.value}:{taint.effect}" for taint in self.taints),
             flavor=scheduling.flavor,
             queues=scheduling.queues,
             pod_resources=dict(scheduling.pod_resources),
+            usd_per_hour={"min": _cents(cost.floor_per_hour), "max": _cents(cost.ceiling_per_hour)},
+            usd_per_30_days={"floor": _cents(cost.per_30_days("floor")), "ceiling": _cents(cost.per_30_days("ceiling"))},
+            usd_per_node_hour=rate.usd_per_hour if rate else None,
+            priced_as=(rate.basis + (", paid whether nodes run or not" if rate.paid_regardless else ""))
+            if rate
+            else f"not priced: {cost.unpriced}",
         )
         source = self.source
         if isinstance(source, ExistingNodes):
@@ -519,6 +542,8 @@ class FleetPlan:
     """The cluster's Kubernetes side: every object's shape and why."""
     mig_config: MigPartedConfig
     """Every MIG plan of the stack as one mig-parted config, mounted by the MIG manager."""
+    cost: FleetCost
+    """What every pool and tier costs, priced from the catalog's table when the plan was resolved."""
     queues: QueuesSpec = field(default_factory=QueuesSpec)
     findings: tuple[Finding, ...] = ()
     """Warnings and notes about a valid stack; errors never reach a plan."""
@@ -542,11 +567,21 @@ class FleetPlan:
         return tuple(sorted({pool.workload for pool in self.pools if any(t.name == tier.name for t in pool.storage)}))
 
     def pool_facts(self) -> tuple[PoolFacts, ...]:
-        return tuple(pool.facts(self.kubernetes.scheduling[pool.name]) for pool in self.pools)
+        return tuple(pool.facts(self.kubernetes.scheduling[pool.name], self.cost.pool(pool.name)) for pool in self.pools)
+
+    def tier_facts(self) -> tuple[TierFacts, ...]:
+        """Each tier's facts with its price (local NVMe is paid for with the nodes it is on)."""
+        return tuple(
+            _priced_tier(tier.facts(), self.cost.tier(tier.name) if tier.kind != "local-nvme" else None) for tier in self.storage
+        )
 
     def cluster_facts(self) -> ClusterFacts:
         cluster = self.cluster
-        return ClusterFacts(cluster.name, cluster.provider, cluster.region, cluster.kubernetes_version, tuple(cluster.admins))
+        cloud = cluster.cloud
+        release = cloud.eks.ami_release.value if isinstance(cloud, AwsCloud) else None
+        return ClusterFacts(
+            cluster.name, cluster.provider, cluster.region, cluster.kubernetes_version, tuple(cluster.admins), release
+        )
 
     def network_facts(self) -> NetworkFacts | None:
         network = self.network
@@ -557,4 +592,21 @@ class FleetPlan:
         for pool in self.pools:
             if pool.accelerator is not None:
                 totals[pool.accelerator.name] += pool.gpus_max
-        return FleetFacts(len(self.pools), dict(sorted(totals.items())), sum(pool.nodes.max for pool in self.pools))
+        return FleetFacts(
+            len(self.pools),
+            dict(sorted(totals.items())),
+            sum(pool.nodes.max for pool in self.pools),
+            {bound: cents(self.cost.per_30_days(bound)) for bound in ("floor", "ceiling")},
+            self.cost.excluded,
+        )
+
+
+def _cents(usd: Decimal | None) -> Decimal | None:
+    return None if usd is None else cents(usd)
+
+
+def _priced_tier(facts: TierFacts, cost: TierCost | None) -> TierFacts:
+    if cost is None:
+        return replace(facts, priced_as="paid with the nodes it is on")
+    what = cost.what if cost.unpriced is None else f"{cost.what}; not priced: {cost.unpriced}"
+    return replace(facts, usd_per_30_days=_cents(cost.per_30_days), priced_as=what)

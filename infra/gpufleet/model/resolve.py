@@ -25,6 +25,7 @@ from gpufleet.model.aws import (
     decide_node_update,
     plan_aws_cluster,
 )
+from gpufleet.model.cost import price_fleet
 from gpufleet.model.kubernetes import KubernetesPlan
 from gpufleet.model.kubernetes_decisions import kubernetes_plan
 from gpufleet.model.plan import (
@@ -92,6 +93,8 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
     )
     cloud: Cloud = _aws_cloud(view, aws, pools, fabrics, storage.values(), kubernetes) if aws else ExistingCluster()
     cluster = spec.cluster
+    tiers = tuple(storage.values())
+    catalog = view.catalog
     return FleetPlan(
         stack=view.loaded.name,
         source=view.loaded.locator.file,
@@ -102,13 +105,16 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
             location=view.location("cluster"),
             cloud=cloud,
             monthly_budget_usd=cluster.monthly_budget_usd,
+            production=cluster.production,
+            may_replace=spec.may_replace,
         ),
         fabrics=fabrics,
-        storage=tuple(storage.values()),
+        storage=tiers,
         mig_plans=setups,
         pools=pools,
         kubernetes=kubernetes,
         mig_config=config,
+        cost=price_fleet(view.loaded.name, aws.region if aws else None, pools, tiers, catalog.prices, catalog.mig),
         queues=spec.queues,
         findings=findings,
     )
@@ -169,6 +175,7 @@ def _storage_tier(
         fsx=decisions.fsx_options(tier, lustre, region),
         throughput_per_tib=tier.throughput_per_tib,
         throughput_mbs=lustre.throughput_mbs(tier.deployment, tier.capacity_tib, tier.throughput_per_tib),
+        disk_throughput_mbs=lustre.disk_throughput_mbs(tier.capacity_tib, tier.throughput_per_tib),
         import_from=tier.import_from,
         subnet=decisions.file_system_subnet(name, clients, aws.network),
         client_ports=lustre.lnet_ports,
@@ -225,7 +232,19 @@ def _pool(
         accelerator = view.catalog.accelerator(pool.gpu) if pool.gpu else None
         taints = tuple(Taint(taint.key, taint.value, taint.effect) for taint in pool.taints or ())
         return Pool(
-            name, pool.workload, existing, accelerator, pool.nodes, fabric, mounts, None, pool.models, selector, taints, location
+            name,
+            pool.workload,
+            existing,
+            accelerator,
+            pool.nodes,
+            fabric,
+            mounts,
+            None,
+            pool.models,
+            pool.read_mbs_per_gpu,
+            selector,
+            taints,
+            location,
         )
     launched = _launched_nodes(view, name, pool, fabric, aws, zones[name])
     accelerator = view.catalog.accelerator_of(launched.instance)
@@ -246,6 +265,7 @@ def _pool(
         mounts,
         mig_setup,
         pool.models,
+        pool.read_mbs_per_gpu,
         labels=decisions.labels(
             name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None, launched.gpus_per_node
         ),

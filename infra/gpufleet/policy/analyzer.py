@@ -11,14 +11,16 @@ that into findings is ``gpufleet.policy.results``' job.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
+import queue
 import selectors
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,24 +246,26 @@ class PolicyPackSession:
         return f"the policy pack in {self.pack_dir} {what}" + (f":\n{detail}" if detail else "")
 
     def analyze(self, resources: Sequence[AnalyzedResource], policy_config: Mapping[str, Any]) -> PackRun:
-        stub = analyzer_pb2_grpc.AnalyzerStub(self._connect())
+        analysis = self.begin(policy_config)
+        for resource in resources:
+            analysis.submit(resource)
+        return analysis.finish(resources)
+
+    def begin(self, policy_config: Mapping[str, Any]) -> Analysis:
+        """Start analysing: resources submitted while the caller still registers them (as the
+        engine analyzes each resource as it registers) are analyzed meanwhile."""
+        return Analysis(self, policy_config)
+
+    def _configure(
+        self, stub: analyzer_pb2_grpc.AnalyzerStub, policy_config: Mapping[str, Any]
+    ) -> tuple[Any, tuple[PolicyInfo, ...], dict[str, dict[str, Any]]]:
         self._handshake(stub)
         info = self._call(stub.GetAnalyzerInfo, empty_pb2.Empty(), "GetAnalyzerInfo")
         policies = tuple(_policy_info(policy) for policy in info.policies)
         config = effective_config(policies, _initial_config(info), policy_config)
         self._call(stub.Configure, configure_request(config), "Configure")
         self._configure_stack(stub)
-        diagnostics: list[PackDiagnostic] = []
-        for resource in resources:
-            diagnostics.extend(self._analyze_one(stub, resource))
-        diagnostics.extend(self._analyze_stack(stub, resources))
-        return PackRun(
-            pack=info.name,
-            version=info.version,
-            policies=policies,
-            config=config,
-            diagnostics=tuple(diagnostics),
-        )
+        return info, policies, config
 
     def _handshake(self, stub: analyzer_pb2_grpc.AnalyzerStub) -> None:
         """Packs built on SDKs that predate ``Handshake`` answer UNIMPLEMENTED; the engine goes on."""
@@ -297,15 +301,14 @@ class PolicyPackSession:
         except grpc.RpcError as error:
             raise PolicyPackError(self._failure(f"failed {name}: {error.details()}")) from None
 
-    def _analyze_one(self, stub: analyzer_pb2_grpc.AnalyzerStub, resource: AnalyzedResource) -> list[PackDiagnostic]:
-        request = analyzer_pb2.AnalyzeRequest(
+    def _analyze_request(self, resource: AnalyzedResource) -> analyzer_pb2.AnalyzeRequest:
+        return analyzer_pb2.AnalyzeRequest(
             type=resource.type,
             urn=resource.urn,
             name=resource.name,
             properties=_struct(resource.inputs),
             options=_options(resource),
         )
-        return self._diagnostics(stub.Analyze, request, resource.urn)
 
     def _analyze_stack(self, stub: analyzer_pb2_grpc.AnalyzerStub, resources: Sequence[AnalyzedResource]) -> list[PackDiagnostic]:
         request = analyzer_pb2.AnalyzeStackRequest(
@@ -326,12 +329,12 @@ class PolicyPackSession:
                 for resource in resources
             ]
         )
-        return self._diagnostics(stub.AnalyzeStack, request, None)
+        return self._diagnostics(lambda: stub.AnalyzeStack(request, timeout=CALL_SECONDS), None)
 
-    def _diagnostics(self, method: Any, request: Any, urn: str | None) -> list[PackDiagnostic]:
+    def _diagnostics(self, call: Callable[[], Any], urn: str | None) -> list[PackDiagnostic]:
         """A policy that raises fails the whole call; that is a crash to report, never a pass."""
         try:
-            response = method(request, timeout=CALL_SECONDS)
+            response = call()
         except grpc.RpcError as error:
             details = error.details() or str(error.code())
             return [
@@ -346,6 +349,64 @@ class PolicyPackSession:
             )
             for diagnostic in response.diagnostics
         ]
+
+
+class Analysis:
+    """One stack's Analyzer calls: ``Analyze`` for each resource as it is submitted (a few in
+    flight at once, as the engine's parallel steps make them), ``AnalyzeStack`` at the end.
+
+    The calls run on a thread of their own, so the caller goes on registering resources while
+    the pack (another process) judges the ones it has; ``finish`` waits for them.
+    """
+
+    IN_FLIGHT = 16
+
+    def __init__(self, session: PolicyPackSession, policy_config: Mapping[str, Any]) -> None:
+        self._session = session
+        self._policy_config = policy_config
+        self._queue: queue.SimpleQueue[AnalyzedResource | None] = queue.SimpleQueue()
+        self._diagnostics: list[PackDiagnostic] = []
+        self._failure: BaseException | None = None
+        self._configured: tuple[Any, tuple[PolicyInfo, ...], dict[str, dict[str, Any]]] | None = None
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._worker = threading.Thread(target=self._work, name="gpufleet-analyze", daemon=True)
+        self._worker.start()
+
+    def submit(self, resource: AnalyzedResource) -> None:
+        self._queue.put(resource)
+
+    def finish(self, resources: Sequence[AnalyzedResource]) -> PackRun:
+        """Every submitted resource analyzed, then the whole stack; the pack's answers."""
+        self._queue.put(None)
+        self._worker.join()
+        if self._failure is not None:
+            raise self._failure
+        assert self._configured is not None and self._stub is not None
+        info, policies, config = self._configured
+        diagnostics = [*self._diagnostics, *self._session._analyze_stack(self._stub, resources)]
+        return PackRun(pack=info.name, version=info.version, policies=policies, config=config, diagnostics=tuple(diagnostics))
+
+    def _work(self) -> None:
+        session = self._session
+        try:
+            self._stub = analyzer_pb2_grpc.AnalyzerStub(session._connect())
+            self._configured = session._configure(self._stub, self._policy_config)
+            pending: collections.deque[tuple[str, Any]] = collections.deque()
+            while (resource := self._queue.get()) is not None:
+                pending.append(
+                    (resource.urn, self._stub.Analyze.future(session._analyze_request(resource), timeout=CALL_SECONDS))
+                )
+                if len(pending) >= self.IN_FLIGHT:
+                    self._collect(*pending.popleft())
+            while pending:
+                self._collect(*pending.popleft())
+        except BaseException as error:  # handed to finish(), which the caller waits on
+            self._failure = error
+            while self._queue.get() is not None:  # let submit() calls end without a reader
+                pass
+
+    def _collect(self, urn: str, call: Any) -> None:
+        self._diagnostics.extend(self._session._diagnostics(call.result, urn))
 
 
 def _drain(stream: Any, sink: bytearray) -> None:
@@ -480,6 +541,7 @@ def _options(resource: AnalyzedResource) -> analyzer_pb2.AnalyzerResourceOptions
 
 
 __all__ = [
+    "Analysis",
     "AnalyzedResource",
     "PackDiagnostic",
     "PackRun",

@@ -31,15 +31,18 @@ def text_lines(checks: Sequence[StackCheck]) -> list[Styled]:
         lines.append(
             (
                 f"{check.file}: {check.mandatory} mandatory, {check.advisory} advisory violation(s)"
-                + (f" of {len(check.run.policies)} policies" if check.run else ""),
+                + (f" of {len(check.run.policies)} policies" if check.run else "")
+                + (f"; {len(check.warnings)} warning(s) from validate" if check.warnings else ""),
                 verdict,
             )
         )
         for finding in check.invalid:
             lines.append((f"  {finding}", "mandatory"))
+        for finding in check.warnings:
+            lines.append((f"  validate {finding.rule_id}: {finding}", "advisory"))
         for owner, grouped in groupby(sorted(check.findings, key=_owner_order), key=lambda f: f.owner):
             group = list(grouped)
-            lines.append((f"  {owner} ({group[0].finding.location})", None))
+            lines.append((f"  {owner} ({group[0].owner_location or group[0].finding.location})", None))
             for resource, items in groupby(group, key=lambda f: f.resource):
                 lines.append((f"    {_resource_words(resource)}", None))
                 for item in items:
@@ -48,8 +51,9 @@ def text_lines(checks: Sequence[StackCheck]) -> list[Styled]:
         for feed in check.feeds:
             lines.append(
                 (
-                    f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s for {feed.tier_demand_mbs:,.0f} MB/s "
-                    f"({feed.gpus} GPUs of this pool), ratio {feed.ratio:.2f}",
+                    f"  feed: pool {feed.pool} <- {feed.tier}: {feed.tier_supply_mbs:,.0f} MB/s from its disks for "
+                    f"{feed.tier_demand_mbs:,.0f} MB/s ({feed.gpus} GPUs x {feed.need_mbs_per_gpu:g} MB/s of this pool), "
+                    f"ratio {feed.ratio:.2f}",
                     None,
                 )
             )
@@ -58,8 +62,10 @@ def text_lines(checks: Sequence[StackCheck]) -> list[Styled]:
     return lines
 
 
-def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str]:
-    return (finding.finding.line, finding.finding.column, finding.owner, finding.resource or "")
+def _owner_order(finding: PolicyFinding) -> tuple[int, int, str, str, int]:
+    owned = finding.owner_location or finding.finding.location
+    line, column = (owned.line, owned.column) if owned else (0, 0)
+    return (line, column, finding.owner, finding.resource or "", finding.finding.line)
 
 
 def _resource_words(urn: str | None) -> str:
@@ -78,12 +84,14 @@ def json_report(checks: Sequence[StackCheck]) -> dict[str, Any]:
                 "advisory": check.advisory,
                 "policies": len(check.run.policies) if check.run else 0,
                 "problems": [finding.as_json() for finding in check.invalid],
+                "warnings": [finding.as_json() for finding in check.warnings],
                 "violations": [finding.as_json() for finding in check.findings],
                 "feeds": [
                     {
                         "pool": f.pool,
                         "tier": f.tier,
                         "gpus": f.gpus,
+                        "need_mbs_per_gpu": f.need_mbs_per_gpu,
                         "supply_mbs": f.tier_supply_mbs,
                         "demand_mbs": f.tier_demand_mbs,
                         "ratio": round(f.ratio, 4),
@@ -102,7 +110,7 @@ def sarif_report(checks: Sequence[StackCheck], version: str) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for check in checks:
         policies = {policy.name: policy for policy in check.run.policies} if check.run else {}
-        for finding in check.invalid:
+        for finding in (*check.invalid, *check.warnings):
             rules.setdefault(finding.rule_id, _declared_rule(finding.rule_id))
             results.append(_result(finding, None))
         for item in check.findings:
@@ -114,6 +122,16 @@ def sarif_report(checks: Sequence[StackCheck], version: str) -> dict[str, Any]:
                     else _declared_rule(item.finding.rule_id)
                 )
             results.append(_result(item.finding, item))
+    return _sarif_log(rules, results, version)
+
+
+def findings_sarif(findings: Sequence[Finding], version: str) -> dict[str, Any]:
+    """SARIF 2.1.0 for findings of gpufleet's own declared rules (``diff --impact``)."""
+    rules = {finding.rule_id: _declared_rule(finding.rule_id) for finding in findings}
+    return _sarif_log(rules, [_result(finding, None) for finding in findings], version)
+
+
+def _sarif_log(rules: dict[str, dict[str, Any]], results: list[dict[str, Any]], version: str) -> dict[str, Any]:
     ordered = sorted(rules)
     for result in results:
         result["ruleIndex"] = ordered.index(result["ruleId"])

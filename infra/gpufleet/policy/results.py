@@ -12,12 +12,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gpufleet.findings import Finding, PathPart
+from gpufleet.findings import Finding, Location, PathPart
 from gpufleet.policy.analyzer import AnalyzedResource, PackRun
 from gpufleet.policy.pack.definitions import POLICY_CRASHED, UNTAGGED_POLICY
 from gpufleet.stack.loader import Locator
 
 RULE_ID = re.compile(r"GF-[A-Z]+-[0-9]{3}\Z")
+STACK_FIELD = re.compile(r"\n\(stack field: ([^()\n]+)\)\Z")
+"""A policy points at the stack field it judged by ending its message so (``graph.at_field``)."""
 OWNER_PATHS = {"NodePool": "node_pools", "StorageTier": "storage", "Fabric": "fabrics"}
 SINGLE_OWNERS = {"Cluster": ("cluster",), "Network": ("network",)}
 SEVERITY_OF = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
@@ -30,6 +32,9 @@ class PolicyFinding:
     enforcement: str
     resource: str | None
     owner: str
+    owner_location: Location | None = None
+    """Where the pool, tier or cluster that owns the resource is written (the finding itself may
+    sit on one of its fields)."""
 
     @property
     def mandatory(self) -> bool:
@@ -80,10 +85,20 @@ def policy_findings(run: PackRun, resources: Sequence[AnalyzedResource], locator
             severity = SEVERITY_OF.get(diagnostic.enforcement, "warning")
             fix = policy.remediation if policy else ""
             message = diagnostic.message
+        owned_at = locator.location(path, at_key=True)
+        field = STACK_FIELD.search(message)
+        if field is not None:
+            message = message[: field.start()]
+            path = tuple(int(part) if part.isascii() and part.isdigit() else part for part in field.group(1).split("."))
         finding = Finding(rule_id, severity, path, message, fix, location=locator.location(path, at_key=True))  # type: ignore[arg-type]
         results.append(
             PolicyFinding(
-                finding, diagnostic.policy, "mandatory" if diagnostic.crashed else diagnostic.enforcement, diagnostic.urn, owner
+                finding,
+                diagnostic.policy,
+                "mandatory" if diagnostic.crashed else diagnostic.enforcement,
+                diagnostic.urn,
+                owner,
+                owned_at,
             )
         )
     return sorted(

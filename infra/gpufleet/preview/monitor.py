@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import empty_pb2
@@ -28,8 +29,10 @@ class RecordingMonitor(MockMonitor):
     The SDK calls these methods from executor threads, so recording is locked.
     """
 
-    def __init__(self, mocks: Mocks) -> None:
+    def __init__(self, mocks: Mocks, on_record: Callable[[RecordedResource], None] | None = None) -> None:
         super().__init__(mocks)
+        self._on_record = on_record
+        """Told of each resource as it registers (``gpufleet check`` starts judging it then)."""
         self._lock = threading.Lock()
         self.recorded: dict[str, RecordedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
@@ -161,6 +164,8 @@ class RecordingMonitor(MockMonitor):
                 raise ValueError(f"Duplicate resource URN '{resource.urn}': give the resource a unique name")
             self.recorded[resource.urn] = resource
             self.resources[resource.urn] = MockMonitor.ResourceRegistration(resource.urn, resource_id, resource.outputs)
+        if self._on_record is not None:
+            self._on_record(resource)
 
 
 class RecordingEngine:

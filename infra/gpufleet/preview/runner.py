@@ -22,7 +22,7 @@ from pulumi.runtime.settings import ROOT, Settings, configure
 
 from .mocks import DEFAULT_REGION, FleetMocks
 from .monitor import RecordingEngine, RecordingMonitor
-from .result import Diagnostic, PreviewResult
+from .result import Diagnostic, PreviewResult, RecordedResource
 
 # A Pulumi program: a function, synchronous or a coroutine function.
 Program = Callable[[], object]
@@ -45,20 +45,22 @@ def run_preview(
     stack: str,
     config: Mapping[str, str] = {},
     root_directory: str | os.PathLike | None = None,
+    on_record: Callable[[RecordedResource], None] | None = None,
 ) -> PreviewResult:
     """Run `program` as `pulumi up` would, with mocked providers, and record every resource.
 
     `config` holds fully qualified keys (`aws:region`, `gpufleet:spec`);
     `root_directory` is what `pulumi.get_root_directory()` returns (the folder of
-    Pulumi.yaml under the CLI). Exceptions raised by the program, inside an
-    `apply`, or by a registration are re-raised here.
+    Pulumi.yaml under the CLI); `on_record` is told of each resource as it registers
+    (with its final inputs, before its stack outputs). Exceptions raised by the program,
+    inside an `apply`, or by a registration are re-raised here.
     """
     root = os.fspath(root_directory) if root_directory is not None else None
     outcome: dict[str, object] = {}
 
     def run_isolated() -> None:
         try:
-            outcome["result"] = _run_in_fresh_runtime(program, project, stack, root, dict(config))
+            outcome["result"] = _run_in_fresh_runtime(program, project, stack, root, dict(config), on_record)
         except BaseException as error:
             outcome["error"] = error
 
@@ -72,10 +74,15 @@ def run_preview(
 
 
 def _run_in_fresh_runtime(
-    program: Program, project: str, stack: str, root_directory: str | None, config: dict[str, str]
+    program: Program,
+    project: str,
+    stack: str,
+    root_directory: str | None,
+    config: dict[str, str],
+    on_record: Callable[[RecordedResource], None] | None = None,
 ) -> PreviewResult:
     mocks = FleetMocks(region=config.get("aws:region", DEFAULT_REGION))
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, on_record)
     engine = RecordingEngine()
     loop = asyncio.new_event_loop()
     loop.set_exception_handler(_ignore_unretrieved_failures)

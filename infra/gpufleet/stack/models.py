@@ -167,6 +167,13 @@ class ClusterSpec(StackModel):
         description="What the stack may cost per 30 days, in US dollars: `gpufleet check` fails when its "
         "floor or ceiling goes over (policy monthly-budget) and warns near it (monthly-budget-headroom).",
     )
+    production: Bool | None = Field(
+        default=None,
+        description="Whether this stack is production: its API endpoint must not be open to the internet, its "
+        "GPU pools may keep nodes running, and an edit may not replace a training pool's nodes or a retained "
+        "tier unless may_replace names it. Unset: production when the stack's name is one of the policy "
+        "config's production_stacks (prod, production).",
+    )
 
     @model_validator(mode="after")
     def _aws_needs_region(self) -> ClusterSpec:
@@ -489,7 +496,18 @@ class NodePoolSpec(StackModel):
     storage: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     mig: Name | None = None
     models: tuple[ServedModel, ...] = Field(default=(), max_length=MAX_ENTRIES)
-    allow_non_rdma: Bool = Field(default=False, description="Accept a multi-node training pool without an RDMA fabric.")
+    allow_non_rdma: Bool = Field(
+        default=False,
+        description="Accept a multi-node training pool without an RDMA fabric in validate; `gpufleet check` "
+        "still fails it (policy training-on-rdma-fabric) unless the policy config makes that advisory.",
+    )
+    read_mbs_per_gpu: Int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Training pools: MB/s each GPU reads from its hot (fsx-lustre) tier, what the tier was sized for "
+        "and what `gpufleet check` judges its disk throughput against. Unset: the policy config's read_mbs_per_gpu.",
+    )
     labels: dict[LabelKey, LabelValue] = Field(default={}, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
@@ -512,6 +530,14 @@ class QueuesSpec(StackModel):
 
 class StackSpec(StackModel):
     """One environment's cluster."""
+
+    may_replace: tuple[Name, ...] = Field(
+        default=(),
+        max_length=MAX_ENTRIES,
+        description="Pools and storage tiers an edit of this production stack may replace (their node group, "
+        "their subnet, a retained tier): `gpufleet check --base` fails a replacement it does not name. "
+        "List them in the change that replaces them; remove them after it is applied.",
+    )
 
     cluster: ClusterSpec
     network: NetworkSpec | None = None

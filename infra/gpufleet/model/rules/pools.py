@@ -201,7 +201,8 @@ def capacity_block_fixed_size(view: StackView, path: PoolPath, name: str, pool: 
     "GF-TRAIN-001",
     "error",
     "Multi-node training without an RDMA fabric.",
-    "Put the pool on an efa or infiniband fabric, or set allow_non_rdma: true.",
+    "Put the pool on an efa or infiniband fabric, or set allow_non_rdma: true (validate then accepts TCP; "
+    "gpufleet check's training-on-rdma-fabric still fails it unless the policy config makes it advisory).",
 )
 def training_on_rdma(view: StackView) -> Problems:
     described = _known_pools(view) if view.on_aws else ((("node_pools", name), name, pool, None) for name, pool in view.pools())
@@ -215,7 +216,8 @@ def training_on_rdma(view: StackView) -> Problems:
                 (*path, "fabric") if pool.fabric else path,
                 (
                     f"multi-node training (up to {pool.nodes.max} nodes) has {what}; it needs an RDMA fabric "
-                    "(efa or infiniband), or allow_non_rdma: true to accept TCP"
+                    "(efa or infiniband), or allow_non_rdma: true to accept TCP here; gpufleet check still fails it "
+                    "(policy training-on-rdma-fabric, mandatory) unless its policy config makes that advisory"
                 ),
             )
 

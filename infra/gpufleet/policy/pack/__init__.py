@@ -1,4 +1,4 @@
-"""gpufleet's CrossGuard policies: security first, then the guide's practices, then the budget.
+"""gpufleet's CrossGuard policies: security first, then the guide's practices, the budget, the replacement gate.
 
 ``serve`` is the whole pack program. ``policies/`` at the project root (what
 ``pulumi preview --policy-pack policies`` loads) and this package's own directory (what an
@@ -18,9 +18,9 @@ INSTALLED_PACK = Path(__file__).resolve().parent
 
 def policy_definitions() -> tuple[PolicyDefinition, ...]:
     """Every policy of the pack, in the order the pack serves them; no Pulumi is loaded."""
-    from gpufleet.policy.pack import cost, practices, security
+    from gpufleet.policy.pack import cost, impact, practices, security
 
-    return (*security.POLICIES, *practices.POLICIES, *cost.POLICIES)
+    return (*security.POLICIES, *practices.POLICIES, *cost.POLICIES, *impact.POLICIES)
 
 
 def serve() -> None:
@@ -28,7 +28,9 @@ def serve() -> None:
     from pulumi_policy import EnforcementLevel, PolicyPack
 
     from gpufleet.policy.pack.build import sdk_policy
+    from gpufleet.policy.pack.shared import install
 
+    install()
     PolicyPack(
         name=PACK_NAME,
         description=DESCRIPTION,

@@ -40,6 +40,12 @@ def owner(parent_urn: str | None) -> str:
     return "the stack"
 
 
+def at_field(message: str, *path: str | int) -> str:
+    """A violation message that says which stack field it is about: ``gpufleet check`` locates
+    the finding at that field's line (and strips this), ``pulumi preview`` shows it as written."""
+    return f"{message}\n(stack field: {'.'.join(str(part) for part in path)})"
+
+
 def truthy(value: Any) -> bool:
     """Providers take booleans of some nested blocks as strings ("true")."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
@@ -50,12 +56,15 @@ PRODUCTION_STACKS_SCHEMA = {
         "type": "array",
         "items": {"type": "string"},
         "default": ["prod", "production"],
-        "description": "Stack names that are production.",
+        "description": "Stack names that are production when the stack file does not say (cluster.production).",
     }
 }
 
 
-def is_production(config: Mapping[str, Any]) -> bool:
+def is_production(config: Mapping[str, Any], declared: bool | None = None) -> bool:
+    """``declared``: what the stack file says (``cluster.production``), which wins over its name."""
+    if declared is not None:
+        return declared
     return os.environ.get("PULUMI_STACK", "") in config.get("production_stacks", ["prod", "production"])
 
 

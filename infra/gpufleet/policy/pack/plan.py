@@ -15,8 +15,8 @@ from typing import Any
 
 from gpufleet.catalog import load_catalog
 from gpufleet.model import FleetPlan, resolve
-from gpufleet.policy.pack.graph import stack_config
-from gpufleet.stack import load_stack
+from gpufleet.policy.pack.graph import is_production, stack_config
+from gpufleet.stack import LoadedStack, StackSpec, load_stack
 
 
 def project_root() -> Path:
@@ -33,6 +33,15 @@ def spec_path() -> Path:
 
 def stack_plan(args: Any) -> FleetPlan:
     """The plan, or ``not_applicable`` when the stack has no gpufleet spec to read."""
+    return _stack(args)[1]
+
+
+def stack_spec(args: Any) -> StackSpec:
+    """The stack file as written, for what only the user's words say (acknowledgements, flags)."""
+    return _stack(args)[0].spec
+
+
+def _stack(args: Any) -> tuple[LoadedStack, FleetPlan]:
     path = spec_path()
     if not path.is_file():
         args.not_applicable(f"no gpufleet stack file at {path}")
@@ -40,5 +49,14 @@ def stack_plan(args: Any) -> FleetPlan:
 
 
 @lru_cache(maxsize=4)
-def _resolved(path: str, _mtime: int) -> FleetPlan:
-    return resolve(load_stack(path), load_catalog())
+def _resolved(path: str, _mtime: int) -> tuple[LoadedStack, FleetPlan]:
+    loaded = load_stack(path)
+    return loaded, resolve(loaded, load_catalog())
+
+
+def production(args: Any) -> bool:
+    """Production is what the stack says (``cluster.production``); a stack that says nothing is
+    production when its name is one of the policy config's ``production_stacks``."""
+    path = spec_path()
+    declared = _resolved(str(path), path.stat().st_mtime_ns)[1].cluster.production if path.is_file() else None
+    return is_production(args.get_config(), declared)

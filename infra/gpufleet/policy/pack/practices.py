@@ -11,6 +11,7 @@ from typing import Any
 from gpufleet.catalog import load_catalog
 from gpufleet.catalog.policy import load_policy_defaults
 from gpufleet.mig import judge_mig_parted_config
+from gpufleet.model.plan import LocalNvmeTier, LustreTier
 from gpufleet.names import ACCELERATOR_LABEL
 from gpufleet.policy.pack.definitions import stack_policy
 from gpufleet.policy.pack.graph import (
@@ -18,12 +19,12 @@ from gpufleet.policy.pack.graph import (
     PRODUCTION_STACKS_SCHEMA,
     WORKLOAD_LABEL,
     PoolResources,
+    at_field,
     component_urn,
-    is_production,
     node_pools,
 )
-from gpufleet.policy.pack.plan import stack_plan
-from gpufleet.policy.sizing import model_fits, training_feeds
+from gpufleet.policy.pack.plan import production, stack_plan, stack_spec
+from gpufleet.policy.sizing import model_fits, serving_room, training_feeds
 
 DEFAULTS = load_policy_defaults()
 
@@ -35,10 +36,18 @@ def _multi_node_training(args: Any) -> list[PoolResources]:
 def _on_rdma(args: Any, report: Any) -> None:
     for pool in _multi_node_training(args):
         if pool.efa_interfaces == 0:
-            report(
-                f"pool {pool.name}: trains on up to {pool.max_nodes} nodes over plain Ethernet; give it a fabric of kind efa.",
-                pool.urn,
+            written = stack_spec(args).node_pools.get(pool.name)
+            message = (
+                f"pool {pool.name}: trains on up to {pool.max_nodes} nodes over plain Ethernet; give it a fabric of kind efa."
             )
+            if written is not None and written.allow_non_rdma:
+                message += (
+                    " allow_non_rdma: true lets validate accept TCP, but this policy is mandatory: give the pool an efa "
+                    'fabric, or make it advisory in the policy config ({"training-on-rdma-fabric": "advisory"}).'
+                )
+                report(at_field(message, "node_pools", pool.name, "allow_non_rdma"), pool.urn)
+            else:
+                report(at_field(message, "node_pools", pool.name, "fabric"), pool.urn)
 
 
 def _every_efa_interface(args: Any, report: Any) -> None:
@@ -50,8 +59,13 @@ def _every_efa_interface(args: Any, report: Any) -> None:
             instance = catalog.instance_type(name)
             if instance is not None and pool.efa_interfaces < instance.max_efa_interfaces:
                 report(
-                    f"pool {pool.name}: {name} supports {instance.max_efa_interfaces} EFA interfaces but its launch template carries "
-                    f"{pool.efa_interfaces}; lay out one per EFA-capable network card.",
+                    at_field(
+                        f"pool {pool.name}: {name} supports {instance.max_efa_interfaces} EFA interfaces but its launch template "
+                        f"carries {pool.efa_interfaces}; lay out one per EFA-capable network card.",
+                        "node_pools",
+                        pool.name,
+                        "fabric",
+                    ),
                     pool.urn,
                 )
 
@@ -61,7 +75,13 @@ def _one_subnet(args: Any, report: Any) -> None:
         subnets = (pool.node_group.props.get("subnetIds") if pool.node_group else None) or []
         if len(subnets) != 1:
             report(
-                f"pool {pool.name}: multi-node training spans {len(subnets)} subnets; keep it in one subnet of one zone.",
+                at_field(
+                    f"pool {pool.name}: multi-node training spans {len(subnets)} subnets; keep it in one zone "
+                    "(node_pools.<pool>.availability_zone).",
+                    "node_pools",
+                    pool.name,
+                    "availability_zone",
+                ),
                 pool.urn,
             )
 
@@ -83,12 +103,23 @@ def _cluster_placement(args: Any, report: Any) -> None:
         reserved = _reserved(pool)
         if reserved is None and not placement.get("groupName"):
             report(
-                f"pool {pool.name}: multi-node training without a cluster placement group; set placement: cluster (or reserve capacity).",
+                at_field(
+                    f"pool {pool.name}: multi-node training without a cluster placement group; set placement: cluster "
+                    "(or reserve capacity: a capacity block or a reservation places it).",
+                    "node_pools",
+                    pool.name,
+                    "placement",
+                ),
                 pool.urn,
             )
         elif reserved == "capacity block" and placement.get("groupName"):
             report(
-                f"pool {pool.name}: a placement group on top of a capacity block makes launches fail; drop the placement.",
+                at_field(
+                    f"pool {pool.name}: a placement group on top of a capacity block makes launches fail; drop the pool's placement.",
+                    "node_pools",
+                    pool.name,
+                    "placement",
+                ),
                 pool.urn,
             )
 
@@ -107,7 +138,13 @@ def _one_gpu_type(args: Any, report: Any) -> None:
         )
         if len(gpus) > 1:
             report(
-                f"pool {pool.name}: one training pool mixes {', '.join(gpus)}; the slowest sets the pace, so give each GPU type a pool of its own.",
+                at_field(
+                    f"pool {pool.name}: one training pool mixes {', '.join(gpus)}; the slowest sets the pace, so give each GPU "
+                    "type a pool of its own.",
+                    "node_pools",
+                    pool.name,
+                    "instance_type",
+                ),
                 pool.urn,
             )
 
@@ -122,7 +159,13 @@ def _kept_apart(args: Any, report: Any) -> None:
             for t in taints
         ):
             report(
-                f"pool {pool.name}: training nodes lack the {WORKLOAD_LABEL}=training:NoSchedule taint, so inference pods can land on them; add it.",
+                at_field(
+                    f"pool {pool.name}: training nodes lack the {WORKLOAD_LABEL}=training:NoSchedule taint, so inference pods "
+                    "can land on them; gpufleet taints every pool of workload: training.",
+                    "node_pools",
+                    pool.name,
+                    "workload",
+                ),
                 pool.urn,
             )
 
@@ -151,7 +194,12 @@ def _mig_label_feasible(args: Any, report: Any) -> None:
         accelerator = catalog.accelerator(pool.labels.get(ACCELERATOR_LABEL, ""))
         if not entries:
             report(
-                f"pool {pool.name}: {MIG_LABEL}={value} names no entry of the mig-parted config; use one of its configs or add the plan.",
+                at_field(
+                    f"pool {pool.name}: {MIG_LABEL}={value} names no entry of the mig-parted config; give the pool a plan of mig_plans.",
+                    "node_pools",
+                    pool.name,
+                    "mig",
+                ),
                 pool.urn,
             )
             continue
@@ -159,11 +207,25 @@ def _mig_label_feasible(args: Any, report: Any) -> None:
         failing = [reason for v in reaching if v.fails for reason in v.reasons]
         if not reaching:
             report(
-                f"pool {pool.name}: {MIG_LABEL}={value} has no entry for {accelerator.name if accelerator else 'its GPU'}; plan it for this GPU.",
+                at_field(
+                    f"pool {pool.name}: {MIG_LABEL}={value} has no entry for {accelerator.name if accelerator else 'its GPU'}; "
+                    "plan it for this GPU (mig_plans.<plan>.gpu).",
+                    "node_pools",
+                    pool.name,
+                    "mig",
+                ),
                 pool.urn,
             )
         elif failing:
-            report(f"pool {pool.name}: {MIG_LABEL}={value} cannot be applied: {'; '.join(failing)}", pool.urn)
+            report(
+                at_field(
+                    f"pool {pool.name}: {MIG_LABEL}={value} cannot be applied: {'; '.join(failing)}",
+                    "node_pools",
+                    pool.name,
+                    "mig",
+                ),
+                pool.urn,
+            )
 
 
 def _storage_feeds(args: Any, report: Any) -> None:
@@ -171,21 +233,43 @@ def _storage_feeds(args: Any, report: Any) -> None:
     for feed in training_feeds(stack_plan(args), per_gpu):
         if feed.ratio < 1:
             report(
-                f"pool {feed.pool}: storage tier {feed.tier} delivers {feed.tier_supply_mbs:,.0f} MB/s to training pools needing "
-                f"{feed.tier_demand_mbs:,.0f} MB/s ({per_gpu:g} MB/s per GPU), feed ratio {feed.ratio:.2f}; raise the tier's capacity or throughput_per_tib.",
+                at_field(
+                    f"pool {feed.pool}: storage tier {feed.tier}'s disks deliver {feed.tier_supply_mbs:,.0f} MB/s "
+                    f"(capacity_tib x throughput_per_tib) to training pools needing {feed.tier_demand_mbs:,.0f} MB/s "
+                    f"({feed.need_mbs_per_gpu:g} MB/s per GPU of {feed.pool}), feed ratio {feed.ratio:.2f}; raise "
+                    f"storage.{feed.tier}.capacity_tib or throughput_per_tib.",
+                    "storage",
+                    feed.tier,
+                    "capacity_tib",
+                ),
                 component_urn(args.resources, "pool", feed.pool),
             )
 
 
 def _models_fit(args: Any, report: Any) -> None:
     margin = float(args.get_config().get("kv_cache_margin", DEFAULTS.kv_cache_margin.value))
-    for fit in model_fits(stack_plan(args), margin):
+    plan = stack_plan(args)
+    for fit in model_fits(plan, margin):
         if not fit.fits:
             report(
-                f"pool {fit.pool}: model {fit.model} needs {fit.need_gib:.1f} GiB but has {fit.have_gib:.1f} GiB ({fit.basis}); "
-                "use a GPU with more memory, more GPUs, a lower precision or a larger MIG slice.",
+                at_field(
+                    f"pool {fit.pool}: model {fit.model} needs {fit.need_gib:.1f} GiB but has {fit.have_gib:.1f} GiB ({fit.basis}); "
+                    "use a GPU with more memory, more GPUs, a lower precision or a larger MIG slice.",
+                    "node_pools",
+                    fit.pool,
+                    "models",
+                    _model_index(plan, fit.pool, fit.model),
+                ),
                 component_urn(args.resources, "pool", fit.pool),
             )
+
+
+def _model_index(plan: Any, pool: str, model: str) -> int:
+    return next(index for index, served in enumerate(_pool(plan, pool).models) if served.name == model)
+
+
+def _pool(plan: Any, name: str) -> Any:
+    return next(pool for pool in plan.pools if pool.name == name)
 
 
 def _queues(args: Any, workload: str) -> list[tuple[Any, Any, list[str]]]:
@@ -236,8 +320,10 @@ def _queues_apart(args: Any, report: Any) -> None:
 
 
 def _scale_to_zero(args: Any, report: Any) -> None:
+    """Capacity paid whether it runs or not (a capacity block, a reservation) is not idling: it
+    costs the same at zero nodes, so it is never asked to scale to zero."""
     config = args.get_config()
-    if is_production(config):
+    if production(args):
         return
     threshold = int(config.get("expensive_gpus_per_node", DEFAULTS.expensive_gpus_per_node.value))
     catalog = load_catalog()
@@ -245,10 +331,130 @@ def _scale_to_zero(args: Any, report: Any) -> None:
         gpus = max(
             (instance.accelerator_count for name in pool.instance_types if (instance := catalog.instance_type(name))), default=0
         )
-        if gpus >= threshold and pool.min_nodes > 0:
+        if gpus >= threshold and pool.min_nodes > 0 and _reserved(pool) is None:
             report(
-                f"pool {pool.name}: keeps {pool.min_nodes} node(s) of {gpus} GPUs running outside production; set nodes.min to 0.",
+                at_field(
+                    f"pool {pool.name}: keeps {pool.min_nodes} node(s) of {gpus} GPUs running outside production; set "
+                    "nodes.min to 0 (or say the stack is production: cluster.production: true).",
+                    "node_pools",
+                    pool.name,
+                    "nodes",
+                    "min",
+                ),
                 pool.urn,
+            )
+
+
+# --- what only the plan says: which job reaches which pool, what a pool holds ------------------
+
+
+def _later(plan: Any, first: str, second: str) -> tuple[str, str]:
+    """The pool written first and the one written after it (the finding points at the second)."""
+    a, b = _pool(plan, first), _pool(plan, second)
+    return (first, second) if (a.location.line, first) <= (b.location.line, second) else (second, first)
+
+
+def _selector_one_gpu_type(args: Any, report: Any) -> None:
+    """Two training pools of different GPU types that one job can reach: a label both carry (a
+    node selector on it matches both), or the same model (its job is scheduled on either)."""
+    plan, spec = stack_plan(args), stack_spec(args)
+    training = [pool for pool in plan.pools if pool.workload == "training" and pool.accelerator is not None]
+    for index, one in enumerate(training):
+        for other in training[index + 1 :]:
+            if _gpu(one) == _gpu(other):
+                continue
+            first, second = _later(plan, one.name, other.name)
+            gpus = f"{first} ({_gpu(_pool(plan, first))}) and {second} ({_gpu(_pool(plan, second))})"
+            shared = sorted(set(spec.node_pools[first].labels.items()) & set(spec.node_pools[second].labels.items()))
+            if shared:
+                labels = ", ".join(f"{key}={value}" for key, value in shared)
+                report(
+                    at_field(
+                        f"pools {gpus} both carry {labels}: a job selecting it runs on either GPU type, and the slowest sets the "
+                        "pace; give each GPU type's training pool labels of its own (a job can select gpufleet.io/accelerator).",
+                        "node_pools",
+                        second,
+                        "labels",
+                    ),
+                    component_urn(args.resources, "pool", second),
+                )
+            models = {model.name for model in _pool(plan, first).models}
+            for position, model in enumerate(_pool(plan, second).models):
+                if model.name in models:
+                    report(
+                        at_field(
+                            f"pools {gpus} both train {model.name}: its job can be placed on either GPU type; train it on one.",
+                            "node_pools",
+                            second,
+                            "models",
+                            position,
+                        ),
+                        component_urn(args.resources, "pool", second),
+                    )
+
+
+def _gpu(pool: Any) -> str:
+    return pool.accelerator.name if pool.accelerator else "-"
+
+
+def _training_serves_nothing(args: Any, report: Any) -> None:
+    for pool in stack_plan(args).pools:
+        if pool.workload != "training":
+            continue
+        for position, model in enumerate(pool.models):
+            if model.replicas > 1:
+                report(
+                    at_field(
+                        f"pool {pool.name} trains and serves: model {model.name} declares {model.replicas} replicas. Serving "
+                        "wants low latency, training the whole node; serve it from a pool of workload: inference.",
+                        "node_pools",
+                        pool.name,
+                        "models",
+                        position,
+                        "replicas",
+                    ),
+                    component_urn(args.resources, "pool", pool.name),
+                )
+
+
+def _training_fast_tier(args: Any, report: Any) -> None:
+    least = int(args.get_config().get("min_gpus", DEFAULTS.fast_tier_min_gpus.value))
+    for pool in stack_plan(args).pools:
+        if pool.workload != "training" or pool.gpus_max < least:
+            continue
+        if any(isinstance(tier, LustreTier | LocalNvmeTier) for tier in pool.storage):
+            continue
+        reads = ", ".join(tier.name for tier in pool.storage) or "no tier at all"
+        report(
+            at_field(
+                f"pool {pool.name} trains on up to {pool.gpus_max} GPUs with no fast tier ({reads}): every GPU reads "
+                "straight from object storage. Add an fsx-lustre tier (import_from the s3 tier) or a local-nvme tier "
+                "to its storage.",
+                "node_pools",
+                pool.name,
+                "storage",
+            ),
+            component_urn(args.resources, "pool", pool.name),
+        )
+
+
+def _serving_fits_pool(args: Any, report: Any) -> None:
+    margin = float(args.get_config().get("kv_cache_margin", DEFAULTS.kv_cache_margin.value))
+    for room in serving_room(stack_plan(args), margin):
+        if room.overflow is not None:
+            position, model = room.overflow
+            report(
+                at_field(
+                    f"pool {room.pool} holds {room.capacity} replica(s) at nodes.max ({room.basis}) but its models declare "
+                    f"{room.replicas}: the replicas of {model} past {room.capacity} never schedule. Raise nodes.max, lower "
+                    "models[].replicas, or give each replica less (a lower precision, smaller MIG slices that still fit).",
+                    "node_pools",
+                    room.pool,
+                    "models",
+                    position,
+                    "replicas",
+                ),
+                component_urn(args.resources, "pool", room.pool),
             )
 
 
@@ -256,9 +462,9 @@ POLICIES = [
     stack_policy(
         "GF-PRC-001",
         "training-on-rdma-fabric",
-        "Multi-node training pools are on an RDMA fabric.",
+        "Multi-node training pools are on an RDMA fabric (allow_non_rdma does not change this policy).",
         _on_rdma,
-        fix="Attach the pool to a fabric of kind efa.",
+        fix="Give the pool a fabric of kind efa (node_pools.<pool>.fabric); allow_non_rdma only quiets validate.",
         category="practice",
     ),
     stack_policy(
@@ -266,7 +472,7 @@ POLICIES = [
         "training-efa-interfaces-complete",
         "Multi-node training pools carry every EFA interface their instance type supports.",
         _every_efa_interface,
-        fix="Lay out one EFA interface per EFA-capable network card.",
+        fix="Keep the pool on a fabric of kind efa (node_pools.<pool>.fabric): gpufleet lays out one EFA interface per EFA-capable network card.",
         category="practice",
     ),
     stack_policy(
@@ -274,7 +480,7 @@ POLICIES = [
         "training-one-subnet",
         "Multi-node training pools sit in one subnet, hence one zone.",
         _one_subnet,
-        fix="Give the training pool a single subnet.",
+        fix="Keep multi-node training in one zone: node_pools.<pool>.availability_zone (or the reservation's zone).",
         category="practice",
     ),
     stack_policy(
@@ -282,7 +488,7 @@ POLICIES = [
         "training-cluster-placement",
         "Multi-node training is in a cluster placement group unless reserved capacity places it.",
         _cluster_placement,
-        fix="Use placement: cluster, or a capacity block or targeted reservation without a placement group.",
+        fix="Set node_pools.<pool>.placement: cluster, or buy capacity: capacity-block (no placement) or a reservation.",
         category="practice",
     ),
     stack_policy(
@@ -290,7 +496,7 @@ POLICIES = [
         "training-one-gpu-type",
         "A training pool holds one GPU type.",
         _one_gpu_type,
-        fix="Split the pool: one instance type family per GPU.",
+        fix="Give each GPU type a pool of its own: one instance_type per pool.",
         category="practice",
     ),
     stack_policy(
@@ -298,7 +504,7 @@ POLICIES = [
         "training-inference-apart",
         "Training nodes are tainted so inference workloads stay off them.",
         _kept_apart,
-        fix="Taint training nodes gpufleet.io/workload=training:NoSchedule.",
+        fix="Keep the pool's workload: training (gpufleet taints those nodes gpufleet.io/workload=training:NoSchedule).",
         category="practice",
     ),
     stack_policy(
@@ -306,22 +512,23 @@ POLICIES = [
         "mig-config-feasible",
         "Each nvidia.com/mig.config label names a feasible entry of the mig-parted config.",
         _mig_label_feasible,
-        fix="Label nodes with a config the mig-parted file holds and that fits their GPU.",
+        fix="Give the pool (node_pools.<pool>.mig) a plan of mig_plans made for its GPU.",
         category="practice",
     ),
     stack_policy(
         "GF-PRC-008",
         "hot-storage-feeds-training",
-        "Hot storage tiers deliver the read throughput the training pools mounting them need.",
+        "Hot storage tiers' disks deliver the read throughput the training pools mounting them need.",
         _storage_feeds,
-        fix="Raise the tier's capacity or per-TiB throughput, or mount fewer pools on it.",
+        fix="Raise storage.<tier>.capacity_tib or throughput_per_tib (its disks deliver throughput_per_tib MB/s per TiB), or mount fewer pools on it.",
         category="practice",
         schema={
             "read_mbs_per_gpu": {
                 "type": "number",
                 "exclusiveMinimum": 0,
                 "default": DEFAULTS.training_read_mbs_per_gpu.value,
-                "description": f"Read MB/s one training GPU draws. Default from: {DEFAULTS.cited(DEFAULTS.training_read_mbs_per_gpu)}",
+                "description": "Read MB/s one training GPU draws, for pools whose stack says none (node_pools.<pool>."
+                f"read_mbs_per_gpu wins). Default from: {DEFAULTS.cited(DEFAULTS.training_read_mbs_per_gpu)}",
             }
         },
     ),
@@ -330,7 +537,7 @@ POLICIES = [
         "models-fit-gpu-memory",
         "The models a pool trains or serves fit its GPU memory.",
         _models_fit,
-        fix="Choose GPUs with more memory, more of them, a lower precision or larger MIG slices.",
+        fix="Choose a node_pools.<pool>.instance_type with more GPU memory, a larger nodes.max, a lower models[].precision or larger MIG slices.",
         category="practice",
         schema={
             "kv_cache_margin": {
@@ -344,9 +551,9 @@ POLICIES = [
     stack_policy(
         "GF-PRC-010",
         "non-production-scale-to-zero",
-        "Outside production, GPU pools can scale to zero.",
+        "Outside production, GPU pools can scale to zero (capacity paid regardless, a capacity block or a reservation, is not asked to).",
         _scale_to_zero,
-        fix="Set nodes.min to 0 for GPU pools of non-production stacks.",
+        fix="Set node_pools.<pool>.nodes.min: 0, or say the stack is production (cluster.production: true).",
         category="practice",
         schema={
             **PRODUCTION_STACKS_SCHEMA,
@@ -363,7 +570,7 @@ POLICIES = [
         "training-queue-one-gpu-type",
         "Each training queue admits onto one GPU type.",
         _queue_one_gpu_type,
-        fix="Give each GPU type its own training ClusterQueue.",
+        fix="Give each GPU type its own training pool: gpufleet makes each training pool's flavor a queue of its own.",
         category="practice",
     ),
     stack_policy(
@@ -371,7 +578,55 @@ POLICIES = [
         "training-inference-queues-apart",
         "No queue admits both training and inference workloads.",
         _queues_apart,
-        fix="Queue training and inference workloads in separate ClusterQueues.",
+        fix="Keep training and inference pools apart (node_pools.<pool>.workload): gpufleet queues each workload on its own pools.",
         category="practice",
+    ),
+    stack_policy(
+        "GF-PRC-013",
+        "training-selector-one-gpu-type",
+        "No job can reach training pools of two GPU types: they share no label and train no model in common.",
+        _selector_one_gpu_type,
+        fix="Give each GPU type's training pool labels of its own (node_pools.<pool>.labels) and train each model on one of them.",
+        category="practice",
+    ),
+    stack_policy(
+        "GF-PRC-014",
+        "training-pool-serves-nothing",
+        "Training pools serve no replicas: training and serving are on pools of their own.",
+        _training_serves_nothing,
+        fix="Serve the model from a pool of workload: inference; drop replicas from node_pools.<pool>.models[] of a training pool.",
+        category="practice",
+    ),
+    stack_policy(
+        "GF-PRC-015",
+        "training-has-fast-tier",
+        "Training pools with many GPUs read through a fast tier (fsx-lustre or local NVMe), not straight from object storage.",
+        _training_fast_tier,
+        fix="Add an fsx-lustre tier (import_from the s3 tier) or a local-nvme tier and list it in node_pools.<pool>.storage.",
+        category="practice",
+        schema={
+            "min_gpus": {
+                "type": "integer",
+                "minimum": 1,
+                "default": DEFAULTS.fast_tier_min_gpus.value,
+                "description": f"Training pools with at least this many GPUs need a fast tier. Default from: {DEFAULTS.cited(DEFAULTS.fast_tier_min_gpus)}",
+            }
+        },
+    ),
+    stack_policy(
+        "GF-PRC-016",
+        "serving-fits-pool",
+        "An inference pool at nodes.max holds every replica its models declare.",
+        _serving_fits_pool,
+        fix="Raise node_pools.<pool>.nodes.max or lower models[].replicas (or give replicas less memory).",
+        category="practice",
+        schema={
+            "kv_cache_margin": {
+                "type": "number",
+                "minimum": 0,
+                "default": DEFAULTS.kv_cache_margin.value,
+                "description": f"KV-cache memory per inference replica, as a fraction of its weights. Default from: {DEFAULTS.cited(DEFAULTS.kv_cache_margin)}",
+            }
+        },
     ),
 ]

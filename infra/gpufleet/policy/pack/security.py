@@ -19,7 +19,7 @@ from gpufleet.policy.pack.graph import (
     LAUNCH_TEMPLATE,
     LUSTRE,
     PRODUCTION_STACKS_SCHEMA,
-    is_production,
+    at_field,
     owner,
     owner_kind,
     secret_config_keys,
@@ -27,6 +27,7 @@ from gpufleet.policy.pack.graph import (
     truthy,
     urn_type,
 )
+from gpufleet.policy.pack.plan import production
 
 WORLD = ("0.0.0.0/0", "::/0")
 ADMIN_POLICY_ARNS = re.compile(r"arn:aws[-a-z]*:iam::aws:policy/(AdministratorAccess|PowerUserAccess|IAMFullAccess)\Z")
@@ -315,14 +316,20 @@ def _least_privilege(args: Any, report: Any) -> None:
 
 
 def _endpoint_private(args: Any, report: Any) -> None:
-    if args.resource_type != EKS_CLUSTER or not is_production(args.get_config()):
+    if args.resource_type != EKS_CLUSTER or not production(args):
         return
     vpc = args.props.get("vpcConfig") or {}
     public = vpc.get("endpointPublicAccess")
     cidrs = vpc.get("publicAccessCidrs") or ["0.0.0.0/0"]
     if public is not False and any(cidr in WORLD for cidr in cidrs):
         report(
-            f"{owner(_parent(args))}: the EKS API endpoint of {args.name} is open to the whole internet; set vpcConfig.endpointPublicAccess to false or list publicAccessCidrs."
+            at_field(
+                f"{owner(_parent(args))}: the Kubernetes API ({args.name}) is open to the whole internet in a production "
+                "stack; list only your own networks in cluster.endpoint.public_cidrs, or none to keep it private to the VPC.",
+                "cluster",
+                "endpoint",
+                "public_cidrs",
+            )
         )
 
 
@@ -333,7 +340,13 @@ def _audit_logs(args: Any, report: Any) -> None:
     enabled = set(args.props.get("enabledClusterLogTypes") or [])
     missing = [kind for kind in required if kind not in enabled]
     if missing:
-        report(f"{owner(_parent(args))}: {args.name} does not log {', '.join(missing)}; add them to enabledClusterLogTypes.")
+        report(
+            at_field(
+                f"{owner(_parent(args))}: {args.name} does not log {', '.join(missing)}; add them to cluster.log_types.",
+                "cluster",
+                "log_types",
+            )
+        )
 
 
 def _key_rotation(args: Any, report: Any) -> None:
@@ -454,7 +467,7 @@ POLICIES = [
         "eks-endpoint-not-public-in-production",
         "A production cluster's API endpoint is not open to the whole internet.",
         _endpoint_private,
-        fix="Turn public endpoint access off or limit it with publicAccessCidrs.",
+        fix="List only your own networks in cluster.endpoint.public_cidrs, or leave it empty to keep the API private to the VPC.",
         category="security",
         schema=PRODUCTION_STACKS_SCHEMA,
     ),
@@ -463,7 +476,7 @@ POLICIES = [
         "eks-audit-logging",
         "The EKS control plane ships its audit log.",
         _audit_logs,
-        fix="Enable the api, audit and authenticator control-plane log types.",
+        fix="Keep api, audit and authenticator in cluster.log_types.",
         category="security",
         schema={
             "log_types": {
