@@ -21,24 +21,25 @@ REPO = Path(__file__).resolve().parent.parent
 
 Located = tuple[int, int, str, str]
 
-# A valid 8-line head for AWS stacks; tests append from line 9 on.
+# A valid 8-line head for AWS stacks; tests append from line 9 on. pulumi up runs inside the
+# VPC (rule GF-K8S-008 wants the deploy path stated).
 #  1 cluster:
 #  2   name: demo
 #  3   provider: aws
 #  4   region: us-east-1
 #  5   kubernetes_version: "1.33"
-#  6 network:
-#  7   vpc_cidr: 10.0.0.0/16
-#  8   availability_zones: [us-east-1a, us-east-1b]
+#  6   endpoint: {deploy_from: in-vpc}
+#  7 network: {vpc_cidr: 10.0.0.0/16,
+#  8   availability_zones: [us-east-1a, us-east-1b]}
 AWS_HEAD = """\
 cluster:
   name: demo
   provider: aws
   region: us-east-1
   kubernetes_version: "1.33"
-network:
-  vpc_cidr: 10.0.0.0/16
-  availability_zones: [us-east-1a, us-east-1b]
+  endpoint: {deploy_from: in-vpc}
+network: {vpc_cidr: 10.0.0.0/16,
+  availability_zones: [us-east-1a, us-east-1b]}
 """
 
 # Four lines that complete `node_pools:` with an untainted pool.

@@ -32,6 +32,7 @@ cluster:
   provider: aws
   region: us-east-1
   kubernetes_version: "1.33"
+  endpoint: {deploy_from: in-vpc}
 network:
   vpc_cidr: 10.0.0.0/16
   availability_zones: [us-east-1a, us-east-1b]
@@ -43,11 +44,11 @@ node_pools:
     instance_type: p5e.48xl
     nodes: {min: 2, max: 2}
 """
-# Expected problems of INVALID, sorted by line: the fabric (line 10, 'infiniband' at column
-# 14) and the instance type (line 14, value at column 20).
+# Expected problems of INVALID, sorted by line: the fabric (line 11, 'infiniband' at column
+# 14) and the instance type (line 15, value at column 20).
 INVALID_LINES = [
-    "bad.yaml:10:14: fabrics.ib.kind: AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)",
-    "bad.yaml:14:20: node_pools.train-h200.instance_type: unknown instance type 'p5e.48xl' (did you mean 'p5e.48xlarge'?)",
+    "bad.yaml:11:14: fabrics.ib.kind: AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)",
+    "bad.yaml:15:20: node_pools.train-h200.instance_type: unknown instance type 'p5e.48xl' (did you mean 'p5e.48xlarge'?)",
 ]
 
 
@@ -124,9 +125,9 @@ def test_validate_duplicate_key_exit_one(tmp_path: Path, monkeypatch: pytest.Mon
     Path("dup.yaml").write_text(text, encoding="utf-8")
     result = invoke("validate", "dup.yaml")
     assert result.exit_code == 1
-    # Lines 10-13 are the first train-h200, line 14 the second.
+    # Lines 11-14 are the first train-h200, line 15 the second.
     assert result.stderr.splitlines()[0] == (
-        "dup.yaml:14:3: duplicate key 'train-h200': a key may appear only once in a mapping (names must be unique)"
+        "dup.yaml:15:3: duplicate key 'train-h200': a key may appear only once in a mapping (names must be unique)"
     )
 
 
@@ -197,14 +198,14 @@ def test_validate_json_for_an_invalid_stack(bad_stack: Path) -> None:
     assert located == [
         {
             "file": "bad.yaml",
-            "line": 10,
+            "line": 11,
             "column": 14,
             "field": "fabrics.ib.kind",
             "message": "AWS offers no InfiniBand; its RDMA fabric is EFA (kind: efa)",
         },
         {
             "file": "bad.yaml",
-            "line": 14,
+            "line": 15,
             "column": 20,
             "field": "node_pools.train-h200.instance_type",
             "message": "unknown instance type 'p5e.48xl' (did you mean 'p5e.48xlarge'?)",
@@ -457,7 +458,7 @@ def test_rules_json_lists_every_rule_with_id_severity_and_description() -> None:
 
 
 SPOT_TRAINING = """\
-cluster: {name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33", admins: ["arn:aws:iam::123456789012:role/a"]}
+cluster: {name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33", admins: ["arn:aws:iam::123456789012:role/a"], deployer: "arn:aws:iam::123456789012:role/a", endpoint: {deploy_from: in-vpc}}
 network: {vpc_cidr: 10.0.0.0/16, availability_zones: [us-east-1a, us-east-1b]}
 fabrics: {efa: {kind: efa}}
 node_pools:

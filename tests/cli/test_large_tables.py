@@ -49,7 +49,7 @@ def test_the_pools_table_shows_a_screenful_and_counts_the_rest(tmp_path: Path) -
     pools = TABLE_ROWS + 6  # and the system pool
     stack = tmp_path / "many.yaml"
     stack.write_text(
-        'cluster: {name: many, provider: aws, region: us-east-1, kubernetes_version: "1.33"}\n'
+        'cluster: {name: many, provider: aws, region: us-east-1, kubernetes_version: "1.33", endpoint: {deploy_from: in-vpc}}\n'
         "network: {vpc_cidr: 10.40.0.0/16, availability_zones: [us-east-1a, us-east-1b]}\n"
         "node_pools:\n  system: {workload: system, instance_type: m7i.xlarge, nodes: {min: 2, max: 2}}\n"
         + "".join(

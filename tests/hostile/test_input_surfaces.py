@@ -135,7 +135,7 @@ def write(path, text):
     real(path, text)
 outputs._write_file = write
 from gpufleet.cli import main
-sys.argv = ["gpufleet", "new", "llm-training", "--stack", "t", "--templates", templates, "--set", "nodes=8", "--force"]
+sys.argv = ["gpufleet", "new", "llm-training", "--stack", "t", "--templates", templates, "--set", "nodes=5", "--force"]
 main()
 """
 

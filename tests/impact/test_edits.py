@@ -66,7 +66,7 @@ def test_an_ami_release_bump_rolls_every_launched_pool(edit) -> None:
     ``CreateLaunchTemplateVersion`` ("if d.HasChanges(updateKeys...)", imageId among them), and
     the node group points at the latest version, so it calls ``UpdateNodegroupVersion``: "every
     node is recycled" (EKS user guide). The capacity block cannot surge and EKS wants it at
-    desired 0 first; the on-demand and spot pools surge."""
+    desired 0 first; the on-demand GPU pool updates in place too (MINIMAL, issue 23 #22)."""
     result = edit(PROD.replace("ami_release: v20250620", "ami_release: v20250715"))
     assert_matches_resources_json(result)
     for pool in ("system", "train-h200", "serve-h100", "lab-l4"):
@@ -77,8 +77,8 @@ def test_an_ami_release_bump_rolls_every_launched_pool(edit) -> None:
     assert pools["train-h200"].strategy == "MINIMAL" and pools["train-h200"].surge_nodes == 0
     assert pools["train-h200"].cannot_surge and pools["train-h200"].waves == 16
     assert any("desired size of the node group is set to 0" in note for note in pools["train-h200"].notes)
-    # 2 zones: EKS launches the larger of twice the zones and maxUnavailable, 4 nodes.
-    assert pools["serve-h100"].strategy == "DEFAULT" and pools["serve-h100"].surge_nodes == 4
+    # GPU pools replace nodes in place: no surge node, one node at a time.
+    assert pools["serve-h100"].strategy == "MINIMAL" and pools["serve-h100"].surge_nodes == 0
     assert pools["serve-h100"].gpu_hours == 2 * 8 * 0.25 and pools["serve-h100"].gpu_hours_max == 8 * 8 * 0.25
 
 
@@ -151,11 +151,13 @@ def test_a_taint_change_replaces_the_node_group_and_its_tags(edit) -> None:
     result = edit(
         PROD.replace("  lab-l4:\n    workload: lab\n", "  lab-l4:\n    workload: inference\n")
         .replace("    sharing: {time_slicing: {replicas: 4}}\n", "")
-        .replace("  lab: [ml-research, sandbox]\n", "")
+        .replace("  lab: [sandbox]\n", "")
     )
     assert_matches_resources_json(result)
     assert result.impact("NodeGroup", "lab-l4-nodes") == "replace"
-    assert result.impact("autoscaling/tag:Tag", "lab-l4-k8s.io/cluster-autoscaler/enabled") == "replace"
+    assert (
+        result.impact("autoscaling/tag:Tag", "lab-l4-k8s.io/cluster-autoscaler/node-template/label/gpufleet.io/pool") == "replace"
+    )
     assert result.impact("ResourceFlavor", "lab-l4") == "in_place"
     assert result.pools() == {"lab-l4": "replace"}
 

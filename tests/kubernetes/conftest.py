@@ -16,9 +16,9 @@ from tests.program.conftest import HEAD, preview_file
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = ("dev", "prod", "onprem")
 
-# Every Kubernetes feature on AWS: FSx claims in two namespaces, time-sliced lab GPUs, MIG by
-# demand, two training GPU types, local NVMe on one pool, queues for every class, the
-# validation jobs created with the fleet.
+# Every Kubernetes feature on AWS: FSx claims in two namespaces (every pool their queues reach
+# mounts the file system), time-sliced lab GPUs, MIG by demand, two training GPU types, local
+# NVMe on one pool, queues for every class, the validation jobs created with the fleet.
 FULL = (
     HEAD
     + """\
@@ -54,11 +54,13 @@ node_pools:
     instance_type: p5.48xlarge
     nodes: {min: 1, max: 3}
     mig: packed
+    storage: [scratch]
   lab:
     workload: lab
     instance_type: g6e.12xlarge
     nodes: {min: 0, max: 2}
     sharing: {time_slicing: {replicas: 8}}
+    storage: [scratch]
 queues:
   training: [research]
   inference: [serving]

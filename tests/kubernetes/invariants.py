@@ -37,7 +37,8 @@ def node_groups(plan: FleetPlan, result: PreviewResult) -> dict[str, dict[str, A
         template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template").inputs
         effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
         groups[pool.name] = {
-            "labels": group.get("labels", {}),
+            # The kubelet labels every node with its instance type.
+            "labels": {**group.get("labels", {}), "node.kubernetes.io/instance-type": template["instanceType"]},
             "taints": [(t["key"], t["value"], effect[t["effect"]]) for t in group.get("taints", [])],
             "max": group["scalingConfig"]["maxSize"],
             "instance": template["instanceType"],
@@ -166,6 +167,14 @@ def violations(plan: FleetPlan, result: PreviewResult) -> list[str]:
         offered = {resource: amount for resource, amount in nominal.items() if amount}
         if offered != expected:
             found.append(f"flavor {name}: quotas {offered} != capacity {expected}")
+        # CA (gpu_processor.go FilterOutNodesWithUnreadyResources): a node with the GPU label and no
+        # allocatable nvidia.com/gpu "seems to have unready GPU" forever. The label goes exactly
+        # where the node advertises nvidia.com/gpu.
+        launched = group["instance"] is not None  # existing clusters run no Cluster Autoscaler of gpufleet's
+        if launched and ("k8s.amazonaws.com/accelerator" in group["labels"]) != ("nvidia.com/gpu" in expected):
+            found.append(
+                f"{pool_name}: GPU label {'without' if 'nvidia.com/gpu' not in expected else 'missing with'} nvidia.com/gpu"
+            )
 
     # No training queue can admit a job across two GPU types, whatever its pod sets: Kueue may give
     # each pod set any flavor of the queue's resource group, so every combination must be one type.
@@ -223,6 +232,8 @@ def _expected_capacity(pool, group, catalog, mig_entries, sharing_configs) -> di
         expected["nvidia.com/gpu"] = whole * replicas * nodes
     if group["efa"]:
         expected["vpc.amazonaws.com/efa"] = group["efa"] * nodes
+        # EKS UG node-efa: EFA instances "pre-allocate 5128 2MiB Huge Pages, which you can request as resources".
+        expected["hugepages-2Mi"] = catalog.efa_host.hugepages_2mib * 2 * nodes
     if pool.fabric is not None and pool.fabric.kind == "infiniband":
         expected[f"rdma/{pool.fabric_name.replace('-', '_')}"] = catalog.kubernetes.rdma.hca_max * nodes
     return dict(sorted(expected.items()))

@@ -49,6 +49,8 @@ CHART_VALUES = {
     "network-operator": "network-operator__deployment__network-operator__values.yaml",
     "aws-fsx-csi-driver": "aws-fsx-csi-driver__charts__aws-fsx-csi-driver__values.yaml",
     "cluster-autoscaler": "autoscaler__cluster-autoscaler__charts__cluster-autoscaler__values.yaml",
+    "kueue": "kueue__charts__kueue__values.yaml",
+    "jobset": "jobset__charts__jobset__values.yaml",
     "kube-prometheus-stack": "helm-charts__charts__kube-prometheus-stack__values.yaml",
 }
 CHART_FILES = {
@@ -56,6 +58,8 @@ CHART_FILES = {
     "network-operator": "network-operator__deployment__network-operator__Chart.yaml",
     "aws-fsx-csi-driver": "aws-fsx-csi-driver__charts__aws-fsx-csi-driver__Chart.yaml",
     "cluster-autoscaler": "autoscaler__cluster-autoscaler__charts__cluster-autoscaler__Chart.yaml",
+    "kueue": "kueue__charts__kueue__Chart.yaml",
+    "jobset": "jobset__charts__jobset__Chart.yaml",
     "kube-prometheus-stack": "helm-charts__charts__kube-prometheus-stack__Chart.yaml",
 }
 

@@ -31,7 +31,7 @@ def test_the_preview_writes_every_check_of_the_plan_and_nothing_else(tmp_path: P
         f"{m['kind']}.{m['metadata']['namespace']}.{m['metadata']['name']}.yaml": m for m in plan.validation.manifests()
     }
     assert set(written) == {
-        "Job.ml-research.gpufleet-dcgm-lab-l4.yaml",
+        "Job.sandbox.gpufleet-dcgm-lab-l4.yaml",
         "Job.ml-research.gpufleet-dcgm-train-h200.yaml",
         "Job.serving.gpufleet-dcgm-serve-h100.yaml",
         "MPIJob.ml-research.gpufleet-nccl-train-h200.yaml",

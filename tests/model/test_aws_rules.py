@@ -109,6 +109,7 @@ def test_region_the_catalog_does_not_know(stacks):
 def test_admin_listed_twice_is_located_at_the_second_entry(stacks):
     admins = '  admins: ["arn:aws:iam::123456789012:role/ops", "arn:aws:iam::123456789012:role/dev", "arn:aws:iam::123456789012:role/OPS"]\n'
     head = stacks.head.replace('  kubernetes_version: "1.33"\n', '  kubernetes_version: "1.33"\n' + admins)
+    head = head.replace("  endpoint:", '  deployer: "arn:aws:iam::123456789012:role/ops"\n  endpoint:')
     path = stacks.write(head, "node_pools:\n", stacks.system_pool)
     assert findings(stacks, path) == [
         (
@@ -177,7 +178,7 @@ def test_zone_ids_are_checked_exactly(stacks):
 
 def test_bootstrap_admin_and_an_open_endpoint_are_warnings(stacks):
     head = stacks.head.replace(
-        '  kubernetes_version: "1.33"\n',
+        '  kubernetes_version: "1.33"\n  endpoint: {deploy_from: in-vpc}\n',
         '  kubernetes_version: "1.33"\n  bootstrap_admin: true\n  endpoint: {public_cidrs: [0.0.0.0/0]}\n  admins: [arn:aws:iam::123456789012:role/a]\n',
     )
     path = stacks.write(head, "node_pools:\n", stacks.system_pool)

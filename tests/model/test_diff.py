@@ -155,7 +155,6 @@ def test_pools_and_tiers_only_on_one_side(stacks) -> None:
         ("storage", "cache"),
         ("flavor", "lab"),
         ("queue", "lab"),
-        ("storage-class", "cache"),
         ("autoscaling", "lab"),
     ]
     lab = next(d for d in differences if d.name == "lab")

@@ -228,3 +228,30 @@ def test_an_existing_gpu_pool_resolves_from_its_description(stacks) -> None:
     assert isinstance(pool.source, ExistingNodes) and pool.accelerator.name == "H100-80GB"
     assert (pool.gpus_max, pool.vcpus_per_node, pool.memory_mib_per_node) == (24, 192, 2048 * 1024)
     assert pool.labels == {"example.com/rack": "r1"} and pool.taints == ()
+
+
+def test_gf_k8s_009_neuron_pools_are_refused(stacks) -> None:
+    """EKS UG inferentia-support: the Neuron device plugin "advertises Neuron devices as a system
+    resource" (``aws.amazon.com/neuron``) and is installed by the user, not by the AMI; gpufleet
+    installs none, and CA's instance table gives inf2 0 GPUs. Rather than render a pool nothing
+    can use (or tell the autoscaler it has ``nvidia.com/gpu``), every Neuron type in the catalog
+    is refused at its instance_type."""
+    catalog = load_catalog()
+    neuron = sorted(
+        name for name, t in catalog.instance_types.items() if (a := catalog.accelerator_of(t)) is not None and a.kind != "gpu"
+    )
+    assert {"inf2.xlarge", "trn1.32xlarge"} <= set(neuron)
+    for name in ("inf2.xlarge", "trn1.32xlarge"):
+        path = stacks.aws(
+            f"""
+            node_pools:
+              serve:
+                workload: inference
+                instance_type: {name}
+                nodes: {{min: 1, max: 2}}
+            """,
+            stacks.system_pool,
+        )
+        [problem] = findings(path)
+        assert problem[:4] == ("GF-K8S-010", 12, 20, "node_pools.serve.instance_type")
+        assert "aws.amazon.com/neuron" in problem[4]

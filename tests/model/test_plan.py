@@ -277,11 +277,6 @@ def test_labels_and_taints(stacks) -> None:
             workload: lab
             instance_type: g6.xlarge
             nodes: {min: 0, max: 2}
-          train:
-            workload: training
-            instance_type: trn1.32xlarge
-            nodes: {min: 2, max: 2}
-            fabric: efa
         """,
     )
     plan = stacks.plan(path)
@@ -296,7 +291,6 @@ def test_labels_and_taints(stacks) -> None:
         "gpufleet.io/accelerator": "H100-80GB",
         "gpufleet.io/pool": "serve-mig",
         "gpufleet.io/workload": "inference",
-        "k8s.amazonaws.com/accelerator": "H100-80GB",
         "nvidia.com/mig.config": "sevenths",
         "team": "search",
     }
@@ -308,12 +302,6 @@ def test_labels_and_taints(stacks) -> None:
     lab = pool(plan, "lab")
     assert "nvidia.com/mig.config" not in lab.labels  # L4 has no MIG
     assert lab.taints == (gpu_taint, Taint("gpufleet.io/workload", "lab"))
-
-    train = pool(plan, "train")
-    # trn1, not trn2: us-east-1 offers no trn2 (the catalog's zone offerings).
-    assert train.labels["gpufleet.io/accelerator"] == "Trainium"
-    assert "nvidia.com/mig.config" not in train.labels
-    assert train.taints == (Taint("aws.amazon.com/neuron", "true"), Taint("gpufleet.io/workload", "training"))
 
 
 # -- subnets ----------------------------------------------------------------------------------------
@@ -358,10 +346,11 @@ def test_network_layout(stacks) -> None:
     ]
 
     train_a, train_b, serve = pool(plan, "train-a"), pool(plan, "train-b"), pool(plan, "serve")
-    # Training pools each get their own subnet in their own zone, sized to them: (2 nodes + 2
-    # surge) x 50 addresses fits a /24; with no record yet, blocks go out in name order.
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.source.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/24")]
-    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.source.subnets] == [("pool-train-b", "us-east-1b", "10.0.129.0/24")]
+    # Training pools each get their own subnet in their own zone, sized to them: 2 nodes (GPU
+    # pools update in place, no surge) x 50 addresses fits a /25; with no record yet, blocks go
+    # out in name order.
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_a.source.subnets] == [("pool-train-a", "us-east-1a", "10.0.128.0/25")]
+    assert [(s.name, s.zone, str(s.cidr)) for s in train_b.source.subnets] == [("pool-train-b", "us-east-1b", "10.0.128.128/25")]
     # Other pools use the shared subnet of each of their zones.
     assert serve.source.subnets == network.shared_private_subnets
 

@@ -59,7 +59,7 @@ def test_a_pool_larger_than_the_pool_space_is_a_located_error(stacks):
     assert stacks.rules == ["GF-NET-005"]
     assert (line, field) == (17, "node_pools.huge.nodes.max")
     assert message.startswith(
-        "needs a /16 for 49500 addresses ((64 nodes + 2 surge of a DEFAULT update) x 750 addresses per node"
+        "needs a /16 for 48000 addresses ((64 nodes + 0 surge of a MINIMAL update) x 750 addresses per node"
     )
     assert message.endswith("the largest block of the pool space is 10.0.128.0/18 (16379 usable)")
 

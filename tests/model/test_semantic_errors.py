@@ -306,8 +306,9 @@ def test_efa_on_a_family_without_any_efa_size(stacks) -> None:
         """,
         stacks.system_pool,
     )
-    assert stacks.resolve_problems(path) == [(16, 13, "node_pools.serve.fabric", "inf2.48xlarge does not support EFA")]
-    assert stacks.rules == ["GF-EFA-001"]
+    # Line 14 is also refused: a Neuron pool (GF-K8S-010).
+    assert stacks.resolve_problems(path)[1:] == [(16, 13, "node_pools.serve.fabric", "inf2.48xlarge does not support EFA")]
+    assert stacks.rules == ["GF-K8S-010", "GF-EFA-001"]
 
 
 # -- zones ------------------------------------------------------------------------------------------
@@ -406,10 +407,10 @@ def test_capacity_block_on_trn1n_is_refused(stacks) -> None:
         """,
         stacks.system_pool,
     )
-    assert stacks.resolve_problems(path) == [
+    assert stacks.resolve_problems(path)[1:] == [
         (17, 22, "node_pools.train.capacity.type", f"trn1n.32xlarge cannot run in a capacity block (eligible: {CB_ELIGIBLE})"),
     ]
-    assert stacks.rules == ["GF-CAP-001"]
+    assert stacks.rules == ["GF-K8S-010", "GF-CAP-001"]
 
 
 def test_capacity_block_needs_min_zero_or_max(stacks) -> None:
@@ -795,10 +796,10 @@ def test_local_nvme_tier_on_an_instance_without_nvme(stacks) -> None:
         stacks.system_pool,
     )
     # inf2 has no instance store in DescribeInstanceTypes. Line 16, '[cache]' item at column 15.
-    assert stacks.resolve_problems(path) == [
+    assert stacks.resolve_problems(path)[1:] == [
         (16, 15, "node_pools.serve.storage.0", "inf2.xlarge has no local NVMe disks for tier 'cache'"),
     ]
-    assert stacks.rules == ["GF-NVME-001"]
+    assert stacks.rules == ["GF-K8S-010", "GF-NVME-001"]
 
 
 # -- one run, every problem ---------------------------------------------------------------------

@@ -44,7 +44,7 @@ def identity(spec: Path, **config: str) -> StackIdentity:
 
 # A stack whose training pool outruns its file system and whose models outgrow their GPUs.
 TIGHT = """\
-cluster: {name: ai-tight, provider: aws, region: us-east-2, kubernetes_version: "1.33"}
+cluster: {name: ai-tight, provider: aws, region: us-east-2, kubernetes_version: "1.33", endpoint: {deploy_from: in-vpc}}
 network: {vpc_cidr: 10.50.0.0/16, availability_zones: [us-east-2a, us-east-2b]}
 fabrics:
   train-efa: {kind: efa}

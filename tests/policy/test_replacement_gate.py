@@ -31,6 +31,7 @@ cluster:
   region: us-east-1
   kubernetes_version: "1.33"
   production: true
+  endpoint: {deploy_from: in-vpc}
 network:
   vpc_cidr: 10.40.0.0/16
   availability_zones: [us-east-1a, us-east-1b]

@@ -21,6 +21,7 @@ cluster:
   provider: aws
   region: us-east-1
   kubernetes_version: "1.33"
+  endpoint: {deploy_from: in-vpc}
 network:
   vpc_cidr: 10.40.0.0/16
   availability_zones: [us-east-1a, us-east-1b, us-east-1c]

@@ -32,6 +32,8 @@ cluster:
   region: us-east-1
   kubernetes_version: "1.33"
   admins: ["arn:aws:iam::123456789012:role/platform-admin"]
+  deployer: "arn:aws:iam::123456789012:role/platform-admin"
+  endpoint: {deploy_from: in-vpc}
 network:
   vpc_cidr: 10.40.0.0/16
   availability_zones: [us-east-1a, us-east-1b]
@@ -137,7 +139,12 @@ def test_ami_comes_from_the_pinned_release_parameter_not_recommended(fleet):
 
 
 def test_addons_are_pinned_from_the_catalog_and_keep_local_tuning_on_update(fleet):
-    addons = {r.inputs["addonName"]: r.inputs for r in fleet.of_type(ADDON) if r.inputs["addonName"] in CORE_ADDONS}
+    """EKS UG eks-add-ons: "The `--resolve-conflicts PRESERVE` option preserves existing values for
+    the add-on ... If you change this value to `OVERWRITE`, all settings are changed to Amazon EKS
+    default values." Every add-on, the EBS CSI driver beside the storage component included, is
+    the catalog's pin for the cluster's Kubernetes version and keeps its values on update."""
+    addons = {r.inputs["addonName"]: r.inputs for r in fleet.of_type(ADDON)}
+    assert set(addons) == {*CORE_ADDONS, "aws-ebs-csi-driver"}
     assert {name: inputs["addonVersion"] for name, inputs in addons.items()} == PINS.addons
     assert all(inputs["resolveConflictsOnUpdate"] == "PRESERVE" for inputs in addons.values())
     cni = json.loads(addons["vpc-cni"]["configurationValues"])
@@ -160,9 +167,7 @@ def test_a_kubernetes_upgrade_is_one_edit_that_moves_every_pin_together(tmp_path
     path.write_text(FLEET.replace('kubernetes_version: "1.33"', 'kubernetes_version: "1.32"'), encoding="utf-8")
     older = preview_file(path)
     before = load_catalog().eks.kubernetes_versions["1.32"]
-    addons = {
-        r.inputs["addonName"]: r.inputs["addonVersion"] for r in older.of_type(ADDON) if r.inputs["addonName"] in CORE_ADDONS
-    }
+    addons = {r.inputs["addonName"]: r.inputs["addonVersion"] for r in older.of_type(ADDON)}
     assert addons == before.addons and before.addons["kube-proxy"] != PINS.addons["kube-proxy"]
     (cluster,) = older.of_type("aws:eks/cluster:Cluster")
     assert cluster.inputs["version"] == "1.32"
@@ -234,12 +239,44 @@ def test_vpc_cni_runs_on_its_own_pod_identity_role(fleet):
     role = next(r for r in fleet.of_type(ROLE) if r.outputs["arn"] == association.inputs["roleArn"])
     (statement,) = policy(role, "assumeRolePolicy")["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    assert statement["Condition"]["ArnLike"]["aws:SourceArn"].startswith("arn:aws:eks:us-east-1:123456789012:cluster/")
     (cni_policy,) = [r for r in fleet.of_type(ATTACHMENT) if r.inputs["role"] == role.id]
     assert cni_policy.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
     cni = next(r for r in fleet.of_type(ADDON) if r.inputs["addonName"] == "vpc-cni")
     assert association.urn in cni.depends_on, "the add-on starts with its credentials in place"
+
+
+def test_every_pod_identity_role_names_its_cluster_namespace_and_service_account(fleet):
+    """EKS UG pod-id-role: "EKS Pod Identity uses TagSession to include session tags in the
+    requests to AWS STS ... You can use these tags in the condition keys in the trust policy to
+    restrict which service accounts, namespaces, and clusters can use this role"; the tags
+    (pod-id-abac-tags) are ``eks-cluster-arn``, ``eks-cluster-name``, ``kubernetes-namespace``,
+    ``kubernetes-service-account``, ``kubernetes-pod-name``, ``kubernetes-pod-uid``. AWS documents
+    no ``aws:SourceArn`` for ``pods.eks.amazonaws.com``, so no role conditions on it.
+
+    Every role EKS Pod Identity may assume (the VPC CNI's, the EBS CSI driver's, the Cluster
+    Autoscaler's) requires this cluster's ARN and exactly the namespace and service account of
+    the association (or add-on) that uses it."""
+    cluster_arn = fleet.named("aws:eks/cluster:Cluster", "fleet-eks").outputs["arn"]
+    users = {
+        r.inputs["roleArn"]: (r.inputs["namespace"], r.inputs["serviceAccount"])
+        for r in fleet.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
+    for addon in fleet.of_type(ADDON):
+        for association in addon.inputs.get("podIdentityAssociations") or ():
+            users[association["roleArn"]] = ("kube-system", association["serviceAccount"])
+    pod_roles = [r for r in fleet.of_type(ROLE) if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    assert {role.name for role in pod_roles} == {"fleet-vpc-cni-pod-identity", "aws-ebs-csi-driver", "cluster-autoscaler"}
+    for role in pod_roles:
+        (statement,) = policy(role, "assumeRolePolicy")["Statement"]
+        namespace, service_account = users[role.outputs["arn"]]
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "aws:SourceAccount": "123456789012",
+                "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                "aws:RequestTag/kubernetes-namespace": namespace,
+                "aws:RequestTag/kubernetes-service-account": service_account,
+            }
+        }, role.name
 
 
 # -- item 16: workload classes are separated ----------------------------------------------------------
@@ -364,7 +401,9 @@ def test_capacity_block_pool_updates_in_place_and_starts_at_zero(fleet):
     block = fleet.named(NODE_GROUP, "block-nodes").inputs
     assert block["updateConfig"]["updateStrategy"] == "MINIMAL"
     assert block["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
-    assert fleet.named(NODE_GROUP, "train-nodes").inputs["updateConfig"]["updateStrategy"] == "DEFAULT"
+    # Every accelerated pool updates in place (issue 23, #22); the system pool surges.
+    assert fleet.named(NODE_GROUP, "train-nodes").inputs["updateConfig"]["updateStrategy"] == "MINIMAL"
+    assert fleet.named(NODE_GROUP, "sys-nodes").inputs["updateConfig"]["updateStrategy"] == "DEFAULT"
 
 
 def test_a_stack_without_admins_makes_the_deployer_admin_and_says_so(tmp_path):

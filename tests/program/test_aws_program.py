@@ -333,13 +333,10 @@ def test_lustre_accepts_lnet_traffic_from_nodes_only():
     children = children_of(result, "gpufleet:aws:StorageTier", "scratch")
     group = next(r for r in children if r.type == "aws:ec2/securityGroup:SecurityGroup")
     # Issue 8: each node class has its own group; the training nodes are this tier's clients.
-    nodes = result.named("aws:ec2/securityGroup:SecurityGroup", "network-nodes-training")
+    clients = [result.named("aws:ec2/securityGroup:SecurityGroup", "network-nodes-training").id]
     ingress = [r.inputs for r in children if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
     assert {(i["fromPort"], i["toPort"], i["referencedSecurityGroupId"]) for i in ingress} == {
-        (988, 988, nodes.id),
-        (1018, 1023, nodes.id),
-        (988, 988, group.id),
-        (1018, 1023, group.id),
+        (low, high, peer) for low, high in ((988, 988), (1018, 1023)) for peer in (*clients, group.id)
     }
     assert all(i["ipProtocol"] == "tcp" and "cidrIpv4" not in i for i in ingress)
     (file_system,) = result.of_type("aws:fsx/lustreFileSystem:LustreFileSystem")

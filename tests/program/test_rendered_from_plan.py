@@ -77,7 +77,7 @@ def test_every_role_and_policy_is_the_plans(fleet) -> None:
     }
     for name, role in by_name.items():
         trust = json.loads(rendered_roles[name].inputs["assumeRolePolicy"])
-        arn_condition = trust["Statement"][0].get("Condition", {}).get("ArnLike", {}).get("aws:SourceArn")
+        arn_condition = trust["Statement"][0].get("Condition", {}).get("StringEquals", {}).get("aws:RequestTag/eks-cluster-arn")
         expected = json.loads(written(role.trust, {**DEPLOYED, "arn": arn_condition}))
         assert trust == expected, name
     nodes = roles.nodes["training"]

@@ -17,7 +17,7 @@ from gpufleet.cli import app
 from gpufleet.preview import run_preview
 
 HEAD = """\
-cluster: {{name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33"}}
+cluster: {{name: demo, provider: aws, region: us-east-1, kubernetes_version: "1.33", endpoint: {{deploy_from: in-vpc}}}}
 network: {{vpc_cidr: 10.0.0.0/16, availability_zones: [{zones}]}}
 fabrics: {{rdma: {{kind: efa}}}}
 node_pools:
@@ -56,13 +56,14 @@ def kept(before: dict[str, str], after: dict[str, str], *names: str) -> None:
 
 
 def test_a_16_node_p5e_pool_gets_a_subnet_for_its_nodes_and_surge(tmp_path) -> None:
+    """GPU pools update in place (MINIMAL, issue 23 #22): no surge node to hold."""
     report, cidrs = preview(write(tmp_path, BIG))
     [row] = report["network"]["pool_subnets"]
-    assert row["max_nodes"] == 16 and row["surge_nodes"] == 2 and row["ips_per_node"] == 50
-    assert row["ips_needed"] == 900
+    assert row["max_nodes"] == 16 and row["surge_nodes"] == 0 and row["ips_per_node"] == 50
+    assert row["ips_needed"] == 800
     block = IPv4Network(cidrs["network-pool-big"])
     assert block.prefixlen == 22 and row["usable"] == block.num_addresses - 5 == 1019
-    assert row["headroom"] == 1019 - 900
+    assert row["headroom"] == 1019 - 800
     assert row["placed"] == "first free /22 of the pool space: a new pool"
 
 
@@ -71,7 +72,7 @@ def test_adding_a_pool_moves_no_other_pool_subnet(tmp_path) -> None:
     # 'aaa' sorts first: by name order alone it would take the first block.
     _, after = preview(write(tmp_path, BIG, SMALL.format(name="small"), SMALL.format(name="aaa")))
     kept(before, after, "network-pool-big", "network-pool-small", "network-private-us-east-1a", "network-private-us-east-1b")
-    assert IPv4Network(before["network-pool-big"]).num_addresses >= 900 + 5
+    assert IPv4Network(before["network-pool-big"]).num_addresses >= 800 + 5
     assert not any(IPv4Network(after["network-pool-aaa"]).overlaps(IPv4Network(cidr)) for name, cidr in before.items())
 
 
@@ -127,7 +128,7 @@ def test_the_record_is_written_once_and_byte_stable(tmp_path) -> None:
     report, _ = preview(path)
     assert report["subnet_record"]["written"] is False
     assert record.read_bytes() == first
-    assert first.decode().endswith("pool_subnets:\n  big: 10.0.128.0/22\n  small: 10.0.132.0/24\n")
+    assert first.decode().endswith("pool_subnets:\n  big: 10.0.128.0/22\n  small: 10.0.132.0/25\n")
 
 
 def run_up(path: Path):
@@ -147,12 +148,12 @@ def test_a_stale_record_refuses_pulumi_up_and_the_preview_refreshes_it(tmp_path)
     path = write(tmp_path, BIG, SMALL.format(name="small"))
     with pytest.raises(
         pulumi.RunError,
-        match=r"pool small: not recorded recorded, 10.0.132.0/24 planned\): run `gpufleet preview .*fleet.yaml` to refresh it",
+        match=r"pool small: not recorded recorded, 10.0.132.0/25 planned\): run `gpufleet preview .*fleet.yaml` to refresh it",
     ):
         run_up(path)
     preview(path)
     subnets = {r.name: r.inputs["cidrBlock"] for r in run_up(path).of_type("aws:ec2/subnet:Subnet")}
-    assert subnets["network-pool-small"] == "10.0.132.0/24"
+    assert subnets["network-pool-small"] == "10.0.132.0/25"
 
 
 def test_an_outgrown_pool_is_refused_until_its_replacement_is_accepted(tmp_path) -> None:
@@ -164,13 +165,13 @@ def test_an_outgrown_pool_is_refused_until_its_replacement_is_accepted(tmp_path)
     [problem] = json.loads(result.stdout)["stacks"][0]["problems"]
     assert problem["rule"] == "GF-NET-006"
     assert (problem["line"], problem["field"]) == (6, "node_pools.train.nodes.max")
-    assert "needs 500 addresses" in problem["message"] and "10.0.128.0/24" in problem["message"]
+    assert "needs 400 addresses" in problem["message"] and "10.0.128.0/25" in problem["message"]
     assert f"run `gpufleet preview {grown} --replace-subnet train`" in problem["message"]
     report, cidrs = preview(grown, "--replace-subnet", "train")
     # The new block leaves the old one alone: the old subnet is deleted only after the new one exists.
     assert cidrs["network-pool-train"] == "10.0.130.0/23"
     assert (
-        report["network"]["pool_subnets"][0]["placed"] == "first free /23 of the pool space: replaces the outgrown 10.0.128.0/24"
+        report["network"]["pool_subnets"][0]["placed"] == "first free /23 of the pool space: replaces the outgrown 10.0.128.0/25"
     )
 
 

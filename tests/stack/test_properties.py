@@ -78,7 +78,13 @@ def mig_layouts(draw, gpu: str) -> dict[str, int]:
 @st.composite
 def pools(draw, name: str, storage: dict[str, dict], mig_plans: dict[str, dict], zones: list[str], region: str) -> dict[str, Any]:
     # Only types some zone of the network offers: others are refused on purpose (GF-AWS-005).
-    offered = [t for t in INSTANCES if set(CATALOG.zone_offerings.regions[region].get(t, EMPTY).names) & {z[-1] for z in zones}]
+    # Neuron types are refused too (GF-K8S-010): gpufleet renders nothing that serves them.
+    offered = [
+        t
+        for t in INSTANCES
+        if set(CATALOG.zone_offerings.regions[region].get(t, EMPTY).names) & {z[-1] for z in zones}
+        and getattr(CATALOG.accelerator_of(CATALOG.instance_types[t]), "kind", "gpu") == "gpu"
+    ]
     instance = CATALOG.instance_types[draw(st.sampled_from(offered))]
     accelerator = CATALOG.accelerator_of(instance)
     workload = "system" if accelerator is None else draw(st.sampled_from(["training", "inference", "lab"]))
@@ -134,6 +140,7 @@ def valid_stacks(draw) -> dict[str, Any]:
             "provider": "aws",
             "region": region,
             "kubernetes_version": draw(st.sampled_from(sorted(CATALOG.eks.kubernetes_versions))),
+            "endpoint": {"deploy_from": "in-vpc"},
         },
         "network": {"vpc_cidr": f"10.{draw(st.integers(0, 255))}.0.0/16", "availability_zones": [region + z for z in letters]},
         "fabrics": {"efa": {"kind": "efa"}, "lan": {"kind": "ethernet"}},

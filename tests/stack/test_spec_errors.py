@@ -751,8 +751,8 @@ def test_bad_region(stacks) -> None:
 )
 def test_vpc_cidr(stacks, cidr: str, message: str) -> None:
     text = stacks.head.replace("10.0.0.0/16", cidr) + "node_pools:\n" + stacks.system_pool
-    # Line 7 "  vpc_cidr: 10.0.0.0/16": the value starts at column 13.
-    assert stacks.load_problems(stacks.write(text)) == [(7, 13, "network.vpc_cidr", message)]
+    # Line 7 "network: {vpc_cidr: 10.0.0.0/16,": the value starts at column 21.
+    assert stacks.load_problems(stacks.write(text)) == [(7, 21, "network.vpc_cidr", message)]
     assert stacks.rules == ["GF-STACK-004"]
 
 

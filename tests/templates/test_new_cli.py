@@ -246,6 +246,8 @@ def test_set_reads_each_value_as_its_parameter_type(project: Path) -> None:
         "cluster_name=lab-007",
         "--set",
         "admins=[arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b]",
+        "--set",
+        "deployer=arn:aws:iam::123456789012:role/b",
     )
     assert result.exit_code == 0, result.output
     text = (project / "stacks" / "lab.yaml").read_text(encoding="utf-8")

@@ -19,6 +19,10 @@ def addon_version_numbers(version: str) -> tuple[int, ...]:
 class KubernetesVersionPins(Fact):
     ami_release: str = Field(pattern=r"^v[0-9]{8}$")
     addons: dict[str, str]
+    cluster_autoscaler: str = Field(
+        pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$",
+        description="The Cluster Autoscaler release of this Kubernetes minor (its image tag).",
+    )
     sources: tuple[str, ...] = Field(min_length=1)
 
 
@@ -45,8 +49,14 @@ class NodeAddressFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
 
 
+class ImageRegistries(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    by_region: dict[str, str]
+
+
 class EksFacts(Fact):
     sources: dict[str, str]
+    image_registries: ImageRegistries
     kubernetes_versions: dict[str, KubernetesVersionPins]
     control_plane: ControlPlaneFacts
     vpc_cni: VpcCniFacts

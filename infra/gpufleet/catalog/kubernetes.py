@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from gpufleet.catalog.models import Fact
@@ -21,11 +23,16 @@ class GpuOperatorFacts(Fact):
     driver_version: str
     mig_config_key: str
     device_plugin_config_label: str
+    default_daemonset_tolerations: tuple[dict[str, str], ...]
+    """The chart's own ``daemonsets.tolerations``: a list gpufleet sets replaces it whole (Helm merges maps, not lists)."""
+    default_nfd_worker_tolerations: tuple[dict[str, str], ...]
 
 
 class EfaFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
     resource: str
+    image_path: str
+    """The plugin's image under an EKS Region's registry (``<registry>/<image_path>``)."""
 
 
 class RdmaFacts(Fact):
@@ -43,16 +50,47 @@ class KubernetesStorageFacts(Fact):
     fsx_driver: str
     ebs_provisioner: str
     ebs_addon: str
+    ebs_namespace: str
     ebs_service_account: str
     ebs_policy: str
-    local_provisioner: str
 
 
 class AutoscalerFacts(Fact):
     sources: tuple[str, ...] = Field(min_length=1)
+    image_repository: str
+    nodefs_eviction_percent: int = Field(ge=0, lt=100)
+    """The kubelet's default hard eviction threshold on the node file system (nodefs.available)."""
+    capacity_block_scale_down_unneeded: str
+    """How long an idle capacity-block node stays before the autoscaler removes it."""
     describe_actions: tuple[str, ...]
     scaling_actions: tuple[str, ...]
     node_template_tag_prefix: str
+
+
+class KueueLimits(Fact):
+    """What Kueue's API accepts of one ClusterQueue (CRD maxItems and the webhook's own checks)."""
+
+    flavors_per_group: int = Field(ge=1)
+    flavor_resources_per_group: int = Field(ge=1)
+    flavors_per_queue: int = Field(ge=1)
+    resources_per_queue: int = Field(ge=1)
+
+    def flavors_allowed(self, covered: int) -> int:
+        """Every flavor of a group lists every covered resource: the combinations cap the flavors too."""
+        return min(self.flavors_per_group, self.flavors_per_queue, self.flavor_resources_per_group // max(covered, 1))
+
+
+class KueueFacts(Fact):
+    sources: tuple[str, ...] = Field(min_length=1)
+    limits: KueueLimits
+    base_configuration: dict[str, Any]
+    """The chart's own Configuration, less what gpufleet decides: Helm replaces the whole YAML
+    string (managerConfig.controllerManagerConfigYaml), so gpufleet writes all of it."""
+    pods_ready_timeout: str
+    controller_service_account: str
+    """The Kueue controller's service account (the chart's ``<release>-controller-manager``)."""
+    admission_gate: str
+    """The scheduling gate Kueue puts on a pod it manages until the pod's workload is admitted."""
 
 
 class KubernetesFacts(Fact):
@@ -63,10 +101,11 @@ class KubernetesFacts(Fact):
     rdma: RdmaFacts
     storage: KubernetesStorageFacts
     autoscaler: AutoscalerFacts
+    kueue: KueueFacts
 
     def cited(self) -> list[tuple[str, tuple[str, ...]]]:
         """Every record with the source keys it names, for the catalog's reference check."""
         records = [(f"charts.{name}", chart.sources) for name, chart in self.charts.items()]
-        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler"):
+        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler", "kueue"):
             records.append((name, getattr(self, name).sources))
         return records

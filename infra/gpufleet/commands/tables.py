@@ -82,7 +82,8 @@ def aws_pins_table(aws: AwsCluster) -> Table:
             "catalog pin (eks.yaml)" + ("; created after the node groups" if pin.needs_nodes else ""),
         )
     table.add_row("service CIDR", aws.service_cidr.value, aws.service_cidr.reason)
-    table.add_row("API endpoint", aws.endpoint, "cluster.endpoint.public_cidrs")
+    table.add_row("API endpoint", aws.endpoint, "cluster.endpoint.public_cidrs, private_cidrs")
+    table.add_row("deploy path", aws.deploy_path.value, aws.deploy_path.reason)
     table.add_row("control-plane logs", ", ".join(aws.log_types), "cluster.log_types")
     table.add_row("IMDS hop limit", aws.imds_hop_limit.value, aws.imds_hop_limit.reason)
     return table

@@ -18,7 +18,7 @@ from gpufleet.catalog import Catalog
 from gpufleet.catalog.eks import CORE_ADDONS, ZoneOffering, addon_version_numbers
 from gpufleet.model.iam import PolicyDocument, RolePlan
 from gpufleet.model.reasons import Decision
-from gpufleet.stack.models import Capacity, ClusterSpec, NetworkSpec, NodePoolSpec
+from gpufleet.stack.models import Capacity, ClusterSpec, EndpointAccessSpec, NetworkSpec, NodePoolSpec
 
 ZONE_ID = re.compile(r"[a-z]{2,}[a-z]*[0-9]-az([0-9]+)\Z")
 # Add-ons whose pods need a node to run on: created after the node groups, or they time out DEGRADED.
@@ -50,6 +50,8 @@ class NodeUpdate:
     reason: str
     max_unavailable: int = 1
     """Nodes replaced at once: one, so a training job loses at most one node to an update."""
+    after: str | None = None
+    """The pool whose node group this one's waits for: accelerated pools roll one at a time."""
 
     @property
     def surges(self) -> bool:
@@ -69,20 +71,33 @@ def decide_capacity_type(capacity: Capacity) -> Decision:
     return Decision(value, f"capacity {capacity.type}")
 
 
-def decide_node_update(pool: NodePoolSpec) -> NodeUpdate:
+def decide_node_update(pool: NodePoolSpec, *, accelerated: bool, after: str | None = None) -> NodeUpdate:
+    """How a pool's nodes are replaced, and (``after``) which pool's roll it waits for."""
+    chained = f"; rolls after pool {after}'s, one accelerated pool at a time" if after else ""
     if pool.capacity.type == "capacity-block":
         return NodeUpdate(
             "MINIMAL",
             "a capacity block holds exactly its instances, so a surge node can never launch: nodes are replaced in "
             "place. At block start nothing launches by itself: raise desired (or let the autoscaler) up to the "
             "block's count; about 40 minutes before the end EKS scales the group to 0 and EC2 stops instances 30 "
-            "minutes before it. pulumi up leaves desired size alone, so it never fights either",
+            "minutes before it. pulumi up leaves desired size alone, so it never fights either. EKS asks for "
+            "desired size 0 before a Capacity Block node group is upgraded: set it to 0 (aws eks "
+            "update-nodegroup-config) before an edit that changes its nodes (AMI, Kubernetes version, labels)" + chained,
+            after=after,
         )
     if pool.capacity.type == "reservation" and pool.nodes.min == pool.nodes.max:
         return NodeUpdate(
             "MINIMAL",
             "the reservation is sized exactly to the pool (min = max): a surge node would land outside it, so nodes "
-            "are replaced in place",
+            "are replaced in place" + chained,
+            after=after,
+        )
+    if accelerated:
+        return NodeUpdate(
+            "MINIMAL",
+            "accelerated nodes are replaced in place: a surge GPU node may not exist (and costs a whole node), and in "
+            "a cluster placement group a capacity error fails the update" + chained,
+            after=after,
         )
     return NodeUpdate("DEFAULT", "on-demand or spot capacity: a surge node joins before an old one drains")
 
@@ -95,6 +110,9 @@ class AddonPin:
     configuration: str | None = None
     service_account: tuple[str, str] | None = None
     """Namespace and service account that get the add-on's own Pod Identity role."""
+    serves: str | None = None
+    """The Kubernetes component the add-on is rendered beside (the EBS CSI driver: ``storage``);
+    None: the cluster renders it."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +153,13 @@ class ManagedAddonPlan:
     """An EKS add-on that runs a Kubernetes component's driver, with its own Pod Identity role."""
 
     serves: str
-    addon: str
+    pin: AddonPin
     role: RolePlan
-    service_account: str
     reason: str
+
+    @property
+    def addon(self) -> str:
+        return self.pin.name
 
 
 ClusterService = PodIdentityPlan | ManagedAddonPlan
@@ -156,6 +177,17 @@ class NodeGroupTag:
 
 
 @dataclass(frozen=True)
+class DeployPath:
+    """How ``pulumi up`` reaches the Kubernetes API it creates objects through."""
+
+    value: str
+    """``public``, ``connected`` or ``in-vpc``."""
+    reason: str
+    refused: str | None = None
+    """Set when the deployer could not reach the API: the message of the rule that refuses it."""
+
+
+@dataclass(frozen=True)
 class AwsCluster:
     service_cidr: Decision
     ami_release: Decision
@@ -165,15 +197,28 @@ class AwsCluster:
     public_access_cidrs: tuple[str, ...]
     log_types: tuple[str, ...]
     imds_hop_limit: Decision
+    private_access_cidrs: tuple[str, ...] = ()
+    """Connected networks the cluster security group admits on 443."""
+    deploy_path: DeployPath = DeployPath("in-vpc", "")
+    deployer: str | None = None
+    """The principal that runs ``pulumi up``, when the stack names it."""
 
     @property
     def endpoint(self) -> str:
+        reach = ["the VPC"]
+        if self.private_access_cidrs:
+            reach.append("connected networks " + ", ".join(self.private_access_cidrs))
         if not self.public_access_cidrs:
-            return "private (reachable from inside the VPC only)"
-        return "private and public from " + ", ".join(self.public_access_cidrs)
+            return f"private (reachable from {' and '.join(reach)} only)"
+        return f"private (from {' and '.join(reach)}) and public from " + ", ".join(self.public_access_cidrs)
 
     def addon(self, name: str) -> AddonPin:
         return next(pin for pin in self.addons if pin.name == name)
+
+    @property
+    def cluster_addons(self) -> tuple[AddonPin, ...]:
+        """The add-ons the cluster itself renders; the others go beside the component they serve."""
+        return tuple(pin for pin in self.addons if pin.serves is None)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -181,6 +226,8 @@ class AwsCluster:
             "ami_release": {"value": self.ami_release.value, "reason": self.ami_release.reason},
             "addons": {pin.name: pin.version for pin in self.addons},
             "endpoint": self.endpoint,
+            "deploy_path": {"value": self.deploy_path.value, "reason": self.deploy_path.reason},
+            "deployer": self.deployer,
             "log_types": list(self.log_types),
             "bootstrap_admin": {"value": self.bootstrap_admin.value, "reason": self.bootstrap_admin.reason},
             "admins": [entry.principal for entry in self.admins],
@@ -218,6 +265,45 @@ def decide_bootstrap_admin(cluster: ClusterSpec) -> Decision:
     )
 
 
+def decide_deploy_path(cluster: str, endpoint: EndpointAccessSpec) -> DeployPath:
+    """Where ``pulumi up`` runs decides how its Kubernetes provider reaches the API (EKS UG
+    cluster-endpoint): the public endpoint only from its CIDRs, the private one only from the VPC
+    or a connected network whose CIDR the cluster security group admits on 443."""
+    public, private = endpoint.public_cidrs, endpoint.private_cidrs
+    chosen = endpoint.deploy_from
+    stated = "set in the stack (cluster.endpoint.deploy_from)"
+    if chosen is None:
+        chosen = "public" if public else "connected" if private else None
+        stated = f"{chosen} because cluster.endpoint.{'public' if public else 'private'}_cidrs are listed"
+    if chosen is None:
+        return DeployPath(
+            "unreachable",
+            "the endpoint is private and no connected network is listed",
+            refused="the API endpoint is private to the VPC and nothing says where pulumi up runs: its Kubernetes "
+            "objects would time out. List the deployer's addresses under public_cidrs, its connected network "
+            "under private_cidrs, or set deploy_from: in-vpc",
+        )
+    if chosen == "public":
+        if not public:
+            return DeployPath(chosen, stated, refused="deploy_from: public needs the deployer's addresses in public_cidrs")
+        return DeployPath(chosen, f"{stated}: pulumi up reaches the public endpoint from {', '.join(map(str, public))}")
+    if chosen == "connected":
+        if not private:
+            return DeployPath(chosen, stated, refused="deploy_from: connected needs the deployer's network in private_cidrs")
+        return DeployPath(
+            chosen,
+            f"{stated}: the cluster security group admits {', '.join(map(str, private))} on 443; that network must "
+            "route to the VPC (VPN, Direct Connect, peering or Transit Gateway, which gpufleet does not create) "
+            "before the Kubernetes objects deploy",
+        )
+    return DeployPath(
+        chosen,
+        f"{stated}: pulumi up runs inside the VPC, which a new stack has not created yet: create the AWS side "
+        f"first from anywhere, leaving out the Kubernetes provider {cluster}-k8s and what depends on it (pulumi up "
+        "--exclude <its URN> --exclude-dependents), then run pulumi up from inside",
+    )
+
+
 def vpc_cni_configuration(catalog: Catalog) -> str:
     """A small warm pool instead of a whole spare interface of addresses per node."""
     cni = catalog.eks.vpc_cni
@@ -247,6 +333,16 @@ def plan_aws_cluster(cluster: ClusterSpec, network: NetworkSpec, catalog: Catalo
         )
         for name in CORE_ADDONS
     )
+    storage = catalog.kubernetes.storage
+    addons += (
+        AddonPin(
+            name=storage.ebs_addon,
+            version=pins.addons[storage.ebs_addon],
+            needs_nodes=True,
+            service_account=(storage.ebs_namespace, storage.ebs_service_account),
+            serves="storage",
+        ),
+    )
     return AwsCluster(
         service_cidr=choose_service_cidr(network.vpc_cidr, catalog),
         ami_release=release,
@@ -254,6 +350,9 @@ def plan_aws_cluster(cluster: ClusterSpec, network: NetworkSpec, catalog: Catalo
         admins=tuple(AdminEntry(principal, admin_key(principal)) for principal in dict.fromkeys(cluster.admins)),
         bootstrap_admin=decide_bootstrap_admin(cluster),
         public_access_cidrs=tuple(str(cidr) for cidr in cluster.endpoint.public_cidrs),
+        private_access_cidrs=tuple(str(cidr) for cidr in cluster.endpoint.private_cidrs),
+        deploy_path=decide_deploy_path(cluster.name, cluster.endpoint),
+        deployer=cluster.deployer,
         log_types=tuple(dict.fromkeys(cluster.log_types)),
         imds_hop_limit=Decision(
             "1",

@@ -36,7 +36,8 @@ LABEL_DOMAIN = "gpufleet.io"
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 EFA_LABEL = f"{LABEL_DOMAIN}/efa"
 # The Cluster Autoscaler's AWS provider treats nodes with this label as GPU nodes: until their
-# device plugin advertises the GPUs it counts them as coming, instead of scaling up again.
+# device plugin advertises nvidia.com/gpu it counts them as unready (coming), instead of scaling
+# up again. A node whose GPUs are all MIG-partitioned never advertises it, so it never gets the label.
 AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
 # Root volumes hold container images; CUDA and framework images run to tens of GiB each.
 ACCELERATED_ROOT_GIB = 200
@@ -138,8 +139,24 @@ def placement(pool: NodePoolSpec, fabric: FabricSpec | None, zone_count: int, pa
     return PlacementDecision("none", "single-node or non-training pool")
 
 
+def whole_gpus(gpus_per_node: int, mig_setup: MigSetup | None) -> int:
+    """GPUs of a node left whole (advertised as ``nvidia.com/gpu``): those no MIG layout partitions."""
+    if mig_setup is None:
+        return gpus_per_node
+    partitioned = sum(
+        gpus_per_node if layout.devices == "all" else len(layout.devices) for layout in mig_setup.device_layouts if layout.layout
+    )
+    return gpus_per_node - partitioned
+
+
 def labels(
-    name: str, pool: NodePoolSpec, accelerator: Accelerator | None, mig_setup: MigSetup | None, mig_capable: bool, efa: bool
+    name: str,
+    pool: NodePoolSpec,
+    accelerator: Accelerator | None,
+    mig_setup: MigSetup | None,
+    mig_capable: bool,
+    efa: bool,
+    gpus_per_node: int = 0,
 ) -> dict[str, str]:
     """Labels every node carries: pool, workload, accelerator, EFA, its device-plugin sharing
     config and, on MIG-capable GPUs, the MIG entry: the Kubernetes side selects nodes by them."""
@@ -148,7 +165,7 @@ def labels(
         chosen[EFA_LABEL] = "true"  # the EFA device plugin runs where this is set, and only there
     if accelerator is not None:
         chosen[f"{LABEL_DOMAIN}/accelerator"] = accelerator.name
-    if accelerator is not None and accelerator.kind == "gpu":
+    if accelerator is not None and accelerator.kind == "gpu" and whole_gpus(gpus_per_node, mig_setup):
         chosen[AUTOSCALER_GPU_LABEL] = accelerator.name
     if pool.sharing is not None:
         chosen[DEVICE_PLUGIN_CONFIG_LABEL] = name
@@ -157,6 +174,22 @@ def labels(
     elif mig_capable:
         chosen[MIG_CONFIG_LABEL] = mig.RESET_CONFIG
     return dict(sorted({**pool.labels, **chosen}.items()))
+
+
+ROLL_ORDER = ("system", "lab", "inference", "training")
+
+
+def update_chain(view: StackView) -> dict[str, str]:
+    """Pool -> the pool whose node group it waits for. Accelerated pools roll one at a time (lab,
+    then inference, then training), so an AMI or Kubernetes edit never replaces every GPU pool's
+    nodes at once; untainted system pools roll freely."""
+    accelerated = sorted(
+        (ROLL_ORDER.index(pool.workload), name)
+        for name, pool in view.pools()
+        if pool.instance_type is not None and view.accelerator(pool) is not None
+    )
+    names = [name for _, name in accelerated]
+    return dict(zip(names[1:], names[:-1], strict=True))
 
 
 def reserved_label(key: str) -> bool:

@@ -283,6 +283,9 @@ class QueueFacts(Facts):
     quotas: dict[str, dict[str, int]] = fact()
     """Flavor -> resource -> nominal quota."""
     borrowing_limits: dict[str, int | None] = fact()
+    lending_limits: dict[str, int | None] = fact()
+    namespaces: tuple[str, ...] = fact()
+    """The namespaces whose LocalQueues the queue admits work from."""
     preemption: dict[str, Any] = fact()
     local_queues: tuple[str, ...] = fact()
     """``<namespace>/<name>`` of each LocalQueue pointing here."""
@@ -312,8 +315,6 @@ class StorageClassFacts(Facts):
     provisioner: str = fact()
     parameters: dict[str, str] = fact()
     default: bool = fact()
-    pools: tuple[str, ...] | None = fact()
-    """Local classes: the pools whose nodes offer the volume; None: every node."""
     reason: str = fact(compare=False)
 
     @property
@@ -344,4 +345,6 @@ class ClusterServicesFacts(Facts):
     """EFA pool -> the devices each of its nodes advertises."""
     rdma_resources: dict[str, str] = fact()
     """InfiniBand fabric -> the resource its pods request."""
+    admitted_kinds: tuple[str, ...] = fact()
+    """The job kinds the queues admit (Kueue integrations whose controllers run)."""
     autoscaler_skipped: dict[str, str] = fact(compare=False)

@@ -2,7 +2,9 @@
 
 Trust policies name the account (``aws:SourceAccount``) and, where the caller is one resource,
 that resource (``aws:SourceArn``), so no other account's service can assume the role (the
-confused-deputy guard). Key policies let the account administer a key but use it for data
+confused-deputy guard). EKS Pod Identity documents no ``aws:SourceArn`` value; its roles name the
+cluster, namespace and service account through the session tags it adds to every ``AssumeRole``
+(``aws:RequestTag/eks-cluster-arn`` and the others, ``pod_identity_trust``). Key policies let the account administer a key but use it for data
 only through the one service that needs it (``kms:ViaService``). Node roles carry only what a
 node itself needs; every controller that calls AWS gets its own role through EKS Pod Identity.
 
@@ -107,18 +109,38 @@ class RolePlan:
     reason: str = ""
 
 
-def trust(service: str, *, source_arn: bool = False) -> PolicyDocument:
-    """A role only ``service`` may assume, and only on behalf of this account (and the guarded resource)."""
-    condition: dict[str, Node] = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-    if source_arn:
-        condition["ArnLike"] = {"aws:SourceArn": ARN}
+def trust(service: str) -> PolicyDocument:
+    """A role only ``service`` may assume, and only on behalf of this account."""
     return PolicyDocument(
         (
             {
                 "Effect": "Allow",
                 "Principal": {"Service": service},
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": condition,
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            },
+        )
+    )
+
+
+def pod_identity_trust(namespace: str, service_account: str) -> PolicyDocument:
+    """A role only EKS Pod Identity may assume, for one service account of one cluster (``ARN``:
+    the cluster's). EKS adds the session tags ``eks-cluster-arn``, ``kubernetes-namespace`` and
+    ``kubernetes-service-account`` to its ``AssumeRole`` call, which the trust policy may require."""
+    return PolicyDocument(
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": ACCOUNT,
+                        "aws:RequestTag/eks-cluster-arn": ARN,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": service_account,
+                    }
+                },
             },
         )
     )
@@ -218,12 +240,12 @@ def node_role(cluster: str, node_class: str) -> RolePlan:
     )
 
 
-def addon_role(cluster: str, addon: str) -> RolePlan:
-    """An add-on that calls AWS gets its own role, assumable only by Pod Identity for this cluster."""
+def addon_role(cluster: str, addon: str, service_account: tuple[str, str]) -> RolePlan:
+    """An add-on that calls AWS gets its own role, assumable only by Pod Identity for its service account of this cluster."""
     name = f"{cluster}-{addon}-pod-identity"
     return RolePlan(
         name,
-        trust(POD_IDENTITY_PRINCIPAL, source_arn=True),
+        pod_identity_trust(*service_account),
         ((name, ADDON_POLICIES[addon]),),
         reason=f"{addon} calls AWS: its own least-privilege role, not the node role",
     )

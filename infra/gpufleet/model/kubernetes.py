@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gpufleet import names
-from gpufleet.catalog.kubernetes import Chart
+from gpufleet.catalog.kubernetes import Chart, KueueLimits
 from gpufleet.model.facts import (
     AutoscaledGroupFacts,
     ClusterServicesFacts,
@@ -28,7 +28,11 @@ from gpufleet.model.reasons import Reason
 POOL_LABEL = names.POOL_LABEL
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 GPU_RESOURCE = "nvidia.com/gpu"
+HUGEPAGES_RESOURCE = "hugepages-2Mi"
+EPHEMERAL_STORAGE = "ephemeral-storage"
 MIG_CONFIG_MAP = "gpufleet-mig-parted-config"
+MIG_CONFIG_DIGEST_ENV = "GPUFLEET_MIG_CONFIG_DIGEST"
+PLUGIN_CONFIG_DIGEST_ENV = "GPUFLEET_PLUGIN_CONFIG_DIGEST"
 DEVICE_PLUGIN_CONFIG_MAP = "gpufleet-device-plugin-config"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
 NIC_CLUSTER_POLICY = "nic-cluster-policy"
@@ -38,17 +42,19 @@ AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 TRAINING_SCALE_DOWN_GPU_UTILIZATION = "0.01"
 PRIORITIES = (
     ("inference", 1000, "serving traffic first: inference preempts training and lab"),
-    ("training", 500, "training before lab: lab only fills idle GPUs"),
-    ("lab", 100, "lowest: lab jobs borrow what others leave idle and yield it back"),
+    ("training", 500, "training before lab"),
+    ("lab", 100, "lowest: lab work yields to everything else"),
 )
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""Set by the API server on every namespace to its name: a selector on it cannot be forged."""
 
 Json = dict[str, Any]
 QueueWorkload = Literal["training", "inference", "lab"]
 
 
 def quantity(resource: str, amount: int) -> int | str:
-    """A capacity figure as Kubernetes writes it: memory is counted in MiB."""
-    return f"{amount}Mi" if resource == "memory" else amount
+    """A capacity figure as Kubernetes writes it: memory and huge pages are counted in MiB."""
+    return f"{amount}Mi" if resource in ("memory", HUGEPAGES_RESOURCE) else amount
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class HelmReleasePlan:
     chart: Chart
     values: Json = field(hash=False)
     reasons: tuple[Reason, ...] = ()
+    disable_openapi_validation: bool = False
+    """Helm's --disable-openapi-validation: what a chart's CRD-upgrade hook needs on upgrade."""
 
     @property
     def namespace(self) -> str:
@@ -90,6 +98,16 @@ class ConfigMapPlan:
     name: str
     namespace: str
     data: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class PodSecurity:
+    """The Pod Security Admission labels of the namespaces gpufleet creates, with why."""
+
+    tenants: dict[str, str] = field(hash=False)
+    system: dict[str, str] = field(hash=False)
+    """For operator namespaces whose pods need the host (drivers, device plugins, MIG manager)."""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,23 +143,24 @@ class StorageClassPlan:
     provisioner: str
     parameters: dict[str, str] = field(hash=False)
     default: bool = False
-    node_terms: tuple[dict[str, str], ...] | None = None
-    """Local classes: the labels of each pool whose nodes offer the volume (any one matches); None: every node."""
-    pools: tuple[str, ...] | None = None
-    """Local classes: the pools ``node_terms`` stand for."""
     reason: str = ""
 
     def facts(self) -> StorageClassFacts:
-        return StorageClassFacts(self.provisioner, dict(self.parameters), self.default, self.pools, self.reason)
+        return StorageClassFacts(self.provisioner, dict(self.parameters), self.default, self.reason)
 
 
 @dataclass(frozen=True)
 class LustreVolumePlan:
+    """A static volume of one file system, pre-bound to its one claim; only the file system's
+    client pools can mount it, so only their nodes may run a pod that uses it."""
+
     tier: str
     volume_name: str
-    claim_namespace: str | None
+    claim_namespace: str
     capacity_gib: int
     driver: str
+    node_terms: tuple[dict[str, str], ...] = ()
+    """The labels of each client pool's nodes (any one matches): the volume's node affinity."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,8 @@ class StoragePlan:
     csi_driver: HelmReleasePlan | None
     classes: tuple[StorageClassPlan, ...]
     lustre_volumes: tuple[LustreVolumePlan, ...]
+    notes: tuple[Reason, ...] = ()
+    """What a tier gets (or does not) on the Kubernetes side, and why."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +195,8 @@ class FlavorQuota:
     flavor: str
     nominal: dict[str, int] = field(hash=False)
     borrowing_limit: int | None = None
+    lending_limit: int | None = None
+    """How much of the nominal quota other queues of the cohort may borrow (None: all of it)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,8 @@ class ClusterQueuePlan:
     flavors: tuple[FlavorQuota, ...]
     preemption: Json = field(hash=False)
     reason: str = ""
+    namespaces: tuple[str, ...] = ()
+    """The only namespaces whose LocalQueues it admits work from (none: no namespace)."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +237,18 @@ class TopologyPlan:
 
 
 @dataclass(frozen=True)
+class GatePolicyPlan:
+    """A ValidatingAdmissionPolicy: in the tenant namespaces only Kueue's controller may lift its
+    admission gate from a pod (a tenant who could would run outside every quota)."""
+
+    name: str
+    namespaces: tuple[str, ...]
+    gate: str
+    controller: str
+    """The user name of Kueue's controller (``system:serviceaccount:<namespace>:<name>``)."""
+
+
+@dataclass(frozen=True)
 class QueuePlan:
     kueue: HelmReleasePlan
     cohort: str
@@ -223,6 +260,13 @@ class QueuePlan:
     """Pools the Kueue release waits for: where its controller can run (``controller_pools``)."""
     topologies: tuple[TopologyPlan, ...] = ()
     """The Kueue Topologies the flavors name (``model.topology``)."""
+    jobset: HelmReleasePlan | None = None
+    """The JobSet controller, for the JobSet kind Kueue admits."""
+    admits: tuple[str, ...] = ()
+    """The job kinds (Kueue integrations) the queues admit, as ``group/version Kind``."""
+    gate_policy: GatePolicyPlan | None = None
+    limits: KueueLimits | None = None
+    """What Kueue's API accepts of one ClusterQueue: a plan rule holds every queue to it."""
 
     def queues_reaching(self, flavor: str) -> tuple[str, ...]:
         """ClusterQueues that hold quota of this flavor (nominal or borrowable), by name."""
@@ -235,6 +279,8 @@ class QueuePlan:
             resources=queue.resources,
             quotas={quota.flavor: dict(quota.nominal) for quota in queue.flavors},
             borrowing_limits={quota.flavor: quota.borrowing_limit for quota in queue.flavors},
+            lending_limits={quota.flavor: quota.lending_limit for quota in queue.flavors},
+            namespaces=queue.namespaces,
             preemption=dict(queue.preemption),
             local_queues=tuple(f"{q.namespace}/{q.name}" for q in self.local_queues if q.cluster_queue == queue.name),
             reason=queue.reason,
@@ -256,7 +302,8 @@ class AutoscalerPlan:
     groups: tuple[AutoscaledGroup, ...]
     service_account: str
     owner_tag: str
-    """The tag every managed group carries; scaling calls are allowed only on groups with it."""
+    """The tag EKS sets on every managed node group's Auto Scaling group of this cluster (``owned``);
+    scaling calls are allowed only on groups with it."""
     skipped: tuple[Reason, ...] = ()
 
 
@@ -281,6 +328,7 @@ class KubernetesPlan:
     autoscaler: AutoscalerPlan | None
     scheduling: dict[str, PoolScheduling] = field(default_factory=dict, hash=False)
     """Pool name -> how pods reach it (every pool has an entry)."""
+    pod_security: PodSecurity = PodSecurity({}, {})
 
     @property
     def releases(self) -> tuple[HelmReleasePlan, ...]:
@@ -290,6 +338,7 @@ class KubernetesPlan:
             *(fabric.operator for fabric in self.fabrics),
             self.storage.csi_driver,
             self.queues.kueue if self.queues else None,
+            self.queues.jobset if self.queues else None,
             self.autoscaler.release if self.autoscaler else None,
         ]
         return tuple(release for release in found if release is not None)
@@ -301,6 +350,8 @@ class KubernetesPlan:
             found += [{"what": f"ClusterQueue {q.name}", "why": q.reason} for q in self.queues.cluster_queues]
         if self.autoscaler is not None:
             found += [{"what": f"cluster-autoscaler: {r.subject}", "why": r.why} for r in self.autoscaler.skipped]
+        found += [{"what": f"storage {r.subject}", "why": r.why} for r in self.storage.notes]
+        found.append({"what": "namespaces: pod security", "why": self.pod_security.reason})
         return found
 
     def flavor_facts(self) -> dict[str, FlavorFacts]:
@@ -325,12 +376,11 @@ class KubernetesPlan:
         return ClusterServicesFacts(
             namespaces=self.namespaces,
             priorities={p.name: p.value for p in self.queues.priorities} if self.queues else {},
-            lustre_volumes=tuple(
-                f"{v.volume_name} -> {v.claim_namespace}/{v.tier}" if v.claim_namespace else v.volume_name for v in volumes
-            ),
+            lustre_volumes=tuple(f"{v.volume_name} -> {v.claim_namespace}/{v.tier}" for v in volumes),
             efa_interfaces=dict(self.efa.interfaces) if self.efa else {},
             rdma_resources={fabric.fabric: fabric.resource for fabric in self.fabrics},
             autoscaler_skipped={r.subject: r.why for r in self.autoscaler.skipped} if self.autoscaler else {},
+            admitted_kinds=self.queues.admits if self.queues else (),
         )
 
     def summary(self) -> dict[str, Any]:

@@ -7,21 +7,29 @@ resources.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import yaml
+
 from gpufleet.catalog import Catalog
 from gpufleet.catalog.models import Accelerator
 from gpufleet.mig import MigPartedConfig
-from gpufleet.model.decisions import EFA_LABEL
+from gpufleet.model.decisions import EFA_LABEL, LABEL_DOMAIN, whole_gpus
 from gpufleet.model.kubernetes import (
     AUTOSCALER_SERVICE_ACCOUNT,
     DEFAULT_DEVICE_PLUGIN_CONFIG,
     DEVICE_PLUGIN_CONFIG_MAP,
+    EPHEMERAL_STORAGE,
     GPU_RESOURCE,
+    HUGEPAGES_RESOURCE,
+    MIG_CONFIG_DIGEST_ENV,
     MIG_CONFIG_MAP,
+    NAMESPACE_NAME_LABEL,
     NIC_CLUSTER_POLICY,
+    PLUGIN_CONFIG_DIGEST_ENV,
     POOL_LABEL,
     PRIORITIES,
     TRAINING_SCALE_DOWN_GPU_UTILIZATION,
@@ -32,12 +40,14 @@ from gpufleet.model.kubernetes import (
     EfaPluginPlan,
     FlavorPlan,
     FlavorQuota,
+    GatePolicyPlan,
     GpuStackPlan,
     HelmReleasePlan,
     Json,
     KubernetesPlan,
     LocalQueuePlan,
     LustreVolumePlan,
+    PodSecurity,
     PoolScheduling,
     PriorityPlan,
     QueuePlan,
@@ -46,8 +56,9 @@ from gpufleet.model.kubernetes import (
     StorageClassPlan,
     StoragePlan,
     Toleration,
+    quantity,
 )
-from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LustreTier, Pool, StorageTier, Taint
+from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LocalNvmeTier, LustreTier, Pool, StorageTier, Taint
 from gpufleet.model.reasons import Reason
 from gpufleet.stack.models import QueuesSpec
 
@@ -55,12 +66,16 @@ if TYPE_CHECKING:  # decided from this module's plan, so it imports this module
     from gpufleet.model.monitoring import ExporterConfig
 
 QUEUE_WORKLOADS: tuple[QueueWorkload, ...] = ("training", "inference", "lab")
+# Node labels a flavor carries beside the pool's: what a pod may select its nodes by.
+FLAVOR_LABELS = frozenset({POOL_LABEL, f"{LABEL_DOMAIN}/accelerator", f"{LABEL_DOMAIN}/workload"})
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
 
 def kubernetes_plan(
     *,
     cluster: str,
     aws_region: str | None,
+    kubernetes_version: str,
     pools: Sequence[Pool],
     storage: Sequence[StorageTier],
     fabrics: Mapping[str, Fabric],
@@ -76,13 +91,36 @@ def kubernetes_plan(
         cluster=cluster,
         namespaces=tuple(sorted({*_queue_namespaces(queues), *(ns for tier in storage for ns in _claim_namespaces(tier))})),
         gpu_stack=_gpu_stack(pools, mig_config, exporter, catalog) if exporter is not None else None,
-        efa=_efa(pools, catalog),
+        efa=_efa(pools, aws_region, catalog),
         fabrics=_fabrics(pools, fabrics, catalog),
         storage=_storage(pools, storage, catalog, on_aws=aws_region is not None),
         queues=queue_plan,
-        autoscaler=_autoscaler(cluster, aws_region, pools, catalog) if aws_region is not None else None,
+        autoscaler=_autoscaler(cluster, aws_region, kubernetes_version, pools, catalog) if aws_region is not None else None,
         scheduling={pool.name: _scheduling(pool, queue_plan) for pool in pools},
+        pod_security=_pod_security(kubernetes_version),
     )
+
+
+def _pod_security(kubernetes_version: str) -> PodSecurity:
+    """Tenant pods run at the Baseline standard, so none shares the host's namespaces, mounts a
+    host path or runs privileged: each would reach past the hop-limit-1 IMDS guard and the node."""
+    version = f"v{kubernetes_version}"
+    tenants = {
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/enforce-version": version,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": version,
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": version,
+    }
+    system = {"pod-security.kubernetes.io/enforce": "privileged"}
+    reason = (
+        "tenant namespaces enforce Baseline (no hostNetwork, hostPID, hostIPC, privileged pods, hostPath volumes "
+        "or added capabilities such as IPC_LOCK; use emptyDir with medium Memory for /dev/shm) and warn at "
+        "Restricted; the GPU Operator's namespace is privileged: its drivers, device plugins and MIG manager "
+        "need the host"
+    )
+    return PodSecurity(tenants, system, reason)
 
 
 def gpu_pools(pools: Iterable[Pool]) -> tuple[Pool, ...]:
@@ -134,8 +172,8 @@ def _gpu_stack(
         "toolkit": {"enabled": not driver_on_host},
         "mig": {"strategy": strategy},
         "dcgmExporter": exporter.values,
-        "daemonsets": {"tolerations": [t.manifest() for t in tolerations]},
-        "node-feature-discovery": {"worker": {"tolerations": [t.manifest() for t in tolerations]}},
+        "daemonsets": {"tolerations": _with_defaults(facts.default_daemonset_tolerations, tolerations)},
+        "node-feature-discovery": {"worker": {"tolerations": _with_defaults(facts.default_nfd_worker_tolerations, tolerations)}},
     }
     reasons = [
         Reason(
@@ -149,7 +187,8 @@ def _gpu_stack(
         *exporter.reasons,
         Reason(
             "daemonsets.tolerations, node-feature-discovery.worker.tolerations",
-            "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its taints",
+            "operands (and the feature discovery that labels nodes for them) must run on every GPU pool, whatever its "
+            "taints; the chart's own tolerations stay, since a list given replaces the default list",
         ),
     ]
     if not driver_on_host:
@@ -160,29 +199,59 @@ def _gpu_stack(
     mig_map = None
     if uses_mig:
         mig_map = ConfigMapPlan(MIG_CONFIG_MAP, chart.namespace, {facts.mig_config_key: mig_config.to_yaml()})
-        values["migManager"] = {"enabled": True, "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"}}
-        reasons.append(
+        values["migManager"] = {
+            "enabled": True,
+            "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"},
+            "env": [
+                {"name": "WITH_REBOOT", "value": "true"},
+                {"name": MIG_CONFIG_DIGEST_ENV, "value": digest(mig_map.data)},
+            ],
+        }
+        reasons += [
             Reason(
                 "migManager.config",
                 "the stack's own mig-parted config, whose entries the pools' nvidia.com/mig.config labels name",
-            )
-        )
+            ),
+            Reason(
+                "migManager.env WITH_REBOOT",
+                "a MIG mode change on EC2 GPUs needs a GPU reset: mig-manager reboots the node when the change "
+                "fails without one (EKS MIG guide)",
+            ),
+            Reason(
+                f"migManager.env {MIG_CONFIG_DIGEST_ENV}",
+                "mig-manager reads its config file at start and acts on a label change only: the config's digest in "
+                "its environment restarts it on any layout change, and it applies the node's entry anew",
+            ),
+        ]
     plugin_map = None
     if sharing:
         data = {DEFAULT_DEVICE_PLUGIN_CONFIG: _device_plugin_config(strategy, None)}
         data.update({name: _device_plugin_config(strategy, replicas) for name, replicas in sharing})
         plugin_map = ConfigMapPlan(DEVICE_PLUGIN_CONFIG_MAP, chart.namespace, data)
         values["devicePlugin"] = {
-            "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG}
+            "config": {"name": DEVICE_PLUGIN_CONFIG_MAP, "create": False, "default": DEFAULT_DEVICE_PLUGIN_CONFIG},
+            "env": [{"name": PLUGIN_CONFIG_DIGEST_ENV, "value": digest(data)}],
         }
-        reasons.append(
+        reasons += [
             Reason(
                 "devicePlugin.config",
                 f"time-slicing on {', '.join(name for name, _ in sharing)}, picked per node by {facts.device_plugin_config_label}",
-            )
+            ),
+            Reason(
+                f"devicePlugin.env {PLUGIN_CONFIG_DIGEST_ENV}",
+                "the plugin's config manager reloads on a label change only: the configs' digest in its environment "
+                "rolls the device plugin when a replica count changes (running pods keep their old share)",
+            ),
+        ]
+    reasons.append(
+        Reason(
+            "disableOpenapiValidation (release)",
+            "operator.upgradeCRD (the chart's default) upgrades its CRDs in a pre-upgrade hook that needs Helm's "
+            "--disable-openapi-validation; Helm itself never upgrades a chart's CRDs",
         )
+    )
     return GpuStackPlan(
-        operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons)),
+        operator=HelmReleasePlan("gpu-operator", chart, values, tuple(reasons), disable_openapi_validation=True),
         mig_config=mig_map,
         device_plugin_config=plugin_map,
         exporter_counters=exporter.counters,
@@ -191,12 +260,38 @@ def _gpu_stack(
 
 
 def _device_plugin_config(strategy: str, replicas: int | None) -> str:
+    """A k8s-device-plugin config file; a shared GPU is never handed out twice to one container
+    (``failRequestsGreaterThanOne``): two replicas of one GPU are no more compute than one."""
     config: Json = {"version": "v1", "flags": {"migStrategy": "none" if strategy == "single" else strategy}}
     if replicas:
         config["sharing"] = {
-            "timeSlicing": {"renameByDefault": False, "resources": [{"name": GPU_RESOURCE, "replicas": replicas}]}
+            "timeSlicing": {
+                "renameByDefault": False,
+                "failRequestsGreaterThanOne": True,
+                "resources": [{"name": GPU_RESOURCE, "replicas": replicas}],
+            }
         }
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def digest(data: Mapping[str, str]) -> str:
+    """A short, stable fingerprint of a ConfigMap's data."""
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _with_defaults(defaults: Iterable[Mapping[str, str]], tolerations: Iterable[Toleration]) -> list[Json]:
+    """The chart's default tolerations, then each of gpufleet's the defaults do not already cover."""
+    listed = [dict(t) for t in defaults]
+    for toleration_ in tolerations:
+        covered = any(
+            t.get("key") == toleration_.key
+            and t.get("effect") in (None, "", toleration_.effect)
+            and t.get("operator") == "Exists"
+            for t in listed
+        )
+        if not covered:
+            listed.append(toleration_.manifest())
+    return listed
 
 
 # -- EFA and InfiniBand -----------------------------------------------------------------------
@@ -209,7 +304,7 @@ def _efa_interfaces(pool: Pool) -> int:
     return 0
 
 
-def _efa(pools: Sequence[Pool], catalog: Catalog) -> EfaPluginPlan | None:
+def _efa(pools: Sequence[Pool], region: str | None, catalog: Catalog) -> EfaPluginPlan | None:
     efa_pools = [pool for pool in pools if _efa_interfaces(pool) > 0]
     if not efa_pools:
         return None
@@ -222,7 +317,16 @@ def _efa(pools: Sequence[Pool], catalog: Catalog) -> EfaPluginPlan | None:
         "nodeSelector": {EFA_LABEL: "true"},
         "tolerations": [t.manifest() for t in tolerations],
     }
+    registry = catalog.eks.image_registries.by_region.get(region or "")
+    if registry is not None:
+        values["image"] = {"repository": f"{registry}/{catalog.kubernetes.efa.image_path}"}
     reasons = (
+        Reason(
+            "image.repository",
+            f"EKS's registry in the cluster's Region ({region}): the chart's default is us-west-2's, pulled across Regions"
+            if registry
+            else f"the catalog has no EKS registry for {region}: the chart's default image",
+        ),
         Reason(
             "supportedInstanceLabels", "the chart schedules only on the instance types it lists: exactly the EFA pools' types"
         ),
@@ -263,6 +367,12 @@ def _fabrics(pools: Sequence[Pool], fabrics: Mapping[str, Fabric], catalog: Cata
                 if with_gpus
                 else "nothing else runs Node Feature Discovery",
             ),
+            Reason(
+                f"NicClusterPolicy {NIC_CLUSTER_POLICY}: RDMA verbs only",
+                f"the shared RDMA device plugin gives pods the fabric's HCAs as {facts.resource_prefix}/"
+                f"{rdma_resource_name(name)} for NCCL over InfiniBand verbs; no secondary network, IPAM or IPoIB is "
+                "set up: pods bootstrap and talk TCP over the cluster's own network",
+            ),
         )
         operator = HelmReleasePlan("network-operator", catalog.kubernetes.charts["network-operator"], values, reasons)
         device_config = {
@@ -291,6 +401,8 @@ def _fabrics(pools: Sequence[Pool], fabrics: Mapping[str, Fabric], catalog: Cata
                 "config": json.dumps(device_config, indent=2, sort_keys=True),
             },
         }
+        if _tolerations(members):
+            spec["tolerations"] = [t.manifest() for t in _tolerations(members)]
         found.append(
             RdmaFabricPlan(
                 fabric=name,
@@ -320,20 +432,42 @@ def _storage(pools: Sequence[Pool], storage: Sequence[StorageTier], catalog: Cat
                 reason="encrypted gp3 EBS for claims that name no class",
             )
         )
+    notes = []
+    volumes: list[LustreVolumePlan] = []
     for tier in storage:
-        if tier.kind == "local-nvme":
-            mounting = [pool for pool in pools if tier.name in {t.name for t in pool.storage}]
-            classes.append(
-                StorageClassPlan(
+        clients = [pool for pool in pools if tier.name in {t.name for t in pool.storage}]
+        if isinstance(tier, LocalNvmeTier):
+            notes.append(
+                Reason(
                     tier.name,
-                    facts.local_provisioner,
-                    {},
-                    node_terms=tuple(pool_selector(pool) for pool in mounting),
-                    pools=tuple(pool.name for pool in mounting),
-                    reason=f"local NVMe at {tier.mount_path}, offered only on the pools that mount it",
+                    f"no StorageClass: nothing would provision or bind its claims. nodeadm assembles the disks as "
+                    f"RAID0 at {tier.mount_path}/0 and moves the kubelet's directory onto it, so a pod's emptyDir "
+                    "volumes and ephemeral-storage use the NVMe",
                 )
             )
-    volumes = tuple(volume for tier in storage for volume in _lustre_volumes(tier, facts.fsx_driver))
+        elif isinstance(tier, LustreTier) and not tier.namespaces:
+            notes.append(
+                Reason(
+                    tier.name,
+                    "no namespace is listed, so no volume is offered: a static volume without its claim would be "
+                    "bindable from any namespace",
+                )
+            )
+        elif isinstance(tier, LustreTier):
+            terms = tuple(pool_selector(pool) for pool in clients)
+            volumes += [
+                LustreVolumePlan(
+                    tier.name, f"{tier.name}-{namespace}", namespace, tier.fsx.storage_capacity_gib, facts.fsx_driver, terms
+                )
+                for namespace in tier.namespaces
+            ]
+            notes.append(
+                Reason(
+                    tier.name,
+                    f"a volume per namespace ({', '.join(tier.namespaces)}), pre-bound to its claim and mountable only "
+                    f"on its client pools ({', '.join(pool.name for pool in clients)}), whose security groups reach it",
+                )
+            )
     csi = None
     if volumes:
         csi = HelmReleasePlan(
@@ -342,20 +476,7 @@ def _storage(pools: Sequence[Pool], storage: Sequence[StorageTier], catalog: Cat
             {"node": {"tolerateAllTaints": True}},
             (Reason("node.tolerateAllTaints", "training and lab nodes are tainted and mount Lustre too"),),
         )
-    return StoragePlan(csi, tuple(classes), volumes)
-
-
-def _lustre_volumes(tier: StorageTier, driver: str) -> tuple[LustreVolumePlan, ...]:
-    """One static volume per namespace: a PersistentVolume binds exactly one claim."""
-    if not isinstance(tier, LustreTier):
-        return ()
-    namespaces: tuple[str | None, ...] = tier.namespaces or (None,)
-    return tuple(
-        LustreVolumePlan(
-            tier.name, f"{tier.name}-{namespace}" if namespace else tier.name, namespace, tier.fsx.storage_capacity_gib, driver
-        )
-        for namespace in namespaces
-    )
+    return StoragePlan(csi, tuple(classes), tuple(volumes), tuple(notes))
 
 
 def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:
@@ -366,23 +487,25 @@ def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:
 
 
 def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
-    """What a pool offers at its maximum size, per resource a pod can request."""
+    """What a pool offers at its maximum size, per resource a pod can request (NVIDIA resources
+    only on NVIDIA GPU pools: GF-K8S-010 refuses the others)."""
     nodes = pool.nodes.max
     capacity = {"cpu": pool.vcpus_per_node * nodes, "memory": pool.memory_mib_per_node * nodes}
-    whole_gpus = pool.gpus_per_node
-    if pool.mig is not None:
-        for layout in pool.mig.device_layouts:
+    if _gpu(pool) is not None:
+        for layout in pool.mig.device_layouts if pool.mig is not None else ():
             devices = pool.gpus_per_node if layout.devices == "all" else len(layout.devices)
-            if layout.layout:
-                whole_gpus -= devices
             for profile, count in (layout.layout or {}).items():
                 resource = f"nvidia.com/mig-{profile}"
                 capacity[resource] = capacity.get(resource, 0) + count * devices * nodes
-    if whole_gpus:
-        capacity[GPU_RESOURCE] = whole_gpus * (pool.time_slicing_replicas or 1) * nodes
+        whole = whole_gpus(pool.gpus_per_node, pool.mig)
+        if whole:
+            capacity[GPU_RESOURCE] = whole * (pool.time_slicing_replicas or 1) * nodes
     efa = _efa_interfaces(pool)
     if efa:
         capacity[catalog.kubernetes.efa.resource] = efa * nodes
+    if isinstance(pool.source, LaunchedNodes) and pool.source.efa_hugepages:
+        # The EFA pools' user data reserves these 2 MiB pages; the kubelet advertises them.
+        capacity[HUGEPAGES_RESOURCE] = pool.source.efa_hugepages * 2 * nodes
     fabric = _infiniband(pool)
     if fabric is not None:
         capacity[f"{catalog.kubernetes.rdma.resource_prefix}/{rdma_resource_name(fabric)}"] = (
@@ -398,15 +521,94 @@ def pool_selector(pool: Pool) -> dict[str, str]:
     return {POOL_LABEL: pool.name}
 
 
+def flavor_labels(pool: Pool) -> dict[str, str]:
+    """What a flavor pins its pods to: every label of the pool's nodes a pod may select on.
+
+    Kueue's flavor assigner matches a pod's node selector against each flavor's own label keys
+    only: a pod selecting ``gpufleet.io/accelerator`` must find that key in the flavor, or it is
+    given any flavor with quota and then never schedules there."""
+    if isinstance(pool.source, ExistingNodes):
+        return dict(pool.source.node_selector)
+    chosen = {key: value for key, value in pool.labels.items() if key in FLAVOR_LABELS}
+    return dict(sorted({**chosen, INSTANCE_TYPE_LABEL: pool.node_kind}.items()))
+
+
 def _flavor(pool: Pool, accelerator: Accelerator, catalog: Catalog) -> FlavorPlan:
     return FlavorPlan(
         name=pool.name,
         pool=pool.name,
         accelerator=accelerator.name,
-        node_labels=pool_selector(pool),
+        node_labels=flavor_labels(pool),
         tolerations=tuple(toleration(taint) for taint in pool.taints),
         capacity=pool_capacity(pool, catalog),
     )
+
+
+# The job kinds the queues admit: Kueue integrations whose controllers run in every cluster
+# gpufleet configures (Kubernetes itself, and the JobSet controller it installs). Pods,
+# Deployments and StatefulSets are how serving runs; an integration without its CRD is inert.
+ADMITTED = (
+    ("batch/job", "batch/v1 Job"),
+    ("jobset.x-k8s.io/jobset", "jobset.x-k8s.io/v1alpha2 JobSet"),
+    ("pod", "v1 Pod"),
+    ("deployment", "apps/v1 Deployment"),
+    ("statefulset", "apps/v1 StatefulSet"),
+)
+# Resources Kueue leaves out of quota: the kubelet's eviction, not a quota, governs node disk.
+UNQUOTED_PREFIXES = ("ephemeral-storage",)
+
+
+def _kueue(pools: Sequence[Pool], tenants: tuple[str, ...], catalog: Catalog) -> HelmReleasePlan:
+    """Kueue's whole Configuration: Helm replaces the chart's YAML string, so all of it is written."""
+    facts = catalog.kubernetes.kueue
+    config: Json = dict(facts.base_configuration)
+    config["integrations"] = {"frameworks": [framework for framework, _ in ADMITTED]}
+    config["resources"] = {"excludeResourcePrefixes": list(UNQUOTED_PREFIXES)}
+    gang = any(pool.workload == "training" and pool.nodes.max > 1 for pool in pools)
+    config["waitForPodsReady"] = {"timeout": facts.pods_ready_timeout, "blockAdmission": gang}
+    reasons = [
+        Reason(
+            "managerConfig.integrations.frameworks",
+            "the kinds whose controllers run: Jobs, JobSets (gpufleet installs the JobSet controller), and pods, "
+            "Deployments and StatefulSets for serving; PyTorchJob (Kubeflow Trainer v1, deprecated), MPIJob, Ray "
+            "and TrainJob are not admitted, their controllers are not installed",
+        ),
+        Reason(
+            "managerConfig.resources.excludeResourcePrefixes",
+            "ephemeral-storage is governed by the kubelet's eviction, not a quota; any other resource a pod "
+            "requests must be covered by its queue or the pod is never admitted",
+        ),
+        Reason(
+            "managerConfig.waitForPodsReady.blockAdmission",
+            f"multi-node training: quotas count nodes.max, real capacity is often less, and two jobs admitted at "
+            f"once can each hold half their nodes forever; admissions go one at a time, cluster-wide (serving "
+            f"included), each waiting at most {facts.pods_ready_timeout} for the last job's pods before evicting "
+            "it. The autoscaler's ProvisioningRequest check is not used: on AWS its scale-up is not atomic"
+            if gang
+            else "no multi-node training pool: no job can hold half its nodes, so admissions stay concurrent",
+        ),
+    ]
+    if tenants:
+        config["manageJobsWithoutQueueName"] = True
+        config["managedJobsNamespaceSelector"] = _namespaces_selector(tenants)
+        reasons.append(
+            Reason(
+                "managerConfig.manageJobsWithoutQueueName, managerConfig.managedJobsNamespaceSelector",
+                "in the stack's namespaces every workload goes through a queue: one without a queue name is "
+                "suspended, never run outside the quotas; other namespaces (system ones included) are not managed",
+            )
+        )
+    return HelmReleasePlan(
+        "kueue",
+        catalog.kubernetes.charts["kueue"],
+        {"managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(config, sort_keys=True)}},
+        tuple(reasons),
+    )
+
+
+def _namespaces_selector(namespaces: Iterable[str]) -> Json:
+    """Exactly these namespaces, by the name label the API server sets."""
+    return {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(namespaces)}]}
 
 
 def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog: Catalog) -> QueuePlan | None:
@@ -415,7 +617,6 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
         return None
     flavors = tuple(_flavor(pool, gpu, catalog) for pool, gpu in queued)
     by_pool = {flavor.pool: flavor for flavor in flavors}
-    workload_of = {pool.name: pool.workload for pool, _ in queued}
     queues: list[ClusterQueuePlan] = []
     never_borrow: Json = {"reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"}
     for accelerator in sorted({gpu.name for pool, gpu in queued if pool.workload == "training"}):
@@ -425,33 +626,38 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
                 f"training-{slug(accelerator)}",
                 "training",
                 members,
-                [],
                 never_borrow,
                 f"training on {accelerator} only: every flavor here is a {accelerator} pool, so no pod set of a job can land on another GPU type",
+                namespaces.training,
             )
         )
     inference = [by_pool[p.name] for p, _ in queued if p.workload == "inference"]
     if inference:
         queues.append(
             _cluster_queue(
-                "inference", "inference", inference, [], never_borrow, "serving never borrows, so no reclaim can ever preempt it"
+                "inference",
+                "inference",
+                inference,
+                never_borrow,
+                "serving never borrows, so no reclaim can ever preempt it",
+                namespaces.inference,
             )
         )
     lab = [by_pool[p.name] for p, _ in queued if p.workload == "lab"]
     if lab:
-        others = [flavor for flavor in flavors if workload_of[flavor.pool] != "lab"]
         queues.append(
             _cluster_queue(
                 "lab",
                 "lab",
                 lab,
-                others,
                 {
                     "reclaimWithinCohort": "Never",
                     "borrowWithinCohort": {"policy": "Never"},
                     "withinClusterQueue": "LowerPriority",
                 },
-                "lab borrows idle GPUs of every pool in the cohort and never preempts outside its own queue",
+                "lab runs on lab pools only: a borrowed flavor would pin a lab pod to another pool's nodes and make "
+                "the autoscaler launch them for it (p5 capacity for a CPU job); nothing is lent or borrowed",
+                namespaces.lab,
             )
         )
     local: list[LocalQueuePlan] = []
@@ -460,14 +666,28 @@ def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog
         for namespace in getattr(namespaces, workload):
             local.extend(LocalQueuePlan(target, namespace, target) for target in targets)
     priorities = tuple(PriorityPlan(f"gpufleet-{name}", value, why) for name, value, why in PRIORITIES)
+    tenants = tuple(sorted(_queue_namespaces(namespaces)))
+    facts = catalog.kubernetes.kueue
+    kueue_namespace = catalog.kubernetes.charts["kueue"].namespace
     return QueuePlan(
-        kueue=HelmReleasePlan("kueue", catalog.kubernetes.charts["kueue"], {}),
+        kueue=_kueue(pools, tenants, catalog),
         cohort=f"{cluster}-gpus",
         flavors=flavors,
         cluster_queues=tuple(queues),
         local_queues=tuple(sorted(local, key=lambda q: (q.namespace, q.name))),
         priorities=priorities,
         controller_pools=controller_pools(pools),
+        jobset=HelmReleasePlan("jobset", catalog.kubernetes.charts["jobset"], {}),
+        admits=tuple(kind for _, kind in ADMITTED),
+        gate_policy=GatePolicyPlan(
+            "gpufleet-kueue-admission-gate",
+            tenants,
+            facts.admission_gate,
+            f"system:serviceaccount:{kueue_namespace}:{facts.controller_service_account}",
+        )
+        if tenants
+        else None,
+        limits=facts.limits,
     )
 
 
@@ -487,17 +707,15 @@ def _cluster_queue(
     name: str,
     workload: QueueWorkload,
     own: list[FlavorPlan],
-    borrowed: list[FlavorPlan],
     preemption: Json,
     reason: str,
+    namespaces: tuple[str, ...],
 ) -> ClusterQueuePlan:
-    """One resource group over every resource its flavors offer: Kueue lets a flavor sit in one group only."""
-    resources = tuple(sorted({resource for flavor in (*own, *borrowed) for resource in flavor.capacity}))
-    quotas = [
-        FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=None if borrowed else 0) for f in own
-    ]
-    quotas += [FlavorQuota(f.name, dict.fromkeys(resources, 0)) for f in borrowed]
-    return ClusterQueuePlan(name, workload, resources, tuple(quotas), preemption, reason)
+    """One resource group over every resource its flavors offer (Kueue lets a flavor sit in one
+    group only); nothing lent, nothing borrowed."""
+    resources = tuple(sorted({resource for flavor in own for resource in flavor.capacity}))
+    quotas = [FlavorQuota(f.name, {r: f.capacity.get(r, 0) for r in resources}, borrowing_limit=0, lending_limit=0) for f in own]
+    return ClusterQueuePlan(name, workload, resources, tuple(quotas), preemption, reason, tuple(sorted(namespaces)))
 
 
 def _queue_namespaces(queues: QueuesSpec) -> set[str]:
@@ -520,28 +738,63 @@ def _scheduling(pool: Pool, queues: QueuePlan | None) -> PoolScheduling:
 # -- autoscaler -------------------------------------------------------------------------------
 
 
-def _autoscaler(cluster: str, region: str, pools: Sequence[Pool], catalog: Catalog) -> AutoscalerPlan | None:
+def _autoscaler(
+    cluster: str, region: str, kubernetes_version: str, pools: Sequence[Pool], catalog: Catalog
+) -> AutoscalerPlan | None:
     owner_tag = f"k8s.io/cluster-autoscaler/{cluster}"
     groups, skipped = [], []
     for pool in pools:
         if pool.nodes.min == pool.nodes.max:
             skipped.append(Reason(pool.name, f"min == max ({pool.nodes.max}): nothing to scale"))
             continue
-        groups.append(AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, catalog, owner_tag)))
+        groups.append(AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, catalog)))
     if not groups:
         return None
+    facts = catalog.kubernetes.autoscaler
+    tag = catalog.eks.kubernetes_versions[kubernetes_version].cluster_autoscaler
     values: Json = {
         "cloudProvider": "aws",
         "awsRegion": region,
+        "image": {"repository": facts.image_repository, "tag": tag},
         "rbac": {"serviceAccount": {"create": True, "name": AUTOSCALER_SERVICE_ACCOUNT}},
     }
-    reasons = (
+    reasons = [
         Reason("cloudProvider, awsRegion", "the node groups are EC2 Auto Scaling groups in the cluster's region"),
+        Reason(
+            "image.tag",
+            f"the latest Cluster Autoscaler release of Kubernetes {kubernetes_version} (catalog pin, eks.yaml): the "
+            "chart's default image is of another minor, and CA supports only the control plane of its own",
+        ),
         Reason("autoscalingGroups", "named groups, not tag discovery: pools with min == max stay untouched"),
         Reason("rbac.serviceAccount.name", "the Pod Identity association names this service account"),
-    )
+        Reason(
+            "node-template tags",
+            "EKS tags each managed node group's Auto Scaling group for discovery (k8s.io/cluster-autoscaler/enabled "
+            "and /<cluster>) itself; gpufleet adds only node-template hints, so removing one of its tags never "
+            "removes a tag EKS set",
+        ),
+    ]
+    for group in groups:
+        pool = next(p for p in pools if p.name == group.pool)
+        if _gpu(pool) is not None and not whole_gpus(pool.gpus_per_node, pool.mig):
+            reasons.append(
+                Reason(
+                    f"{pool.name}: no GPU label, resources/{GPU_RESOURCE}=0",
+                    "every GPU is MIG-partitioned, so nodes never advertise nvidia.com/gpu: to the autoscaler the pool "
+                    "is a CPU pool (a GPU label would mark its nodes unready forever, and past 45% unready all "
+                    "scaling stops); its MIG resources come from node-template tags",
+                )
+            )
+        if isinstance(pool.source, LaunchedNodes) and pool.source.capacity.type == "capacity-block":
+            reasons.append(
+                Reason(
+                    f"{pool.name}: scaledownunneededtime",
+                    "a capacity block is paid whether its nodes run or not: an idle node stays (relaunching costs "
+                    "boot, GPU and EFA setup); EKS's own scale-down 40 minutes before the block ends still drains it",
+                )
+            )
     return AutoscalerPlan(
-        release=HelmReleasePlan("cluster-autoscaler", catalog.kubernetes.charts["cluster-autoscaler"], values, reasons),
+        release=HelmReleasePlan("cluster-autoscaler", catalog.kubernetes.charts["cluster-autoscaler"], values, tuple(reasons)),
         groups=tuple(groups),
         service_account=AUTOSCALER_SERVICE_ACCOUNT,
         owner_tag=owner_tag,
@@ -549,17 +802,28 @@ def _autoscaler(cluster: str, region: str, pools: Sequence[Pool], catalog: Catal
     )
 
 
-def _group_tags(pool: Pool, catalog: Catalog, owner_tag: str) -> dict[str, str]:
-    """What the autoscaler must know to build a node from nothing: EKS does not copy these to the group."""
-    prefix = catalog.kubernetes.autoscaler.node_template_tag_prefix
-    tags = {"k8s.io/cluster-autoscaler/enabled": "true", owner_tag: "owned"}
+def _group_tags(pool: Pool, catalog: Catalog) -> dict[str, str]:
+    """What the autoscaler must know to build a node from nothing (EKS copies no labels, taints or
+    extended resources to the group); the discovery tags are EKS's own and not managed here."""
+    facts = catalog.kubernetes.autoscaler
+    prefix = facts.node_template_tag_prefix
+    tags = {}
     for key, value in pool.labels.items():
         tags[f"{prefix}/label/{key}"] = value
     for taint in pool.taints:
         tags[f"{prefix}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
     for resource, total in pool_capacity(pool, catalog).items():
         if resource not in ("cpu", "memory"):
-            tags[f"{prefix}/resources/{resource}"] = str(total // pool.nodes.max)
+            tags[f"{prefix}/resources/{resource}"] = str(quantity(resource, total // pool.nodes.max))
+    if _gpu(pool) is not None and GPU_RESOURCE not in pool_capacity(pool, catalog):
+        # CA's instance table says the type has GPUs; a fully MIG-partitioned node advertises none.
+        tags[f"{prefix}/resources/{GPU_RESOURCE}"] = "0"
+    if isinstance(pool.source, LaunchedNodes):
+        # The kubelet evicts below this share of free node file system: what a pod may ask for.
+        usable = pool.source.root_volume_gib * (100 - facts.nodefs_eviction_percent) // 100
+        tags[f"{prefix}/resources/{EPHEMERAL_STORAGE}"] = f"{usable}Gi"
+        if pool.source.capacity.type == "capacity-block":
+            tags[f"{prefix}/autoscaling-options/scaledownunneededtime"] = facts.capacity_block_scale_down_unneeded
     if pool.workload == "training":
         tags[f"{prefix}/autoscaling-options/scaledowngpuutilizationthreshold"] = TRAINING_SCALE_DOWN_GPU_UTILIZATION
     return dict(sorted(tags.items()))

@@ -44,8 +44,9 @@ from gpufleet.model.plan import (
     Pool,
     S3Tier,
     StorageTier,
+    Taint,
 )
-from gpufleet.model.rules import SEMANTIC_RULES
+from gpufleet.model.rules import PLAN_RULES, SEMANTIC_RULES
 from gpufleet.model.security import security_plan
 from gpufleet.model.validation import validation_plan
 from gpufleet.model.view import StackView
@@ -60,7 +61,11 @@ def resolve(loaded: LoadedStack, catalog: Catalog, *, replace_subnets: frozenset
     errors = errors_in(findings)
     if errors:
         raise StackInvalid(errors)
-    return build_plan(view, tuple(findings))
+    plan = build_plan(view, tuple(findings))
+    decided = loaded.locator.locate(finding for planned in PLAN_RULES for finding in planned.run(plan))
+    if errors_in(decided):
+        raise StackInvalid(errors_in(decided))
+    return replace(plan, findings=(*plan.findings, *decided)) if decided else plan
 
 
 def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan:
@@ -82,6 +87,7 @@ def build_plan(view: StackView, findings: tuple[Finding, ...] = ()) -> FleetPlan
     kubernetes = kubernetes_plan(
         cluster=spec.cluster.name,
         aws_region=aws.region if aws else None,
+        kubernetes_version=spec.cluster.kubernetes_version,
         pools=pools,
         storage=tuple(storage.values()),
         fabrics=fabrics,
@@ -240,6 +246,7 @@ def _pool(
             memory_gib=pool.memory_gib_per_node or 0,
         )
         accelerator = view.catalog.accelerator(pool.gpu) if pool.gpu else None
+        taints = tuple(Taint(taint.key, taint.value, taint.effect) for taint in pool.taints or ())
         return Pool(
             name,
             pool.workload,
@@ -252,7 +259,7 @@ def _pool(
             pool.models,
             pool.read_mbs_per_gpu,
             selector,
-            (),
+            taints,
             location,
             jobs=pool.jobs,
         )
@@ -276,7 +283,9 @@ def _pool(
         mig_setup,
         pool.models,
         pool.read_mbs_per_gpu,
-        labels=decisions.labels(name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None),
+        labels=decisions.labels(
+            name, pool, accelerator, mig_setup, mig_capable, launched.efa is not None, launched.gpus_per_node
+        ),
         taints=decisions.taints(pool, accelerator),
         location=location,
         time_slicing_replicas=pool.sharing.time_slicing.replicas if pool.sharing else None,
@@ -287,6 +296,7 @@ def _pool(
 def _launched_nodes(
     view: StackView, name: str, pool: NodePoolSpec, fabric: Fabric | None, aws: AwsFoundation, zone_choice: ZoneChoice
 ) -> LaunchedNodes:
+    after = decisions.update_chain(view).get(name)
     instance = view.instance(pool)
     assert instance is not None, "GF-POOL: the instance type is in the catalog"
     accelerator = view.catalog.accelerator_of(instance)
@@ -306,7 +316,7 @@ def _launched_nodes(
         root_volume_gib=decisions.root_volume_gib(accelerator),
         security_groups=decisions.security_groups(pool.workload, fabric, efa),
         efa_hugepages=view.catalog.efa_host.hugepages_2mib if efa else None,
-        update=decide_node_update(pool),
+        update=decide_node_update(pool, accelerated=accelerator is not None, after=after),
     )
 
 
@@ -332,7 +342,11 @@ def _aws_cloud(
     roles = AwsRoles(
         control_plane=iam.control_plane_role(cluster),
         nodes={node_class: iam.node_role(cluster, node_class) for node_class in node_classes},
-        addons={pin.name: iam.addon_role(cluster, pin.name) for pin in eks.addons if pin.service_account is not None},
+        addons={
+            pin.name: iam.addon_role(cluster, pin.name, pin.service_account)
+            for pin in eks.cluster_addons
+            if pin.service_account is not None
+        },
         flow_logs=iam.flow_logs_role("network"),
         secrets_key=iam.key_policy("eks", region),
     )
@@ -340,9 +354,9 @@ def _aws_cloud(
         region=region,
         eks=eks,
         network=network,
-        security=security_plan(cluster, str(network.vpc_cidr), node_classes, efa_fabrics, lustre),
+        security=security_plan(cluster, str(network.vpc_cidr), node_classes, efa_fabrics, lustre, eks.private_access_cidrs),
         roles=roles,
-        services=_cluster_services(view, kubernetes),
+        services=_cluster_services(view, eks, kubernetes),
         node_group_tags=tuple(
             NodeGroupTag("cluster-autoscaler", group.pool, key, value)
             for group in (kubernetes.autoscaler.groups if kubernetes.autoscaler else ())
@@ -351,22 +365,25 @@ def _aws_cloud(
     )
 
 
-def _cluster_services(view: StackView, kubernetes: KubernetesPlan) -> tuple[PodIdentityPlan | ManagedAddonPlan, ...]:
+def _cluster_services(
+    view: StackView, eks: AwsCluster, kubernetes: KubernetesPlan
+) -> tuple[PodIdentityPlan | ManagedAddonPlan, ...]:
     """The AWS side of Kubernetes components: the EBS CSI add-on behind the default storage class,
     and the Cluster Autoscaler's own role."""
     facts = view.catalog.kubernetes
     ebs = facts.storage
+    ebs_pin = eks.addon(ebs.ebs_addon)
+    assert ebs_pin.service_account is not None
     services: list[PodIdentityPlan | ManagedAddonPlan] = [
         ManagedAddonPlan(
             serves="storage",
-            addon=ebs.ebs_addon,
+            pin=ebs_pin,
             role=iam.RolePlan(
                 ebs.ebs_addon,
-                iam.trust(iam.POD_IDENTITY_PRINCIPAL),
+                iam.pod_identity_trust(*ebs_pin.service_account),
                 ((ebs.ebs_addon, ebs.ebs_policy),),
                 reason="the EBS CSI driver creates and attaches volumes: its own role, not the node role",
             ),
-            service_account=ebs.ebs_service_account,
             reason="EKS runs the EBS CSI driver that provisions the default gp3 class",
         )
     ]
@@ -378,7 +395,7 @@ def _cluster_services(view: StackView, kubernetes: KubernetesPlan) -> tuple[PodI
                 serves="cluster-autoscaler",
                 role=iam.RolePlan(
                     "cluster-autoscaler",
-                    iam.trust(iam.POD_IDENTITY_PRINCIPAL),
+                    iam.pod_identity_trust(autoscaler.release.namespace, autoscaler.service_account),
                     inline=iam.scaling_policy(scaler.describe_actions, scaler.scaling_actions, autoscaler.owner_tag),
                     reason="describe calls anywhere; scaling calls only on the groups tagged for this cluster",
                 ),

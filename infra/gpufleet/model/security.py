@@ -93,12 +93,15 @@ def security_plan(
     node_classes: Sequence[str],
     efa_fabrics: Iterable[str],
     lustre_tiers: Iterable[tuple[str, tuple[tuple[int, int], ...], tuple[str, ...]]],
+    api_cidrs: Sequence[str] = (),
 ) -> SecurityPlan:
-    """``lustre_tiers``: each tier's name, LNet ports and the node classes that mount it."""
+    """``lustre_tiers``: each tier's name, LNet ports and the node classes that mount it;
+    ``api_cidrs``: connected networks that reach the private API endpoint."""
     rules = [
         *_node_classes(vpc_cidr, node_classes),
         *_between_classes(node_classes),
         *_control_plane(cluster, node_classes),
+        *_connected_networks(cluster, api_cidrs),
         *(rule for name in efa_fabrics for rule in _efa(name)),
         *(rule for tier, ports, clients in lustre_tiers for rule in _lustre(tier, ports, clients)),
     ]
@@ -195,6 +198,22 @@ def _control_plane(cluster: str, node_classes: Sequence[str]) -> Iterable[Securi
                 peer=CONTROL_PLANE,
                 ports=(low, high),
             )
+
+
+def _connected_networks(cluster: str, cidrs: Sequence[str]) -> Iterable[SecurityRule]:
+    """EKS UG cluster-endpoint: from a connected network the control plane security group must
+    allow ingress on 443; nothing else of the cluster is opened to it."""
+    for cidr in cidrs:
+        yield SecurityRule(
+            "cluster",
+            f"{cluster}-api-from-{cidr.replace('.', '-').replace('/', '-')}",
+            "ingress",
+            CONTROL_PLANE,
+            f"Kubernetes API from the connected network {cidr}",
+            "a connected network (cluster.endpoint.private_cidrs) reaches the private endpoint on 443",
+            cidr=cidr,
+            ports=(443, 443),
+        )
 
 
 def _efa(name: str) -> Iterable[SecurityRule]:

@@ -142,7 +142,7 @@ def pool_needs(view: StackView) -> list[PoolNeed]:
         zones = decisions.pool_zones(view, pool)
         efa = decisions.efa_layout(instance) if decisions.uses_efa(view, pool) else None
         node = node_addresses(instance, efa, view.catalog)
-        update = decide_node_update(pool)
+        update = decide_node_update(pool, accelerated=view.accelerator(pool) is not None)
         surge = surge_nodes(update, len(zones), view.catalog)
         reason = (
             f"({pool.nodes.max} nodes + {surge} surge of a {update.strategy} update) x {node.total} addresses per node: "

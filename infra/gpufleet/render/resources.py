@@ -38,6 +38,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "aws:s3/bucketVersioning:BucketVersioning": ("aws:s3/bucketVersioningV2:BucketVersioningV2",),
     "kubernetes:storage.k8s.io/v1:StorageClass": ("kubernetes:storage.k8s.io/v1beta1:StorageClass",),
+    "kubernetes:scheduling.k8s.io/v1:PriorityClass": (
+        "kubernetes:scheduling.k8s.io/v1alpha1:PriorityClass",
+        "kubernetes:scheduling.k8s.io/v1beta1:PriorityClass",
+    ),
+    **{
+        f"kubernetes:admissionregistration.k8s.io/v1:{kind}": (
+            f"kubernetes:admissionregistration.k8s.io/v1alpha1:{kind}",
+            f"kubernetes:admissionregistration.k8s.io/v1beta1:{kind}",
+        )
+        for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    },
 }
 
 

@@ -100,13 +100,28 @@ def _one_principal(arn: str) -> str:
 ControlPlaneLogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
+DeployFrom = Literal["public", "connected", "in-vpc"]
+
+
 class EndpointAccessSpec(StackModel):
-    """Who reaches the EKS API: always the VPC, the internet only from the CIDRs listed."""
+    """Who reaches the EKS API: always the VPC, connected networks and the internet only from the CIDRs listed."""
 
     public_cidrs: tuple[IPv4Network, ...] = Field(
         default=(),
         max_length=MAX_ENTRIES,
         description="CIDRs allowed to the public endpoint; empty keeps the endpoint private to the VPC.",
+    )
+    private_cidrs: tuple[IPv4Network, ...] = Field(
+        default=(),
+        max_length=MAX_ENTRIES,
+        description="Connected networks (VPN, Direct Connect, peered or Transit Gateway VPCs) allowed to the "
+        "private endpoint on 443; the connection itself is yours to make.",
+    )
+    deploy_from: DeployFrom | None = Field(
+        default=None,
+        description="Where `pulumi up` runs, so its Kubernetes provider reaches the API: public (an address in "
+        "public_cidrs), connected (a network in private_cidrs) or in-vpc (inside the VPC). Unset: public when "
+        "public_cidrs are listed, else connected when private_cidrs are.",
     )
 
 
@@ -127,6 +142,11 @@ class ClusterSpec(StackModel):
         default=None,
         description="Let EKS make whoever creates the cluster a cluster-admin outside the spec. Unset: "
         "only when no admins are listed (someone must administer it). EKS fixes this at creation.",
+    )
+    deployer: Annotated[str, Field(max_length=2048), AfterValidator(_one_principal)] | None = Field(
+        default=None,
+        description="The IAM role or user that runs `pulumi up`. With admins listed (bootstrap_admin off) EKS "
+        "gives it no Kubernetes access of its own: it must be one of the admins.",
     )
     endpoint: EndpointAccessSpec = EndpointAccessSpec()
     log_types: tuple[ControlPlaneLogType, ...] = Field(
@@ -430,6 +450,12 @@ class ServedModel(StackModel):
     replicas: Int = Field(default=1, ge=1, le=MAX_PODS)
 
 
+class TaintSpec(StackModel):
+    key: LabelKey
+    value: LabelValue = ""
+    effect: Literal["NoSchedule", "NoExecute", "PreferNoSchedule"] = "NoSchedule"
+
+
 class TimeSlicingSpec(StackModel):
     replicas: Int = Field(ge=2, le=64, description="How many pods share each GPU of the node.")
 
@@ -467,6 +493,11 @@ class NodePoolSpec(StackModel):
     )
     memory_gib_per_node: Int | None = Field(
         default=None, ge=1, le=MAX_NODE_MEMORY_GIB, description="provider kubernetes: memory of each node in GiB (queue quotas)."
+    )
+    taints: tuple[TaintSpec, ...] | None = Field(
+        default=None,
+        max_length=MAX_ENTRIES,
+        description="provider kubernetes: the taints the existing nodes carry; their flavor and the operands tolerate them.",
     )
     nodes: NodeCount
     sharing: SharingSpec | None = Field(default=None, description="Lab pools: let several pods share a GPU by time-slicing.")

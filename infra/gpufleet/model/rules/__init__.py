@@ -12,6 +12,6 @@ from gpufleet.model.rules import (  # noqa: F401  (registers the rules)
     storage,
     subnets,
 )
-from gpufleet.model.rules.registry import SEMANTIC_RULES, SemanticRule
+from gpufleet.model.rules.registry import PLAN_RULES, SEMANTIC_RULES, PlanRule, SemanticRule
 
-__all__ = ["SEMANTIC_RULES", "SemanticRule"]
+__all__ = ["PLAN_RULES", "SEMANTIC_RULES", "PlanRule", "SemanticRule"]

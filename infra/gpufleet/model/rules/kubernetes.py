@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from gpufleet.model.rules.registry import Problems, duplicates, rule, unknown
+from collections.abc import Iterable
+
+from gpufleet.model.aws import decide_bootstrap_admin, decide_deploy_path
+from gpufleet.model.plan import FleetPlan, LustreTier
+from gpufleet.model.rules.registry import Problem, Problems, duplicates, plan_rule, rule, unknown
 from gpufleet.model.view import StackView
 from gpufleet.stack.models import Capacity
 
 DEFAULT_CAPACITY = Capacity()
 
-EXISTING_NODE_FIELDS = ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node")
+EXISTING_NODE_FIELDS = ("node_selector", "gpu", "gpus_per_node", "cpus_per_node", "memory_gib_per_node", "taints")
 EXISTING = "provider kubernetes uses existing nodes"
 
 
@@ -188,3 +192,116 @@ def existing_pools_apart(view: StackView) -> Problems:
 
 def _labels(selector: dict[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(selector.items()))
+
+
+@rule(
+    "GF-K8S-008",
+    "error",
+    "pulumi up could not reach the Kubernetes API it creates objects through.",
+    "List the deployer's addresses (public_cidrs) or network (private_cidrs), or set endpoint.deploy_from: in-vpc.",
+)
+def deployer_reaches_the_api(view: StackView) -> Problems:
+    cluster = view.spec.cluster
+    if not view.on_aws:
+        return
+    path = decide_deploy_path(cluster.name, cluster.endpoint)
+    if path.refused:
+        yield ("cluster", "endpoint"), path.refused
+
+
+@rule(
+    "GF-K8S-009",
+    "error",
+    "With admins listed, the principal running pulumi up has no Kubernetes access unless it is one of them.",
+    "Name it as cluster.deployer and list it under cluster.admins.",
+)
+def deployer_is_an_admin(view: StackView) -> Problems:
+    cluster = view.spec.cluster
+    if not view.on_aws or decide_bootstrap_admin(cluster).value == "true":
+        return
+    why = (
+        "with admins listed, EKS makes no one a cluster-admin at creation (bootstrapClusterCreatorAdminPermissions "
+        "false), so every Kubernetes object pulumi up creates would be refused with 401/403"
+    )
+    if cluster.deployer is None:
+        yield ("cluster", "admins"), f"{why}: name the principal that runs pulumi up as cluster.deployer and list it here"
+    elif cluster.deployer not in cluster.admins:
+        yield ("cluster", "deployer"), f"{why}: {cluster.deployer} is not listed under cluster.admins"
+
+
+@rule(
+    "GF-K8S-010",
+    "error",
+    "A pool of Neuron (Inferentia, Trainium) instances: gpufleet renders no Neuron device plugin, flavor or queue.",
+    "Use an NVIDIA GPU instance type, or run Neuron nodes outside gpufleet.",
+)
+def no_neuron_pools(view: StackView) -> Problems:
+    for name, pool in view.pools():
+        accelerator = view.accelerator(pool)
+        if accelerator is not None and accelerator.kind != "gpu":
+            yield (
+                ("node_pools", name, "instance_type"),
+                f"{pool.instance_type} carries {accelerator.name} ({accelerator.kind}); the AL2023 Neuron AMI has no "
+                "device plugin and gpufleet installs none, so its devices would never be advertised "
+                "(aws.amazon.com/neuron), no queue would reach the pool and the autoscaler could not size it",
+            )
+
+
+@plan_rule(
+    "GF-K8S-011",
+    "error",
+    "A ClusterQueue larger than Kueue's API accepts: the API server would refuse it.",
+    "Split the pools of that workload class across fewer GPU types, or fewer pools.",
+)
+def queues_kueue_accepts(plan: FleetPlan) -> Iterable[Problem]:
+    queues = plan.kubernetes.queues
+    if queues is None or queues.limits is None:
+        return
+    limits = queues.limits
+    for queue in queues.cluster_queues:
+        allowed = limits.flavors_allowed(len(queue.resources))
+        if len(queue.flavors) <= allowed and len(queue.resources) <= limits.resources_per_queue:
+            continue
+        first_over = queue.flavors[min(allowed, len(queue.flavors) - 1)].flavor
+        yield (
+            ("node_pools", first_over),
+            f"ClusterQueue {queue.name} would list {len(queue.flavors)} flavors (one per {queue.workload} pool) over "
+            f"{len(queue.resources)} resources in its one resource group; Kueue accepts at most {allowed} "
+            f"({limits.flavors_per_group} flavors a group, {limits.flavor_resources_per_group} flavor-resource pairs)",
+        )
+
+
+@plan_rule(
+    "GF-K8S-012",
+    "error",
+    "A file system's claim offered in a namespace whose queues reach pools that cannot mount it.",
+    "Mount the tier on those pools (their storage), or offer the claim only in namespaces whose queues stay on its clients.",
+)
+def claims_only_where_clients_run(plan: FleetPlan) -> Iterable[Problem]:
+    """Namespace -> its LocalQueues -> their ClusterQueues -> flavors -> pools: every pool a pod of
+    the namespace can be admitted to must be a client of the tier, or a pod mounting the claim is
+    admitted where the volume's node affinity never lets it run (or, without it, hangs mounting)."""
+    queues = plan.kubernetes.queues
+    if queues is None:
+        return
+    pool_of = {flavor.name: flavor.pool for flavor in queues.flavors}
+    for tier in plan.storage:
+        if not isinstance(tier, LustreTier):
+            continue
+        clients = {pool.name for pool in plan.pools if any(t.name == tier.name for t in pool.storage)}
+        for index, namespace in enumerate(tier.namespaces):
+            reached = {
+                pool_of[quota.flavor]
+                for local in queues.local_queues
+                if local.namespace == namespace
+                for queue in queues.cluster_queues
+                if queue.name == local.cluster_queue
+                for quota in queue.flavors
+            }
+            outside = sorted(reached - clients)
+            if outside:
+                yield (
+                    ("storage", tier.name, "namespaces", index),
+                    f"{namespace}'s queues reach pools {', '.join(outside)}, which do not mount {tier.name} (its clients: "
+                    f"{', '.join(sorted(clients)) or 'none'}): a pod there using the claim could never mount the file system",
+                )

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gpufleet.findings import Finding, Location, PathPart, Rule, Severity, closest_name, declare
 from gpufleet.model.view import StackView
+
+if TYPE_CHECKING:
+    from gpufleet.model.plan import FleetPlan
 
 Problem = tuple[tuple[PathPart, ...], str]
 """Where (the field's path) and what: a check's answer, located and made a finding by the registry."""
@@ -39,6 +43,32 @@ SEMANTIC_RULES: list[SemanticRule] = []
 def rule(rule_id: str, severity: Severity, summary: str, fix: str = "") -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         SEMANTIC_RULES.append(SemanticRule(declare(rule_id, severity, summary, fix), check))
+        return check
+
+    return register
+
+
+PlanCheck = Callable[["FleetPlan"], Iterable[Problem]]
+
+
+@dataclass(frozen=True)
+class PlanRule:
+    """A check of what the decisions made (the Kubernetes objects the plan holds), run once the
+    stack rules passed and the plan exists; still located at the stack's fields."""
+
+    rule: Rule
+    check: PlanCheck
+
+    def run(self, plan: FleetPlan) -> list[Finding]:
+        return [self.rule.finding(path, message) for path, message in self.check(plan)]
+
+
+PLAN_RULES: list[PlanRule] = []
+
+
+def plan_rule(rule_id: str, severity: Severity, summary: str, fix: str = "") -> Callable[[PlanCheck], PlanCheck]:
+    def register(check: PlanCheck) -> PlanCheck:
+        PLAN_RULES.append(PlanRule(declare(rule_id, severity, summary, fix), check))
         return check
 
     return register

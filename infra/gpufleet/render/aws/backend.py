@@ -67,7 +67,7 @@ def render_aws(plan: FleetPlan, parent: pulumi.Resource) -> ClusterHandle:
         buckets={tier_name: tier.bucket.output("bucket") for tier_name, tier in buckets.items()},
         autoscaling_groups=autoscaling_groups,
         pool_nodes=pool_nodes,
-        cloud=AwsClusterServices(cloud, cluster_name, autoscaling_groups, list(pool_nodes.values())),
+        cloud=AwsClusterServices(cloud, cluster_name, cluster.eks.output("arn"), autoscaling_groups, list(pool_nodes.values())),
     )
 
 
@@ -115,17 +115,23 @@ def _node_pools(
         parameter: invoke("aws:ssm/getParameter:getParameter", {"name": parameter})["value"]
         for parameter in sorted({nodes.ami.parameter for _, nodes in launched})
     }
-    return {
-        pool.name: NodePool(
-            pool,
-            nodes,
-            cluster=cluster,
-            cluster_name=plan.cluster.name,
-            subnet_ids=[network.subnet_id(s) for s in nodes.subnets],
-            security_group_ids=[groups[role] for role in nodes.security_groups],
-            image_id=images[nodes.ami.parameter],
-            imds_hop_limit=int(cloud.eks.imds_hop_limit.value),
-            opts=child,
-        )
-        for pool, nodes in launched
-    }
+    made: dict[str, NodePool] = {}
+    pending = list(launched)
+    while pending:
+        # A pool whose roll waits for another's is made after it, its node group depending on that one.
+        ready = [(pool, nodes) for pool, nodes in pending if nodes.update.after is None or nodes.update.after in made]
+        for pool, nodes in ready:
+            made[pool.name] = NodePool(
+                pool,
+                nodes,
+                cluster=cluster,
+                cluster_name=plan.cluster.name,
+                subnet_ids=[network.subnet_id(s) for s in nodes.subnets],
+                security_group_ids=[groups[role] for role in nodes.security_groups],
+                image_id=images[nodes.ami.parameter],
+                imds_hop_limit=int(cloud.eks.imds_hop_limit.value),
+                after=made[nodes.update.after].node_group if nodes.update.after else None,
+                opts=child,
+            )
+        pending = [item for item in pending if item not in ready]
+    return {pool.name: made[pool.name] for pool, _ in launched}

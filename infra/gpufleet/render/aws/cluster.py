@@ -127,8 +127,10 @@ class GpuCluster(pulumi.ComponentResource):
             node_role, ready = role_of(node_role_plan, tags(name, **{"gpufleet:workload": node_class}), child)
             self.node_roles[node_class] = node_role
             self.node_role_ready += ready
-        self.addons = {pin.name: self._addon(pin) for pin in plan.addons if not pin.needs_nodes}
+        self.addons = {pin.name: self._addon(pin) for pin in plan.cluster_addons if not pin.needs_nodes}
         cluster_name = self.eks.output("name")
+        self.access_ready: list[pulumi.Resource] = []
+        """The admins' access policy associations: what the deployer's Kubernetes access waits for."""
         for entry in plan.admins:
             access = Registered(
                 "aws:eks/accessEntry:AccessEntry",
@@ -136,23 +138,32 @@ class GpuCluster(pulumi.ComponentResource):
                 {"clusterName": cluster_name, "principalArn": entry.principal, "type": "STANDARD"},
                 child,
             )
-            Registered(
-                "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
-                f"{name}-admin-{entry.key}",
-                {
-                    "clusterName": cluster_name,
-                    "principalArn": access.output("principalArn"),
-                    "policyArn": eks_access_policy_arn(entry.access_policy),
-                    "accessScope": {"type": "cluster"},
-                },
-                child,
+            self.access_ready.append(
+                Registered(
+                    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+                    f"{name}-admin-{entry.key}",
+                    {
+                        "clusterName": cluster_name,
+                        "principalArn": access.output("principalArn"),
+                        "policyArn": eks_access_policy_arn(entry.access_policy),
+                        "accessScope": {"type": "cluster"},
+                    },
+                    child,
+                )
             )
         self.cluster_security_group_id = self.eks.output("vpcConfig")["clusterSecurityGroupId"]
         self._bootstrap = pulumi.Output.all(
             cluster_name, self.eks.output("endpoint"), self.eks.output("certificateAuthority")["data"]
         )
         self.kubeconfig = self._bootstrap.apply(lambda args: kubeconfig(*args))
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child)
+        # Every Kubernetes object goes through this provider, so each waits for the deployer's access
+        # (an admin's entry and policy association): without it EKS answers 401/403.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.access_ready),
+        )
         self.register_outputs({"name": cluster_name, "endpoint": self.eks.output("endpoint")})
 
     def _addon(self, pin: AddonPin, depends_on: Sequence[pulumi.Resource] = ()) -> Registered:
@@ -195,7 +206,7 @@ class GpuCluster(pulumi.ComponentResource):
 
     def add_node_addons(self, nodes: Sequence[pulumi.Resource]) -> None:
         """Add-ons whose pods need a node (CoreDNS) wait for the node groups, or they time out DEGRADED."""
-        for pin in self._plan.addons:
+        for pin in self._plan.cluster_addons:
             if pin.needs_nodes:
                 self.addons[pin.name] = self._addon(pin, nodes)
 

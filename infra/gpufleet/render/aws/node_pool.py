@@ -32,8 +32,10 @@ class NodePool(pulumi.ComponentResource):
         security_group_ids: Sequence[pulumi.Input[str]],
         image_id: pulumi.Input[str],
         imds_hop_limit: int,
+        after: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``after``: the node group this pool's rolls wait for (the plan's ``update.after``)."""
         super().__init__(NODE_POOL_TYPE, pool.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         pool_tags = tags(cluster_name, **{"gpufleet:pool": pool.name, "gpufleet:workload": pool.workload})
@@ -114,7 +116,11 @@ class NodePool(pulumi.ComponentResource):
                 "tags": pool_tags,
             },
             # The cluster autoscaler owns the desired size once the pool exists.
-            pulumi.ResourceOptions(parent=self, depends_on=cluster.node_role_ready, ignore_changes=["scalingConfig.desiredSize"]),
+            pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*cluster.node_role_ready, *([after] if after is not None else [])],
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
             outputs=("nodeGroupName", "resources"),
         )
         self.register_outputs({"node_group": self.node_group.output("nodeGroupName")})

@@ -25,11 +25,13 @@ class AwsClusterServices:
         self,
         cloud: AwsCloud,
         cluster_name: pulumi.Input[str],
+        cluster_arn: pulumi.Input[str],
         autoscaling_groups: Mapping[str, pulumi.Input[str]],
         nodes_ready: Sequence[pulumi.Resource],
     ) -> None:
         self._cloud = cloud
         self._cluster_name = cluster_name
+        self._cluster_arn = cluster_arn
         self._autoscaling_groups = autoscaling_groups
         self._nodes_ready = list(nodes_ready)
 
@@ -58,7 +60,7 @@ class AwsClusterServices:
         return waits
 
     def _pod_identity(self, plan: PodIdentityPlan, child: pulumi.ResourceOptions) -> Registered:
-        identity, _ = role_of(plan.role, None, child)
+        identity, _ = role_of(plan.role, None, child, trusted_arn=self._cluster_arn)
         return Registered(
             "aws:eks/podIdentityAssociation:PodIdentityAssociation",
             plan.role.name,
@@ -72,16 +74,19 @@ class AwsClusterServices:
         )
 
     def _managed_addon(self, plan: ManagedAddonPlan, parent: pulumi.Resource) -> Registered:
-        identity, granted = role_of(plan.role, None, pulumi.ResourceOptions(parent=parent))
+        identity, granted = role_of(plan.role, None, pulumi.ResourceOptions(parent=parent), trusted_arn=self._cluster_arn)
+        pin = plan.pin
+        assert pin.service_account is not None
         return Registered(
             "aws:eks/addon:Addon",
             plan.addon,
             {
                 "clusterName": self._cluster_name,
                 "addonName": plan.addon,
-                "podIdentityAssociations": [{"roleArn": identity.output("arn"), "serviceAccount": plan.service_account}],
+                "addonVersion": pin.version,
+                "podIdentityAssociations": [{"roleArn": identity.output("arn"), "serviceAccount": pin.service_account[1]}],
                 "resolveConflictsOnCreate": "OVERWRITE",
-                "resolveConflictsOnUpdate": "OVERWRITE",
+                "resolveConflictsOnUpdate": "PRESERVE",
             },
             pulumi.ResourceOptions(parent=parent, depends_on=[*granted, *self._nodes_ready]),
         )

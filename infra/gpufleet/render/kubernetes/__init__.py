@@ -21,13 +21,14 @@ __all__ = ["KubernetesLayer", "Namespaces", "render_kubernetes"]
 
 
 class Namespaces(pulumi.ComponentResource):
-    """The namespaces the stack names for queues and storage claims."""
+    """The namespaces the stack names for queues and storage claims. A namespace dropped from the
+    stack is left in the cluster (deleting it would delete every tenant object in it)."""
 
-    def __init__(self, names: tuple[str, ...], handle: ClusterHandle) -> None:
+    def __init__(self, names: tuple[str, ...], labels: dict[str, str], handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:Namespaces", "namespaces", None, under_cluster(handle))
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         self.by_name = {
-            name: kubernetes_object("v1", "Namespace", name, {"metadata": metadata(name)}, pulumi.ResourceOptions(parent=self))
-            for name in names
+            name: kubernetes_object("v1", "Namespace", name, {"metadata": metadata(name, **labels)}, kept) for name in names
         }
         self.register_outputs({"namespaces": list(names)})
 
@@ -42,10 +43,10 @@ class KubernetesLayer:
 
 
 def render_kubernetes(plan: KubernetesPlan, handle: ClusterHandle) -> KubernetesLayer:
-    namespaces = Namespaces(plan.namespaces, handle).by_name if plan.namespaces else {}
+    namespaces = Namespaces(plan.namespaces, plan.pod_security.tenants, handle).by_name if plan.namespaces else {}
     local_queues: Mapping[tuple[str, str], pulumi.Resource] = {}
     if plan.gpu_stack is not None:
-        GpuStack(plan.gpu_stack, handle)
+        GpuStack(plan.gpu_stack, plan.pod_security.system, handle)
     if plan.efa is not None:
         EfaDevicePlugin(plan.efa, handle)
     for fabric in plan.fabrics:

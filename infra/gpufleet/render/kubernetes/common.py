@@ -39,6 +39,7 @@ def helm_release(
             "namespace": plan.namespace,
             "createNamespace": True,
             "atomic": True,
+            "disableOpenapiValidation": True if plan.disable_openapi_validation else None,
             "values": plan.values if values is None else values,
         },
         pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),

@@ -13,13 +13,13 @@ from gpufleet.render.resources import Registered, kubernetes_object
 class GpuStack(pulumi.ComponentResource):
     """The operator reads the ConfigMaps by name, so they exist before its release."""
 
-    def __init__(self, plan: GpuStackPlan, handle: ClusterHandle) -> None:
+    def __init__(self, plan: GpuStackPlan, namespace_labels: dict[str, str], handle: ClusterHandle) -> None:
         super().__init__("gpufleet:kubernetes:GpuStack", "gpu-stack", None, under_cluster(handle))
         namespace = kubernetes_object(
             "v1",
             "Namespace",
             plan.operator.namespace,
-            {"metadata": metadata(plan.operator.namespace)},
+            {"metadata": metadata(plan.operator.namespace, **namespace_labels)},
             pulumi.ResourceOptions(parent=self),
         )
         maps = [

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from gpufleet.model.kubernetes import ClusterQueuePlan, QueuePlan, quantity
+from gpufleet.model.kubernetes import NAMESPACE_NAME_LABEL, ClusterQueuePlan, GatePolicyPlan, QueuePlan, quantity
 from gpufleet.names import POOL_LABEL, WORKLOAD_LABEL
 from gpufleet.render.contract import ClusterHandle
 from gpufleet.render.kubernetes.common import helm_release, metadata, under_cluster
@@ -18,12 +18,28 @@ KUEUE_API = "kueue.x-k8s.io/v1beta2"
 class Queues(pulumi.ComponentResource):
     def __init__(self, plan: QueuePlan, handle: ClusterHandle, namespaces: Mapping[str, Registered]) -> None:
         super().__init__("gpufleet:kubernetes:Queues", "queues", None, under_cluster(handle))
-        kueue = helm_release(plan.kueue, self, depends_on=[handle.pool_nodes[pool] for pool in plan.controller_pools])
+        controllers = [handle.pool_nodes[pool] for pool in plan.controller_pools]
+        if plan.jobset is not None:
+            helm_release(plan.jobset, self, depends_on=controllers)
+        kueue = helm_release(plan.kueue, self, depends_on=controllers)
         after_kueue = pulumi.ResourceOptions(parent=self, depends_on=[kueue])
         for priority in plan.priorities:
             # Kueue keeps a priority's value and description at the top level, beside metadata.
             body = {"metadata": metadata(priority.name), "value": priority.value, "description": priority.description}
             kubernetes_object(KUEUE_API, "WorkloadPriorityClass", priority.name, body, after_kueue)
+            # The same order for the kube-scheduler: pods outside Kueue's view preempt by it too.
+            pod_priority = {
+                "metadata": metadata(priority.name),
+                "value": priority.value,
+                "globalDefault": False,
+                "preemptionPolicy": "PreemptLowerPriority",
+                "description": priority.description,
+            }
+            kubernetes_object(
+                "scheduling.k8s.io/v1", "PriorityClass", priority.name, pod_priority, pulumi.ResourceOptions(parent=self)
+            )
+        if plan.gate_policy is not None:
+            self._gate_policy(plan.gate_policy)
         # Each queue waits for (and on destroy goes before) only what it names: Kueue keeps a
         # flavor or ClusterQueue in use behind a finalizer. Depending on every flavor instead
         # made the SDK's cycle check walk the Kueue release's whole closure once per pool per
@@ -71,14 +87,20 @@ class Queues(pulumi.ComponentResource):
                 entry = {"name": resource, "nominalQuota": quantity(resource, quota.nominal[resource])}
                 if quota.borrowing_limit is not None:
                     entry["borrowingLimit"] = quota.borrowing_limit
+                if quota.lending_limit is not None:
+                    entry["lendingLimit"] = quota.lending_limit
                 resources.append(entry)
             flavors.append({"name": quota.flavor, "resources": resources})
         spec = {
             "cohortName": cohort,
-            "namespaceSelector": {},
             "preemption": plan.preemption,
             "resourceGroups": [{"coveredResources": list(plan.resources), "flavors": flavors}],
         }
+        if plan.namespaces:
+            # Left out, the selector admits no namespace at all (Kueue's default).
+            spec["namespaceSelector"] = {
+                "matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": list(plan.namespaces)}]
+            }
         return kubernetes_object(
             KUEUE_API,
             "ClusterQueue",
@@ -86,3 +108,54 @@ class Queues(pulumi.ComponentResource):
             {"metadata": metadata(plan.name, **{WORKLOAD_LABEL: plan.workload}), "spec": spec},
             pulumi.ResourceOptions(parent=self, depends_on=after),
         )
+
+    def _gate_policy(self, plan: GatePolicyPlan) -> None:
+        """Only Kueue's controller lifts its admission gate from a pod in the tenant namespaces."""
+        policy = kubernetes_object(
+            "admissionregistration.k8s.io/v1",
+            "ValidatingAdmissionPolicy",
+            plan.name,
+            {
+                "metadata": metadata(plan.name),
+                "spec": {
+                    "failurePolicy": "Fail",
+                    "matchConstraints": {
+                        "resourceRules": [
+                            {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["pods"]}
+                        ]
+                    },
+                    "validations": [
+                        {
+                            "expression": gate_kept_expression(plan),
+                            "message": f"only Kueue lifts the {plan.gate} scheduling gate: the pod waits for its queue",
+                        }
+                    ],
+                },
+            },
+            pulumi.ResourceOptions(parent=self),
+        )
+        kubernetes_object(
+            "admissionregistration.k8s.io/v1",
+            "ValidatingAdmissionPolicyBinding",
+            plan.name,
+            {
+                "metadata": metadata(plan.name),
+                "spec": {
+                    "policyName": plan.name,
+                    "validationActions": ["Deny"],
+                    "matchResources": {
+                        "namespaceSelector": {
+                            "matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": list(plan.namespaces)}]
+                        }
+                    },
+                },
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+
+def gate_kept_expression(plan: GatePolicyPlan) -> str:
+    """CEL: the update is Kueue's, or the old pod had no gate, or the new pod keeps it."""
+    had = f"has(oldObject.spec.schedulingGates) && oldObject.spec.schedulingGates.exists(g, g.name == '{plan.gate}')"
+    keeps = f"has(object.spec.schedulingGates) && object.spec.schedulingGates.exists(g, g.name == '{plan.gate}')"
+    return f"request.userInfo.username == '{plan.controller}' || !({had}) || ({keeps})"

@@ -33,12 +33,6 @@ class KubernetesStorage(pulumi.ComponentResource):
         meta = metadata(plan.name)
         if plan.default:
             meta["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
-        topologies = None
-        if plan.node_terms is not None:
-            topologies = [
-                {"matchLabelExpressions": [{"key": key, "values": [value]} for key, value in sorted(term.items())]}
-                for term in plan.node_terms
-            ]
         kubernetes_object(
             "storage.k8s.io/v1",
             "StorageClass",
@@ -49,8 +43,7 @@ class KubernetesStorage(pulumi.ComponentResource):
                 "parameters": plan.parameters or None,
                 "reclaimPolicy": "Delete",
                 "volumeBindingMode": "WaitForFirstConsumer",
-                "allowVolumeExpansion": plan.node_terms is None,
-                "allowedTopologies": topologies,
+                "allowVolumeExpansion": True,
             },
             pulumi.ResourceOptions(parent=self),
         )
@@ -64,7 +57,10 @@ class KubernetesStorage(pulumi.ComponentResource):
     ) -> None:
         file_system = handle.file_systems[plan.tier]
         size = f"{plan.capacity_gib}Gi"
-        claim_ref = {"namespace": plan.claim_namespace, "name": plan.tier} if plan.claim_namespace else None
+        terms = [
+            {"matchExpressions": [{"key": key, "operator": "In", "values": [value]} for key, value in sorted(term.items())]}
+            for term in plan.node_terms
+        ]
         volume = kubernetes_object(
             "v1",
             "PersistentVolume",
@@ -77,7 +73,9 @@ class KubernetesStorage(pulumi.ComponentResource):
                     "persistentVolumeReclaimPolicy": "Retain",
                     "storageClassName": "",
                     "mountOptions": ["flock"],
-                    "claimRef": claim_ref,
+                    "claimRef": {"namespace": plan.claim_namespace, "name": plan.tier},
+                    # Only the file system's clients reach it: a pod using the volume runs on one.
+                    "nodeAffinity": {"required": {"nodeSelectorTerms": terms}},
                     "csi": {
                         "driver": plan.driver,
                         "volumeHandle": file_system.file_system_id,
@@ -85,10 +83,8 @@ class KubernetesStorage(pulumi.ComponentResource):
                     },
                 },
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[driver] if driver else []),
+            pulumi.ResourceOptions(parent=self, depends_on=[driver] if driver else [], retain_on_delete=True),
         )
-        if plan.claim_namespace is None:
-            return
         kubernetes_object(
             "v1",
             "PersistentVolumeClaim",
@@ -102,5 +98,6 @@ class KubernetesStorage(pulumi.ComponentResource):
                     "resources": {"requests": {"storage": size}},
                 },
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[volume, namespaces[plan.claim_namespace]]),
+            # A claim dropped from the stack stays, with the data its pods see: delete it yourself.
+            pulumi.ResourceOptions(parent=self, depends_on=[volume, namespaces[plan.claim_namespace]], retain_on_delete=True),
         )
