@@ -163,7 +163,7 @@ def violations(plan: FleetPlan, result: PreviewResult) -> list[str]:
                             amount = quota["nominalQuota"]
                             amount = int(str(amount).removesuffix("Mi"))
                             nominal[quota["name"]] = nominal.get(quota["name"], 0) + amount
-        expected = _expected_capacity(pool, group, catalog, mig_entries, sharing_configs)
+        expected = _expected_capacity(plan, pool, group, catalog, mig_entries, sharing_configs)
         offered = {resource: amount for resource, amount in nominal.items() if amount}
         if offered != expected:
             found.append(f"flavor {name}: quotas {offered} != capacity {expected}")
@@ -209,14 +209,23 @@ def violations(plan: FleetPlan, result: PreviewResult) -> list[str]:
     return found
 
 
-def _expected_capacity(pool, group, catalog, mig_entries, sharing_configs) -> dict[str, int]:
+def _expected_capacity(plan, pool, group, catalog, mig_entries, sharing_configs) -> dict[str, int]:
     nodes = group["max"]
     if group["instance"] is not None:
         instance = catalog.instance_types[group["instance"]]
         gpus, cpus, memory = instance.accelerator_count, instance.vcpus, instance.memory_mib
     else:
         gpus, cpus, memory = pool.source.gpus_per_node, pool.source.vcpus, pool.source.memory_gib * 1024
-    expected = {"cpu": cpus * nodes, "memory": memory * nodes}
+    # CPU and memory: a node's allocatable less the DaemonSets (validate --json's pod_allocatable)
+    # times nodes.max, held below the node's capacity: nodeadm reserves CPU, and memory at least
+    # 11 x maxPods + 255 MiB plus the 100 MiB eviction threshold (config.go), where maxPods is
+    # "DefaultMaxENIs*(Ipv4AddressesPerInterface-1) + 2" (eni_max_pods.go).
+    allocatable = plan.kubernetes.scheduling[pool.name].allocatable
+    assert allocatable.pod_cpu < cpus, pool.name
+    # (existing nodes: the kubelet's default maxPods)
+    max_pods = instance.cards[0].max_interfaces * (instance.ipv4_per_interface - 1) + 2 if group["instance"] else 110
+    assert allocatable.pod_memory_mib <= memory - (11 * max_pods + 255) - 100, pool.name
+    expected = {"cpu": allocatable.pod_cpu * nodes, "memory": allocatable.pod_memory_mib * nodes}
     whole = gpus
     entry = group["labels"].get("nvidia.com/mig.config")
     for layout in mig_entries.get(entry, []) if entry else []:

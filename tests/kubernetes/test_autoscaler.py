@@ -61,7 +61,10 @@ def test_scale_from_zero_templates_offer_what_an_efa_job_requests() -> None:
     for key, value in tags.items():
         if key.startswith(f"{TEMPLATE}/resources/"):
             resource = key.removeprefix(f"{TEMPLATE}/resources/")
-            template[resource] = int(value.removesuffix("Mi").removesuffix("Gi")) * (1024 if value.endswith("Gi") else 1)
+            if value.endswith("m"):  # CPU in millicores
+                template[resource] = int(value.removesuffix("m")) // 1000
+            else:
+                template[resource] = int(value.removesuffix("Mi").removesuffix("Gi")) * (1024 if value.endswith("Gi") else 1)
     worker = {
         "nvidia.com/gpu": 8,
         "hugepages-2Mi": 5120,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
 from gpufleet.model import resolve
-from gpufleet.model.kubernetes_decisions import pool_capacity
+from gpufleet.model.kubernetes_decisions import pool_devices
 from gpufleet.model.plan import LaunchedNodes
 from gpufleet.stack import load_stack
 from gpufleet.templating import load_template, stamp, template_names
@@ -47,7 +47,7 @@ def test_template_defaults_preview_checks_and_watch_objects_that_validate(name: 
     pools = {pool.name: pool for pool in plan.pools}
     for job in (*plan.validation.dcgm, *plan.validation.nccl):
         pool = pools[job.pool]
-        per_node = {r: t // pool.nodes.max for r, t in pool_capacity(pool, CATALOG).items() if r not in ("cpu", "memory")}
+        per_node = {r: t // pool.nodes.max for r, t in pool_devices(pool, CATALOG).items()}
         hugepages = pool.source.efa_hugepages if isinstance(pool.source, LaunchedNodes) else None
         if hugepages:
             per_node["hugepages-2Mi"] = f"{hugepages * 2}Mi"

@@ -14,7 +14,7 @@ from gpufleet.catalog import load_catalog
 from gpufleet.cli import app
 from gpufleet.model import resolve
 from gpufleet.model.kubernetes import GPU_RESOURCE
-from gpufleet.model.kubernetes_decisions import pool_capacity
+from gpufleet.model.kubernetes_decisions import pool_devices
 from gpufleet.model.plan import ExistingNodes, LaunchedNodes
 from gpufleet.model.validation import PREFERRED_TOPOLOGY, QUEUE_LABEL, UNCONSTRAINED_TOPOLOGY
 from gpufleet.stack import load_stack
@@ -45,7 +45,7 @@ def _containers(manifest):
 
 
 def test_every_jobs_requests_equal_its_pools_allocatable_per_node(planned) -> None:
-    """The device plugins advertise per node what ``pool_capacity`` totals over ``nodes.max``: the
+    """The device plugins advertise per node what ``pool_devices`` totals over ``nodes.max``: the
     NVIDIA plugin ``nvidia.com/gpu`` (or MIG profiles, or time-sliced replicas), the EFA plugin
     "vpc.amazonaws.com/efa, one per EFA interface" (EKS node-efa docs), and the EFA driver's 2 MiB
     huge pages. The shared RDMA plugin's count is a share count (README: the resource "allows
@@ -56,8 +56,7 @@ def test_every_jobs_requests_equal_its_pools_allocatable_per_node(planned) -> No
         pool = pools[job.pool]
         expected = {
             resource: (1 if resource.startswith("rdma/") else total // pool.nodes.max)
-            for resource, total in pool_capacity(pool, CATALOG).items()
-            if resource not in ("cpu", "memory")
+            for resource, total in pool_devices(pool, CATALOG).items()
         }
         hugepages = pool.source.efa_hugepages if isinstance(pool.source, LaunchedNodes) else None
         if hugepages:
@@ -107,7 +106,7 @@ def test_every_gpu_pool_gets_dcgm_and_every_multi_node_rdma_pool_gets_nccl(plann
         and p.fabric is not None
         and p.fabric.rdma
         and p.nodes.max >= 2
-        and GPU_RESOURCE in pool_capacity(p, CATALOG)
+        and GPU_RESOURCE in pool_devices(p, CATALOG)
     }
     assert {job.pool for job in checks.nccl} == fabric
     assert {job.pool for job in checks.nccl}.isdisjoint({r.subject for r in checks.skipped})

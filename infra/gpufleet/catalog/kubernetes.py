@@ -67,6 +67,45 @@ class AutoscalerFacts(Fact):
     node_template_tag_prefix: str
 
 
+class DaemonSetRequests(Fact):
+    """What one DaemonSet's pod requests on every node it runs on (all its containers)."""
+
+    cpu_millicores: int = Field(ge=0)
+    memory_mib: int = Field(ge=0)
+
+
+class NodeAllocatableFacts(Fact):
+    """How much of a node pods may request: nodeadm's kube-reserved and eviction threshold, the
+    memory EC2 states but the node does not report, and gpufleet's DaemonSets' requests."""
+
+    sources: tuple[str, ...] = Field(min_length=1)
+    kube_reserved_memory_mib: int = Field(ge=0)
+    kube_reserved_memory_mib_per_pod: int = Field(ge=0)
+    kube_reserved_cpu_ranges: tuple[tuple[int | None, int], ...] = Field(min_length=1)
+    """(upper end of the range in millicores, None for the node's total; reserved per 10000)."""
+    eviction_memory_mib: int = Field(ge=0)
+    default_max_pods: int = Field(ge=1)
+    """The kubelet's own default maxPods, assumed on existing nodes."""
+    vm_memory_overhead_percent: float = Field(ge=0, lt=100)
+    daemonsets: dict[str, DaemonSetRequests]
+    """Keyed by the chart that installs the DaemonSet."""
+    not_counted: tuple[str, ...]
+
+    def kube_reserved_cpu_millicores(self, millicores: int) -> int:
+        """nodeadm's getCPUMillicoresToReserve: a share of each range of the node's millicores."""
+        reserved, start = 0, 0
+        for end, per_10000 in self.kube_reserved_cpu_ranges:
+            top = millicores if end is None else min(end, millicores)
+            if top > start:
+                reserved += (top - start) * per_10000 // 10000
+            start = millicores if end is None else end
+        return reserved
+
+    def kube_reserved_memory(self, max_pods: int) -> int:
+        """nodeadm's getMemoryMebibytesToReserve."""
+        return self.kube_reserved_memory_mib_per_pod * max_pods + self.kube_reserved_memory_mib
+
+
 class KueueLimits(Fact):
     """What Kueue's API accepts of one ClusterQueue (CRD maxItems and the webhook's own checks)."""
 
@@ -102,10 +141,11 @@ class KubernetesFacts(Fact):
     storage: KubernetesStorageFacts
     autoscaler: AutoscalerFacts
     kueue: KueueFacts
+    node_allocatable: NodeAllocatableFacts
 
     def cited(self) -> list[tuple[str, tuple[str, ...]]]:
         """Every record with the source keys it names, for the catalog's reference check."""
         records = [(f"charts.{name}", chart.sources) for name, chart in self.charts.items()]
-        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler", "kueue"):
+        for name in ("gpu_operator", "efa", "rdma", "storage", "autoscaler", "kueue", "node_allocatable"):
             records.append((name, getattr(self, name).sources))
         return records

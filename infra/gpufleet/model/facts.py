@@ -194,6 +194,8 @@ class PoolFacts(Facts):
     """The MIG plan the pool's nodes get, if any."""
     mig_config_label: str | None = fact(preview="mig_config", launched=True, compare=False, default=None)
     """The ``nvidia.com/mig.config`` label (derived from ``labels``): ``all-disabled`` on MIG-capable GPUs without a plan."""
+    mig_config_label_channel: str | None = fact(launched=True, compare=False, default=None)
+    """How the MIG label reaches nodes, and what an edit of it does."""
     labels: dict[str, str] = fact()
     taints: tuple[str, ...] = fact()
     flavor: str | None = fact(preview="flavor")
@@ -202,6 +204,10 @@ class PoolFacts(Facts):
     """ClusterQueues holding quota of the pool's flavor, nominal or borrowable."""
     pod_resources: dict[str, int] = fact(preview="pod_resources")
     """What a pod can request on one node, beyond CPU and memory."""
+    pod_allocatable: dict[str, int | str] = fact()
+    """CPU and memory pods may request of one node: the kubelet's allocatable less gpufleet's
+    DaemonSets, floored; a node's share of the flavor's quota."""
+    pod_allocatable_reason: str = fact(compare=False)
     usd_per_hour: dict[str, Decimal | None] = fact("$/hour", table=True, preview="usd_per_hour", cell=_per_hour_cell)
     """What the pool costs per hour at ``min`` and ``max`` nodes (to the cent; None: no price)."""
     usd_per_30_days: dict[str, Decimal | None] = fact()

@@ -27,6 +27,17 @@ from gpufleet.model.reasons import Reason
 
 POOL_LABEL = names.POOL_LABEL
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+# Labels the node group does not carry: they reach nodes only through the launch template's
+# kubelet --node-labels, so a change is a new launch template version (a roll), never also an
+# in-place edit of running nodes (EKS applies node-group label edits to them).
+LAUNCH_TEMPLATE_ONLY_LABELS = (MIG_CONFIG_LABEL,)
+MIG_LABEL_CHANNEL = (
+    "only the launch template's kubelet --node-labels, not the node group's labels: a renamed plan is a new "
+    "launch template version, so the pool's nodes roll (one at a time under MINIMAL) and each new node is "
+    "partitioned at boot; a node-group label edit would also reach running nodes at once, and mig-manager "
+    "would repartition them under their pods. Moving the label off the node group removes it from running "
+    "nodes (their partitions stay) until they roll"
+)
 GPU_RESOURCE = "nvidia.com/gpu"
 HUGEPAGES_RESOURCE = "hugepages-2Mi"
 EPHEMERAL_STORAGE = "ephemeral-storage"
@@ -173,6 +184,29 @@ class StoragePlan:
 
 
 @dataclass(frozen=True)
+class NodeAllocatable:
+    """What pods may request of one node of a pool, and why.
+
+    ``cpu_millicores``/``memory_mib``: the kubelet's allocatable (what the autoscaler's node
+    template says; it subtracts DaemonSets itself). ``pod_cpu``/``pod_memory_mib``: that less the
+    DaemonSets' requests, floored to whole cores and GiB: a node's share of its flavor's quota."""
+
+    cpu_millicores: int
+    memory_mib: int
+    daemonset_cpu_millicores: int
+    daemonset_memory_mib: int
+    reason: str
+
+    @property
+    def pod_cpu(self) -> int:
+        return max(0, (self.cpu_millicores - self.daemonset_cpu_millicores) // 1000)
+
+    @property
+    def pod_memory_mib(self) -> int:
+        return max(0, (self.memory_mib - self.daemonset_memory_mib) // 1024 * 1024)
+
+
+@dataclass(frozen=True)
 class FlavorPlan:
     name: str
     pool: str
@@ -311,6 +345,8 @@ class AutoscalerPlan:
 class PoolScheduling:
     """How pods reach one pool: its Kueue flavor, the queues holding its quota, what a node offers."""
 
+    allocatable: NodeAllocatable
+    """What pods may request of one node."""
     flavor: str | None = None
     queues: tuple[str, ...] = ()
     pod_resources: dict[str, int] = field(default_factory=dict, hash=False)

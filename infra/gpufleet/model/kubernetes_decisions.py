@@ -47,6 +47,7 @@ from gpufleet.model.kubernetes import (
     KubernetesPlan,
     LocalQueuePlan,
     LustreVolumePlan,
+    NodeAllocatable,
     PodSecurity,
     PoolScheduling,
     PriorityPlan,
@@ -60,6 +61,7 @@ from gpufleet.model.kubernetes import (
 )
 from gpufleet.model.plan import ExistingNodes, Fabric, LaunchedNodes, LocalNvmeTier, LustreTier, Pool, StorageTier, Taint
 from gpufleet.model.reasons import Reason
+from gpufleet.model.subnets import node_addresses
 from gpufleet.stack.models import QueuesSpec
 
 if TYPE_CHECKING:  # decided from this module's plan, so it imports this module
@@ -86,17 +88,22 @@ def kubernetes_plan(
 ) -> KubernetesPlan:
     """``aws_region``: the cluster's region when gpufleet creates it on AWS; None for an existing
     cluster (provider kubernetes), which gets no EBS class and no Cluster Autoscaler."""
-    queue_plan = _queues(cluster, pools, queues, catalog)
+    storage_plan = _storage(pools, storage, catalog, on_aws=aws_region is not None)
+    lustre_csi = storage_plan.csi_driver is not None
+    allocatable = {pool.name: node_allocatable(pool, node_daemonsets(pool, lustre_csi=lustre_csi), catalog) for pool in pools}
+    queue_plan = _queues(cluster, pools, allocatable, queues, catalog)
     return KubernetesPlan(
         cluster=cluster,
         namespaces=tuple(sorted({*_queue_namespaces(queues), *(ns for tier in storage for ns in _claim_namespaces(tier))})),
         gpu_stack=_gpu_stack(pools, mig_config, exporter, catalog) if exporter is not None else None,
         efa=_efa(pools, aws_region, catalog),
         fabrics=_fabrics(pools, fabrics, catalog),
-        storage=_storage(pools, storage, catalog, on_aws=aws_region is not None),
+        storage=storage_plan,
         queues=queue_plan,
-        autoscaler=_autoscaler(cluster, aws_region, kubernetes_version, pools, catalog) if aws_region is not None else None,
-        scheduling={pool.name: _scheduling(pool, queue_plan) for pool in pools},
+        autoscaler=_autoscaler(cluster, aws_region, kubernetes_version, pools, allocatable, catalog)
+        if aws_region is not None
+        else None,
+        scheduling={pool.name: _scheduling(pool, queue_plan, allocatable[pool.name]) for pool in pools},
         pod_security=_pod_security(kubernetes_version),
     )
 
@@ -486,11 +493,66 @@ def _claim_namespaces(tier: StorageTier) -> tuple[str, ...]:
 # -- queues -----------------------------------------------------------------------------------
 
 
-def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
-    """What a pool offers at its maximum size, per resource a pod can request (NVIDIA resources
-    only on NVIDIA GPU pools: GF-K8S-010 refuses the others)."""
+def node_daemonsets(pool: Pool, *, lustre_csi: bool) -> tuple[str, ...]:
+    """The charts whose DaemonSets gpufleet puts on the pool's nodes and that request resources:
+    the FSx CSI node plugin on every node (it tolerates every taint), the EFA plugin on EFA pools.
+    The GPU Operator's operands request nothing (their ``resources: {}``)."""
+    charts = ["aws-fsx-csi-driver"] if lustre_csi else []
+    if _efa_interfaces(pool):
+        charts.append("aws-efa-k8s-device-plugin")
+    return tuple(sorted(charts))
+
+
+def node_allocatable(pool: Pool, daemonsets: Sequence[str], catalog: Catalog) -> NodeAllocatable:
+    """What pods may request of one node: the kubelet's allocatable less ``daemonsets``' requests.
+
+    Nodes gpufleet launches run nodeadm (AL2023), which reserves ``11 * maxPods + 255`` MiB and a
+    share of each CPU range for the kubelet and evicts below 100 MiB free; EC2's stated memory is
+    more than the node reports (Karpenter's overhead share), and the EFA huge pages leave
+    allocatable memory. Existing nodes: the stack's figures are taken as what the kubelet reports,
+    with the same reservations at the kubelet's default maxPods, since their own system pods
+    request CPU and memory gpufleet cannot see: a quota a little low leaves a fraction of a core
+    idle, one too high admits pods that never schedule.
+    """
+    facts = catalog.kubernetes.node_allocatable
+    requests = [facts.daemonsets[chart] for chart in daemonsets]
+    ds_cpu = sum(r.cpu_millicores for r in requests)
+    ds_memory = sum(r.memory_mib for r in requests)
+    counted = (
+        f"DaemonSet requests ({', '.join(daemonsets)}): {ds_cpu}m CPU, {ds_memory}Mi" if daemonsets else "no DaemonSet requests"
+    )
+    cpu = pool.vcpus_per_node * 1000
+    reserved_cpu = facts.kube_reserved_cpu_millicores(cpu)
+    if isinstance(pool.source, ExistingNodes):
+        max_pods, reported, hugepages = facts.default_max_pods, pool.memory_mib_per_node, 0
+        origin = (
+            f"existing nodes: the stack's {pool.vcpus_per_node} vCPU and {reported}Mi taken as the kubelet's capacity, "
+            f"nodeadm's reservations assumed at the kubelet's default maxPods {max_pods} (state smaller figures if the "
+            "cluster reserves more)"
+        )
+    else:
+        max_pods = node_addresses(pool.source.instance, pool.source.efa, catalog).max_pods
+        reported = pool.memory_mib_per_node * (1000 - round(facts.vm_memory_overhead_percent * 10)) // 1000
+        hugepages = (pool.source.efa_hugepages or 0) * 2
+        origin = (
+            f"of EC2's {pool.memory_mib_per_node}Mi the node reports about {reported}Mi "
+            f"({facts.vm_memory_overhead_percent}% overhead)" + (f", {hugepages}Mi of it EFA huge pages" if hugepages else "")
+        )
+    reserved_memory = facts.kube_reserved_memory(max_pods)
+    memory = reported - hugepages - reserved_memory - facts.eviction_memory_mib
+    reason = (
+        f"{origin}; nodeadm reserves {reserved_cpu}m CPU and {reserved_memory}Mi (11 x maxPods {max_pods} + 255) for "
+        f"the kubelet and evicts below {facts.eviction_memory_mib}Mi free. Less {counted}; not counted (requests "
+        f"unknown to the catalog): {', '.join(facts.not_counted)}; floored to whole cores and GiB"
+    )
+    return NodeAllocatable(cpu - reserved_cpu, memory, ds_cpu, ds_memory, reason)
+
+
+def pool_devices(pool: Pool, catalog: Catalog) -> dict[str, int]:
+    """What a pool offers at its maximum size beside CPU and memory: devices and huge pages
+    (NVIDIA resources only on NVIDIA GPU pools: GF-K8S-010 refuses the others)."""
     nodes = pool.nodes.max
-    capacity = {"cpu": pool.vcpus_per_node * nodes, "memory": pool.memory_mib_per_node * nodes}
+    capacity: dict[str, int] = {}
     if _gpu(pool) is not None:
         for layout in pool.mig.device_layouts if pool.mig is not None else ():
             devices = pool.gpus_per_node if layout.devices == "all" else len(layout.devices)
@@ -514,6 +576,15 @@ def pool_capacity(pool: Pool, catalog: Catalog) -> dict[str, int]:
     return dict(sorted(capacity.items()))
 
 
+def pool_capacity(pool: Pool, allocatable: NodeAllocatable, catalog: Catalog) -> dict[str, int]:
+    """What a pool offers pods at its maximum size, per resource a pod can request: CPU and
+    memory are each node's allocatable less its DaemonSets (Kueue admits on quota alone, so a
+    quota above what a node can hold admits pods that then stay Pending)."""
+    nodes = pool.nodes.max
+    capacity = {"cpu": allocatable.pod_cpu * nodes, "memory": allocatable.pod_memory_mib * nodes}
+    return dict(sorted({**capacity, **pool_devices(pool, catalog)}.items()))
+
+
 def pool_selector(pool: Pool) -> dict[str, str]:
     """Labels that pick exactly this pool's nodes: gpufleet's own, or those the stack says existing nodes carry."""
     if isinstance(pool.source, ExistingNodes):
@@ -533,14 +604,14 @@ def flavor_labels(pool: Pool) -> dict[str, str]:
     return dict(sorted({**chosen, INSTANCE_TYPE_LABEL: pool.node_kind}.items()))
 
 
-def _flavor(pool: Pool, accelerator: Accelerator, catalog: Catalog) -> FlavorPlan:
+def _flavor(pool: Pool, accelerator: Accelerator, allocatable: NodeAllocatable, catalog: Catalog) -> FlavorPlan:
     return FlavorPlan(
         name=pool.name,
         pool=pool.name,
         accelerator=accelerator.name,
         node_labels=flavor_labels(pool),
         tolerations=tuple(toleration(taint) for taint in pool.taints),
-        capacity=pool_capacity(pool, catalog),
+        capacity=pool_capacity(pool, allocatable, catalog),
     )
 
 
@@ -611,11 +682,17 @@ def _namespaces_selector(namespaces: Iterable[str]) -> Json:
     return {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(namespaces)}]}
 
 
-def _queues(cluster: str, pools: Sequence[Pool], namespaces: QueuesSpec, catalog: Catalog) -> QueuePlan | None:
+def _queues(
+    cluster: str,
+    pools: Sequence[Pool],
+    allocatable: Mapping[str, NodeAllocatable],
+    namespaces: QueuesSpec,
+    catalog: Catalog,
+) -> QueuePlan | None:
     queued = [(pool, gpu) for pool in pools if pool.workload != "system" and (gpu := _gpu(pool)) is not None]
     if not queued:
         return None
-    flavors = tuple(_flavor(pool, gpu, catalog) for pool, gpu in queued)
+    flavors = tuple(_flavor(pool, gpu, allocatable[pool.name], catalog) for pool, gpu in queued)
     by_pool = {flavor.pool: flavor for flavor in flavors}
     queues: list[ClusterQueuePlan] = []
     never_borrow: Json = {"reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"}
@@ -722,24 +799,29 @@ def _queue_namespaces(queues: QueuesSpec) -> set[str]:
     return {ns for workload in QUEUE_WORKLOADS for ns in getattr(queues, workload)}
 
 
-def _scheduling(pool: Pool, queues: QueuePlan | None) -> PoolScheduling:
+def _scheduling(pool: Pool, queues: QueuePlan | None, allocatable: NodeAllocatable) -> PoolScheduling:
     """The flavor named after the pool, the queues that reach it, and a node's share of the flavor."""
     flavor = next((f for f in queues.flavors if f.pool == pool.name), None) if queues else None
     if queues is None or flavor is None:
-        return PoolScheduling()
+        return PoolScheduling(allocatable)
     offered = {
         resource: total // pool.nodes.max
         for resource, total in flavor.capacity.items()
         if resource not in ("cpu", "memory") and total
     }
-    return PoolScheduling(flavor.name, queues.queues_reaching(flavor.name), offered)
+    return PoolScheduling(allocatable, flavor.name, queues.queues_reaching(flavor.name), offered)
 
 
 # -- autoscaler -------------------------------------------------------------------------------
 
 
 def _autoscaler(
-    cluster: str, region: str, kubernetes_version: str, pools: Sequence[Pool], catalog: Catalog
+    cluster: str,
+    region: str,
+    kubernetes_version: str,
+    pools: Sequence[Pool],
+    allocatable: Mapping[str, NodeAllocatable],
+    catalog: Catalog,
 ) -> AutoscalerPlan | None:
     owner_tag = f"k8s.io/cluster-autoscaler/{cluster}"
     groups, skipped = [], []
@@ -747,7 +829,9 @@ def _autoscaler(
         if pool.nodes.min == pool.nodes.max:
             skipped.append(Reason(pool.name, f"min == max ({pool.nodes.max}): nothing to scale"))
             continue
-        groups.append(AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, catalog)))
+        groups.append(
+            AutoscaledGroup(pool.name, pool.nodes.min, pool.nodes.max, _group_tags(pool, allocatable[pool.name], catalog))
+        )
     if not groups:
         return None
     facts = catalog.kubernetes.autoscaler
@@ -802,9 +886,12 @@ def _autoscaler(
     )
 
 
-def _group_tags(pool: Pool, catalog: Catalog) -> dict[str, str]:
+def _group_tags(pool: Pool, allocatable: NodeAllocatable, catalog: Catalog) -> dict[str, str]:
     """What the autoscaler must know to build a node from nothing (EKS copies no labels, taints or
-    extended resources to the group); the discovery tags are EKS's own and not managed here."""
+    extended resources to the group); the discovery tags are EKS's own and not managed here.
+
+    CPU and memory are the kubelet's allocatable: the autoscaler takes a template's capacity as
+    its allocatable, and subtracts the DaemonSets' pods itself."""
     facts = catalog.kubernetes.autoscaler
     prefix = facts.node_template_tag_prefix
     tags = {}
@@ -812,10 +899,12 @@ def _group_tags(pool: Pool, catalog: Catalog) -> dict[str, str]:
         tags[f"{prefix}/label/{key}"] = value
     for taint in pool.taints:
         tags[f"{prefix}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
-    for resource, total in pool_capacity(pool, catalog).items():
-        if resource not in ("cpu", "memory"):
-            tags[f"{prefix}/resources/{resource}"] = str(quantity(resource, total // pool.nodes.max))
-    if _gpu(pool) is not None and GPU_RESOURCE not in pool_capacity(pool, catalog):
+    tags[f"{prefix}/resources/cpu"] = f"{allocatable.cpu_millicores}m"
+    tags[f"{prefix}/resources/memory"] = f"{allocatable.memory_mib}Mi"
+    devices = pool_devices(pool, catalog)
+    for resource, total in devices.items():
+        tags[f"{prefix}/resources/{resource}"] = str(quantity(resource, total // pool.nodes.max))
+    if _gpu(pool) is not None and GPU_RESOURCE not in devices:
         # CA's instance table says the type has GPUs; a fully MIG-partitioned node advertises none.
         tags[f"{prefix}/resources/{GPU_RESOURCE}"] = "0"
     if isinstance(pool.source, LaunchedNodes):

@@ -29,7 +29,13 @@ from gpufleet.model import security
 from gpufleet.model.aws import AwsCluster, AwsRoles, ClusterService, NodeGroupTag, NodeUpdate
 from gpufleet.model.facts import ClusterFacts, FleetFacts, MigFacts, NetworkFacts, PoolFacts, TierFacts, cents
 from gpufleet.model.iam import PolicyDocument
-from gpufleet.model.kubernetes import MIG_CONFIG_LABEL, KubernetesPlan, PoolScheduling
+from gpufleet.model.kubernetes import (
+    LAUNCH_TEMPLATE_ONLY_LABELS,
+    MIG_CONFIG_LABEL,
+    MIG_LABEL_CHANNEL,
+    KubernetesPlan,
+    PoolScheduling,
+)
 from gpufleet.model.reasons import Decision, Reason
 from gpufleet.model.security import SecurityPlan
 from gpufleet.stack.models import (
@@ -459,6 +465,12 @@ class Pool:
         return self.fabric.name if self.fabric else None
 
     @property
+    def node_group_labels(self) -> dict[str, str]:
+        """The labels the managed node group carries (EKS edits them in place on running nodes);
+        the others reach nodes through the launch template only."""
+        return {key: value for key, value in self.labels.items() if key not in LAUNCH_TEMPLATE_ONLY_LABELS}
+
+    @property
     def gpus_per_node(self) -> int:
         return self.source.gpus_per_node
 
@@ -488,6 +500,7 @@ class Pool:
         ``cost``: what it costs (the plan's price of it)."""
         accelerator = self.accelerator.name if self.accelerator else None
         rate = cost.rate
+        allocatable = scheduling.allocatable
         facts = PoolFacts(
             pool=self.name,
             workload=self.workload,
@@ -506,6 +519,8 @@ class Pool:
             flavor=scheduling.flavor,
             queues=scheduling.queues,
             pod_resources=dict(scheduling.pod_resources),
+            pod_allocatable={"cpu": allocatable.pod_cpu, "memory": f"{allocatable.pod_memory_mib}Mi"},
+            pod_allocatable_reason=allocatable.reason,
             usd_per_hour={"min": _cents(cost.floor_per_hour), "max": _cents(cost.ceiling_per_hour)},
             usd_per_30_days={"floor": _cents(cost.per_30_days("floor")), "ceiling": _cents(cost.per_30_days("ceiling"))},
             usd_per_node_hour=rate.usd_per_hour if rate else None,
@@ -532,6 +547,7 @@ class Pool:
             update_strategy=source.update.strategy,
             update_reason=source.update.reason,
             mig_config_label=self.labels.get(MIG_CONFIG_LABEL),
+            mig_config_label_channel=MIG_LABEL_CHANNEL if MIG_CONFIG_LABEL in self.labels else None,
         )
 
 

@@ -19,7 +19,7 @@ from gpufleet.catalog import Catalog
 from gpufleet.catalog.fabric import BusBandwidthFloor, MpiOperatorFacts
 from gpufleet.catalog.models import InstanceType
 from gpufleet.model.kubernetes import GPU_RESOURCE, KubernetesPlan, Toleration
-from gpufleet.model.kubernetes_decisions import pool_capacity, pool_selector, toleration
+from gpufleet.model.kubernetes_decisions import pool_devices, pool_selector, toleration
 from gpufleet.model.plan import LaunchedNodes, Pool
 from gpufleet.model.reasons import Reason
 from gpufleet.model.topology import PlacementPlan, PoolTopology
@@ -412,9 +412,7 @@ def per_node_requests(pool: Pool, catalog: Catalog) -> dict[str, int | str]:
     """
     nodes = pool.nodes.max
     requests: dict[str, int | str] = {}
-    for resource, total in pool_capacity(pool, catalog).items():
-        if resource in ("cpu", "memory"):
-            continue
+    for resource, total in pool_devices(pool, catalog).items():
         shared_rdma = resource.startswith(f"{catalog.kubernetes.rdma.resource_prefix}/")
         requests[resource] = 1 if shared_rdma else total // nodes
     hugepages = pool.source.efa_hugepages if isinstance(pool.source, LaunchedNodes) else None
@@ -440,7 +438,7 @@ def _no_nccl(pool: Pool, catalog: Catalog) -> str | None:
     efa = pool.source.efa if isinstance(pool.source, LaunchedNodes) else None
     if pool.fabric.kind == "efa" and (efa is None or efa.efa_count == 0):
         return f"{pool.node_kind} has no EFA interface on this fabric"
-    if GPU_RESOURCE not in pool_capacity(pool, catalog):
+    if GPU_RESOURCE not in pool_devices(pool, catalog):
         return "every GPU is MIG-partitioned: NCCL ranks need whole GPUs"
     return None
 
