@@ -119,6 +119,65 @@ def test_a_layout_change_under_the_same_name_restarts_the_mig_manager(tmp_path: 
     assert not [name for name in changed if name.endswith(("-nodes", "-template"))]
 
 
+def test_a_mig_plan_rename_rolls_the_pool_and_never_relabels_running_nodes(tmp_path: Path) -> None:
+    """EKS UG update-managed-node-group (4d52b4d): a node group config update is how "You want to
+    add or remove Kubernetes labels from the instances in your managed node group", i.e. on the
+    running nodes; managed-node-update-behavior: a new launch template version makes EKS launch
+    new nodes and terminate the old ("until there are no nodes in the node group that are
+    deployed with the earlier version of the launch template"); launch-templates: "If a custom AMI
+    ID is specified in a launch template, Amazon EKS doesn't merge user data", so the kubelet's
+    ``--node-labels`` in gpufleet's user data are what a new node registers with. The MIG label
+    goes only that way. Before/after renaming prod's serve-balanced: the serve-h100 launch
+    template updates, the node group's labels do not change (only its launch template version
+    will), ``diff --impact`` says the pool rolls its nodes, one at a time
+    (MINIMAL), and the ConfigMap names the new entry."""
+    _, before = rendered("prod", str(REPO / "stacks"))
+    text = PROD.read_text(encoding="utf-8").replace("serve-balanced", "serve-split")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "prod.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "new" / "prod.subnets.lock").write_text((REPO / "stacks" / "prod.subnets.lock").read_text(encoding="utf-8"))
+    after = preview_file(tmp_path / "new" / "prod.yaml")
+    changed = changed_resources(before, after)
+    assert changed["serve-h100-template"] == "update"
+    # Under the preview's mocks every launch template reports version 1: the node group's inputs
+    # are unchanged here; at apply it takes the new version (``diff --impact`` below).
+    assert "serve-h100-nodes" not in changed
+    old_group = before.named("aws:eks/nodeGroup:NodeGroup", "serve-h100-nodes").inputs
+    new_group = after.named("aws:eks/nodeGroup:NodeGroup", "serve-h100-nodes").inputs
+    assert "nvidia.com/mig.config" not in old_group["labels"]
+    assert new_group["labels"] == old_group["labels"]
+    assert new_group["updateConfig"] == {"maxUnavailable": 1, "updateStrategy": "MINIMAL"}
+    assert (
+        "serve-split"
+        in yaml.safe_load(
+            after.named("kubernetes:core/v1:ConfigMap", "gpufleet-mig-parted-config").inputs["data"]["config.yaml"]
+        )["mig-configs"]
+    )
+    # The launch template's kubelet flags carry the new name.
+    assert (_user_data_labels(before, "serve-h100"), _user_data_labels(after, "serve-h100")) == (
+        "serve-balanced",
+        "serve-split",
+    )
+    from typer.testing import CliRunner
+
+    from gpufleet.cli import app
+
+    out = CliRunner().invoke(app, ["diff", str(PROD), str(tmp_path / "new" / "prod.yaml"), "--impact", "--json"])
+    pools = {pool["pool"]: pool for pool in json.loads(out.stdout)["impact"]["pools"]}
+    assert pools["serve-h100"]["impact"] == "rolls_nodes"
+    assert all(pool["impact"] in (None, "no_change") for name, pool in pools.items() if name != "serve-h100")
+
+
+def _user_data_labels(result, pool: str) -> str | None:
+    """The ``nvidia.com/mig.config`` value in a pool's launch template user data (base64 MIME)."""
+    import base64
+    import re
+
+    data = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool}-template").inputs["userData"]
+    found = re.search(r"nvidia\.com/mig\.config=([\w.-]+)", base64.b64decode(data).decode())
+    return found.group(1) if found else None
+
+
 def test_a_time_slicing_change_rolls_the_device_plugin(tmp_path: Path) -> None:
     """k8s-device-plugin v0.20.0 config-manager: it watches the node label only (``UpdateFunc``
     ... ``if oldLabel != newLabel``) and then signals the plugin; a new replica count under the

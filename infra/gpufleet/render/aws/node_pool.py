@@ -111,7 +111,7 @@ class NodePool(pulumi.ComponentResource):
                     "id": self.launch_template.id,
                     "version": self.launch_template.output("latestVersion").apply(_version_number),
                 },
-                "labels": pool.labels,
+                "labels": pool.node_group_labels,
                 "taints": [{"key": t.key, "value": t.value, "effect": TAINT_EFFECT[t.effect]} for t in pool.taints],
                 "tags": pool_tags,
             },
