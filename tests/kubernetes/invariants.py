@@ -7,7 +7,9 @@ model shows up as two layers that disagree.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import re
 from typing import Any
 
 import yaml
@@ -37,14 +39,26 @@ def node_groups(plan: FleetPlan, result: PreviewResult) -> dict[str, dict[str, A
         template = result.named("aws:ec2/launchTemplate:LaunchTemplate", f"{pool.name}-template").inputs
         effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
         groups[pool.name] = {
-            # The kubelet labels every node with its instance type.
-            "labels": {**group.get("labels", {}), "node.kubernetes.io/instance-type": template["instanceType"]},
+            # The node group's labels, the kubelet's --node-labels from the launch template's user
+            # data, and the instance type the kubelet labels every node with.
+            "labels": {
+                **group.get("labels", {}),
+                **kubelet_node_labels(template),
+                "node.kubernetes.io/instance-type": template["instanceType"],
+            },
             "taints": [(t["key"], t["value"], effect[t["effect"]]) for t in group.get("taints", [])],
             "max": group["scalingConfig"]["maxSize"],
             "instance": template["instanceType"],
             "efa": sum(1 for nic in template.get("networkInterfaces", []) if nic.get("interfaceType") in ("efa", "efa-only")),
         }
     return groups
+
+
+def kubelet_node_labels(template: dict[str, Any]) -> dict[str, str]:
+    """The ``--node-labels`` a launch template's user data (base64 MIME) registers nodes with."""
+    text = base64.b64decode(template["userData"]).decode()
+    found = re.search(r"--node-labels=([^\s\"']+)", text)
+    return dict(pair.split("=", 1) for pair in found.group(1).split(",")) if found else {}
 
 
 def release_values(result: PreviewResult, name: str) -> dict[str, Any] | None:

@@ -73,6 +73,7 @@ def test_preview_from_two_processes_writes_identical_files(tmp_path):
 def test_preview_writes_the_stacks_mig_parted_config_matching_the_pool_labels(tmp_path):
     from gpufleet.catalog import load_catalog
     from gpufleet.mig import judge_mig_parted_config
+    from tests.kubernetes.invariants import kubelet_node_labels
 
     result = CliRunner().invoke(app, ["preview", str(REPO / "stacks" / "prod.yaml"), "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
@@ -83,12 +84,16 @@ def test_preview_writes_the_stacks_mig_parted_config_matching_the_pool_labels(tm
     assert judged[("serve-balanced", "H100-80GB")] == "ok"
     assert all(status == "ok" for status in judged.values())
     resources = json.loads((tmp_path / "resources.json").read_text())["resources"]
+    # The label reaches nodes through the launch template's kubelet flags only (not the node group's labels).
+    assert not any(
+        "nvidia.com/mig.config" in r["inputs"]["labels"] for r in resources if r["type"] == "aws:eks/nodeGroup:NodeGroup"
+    )
     labels = {
-        r["name"]: r["inputs"]["labels"].get("nvidia.com/mig.config")
+        r["name"]: kubelet_node_labels(r["inputs"]).get("nvidia.com/mig.config")
         for r in resources
-        if r["type"] == "aws:eks/nodeGroup:NodeGroup"
+        if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"
     }
-    assert labels["serve-h100-nodes"] == "serve-balanced"
-    assert labels["train-h200-nodes"] == "all-disabled"
+    assert labels["serve-h100-template"] == "serve-balanced"
+    assert labels["train-h200-template"] == "all-disabled"
     configs = {v.config for v in verdicts}
     assert {label for label in labels.values() if label} <= configs

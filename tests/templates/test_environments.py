@@ -68,6 +68,8 @@ def test_staging_is_prod_scaled_down() -> None:
         "throughput_mbs",
         "disk_throughput_mbs",
         "read_mbs_per_gpu",
+        # What a node can hold follows its instance type (kube-reserved by maxPods, EC2 memory).
+        "pod_allocatable",
         # Staging buys p5e on demand, which us-east-1 does not offer (issue 8, GF-AWS-005).
         "region",
         "zones",
