@@ -18,7 +18,7 @@ import pytest
 
 from gpufleet import program
 from gpufleet.catalog import load_catalog
-from gpufleet.impact import ImpactReport, Rendered, classify, pool_disruptions
+from gpufleet.impact import ImpactReport, Rendered, classify, pool_disruptions, queue_removals
 from gpufleet.model import FleetPlan, resolve
 from gpufleet.preview import render_resources_json, run_preview
 from gpufleet.stack import load_stack
@@ -97,6 +97,7 @@ def edit(tmp_path_factory: pytest.TempPathFactory, prod_side: Side) -> Callable[
             resources,
             pool_disruptions(resources, before.plan, after.plan, catalog),
             catalog.impact.provider_versions,
+            queue_removals(before.resources, after.resources),
         )
         return Edit(before, after, report)
 

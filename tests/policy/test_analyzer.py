@@ -18,20 +18,25 @@ def test_pack_lists_every_policy_with_level_schema_rule_id_and_fix(prod_resource
     run = run_pack(PACK, identity(PROD), prod_resources[:1])
     assert run.pack == "gpufleet"
     names = [policy.name for policy in run.policies]
-    assert len(names) == len(set(names)) == 31
+    assert len(names) == len(set(names)) == 33
     rule_ids = sorted(tag for policy in run.policies for tag in policy.tags if tag.startswith("GF-"))
     assert rule_ids == sorted(
         {f"GF-SEC-{n:03d}" for n in range(1, 13)}
         | {f"GF-PRC-{n:03d}" for n in range(1, 17)}
-        | {"GF-CST-001", "GF-CST-002", "GF-IMP-006"}
+        | {"GF-CST-001", "GF-CST-002", "GF-IMP-006", "GF-IMP-007", "GF-IMP-008"}
     )
     assert all(
         policy.description and policy.remediation and policy.enforcement in ("mandatory", "advisory") for policy in run.policies
     )
     advisory = sorted(policy.name for policy in run.policies if policy.enforcement == "advisory")
     # Every policy blocks by default (a stack lowers one with --policy-config) but the budget's
-    # warning band, whose point is to warn below the budget that monthly-budget enforces.
-    assert advisory == ["monthly-budget-headroom"]
+    # warning band, whose point is to warn below the budget that monthly-budget enforces, and the
+    # day-2 warnings whose edit is right once the block has ended or the queue's jobs are done.
+    assert advisory == [
+        "capacity-block-pool-scaled-to-zero-before-update",
+        "kueue-queue-stopped-before-removal",
+        "monthly-budget-headroom",
+    ]
     feed = run.policy("hot-storage-feeds-training")
     assert feed is not None and feed.kind == "stack" and feed.config_schema["read_mbs_per_gpu"]["default"] == 180
     assert "mlcommons.org" in feed.config_schema["read_mbs_per_gpu"]["description"]

@@ -34,7 +34,7 @@ def test_example_stacks_pass_with_no_violation_and_their_feed_ratios():
     result = runner.invoke(app, ["check", *map(str, stacks)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    summaries = [line for line in lines if "of 31 policies" in line]
+    summaries = [line for line in lines if "of 33 policies" in line]
     assert len(summaries) == len(stacks) >= 4 and all(": 0 mandatory, 0 advisory violation(s)" in line for line in summaries)
     # prod's scratch tier is sized for its disks to feed 128 GPUs x 900 MB/s: 115.2 TiB x 1000 MB/s per TiB.
     assert (
@@ -50,7 +50,7 @@ def test_violations_are_grouped_by_pool_and_resource(tight):
     result = runner.invoke(app, ["check", str(tight)])
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{tight}: 4 mandatory, 0 advisory violation(s) of 31 policies; 1 warning(s) from validate"
+    assert lines[0] == f"{tight}: 4 mandatory, 0 advisory violation(s) of 33 policies; 1 warning(s) from validate"
     at = lines.index(f"  pool train-h200 ({tight}:{key_line(tight, 'node_pools', 'train-h200')}:3)")
     assert lines[at + 1] == "    gpufleet:aws:NodePool train-h200"
     assert lines[at + 2].startswith(
@@ -92,7 +92,7 @@ def test_json_is_sorted_and_stable(tight, tmp_path):
     document = json.loads(first.stdout)
     assert first.stdout == json.dumps(document, indent=2, sort_keys=True) + "\n"
     (stack,) = document["stacks"]
-    assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("tight", 0, 4, 31)
+    assert (stack["stack"], stack["mandatory"], stack["advisory"], stack["policies"]) == ("tight", 0, 4, 33)
     feed = next(v for v in stack["violations"] if v["rule"] == "GF-PRC-008")
     assert (feed["field"], feed["line"], feed["enforcement"]) == (
         "storage.scratch.capacity_tib",

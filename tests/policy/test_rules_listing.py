@@ -33,7 +33,7 @@ def test_rules_lists_every_policy_as_the_pack_reports_it_through_the_analyzer():
     listed = json.loads(result.stdout)["policies"]
     run = run_pack(PACK, identity(PROD), [])
     assert listed == sorted((reported(policy) for policy in run.policies), key=lambda policy: policy["id"])
-    assert len(listed) == 31 and {policy["category"] for policy in listed} == {"security", "practice", "cost", "impact"}
+    assert len(listed) == 33 and {policy["category"] for policy in listed} == {"security", "practice", "cost", "impact"}
     feed = next(policy for policy in listed if policy["id"] == "GF-PRC-008")
     assert feed["name"] == "hot-storage-feeds-training" and feed["config"]["read_mbs_per_gpu"]["default"] == 180
 
@@ -48,6 +48,6 @@ def test_rules_lists_the_checks_own_rules_beside_validates():
 def test_rules_prints_the_policies_with_their_default_level():
     result = CliRunner().invoke(app, ["rules"])
     assert result.exit_code == 0
-    assert "31 policies (gpufleet check" in result.stdout
+    assert "33 policies (gpufleet check" in result.stdout
     row = next(line for line in result.stdout.splitlines() if "GF-SEC-001" in line)
     assert "imdsv2-required" in row and "mandatory" in row

@@ -121,16 +121,18 @@ def rendered(plan: FleetPlan, stack: str) -> list[Rendered]:
 def impact_report(before: FleetPlan, after: FleetPlan) -> ImpactReport:
     """Both plans previewed and every changed input classified from the catalog's provider facts."""
     from gpufleet.catalog import load_catalog
-    from gpufleet.impact import ImpactReport, classify, pool_disruptions
+    from gpufleet.impact import ImpactReport, classify, pool_disruptions, queue_removals
 
     catalog = load_catalog()
-    resources = classify(rendered(before, after.stack), rendered(after, after.stack), catalog.impact)
+    old, new = rendered(before, after.stack), rendered(after, after.stack)
+    resources = classify(old, new, catalog.impact)
     return ImpactReport(
         left=before.source,
         right=after.source,
         resources=resources,
         pools=pool_disruptions(resources, before, after, catalog),
         provider_versions=catalog.impact.provider_versions,
+        queues=queue_removals(old, new),
     )
 
 

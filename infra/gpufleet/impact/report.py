@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gpufleet.findings import Finding, Location, PathPart, declare
 from gpufleet.impact.classify import IMPACT_WORDS, ORDER, Impact, ResourceImpact
 from gpufleet.impact.pools import PoolDisruption
+from gpufleet.impact.queues import QueueRemoval
 from gpufleet.stack.loader import Locator
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class ImpactReport:
     resources: tuple[ResourceImpact, ...]
     pools: tuple[PoolDisruption, ...]
     provider_versions: dict[str, str]
+    queues: tuple[QueueRemoval, ...] = ()
+    """Kueue objects deleted whose finalizer waits for a queue that was never stopped."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -92,6 +95,7 @@ class ImpactReport:
             "worst": self.worst,
             "counts": self.counts,
             "pools": [pool.as_json() for pool in self.pools],
+            "queue_removals": [removal.as_json() for removal in self.queues],
             "resources": [resource.as_json() for resource in self.resources],
         }
 
@@ -107,6 +111,7 @@ class ImpactReport:
                     f"at most, {pool.surge_nodes} surge node(s); GPU-hours disrupted {pool.gpu_hours:g}, up to {pool.gpu_hours_max:g}"
                 )
             lines.extend(f"  {note}" for note in pool.notes)
+        lines.extend(f"queue {removal.queue}: {removal.message}" for removal in self.queues)
         for resource in self.resources:
             what = (
                 resource.change
@@ -147,6 +152,7 @@ class ImpactReport:
     def findings(self, locator: Locator) -> list[Finding]:
         """One finding per disrupted resource, at the line of its pool or tier in the right stack."""
         found = []
+        waits = {removal.urn: removal.message for removal in self.queues}
         for resource in self.resources:
             impact: Impact = "replace" if resource.change == "deleted" and resource.impact == "no_change" else resource.impact
             if impact == "no_change" or resource.change == "created":
@@ -157,6 +163,8 @@ class ImpactReport:
             message = f"{resource.type} {resource.name} ({resource.owner}): {IMPACT_WORDS[impact]}" + (
                 f" ({resource.why})" if resource.why and not inputs else f": {inputs}" if inputs else ""
             )
+            if resource.urn in waits:
+                message += f". {waits[resource.urn]}"
             found.append(rule.finding(path, message, at_key=True).located(_located(locator, path)))
         return found
 

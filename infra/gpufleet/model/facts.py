@@ -295,6 +295,8 @@ class QueueFacts(Facts):
     preemption: dict[str, Any] = fact()
     local_queues: tuple[str, ...] = fact()
     """``<namespace>/<name>`` of each LocalQueue pointing here."""
+    stop_policy: str | None = fact()
+    """Kueue's stopPolicy when the stack stops the queue (``queues.stop``)."""
     reason: str = fact(compare=False)
 
     @property

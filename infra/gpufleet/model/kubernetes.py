@@ -61,6 +61,9 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 Json = dict[str, Any]
 QueueWorkload = Literal["training", "inference", "lab"]
+StopPolicy = Literal["Hold", "HoldAndDrain"]
+STOP_POLICIES: dict[str, StopPolicy] = {"hold": "Hold", "hold-and-drain": "HoldAndDrain"}
+"""The stack's ``queues.stop`` values, as Kueue's ClusterQueue ``spec.stopPolicy`` spells them."""
 
 
 def quantity(resource: str, amount: int) -> int | str:
@@ -243,6 +246,8 @@ class ClusterQueuePlan:
     reason: str = ""
     namespaces: tuple[str, ...] = ()
     """The only namespaces whose LocalQueues it admits work from (none: no namespace)."""
+    stop_policy: StopPolicy | None = None
+    """Kueue's ``spec.stopPolicy`` when the stack stops the queue (``queues.stop``); None: it admits."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +322,7 @@ class QueuePlan:
             namespaces=queue.namespaces,
             preemption=dict(queue.preemption),
             local_queues=tuple(f"{q.namespace}/{q.name}" for q in self.local_queues if q.cluster_queue == queue.name),
+            stop_policy=queue.stop_policy,
             reason=queue.reason,
         )
 

@@ -7,6 +7,7 @@ resources.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +33,7 @@ from gpufleet.model.kubernetes import (
     PLUGIN_CONFIG_DIGEST_ENV,
     POOL_LABEL,
     PRIORITIES,
+    STOP_POLICIES,
     TRAINING_SCALE_DOWN_GPU_UTILIZATION,
     AutoscaledGroup,
     AutoscalerPlan,
@@ -737,6 +739,7 @@ def _queues(
                 namespaces.lab,
             )
         )
+    queues = [_stopped(queue, namespaces.stop.get(queue.name)) for queue in queues]
     local: list[LocalQueuePlan] = []
     for workload in QUEUE_WORKLOADS:
         targets = [queue.name for queue in queues if queue.workload == workload]
@@ -766,6 +769,15 @@ def _queues(
         else None,
         limits=facts.limits,
     )
+
+
+def _stopped(queue: ClusterQueuePlan, stop: str | None) -> ClusterQueuePlan:
+    """A queue the stack stops admits nothing new (Kueue's stopPolicy), the step before removing it."""
+    if stop is None:
+        return queue
+    held = "admitted workloads run to completion" if stop == "hold" else "admitted workloads are evicted"
+    reason = f"{queue.reason}; stopped (queues.stop: {stop}): no new admissions, {held}"
+    return dataclasses.replace(queue, stop_policy=STOP_POLICIES[stop], reason=reason)
 
 
 def controller_pools(pools: Iterable[Pool]) -> tuple[str, ...]:

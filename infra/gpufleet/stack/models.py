@@ -101,6 +101,7 @@ ControlPlaneLogType = Literal["api", "audit", "authenticator", "controllerManage
 
 
 DeployFrom = Literal["public", "connected", "in-vpc"]
+QueueStop = Literal["hold", "hold-and-drain"]
 
 
 class EndpointAccessSpec(StackModel):
@@ -546,6 +547,13 @@ class QueuesSpec(StackModel):
     training: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     inference: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
     lab: tuple[Name, ...] = Field(default=(), max_length=MAX_ENTRIES)
+    stop: dict[Name, QueueStop] = Field(
+        default={},
+        max_length=MAX_ENTRIES,
+        description="ClusterQueues to stop, by name (`gpufleet validate --json` lists them): no new admissions; "
+        "hold lets admitted workloads finish, hold-and-drain evicts them. Removing a queue or its pools waits "
+        "until its admitted workloads are gone: stop it in one `pulumi up`, remove it in the next.",
+    )
 
 
 class ValidationSpec(StackModel):

@@ -305,3 +305,21 @@ def claims_only_where_clients_run(plan: FleetPlan) -> Iterable[Problem]:
                     f"{namespace}'s queues reach pools {', '.join(outside)}, which do not mount {tier.name} (its clients: "
                     f"{', '.join(sorted(clients)) or 'none'}): a pod there using the claim could never mount the file system",
                 )
+
+
+@plan_rule(
+    "GF-K8S-013",
+    "error",
+    "queues.stop names a ClusterQueue the stack does not render: nothing would be stopped.",
+    "Use a ClusterQueue name from `gpufleet validate --json` (training-<gpu>, inference, lab), or remove the entry.",
+)
+def stopped_queues_exist(plan: FleetPlan) -> Iterable[Problem]:
+    queues = plan.kubernetes.queues
+    known = sorted(queue.name for queue in queues.cluster_queues) if queues is not None else []
+    for name in plan.queues.stop:
+        if name not in known:
+            yield (
+                ("queues", "stop", name),
+                f"no ClusterQueue {name}: the stack renders {', '.join(known) or 'none'}; a queue already removed "
+                "needs no stop entry",
+            )

@@ -1,5 +1,7 @@
 """The replacement gate: an edit of a production stack that replaces a training pool's node
-group, its subnet or a retained storage tier fails unless the stack acknowledges it.
+group, its subnet or a retained storage tier fails unless the stack acknowledges it. Beside it,
+warnings for edits EKS or Kueue make wait or stop a job: a capacity block's pool rolled while
+it may run, a Kueue queue deleted without being stopped first.
 
 The edit is this stack's resources against a base: the ``resources.json`` of the same stack
 before the change (config key ``gpufleet:impact-base``; ``gpufleet check --base`` previews
@@ -15,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from gpufleet.catalog import load_catalog
-from gpufleet.impact import Rendered, classify
-from gpufleet.impact.gate import NODE_GROUP, replacements
+from gpufleet.impact import Rendered, classify, queue_removals
+from gpufleet.impact.gate import NODE_GROUP, capacity_block_rolls, replacements
 from gpufleet.policy.pack.definitions import stack_policy
-from gpufleet.policy.pack.graph import PRODUCTION_STACKS_SCHEMA, component_urn, stack_config
+from gpufleet.policy.pack.graph import PRODUCTION_STACKS_SCHEMA, at_field, component_urn, stack_config
 from gpufleet.policy.pack.plan import production, stack_plan
 
 BASE_KEY = "gpufleet:impact-base"
@@ -55,13 +57,28 @@ def _base(args: Any) -> list[Rendered]:
     return [Rendered.from_json(record) for record in document["resources"]]
 
 
+def _edit(args: Any) -> tuple[Any, ...]:
+    """This stack's resources classified against the base's."""
+    return classify(_base(args), [rendered(resource) for resource in args.resources], load_catalog().impact)
+
+
+def _capacity_block_rolls(args: Any, report: Any) -> None:
+    plan = stack_plan(args)
+    for found in capacity_block_rolls(_edit(args), plan, load_catalog().impact):
+        report(found.message, component_urn(args.resources, "pool", found.pool) or found.resource.urn)
+
+
+def _unstopped_queue_removals(args: Any, report: Any) -> None:
+    new = [rendered(resource) for resource in args.resources]
+    for found in queue_removals(_base(args), new):
+        report(at_field(found.message, "queues"), None)
+
+
 def _unacknowledged_replacements(args: Any, report: Any) -> None:
     plan = stack_plan(args)
     if not production(args):
         return
-    old = _base(args)
-    new = [rendered(resource) for resource in args.resources]
-    impacts = classify(old, new, load_catalog().impact)
+    impacts = _edit(args)
     subnets = {
         resource.parent.name: tuple(dep.urn for dep in resource.property_dependencies.get("subnetIds", ()))
         for resource in args.resources
@@ -92,5 +109,27 @@ POLICIES = [
                 "description": "Pools and storage tiers this run may replace (gpufleet check --allow-replace).",
             },
         },
+    ),
+    stack_policy(
+        "GF-IMP-007",
+        "capacity-block-pool-scaled-to-zero-before-update",
+        "An edit that rolls or replaces the nodes of a pool on a capacity block is applied with the pool at "
+        'desired size 0 or after the block ends (EKS: "When upgrading managed node groups with Capacity Blocks, '
+        'make sure that the desired size of the node group is set to 0.").',
+        _capacity_block_rolls,
+        fix="Scale the pool to 0 first (aws eks update-nodegroup-config --scaling-config desiredSize=0), apply, then "
+        "raise desired again; or apply the edit after the block ends.",
+        category="impact",
+        enforcement="advisory",
+    ),
+    stack_policy(
+        "GF-IMP-008",
+        "kueue-queue-stopped-before-removal",
+        "An edit deletes no Kueue ClusterQueue (nor a flavor one lists) that the stack before it did not stop: "
+        "Kueue's resource-in-use finalizer holds the delete until the queue's admitted workloads finish.",
+        _unstopped_queue_removals,
+        fix="Stop the queue first (queues.stop: {NAME: hold}, or hold-and-drain to evict), pulumi up, then remove it.",
+        category="impact",
+        enforcement="advisory",
     ),
 ]

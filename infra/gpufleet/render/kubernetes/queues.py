@@ -96,6 +96,8 @@ class Queues(pulumi.ComponentResource):
             "preemption": plan.preemption,
             "resourceGroups": [{"coveredResources": list(plan.resources), "flavors": flavors}],
         }
+        if plan.stop_policy is not None:
+            spec["stopPolicy"] = plan.stop_policy
         if plan.namespaces:
             # Left out, the selector admits no namespace at all (Kueue's default).
             spec["namespaceSelector"] = {
