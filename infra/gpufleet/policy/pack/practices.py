@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpufleet.catalog import load_catalog
-from gpufleet.catalog.policy import load_policy_defaults
+from gpufleet.catalog.policy import Threshold, load_policy_defaults
 from gpufleet.mig import judge_mig_parted_config
 from gpufleet.model.plan import LocalNvmeTier, LustreTier
 from gpufleet.names import ACCELERATOR_LABEL
@@ -29,6 +29,24 @@ from gpufleet.policy.sizing import model_fits, serving_room, training_feeds
 DEFAULTS = load_policy_defaults()
 
 
+def _setting(kind: str, default: Threshold[Any], meaning: str, **bounds: int) -> dict[str, Any]:
+    """A policy setting's JSON schema whose default is the catalog's threshold, with its sources."""
+    return {"type": kind, **bounds, "default": default.value, "description": f"{meaning} Default from: {DEFAULTS.cited(default)}"}
+
+
+KV_CACHE_MARGIN = {
+    "kv_cache_margin": _setting(
+        "number", DEFAULTS.kv_cache_margin, "KV-cache memory per inference replica, as a fraction of its weights.", minimum=0
+    )
+}
+"""The setting of both policies that size replicas' memory (they must agree on the margin)."""
+
+
+def _at_pool(report: Any, urn: str | None, message: str, pool: str, *field: str | int) -> None:
+    """Report ``message`` on ``urn``, located at the pool's stack field ``node_pools.<pool>.<field>``."""
+    report(at_field(message, "node_pools", pool, *field), urn)
+
+
 def _multi_node_training(args: Any) -> list[PoolResources]:
     return [pool for pool in node_pools(args.resources) if pool.workload == "training" and pool.max_nodes > 1]
 
@@ -45,9 +63,9 @@ def _on_rdma(args: Any, report: Any) -> None:
                     " allow_non_rdma: true lets validate accept TCP, but this policy is mandatory: give the pool an efa "
                     'fabric, or make it advisory in the policy config ({"training-on-rdma-fabric": "advisory"}).'
                 )
-                report(at_field(message, "node_pools", pool.name, "allow_non_rdma"), pool.urn)
+                _at_pool(report, pool.urn, message, pool.name, "allow_non_rdma")
             else:
-                report(at_field(message, "node_pools", pool.name, "fabric"), pool.urn)
+                _at_pool(report, pool.urn, message, pool.name, "fabric")
 
 
 def _every_efa_interface(args: Any, report: Any) -> None:
@@ -58,15 +76,13 @@ def _every_efa_interface(args: Any, report: Any) -> None:
         for name in pool.instance_types:
             instance = catalog.instance_type(name)
             if instance is not None and pool.efa_interfaces < instance.max_efa_interfaces:
-                report(
-                    at_field(
-                        f"pool {pool.name}: {name} supports {instance.max_efa_interfaces} EFA interfaces but its launch template "
-                        f"carries {pool.efa_interfaces}; lay out one per EFA-capable network card.",
-                        "node_pools",
-                        pool.name,
-                        "fabric",
-                    ),
+                _at_pool(
+                    report,
                     pool.urn,
+                    f"pool {pool.name}: {name} supports {instance.max_efa_interfaces} EFA interfaces but its launch template "
+                    f"carries {pool.efa_interfaces}; lay out one per EFA-capable network card.",
+                    pool.name,
+                    "fabric",
                 )
 
 
@@ -74,15 +90,13 @@ def _one_subnet(args: Any, report: Any) -> None:
     for pool in _multi_node_training(args):
         subnets = (pool.node_group.props.get("subnetIds") if pool.node_group else None) or []
         if len(subnets) != 1:
-            report(
-                at_field(
-                    f"pool {pool.name}: multi-node training spans {len(subnets)} subnets; keep it in one zone "
-                    "(node_pools.<pool>.availability_zone).",
-                    "node_pools",
-                    pool.name,
-                    "availability_zone",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: multi-node training spans {len(subnets)} subnets; keep it in one zone "
+                "(node_pools.<pool>.availability_zone).",
+                pool.name,
+                "availability_zone",
             )
 
 
@@ -102,25 +116,21 @@ def _cluster_placement(args: Any, report: Any) -> None:
         placement = (pool.launch_template.props.get("placement") if pool.launch_template else None) or {}
         reserved = _reserved(pool)
         if reserved is None and not placement.get("groupName"):
-            report(
-                at_field(
-                    f"pool {pool.name}: multi-node training without a cluster placement group; set placement: cluster "
-                    "(or reserve capacity: a capacity block or a reservation places it).",
-                    "node_pools",
-                    pool.name,
-                    "placement",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: multi-node training without a cluster placement group; set placement: cluster "
+                "(or reserve capacity: a capacity block or a reservation places it).",
+                pool.name,
+                "placement",
             )
         elif reserved == "capacity block" and placement.get("groupName"):
-            report(
-                at_field(
-                    f"pool {pool.name}: a placement group on top of a capacity block makes launches fail; drop the pool's placement.",
-                    "node_pools",
-                    pool.name,
-                    "placement",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: a placement group on top of a capacity block makes launches fail; drop the pool's placement.",
+                pool.name,
+                "placement",
             )
 
 
@@ -137,15 +147,13 @@ def _one_gpu_type(args: Any, report: Any) -> None:
             }
         )
         if len(gpus) > 1:
-            report(
-                at_field(
-                    f"pool {pool.name}: one training pool mixes {', '.join(gpus)}; the slowest sets the pace, so give each GPU "
-                    "type a pool of its own.",
-                    "node_pools",
-                    pool.name,
-                    "instance_type",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: one training pool mixes {', '.join(gpus)}; the slowest sets the pace, so give each GPU "
+                "type a pool of its own.",
+                pool.name,
+                "instance_type",
             )
 
 
@@ -158,15 +166,13 @@ def _kept_apart(args: Any, report: Any) -> None:
             t.get("key") == WORKLOAD_LABEL and t.get("value") == "training" and t.get("effect") in ("NO_SCHEDULE", "NO_EXECUTE")
             for t in taints
         ):
-            report(
-                at_field(
-                    f"pool {pool.name}: training nodes lack the {WORKLOAD_LABEL}=training:NoSchedule taint, so inference pods "
-                    "can land on them; gpufleet taints every pool of workload: training.",
-                    "node_pools",
-                    pool.name,
-                    "workload",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: training nodes lack the {WORKLOAD_LABEL}=training:NoSchedule taint, so inference pods "
+                "can land on them; gpufleet taints every pool of workload: training.",
+                pool.name,
+                "workload",
             )
 
 
@@ -193,38 +199,32 @@ def _mig_label_feasible(args: Any, report: Any) -> None:
         entries = [v for v in verdicts if v.config == value]
         accelerator = catalog.accelerator(pool.labels.get(ACCELERATOR_LABEL, ""))
         if not entries:
-            report(
-                at_field(
-                    f"pool {pool.name}: {MIG_LABEL}={value} names no entry of the mig-parted config; give the pool a plan of mig_plans.",
-                    "node_pools",
-                    pool.name,
-                    "mig",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: {MIG_LABEL}={value} names no entry of the mig-parted config; give the pool a plan of mig_plans.",
+                pool.name,
+                "mig",
             )
             continue
         reaching = [v for v in entries if accelerator is None or v.gpu in (None, accelerator.name)]
         failing = [reason for v in reaching if v.fails for reason in v.reasons]
         if not reaching:
-            report(
-                at_field(
-                    f"pool {pool.name}: {MIG_LABEL}={value} has no entry for {accelerator.name if accelerator else 'its GPU'}; "
-                    "plan it for this GPU (mig_plans.<plan>.gpu).",
-                    "node_pools",
-                    pool.name,
-                    "mig",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: {MIG_LABEL}={value} has no entry for {accelerator.name if accelerator else 'its GPU'}; "
+                "plan it for this GPU (mig_plans.<plan>.gpu).",
+                pool.name,
+                "mig",
             )
         elif failing:
-            report(
-                at_field(
-                    f"pool {pool.name}: {MIG_LABEL}={value} cannot be applied: {'; '.join(failing)}",
-                    "node_pools",
-                    pool.name,
-                    "mig",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                (f"pool {pool.name}: {MIG_LABEL}={value} cannot be applied: {'; '.join(failing)}"),
+                pool.name,
+                "mig",
             )
 
 
@@ -251,16 +251,14 @@ def _models_fit(args: Any, report: Any) -> None:
     plan = stack_plan(args)
     for fit in model_fits(plan, margin):
         if not fit.fits:
-            report(
-                at_field(
-                    f"pool {fit.pool}: model {fit.model} needs {fit.need_gib:.1f} GiB but has {fit.have_gib:.1f} GiB ({fit.basis}); "
-                    "use a GPU with more memory, more GPUs, a lower precision or a larger MIG slice.",
-                    "node_pools",
-                    fit.pool,
-                    "models",
-                    _model_index(plan, fit.pool, fit.model),
-                ),
+            _at_pool(
+                report,
                 component_urn(args.resources, "pool", fit.pool),
+                f"pool {fit.pool}: model {fit.model} needs {fit.need_gib:.1f} GiB but has {fit.have_gib:.1f} GiB ({fit.basis}); "
+                "use a GPU with more memory, more GPUs, a lower precision or a larger MIG slice.",
+                fit.pool,
+                "models",
+                _model_index(plan, fit.pool, fit.model),
             )
 
 
@@ -332,16 +330,14 @@ def _scale_to_zero(args: Any, report: Any) -> None:
             (instance.accelerator_count for name in pool.instance_types if (instance := catalog.instance_type(name))), default=0
         )
         if gpus >= threshold and pool.min_nodes > 0 and _reserved(pool) is None:
-            report(
-                at_field(
-                    f"pool {pool.name}: keeps {pool.min_nodes} node(s) of {gpus} GPUs running outside production; set "
-                    "nodes.min to 0 (or say the stack is production: cluster.production: true).",
-                    "node_pools",
-                    pool.name,
-                    "nodes",
-                    "min",
-                ),
+            _at_pool(
+                report,
                 pool.urn,
+                f"pool {pool.name}: keeps {pool.min_nodes} node(s) of {gpus} GPUs running outside production; set "
+                "nodes.min to 0 (or say the stack is production: cluster.production: true).",
+                pool.name,
+                "nodes",
+                "min",
             )
 
 
@@ -368,28 +364,24 @@ def _selector_one_gpu_type(args: Any, report: Any) -> None:
             shared = sorted(set(spec.node_pools[first].labels.items()) & set(spec.node_pools[second].labels.items()))
             if shared:
                 labels = ", ".join(f"{key}={value}" for key, value in shared)
-                report(
-                    at_field(
-                        f"pools {gpus} both carry {labels}: a job selecting it runs on either GPU type, and the slowest sets the "
-                        "pace; give each GPU type's training pool labels of its own (a job can select gpufleet.io/accelerator).",
-                        "node_pools",
-                        second,
-                        "labels",
-                    ),
+                _at_pool(
+                    report,
                     component_urn(args.resources, "pool", second),
+                    f"pools {gpus} both carry {labels}: a job selecting it runs on either GPU type, and the slowest sets the "
+                    "pace; give each GPU type's training pool labels of its own (a job can select gpufleet.io/accelerator).",
+                    second,
+                    "labels",
                 )
             models = {model.name for model in _pool(plan, first).models}
             for position, model in enumerate(_pool(plan, second).models):
                 if model.name in models:
-                    report(
-                        at_field(
-                            f"pools {gpus} both train {model.name}: its job can be placed on either GPU type; train it on one.",
-                            "node_pools",
-                            second,
-                            "models",
-                            position,
-                        ),
+                    _at_pool(
+                        report,
                         component_urn(args.resources, "pool", second),
+                        (f"pools {gpus} both train {model.name}: its job can be placed on either GPU type; train it on one."),
+                        second,
+                        "models",
+                        position,
                     )
 
 
@@ -403,17 +395,15 @@ def _training_serves_nothing(args: Any, report: Any) -> None:
             continue
         for position, model in enumerate(pool.models):
             if model.replicas > 1:
-                report(
-                    at_field(
-                        f"pool {pool.name} trains and serves: model {model.name} declares {model.replicas} replicas. Serving "
-                        "wants low latency, training the whole node; serve it from a pool of workload: inference.",
-                        "node_pools",
-                        pool.name,
-                        "models",
-                        position,
-                        "replicas",
-                    ),
+                _at_pool(
+                    report,
                     component_urn(args.resources, "pool", pool.name),
+                    f"pool {pool.name} trains and serves: model {model.name} declares {model.replicas} replicas. Serving "
+                    "wants low latency, training the whole node; serve it from a pool of workload: inference.",
+                    pool.name,
+                    "models",
+                    position,
+                    "replicas",
                 )
 
 
@@ -425,16 +415,14 @@ def _training_fast_tier(args: Any, report: Any) -> None:
         if any(isinstance(tier, LustreTier | LocalNvmeTier) for tier in pool.storage):
             continue
         reads = ", ".join(tier.name for tier in pool.storage) or "no tier at all"
-        report(
-            at_field(
-                f"pool {pool.name} trains on up to {pool.gpus_max} GPUs with no fast tier ({reads}): every GPU reads "
-                "straight from object storage. Add an fsx-lustre tier (import_from the s3 tier) or a local-nvme tier "
-                "to its storage.",
-                "node_pools",
-                pool.name,
-                "storage",
-            ),
+        _at_pool(
+            report,
             component_urn(args.resources, "pool", pool.name),
+            f"pool {pool.name} trains on up to {pool.gpus_max} GPUs with no fast tier ({reads}): every GPU reads "
+            "straight from object storage. Add an fsx-lustre tier (import_from the s3 tier) or a local-nvme tier "
+            "to its storage.",
+            pool.name,
+            "storage",
         )
 
 
@@ -443,18 +431,16 @@ def _serving_fits_pool(args: Any, report: Any) -> None:
     for room in serving_room(stack_plan(args), margin):
         if room.overflow is not None:
             position, model = room.overflow
-            report(
-                at_field(
-                    f"pool {room.pool} holds {room.capacity} replica(s) at nodes.max ({room.basis}) but its models declare "
-                    f"{room.replicas}: the replicas of {model} past {room.capacity} never schedule. Raise nodes.max, lower "
-                    "models[].replicas, or give each replica less (a lower precision, smaller MIG slices that still fit).",
-                    "node_pools",
-                    room.pool,
-                    "models",
-                    position,
-                    "replicas",
-                ),
+            _at_pool(
+                report,
                 component_urn(args.resources, "pool", room.pool),
+                f"pool {room.pool} holds {room.capacity} replica(s) at nodes.max ({room.basis}) but its models declare "
+                f"{room.replicas}: the replicas of {model} past {room.capacity} never schedule. Raise nodes.max, lower "
+                "models[].replicas, or give each replica less (a lower precision, smaller MIG slices that still fit).",
+                room.pool,
+                "models",
+                position,
+                "replicas",
             )
 
 
@@ -523,13 +509,12 @@ POLICIES = [
         fix="Raise storage.<tier>.capacity_tib or throughput_per_tib (its disks deliver throughput_per_tib MB/s per TiB), or mount fewer pools on it.",
         category="practice",
         schema={
-            "read_mbs_per_gpu": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "default": DEFAULTS.training_read_mbs_per_gpu.value,
-                "description": "Read MB/s one training GPU draws, for pools whose stack says none (node_pools.<pool>."
-                f"read_mbs_per_gpu wins). Default from: {DEFAULTS.cited(DEFAULTS.training_read_mbs_per_gpu)}",
-            }
+            "read_mbs_per_gpu": _setting(
+                "number",
+                DEFAULTS.training_read_mbs_per_gpu,
+                "Read MB/s one training GPU draws, for pools whose stack says none (node_pools.<pool>.read_mbs_per_gpu wins).",
+                exclusiveMinimum=0,
+            )
         },
     ),
     stack_policy(
@@ -539,14 +524,7 @@ POLICIES = [
         _models_fit,
         fix="Choose a node_pools.<pool>.instance_type with more GPU memory, a larger nodes.max, a lower models[].precision or larger MIG slices.",
         category="practice",
-        schema={
-            "kv_cache_margin": {
-                "type": "number",
-                "minimum": 0,
-                "default": DEFAULTS.kv_cache_margin.value,
-                "description": f"KV-cache memory per inference replica, as a fraction of its weights. Default from: {DEFAULTS.cited(DEFAULTS.kv_cache_margin)}",
-            }
-        },
+        schema=KV_CACHE_MARGIN,
     ),
     stack_policy(
         "GF-PRC-010",
@@ -557,12 +535,12 @@ POLICIES = [
         category="practice",
         schema={
             **PRODUCTION_STACKS_SCHEMA,
-            "expensive_gpus_per_node": {
-                "type": "integer",
-                "minimum": 0,
-                "default": DEFAULTS.expensive_gpus_per_node.value,
-                "description": f"Pools with at least this many GPUs per node must scale to zero. Default from: {DEFAULTS.cited(DEFAULTS.expensive_gpus_per_node)}",
-            },
+            "expensive_gpus_per_node": _setting(
+                "integer",
+                DEFAULTS.expensive_gpus_per_node,
+                "Pools with at least this many GPUs per node must scale to zero.",
+                minimum=0,
+            ),
         },
     ),
     stack_policy(
@@ -605,12 +583,9 @@ POLICIES = [
         fix="Add an fsx-lustre tier (import_from the s3 tier) or a local-nvme tier and list it in node_pools.<pool>.storage.",
         category="practice",
         schema={
-            "min_gpus": {
-                "type": "integer",
-                "minimum": 1,
-                "default": DEFAULTS.fast_tier_min_gpus.value,
-                "description": f"Training pools with at least this many GPUs need a fast tier. Default from: {DEFAULTS.cited(DEFAULTS.fast_tier_min_gpus)}",
-            }
+            "min_gpus": _setting(
+                "integer", DEFAULTS.fast_tier_min_gpus, "Training pools with at least this many GPUs need a fast tier.", minimum=1
+            )
         },
     ),
     stack_policy(
@@ -620,13 +595,6 @@ POLICIES = [
         _serving_fits_pool,
         fix="Raise node_pools.<pool>.nodes.max or lower models[].replicas (or give replicas less memory).",
         category="practice",
-        schema={
-            "kv_cache_margin": {
-                "type": "number",
-                "minimum": 0,
-                "default": DEFAULTS.kv_cache_margin.value,
-                "description": f"KV-cache memory per inference replica, as a fraction of its weights. Default from: {DEFAULTS.cited(DEFAULTS.kv_cache_margin)}",
-            }
-        },
+        schema=KV_CACHE_MARGIN,
     ),
 ]
