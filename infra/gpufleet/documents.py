@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -53,16 +53,16 @@ class Document(Generic[T]):
     locator: Locator
 
 
-def read_document(
-    path: str | Path,
-    kind: str,
-    models: Mapping[type, Any],
-    *,
-    invalid: type[InputInvalid],
-    root_rule: Rule,
-    root_message: str,
-    positions: bool = True,
-) -> Document[Any]:
+class ParseOptions(TypedDict):
+    """``parse_document``'s keyword options, which ``read_document`` passes on as they are."""
+
+    invalid: type[InputInvalid]
+    root_rule: Rule
+    root_message: str
+    positions: NotRequired[bool]
+
+
+def read_document(path: str | Path, kind: str, models: Mapping[type, Any], **options: Unpack[ParseOptions]) -> Document[Any]:
     """Read, parse and type-check one input file; raise ``invalid`` listing every problem.
 
     ``models`` gives the type to validate against for each kind of root the file may have
@@ -72,16 +72,7 @@ def read_document(
     files whose size is in the data, not the structure (a demand of 10,000 services).
     """
     source = read_input(path, kind)
-    return parse_document(
-        source.text,
-        source.path,
-        source.shown,
-        models,
-        invalid=invalid,
-        root_rule=root_rule,
-        root_message=root_message,
-        positions=positions,
-    )
+    return parse_document(source.text, source.path, source.shown, models, **options)
 
 
 def parse_document(
