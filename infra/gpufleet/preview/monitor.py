@@ -51,35 +51,22 @@ class RecordingMonitor(MockMonitor):
         outputs: dict[str, Any] = {}
         resource_id = ""
         if request.type != STACK_TYPE:
-            minted, outputs = self.mocks.new_resource(
-                MockResourceArgs(
-                    typ=request.type,
-                    name=request.name,
-                    inputs=inputs,
-                    provider=request.provider,
-                    resource_id=request.importId,
-                    custom=request.custom,
-                )
-            )
+            minted, outputs = self._minted(request, inputs, request.importId, custom=request.custom)
             resource_id = minted or ""
         self._record(
-            RecordedResource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent or None,
+            self._recorded(
+                urn,
+                request,
+                inputs,
+                outputs,
+                secret_paths,
                 custom=request.custom,
-                inputs=inputs,
-                outputs=outputs,
                 id=resource_id if request.custom else None,
-                provider=request.provider or None,
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
-                depends_on=tuple(sorted(set(request.dependencies))),
                 property_dependencies={
                     key: tuple(sorted(set(deps.urns))) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns
                 },
-                secret_paths=secret_paths,
                 version=request.version,
                 plugin_download_url=request.pluginDownloadURL,
                 aliases=tuple(alias.urn or alias.spec.type for alias in request.aliases) + tuple(request.aliasURNs),
@@ -93,34 +80,44 @@ class RecordingMonitor(MockMonitor):
     def ReadResource(self, request: resource_pb2.ReadResourceRequest):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs, secret_paths = struct_to_plain(request.properties)
-        _, outputs = self.mocks.new_resource(
+        _, outputs = self._minted(request, inputs, request.id, custom=True)
+        self._record(
+            self._recorded(urn, request, inputs, outputs, secret_paths, custom=True, id=request.id, external=True), request.id
+        )
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=plain_to_struct(outputs))
+
+    def _minted(
+        self, request: Any, inputs: dict[str, Any], resource_id: str, *, custom: bool
+    ) -> tuple[str | None, dict[str, Any]]:
+        """The id and outputs the mocks give a resource registered or read (where a provider would)."""
+        return self.mocks.new_resource(
             MockResourceArgs(
                 typ=request.type,
                 name=request.name,
                 inputs=inputs,
                 provider=request.provider,
-                resource_id=request.id,
-                custom=True,
+                resource_id=resource_id,
+                custom=custom,
             )
         )
-        self._record(
-            RecordedResource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent or None,
-                custom=True,
-                inputs=inputs,
-                outputs=outputs,
-                id=request.id,
-                provider=request.provider or None,
-                depends_on=tuple(sorted(set(request.dependencies))),
-                secret_paths=secret_paths,
-                external=True,
-            ),
-            request.id,
+
+    @staticmethod
+    def _recorded(
+        urn: str, request: Any, inputs: dict[str, Any], outputs: dict[str, Any], secret_paths: tuple[str, ...], **options: Any
+    ) -> RecordedResource:
+        """What a registration and a read both carry; ``options``, what only one of them sets."""
+        return RecordedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            inputs=inputs,
+            outputs=outputs,
+            provider=request.provider or None,
+            depends_on=tuple(sorted(set(request.dependencies))),
+            secret_paths=secret_paths,
+            **options,
         )
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=plain_to_struct(outputs))
 
     def RegisterResourceOutputs(self, request: resource_pb2.RegisterResourceOutputsRequest):
         outputs, _ = struct_to_plain(request.outputs)
