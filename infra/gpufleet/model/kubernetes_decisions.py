@@ -710,35 +710,23 @@ def _queues(
                 namespaces.training,
             )
         )
-    inference = [by_pool[p.name] for p, _ in queued if p.workload == "inference"]
-    if inference:
-        queues.append(
-            _cluster_queue(
-                "inference",
-                "inference",
-                inference,
-                never_borrow,
-                "serving never borrows, so no reclaim can ever preempt it",
-                namespaces.inference,
-            )
-        )
-    lab = [by_pool[p.name] for p, _ in queued if p.workload == "lab"]
-    if lab:
-        queues.append(
-            _cluster_queue(
-                "lab",
-                "lab",
-                lab,
-                {
-                    "reclaimWithinCohort": "Never",
-                    "borrowWithinCohort": {"policy": "Never"},
-                    "withinClusterQueue": "LowerPriority",
-                },
-                "lab runs on lab pools only: a borrowed flavor would pin a lab pod to another pool's nodes and make "
-                "the autoscaler launch them for it (p5 capacity for a CPU job); nothing is lent or borrowed",
-                namespaces.lab,
-            )
-        )
+    one_queue_each: tuple[tuple[QueueWorkload, Json, str], ...] = (
+        ("inference", never_borrow, "serving never borrows, so no reclaim can ever preempt it"),
+        (
+            "lab",
+            {
+                "reclaimWithinCohort": "Never",
+                "borrowWithinCohort": {"policy": "Never"},
+                "withinClusterQueue": "LowerPriority",
+            },
+            "lab runs on lab pools only: a borrowed flavor would pin a lab pod to another pool's nodes and make "
+            "the autoscaler launch them for it (p5 capacity for a CPU job); nothing is lent or borrowed",
+        ),
+    )
+    for workload, preemption, reason in one_queue_each:
+        members = [by_pool[p.name] for p, _ in queued if p.workload == workload]
+        if members:
+            queues.append(_cluster_queue(workload, workload, members, preemption, reason, getattr(namespaces, workload)))
     queues = [_stopped(queue, namespaces.stop.get(queue.name)) for queue in queues]
     local: list[LocalQueuePlan] = []
     for workload in QUEUE_WORKLOADS:
