@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gpufleet import mig
 from gpufleet.findings import PathPart
 from gpufleet.mig.feasibility import Devices, Layout
@@ -12,6 +14,13 @@ from gpufleet.stack.models import MigPlanSpec
 
 def _plans(view: StackView) -> list[tuple[str, MigPlanSpec]]:
     return sorted(view.spec.mig_plans.items())
+
+
+def _on_mig_gpus(view: StackView, check: Callable[[StackView, str], list[Problem]]) -> Problems:
+    """``check`` of each plan that names a MIG-capable GPU (one that does not fails GF-MIG-001/002 alone)."""
+    for name, _ in _plans(view):
+        if view.mig_accelerator(name) is not None:
+            yield from check(view, name)
 
 
 def _fixed_entries(view: StackView, name: str) -> list[tuple[Devices, Layout | None, tuple[PathPart, ...]]]:
@@ -100,9 +109,7 @@ def mig_gpu_capable(view: StackView) -> Problems:
 
 @rule("GF-MIG-003", "error", "A service is listed twice in one demand.", "Give each service its own name.")
 def demand_services_unique(view: StackView) -> Problems:
-    for name, _ in _plans(view):
-        if view.mig_accelerator(name) is not None:
-            yield from _duplicate_services(view, name)
+    return _on_mig_gpus(view, _duplicate_services)
 
 
 @rule(
@@ -118,9 +125,7 @@ def demand_placeable(view: StackView) -> Problems:
 
 @rule("GF-MIG-005", "error", "Two device entries of a MIG plan configure the same GPU.", "Give each GPU index one entry.")
 def devices_claimed_once(view: StackView) -> Problems:
-    for name, _ in _plans(view):
-        if view.mig_accelerator(name) is not None:
-            yield from _claimed_twice(view, name)
+    return _on_mig_gpus(view, _claimed_twice)
 
 
 @rule(
