@@ -110,13 +110,12 @@ def pack_profile(spec: Path) -> None:
     import json as jsonlib
     import pstats
 
-    from pulumi.runtime.proto import analyzer_pb2
     from pulumi_policy import policy as sdk
 
     from gpufleet import program
     from gpufleet.catalog import load_catalog
     from gpufleet.model import resolve
-    from gpufleet.policy.analyzer import _options, _struct
+    from gpufleet.policy.analyzer import analyze_request, analyze_stack_request
     from gpufleet.policy.check import analyzed
     from gpufleet.policy.pack import policy_definitions
     from gpufleet.policy.pack.build import sdk_policy
@@ -130,27 +129,8 @@ def pack_profile(spec: Path) -> None:
         PULUMI_STACK=plan.stack, PULUMI_PROJECT="gpufleet", PULUMI_DRY_RUN="true", PULUMI_CONFIG=jsonlib.dumps(config)
     )
     resources = [analyzed(r) for r in run_preview(program.run, project="gpufleet", stack=plan.stack, config=config).resources]
-    requests = [
-        analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=_struct(r.inputs), options=_options(r))
-        for r in resources
-    ]
-    stack = analyzer_pb2.AnalyzeStackRequest(
-        resources=[
-            analyzer_pb2.AnalyzerResource(
-                type=r.type,
-                urn=r.urn,
-                name=r.name,
-                properties=_struct(r.inputs),
-                options=_options(r),
-                parent=r.parent or "",
-                dependencies=list(r.dependencies),
-                propertyDependencies={
-                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v)) for k, v in r.property_dependencies.items()
-                },
-            )
-            for r in resources
-        ]
-    )
+    requests = [analyze_request(r) for r in resources]
+    stack = analyze_stack_request(resources)
     policies = [sdk_policy(definition) for definition in policy_definitions()]
     conversion = ("MessageToDict", "deserialize_properties", "unknown_checking_proxy", "_get_resource_options", "__init__")
     print(f"pack on {spec.name}: {len(resources)} resources, {len(policies)} policies")

@@ -127,10 +127,9 @@ def test_the_packs_servicer_answers_as_the_sdks_does(monkeypatch, prod_resources
     same violations, levels and not-applicable policies, call by call."""
     import json
 
-    from pulumi.runtime.proto import analyzer_pb2
     from pulumi_policy import policy as sdk
 
-    from gpufleet.policy.analyzer import _options, _struct
+    from gpufleet.policy.analyzer import analyze_request, analyze_stack_request
     from gpufleet.policy.pack import policy_definitions
     from gpufleet.policy.pack.build import sdk_policy
     from gpufleet.policy.pack.shared import SharedServicer
@@ -142,28 +141,8 @@ def test_the_packs_servicer_answers_as_the_sdks_does(monkeypatch, prod_resources
     broken = changed(prod_resources, "system-template", lambda inputs: inputs["metadataOptions"].update(httpTokens="optional"))
     broken = changed(broken, "ai-prod-eks", lambda inputs: inputs["vpcConfig"].update(publicAccessCidrs=["0.0.0.0/0"]))
     broken = changed(broken, "train-h200-nodes", lambda inputs: inputs.update(taints=[]))
-    requests = [
-        analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=_struct(r.inputs), options=_options(r))
-        for r in broken
-    ]
-    stack = analyzer_pb2.AnalyzeStackRequest(
-        resources=[
-            analyzer_pb2.AnalyzerResource(
-                type=r.type,
-                urn=r.urn,
-                name=r.name,
-                properties=_struct(r.inputs),
-                options=_options(r),
-                parent=r.parent or "",
-                dependencies=list(r.dependencies),
-                propertyDependencies={
-                    key: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(urns))
-                    for key, urns in r.property_dependencies.items()
-                },
-            )
-            for r in broken
-        ]
-    )
+    requests = [analyze_request(r) for r in broken]
+    stack = analyze_stack_request(broken)
 
     def answers(servicer_class):
         servicer = servicer_class(

@@ -301,34 +301,8 @@ class PolicyPackSession:
         except grpc.RpcError as error:
             raise PolicyPackError(self._failure(f"failed {name}: {error.details()}")) from None
 
-    def _analyze_request(self, resource: AnalyzedResource) -> analyzer_pb2.AnalyzeRequest:
-        return analyzer_pb2.AnalyzeRequest(
-            type=resource.type,
-            urn=resource.urn,
-            name=resource.name,
-            properties=_struct(resource.inputs),
-            options=_options(resource),
-        )
-
     def _analyze_stack(self, stub: analyzer_pb2_grpc.AnalyzerStub, resources: Sequence[AnalyzedResource]) -> list[PackDiagnostic]:
-        request = analyzer_pb2.AnalyzeStackRequest(
-            resources=[
-                analyzer_pb2.AnalyzerResource(
-                    type=resource.type,
-                    urn=resource.urn,
-                    name=resource.name,
-                    properties=_struct(resource.inputs),
-                    options=_options(resource),
-                    parent=resource.parent or "",
-                    dependencies=list(resource.dependencies),
-                    propertyDependencies={
-                        key: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(urns))
-                        for key, urns in resource.property_dependencies.items()
-                    },
-                )
-                for resource in resources
-            ]
-        )
+        request = analyze_stack_request(resources)
         return self._diagnostics(lambda: stub.AnalyzeStack(request, timeout=CALL_SECONDS), None)
 
     def _diagnostics(self, call: Callable[[], Any], urn: str | None) -> list[PackDiagnostic]:
@@ -393,9 +367,7 @@ class Analysis:
             self._configured = session._configure(self._stub, self._policy_config)
             pending: collections.deque[tuple[str, Any]] = collections.deque()
             while (resource := self._queue.get()) is not None:
-                pending.append(
-                    (resource.urn, self._stub.Analyze.future(session._analyze_request(resource), timeout=CALL_SECONDS))
-                )
+                pending.append((resource.urn, self._stub.Analyze.future(analyze_request(resource), timeout=CALL_SECONDS)))
                 if len(pending) >= self.IN_FLIGHT:
                     self._collect(*pending.popleft())
             while pending:
@@ -520,6 +492,39 @@ def _check_against_schema(policy: PolicyInfo, merged: Mapping[str, Any]) -> None
         ) from None
 
 
+def analyze_request(resource: AnalyzedResource) -> analyzer_pb2.AnalyzeRequest:
+    """The per-resource request the engine sends a pack (``Analyze``)."""
+    return analyzer_pb2.AnalyzeRequest(
+        type=resource.type,
+        urn=resource.urn,
+        name=resource.name,
+        properties=_struct(resource.inputs),
+        options=_options(resource),
+    )
+
+
+def analyze_stack_request(resources: Sequence[AnalyzedResource]) -> analyzer_pb2.AnalyzeStackRequest:
+    """The whole-stack request the engine sends a pack (``AnalyzeStack``), with parents and dependencies."""
+    return analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=resource.type,
+                urn=resource.urn,
+                name=resource.name,
+                properties=_struct(resource.inputs),
+                options=_options(resource),
+                parent=resource.parent or "",
+                dependencies=list(resource.dependencies),
+                propertyDependencies={
+                    key: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(urns))
+                    for key, urns in resource.property_dependencies.items()
+                },
+            )
+            for resource in resources
+        ]
+    )
+
+
 def configure_request(config: Mapping[str, Mapping[str, Any]]) -> analyzer_pb2.ConfigureAnalyzerRequest:
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for name, values in config.items():
@@ -550,6 +555,8 @@ __all__ = [
     "PolicyPackError",
     "PolicyPackSession",
     "StackIdentity",
+    "analyze_request",
+    "analyze_stack_request",
     "configure_request",
     "effective_config",
     "run_pack",
