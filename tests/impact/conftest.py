@@ -59,20 +59,7 @@ def side(folder: Path, text: str) -> Side:
     shutil.copy(REPO / "stacks" / "prod.subnets.lock", folder / "prod.subnets.lock")
     plan = resolve(load_stack(folder / "prod.yaml"), load_catalog())
     result = run_preview(lambda: program.run_plan(plan), project="gpufleet", stack="prod", config={"aws:region": "us-east-1"})
-    rendered = [
-        Rendered(
-            urn=r.urn,
-            type=r.type,
-            name=r.name,
-            parent=r.parent,
-            inputs=r.inputs,
-            custom=r.custom,
-            protect=r.protect,
-            retain_on_delete=r.retain_on_delete,
-            property_dependencies=r.property_dependencies,
-        )
-        for r in result.resources
-    ]
+    rendered = [Rendered.from_recorded(r) for r in result.resources]
     return Side(plan, rendered, json.loads(render_resources_json(result))["resources"])
 
 

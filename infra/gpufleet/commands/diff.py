@@ -102,20 +102,7 @@ def rendered(plan: FleetPlan, stack: str) -> list[Rendered]:
 
     config = {"aws:region": plan.cluster.region} if plan.cluster.region else {}
     result = run_preview(lambda: program.run_plan(plan), project=PROJECT, stack=stack, config=config)
-    return [
-        Rendered(
-            urn=r.urn,
-            type=r.type,
-            name=r.name,
-            parent=r.parent,
-            inputs=r.inputs,
-            custom=r.custom,
-            protect=r.protect,
-            retain_on_delete=r.retain_on_delete,
-            property_dependencies=r.property_dependencies,
-        )
-        for r in result.resources
-    ]
+    return [Rendered.from_recorded(r) for r in result.resources]
 
 
 def impact_report(before: FleetPlan, after: FleetPlan) -> ImpactReport:

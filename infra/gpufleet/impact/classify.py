@@ -23,9 +23,12 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gpufleet.catalog.impact import Condition, ImpactFacts, InputClass, InputFact
+
+if TYPE_CHECKING:
+    from gpufleet.preview.result import RecordedResource
 
 Impact = Literal["no_change", "in_place", "rolls_nodes", "rejected", "replace", "blocked"]
 """From least to most disruptive; a resource takes the most disruptive of its inputs'."""
@@ -71,6 +74,21 @@ class Rendered:
     protect: bool = False
     retain_on_delete: bool = False
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_recorded(cls, record: RecordedResource) -> Rendered:
+        """A resource as an offline preview registered it (property dependencies included)."""
+        return cls(
+            urn=record.urn,
+            type=record.type,
+            name=record.name,
+            parent=record.parent,
+            inputs=record.inputs,
+            custom=record.custom,
+            protect=record.protect,
+            retain_on_delete=record.retain_on_delete,
+            property_dependencies=record.property_dependencies,
+        )
 
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> Rendered:
