@@ -36,12 +36,13 @@ def located_within(findings, text: str) -> None:
         assert len(str(finding)) < 1000, "a message quotes an excerpt, not the whole value"
 
 
-def render_outcome(given) -> str:
-    """'valid' or 'invalid'; anything but gpufleet's own errors propagates and fails the test."""
+def render_outcome(given, source: str) -> str:
+    """'valid' or 'invalid'; anything but gpufleet's own errors propagates and fails the test.
+    A refused value is located within ``source``, the text it was read from."""
     try:
         TEMPLATE.render("t", given, CATALOG, root=Path("/nonexistent-root"))
     except ParametersInvalid as invalid:
-        located_within(invalid.findings, HEADER)
+        located_within(invalid.findings, source)
         return "invalid"
     except InputInvalid as invalid:  # the rendered stack does not resolve
         assert all(finding.location is not None for finding in invalid.findings)
@@ -65,7 +66,7 @@ def test_mutated_headers_fail_only_with_gpufleets_own_errors(tmp_path: Path) -> 
                 assert all(finding.location is not None for finding in invalid.findings)
                 result = "unreadable"
             else:
-                result = render_outcome(given)
+                result = render_outcome(given, text)
         except Exception as error:
             raise AssertionError(f"mutation {index} of the header raised {error!r}:\n{text}") from error
         seen[result] = seen.get(result, 0) + 1
@@ -85,7 +86,7 @@ def test_mutated_set_values_fail_only_with_gpufleets_own_errors() -> None:
         assignment = f"{name}={value}"
         try:
             assigned, problems = parse_assignments([assignment])
-            result = "refused" if problems else render_outcome({**base, **assigned})
+            result = "refused" if problems else render_outcome({**base, **assigned}, HEADER)
         except Exception as error:
             raise AssertionError(f"mutation {index}: --set {assignment!r} raised {error!r}") from error
         seen[result] = seen.get(result, 0) + 1
