@@ -42,6 +42,7 @@ HEAD = """cluster:
   provider: aws
   region: us-east-1
   kubernetes_version: "1.33"
+  endpoint: {deploy_from: in-vpc}
 ADMINS
 network:
   vpc_cidr: 10.0.0.0/16
@@ -58,7 +59,9 @@ MEASURE = (
 
 
 def admins(count: int) -> str:
-    return "  admins:\n" + "\n".join(f"    - arn:aws:iam::123456789012:role/admin-{i}" for i in range(count))
+    """``count`` admins, the first of them running ``pulumi up`` (a deployer must be an admin)."""
+    listed = "\n".join(f"    - arn:aws:iam::123456789012:role/admin-{i}" for i in range(count))
+    return f"  deployer: arn:aws:iam::123456789012:role/admin-0\n  admins:\n{listed}"
 
 
 def pools(count: int, nodes: int, labels: int = 0, models: int = 0) -> str:

@@ -76,7 +76,7 @@ TRAINING_POOLS = 64
 
 def fleet_spec(pools: int) -> str:
     lines = [
-        'cluster: {name: bench, provider: aws, region: us-east-1, kubernetes_version: "1.33"}',
+        'cluster: {name: bench, provider: aws, region: us-east-1, kubernetes_version: "1.33", endpoint: {deploy_from: in-vpc}}',
         "network: {vpc_cidr: 10.40.0.0/16, availability_zones: [us-east-1a, us-east-1b, us-east-1c]}",
         "fabrics: {rdma: {kind: efa}, tcp: {kind: ethernet}}",
         "storage:",
