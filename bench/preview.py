@@ -72,6 +72,11 @@ POOL_KINDS = (
 
 
 TRAINING_POOLS = 64
+# Kueue takes at most this many flavors in one ClusterQueue (GF-K8S-010), and gpufleet gives
+# inference one queue, lab one, and training one per GPU type: past a queue's cap a generated
+# pool is a system (CPU) pool, which no queue holds, so every fleet size stays a valid stack.
+QUEUE_CAP = load_catalog().kubernetes.kueue.limits.flavors_per_group
+CPU_POOL = ("system", "m7i.2xlarge", None, "{min: 0, max: 4}", "on-demand")
 
 
 def fleet_spec(pools: int) -> str:
@@ -86,17 +91,23 @@ def fleet_spec(pools: int) -> str:
         "node_pools:",
         "  system: {workload: system, instance_type: m7i.xlarge, nodes: {min: 1, max: 2}}",
     ]
-    training = 0
+    queued: dict[tuple[str, str], int] = {}
     for index in range(pools - 1):
         workload, instance, fabric, nodes, capacity = POOL_KINDS[index % len(POOL_KINDS)]
-        if workload == "training" and training == TRAINING_POOLS:
+        if workload == "training" and queued.get(("training", "any"), 0) == TRAINING_POOLS:
             workload, instance, fabric, nodes, capacity = POOL_KINDS[2]
+        queue = (workload, instance if workload == "training" else "any")
+        if queued.get(queue, 0) == QUEUE_CAP:
+            workload, instance, fabric, nodes, capacity = CPU_POOL
+        else:
+            queued[queue] = queued.get(queue, 0) + 1
+            if workload == "training":
+                queued[("training", "any")] = queued.get(("training", "any"), 0) + 1
         fields = [f"workload: {workload}", f"instance_type: {instance}", f"nodes: {nodes}", f"capacity: {{type: {capacity}}}"]
         if fabric:
             fields.append(f"fabric: {fabric}")
         if workload == "training":
             fields.append("storage: [scratch, nvme]")
-            training += 1
         lines.append(f"  pool-{index:04d}: {{{', '.join(fields)}}}")
     return "\n".join(lines) + "\n"
 
