@@ -33,9 +33,11 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from commands import environment  # noqa: E402
 
+from gpufleet.catalog import load_catalog  # noqa: E402
 from gpufleet.values import MAX_ADMINS, MAX_DEMAND_REPLICAS, MAX_ENTRIES, MAX_NODES, MAX_POOLS  # noqa: E402
 
 ENVIRONMENT: dict[str, str] = {}  # the children's, set up in main()
+QUEUE_CAP = load_catalog().kubernetes.kueue.limits.flavors_per_group
 
 HEAD = """cluster:
   name: big
@@ -65,18 +67,20 @@ def admins(count: int) -> str:
 
 
 def pools(count: int, nodes: int, labels: int = 0, models: int = 0) -> str:
-    """``count`` pools: the system pool every valid stack needs (CoreDNS runs there), then inference pools."""
+    """``count`` pools: the system pool every valid stack needs (CoreDNS runs there), then inference
+    pools up to the 64 flavors Kueue takes in the inference queue (GF-K8S-010), then CPU system pools."""
     lines = ["node_pools:", "  system:", "    workload: system", "    instance_type: m7i.xlarge", "    nodes: {min: 1, max: 2}"]
     for i in range(count - 1):
+        gpu = i < QUEUE_CAP
         lines += [
             f"  pool-{i}:",
-            "    workload: inference",
-            "    instance_type: g6.xlarge",
+            "    workload: inference" if gpu else "    workload: system",
+            "    instance_type: g6.xlarge" if gpu else "    instance_type: m7i.xlarge",
             f"    nodes: {{min: 0, max: {nodes}}}",
         ]
         if labels:
             lines.append("    labels: {" + ", ".join(f"team-{j}: t{j}" for j in range(labels)) + "}")
-        if models:
+        if models and gpu:
             lines.append("    models:")
             lines += [f"      - {{name: model-{j}, parameters_b: 8}}" for j in range(models)]
     return "\n".join(lines) + "\n"
